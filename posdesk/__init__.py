@@ -1,0 +1,3 @@
+"""posdesk: desktop point of sale with pay-by-link invoices."""
+
+__version__ = "0.1.0"

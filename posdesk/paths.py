@@ -1,0 +1,27 @@
+"""Where posdesk keeps its files. The one place that decides; tests redirect it with POSDESK_DATA_DIR."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import platformdirs
+
+APP_NAME = "posdesk"
+
+
+def data_dir() -> Path:
+    """The user's data directory for posdesk (created on first use)."""
+    override = os.environ.get("POSDESK_DATA_DIR")
+    path = Path(override) if override else Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def resources_dir() -> Path:
+    """The bundled ``resources/`` folder (next to the package in a checkout, inside a frozen build)."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here.parent / "resources", here / "resources"):
+        if candidate.is_dir():
+            return candidate
+    raise FileNotFoundError("posdesk resources folder not found")

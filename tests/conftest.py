@@ -1,0 +1,38 @@
+"""Test configuration shared by every suite.
+
+Qt runs offscreen here (set before any Qt import). A test that needs an external tool (Chromium,
+PostgreSQL, zbarimg, Xvfb) calls :func:`require_tool`: locally it skips naming the tool, in CI
+(``CI=true``) it fails, so CI never passes by skipping.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# The POS must never touch the developer's real keyring or data directory from tests.
+os.environ.setdefault("PYTHON_KEYRING_BACKEND", "keyring.backends.null.Keyring")
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def require_tool(name: str, path: str | None = None) -> str:
+    """Return the path of an external program, or skip (locally) / fail (CI) when it is missing."""
+    found = path if path and os.path.exists(path) else shutil.which(name)
+    if found:
+        return found
+    message = f"{name} is not installed (run scripts/system-packages)"
+    if in_ci():
+        pytest.fail(f"CI: {message}")
+    pytest.skip(message)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_data_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test gets its own posdesk data directory (see posdesk.paths)."""
+    monkeypatch.setenv("POSDESK_DATA_DIR", str(tmp_path_factory.mktemp("posdesk-data")))
