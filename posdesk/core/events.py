@@ -1,0 +1,78 @@
+"""Events the companion appends to a store's log and every POS applies in order, once."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+class EventType(enum.StrEnum):
+    INVOICE_UPDATED = "invoice.updated"  # a new version arrived from a terminal
+    INVOICE_OPENED = "invoice.opened"  # the client opened the link
+    INVOICE_REPRICED = "invoice.repriced"  # a promo code applied on the page made a new version
+    INVOICE_PAID = "invoice.paid"  # paid in full: the ticket closes
+    INVOICE_PARTIALLY_PAID = "invoice.partially_paid"
+    PAYMENT_FAILED = "payment.failed"
+    PAYMENT_REFUNDED = "payment.refunded"
+    TIP_ADDED = "tip.added"  # a tip charged after payment, from the confirmation page
+    LINK_EXPIRED = "link.expired"
+    LINK_REVOKED = "link.revoked"
+    MESSAGE_STATUS = "message.status"  # Communicator delivery state changed
+    CLIENT_CONSENT = "client.consent"  # e.g. SMS STOP received
+
+
+class LinkStatus(enum.StrEnum):
+    """What the POS shows about an invoice link. Moves forward only (see :data:`LINK_STATUS_ORDER`)."""
+
+    PREPARING = "preparing"  # made on the terminal, not yet uploaded
+    SENT = "sent"
+    OPENED = "opened"
+    PARTIALLY_PAID = "partially_paid"
+    PAID = "paid"
+    EXPIRED = "expired"
+    REVOKED = "revoked"
+
+
+LINK_STATUS_ORDER = {status: rank for rank, status in enumerate(LinkStatus)}
+
+
+def link_status_advances(current: LinkStatus, new: LinkStatus) -> bool:
+    """True when ``new`` is a forward move from ``current`` (a late 'opened' never undoes 'paid')."""
+    if current in (LinkStatus.PAID, LinkStatus.REVOKED):
+        return False
+    return LINK_STATUS_ORDER[new] > LINK_STATUS_ORDER[current]
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One entry of a store's event log. ``id`` increases strictly within a store."""
+
+    id: int
+    type: EventType
+    created_at: datetime
+    invoice_id: str | None = None
+    ticket_id: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "type": self.type.value,
+            "created_at": self.created_at.isoformat(),
+            "invoice_id": self.invoice_id,
+            "ticket_id": self.ticket_id,
+            "data": self.data,
+        }
+
+    @classmethod
+    def from_wire(cls, raw: dict[str, Any]) -> Event:
+        return cls(
+            id=int(raw["id"]),
+            type=EventType(raw["type"]),
+            created_at=datetime.fromisoformat(raw["created_at"]),
+            invoice_id=raw.get("invoice_id"),
+            ticket_id=raw.get("ticket_id"),
+            data=dict(raw.get("data") or {}),
+        )

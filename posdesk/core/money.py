@@ -1,0 +1,224 @@
+"""Money as integer minor units of one ISO 4217 currency.
+
+Never a float: amounts are ``int`` minor units (cents for USD, yen for JPY, fils for KWD) and rates
+are :class:`decimal.Decimal`. Every rounding is explicit and goes through :func:`round_half_up`
+(or the ``rounding`` argument the caller passes), so the pricing rules in ``docs/pricing.md`` can be
+read off the code.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+from babel import numbers as babel_numbers
+
+
+class CurrencyMismatchError(ValueError):
+    """Arithmetic was asked between two different currencies."""
+
+
+class MoneyFormatError(ValueError):
+    """Text could not be read as an amount of money; the message says why, for the user."""
+
+
+@functools.cache
+def _known_currencies() -> frozenset[str]:
+    return frozenset(babel_numbers.list_currencies())
+
+
+@functools.cache
+def currency_exponent(code: str) -> int:
+    """Number of minor-unit digits of an ISO 4217 currency (USD 2, JPY 0, KWD 3)."""
+    validate_currency(code)
+    return int(babel_numbers.get_currency_precision(code))
+
+
+def validate_currency(code: str) -> str:
+    """Return ``code`` if it is a known ISO 4217 code, else raise ``ValueError``."""
+    if not isinstance(code, str) or len(code) != 3 or not code.isupper() or code not in _known_currencies():
+        raise ValueError(f"unknown currency code: {code!r}")
+    return code
+
+
+def round_half_up(value: Decimal) -> int:
+    """Round a Decimal to the nearest integer, halves away from zero (the house default)."""
+    return int(value.to_integral_value(rounding=ROUND_HALF_UP))
+
+
+@dataclass(frozen=True, slots=True)
+class Money:
+    """An amount of one currency, in integer minor units.
+
+    >>> Money(1999, "USD") + Money(1, "USD")
+    Money(minor=2000, currency='USD')
+    """
+
+    minor: int
+    currency: str
+
+    def __post_init__(self) -> None:
+        if isinstance(self.minor, bool) or not isinstance(self.minor, int):
+            raise TypeError(f"Money needs integer minor units, got {type(self.minor).__name__}")
+        validate_currency(self.currency)
+
+    # -- construction -------------------------------------------------------------------------
+    @classmethod
+    def zero(cls, currency: str) -> Money:
+        return cls(0, currency)
+
+    @classmethod
+    def from_decimal(cls, amount: Decimal | str | int, currency: str) -> Money:
+        """Exact conversion from major units; refuses amounts with more digits than the currency has."""
+        try:
+            value = Decimal(amount)
+        except (InvalidOperation, ValueError) as exc:
+            raise MoneyFormatError(f"not a number: {amount!r}") from exc
+        if not value.is_finite():
+            raise MoneyFormatError("not a finite amount")
+        scaled = value.scaleb(currency_exponent(currency))
+        if scaled != scaled.to_integral_value():
+            raise MoneyFormatError(
+                f"{currency} amounts have at most {currency_exponent(currency)} decimal places"
+            )
+        return cls(int(scaled), currency)
+
+    @classmethod
+    def parse(cls, text: str, currency: str, locale: str = "en_US") -> Money:
+        """Read an amount typed by a user in ``locale`` ("12.50", "1,234.5", "12,50" in fr_FR).
+
+        A currency symbol or code around the number is tolerated. Raises :class:`MoneyFormatError`
+        with a message fit to show next to the field.
+        """
+        cleaned = text.strip()
+        for token in (currency, babel_numbers.get_currency_symbol(currency, locale=locale)):
+            cleaned = cleaned.replace(token, "")
+        cleaned = cleaned.replace("\u00a0", " ").strip()
+        if not cleaned:
+            raise MoneyFormatError("Enter an amount")
+        try:
+            value = babel_numbers.parse_decimal(cleaned, locale=locale, strict=True)
+        except babel_numbers.NumberFormatError as exc:
+            raise MoneyFormatError(f"{text.strip()!r} is not an amount") from exc
+        return cls.from_decimal(value, currency)
+
+    # -- reading ---------------------------------------------------------------------------------
+    @property
+    def exponent(self) -> int:
+        return currency_exponent(self.currency)
+
+    def to_decimal(self) -> Decimal:
+        """The amount in major units, exactly (``Money(1999, "USD").to_decimal() == Decimal("19.99")``)."""
+        return Decimal(self.minor).scaleb(-self.exponent)
+
+    def format(self, locale: str = "en_US") -> str:
+        """Locale-aware display, e.g. ``$1,234.50`` (en_US) or ``1 234,50 €`` (fr_FR)."""
+        return str(babel_numbers.format_currency(self.to_decimal(), self.currency, locale=locale))
+
+    def plain(self) -> str:
+        """The amount as a plain decimal string for inputs and wire formats (``"12.50"``)."""
+        return f"{self.to_decimal():.{self.exponent}f}"
+
+    def is_zero(self) -> bool:
+        return self.minor == 0
+
+    def is_positive(self) -> bool:
+        return self.minor > 0
+
+    def is_negative(self) -> bool:
+        return self.minor < 0
+
+    # -- arithmetic ------------------------------------------------------------------------------
+    def _check(self, other: object) -> Money:
+        if not isinstance(other, Money):
+            raise TypeError(f"cannot combine Money with {type(other).__name__}")
+        if other.currency != self.currency:
+            raise CurrencyMismatchError(f"cannot combine {self.currency} with {other.currency}")
+        return other
+
+    def __add__(self, other: Money) -> Money:
+        return Money(self.minor + self._check(other).minor, self.currency)
+
+    def __sub__(self, other: Money) -> Money:
+        return Money(self.minor - self._check(other).minor, self.currency)
+
+    def __neg__(self) -> Money:
+        return Money(-self.minor, self.currency)
+
+    def __abs__(self) -> Money:
+        return Money(abs(self.minor), self.currency)
+
+    def __mul__(self, factor: int) -> Money:
+        if isinstance(factor, bool) or not isinstance(factor, int):
+            raise TypeError("Money can only be multiplied by an integer; use apply_rate for rates")
+        return Money(self.minor * factor, self.currency)
+
+    __rmul__ = __mul__
+
+    def __lt__(self, other: Money) -> bool:
+        return self.minor < self._check(other).minor
+
+    def __le__(self, other: Money) -> bool:
+        return self.minor <= self._check(other).minor
+
+    def __gt__(self, other: Money) -> bool:
+        return self.minor > self._check(other).minor
+
+    def __ge__(self, other: Money) -> bool:
+        return self.minor >= self._check(other).minor
+
+    def apply_rate(self, rate: Decimal) -> Money:
+        """``self * rate`` rounded half-up to a whole minor unit (tax, percent discounts, tips)."""
+        if not isinstance(rate, Decimal):
+            raise TypeError("rates are Decimals, never floats")
+        return Money(round_half_up(Decimal(self.minor) * rate), self.currency)
+
+    def min(self, other: Money) -> Money:
+        return self if self <= other else other
+
+    def max(self, other: Money) -> Money:
+        return self if self >= other else other
+
+    def allocate(self, weights: Sequence[int]) -> list[Money]:
+        """Split into parts proportional to non-negative integer ``weights``, losing no minor unit.
+
+        Largest-remainder method: each part gets the floor of its share, then the leftover units go
+        one each to the parts with the largest remainders (ties to the earlier part). The parts always
+        sum to ``self``. All-zero weights split evenly.
+        """
+        if not weights:
+            raise ValueError("allocate needs at least one weight")
+        if any(w < 0 for w in weights):
+            raise ValueError("weights must not be negative")
+        total_weight = sum(weights)
+        if total_weight == 0:
+            weights = [1] * len(weights)
+            total_weight = len(weights)
+        sign = -1 if self.minor < 0 else 1
+        amount = abs(self.minor)
+        shares = [amount * w // total_weight for w in weights]
+        remainders = [amount * w % total_weight for w in weights]
+        leftover = amount - sum(shares)
+        order = sorted(range(len(weights)), key=lambda i: (-remainders[i], i))
+        for i in order[:leftover]:
+            shares[i] += 1
+        return [Money(sign * s, self.currency) for s in shares]
+
+    def split(self, parts: int) -> list[Money]:
+        """Split evenly into ``parts`` amounts that differ by at most one minor unit."""
+        if parts < 1:
+            raise ValueError("split needs at least one part")
+        return self.allocate([1] * parts)
+
+    def __str__(self) -> str:
+        return f"{self.plain()} {self.currency}"
+
+
+def total(amounts: Iterable[Money], currency: str) -> Money:
+    """Sum of ``amounts`` (all in ``currency``); the zero of that currency when empty."""
+    result = Money.zero(currency)
+    for amount in amounts:
+        result = result + amount
+    return result

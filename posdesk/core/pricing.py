@@ -1,0 +1,274 @@
+"""Pricing: from ticket lines, promotions and payments to every figure the cashier and client see.
+
+The order of operations (``docs/pricing.md`` has worked examples that the tests check):
+
+1. **Gross** per line = unit price x quantity.
+2. **Prepaid** lines (covered by a package session or a membership) count 0 from here on; their gross is
+   reported as ``prepaid`` so the page can show what was covered.
+3. **Line discount**: a percent of the gross (rounded half-up per line) or a fixed amount, capped at
+   the gross.
+4. **Promotions**, on the lines of eligible kinds (every kind but gift cards unless the promotion names
+   its kinds), after line discounts. Stackable promotions all apply,
+   percents first then fixed amounts, each on what remains. A non-stackable promotion applies alone:
+   when the codes include one, the single option (that promotion alone, or all stackable ones
+   together) that saves the client most wins; ties go to the stackable set. A promotion's saving is
+   spread over its eligible lines in proportion to their amounts with :meth:`Money.allocate`, so no
+   minor unit is lost.
+5. **Tax** per line on what remains (half-up, per line). Gift cards are never taxed.
+6. **Surcharge** (card payments, i.e. every invoice paid online): a percent of (net + tax), rounded
+   half-up, shown as its own line.
+7. **Total** = net + tax + surcharge; **paid** = payments' amounts (tips excluded);
+   **balance due** = max(total - paid, 0).
+8. **Tip base** = the service lines (appointments and classes) after discounts and promotions, before
+   tax, with prepaid services counted at their value after line discount: a client whose haircut is in
+   their package still tips on the haircut.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from posdesk.core.catalog import ItemKind
+from posdesk.core.money import Money, total
+from posdesk.core.ticket import Payment, Ticket, TicketLine
+
+
+@dataclass(frozen=True, slots=True)
+class Promotion:
+    """A promo code: a percent (``Decimal("0.15")``) or a fixed amount off the eligible lines."""
+
+    code: str
+    name: str
+    percent: Decimal | None = None
+    amount: Money | None = None
+    stackable: bool = True
+    eligible_kinds: frozenset[ItemKind] = frozenset()  # empty: every kind but gift cards
+    active: bool = True
+
+    def __post_init__(self) -> None:
+        if (self.percent is None) == (self.amount is None):
+            raise ValueError("a promotion is either a percent or an amount")
+        if self.percent is not None and not Decimal(0) < self.percent <= Decimal(1):
+            raise ValueError("a promotion percent must be more than 0% and at most 100%")
+        if self.amount is not None and not self.amount.is_positive():
+            raise ValueError("a promotion amount must be positive")
+
+    def applies_to(self, kind: ItemKind) -> bool:
+        # Selling stored value at a discount is a loss, so gift cards take a promotion only when named.
+        if not self.eligible_kinds:
+            return kind is not ItemKind.GIFT_CARD
+        return kind in self.eligible_kinds
+
+
+@dataclass(frozen=True, slots=True)
+class PricedLine:
+    line_id: str
+    gross: Money
+    prepaid: Money  # the value covered by a package or membership (0 when not prepaid)
+    prepaid_label: str
+    discount: Money
+    promo: Money
+    net: Money  # after coverage, discount and promotions, before tax
+    tax: Money
+    total: Money  # net + tax
+
+
+@dataclass(frozen=True, slots=True)
+class PricedTicket:
+    """Every figure of a priced ticket, in one currency."""
+
+    currency: str
+    lines: tuple[PricedLine, ...]
+    subtotal: Money  # gross of the lines that are not prepaid
+    prepaid: Money
+    discounts: Money
+    promos: Money
+    tax: Money
+    surcharge: Money
+    total: Money
+    paid: Money
+    balance_due: Money
+    tip_base: Money
+    applied_promo_codes: tuple[str, ...] = ()
+    rejected_promo_codes: Mapping[str, str] = field(default_factory=dict)
+
+    def line(self, line_id: str) -> PricedLine:
+        for priced in self.lines:
+            if priced.line_id == line_id:
+                return priced
+        raise KeyError(line_id)
+
+    @property
+    def net(self) -> Money:
+        return self.subtotal - self.discounts - self.promos
+
+    @property
+    def is_fully_prepaid(self) -> bool:
+        return self.prepaid.is_positive() and self.total.is_zero()
+
+
+def _line_discount(line: TicketLine, gross: Money) -> Money:
+    if line.discount is None:
+        return Money.zero(gross.currency)
+    if line.discount.percent is not None:
+        return gross.apply_rate(line.discount.percent)
+    assert line.discount.amount is not None
+    return line.discount.amount.min(gross)
+
+
+def _promo_savings(
+    promos: Sequence[Promotion], kinds: Sequence[ItemKind], amounts: Sequence[Money]
+) -> list[Money]:
+    """Per-line savings of applying ``promos`` in sequence (percents first) to ``amounts``."""
+    currency = amounts[0].currency
+    remaining = list(amounts)
+    savings = [Money.zero(currency) for _ in amounts]
+    ordered = sorted(promos, key=lambda p: (p.percent is None, p.code))
+    for promo in ordered:
+        eligible = [i for i, kind in enumerate(kinds) if promo.applies_to(kind)]
+        base = total((remaining[i] for i in eligible), currency)
+        if base.is_zero():
+            continue
+        if promo.percent is not None:
+            saving = base.apply_rate(promo.percent)
+        else:
+            assert promo.amount is not None
+            saving = promo.amount.min(base)
+        shares = saving.allocate([remaining[i].minor for i in eligible])
+        for i, share in zip(eligible, shares, strict=True):
+            remaining[i] = remaining[i] - share
+            savings[i] = savings[i] + share
+    return savings
+
+
+def _choose_promotions(
+    codes: Sequence[str], promotions: Mapping[str, Promotion], kinds: Sequence[ItemKind], amounts: Sequence[Money]
+) -> tuple[list[Money], tuple[str, ...], dict[str, str]]:
+    rejected: dict[str, str] = {}
+    usable: list[Promotion] = []
+    for code in codes:
+        promo = promotions.get(code.upper())
+        if promo is None or not promo.active:
+            rejected[code] = "Unknown or expired promo code"
+        elif promo.amount is not None and amounts and promo.amount.currency != amounts[0].currency:
+            rejected[code] = "This promo code is for another currency"
+        elif not any(promo.applies_to(kind) for kind in kinds):
+            names = ", ".join(sorted(kind.label.lower() for kind in promo.eligible_kinds))
+            rejected[code] = f"Applies to {names} only"
+        else:
+            usable.append(promo)
+    if not amounts or not usable:
+        return [Money.zero(amounts[0].currency) for _ in amounts] if amounts else [], (), rejected
+
+    stackable = [p for p in usable if p.stackable]
+    options: list[list[Promotion]] = [stackable] if stackable else []
+    options += [[p] for p in usable if not p.stackable]
+
+    def saving_of(option: list[Promotion]) -> int:
+        return sum(s.minor for s in _promo_savings(option, kinds, amounts))
+
+    best = max(options, key=saving_of)  # max keeps the first of equals: the stackable set
+    for promo in usable:
+        if promo not in best:
+            rejected[promo.code] = "Cannot be combined with the other promo codes"
+    return _promo_savings(best, kinds, amounts), tuple(p.code for p in best), rejected
+
+
+def price_lines(
+    lines: Sequence[TicketLine],
+    currency: str,
+    *,
+    promo_codes: Sequence[str] = (),
+    promotions: Mapping[str, Promotion] | None = None,
+    payments: Sequence[Payment] = (),
+    surcharge_rate: Decimal = Decimal(0),
+) -> PricedTicket:
+    """Price ``lines`` by the rules in this module's docstring."""
+    zero = Money.zero(currency)
+    promotions = promotions or {}
+    if not Decimal(0) <= surcharge_rate < Decimal(1):
+        raise ValueError("surcharge rate must be a fraction between 0 and 1")
+
+    gross = [line.gross for line in lines]
+    prepaid = [g if line.prepaid else zero for line, g in zip(lines, gross, strict=True)]
+    discount = [
+        zero if line.prepaid else _line_discount(line, g) for line, g in zip(lines, gross, strict=True)
+    ]
+    after_discount = [
+        zero if line.prepaid else g - d for line, g, d in zip(lines, gross, discount, strict=True)
+    ]
+    # Prepaid lines take no part in promotions: their amount is zero and they are not offered as eligible.
+    paying = [i for i, line in enumerate(lines) if not line.prepaid]
+    promo_savings, applied, rejected = _choose_promotions(
+        promo_codes, promotions, [lines[i].kind for i in paying], [after_discount[i] for i in paying]
+    )
+    promo = [zero] * len(lines)
+    for i, saving in zip(paying, promo_savings, strict=True):
+        promo[i] = saving
+
+    priced: list[PricedLine] = []
+    for i, line in enumerate(lines):
+        net = after_discount[i] - promo[i]
+        tax = net.apply_rate(line.tax_rate) if line.kind.is_taxable else zero
+        priced.append(
+            PricedLine(
+                line_id=line.id,
+                gross=gross[i],
+                prepaid=prepaid[i],
+                prepaid_label=line.prepaid.label if line.prepaid else "",
+                discount=discount[i],
+                promo=promo[i],
+                net=net,
+                tax=tax,
+                total=net + tax,
+            )
+        )
+
+    net_total = total((p.net for p in priced), currency)
+    tax_total = total((p.tax for p in priced), currency)
+    surcharge = (net_total + tax_total).apply_rate(surcharge_rate)
+    grand_total = net_total + tax_total + surcharge
+    paid = total((p.amount for p in payments), currency)
+    tip_base = total(
+        (
+            (p.gross - _line_discount(line, p.gross)) if line.prepaid else p.net
+            for line, p in zip(lines, priced, strict=True)
+            if line.kind.is_service
+        ),
+        currency,
+    )
+    return PricedTicket(
+        currency=currency,
+        lines=tuple(priced),
+        subtotal=total((g for g, line in zip(gross, lines, strict=True) if not line.prepaid), currency),
+        prepaid=total(prepaid, currency),
+        discounts=total(discount, currency),
+        promos=total(promo, currency),
+        tax=tax_total,
+        surcharge=surcharge,
+        total=grand_total,
+        paid=paid,
+        balance_due=(grand_total - paid).max(zero),
+        tip_base=tip_base,
+        applied_promo_codes=applied,
+        rejected_promo_codes=rejected,
+    )
+
+
+def price_ticket(
+    ticket: Ticket,
+    *,
+    promotions: Mapping[str, Promotion] | None = None,
+    surcharge_rate: Decimal = Decimal(0),
+) -> PricedTicket:
+    """Price a ticket with the store's promotions and card surcharge."""
+    return price_lines(
+        ticket.lines,
+        ticket.currency,
+        promo_codes=ticket.promo_codes,
+        promotions=promotions,
+        payments=ticket.payments,
+        surcharge_rate=surcharge_rate,
+    )

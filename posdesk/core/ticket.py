@@ -1,0 +1,318 @@
+"""Tickets: what a client is buying now, its lines, payments and life cycle.
+
+A :class:`Ticket` is the one mutable aggregate of the core: the cashier edits it, the store saves it,
+the sync layer applies payments to it. Everything it holds is a frozen value. Prices come from
+:func:`posdesk.core.pricing.price_ticket`, never from fields stored on the ticket.
+"""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from posdesk.core.catalog import CatalogItem, ItemKind
+from posdesk.core.money import Money
+
+MAX_QUANTITY = 999
+MAX_TEXT = 500
+
+
+class TicketStateError(ValueError):
+    """A ticket was asked to move to a state it cannot reach from where it is, or to change when closed."""
+
+
+class TicketState(enum.StrEnum):
+    OPEN = "open"
+    AWAITING_PAYMENT = "awaiting_payment"
+    PARTIALLY_PAID = "partially_paid"
+    PAID = "paid"  # paid in full: the ticket is closed
+    VOIDED = "voided"
+
+    @property
+    def is_closed(self) -> bool:
+        return self in (TicketState.PAID, TicketState.VOIDED)
+
+    @property
+    def label(self) -> str:
+        return _STATE_LABELS[self]
+
+
+_STATE_LABELS = {
+    TicketState.OPEN: "Open",
+    TicketState.AWAITING_PAYMENT: "Invoice sent · awaiting payment",
+    TicketState.PARTIALLY_PAID: "Partially paid",
+    TicketState.PAID: "Paid · closed",
+    TicketState.VOIDED: "Voided",
+}
+
+# Forward moves only; a closed ticket never reopens.
+ALLOWED_TRANSITIONS: dict[TicketState, frozenset[TicketState]] = {
+    TicketState.OPEN: frozenset(
+        {TicketState.AWAITING_PAYMENT, TicketState.PARTIALLY_PAID, TicketState.PAID, TicketState.VOIDED}
+    ),
+    TicketState.AWAITING_PAYMENT: frozenset(
+        {TicketState.OPEN, TicketState.PARTIALLY_PAID, TicketState.PAID, TicketState.VOIDED}
+    ),
+    TicketState.PARTIALLY_PAID: frozenset({TicketState.AWAITING_PAYMENT, TicketState.PAID}),
+    TicketState.PAID: frozenset(),
+    TicketState.VOIDED: frozenset(),
+}
+
+
+class Coverage(enum.StrEnum):
+    """What prepaid a line: a package session or a membership."""
+
+    PACKAGE = "package"
+    MEMBERSHIP = "membership"
+
+    @property
+    def label(self) -> str:
+        return "In package" if self is Coverage.PACKAGE else "In membership"
+
+
+@dataclass(frozen=True, slots=True)
+class LineDiscount:
+    """A discount on one line: either a percent (``Decimal("0.10")``) or a fixed amount."""
+
+    percent: Decimal | None = None
+    amount: Money | None = None
+
+    def __post_init__(self) -> None:
+        if (self.percent is None) == (self.amount is None):
+            raise ValueError("a line discount is either a percent or an amount")
+        if self.percent is not None and not Decimal(0) < self.percent <= Decimal(1):
+            raise ValueError("a percent discount must be more than 0% and at most 100%")
+        if self.amount is not None and not self.amount.is_positive():
+            raise ValueError("a discount amount must be positive")
+
+
+@dataclass(frozen=True, slots=True)
+class TicketLine:
+    """One line of a ticket. ``unit_price`` is the price before any discount, tax or coverage."""
+
+    id: str
+    item_id: str
+    kind: ItemKind
+    name: str
+    unit_price: Money
+    quantity: int = 1
+    tax_rate: Decimal = Decimal(0)
+    discount: LineDiscount | None = None
+    prepaid: Coverage | None = None
+    prepaid_holding_id: str = ""
+    staff: str = ""
+    start: datetime | None = None
+    appointment_id: str = ""
+    note: str = ""
+
+    def __post_init__(self) -> None:
+        if isinstance(self.quantity, bool) or not isinstance(self.quantity, int):
+            raise TypeError("quantity must be an integer")
+        if not 1 <= self.quantity <= MAX_QUANTITY:
+            raise ValueError(f"quantity must be between 1 and {MAX_QUANTITY}")
+        if self.unit_price.is_negative():
+            raise ValueError("a unit price cannot be negative")
+        if not self.name.strip():
+            raise ValueError("a line needs a name")
+        if len(self.name) > MAX_TEXT or len(self.note) > MAX_TEXT:
+            raise ValueError(f"names and notes are limited to {MAX_TEXT} characters")
+        if not Decimal(0) <= self.tax_rate < Decimal(1):
+            raise ValueError("tax rate must be a fraction between 0 and 1")
+        if not self.kind.is_taxable and self.tax_rate:
+            raise ValueError("gift cards are not taxed")
+        if self.prepaid is not None and not self.kind.is_service:
+            raise ValueError("only services and classes can be covered by a package or membership")
+        if self.discount and self.discount.amount and self.discount.amount.currency != self.unit_price.currency:
+            raise ValueError("discount currency differs from the line's")
+
+    @property
+    def gross(self) -> Money:
+        return self.unit_price * self.quantity
+
+    @classmethod
+    def from_item(cls, item: CatalogItem, *, quantity: int = 1, line_id: str | None = None) -> TicketLine:
+        staff = getattr(item.details, "staff", "")
+        start = getattr(item.details, "start", None) or getattr(item.details, "session_start", None)
+        return cls(
+            id=line_id or new_id(),
+            item_id=item.id,
+            kind=item.kind,
+            name=item.name,
+            unit_price=item.price,
+            quantity=quantity,
+            tax_rate=item.tax_rate,
+            staff=staff,
+            start=start,
+        )
+
+
+class PaymentMethod(enum.StrEnum):
+    ONLINE_CARD = "online_card"  # paid through an invoice link
+    CARD = "card"
+    CASH = "cash"
+    GIFT_CARD = "gift_card"
+
+
+@dataclass(frozen=True, slots=True)
+class Payment:
+    """Money received for a ticket. ``amount`` goes to the balance; ``tip`` is on top of it."""
+
+    id: str
+    amount: Money
+    tip: Money
+    method: PaymentMethod
+    received_at: datetime
+    reference: str = ""  # gateway payment id, or the companion's payment id
+    card_brand: str = ""
+    card_last4: str = ""
+    refunded: Money | None = None
+
+    def __post_init__(self) -> None:
+        if self.amount.is_negative() or self.tip.is_negative():
+            raise ValueError("payments and tips cannot be negative")
+        if self.amount.currency != self.tip.currency:
+            raise ValueError("payment and tip currencies differ")
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(slots=True)
+class Ticket:
+    """A ticket being built or paid. Edits bump ``revision``; a closed ticket refuses edits."""
+
+    id: str
+    number: int
+    currency: str
+    client_id: str | None = None
+    client_name: str = ""
+    lines: list[TicketLine] = field(default_factory=list)
+    promo_codes: list[str] = field(default_factory=list)
+    payments: list[Payment] = field(default_factory=list)
+    state: TicketState = TicketState.OPEN
+    revision: int = 0
+    created_at: datetime = field(default_factory=utcnow)
+    updated_at: datetime = field(default_factory=utcnow)
+    note: str = ""
+
+    @classmethod
+    def new(cls, number: int, currency: str, ticket_id: str | None = None) -> Ticket:
+        return cls(id=ticket_id or new_id(), number=number, currency=currency)
+
+    # -- reading ---------------------------------------------------------------------------------
+    @property
+    def is_walk_in(self) -> bool:
+        return self.client_id is None
+
+    @property
+    def is_closed(self) -> bool:
+        return self.state.is_closed
+
+    def line(self, line_id: str) -> TicketLine:
+        for line in self.lines:
+            if line.id == line_id:
+                return line
+        raise KeyError(line_id)
+
+    # -- editing ---------------------------------------------------------------------------------
+    def _edit(self) -> None:
+        if self.is_closed:
+            raise TicketStateError(f"ticket {self.number} is {self.state.label.lower()} and cannot change")
+        self.revision += 1
+        self.updated_at = utcnow()
+
+    def set_client(self, client_id: str | None, client_name: str = "") -> None:
+        if self.payments and client_id != self.client_id:
+            raise TicketStateError("the client cannot change once a payment is recorded")
+        self._edit()
+        self.client_id = client_id
+        self.client_name = client_name if client_id else ""
+
+    def add_line(self, line: TicketLine) -> TicketLine:
+        if line.unit_price.currency != self.currency:
+            raise ValueError(f"line is in {line.unit_price.currency}, ticket is in {self.currency}")
+        if any(existing.id == line.id for existing in self.lines):
+            raise ValueError(f"line {line.id} is already on the ticket")
+        self._edit()
+        self.lines.append(line)
+        return line
+
+    def replace_line(self, line: TicketLine) -> None:
+        index = self.lines.index(self.line(line.id))
+        self._edit()
+        self.lines[index] = line
+
+    def update_line(self, line_id: str, **changes: object) -> TicketLine:
+        """Change fields of a line (quantity, discount, prepaid, note...); validation as on creation."""
+        updated = replace(self.line(line_id), **changes)  # type: ignore[arg-type]
+        self.replace_line(updated)
+        return updated
+
+    def remove_line(self, line_id: str) -> None:
+        line = self.line(line_id)
+        self._edit()
+        self.lines.remove(line)
+
+    def add_promo_code(self, code: str) -> None:
+        code = code.strip().upper()
+        if not code:
+            raise ValueError("enter a promo code")
+        if code not in self.promo_codes:
+            self._edit()
+            self.promo_codes.append(code)
+
+    def remove_promo_code(self, code: str) -> None:
+        self._edit()
+        self.promo_codes.remove(code.strip().upper())
+
+    # -- life cycle ------------------------------------------------------------------------------
+    def move_to(self, state: TicketState) -> None:
+        if state == self.state:
+            return
+        if state not in ALLOWED_TRANSITIONS[self.state]:
+            raise TicketStateError(f"a ticket cannot go from {self.state.value} to {state.value}")
+        self.state = state
+        self.revision += 1
+        self.updated_at = utcnow()
+
+    def mark_invoice_sent(self) -> None:
+        if self.state in (TicketState.OPEN, TicketState.PARTIALLY_PAID):
+            self.move_to(TicketState.AWAITING_PAYMENT)
+        elif self.state is not TicketState.AWAITING_PAYMENT:
+            raise TicketStateError(f"cannot send an invoice for a ticket that is {self.state.label.lower()}")
+
+    def record_payment(self, payment: Payment, balance_due_after: Money) -> None:
+        """Record a payment (idempotent by payment id) and move the state by what is still due.
+
+        ``balance_due_after`` is the balance once this payment counts (from pricing); the caller
+        prices the ticket, so this method stays free of pricing rules.
+        """
+        if any(existing.id == payment.id for existing in self.payments):
+            return
+        if self.state is TicketState.VOIDED:
+            raise TicketStateError("a voided ticket cannot take payments")
+        if self.state is TicketState.PAID:
+            raise TicketStateError("the ticket is already paid")
+        if payment.amount.currency != self.currency:
+            raise ValueError("payment currency differs from the ticket's")
+        self.payments.append(payment)
+        self.move_to(TicketState.PAID if balance_due_after.minor <= 0 else TicketState.PARTIALLY_PAID)
+
+    def void(self) -> None:
+        if self.payments:
+            raise TicketStateError("a ticket with payments cannot be voided; refund it instead")
+        self.move_to(TicketState.VOIDED)
+
+    def paid_amount(self) -> Money:
+        result = Money.zero(self.currency)
+        for payment in self.payments:
+            result = result + payment.amount
+        return result
