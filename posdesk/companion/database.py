@@ -1,0 +1,91 @@
+"""The companion's database: one engine, short transactions, the same code on SQLite and PostgreSQL.
+
+Writes on SQLite take the write lock at ``BEGIN IMMEDIATE`` so two writers queue on the busy timeout
+instead of failing half-way when a read transaction tries to upgrade. Reads use a plain deferred
+transaction and never block writers (WAL).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import NullPool
+
+SQLITE_BUSY_TIMEOUT_MS = 15_000
+
+
+class Database:
+    """Owns the engine. ``write()`` and ``read()`` give one transaction each."""
+
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        self.url = url
+        self.is_sqlite = url.startswith("sqlite")
+        kwargs: dict[str, Any] = {"echo": echo}
+        if self.is_sqlite:
+            kwargs["connect_args"] = {"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
+            if ":memory:" in url or url.rstrip("/").endswith("sqlite+pysqlite:"):
+                raise ValueError("the companion needs a database file, not an in-memory database")
+        else:
+            kwargs["pool_pre_ping"] = True
+            kwargs["pool_size"] = 20
+            kwargs["max_overflow"] = 20
+        self.engine: Engine = create_engine(url, **kwargs)
+        if self.is_sqlite:
+            self._configure_sqlite(self.engine)
+        self._read_sessions = sessionmaker(self.engine, expire_on_commit=False)
+        writer = self.engine.execution_options(posdesk_begin="BEGIN IMMEDIATE") if self.is_sqlite else self.engine
+        self._write_sessions = sessionmaker(writer, expire_on_commit=False)
+
+    @staticmethod
+    def _configure_sqlite(engine: Engine) -> None:
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+            # Let SQLAlchemy, not the driver, decide when transactions begin.
+            dbapi_connection.isolation_level = None
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(connection: Any) -> None:
+            connection.exec_driver_sql(connection.get_execution_options().get("posdesk_begin", "BEGIN"))
+
+    @property
+    def write_sessionmaker(self) -> sessionmaker[Session]:
+        """For hooks that must see every write commit (see :meth:`EventBus.watch`)."""
+        return self._write_sessions
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """One write transaction: committed when the block ends, rolled back if it raises."""
+        with self._write_sessions() as session:
+            try:
+                yield session
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """One read-only transaction (rolled back at the end)."""
+        with self._read_sessions() as session:
+            try:
+                yield session
+            finally:
+                session.rollback()
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def null_pool_engine(url: str) -> Engine:
+    """An engine that keeps no connections open (for one-off CLI commands and migrations)."""
+    return create_engine(url, poolclass=NullPool)

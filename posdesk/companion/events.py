@@ -1,0 +1,129 @@
+"""A store's event log: appended in the same transaction as the change it reports, read by position.
+
+Ids must never become visible out of order (a reader at "after 41" must not miss 42 because 43
+committed first). So an event's sequence number comes from the store's counter row, incremented with
+``UPDATE ... RETURNING``: on PostgreSQL the row stays locked until the appending transaction commits,
+on SQLite the write transaction already holds the database lock. Either way the next appender waits,
+and numbers become visible in order.
+
+:class:`EventBus` wakes the event streams of this process when a commit appended events; streams in
+other worker processes or hosts notice by polling (``POLL_INTERVAL``), and on PostgreSQL sooner through
+``NOTIFY`` (see :mod:`posdesk.companion.relay`).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import event as sa_event
+from sqlalchemy import select, text, update
+from sqlalchemy.orm import Session
+
+from posdesk.companion.models import Event, StoreEventCounter, utcnow
+from posdesk.core.events import Event as CoreEvent
+from posdesk.core.events import EventType
+
+POLL_INTERVAL = 1.0  # seconds between checks for events appended by other processes
+PG_CHANNEL = "posdesk_events"
+
+
+def append_event(
+    session: Session,
+    store_id: str,
+    type_: EventType,
+    *,
+    invoice_id: str | None = None,
+    ticket_id: str | None = None,
+    data: dict[str, Any] | None = None,
+    at: datetime | None = None,
+) -> int:
+    """Append an event in ``session``'s transaction and return its sequence number within the store."""
+    seq = session.execute(
+        update(StoreEventCounter)
+        .where(StoreEventCounter.store_id == store_id)
+        .values(last_id=StoreEventCounter.last_id + 1)
+        .returning(StoreEventCounter.last_id)
+    ).scalar_one_or_none()
+    if seq is None:
+        raise LookupError(f"store {store_id} has no event counter")
+    session.add(
+        Event(
+            store_id=store_id,
+            seq=seq,
+            type=type_.value,
+            invoice_id=invoice_id,
+            ticket_id=ticket_id,
+            data=data or {},
+            created_at=at or utcnow(),
+        )
+    )
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        session.execute(text("SELECT pg_notify(:channel, :store)"), {"channel": PG_CHANNEL, "store": store_id})
+    session.info.setdefault("posdesk_appended_stores", set()).add(store_id)
+    return int(seq)
+
+
+def events_after(session: Session, store_id: str, after: int, limit: int = 500) -> list[CoreEvent]:
+    """The store's events with sequence number > ``after``, oldest first."""
+    rows: Sequence[Event] = session.scalars(
+        select(Event).where(Event.store_id == store_id, Event.seq > after).order_by(Event.seq).limit(limit)
+    ).all()
+    return [to_core(row) for row in rows]
+
+
+def last_event_id(session: Session, store_id: str) -> int:
+    counter = session.get(StoreEventCounter, store_id)
+    return counter.last_id if counter else 0
+
+
+def to_core(row: Event) -> CoreEvent:
+    return CoreEvent(
+        id=row.seq,
+        type=EventType(row.type),
+        created_at=row.created_at,
+        invoice_id=row.invoice_id,
+        ticket_id=row.ticket_id,
+        data=dict(row.data or {}),
+    )
+
+
+class EventBus:
+    """Wakes waiting event streams of this process after a commit that appended events.
+
+    Thread-safe: commits happen on worker threads, streams wait on the asyncio loop via
+    :meth:`version` polling with a short sleep, or on :meth:`wait` from a thread.
+    """
+
+    def __init__(self) -> None:
+        self._condition = threading.Condition()
+        self._versions: dict[str, int] = {}
+
+    def notify(self, store_id: str) -> None:
+        with self._condition:
+            self._versions[store_id] = self._versions.get(store_id, 0) + 1
+            self._condition.notify_all()
+
+    def version(self, store_id: str) -> int:
+        with self._condition:
+            return self._versions.get(store_id, 0)
+
+    def wait(self, store_id: str, seen_version: int, timeout: float) -> int:
+        """Block until the store's version passes ``seen_version`` or ``timeout``; return the version."""
+        with self._condition:
+            self._condition.wait_for(lambda: self._versions.get(store_id, 0) != seen_version, timeout)
+            return self._versions.get(store_id, 0)
+
+    def watch(self, sessionmaker_or_session: Any) -> None:
+        """Notify after every commit that appended events (hook on a Session class or sessionmaker)."""
+
+        @sa_event.listens_for(sessionmaker_or_session, "after_commit")
+        def _after_commit(session: Session) -> None:
+            for store_id in session.info.pop("posdesk_appended_stores", set()):
+                self.notify(store_id)
+
+        @sa_event.listens_for(sessionmaker_or_session, "after_rollback")
+        def _after_rollback(session: Session) -> None:
+            session.info.pop("posdesk_appended_stores", None)

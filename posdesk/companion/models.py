@@ -1,0 +1,293 @@
+"""The companion's tables. The companion is the source of truth for invoices and payments.
+
+Amounts are integer minor units with their currency; ids are text (uuid hex) so the POS can make them
+offline. Every row that belongs to a store carries ``store_id`` and every query filters on it.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timestamps stored in UTC and read back timezone-aware on every database (SQLite drops the zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; use timezone-aware UTC")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime(), dict[str, Any]: JSON}
+
+
+class InvoiceStatus(enum.StrEnum):
+    """Where an invoice's link stands. Forward only, except that a new version re-opens 'sent'."""
+
+    SENT = "sent"
+    OPENED = "opened"
+    PARTIALLY_PAID = "partially_paid"
+    PAID = "paid"
+    EXPIRED = "expired"
+    REVOKED = "revoked"
+
+    @property
+    def is_payable(self) -> bool:
+        return self in (InvoiceStatus.SENT, InvoiceStatus.OPENED, InvoiceStatus.PARTIALLY_PAID)
+
+
+class PaymentStatus(enum.StrEnum):
+    """A charge attempt. ``SUCCEEDED`` and ``REFUNDED`` are never undone by a late failure."""
+
+    PENDING = "pending"  # created, not yet confirmed by the gateway
+    REQUIRES_ACTION = "requires_action"  # 3-D Secure or similar
+    PROCESSING = "processing"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELED = "canceled"
+    REFUNDED = "refunded"  # fully refunded; partial refunds keep SUCCEEDED with refunded_minor > 0
+
+    @property
+    def is_final(self) -> bool:
+        return self in (PaymentStatus.SUCCEEDED, PaymentStatus.REFUNDED)
+
+
+PAYMENT_STATUS_RANK = {
+    PaymentStatus.PENDING: 0,
+    PaymentStatus.REQUIRES_ACTION: 1,
+    PaymentStatus.PROCESSING: 2,
+    PaymentStatus.FAILED: 3,
+    PaymentStatus.CANCELED: 3,
+    PaymentStatus.SUCCEEDED: 4,
+    PaymentStatus.REFUNDED: 5,
+}
+
+
+def payment_status_advances(current: PaymentStatus, new: PaymentStatus) -> bool:
+    """True when moving from ``current`` to ``new`` is forward (a late 'failed' never undoes 'succeeded').
+
+    A failed attempt may still be retried on the same intent, so FAILED -> REQUIRES_ACTION/PROCESSING/
+    SUCCEEDED is allowed; nothing leaves SUCCEEDED except a refund.
+    """
+    if current is new:
+        return False
+    if current is PaymentStatus.SUCCEEDED:
+        return new is PaymentStatus.REFUNDED
+    if current is PaymentStatus.REFUNDED:
+        return False
+    if current in (PaymentStatus.FAILED, PaymentStatus.CANCELED):
+        return new is not PaymentStatus.PENDING
+    return PAYMENT_STATUS_RANK[new] > PAYMENT_STATUS_RANK[current]
+
+
+class Store(Base):
+    __tablename__ = "stores"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    currency: Mapped[str] = mapped_column(String(3))
+    settings: Mapped[dict[str, Any]] = mapped_column(default=dict)  # tips, surcharge, languages, address...
+    promotions: Mapped[dict[str, Any]] = mapped_column(default=dict)  # code -> promotion wire form
+    gateway_kind: Mapped[str] = mapped_column(String(20), default="simulator")
+    gateway_public: Mapped[dict[str, Any]] = mapped_column(default=dict)  # publishable ids, masked hints
+    gateway_secrets: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)  # encrypted JSON
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class StoreEventCounter(Base):
+    """The last event id handed out per store; taken under a row lock by the appending transaction."""
+
+    __tablename__ = "store_event_counters"
+
+    store_id: Mapped[str] = mapped_column(ForeignKey("stores.id"), primary_key=True)
+    last_id: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class PairingCode(Base):
+    __tablename__ = "pairing_codes"
+
+    code_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    store_id: Mapped[str] = mapped_column(ForeignKey("stores.id"), index=True)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class Terminal(Base):
+    __tablename__ = "terminals"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    store_id: Mapped[str] = mapped_column(ForeignKey("stores.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    credential_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class Invoice(Base):
+    """The latest version of an invoice; ``document`` is its :class:`posdesk.core.invoice.Invoice` wire form."""
+
+    __tablename__ = "invoices"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    store_id: Mapped[str] = mapped_column(ForeignKey("stores.id"), index=True)
+    ticket_id: Mapped[str] = mapped_column(String(64), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    status: Mapped[str] = mapped_column(String(20), default=InvoiceStatus.SENT.value)
+    currency: Mapped[str] = mapped_column(String(3))
+    client_id: Mapped[str | None] = mapped_column(String(64), index=True, default=None)
+    document: Mapped[dict[str, Any]] = mapped_column()
+    amount_due_minor: Mapped[int] = mapped_column(BigInteger)  # what the client is asked to pay now
+    paid_minor: Mapped[int] = mapped_column(BigInteger, default=0)  # paid through this companion
+    tip_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    expires_at: Mapped[datetime]
+    opened_at: Mapped[datetime | None] = mapped_column(default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class InvoiceVersion(Base):
+    """Every version the companion accepted, so a retried upload of an old version gets its old answer."""
+
+    __tablename__ = "invoice_versions"
+    __table_args__ = (UniqueConstraint("invoice_id", "version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    invoice_id: Mapped[str] = mapped_column(ForeignKey("invoices.id"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    document: Mapped[dict[str, Any]] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Payment(Base):
+    """One charge attempt through a gateway, keyed by the gateway's payment id once it has one."""
+
+    __tablename__ = "payments"
+    __table_args__ = (
+        UniqueConstraint("gateway", "gateway_payment_id"),
+        UniqueConstraint("idempotency_key"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    store_id: Mapped[str] = mapped_column(ForeignKey("stores.id"), index=True)
+    invoice_id: Mapped[str] = mapped_column(ForeignKey("invoices.id"), index=True)
+    invoice_version: Mapped[int] = mapped_column(Integer)
+    gateway: Mapped[str] = mapped_column(String(20))
+    gateway_payment_id: Mapped[str | None] = mapped_column(String(100), default=None)
+    idempotency_key: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(20), default="invoice")  # invoice | tip (after payment)
+    status: Mapped[str] = mapped_column(String(20), default=PaymentStatus.PENDING.value)
+    amount_minor: Mapped[int] = mapped_column(BigInteger)  # toward the balance
+    tip_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    currency: Mapped[str] = mapped_column(String(3))
+    refunded_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    card_brand: Mapped[str] = mapped_column(String(20), default="")
+    card_last4: Mapped[str] = mapped_column(String(4), default="")
+    payment_method_ref: Mapped[str] = mapped_column(String(100), default="")  # to charge a later tip
+    failure_message: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    succeeded_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class WebhookEvent(Base):
+    """A gateway event, stored once by the gateway's event id before it is applied."""
+
+    __tablename__ = "webhook_events"
+    __table_args__ = (UniqueConstraint("gateway", "event_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    gateway: Mapped[str] = mapped_column(String(20))
+    event_id: Mapped[str] = mapped_column(String(100))
+    event_type: Mapped[str] = mapped_column(String(60))
+    payload: Mapped[dict[str, Any]] = mapped_column()
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    processed_at: Mapped[datetime | None] = mapped_column(default=None)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+
+
+Index("ix_webhook_events_pending", WebhookEvent.processed_at, WebhookEvent.received_at)
+
+
+class Event(Base):
+    """A store's event log entry. ``(store_id, seq)`` increases strictly and is never reused."""
+
+    __tablename__ = "events"
+    __table_args__ = (UniqueConstraint("store_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    store_id: Mapped[str] = mapped_column(ForeignKey("stores.id"))
+    seq: Mapped[int] = mapped_column(BigInteger)
+    type: Mapped[str] = mapped_column(String(40))
+    invoice_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    ticket_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class GatewayCustomer(Base):
+    """The gateway's customer record for a known client (Stripe Customer); none for walk-ins."""
+
+    __tablename__ = "gateway_customers"
+    __table_args__ = (UniqueConstraint("store_id", "client_id", "gateway"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    store_id: Mapped[str] = mapped_column(ForeignKey("stores.id"))
+    client_id: Mapped[str] = mapped_column(String(64))
+    gateway: Mapped[str] = mapped_column(String(20))
+    customer_ref: Mapped[str] = mapped_column(String(100))
+
+
+class SavedCard(Base):
+    """A card a known client saved, as the gateway's reference plus what the page shows."""
+
+    __tablename__ = "saved_cards"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    store_id: Mapped[str] = mapped_column(ForeignKey("stores.id"), index=True)
+    client_id: Mapped[str] = mapped_column(String(64), index=True)
+    gateway: Mapped[str] = mapped_column(String(20))
+    method_ref: Mapped[str] = mapped_column(String(100))  # Stripe pm_..., Cloud9 CardToken, simulator id
+    brand: Mapped[str] = mapped_column(String(20))
+    last4: Mapped[str] = mapped_column(String(4))
+    exp_month: Mapped[int] = mapped_column(Integer)
+    exp_year: Mapped[int] = mapped_column(Integer)
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    removed_at: Mapped[datetime | None] = mapped_column(default=None)
