@@ -1,0 +1,1 @@
+"""The POS API (/api/v1)."""

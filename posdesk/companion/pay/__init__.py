@@ -1,0 +1,1 @@
+"""pay routes (being written)."""

@@ -1,0 +1,5 @@
+"""Routes of this part of the companion."""
+
+from fastapi import APIRouter
+
+router = APIRouter()
