@@ -40,7 +40,13 @@ LINK_STATUS_ORDER = {status: rank for rank, status in enumerate(LinkStatus)}
 
 def link_status_advances(current: LinkStatus, new: LinkStatus) -> bool:
     """True when ``new`` is a forward move from ``current`` (a late 'opened' never undoes 'paid')."""
-    if current in (LinkStatus.PAID, LinkStatus.REVOKED):
+    if current is LinkStatus.PAID:
+        return False
+    if new is LinkStatus.PAID:
+        # Money collected is a fact: a charge already in flight when the link expired or was revoked
+        # still shows as paid, or the POS would call a paid ticket's link "expired".
+        return True
+    if current is LinkStatus.REVOKED:
         return False
     return LINK_STATUS_ORDER[new] > LINK_STATUS_ORDER[current]
 

@@ -186,11 +186,17 @@ class Invoice:
             )
         lines_raw = r.list("lines")
         if len(lines_raw) > MAX_LINES:
-            raise InvoiceFormatError(f"an invoice has at most {MAX_LINES} lines")
+            raise InvoiceFormatError(f"invoice.lines: an invoice has at most {MAX_LINES} lines")
         lines = tuple(line_from_wire(item, currency, i) for i, item in enumerate(lines_raw))
         payments = tuple(payment_from_wire(item, currency, i) for i, item in enumerate(r.list("payments")))
         requested = raw.get("amount_requested")
         totals = _Reader(raw.get("totals"), "totals")
+        surcharge_rate = r.rate("surcharge_rate")
+        if surcharge_rate >= 1:  # pricing refuses it too; say so here, naming the field
+            raise InvoiceFormatError("invoice.surcharge_rate: must be less than 1")
+        promo_codes = r.list("promo_codes")
+        if not all(isinstance(code, str) for code in promo_codes):
+            raise InvoiceFormatError("invoice.promo_codes: must be a list of strings")
         return cls(
             invoice_id=r.text("invoice_id", required=True),
             ticket_id=r.text("ticket_id", required=True),
@@ -201,9 +207,9 @@ class Invoice:
             expires_at=r.timestamp("expires_at"),
             client=client,
             lines=lines,
-            promo_codes=tuple(str(code).upper()[:40] for code in r.list("promo_codes")),
+            promo_codes=tuple(code.upper()[:40] for code in promo_codes),
             payments=payments,
-            surcharge_rate=r.rate("surcharge_rate"),
+            surcharge_rate=surcharge_rate,
             amount_requested=None if requested is None else Money(r.integer("amount_requested", minimum=1), currency),
             totals={name: totals.integer(name) for name in TOTAL_FIELDS},
         )
@@ -277,6 +283,8 @@ def line_from_wire(raw: Any, currency: str, index: int = 0) -> TicketLine:
         except ValueError as exc:
             raise InvoiceFormatError(f"lines[{index}].discount: {exc}") from None
     prepaid_text = r.text("prepaid")
+    if prepaid_text and prepaid_text not in {c.value for c in Coverage}:
+        raise InvoiceFormatError(f"lines[{index}].prepaid: unknown coverage {prepaid_text!r}")
     try:
         return TicketLine(
             id=r.text("id", required=True),
@@ -308,21 +316,27 @@ def payment_to_wire(payment: Payment) -> dict[str, Any]:
         "reference": payment.reference,
         "card_brand": payment.card_brand,
         "card_last4": payment.card_last4,
+        "refunded": None if payment.refunded is None else payment.refunded.minor,
     }
 
 
 def payment_from_wire(raw: Any, currency: str, index: int = 0) -> Payment:
     r = _Reader(raw, f"payments[{index}]")
+    method_text = r.text("method", required=True)
+    if method_text not in {m.value for m in PaymentMethod}:
+        raise InvoiceFormatError(f"payments[{index}].method: unknown payment method {method_text!r}")
+    refunded = None if raw.get("refunded") is None else Money(r.integer("refunded", minimum=0), currency)
     try:
         return Payment(
             id=r.text("id", required=True),
             amount=Money(r.integer("amount", minimum=0), currency),
             tip=Money(r.integer("tip", minimum=0), currency),
-            method=PaymentMethod(r.text("method", required=True)),
+            method=PaymentMethod(method_text),
             received_at=r.timestamp("received_at"),
             reference=r.text("reference"),
             card_brand=r.text("card_brand"),
             card_last4=r.text("card_last4"),
+            refunded=refunded,
         )
     except ValueError as exc:
         raise InvoiceFormatError(f"payments[{index}]: {exc}") from None

@@ -24,6 +24,10 @@ class MoneyFormatError(ValueError):
     """Text could not be read as an amount of money; the message says why, for the user."""
 
 
+_SPACES = (" ", "\u00a0", "\u202f")
+_ASCII_DIGITS = frozenset("0123456789")
+
+
 @functools.cache
 def _known_currencies() -> frozenset[str]:
     return frozenset(babel_numbers.list_currencies())
@@ -72,6 +76,8 @@ class Money:
     @classmethod
     def from_decimal(cls, amount: Decimal | str | int, currency: str) -> Money:
         """Exact conversion from major units; refuses amounts with more digits than the currency has."""
+        if isinstance(amount, bool | float):
+            raise TypeError("amounts are Decimals, strings or integers, never floats")
         try:
             value = Decimal(amount)
         except (InvalidOperation, ValueError) as exc:
@@ -95,9 +101,26 @@ class Money:
         cleaned = text.strip()
         for token in (currency, babel_numbers.get_currency_symbol(currency, locale=locale)):
             cleaned = cleaned.replace(token, "")
-        cleaned = cleaned.replace("\u00a0", " ").strip()
+        cleaned = cleaned.strip()
         if not cleaned:
             raise MoneyFormatError("Enter an amount")
+        group = babel_numbers.get_group_symbol(locale)
+        if group in _SPACES:
+            # fr_FR groups with a narrow no-break space nobody can type: any space between digits
+            # is read as that group separator.
+            for space in _SPACES:
+                cleaned = cleaned.replace(space, group)
+        # Only digits, signs and the locale's separators: Decimal() alone would also take "1e3",
+        # "1_000", "NaN" or non-ASCII digits.
+        allowed = _ASCII_DIGITS | set(
+            group
+            + babel_numbers.get_decimal_symbol(locale)
+            + babel_numbers.get_minus_sign_symbol(locale)
+            + babel_numbers.get_plus_sign_symbol(locale)
+            + "+-"
+        )
+        if not set(cleaned) <= allowed:
+            raise MoneyFormatError(f"{text.strip()!r} is not an amount")
         try:
             value = babel_numbers.parse_decimal(cleaned, locale=locale, strict=True)
         except babel_numbers.NumberFormatError as exc:

@@ -148,15 +148,23 @@ def _choose_promotions(
 ) -> tuple[list[Money], tuple[str, ...], dict[str, str]]:
     rejected: dict[str, str] = {}
     usable: list[Promotion] = []
-    for code in codes:
-        promo = promotions.get(code.upper())
+    seen: set[str] = set()
+    for raw_code in codes:
+        code = raw_code.strip().upper()
+        if code in seen:  # a code entered twice counts once, never as two promotions
+            continue
+        seen.add(code)
+        promo = promotions.get(code)
         if promo is None or not promo.active:
             rejected[code] = "Unknown or expired promo code"
         elif promo.amount is not None and amounts and promo.amount.currency != amounts[0].currency:
             rejected[code] = "This promo code is for another currency"
         elif not any(promo.applies_to(kind) for kind in kinds):
-            names = ", ".join(sorted(kind.label.lower() for kind in promo.eligible_kinds))
-            rejected[code] = f"Applies to {names} only"
+            if promo.eligible_kinds:
+                names = ", ".join(sorted(kind.label.lower() for kind in promo.eligible_kinds))
+                rejected[code] = f"Applies to {names} only"
+            else:
+                rejected[code] = "Does not apply to gift cards or prepaid lines"
         else:
             usable.append(promo)
     if not amounts or not usable:

@@ -247,6 +247,8 @@ class Ticket:
 
     def replace_line(self, line: TicketLine) -> None:
         index = self.lines.index(self.line(line.id))
+        if line.unit_price.currency != self.currency:
+            raise ValueError(f"line is in {line.unit_price.currency}, ticket is in {self.currency}")
         self._edit()
         self.lines[index] = line
 
@@ -270,8 +272,11 @@ class Ticket:
             self.promo_codes.append(code)
 
     def remove_promo_code(self, code: str) -> None:
+        code = code.strip().upper()
+        if code not in self.promo_codes:
+            raise ValueError(f"promo code {code} is not on the ticket")
         self._edit()
-        self.promo_codes.remove(code.strip().upper())
+        self.promo_codes.remove(code)
 
     # -- life cycle ------------------------------------------------------------------------------
     def move_to(self, state: TicketState) -> None:
@@ -304,7 +309,41 @@ class Ticket:
         if payment.amount.currency != self.currency:
             raise ValueError("payment currency differs from the ticket's")
         self.payments.append(payment)
-        self.move_to(TicketState.PAID if balance_due_after.minor <= 0 else TicketState.PARTIALLY_PAID)
+        state = TicketState.PAID if balance_due_after.minor <= 0 else TicketState.PARTIALLY_PAID
+        if state is self.state:
+            # A second partial payment changes the balance without changing the state: still a new
+            # revision, so other terminals and the invoice see the ticket changed.
+            self.revision += 1
+            self.updated_at = utcnow()
+        else:
+            self.move_to(state)
+
+    def record_tip(self, tip: Payment) -> None:
+        """Record a tip charged after the ticket was paid (from the confirmation page); idempotent by id.
+
+        A tip changes no balance, so it is allowed on a paid ticket; it is refused on a voided one.
+        """
+        if any(existing.id == tip.id for existing in self.payments):
+            return
+        if self.state is TicketState.VOIDED:
+            raise TicketStateError("a voided ticket cannot take a tip")
+        if not tip.amount.is_zero():
+            raise ValueError("a tip-only payment carries no amount toward the balance")
+        self.payments.append(tip)
+        self.revision += 1
+        self.updated_at = utcnow()
+
+    def record_refund(self, payment_id: str, refunded_total: Money) -> None:
+        """Note how much of a payment has been refunded in all (a manager's refund, possibly partial)."""
+        for index, payment in enumerate(self.payments):
+            if payment.id == payment_id or payment.reference == payment_id:
+                if refunded_total > payment.amount + payment.tip:
+                    raise ValueError("cannot refund more than was paid")
+                self.payments[index] = replace(payment, refunded=refunded_total)
+                self.revision += 1
+                self.updated_at = utcnow()
+                return
+        raise KeyError(payment_id)
 
     def void(self) -> None:
         if self.payments:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 
 from posdesk.core.money import Money
+
+_CUSTOM_MINOR = re.compile(r"-?[0-9]{1,12}")  # negative is read, then refused by tip_amount
+_PRESET_INDEX = re.compile(r"[0-9]{1,3}")
 
 
 class TipError(ValueError):
@@ -76,10 +80,12 @@ class TipChoice:
         if preset in (None, "", "none"):
             return cls()
         if preset == "custom":
-            if custom is None or not custom.strip().lstrip("-").isdigit():
+            # ASCII digits only and a bounded length: str.isdigit() also takes "²" and int() refuses
+            # it, and int() of thousands of digits raises instead of answering.
+            if custom is None or not _CUSTOM_MINOR.fullmatch(custom.strip()):
                 raise TipError("Enter a tip amount")
-            return cls(custom_minor=int(custom))
-        if not preset.isdigit():
+            return cls(custom_minor=int(custom.strip()))
+        if not _PRESET_INDEX.fullmatch(preset):
             raise TipError("Unknown tip option")
         return cls(preset_index=int(preset))
 
