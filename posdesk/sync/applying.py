@@ -1,0 +1,140 @@
+"""Applying the companion's events to this terminal's cache, one event per local transaction.
+
+Each function here runs inside :meth:`posdesk.store.cursor.EventCursor.apply`, which moves the cursor in
+the same transaction; so a crash half-way leaves neither the change nor the cursor, and receiving an
+event twice is harmless. Events about tickets this terminal does not hold change nothing here.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from posdesk.core.events import Event, EventType, LinkStatus
+from posdesk.core.invoice import Invoice
+from posdesk.core.money import Money
+from posdesk.core.ticket import Payment, PaymentMethod, Ticket, TicketStateError
+from posdesk.store.invoices import InvoiceRecordRepository
+from posdesk.store.outbox import OutboxEntry
+from posdesk.store.tickets import TicketRepository
+
+log = logging.getLogger(__name__)
+
+LINK_STATUS_OF = {
+    EventType.INVOICE_UPDATED: LinkStatus.SENT,
+    EventType.INVOICE_OPENED: LinkStatus.OPENED,
+    EventType.INVOICE_PARTIALLY_PAID: LinkStatus.PARTIALLY_PAID,
+    EventType.INVOICE_PAID: LinkStatus.PAID,
+    EventType.LINK_EXPIRED: LinkStatus.EXPIRED,
+    EventType.LINK_REVOKED: LinkStatus.REVOKED,
+}
+
+
+def payment_from_event(raw: dict[str, Any], currency: str) -> Payment:
+    """The ``payment`` object of a paid / tip event as a core Payment."""
+    cur = raw.get("currency", currency)
+    return Payment(
+        id=str(raw["id"]),
+        amount=Money(int(raw.get("amount", 0)), cur),
+        tip=Money(int(raw.get("tip", 0)), cur),
+        method=PaymentMethod(raw.get("method", PaymentMethod.ONLINE_CARD.value)),
+        received_at=datetime.fromisoformat(raw["received_at"]),
+        reference=str(raw.get("reference", "")),
+        card_brand=str(raw.get("card_brand", "")),
+        card_last4=str(raw.get("card_last4", "")),
+    )
+
+
+def _ticket_id_of(session: Session, event: Event) -> str | None:
+    if event.ticket_id:
+        return event.ticket_id
+    if event.invoice_id:
+        record = InvoiceRecordRepository(session).get_by_invoice_id(event.invoice_id)
+        return record.ticket_id if record else None
+    return None
+
+
+def _change_ticket(session: Session, ticket_id: str, change: Callable[[Ticket], None]) -> bool:
+    tickets = TicketRepository(session)
+    ticket = tickets.get(ticket_id)
+    if ticket is None:
+        return False
+    base = ticket.revision
+    change(ticket)
+    if ticket.revision != base:
+        tickets.save(ticket, base_revision=base)
+    return True
+
+
+def apply_event(session: Session, event: Event) -> set[str]:
+    """Apply one event; return the ids of the tickets it changed (for the GUI to refresh)."""
+    ticket_id = _ticket_id_of(session, event)
+    if ticket_id is None:
+        return set()
+    invoices = InvoiceRecordRepository(session)
+    changed = False
+    data = event.data
+
+    if event.type in (EventType.INVOICE_PAID, EventType.INVOICE_PARTIALLY_PAID):
+
+        def pay(ticket: Ticket) -> None:
+            payment = payment_from_event(data["payment"], ticket.currency)
+            balance = Money(int(data.get("balance_due", 0)), ticket.currency)
+            if event.type is EventType.INVOICE_PAID:
+                balance = Money.zero(ticket.currency)
+            try:
+                ticket.record_payment(payment, balance)
+            except TicketStateError as exc:
+                # The companion took the money: never lose it. A ticket closed here by other means keeps
+                # the payment on record; the manager sees it and refunds if needed.
+                log.warning("payment %s on ticket %s: %s", payment.id, ticket.number, exc)
+                if all(p.id != payment.id for p in ticket.payments):
+                    ticket.payments.append(payment)
+                    ticket.revision += 1
+
+        changed = _change_ticket(session, ticket_id, pay)
+    elif event.type is EventType.TIP_ADDED:
+        changed = _change_ticket(
+            session, ticket_id, lambda t: t.record_tip(payment_from_event(data["payment"], t.currency))
+        )
+    elif event.type is EventType.PAYMENT_REFUNDED:
+
+        def refund(ticket: Ticket) -> None:
+            ticket.record_refund(str(data["payment_id"]), Money(int(data["refunded_total"]), ticket.currency))
+
+        changed = _change_ticket(session, ticket_id, refund)
+    elif event.type is EventType.INVOICE_REPRICED:
+        document = Invoice.from_wire(data["document"])
+
+        def reprice(ticket: Ticket) -> None:
+            if list(document.promo_codes) != ticket.promo_codes and not ticket.is_closed:
+                ticket.promo_codes = list(document.promo_codes)
+                ticket.revision += 1
+
+        changed = _change_ticket(session, ticket_id, reprice)
+        record = invoices.get(ticket_id)
+        if record is not None and document.version > record.version:
+            from dataclasses import replace
+
+            invoices.save(replace(record, version=document.version, fingerprint=document.fingerprint()))
+            changed = True
+
+    status = LINK_STATUS_OF.get(event.type)
+    if status is not None and invoices.advance_link_status(ticket_id, status):
+        changed = True
+    if event.type is EventType.PAYMENT_FAILED:
+        changed = True  # nothing to store; the GUI shows the failure from the event stream's refresh
+    return {ticket_id} if changed else set()
+
+
+def record_rejection(session: Session, entry: OutboxEntry, status: int, detail: Any) -> None:
+    """The companion refused queued work. For an invoice, flag it out of date so the cashier resends."""
+    if entry.kind == "invoice.upsert" and status != 409:
+        record = InvoiceRecordRepository(session).get_by_invoice_id(str(entry.payload.get("invoice_id")))
+        if record is not None:
+            InvoiceRecordRepository(session).mark_out_of_date(record.ticket_id)
+    log.warning("outbox entry %s refused (%s): %s", entry.key, status, detail)

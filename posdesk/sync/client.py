@@ -1,0 +1,154 @@
+"""The POS's HTTP client of the companion's API (``/api/v1``), async, on httpx.
+
+Errors are sorted into the two kinds the relay cares about: :class:`CompanionUnavailable` (try again
+later: network down, timeouts, 5xx, 429) and :class:`CompanionRejected` (the companion said no, with a
+reason: retrying the same request will not help).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from posdesk.core.events import Event
+
+API = "/api/v1"
+CONNECT_TIMEOUT = 5.0
+REQUEST_TIMEOUT = 15.0
+
+
+class CompanionError(Exception):
+    """Base of the companion client's errors."""
+
+
+class CompanionUnavailable(CompanionError):
+    """The companion could not be reached or answered with a temporary error."""
+
+
+class CompanionRejected(CompanionError):
+    """The companion refused the request; ``status`` and ``detail`` say why."""
+
+    def __init__(self, status: int, detail: Any) -> None:
+        super().__init__(f"companion refused ({status}): {detail}")
+        self.status = status
+        self.detail = detail
+
+
+@dataclass(frozen=True, slots=True)
+class PairingResult:
+    store_id: str
+    terminal_id: str
+    credential: str
+
+
+def _detail(response: httpx.Response) -> Any:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:500]
+    return body.get("detail", body) if isinstance(body, dict) else body
+
+
+def _check(response: httpx.Response) -> httpx.Response:
+    if response.status_code == 429 or response.status_code >= 500:
+        raise CompanionUnavailable(f"companion answered {response.status_code}")
+    if response.status_code >= 400:
+        raise CompanionRejected(response.status_code, _detail(response))
+    return response
+
+
+def pair(companion_url: str, pairing_code: str, terminal_name: str) -> PairingResult:
+    """Exchange a one-time pairing code for this terminal's credential (blocking; call off the UI thread)."""
+    try:
+        response = httpx.post(
+            f"{companion_url.rstrip('/')}{API}/terminals/pair",
+            json={"code": pairing_code.strip(), "terminal_name": terminal_name},
+            timeout=httpx.Timeout(REQUEST_TIMEOUT, connect=CONNECT_TIMEOUT),
+        )
+    except httpx.HTTPError as exc:
+        raise CompanionUnavailable(f"cannot reach the companion at {companion_url}: {exc}") from exc
+    body = _check(response).json()
+    return PairingResult(store_id=body["store_id"], terminal_id=body["terminal_id"], credential=body["credential"])
+
+
+def _event_of(data: dict[str, Any], fields: dict[str, str]) -> Event:
+    """An SSE message's event: its data is the event's wire form; ``id:``/``event:`` fill what it lacks."""
+    if "id" not in data and "id" in fields:
+        data = {**data, "id": int(fields["id"])}
+    if "type" not in data and "event" in fields:
+        data = {**data, "type": fields["event"]}
+    return Event.from_wire(data)
+
+
+class CompanionClient:
+    """One terminal's authenticated connection to the companion."""
+
+    def __init__(self, companion_url: str, credential: str, *, transport: httpx.AsyncBaseTransport | None = None):
+        self.base_url = companion_url.rstrip("/")
+        self._http = httpx.AsyncClient(
+            base_url=self.base_url,
+            headers={"Authorization": f"Bearer {credential}"},
+            timeout=httpx.Timeout(REQUEST_TIMEOUT, connect=CONNECT_TIMEOUT),
+            transport=transport,
+        )
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            response = await self._http.request(method, f"{API}{path}", **kwargs)
+        except httpx.HTTPError as exc:
+            raise CompanionUnavailable(str(exc) or type(exc).__name__) from exc
+        return _check(response)
+
+    async def put_invoice(self, invoice_id: str, document: dict[str, Any]) -> dict[str, Any]:
+        response = await self._request("PUT", f"/invoices/{invoice_id}", json=document)
+        return dict(response.json())
+
+    async def revoke_invoice(self, invoice_id: str) -> dict[str, Any]:
+        response = await self._request("POST", f"/invoices/{invoice_id}/revoke")
+        return dict(response.json())
+
+    async def post(self, path: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """POST ``payload`` to an API path (messages, refunds...); the outbox uses it for other kinds."""
+        response = await self._request("POST", path, json=payload)
+        return dict(response.json()) if response.content else {}
+
+    async def put(self, path: str, payload: dict[str, Any]) -> dict[str, Any]:
+        response = await self._request("PUT", path, json=payload)
+        return dict(response.json()) if response.content else {}
+
+    async def events_after(self, after: int, limit: int = 200) -> tuple[list[Event], int]:
+        """One page of the store's events after ``after``, and the companion's last event id."""
+        response = await self._request("GET", "/events", params={"after": after, "limit": limit})
+        body = response.json()
+        return [Event.from_wire(raw) for raw in body["events"]], int(body.get("last_id", after))
+
+    async def stream(self, after: int) -> AsyncIterator[Event]:
+        """Follow the event stream (Server-Sent Events) from ``after``; ends when the connection does."""
+        headers = {"Last-Event-ID": str(after), "Accept": "text/event-stream"}
+        timeout = httpx.Timeout(connect=CONNECT_TIMEOUT, read=45.0, write=REQUEST_TIMEOUT, pool=CONNECT_TIMEOUT)
+        try:
+            async with self._http.stream(
+                "GET", f"{API}/events/stream", params={"after": after}, headers=headers, timeout=timeout
+            ) as response:
+                _check(response)
+                data_lines: list[str] = []
+                fields: dict[str, str] = {}
+                async for line in response.aiter_lines():
+                    if line.startswith("data:"):
+                        data_lines.append(line[5:].lstrip())
+                    elif line.startswith(("id:", "event:")):
+                        name, _, value = line.partition(":")
+                        fields[name] = value.strip()
+                    elif line == "" and data_lines:
+                        yield _event_of(json.loads("\n".join(data_lines)), fields)
+                        data_lines, fields = [], {}
+                    # "retry:" and ":" heartbeat comments need no handling.
+        except httpx.HTTPError as exc:
+            raise CompanionUnavailable(str(exc) or type(exc).__name__) from exc

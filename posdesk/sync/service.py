@@ -1,0 +1,187 @@
+"""The sync service: one thread with its own asyncio loop that keeps a terminal in step with its companion.
+
+Two tasks run on the loop:
+
+- the **relay** sends the outbox when woken (:meth:`SyncService.wake`) and on a timer (retries);
+- the **consumer** catches up from the stored cursor with ``GET /events?after=N`` pages, then follows the
+  event stream, applying each event in one local transaction with the cursor.
+
+Callbacks (``on_state``, ``on_tickets_changed``) are called on the sync thread; the GUI bridges them to
+the UI thread with a Qt signal. Nothing here imports Qt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import logging
+import threading
+from collections.abc import Callable
+
+import httpx
+
+from posdesk.store.cursor import EventCursor
+from posdesk.store.database import Database
+from posdesk.sync.applying import apply_event
+from posdesk.sync.client import CompanionClient, CompanionError, CompanionUnavailable
+from posdesk.sync.relay import relay_once
+
+log = logging.getLogger(__name__)
+
+RETRY_MIN = 0.5
+RETRY_MAX = 10.0
+RELAY_TICK = 2.0  # seconds between outbox checks when nothing wakes the relay
+
+
+class ConnectionState(enum.StrEnum):
+    ONLINE = "online"
+    OFFLINE = "offline"
+    CATCHING_UP = "catching_up"
+
+
+class SyncService:
+    """Keeps one terminal's cache in step with its companion store. ``start()`` once, ``stop()`` once."""
+
+    def __init__(
+        self,
+        db: Database,
+        companion_url: str,
+        credential: str,
+        *,
+        on_state: Callable[[ConnectionState], None] = lambda _state: None,
+        on_tickets_changed: Callable[[set[str]], None] = lambda _ids: None,
+        store_key: str | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.db = db
+        self.companion_url = companion_url.rstrip("/")
+        self._credential = credential
+        self._on_state = on_state
+        self._on_tickets_changed = on_tickets_changed
+        self.cursor = EventCursor(db, store_key or self.companion_url)
+        self._transport = transport
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wake: asyncio.Event | None = None
+        self._stopping: asyncio.Event | None = None
+        self._started = threading.Event()
+        self.state = ConnectionState.OFFLINE
+
+    # -- control (any thread) ------------------------------------------------------------------
+    def start(self) -> None:
+        if self._thread is not None:
+            raise RuntimeError("sync service already started")
+        self._thread = threading.Thread(target=self._run, name="posdesk-sync", daemon=True)
+        self._thread.start()
+        self._started.wait(5)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        loop, stopping = self._loop, self._stopping
+        if loop is not None and stopping is not None and not loop.is_closed():
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(stopping.set)
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def wake(self) -> None:
+        """New outbox work: send it now rather than at the next tick."""
+        loop, wake = self._loop, self._wake
+        if loop is not None and wake is not None and not loop.is_closed():
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(wake.set)
+
+    # -- the loop --------------------------------------------------------------------------------
+    def _run(self) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        try:
+            loop.run_until_complete(self._main())
+        finally:
+            loop.close()
+
+    async def _main(self) -> None:
+        self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._started.set()
+        client = CompanionClient(self.companion_url, self._credential, transport=self._transport)
+        relay_task = asyncio.create_task(self._relay_loop(client), name="relay")
+        consume_task = asyncio.create_task(self._consume_loop(client), name="consumer")
+        await self._stopping.wait()
+        for task in (relay_task, consume_task):
+            task.cancel()
+        await asyncio.gather(relay_task, consume_task, return_exceptions=True)
+        await client.aclose()
+
+    def _set_state(self, state: ConnectionState) -> None:
+        if state is not self.state:
+            self.state = state
+            try:
+                self._on_state(state)
+            except Exception:  # a broken listener must not stop syncing
+                log.exception("state listener failed")
+
+    async def _relay_loop(self, client: CompanionClient) -> None:
+        assert self._wake is not None
+        while True:
+            try:
+                result = await relay_once(self.db, client)
+                if result.sent or result.rejected:
+                    log.info("outbox: %d sent, %d refused, %d pending", result.sent, result.rejected, result.pending)
+                more_now = result.reachable and (result.sent + result.rejected) > 0 and result.pending > 0
+            except Exception:
+                log.exception("outbox relay round failed")
+                more_now = False
+            if more_now:
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), RELAY_TICK)
+            self._wake.clear()
+
+    async def _consume_loop(self, client: CompanionClient) -> None:
+        delay = RETRY_MIN
+        while True:
+            try:
+                await self._catch_up(client)
+                self._set_state(ConnectionState.ONLINE)
+                delay = RETRY_MIN
+                if self._wake is not None:
+                    self._wake.set()  # reconnected: push whatever waited while offline
+                async for event in client.stream(self.cursor.get()):
+                    self._apply(event)
+                raise CompanionUnavailable("event stream ended")
+            except CompanionError as exc:
+                log.info("companion unreachable (%s); retrying in %.1f s", exc, delay)
+            except Exception:
+                log.exception("event consumer failed; retrying")
+            self._set_state(ConnectionState.OFFLINE)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, RETRY_MAX)
+
+    async def _catch_up(self, client: CompanionClient) -> None:
+        first = True
+        while True:
+            events, last_id = await client.events_after(self.cursor.get())
+            if first and events:
+                self._set_state(ConnectionState.CATCHING_UP)
+            first = False
+            for event in events:
+                self._apply(event)
+            if not events or self.cursor.get() >= last_id:
+                return
+
+    def _apply(self, event: object) -> None:
+        from posdesk.core.events import Event
+
+        assert isinstance(event, Event)
+        changed: set[str] = set()
+
+        def change(session: object) -> None:
+            changed.update(apply_event(session, event))  # type: ignore[arg-type]
+
+        if self.cursor.apply(event.id, change) and changed:
+            try:
+                self._on_tickets_changed(changed)
+            except Exception:
+                log.exception("tickets-changed listener failed")
