@@ -1,0 +1,228 @@
+"""The one interface every payment gateway driver implements, and the values that cross it.
+
+The companion talks to Stripe, Cloud9 and the Simulator through :class:`Gateway` only. Everything that
+goes in or comes out is a frozen dataclass; amounts are :class:`~posdesk.core.money.Money`; failures
+are the typed errors below, so the charge flow can say "declined" without knowing which gateway said it
+(the django-payments ``BasicProvider`` and Saleor ``payment/interface.py`` habit).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from posdesk.core.money import Money
+
+
+class ChargeStatus(enum.StrEnum):
+    """Where a gateway says a charge stands."""
+
+    SUCCEEDED = "succeeded"
+    REQUIRES_ACTION = "requires_action"  # 3-D Secure or similar: the client must act on the page
+    PROCESSING = "processing"  # accepted, the outcome comes later (by webhook)
+    FAILED = "failed"
+    REFUNDED = "refunded"
+
+
+# -- errors -----------------------------------------------------------------------------------------
+class GatewayError(Exception):
+    """Base of every gateway failure. ``message`` is fit to show to a client or a manager."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class Declined(GatewayError):
+    """The card or the issuer refused (a client can try another card)."""
+
+
+class NeedsAction(GatewayError):
+    """The operation cannot finish without the client (e.g. a saved card now asks for 3-D Secure)."""
+
+
+class Misconfigured(GatewayError):
+    """Credentials are missing or wrong, or the driver does not exist: the manager must fix settings."""
+
+
+class Unavailable(GatewayError):
+    """The gateway did not answer or answered 5xx; the outcome of a charge is unknown until looked up."""
+
+
+class BadSignature(GatewayError):
+    """A webhook's signature, timestamp or body did not verify: nothing in it may be trusted."""
+
+
+# -- values -----------------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class ConnectionCheck:
+    ok: bool
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class ClientInfo:
+    """A known client, as a gateway customer record needs them (never a walk-in)."""
+
+    id: str
+    name: str
+    email: str = ""
+    phone: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SavedMethod:
+    """A card saved at the gateway for a customer."""
+
+    ref: str  # Stripe pm_..., Cloud9 card token, simulator pm_sim_...
+    brand: str
+    last4: str
+    exp_month: int
+    exp_year: int
+    is_default: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class NewCard:
+    """A card entered on the page, already turned into a gateway token by the gateway's own fields."""
+
+    token: str
+    brand: str = ""
+    last4: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ChargeRequest:
+    """One charge. ``amount`` goes to the balance, ``tip`` on top; the gateway charges their sum.
+
+    Exactly one of ``method_ref`` (a saved card, or the card of an earlier payment) and ``new_card``.
+    ``idempotency_key`` makes a retried request answer the first attempt instead of charging twice.
+    """
+
+    amount: Money
+    tip: Money
+    idempotency_key: str
+    metadata: Mapping[str, str]
+    method_ref: str | None = None
+    new_card: NewCard | None = None
+    customer_ref: str | None = None
+    save_card: bool = False
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if (self.method_ref is None) == (self.new_card is None):
+            raise ValueError("a charge needs exactly one of a saved method or a new card")
+        if self.amount.currency != self.tip.currency:
+            raise ValueError("amount and tip currencies differ")
+        if self.amount.is_negative() or self.tip.is_negative() or (self.amount + self.tip).is_zero():
+            raise ValueError("a charge must be for a positive total")
+        if self.save_card and self.customer_ref is None:
+            raise ValueError("only a known client's card can be saved")
+
+    @property
+    def total(self) -> Money:
+        return self.amount + self.tip
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayPayment:
+    """The gateway's view of one payment: what :meth:`Gateway.charge` and :meth:`Gateway.lookup` answer
+    and what a webhook carries. ``action`` tells the page what the client must do when
+    ``status`` is ``REQUIRES_ACTION``; ``message`` says why it failed."""
+
+    ref: str
+    status: ChargeStatus
+    amount: Money
+    tip: Money
+    metadata: Mapping[str, str] = field(default_factory=dict)
+    card_brand: str = ""
+    card_last4: str = ""
+    method_ref: str = ""  # to charge a later tip to the same card
+    saved_method: SavedMethod | None = None  # set when the client asked to save the card
+    message: str = ""
+    action: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayRefund:
+    ref: str
+    payment_ref: str
+    amount: Money
+    succeeded: bool
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayEvent:
+    """A verified webhook. ``event_id`` is the gateway's, unique per gateway; ``payment`` is None for
+    events the companion does not act on (they are stored and marked processed)."""
+
+    event_id: str
+    type: str
+    payment: GatewayPayment | None
+    payload: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class PageIntegration:
+    """What the payment page needs to show this gateway's card fields.
+
+    ``partial`` is a Jinja2 template name rendered inside the pay form (looked up in the companion's
+    templates and in ``posdesk/gateways/<kind>/templates``); ``client_config`` is handed to the page's
+    script as JSON; the origins are added to the page's Content-Security-Policy.
+    """
+
+    partial: str
+    script_origins: tuple[str, ...] = ()
+    frame_origins: tuple[str, ...] = ()
+    connect_origins: tuple[str, ...] = ()
+    client_config: Mapping[str, Any] = field(default_factory=dict)
+    simulated: bool = False
+
+
+class Gateway(Protocol):
+    """One store's connection to one payment gateway. Drivers are built by
+    :func:`posdesk.gateways.build_gateway`; every method may raise a :class:`GatewayError`."""
+
+    kind: str
+
+    def test_connection(self) -> ConnectionCheck: ...
+
+    # customers and saved cards (never for walk-ins)
+    def ensure_customer(self, client: ClientInfo, existing_ref: str | None = None) -> str: ...
+
+    def list_methods(self, customer_ref: str) -> list[SavedMethod]: ...
+
+    def add_method(self, customer_ref: str, card: NewCard) -> SavedMethod: ...
+
+    def remove_method(self, customer_ref: str, method_ref: str) -> None: ...
+
+    def set_default_method(self, customer_ref: str, method_ref: str) -> None: ...
+
+    # the page's card fields
+    def page_integration(self) -> PageIntegration: ...
+
+    def read_new_card(self, fields: Mapping[str, str]) -> NewCard:
+        """The card the page's fields carry, as a gateway token; raises :class:`Declined` when the
+        fields are incomplete or invalid (the message says which)."""
+        ...
+
+    # money
+    def charge(self, request: ChargeRequest) -> GatewayPayment: ...
+
+    def confirm_action(self, payment_ref: str, fields: Mapping[str, str]) -> GatewayPayment:
+        """After the client acted on the page (3-D Secure), the payment's new state."""
+        ...
+
+    def refund(self, payment_ref: str, amount: Money, idempotency_key: str) -> GatewayRefund: ...
+
+    def lookup(self, payment_ref: str | None = None, *, metadata: Mapping[str, str] | None = None) -> GatewayPayment | None:
+        """Find a payment by its reference, or by the metadata the companion attached (reconciliation
+        after a crash between charge and commit)."""
+        ...
+
+    # webhooks
+    def verify_and_parse_webhook(self, raw_body: bytes, headers: Mapping[str, str]) -> GatewayEvent:
+        """Verify the signature over the raw bytes and parse; raises :class:`BadSignature`."""
+        ...
