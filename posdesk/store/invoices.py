@@ -1,0 +1,116 @@
+"""The local record of a ticket's invoice: its link, version and what the companion said about it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects.sqlite import insert
+from sqlalchemy.orm import Session
+
+from posdesk.core.events import LinkStatus, link_status_advances
+from posdesk.core.money import Money
+from posdesk.store.models import InvoiceRow
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceRecord:
+    """What this terminal knows of a ticket's invoice.
+
+    ``link_token`` is kept here (and only on terminals) so the cashier can show the link and its QR
+    code again; ``amount_requested`` is None when the invoice asks for the whole balance due.
+    """
+
+    ticket_id: str
+    invoice_id: str
+    version: int
+    link_token: str
+    fingerprint: str
+    expires_at: datetime
+    amount_requested: Money | None
+    link_status: LinkStatus
+    currency: str
+    sent_at: datetime | None = None
+    out_of_date: bool = False
+
+
+class InvoiceRecordRepository:
+    """Invoice records, one per ticket, inside the caller's session (transaction)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def get(self, ticket_id: str) -> InvoiceRecord | None:
+        row = self.session.get(InvoiceRow, ticket_id, populate_existing=True)
+        return None if row is None else _record_of(row)
+
+    def get_by_invoice_id(self, invoice_id: str) -> InvoiceRecord | None:
+        row = self.session.scalar(
+            select(InvoiceRow)
+            .where(InvoiceRow.invoice_id == invoice_id)
+            .execution_options(populate_existing=True)
+        )
+        return None if row is None else _record_of(row)
+
+    def save(self, record: InvoiceRecord) -> None:
+        """Create or replace the ticket's invoice record (a new version keeps the same invoice id)."""
+        values = {
+            "invoice_id": record.invoice_id,
+            "version": record.version,
+            "link_token": record.link_token,
+            "fingerprint": record.fingerprint,
+            "expires_at": record.expires_at,
+            "currency": record.currency,
+            "amount_requested_minor": None
+            if record.amount_requested is None
+            else record.amount_requested.minor,
+            "link_status": record.link_status.value,
+            "sent_at": record.sent_at,
+            "out_of_date": record.out_of_date,
+        }
+        self.session.execute(
+            insert(InvoiceRow)
+            .values(ticket_id=record.ticket_id, **values)
+            .on_conflict_do_update(index_elements=[InvoiceRow.ticket_id], set_=values)
+        )
+
+    def mark_out_of_date(self, ticket_id: str, out_of_date: bool = True) -> None:
+        """The ticket changed after its invoice was sent (or the new version went out: pass False)."""
+        self.session.execute(
+            update(InvoiceRow)
+            .where(InvoiceRow.ticket_id == ticket_id)
+            .values(out_of_date=out_of_date)
+            .execution_options(synchronize_session=False)
+        )
+
+    def advance_link_status(self, ticket_id: str, status: LinkStatus) -> bool:
+        """Move the link status forward (a late 'opened' never undoes 'paid'); True if it changed."""
+        current = self.session.scalar(select(InvoiceRow.link_status).where(InvoiceRow.ticket_id == ticket_id))
+        if current is None or not link_status_advances(LinkStatus(current), status):
+            return False
+        self.session.execute(
+            update(InvoiceRow)
+            .where(InvoiceRow.ticket_id == ticket_id)
+            .values(link_status=status.value)
+            .execution_options(synchronize_session=False)
+        )
+        return True
+
+
+def _record_of(row: InvoiceRow) -> InvoiceRecord:
+    return InvoiceRecord(
+        ticket_id=row.ticket_id,
+        invoice_id=row.invoice_id,
+        version=row.version,
+        link_token=row.link_token,
+        fingerprint=row.fingerprint,
+        expires_at=row.expires_at,
+        amount_requested=None
+        if row.amount_requested_minor is None
+        else Money(row.amount_requested_minor, row.currency),
+        link_status=LinkStatus(row.link_status),
+        currency=row.currency,
+        sent_at=row.sent_at,
+        out_of_date=row.out_of_date,
+    )
