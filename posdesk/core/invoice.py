@@ -280,6 +280,8 @@ def line_from_wire(raw: Any, currency: str, index: int = 0) -> TicketLine:
                 discount = LineDiscount(percent=d.rate("percent"))
             else:
                 discount = LineDiscount(amount=Money(d.integer("amount", minimum=1), currency))
+        except InvoiceFormatError:
+            raise
         except ValueError as exc:
             raise InvoiceFormatError(f"lines[{index}].discount: {exc}") from None
     prepaid_text = r.text("prepaid")
@@ -302,6 +304,8 @@ def line_from_wire(raw: Any, currency: str, index: int = 0) -> TicketLine:
             appointment_id=r.text("appointment_id"),
             note=r.text("note"),
         )
+    except InvoiceFormatError:
+        raise  # already names its field
     except (ValueError, TypeError) as exc:
         raise InvoiceFormatError(f"lines[{index}]: {exc}") from None
 
@@ -338,6 +342,8 @@ def payment_from_wire(raw: Any, currency: str, index: int = 0) -> Payment:
             card_last4=r.text("card_last4"),
             refunded=refunded,
         )
+    except InvoiceFormatError:
+        raise  # already names its field
     except ValueError as exc:
         raise InvoiceFormatError(f"payments[{index}]: {exc}") from None
 
@@ -400,8 +406,9 @@ class _Reader:
         return rate
 
     def currency(self, name: str) -> str:
+        text = self.text(name, required=True)
         try:
-            return validate_currency(self.text(name, required=True))
+            return validate_currency(text)
         except ValueError as exc:
             raise self._fail(name, str(exc)) from None
 
