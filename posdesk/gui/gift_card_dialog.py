@@ -1,0 +1,67 @@
+"""Selling a gift card asks for its amount and who it is for."""
+
+from __future__ import annotations
+
+from posdesk.core.catalog import CatalogItem
+from posdesk.core.money import Money, MoneyFormatError
+from posdesk.gui.qt import (
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QLineEdit,
+    QVBoxLayout,
+    QWidget,
+    name,
+    plain_label,
+)
+
+MAX_RECIPIENT = 200
+
+
+class GiftCardDialog(QDialog):
+    """Amount (in the store's currency, > 0) and recipient of a gift card line."""
+
+    def __init__(self, item: CatalogItem, locale: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        name(self, "giftCardDialog", "Gift card")
+        self.setWindowTitle(item.name)
+        self.item = item
+        self.locale = locale
+        self.amount: Money | None = None
+        self.recipient = ""
+        self.amount_edit = name(QLineEdit(), "giftAmountEdit", "Gift card amount")
+        if item.price.is_positive():
+            self.amount_edit.setText(item.price.plain())
+        self.recipient_edit = name(QLineEdit(), "giftRecipientEdit", "Gift card recipient")
+        self.recipient_edit.setMaxLength(MAX_RECIPIENT)
+        self.recipient_edit.setPlaceholderText("Who is it for?")
+        self.error = name(plain_label(), "errorMessage", "Gift card message")
+        form = QFormLayout()
+        form.addRow(f"Amount ({item.price.currency})", self.amount_edit)
+        form.addRow("Recipient", self.recipient_edit)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        name(buttons.button(QDialogButtonBox.StandardButton.Ok), "addGiftCardButton", "Add gift card")
+        buttons.accepted.connect(self.submit)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.error)
+        layout.addWidget(buttons)
+
+    def submit(self) -> None:
+        try:
+            amount = Money.parse(self.amount_edit.text(), self.item.price.currency, self.locale)
+        except MoneyFormatError as exc:
+            self.error.setText(str(exc))
+            return
+        if not amount.is_positive():
+            self.error.setText("A gift card needs an amount above zero")
+            return
+        recipient = self.recipient_edit.text().strip()
+        if not recipient:
+            self.error.setText("Enter who the gift card is for")
+            return
+        self.amount, self.recipient = amount, recipient
+        self.accept()

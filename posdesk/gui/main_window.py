@@ -1,0 +1,231 @@
+"""The main window: POS > New Ticket, the Tickets list, Settings, and the connection indicator."""
+
+from __future__ import annotations
+
+from posdesk.core.ticket import TicketState
+from posdesk.gui.context import PosContext
+from posdesk.gui.new_ticket_view import NewTicketView
+from posdesk.gui.qt import (
+    QAbstractItemView,
+    QAction,
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QKeySequence,
+    QLabel,
+    QLineEdit,
+    QMainWindow,
+    Qt,
+    QTableWidget,
+    QTableWidgetItem,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+    Signal,
+    name,
+    plain_label,
+)
+from posdesk.gui.send_invoice_dialog import SendInvoiceDialog
+from posdesk.gui.settings_dialog import open_settings
+
+STATE_FILTERS: tuple[tuple[str, tuple[TicketState, ...]], ...] = (
+    ("All tickets", ()),
+    ("Open", (TicketState.OPEN,)),
+    ("Awaiting payment", (TicketState.AWAITING_PAYMENT, TicketState.PARTIALLY_PAID)),
+    ("Closed", (TicketState.PAID, TicketState.VOIDED)),
+)
+CONNECTION_WORDS = {
+    "online": "● Online",
+    "offline": "● Offline: tickets are kept and sent when the connection returns",
+    "catching_up": "● Catching up…",
+}
+TICKET_ID_ROLE = Qt.ItemDataRole.UserRole
+
+
+class TicketsPanel(QWidget):
+    """Saved tickets, searchable by number or client name, filtered by state.
+
+    Signals:
+        open_requested(str): the cashier asked to reopen this ticket id.
+    """
+
+    open_requested = Signal(str)
+
+    def __init__(self, ctx: PosContext, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        layout = QVBoxLayout(self)
+        row = QHBoxLayout()
+        self.search = name(QLineEdit(), "ticketSearchEdit", "Search tickets")
+        self.search.setPlaceholderText("Search by ticket number or client name")
+        self.search.setClearButtonEnabled(True)
+        self.search.textChanged.connect(self.reload)
+        row.addWidget(self.search, 1)
+        self.state_filter = name(QComboBox(), "ticketStateFilter", "Ticket state filter")
+        for caption, _states in STATE_FILTERS:
+            self.state_filter.addItem(caption)
+        self.state_filter.currentIndexChanged.connect(self.reload)
+        row.addWidget(self.state_filter)
+        layout.addLayout(row)
+        self.table = name(QTableWidget(0, 4), "ticketsList", "Tickets")
+        self.table.setHorizontalHeaderLabels(["Ticket", "Client", "Status", "Balance due"])
+        self.table.verticalHeader().hide()
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setAlternatingRowColors(True)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        for column in (0, 2, 3):
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+        self.table.itemActivated.connect(self._on_activated)
+        self.table.itemDoubleClicked.connect(self._on_activated)
+        layout.addWidget(self.table, 1)
+        hint = QLabel("Double-click a ticket to open it.")
+        hint.setObjectName("hint")
+        layout.addWidget(hint)
+
+    def reload(self) -> None:
+        states = STATE_FILTERS[self.state_filter.currentIndex()][1]
+        found = self.ctx.backend.list_tickets(self.search.text(), states)
+        self.table.setRowCount(len(found))
+        for row, summary in enumerate(found):
+            cells = (
+                f"#{summary.number}",
+                summary.client_name or "Walk-in",
+                summary.state.label,
+                summary.balance_due.format(self.ctx.locale),
+            )
+            for column, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                item.setData(TICKET_ID_ROLE, summary.id)
+                if column == 3:
+                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                self.table.setItem(row, column, item)
+
+    def _on_activated(self, item: QTableWidgetItem) -> None:
+        self.open_requested.emit(item.data(TICKET_ID_ROLE))
+
+
+class MainWindow(QMainWindow):
+    """The POS window. ``on_tickets_changed`` is the slot the sync bridge feeds."""
+
+    def __init__(self, ctx: PosContext, *, demo_banner: str = "") -> None:
+        super().__init__()
+        self.setObjectName("mainWindow")
+        self.setWindowTitle("posdesk")
+        self.ctx = ctx
+        self.ticket_view = NewTicketView(ctx)
+        self.tickets_panel = TicketsPanel(ctx)
+        self.tabs = QTabWidget()
+        self.tabs.setObjectName("mainTabs")
+        self.tabs.addTab(self.ticket_view, "Ticket")
+        self.tabs.addTab(self.tickets_panel, "Tickets")
+        self.tabs.currentChanged.connect(self._on_tab_changed)
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        self.demo_banner = name(plain_label(demo_banner), "demoBanner", "Demo mode")
+        self.demo_banner.setVisible(bool(demo_banner))
+        layout.addWidget(self.demo_banner)
+        layout.addWidget(self.tabs)
+        self.setCentralWidget(central)
+
+        self.connection_label = name(QLabel(), "connectionIndicator", "Connection status")
+        self.statusBar().addPermanentWidget(self.connection_label)
+        self._build_menu()
+
+        self.ticket_view.message.connect(lambda text: self.statusBar().showMessage(text, 5000))
+        self.ticket_view.ticket_saved.connect(lambda _id: self.tickets_panel.reload())
+        self.ticket_view.send_invoice_requested.connect(self.open_send_invoice)
+        self.tickets_panel.open_requested.connect(self.open_ticket)
+        ctx.worker.failed.connect(lambda op, text: self.statusBar().showMessage(f"{op} failed: {text}", 8000))
+        ctx.connection_changed.connect(self._show_connection)
+        ctx.tickets_changed.connect(self.on_tickets_changed)
+        self._show_connection(ctx.connection.state)
+        self.tickets_panel.reload()
+        self.setMinimumSize(1024, 700)
+        self.resize(1280, 800)
+
+    def _build_menu(self) -> None:
+        pos = self.menuBar().addMenu("&POS")
+        self.new_ticket_action = self._action(
+            pos, "&New Ticket", QKeySequence.StandardKey.New, self.new_ticket
+        )
+        self._action(pos, "&Tickets", "Ctrl+T", lambda: self.tabs.setCurrentWidget(self.tickets_panel))
+        pos.addSeparator()
+        self._action(pos, "&Save Ticket", QKeySequence.StandardKey.Save, self.ticket_view.save)
+        self._action(pos, "Send &Invoice…", "Ctrl+I", self.open_send_invoice)
+        pos.addSeparator()
+        self._action(pos, "&Quit", QKeySequence.StandardKey.Quit, self.close)
+        manage = self.menuBar().addMenu("&Manage")
+        self._action(manage, "&Settings…", "Ctrl+,", self.open_settings)
+
+    def _action(self, menu, text: str, shortcut, slot) -> QAction:
+        action = QAction(text, self)
+        action.setShortcut(QKeySequence(shortcut))
+        action.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)
+        action.triggered.connect(slot)
+        menu.addAction(action)
+        self.addAction(action)
+        return action
+
+    # -- slots -------------------------------------------------------------------------------------
+    def new_ticket(self) -> None:
+        self.tabs.setCurrentWidget(self.ticket_view)
+        self.ticket_view.new_ticket()
+
+    def open_ticket(self, ticket_id: str) -> None:
+        self.ticket_view.open_ticket(ticket_id)
+        self.tabs.setCurrentWidget(self.ticket_view)
+
+    def open_send_invoice(self) -> SendInvoiceDialog | None:
+        """Ctrl+I and the $ Send Invoice button: only when the button exists and is enabled."""
+        view = self.ticket_view
+        button = view.send_button
+        if button is None or not button.isEnabled():
+            if button is not None:
+                self.statusBar().showMessage(button.toolTip(), 5000)
+            return None
+        self.tabs.setCurrentWidget(view)
+        dialog = SendInvoiceDialog(
+            self.ctx,
+            view.ticket,
+            view.priced,
+            invoice=view.invoice,
+            base_revision=view.saved_revision,
+            parent=self,
+        )
+        dialog.sent.connect(self._on_invoice_sent)
+        dialog.open()
+        return dialog
+
+    def _on_invoice_sent(self, result: tuple) -> None:
+        _sent, ticket, invoice = result
+        self.ticket_view.adopt_saved(ticket, invoice)
+        self.tickets_panel.reload()
+
+    def open_settings(self) -> None:
+        open_settings(self.ctx, self)
+
+    def on_tickets_changed(self, ids: set[str]) -> None:
+        self.ticket_view.on_tickets_changed(set(ids))
+        self.tickets_panel.reload()
+
+    def _on_tab_changed(self, _index: int) -> None:
+        if self.tabs.currentWidget() is self.tickets_panel:
+            self.tickets_panel.reload()
+
+    def _show_connection(self, state: str) -> None:
+        if not self.ctx.connection.configured:
+            self.connection_label.setText("● Not connected: working on this terminal only")
+            self.connection_label.setStyleSheet("color: #616e7c;")
+            return
+        self.connection_label.setText(CONNECTION_WORDS.get(state, state))
+        colour = {"online": "#0f6b3b", "offline": "#b42318", "catching_up": "#8a4b00"}.get(state, "#616e7c")
+        self.connection_label.setStyleSheet(f"color: {colour}; font-weight: 600;")
+
+    def closeEvent(self, event) -> None:
+        if self.ticket_view.dirty and self.ticket_view.ticket.lines:
+            self.ticket_view.save()
+        super().closeEvent(event)

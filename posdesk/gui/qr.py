@@ -1,0 +1,22 @@
+"""QR codes for invoice links: segno draws a PNG, Qt shows it."""
+
+from __future__ import annotations
+
+import io
+
+import segno
+
+from posdesk.gui.qt import QPixmap
+
+
+def qr_png(text: str, scale: int = 6) -> bytes:
+    """PNG bytes of a QR code for ``text`` (error correction M, quiet zone of 4 modules)."""
+    buffer = io.BytesIO()
+    segno.make(text, error="m", micro=False).save(buffer, kind="png", scale=scale, border=4)
+    return buffer.getvalue()
+
+
+def qr_pixmap(text: str, scale: int = 6) -> QPixmap:
+    pixmap = QPixmap()
+    pixmap.loadFromData(qr_png(text, scale), "PNG")
+    return pixmap

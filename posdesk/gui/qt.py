@@ -1,0 +1,167 @@
+"""The one module that imports PySide6: the rest of ``posdesk.gui`` imports Qt names from here.
+
+Keeping Qt behind one door means a binding or version change touches one file, and the architecture
+test can check that nothing outside ``posdesk.gui`` pulls Qt in.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import (
+    QByteArray,
+    QEvent,
+    QLocale,
+    QModelIndex,
+    QObject,
+    QPoint,
+    QRegularExpression,
+    QSize,
+    QSortFilterProxyModel,
+    Qt,
+    QThread,
+    QTimer,
+    Signal,
+    Slot,
+)
+from PySide6.QtGui import (
+    QAction,
+    QClipboard,
+    QColor,
+    QFont,
+    QGuiApplication,
+    QIcon,
+    QKeySequence,
+    QPalette,
+    QPixmap,
+    QRegularExpressionValidator,
+    QShortcut,
+    QStandardItem,
+    QStandardItemModel,
+)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QApplication,
+    QButtonGroup,
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QFrame,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QInputDialog,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QMainWindow,
+    QMenu,
+    QMenuBar,
+    QMessageBox,
+    QPlainTextEdit,
+    QPushButton,
+    QRadioButton,
+    QScrollArea,
+    QSizePolicy,
+    QSpinBox,
+    QSplitter,
+    QStackedWidget,
+    QStatusBar,
+    QTableWidget,
+    QTableWidgetItem,
+    QTabWidget,
+    QToolButton,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+__all__ = [
+    "QAbstractItemView",
+    "QAction",
+    "QApplication",
+    "QButtonGroup",
+    "QByteArray",
+    "QCheckBox",
+    "QClipboard",
+    "QColor",
+    "QComboBox",
+    "QDialog",
+    "QDialogButtonBox",
+    "QDoubleSpinBox",
+    "QEvent",
+    "QFont",
+    "QFormLayout",
+    "QFrame",
+    "QGridLayout",
+    "QGroupBox",
+    "QGuiApplication",
+    "QHBoxLayout",
+    "QHeaderView",
+    "QIcon",
+    "QInputDialog",
+    "QKeySequence",
+    "QLabel",
+    "QLineEdit",
+    "QListWidget",
+    "QListWidgetItem",
+    "QLocale",
+    "QMainWindow",
+    "QMenu",
+    "QMenuBar",
+    "QMessageBox",
+    "QModelIndex",
+    "QObject",
+    "QPalette",
+    "QPixmap",
+    "QPlainTextEdit",
+    "QPoint",
+    "QPushButton",
+    "QRadioButton",
+    "QRegularExpression",
+    "QRegularExpressionValidator",
+    "QScrollArea",
+    "QShortcut",
+    "QSize",
+    "QSizePolicy",
+    "QSortFilterProxyModel",
+    "QSpinBox",
+    "QSplitter",
+    "QStackedWidget",
+    "QStandardItem",
+    "QStandardItemModel",
+    "QStatusBar",
+    "QTabWidget",
+    "QTableWidget",
+    "QTableWidgetItem",
+    "QThread",
+    "QTimer",
+    "QToolButton",
+    "QTreeWidget",
+    "QTreeWidgetItem",
+    "QVBoxLayout",
+    "QWidget",
+    "Qt",
+    "Signal",
+    "Slot",
+]
+
+
+def name(widget: QObject, object_name: str, accessible: str | None = None) -> QObject:
+    """Give a control its stable objectName and an accessible name (tests and screen readers use both)."""
+    widget.setObjectName(object_name)
+    if isinstance(widget, QWidget):
+        widget.setAccessibleName(accessible or object_name)
+    return widget
+
+
+def plain_label(text: str = "", parent: QWidget | None = None) -> QLabel:
+    """A label that never interprets rich text: client and item names are user-supplied."""
+    label = QLabel(parent)
+    label.setTextFormat(Qt.TextFormat.PlainText)
+    label.setText(text)
+    return label

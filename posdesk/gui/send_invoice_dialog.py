@@ -1,0 +1,287 @@
+"""The Send Invoice dialog: the amount to charge, an optional custom amount, and the shareable link.
+
+The link is made here, on the terminal, before anything is written: token and URL first (local and
+fast), straight onto the clipboard and into the QR code, then the invoice is saved and queued for
+upload on the worker thread. So the cashier has the link at once, online or offline.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+
+from posdesk.core.invoice import check_requested_amount
+from posdesk.core.links import new_link_token, pay_url
+from posdesk.core.money import Money, MoneyFormatError
+from posdesk.core.pricing import PricedTicket
+from posdesk.core.ticket import Ticket, new_id
+from posdesk.gui.backend import InvoiceInfo
+from posdesk.gui.context import PosContext
+from posdesk.gui.qr import qr_pixmap
+from posdesk.gui.qt import (
+    QApplication,
+    QCheckBox,
+    QDialog,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    Qt,
+    QVBoxLayout,
+    QWidget,
+    Signal,
+    name,
+    plain_label,
+)
+
+log = logging.getLogger(__name__)
+OFFLINE_NOTE = "This terminal is offline: the client can pay once this terminal reconnects."
+
+
+class SendInvoiceDialog(QDialog):
+    """Send one ticket's invoice as a shareable link (text, clipboard and QR code).
+
+    Signals:
+        sent(object): ``(SentLink, Ticket, InvoiceInfo | None)`` once the invoice is saved and queued.
+    """
+
+    sent = Signal(object)
+
+    def __init__(
+        self,
+        ctx: PosContext,
+        ticket: Ticket,
+        priced: PricedTicket,
+        *,
+        invoice: InvoiceInfo | None,
+        base_revision: int | None,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        name(self, "sendInvoiceDialog", "Send invoice")
+        self.setWindowTitle(f"Send invoice · Ticket #{ticket.number}" if ticket.number else "Send invoice")
+        self.ctx = ctx
+        self.ticket = ticket
+        self.priced = priced
+        self.invoice = invoice
+        self.base_revision = base_revision
+        self.url = ""
+        self.result = None
+        self._build()
+        self._validate()
+
+    @property
+    def balance_due(self) -> Money:
+        return self.priced.balance_due
+
+    @property
+    def tips_allowed(self) -> bool:
+        return bool(self.ctx.settings.tip_policy.allowed)
+
+    def _build(self) -> None:
+        locale = self.ctx.locale
+        layout = QVBoxLayout(self)
+        who = plain_label(f"Invoice for {self.ticket.client_name}")
+        who.setObjectName("sectionTitle")
+        layout.addWidget(who)
+
+        caption = QLabel("Amount to be charged")
+        caption.setObjectName("muted")
+        layout.addWidget(caption)
+        self.amount_label = name(
+            QLabel(self.balance_due.format(locale)), "amountToCharge", "Amount to be charged"
+        )
+        layout.addWidget(self.amount_label)
+        self.prepaid_note = name(plain_label(), "hint", "Invoice note")
+        self.prepaid_note.setWordWrap(True)
+        if self.balance_due.is_zero():
+            note = "This ticket is fully prepaid: the balance due is " + self.balance_due.format(locale) + "."
+            note += (
+                " The client can still add a tip." if self.tips_allowed else " There is nothing to charge."
+            )
+            self.prepaid_note.setText(note)
+        layout.addWidget(self.prepaid_note)
+        self.prepaid_note.setVisible(bool(self.prepaid_note.text()))
+
+        self.customize = name(
+            QCheckBox("Customize payment amount"), "customizeAmountCheckBox", "Customize payment amount"
+        )
+        self.customize.setToolTip("Charge a deposit or part of the balance")
+        self.customize.toggled.connect(self._on_customize_toggled)
+        self.customize.setEnabled(self.balance_due.is_positive())
+        layout.addWidget(self.customize)
+        amount_row = QHBoxLayout()
+        self.amount_edit = name(QLineEdit(), "amountEdit", "Payment amount")
+        self.amount_edit.setPlaceholderText(
+            f"Amount in {self.ticket.currency}, at most {self.balance_due.format(locale)}"
+        )
+        self.amount_edit.setText(self.balance_due.plain())
+        self.amount_edit.setEnabled(False)
+        self.amount_edit.textChanged.connect(self._validate)
+        amount_row.addWidget(self.amount_edit)
+        amount_row.addWidget(QLabel(self.ticket.currency))
+        layout.addLayout(amount_row)
+        self.amount_error = name(plain_label(), "amountError", "Amount message")
+        self.amount_error.setWordWrap(True)
+        layout.addWidget(self.amount_error)
+
+        self.send_link_button = name(
+            QPushButton("Send via Shareable Link"), "sendViaLinkButton", "Send via shareable link"
+        )
+        self.send_link_button.setDefault(True)
+        self.send_link_button.clicked.connect(self.send_via_link)
+        layout.addWidget(self.send_link_button)
+
+        # What the cashier shares: shown once the link exists.
+        self.result_frame = QFrame()
+        self.result_frame.setObjectName("card")
+        result = QHBoxLayout(self.result_frame)
+        self.qr_label = name(QLabel(), "qrCodeLabel", "Invoice link QR code")
+        self.qr_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.qr_label.setFixedSize(200, 200)
+        result.addWidget(self.qr_label)
+        side = QVBoxLayout()
+        self.copied_label = name(QLabel(), "successMessage", "Link copied")
+        side.addWidget(self.copied_label)
+        link_row = QHBoxLayout()
+        self.link_edit = name(QLineEdit(), "invoiceLinkEdit", "Invoice link")
+        self.link_edit.setReadOnly(True)
+        link_row.addWidget(self.link_edit, 1)
+        self.copy_button = name(QPushButton("Copy"), "copyLinkButton", "Copy link")
+        self.copy_button.clicked.connect(self._copy)
+        link_row.addWidget(self.copy_button)
+        side.addLayout(link_row)
+        self.scan_hint = QLabel("The client can scan the code at the counter, or open the link you send.")
+        self.scan_hint.setObjectName("hint")
+        self.scan_hint.setWordWrap(True)
+        side.addWidget(self.scan_hint)
+        self.offline_label = name(plain_label(OFFLINE_NOTE), "offlineNotice", "Offline notice")
+        self.offline_label.setWordWrap(True)
+        self.offline_label.hide()
+        side.addWidget(self.offline_label)
+        self.progress_label = name(plain_label(), "sendProgressLabel", "Send progress")
+        self.progress_label.setWordWrap(True)
+        side.addWidget(self.progress_label)
+        side.addStretch(1)
+        result.addLayout(side, 1)
+        self.result_frame.hide()
+        layout.addWidget(self.result_frame)
+
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        self.close_button = name(QPushButton("Close"), "closeButton", "Close")
+        self.close_button.clicked.connect(self.accept)
+        buttons.addWidget(self.close_button)
+        layout.addLayout(buttons)
+        self.setMinimumWidth(520)
+
+    # -- the amount ----------------------------------------------------------------------------
+    def _on_customize_toggled(self, on: bool) -> None:
+        self.amount_edit.setEnabled(on)
+        if on:
+            self.amount_edit.setFocus()
+            self.amount_edit.selectAll()
+        else:
+            self.amount_edit.setText(self.balance_due.plain())
+        self._validate()
+
+    def requested_amount(self) -> Money | None:
+        """The amount to ask for (None: the whole balance); raises ValueError with a message."""
+        if not self.customize.isChecked():
+            return None
+        amount = Money.parse(self.amount_edit.text(), self.ticket.currency, self.ctx.locale)
+        check_requested_amount(amount, self.balance_due)
+        return None if amount == self.balance_due else amount
+
+    def _validate(self) -> bool:
+        message = ""
+        try:
+            self.requested_amount()
+        except MoneyFormatError as exc:
+            message = str(exc) if str(exc) == "Enter an amount" else "Enter an amount such as 25.00"
+        except ValueError as exc:
+            message = str(exc)
+        if not message and self.balance_due.is_zero() and not self.tips_allowed:
+            self.send_link_button.setToolTip("Nothing to charge and tips are off")
+            self.send_link_button.setEnabled(False)
+            self.amount_error.setText("")
+            return False
+        self.amount_error.setText(message)
+        self.amount_edit.setProperty("invalid", bool(message))
+        self.amount_edit.style().polish(self.amount_edit)
+        self.send_link_button.setEnabled(not message)
+        self.send_link_button.setToolTip(message)
+        if not message and self.customize.isChecked():
+            amount = self.requested_amount() or self.balance_due
+            self.amount_label.setText(amount.format(self.ctx.locale))
+        else:
+            self.amount_label.setText(self.balance_due.format(self.ctx.locale))
+        return not message
+
+    # -- sending -------------------------------------------------------------------------------
+    def send_via_link(self) -> None:
+        if not self._validate():
+            return
+        amount = self.requested_amount()
+        # 1. The link, at once: a token made here (or the one this ticket already has).
+        token = self.invoice.token if self.invoice else new_link_token()
+        invoice_id = self.invoice.invoice_id if self.invoice else new_id()
+        self.url = pay_url(self.ctx.connection.url or "http://127.0.0.1", token)
+        QApplication.clipboard().setText(self.url)
+        self.link_edit.setText(self.url)
+        self.link_edit.setCursorPosition(0)
+        self.qr_label.setPixmap(qr_pixmap(self.url, scale=4))
+        self.copied_label.setText("✓ Link copied")
+        self.offline_label.setVisible(not self.ctx.connection.online)
+        self.progress_label.setText("Saving the invoice…")
+        self.result_frame.show()
+        self.send_link_button.setEnabled(False)
+        self.customize.setEnabled(False)
+        self.amount_edit.setEnabled(False)
+        # 2. Then persist: save the ticket, the invoice version and the outbox entry, off the UI thread.
+        snapshot = copy.deepcopy(self.ticket)
+        self.ctx.worker.run(
+            "send invoice",
+            lambda: self.ctx.backend.send_invoice(
+                snapshot,
+                amount_requested=amount,
+                companion_url=self.ctx.connection.url or "http://127.0.0.1",
+                settings=self.ctx.settings,
+                token=token,
+                invoice_id=invoice_id,
+                base_revision=self.base_revision,
+            ),
+            on_done=self._on_sent,
+            on_error=self._on_failed,
+        )
+
+    def _copy(self) -> None:
+        QApplication.clipboard().setText(self.link_edit.text())
+        self.copied_label.setText("✓ Link copied")
+
+    def _on_sent(self, result: tuple) -> None:
+        sent, _ticket, _invoice = result
+        self.result = result
+        if sent.url != self.url:  # cannot happen unless the companion address changed meanwhile
+            log.warning("invoice link changed while sending; showing the stored one")
+            self.url = sent.url
+            QApplication.clipboard().setText(sent.url)
+            self.link_edit.setText(sent.url)
+            self.qr_label.setPixmap(qr_pixmap(sent.url, scale=4))
+        what = (
+            f"Invoice version {sent.version} saved" if sent.is_new_version else "Invoice unchanged: same link"
+        )
+        self.progress_label.setText(what + (" and queued for upload." if self.ctx.connection.online else "."))
+        self.ctx.wake_sync()
+        self.sent.emit(result)
+
+    def _on_failed(self, error: Exception) -> None:
+        self.progress_label.setText("")
+        self.copied_label.setText("")
+        self.result_frame.hide()
+        QApplication.clipboard().clear()
+        self.amount_error.setText(f"The invoice was not sent: {error}")
+        self.send_link_button.setEnabled(True)
+        self.customize.setEnabled(self.balance_due.is_positive())
+        self.amount_edit.setEnabled(self.customize.isChecked())

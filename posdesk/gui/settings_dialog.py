@@ -1,0 +1,497 @@
+"""Settings, behind the manager PIN: online payments, tips, invoices and the store.
+
+Gateway credentials are write-only: they go to the companion over its authenticated API and only a
+mask ("sk_live_…1234") stays on the terminal. The terminal's own companion credential is kept in the
+OS keyring; when there is none the dialog says so and can keep it for this run only.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from decimal import Decimal, InvalidOperation
+
+import httpx
+
+from posdesk.core.money import Money, MoneyFormatError, validate_currency
+from posdesk.core.tips import TipPolicy, TipPreset
+from posdesk.gui.context import PosContext
+from posdesk.gui.credentials import NoKeyringAvailable, keyring_available
+from posdesk.gui.pin import PinError, check_new_pin, hash_pin, verify_pin
+from posdesk.gui.qt import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QStackedWidget,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+    name,
+    plain_label,
+)
+from posdesk.store import TerminalSettings
+
+log = logging.getLogger(__name__)
+
+GATEWAYS = (("simulator", "Simulator (training)"), ("stripe", "Stripe"), ("cloud9", "Cloud9"))
+GATEWAY_FIELDS = {
+    "simulator": (),
+    "stripe": (
+        ("secret_key", "Secret key"),
+        ("publishable_key", "Publishable key"),
+        ("webhook_secret", "Webhook secret"),
+    ),
+    "cloud9": (("merchant_id", "Merchant ID"), ("api_key", "API key")),
+}
+GATEWAY_KEY = "gateway"  # settings row: {"name": ..., "masks": {field: mask}}
+NO_KEYRING = (
+    "No keyring is available on this computer, so the terminal's credential cannot be stored safely. "
+    "Keep it for this session only: the terminal must be paired again after a restart."
+)
+
+
+def mask_secret(secret: str) -> str:
+    """ "sk_live_abcdef1234" -> "sk_live_…1234": enough to recognise it, too little to use it."""
+    secret = secret.strip()
+    if len(secret) <= 8:
+        return "…" + secret[-2:] if secret else ""
+    prefix = secret[: secret.rfind("_") + 1] if "_" in secret[:12] else secret[:3]
+    return f"{prefix}…{secret[-4:]}"
+
+
+def parse_tip_preset(text: str, currency: str, locale: str) -> TipPreset:
+    """ "15%" -> 15 percent, "2.00" -> a fixed amount; ValueError with a message otherwise."""
+    text = text.strip()
+    if text.endswith("%"):
+        try:
+            return TipPreset(percent=Decimal(text[:-1].strip()) / 100)
+        except (InvalidOperation, ValueError):
+            raise ValueError(f"{text!r} is not a tip percent such as 18%") from None
+    try:
+        return TipPreset(amount=Money.parse(text, currency, locale))
+    except (MoneyFormatError, ValueError):
+        raise ValueError(f"{text!r} is not a tip such as 18% or 5.00") from None
+
+
+class PinDialog(QDialog):
+    """Asks for the manager PIN; on first use, sets it (twice, to be sure)."""
+
+    def __init__(self, ctx: PosContext, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        name(self, "managerPinDialog", "Manager PIN")
+        self.ctx = ctx
+        self.first_use = not ctx.settings.manager_pin_hash
+        self.setWindowTitle("Set the manager PIN" if self.first_use else "Manager PIN")
+        layout = QVBoxLayout(self)
+        intro = QLabel(
+            "Choose a manager PIN of at least 4 digits. It guards the settings."
+            if self.first_use
+            else "Settings are for managers. Enter the manager PIN."
+        )
+        intro.setWordWrap(True)
+        layout.addWidget(intro)
+        form = QFormLayout()
+        self.pin_edit = name(QLineEdit(), "pinEdit", "Manager PIN")
+        self.pin_edit.setEchoMode(QLineEdit.EchoMode.Password)
+        form.addRow("PIN", self.pin_edit)
+        self.confirm_edit = name(QLineEdit(), "pinConfirmEdit", "Repeat manager PIN")
+        self.confirm_edit.setEchoMode(QLineEdit.EchoMode.Password)
+        if self.first_use:
+            form.addRow("Repeat PIN", self.confirm_edit)
+        else:
+            self.confirm_edit.hide()
+        layout.addLayout(form)
+        self.error = name(plain_label(), "errorMessage", "PIN message")
+        layout.addWidget(self.error)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        name(buttons.button(QDialogButtonBox.StandardButton.Ok), "pinOkButton", "Confirm PIN")
+        buttons.accepted.connect(self.submit)
+        buttons.rejected.connect(self.reject)
+        layout.addWidget(buttons)
+
+    def submit(self) -> None:
+        pin = self.pin_edit.text()
+        if self.first_use:
+            try:
+                check_new_pin(pin, self.confirm_edit.text())
+            except PinError as exc:
+                self.error.setText(str(exc))
+                return
+            settings = replace(self.ctx.settings, manager_pin_hash=hash_pin(pin))
+            self.ctx.worker.call(lambda: self.ctx.backend.save_settings(settings))
+            self.ctx.settings = settings
+            self.accept()
+        elif verify_pin(pin, self.ctx.settings.manager_pin_hash):
+            self.accept()
+        else:
+            self.pin_edit.clear()
+            self.error.setText("Wrong PIN")
+
+
+def open_settings(ctx: PosContext, parent: QWidget | None = None) -> PinDialog:
+    """Ask for the PIN, then show the settings (both window-modal, neither blocks the event loop)."""
+    gate = PinDialog(ctx, parent)
+
+    def granted() -> None:
+        dialog = SettingsDialog(ctx, parent)
+        gate.settings_dialog = dialog  # type: ignore[attr-defined]
+        dialog.open()
+
+    gate.accepted.connect(granted)
+    gate.open()
+    return gate
+
+
+class SettingsDialog(QDialog):
+    """The manager's settings for this terminal and store."""
+
+    def __init__(self, ctx: PosContext, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        name(self, "settingsDialog", "Settings")
+        self.setWindowTitle("Settings")
+        self.ctx = ctx
+        self.settings: TerminalSettings = ctx.settings
+        self.gateway = self._load_gateway()
+        layout = QVBoxLayout(self)
+        self.tabs = name(QTabWidget(), "settingsTabs", "Settings sections")
+        self.tabs.addTab(self._online_tab(), "Online payments")
+        self.tabs.addTab(self._tips_tab(), "Tips")
+        self.tabs.addTab(self._invoices_tab(), "Invoices")
+        self.tabs.addTab(self._store_tab(), "Store")
+        layout.addWidget(self.tabs)
+        self.error = name(plain_label(), "errorMessage", "Settings message")
+        self.error.setWordWrap(True)
+        layout.addWidget(self.error)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel
+        )
+        self.save_button = name(
+            buttons.button(QDialogButtonBox.StandardButton.Save), "saveSettingsButton", "Save settings"
+        )
+        buttons.accepted.connect(self.save)
+        buttons.rejected.connect(self.reject)
+        layout.addWidget(buttons)
+        self.resize(640, 560)
+
+    # -- tabs ----------------------------------------------------------------------------------
+    def _online_tab(self) -> QWidget:
+        page = QWidget()
+        layout = QVBoxLayout(page)
+        self.enable_link = name(
+            QCheckBox("Enable POS Ticket Online Payment Link"),
+            "enableOnlinePaymentLinkCheckBox",
+            "Enable POS Ticket Online Payment Link",
+        )
+        self.enable_link.setChecked(self.settings.online_payment_link_enabled)
+        layout.addWidget(self.enable_link)
+        hint = QLabel("When on, cashiers see $ Send Invoice on tickets with a client.")
+        hint.setObjectName("hint")
+        layout.addWidget(hint)
+
+        form = QFormLayout()
+        self.companion_url = name(
+            QLineEdit(self.ctx.connection.url or self.settings.companion_url),
+            "companionUrlEdit",
+            "Companion URL",
+        )
+        self.companion_url.setPlaceholderText("https://pay.example.com")
+        form.addRow("Companion URL", self.companion_url)
+        pair_row = QHBoxLayout()
+        self.pairing_code = name(QLineEdit(), "pairingCodeEdit", "Pairing code")
+        self.pairing_code.setPlaceholderText("From the companion's admin page")
+        pair_row.addWidget(self.pairing_code, 1)
+        self.pair_button = name(QPushButton("Pair terminal"), "pairButton", "Pair terminal")
+        self.pair_button.clicked.connect(self.pair_terminal)
+        pair_row.addWidget(self.pair_button)
+        form.addRow("Pairing code", pair_row)
+        self.keyring_label = name(plain_label(), "keyringNotice", "Keyring status")
+        self.keyring_label.setWordWrap(True)
+        self.session_only_button = name(
+            QPushButton("Keep for this session only"),
+            "keepForSessionButton",
+            "Keep credential for this session only",
+        )
+        self.session_only_button.hide()
+        self.session_only_button.clicked.connect(self._keep_for_session)
+        form.addRow("", self.keyring_label)
+        form.addRow("", self.session_only_button)
+        if not keyring_available():
+            self.keyring_label.setText(NO_KEYRING)
+            self.keyring_label.setObjectName("offlineNotice")
+
+        self.gateway_combo = name(QComboBox(), "gatewayCombo", "Payment gateway")
+        for key, caption in GATEWAYS:
+            self.gateway_combo.addItem(caption, key)
+        self.gateway_combo.setCurrentIndex(
+            [k for k, _ in GATEWAYS].index(self.gateway.get("name", "simulator"))
+        )
+        form.addRow("Gateway", self.gateway_combo)
+        layout.addLayout(form)
+
+        self.gateway_pages = QStackedWidget()
+        self.secret_edits: dict[str, dict[str, QLineEdit]] = {}
+        masks = self.gateway.get("masks", {})
+        for key, _caption in GATEWAYS:
+            gateway_page = QWidget()
+            gateway_form = QFormLayout(gateway_page)
+            gateway_form.setContentsMargins(0, 0, 0, 0)
+            self.secret_edits[key] = {}
+            if not GATEWAY_FIELDS[key]:
+                gateway_form.addRow(
+                    QLabel("The Simulator takes test cards such as 4242 4242 4242 4242; nothing is charged.")
+                )
+            for field_name, caption in GATEWAY_FIELDS[key]:
+                edit = name(QLineEdit(), f"{key}_{field_name}Edit", caption)
+                edit.setEchoMode(QLineEdit.EchoMode.Password)
+                saved = masks.get(f"{key}.{field_name}")
+                edit.setPlaceholderText(f"Saved: {saved}" if saved else "Not set")
+                self.secret_edits[key][field_name] = edit
+                gateway_form.addRow(caption, edit)
+            self.gateway_pages.addWidget(gateway_page)
+        self.gateway_combo.currentIndexChanged.connect(self.gateway_pages.setCurrentIndex)
+        self.gateway_pages.setCurrentIndex(self.gateway_combo.currentIndex())
+        layout.addWidget(self.gateway_pages)
+        note = QLabel("Credentials are sent to the companion and never shown again.")
+        note.setObjectName("hint")
+        layout.addWidget(note)
+
+        test_row = QHBoxLayout()
+        self.test_button = name(QPushButton("Test connection"), "testConnectionButton", "Test connection")
+        self.test_button.clicked.connect(self.test_connection)
+        test_row.addWidget(self.test_button)
+        self.test_result = name(plain_label(), "testConnectionResult", "Connection test result")
+        self.test_result.setWordWrap(True)
+        test_row.addWidget(self.test_result, 1)
+        layout.addLayout(test_row)
+        layout.addStretch(1)
+        return page
+
+    def _tips_tab(self) -> QWidget:
+        page = QWidget()
+        form = QFormLayout(page)
+        policy = self.settings.tip_policy
+        self.tips_allowed = name(QCheckBox("Clients may add a tip"), "tipsAllowedCheckBox", "Tips allowed")
+        self.tips_allowed.setChecked(policy.allowed)
+        form.addRow("", self.tips_allowed)
+        self.tip_edits: list[QLineEdit] = []
+        presets = list(policy.presets) + [None] * (3 - len(policy.presets))
+        for index, preset in enumerate(presets[:3]):
+            edit = name(
+                QLineEdit(preset.label(self.ctx.locale) if preset else ""),
+                f"tipPreset{index + 1}Edit",
+                f"Tip preset {index + 1}",
+            )
+            edit.setPlaceholderText("18% or 5.00")
+            self.tip_edits.append(edit)
+            form.addRow(f"Preset {index + 1}", edit)
+        return page
+
+    def _invoices_tab(self) -> QWidget:
+        page = QWidget()
+        form = QFormLayout(page)
+        self.expiry = name(QSpinBox(), "linkExpirySpin", "Link expiry in hours")
+        self.expiry.setRange(1, 24 * 90)
+        self.expiry.setSuffix(" hours")
+        self.expiry.setValue(self.settings.link_expiry_hours)
+        form.addRow("Links expire after", self.expiry)
+        self.surcharge = name(
+            QLineEdit(f"{(self.settings.surcharge_rate * 100).normalize():f}"),
+            "surchargeEdit",
+            "Card surcharge percent",
+        )
+        form.addRow("Card surcharge (%)", self.surcharge)
+        self.currency = name(QComboBox(), "currencyCombo", "Currency")
+        for code in ("USD", "CAD", "EUR", "GBP", "AUD", "JPY"):
+            self.currency.addItem(code)
+        if self.currency.findText(self.settings.currency) < 0:
+            self.currency.addItem(self.settings.currency)
+        self.currency.setCurrentText(self.settings.currency)
+        form.addRow("Currency", self.currency)
+        self.languages = name(
+            QLineEdit(", ".join(self.settings.languages)), "languagesEdit", "Payment page languages"
+        )
+        self.languages.setPlaceholderText("en, es, fr")
+        form.addRow("Page languages", self.languages)
+        return page
+
+    def _store_tab(self) -> QWidget:
+        page = QWidget()
+        form = QFormLayout(page)
+        self.business_name = name(QLineEdit(self.settings.business_name), "businessNameEdit", "Business name")
+        form.addRow("Business name", self.business_name)
+        self.business_address = name(
+            QLineEdit(self.settings.business_address), "businessAddressEdit", "Business address"
+        )
+        form.addRow("Address", self.business_address)
+        return page
+
+    # -- reading the form ----------------------------------------------------------------------
+    def _load_gateway(self) -> dict:
+        from posdesk.store import SettingsRepository
+
+        with self.ctx.backend.db.reading() as session:
+            value = SettingsRepository(session).get(GATEWAY_KEY, {})
+        return value if isinstance(value, dict) else {}
+
+    def form_settings(self) -> TerminalSettings:
+        """The settings as entered; ValueError with a message for the first bad field."""
+        currency = validate_currency(self.currency.currentText().strip().upper())
+        try:
+            surcharge = Decimal(self.surcharge.text().strip() or "0") / 100
+        except InvalidOperation:
+            raise ValueError("The surcharge is a percent such as 3") from None
+        if not Decimal(0) <= surcharge < Decimal("0.1"):
+            raise ValueError("The surcharge must be from 0% to under 10%")
+        presets = tuple(
+            parse_tip_preset(e.text(), currency, self.ctx.locale) for e in self.tip_edits if e.text().strip()
+        )
+        languages = tuple(part.strip() for part in self.languages.text().split(",") if part.strip()) or (
+            "en",
+        )
+        url = self.companion_url.text().strip().rstrip("/")
+        if url and not url.startswith(("http://", "https://")):
+            raise ValueError("The companion URL starts with https://")
+        return replace(
+            self.settings,
+            online_payment_link_enabled=self.enable_link.isChecked(),
+            companion_url=url,
+            tip_policy=TipPolicy(allowed=self.tips_allowed.isChecked(), presets=presets),
+            link_expiry_hours=self.expiry.value(),
+            surcharge_rate=surcharge,
+            currency=currency,
+            languages=languages,
+            business_name=self.business_name.text().strip(),
+            business_address=self.business_address.text().strip(),
+        )
+
+    def _new_secrets(self) -> tuple[str, dict[str, str]]:
+        gateway = self.gateway_combo.currentData()
+        entered = {f: e.text().strip() for f, e in self.secret_edits[gateway].items() if e.text().strip()}
+        return gateway, entered
+
+    # -- actions -------------------------------------------------------------------------------
+    def save(self) -> None:
+        try:
+            settings = self.form_settings()
+        except ValueError as exc:
+            self.error.setText(str(exc))
+            return
+        gateway, secrets = self._new_secrets()
+        masks = dict(self.gateway.get("masks", {}))
+        masks.update({f"{gateway}.{field}": mask_secret(value) for field, value in secrets.items()})
+        gateway_row = {"name": gateway, "masks": masks}
+        self.save_button.setEnabled(False)
+        url = self.ctx.connection.url
+
+        def persist() -> TerminalSettings:
+            from posdesk.store import SettingsRepository
+
+            if secrets or gateway != self.gateway.get("name", "simulator"):
+                self._send_gateway(url, gateway, secrets)
+            saved = self.ctx.backend.save_settings(settings)
+            with self.ctx.backend.db.session() as session:
+                SettingsRepository(session).set(GATEWAY_KEY, gateway_row)
+            return saved
+
+        self.ctx.worker.run("save settings", persist, on_done=self._on_saved, on_error=self._on_save_failed)
+
+    def _send_gateway(self, url: str, gateway: str, secrets: dict[str, str]) -> None:
+        """Write-only: the secrets go to the companion (never to a local file)."""
+        if not secrets:
+            return
+        if not url:
+            raise ValueError("Connect to a companion before entering gateway credentials")
+        credential = self.ctx.vault.load(url) or ""
+        response = httpx.put(
+            f"{url}/api/v1/settings/gateway",
+            json={"gateway": gateway, "credentials": secrets},
+            headers={"Authorization": f"Bearer {credential}"},
+            timeout=10,
+        )
+        if response.status_code >= 400:
+            raise ValueError(f"The companion refused the gateway settings ({response.status_code})")
+
+    def _on_saved(self, settings: TerminalSettings) -> None:
+        for edits in self.secret_edits.values():
+            for edit in edits.values():
+                edit.clear()
+        self.ctx.settings = settings
+        self.ctx.settings_changed.emit()
+        self.accept()
+
+    def _on_save_failed(self, error: Exception) -> None:
+        self.save_button.setEnabled(True)
+        self.error.setText(f"Not saved: {error}")
+
+    def pair_terminal(self) -> None:
+        url = self.companion_url.text().strip().rstrip("/")
+        code = self.pairing_code.text().strip()
+        if not url or not code:
+            self.keyring_label.setText("Enter the companion URL and the pairing code")
+            return
+        self.pair_button.setEnabled(False)
+        self.keyring_label.setText("Pairing…")
+
+        def pair():
+            from posdesk.sync.client import pair as pair_with
+
+            return pair_with(url, code, self.settings.terminal_name or "POS terminal")
+
+        self.ctx.worker.run("pair", pair, on_done=self._on_paired, on_error=self._on_pair_failed)
+
+    def _on_paired(self, result) -> None:
+        self.pair_button.setEnabled(True)
+        self._paired = result
+        self.ctx.connection.url = self.companion_url.text().strip().rstrip("/")
+        self.ctx.connection.store_id = result.store_id
+        self.ctx.connection.terminal_id = result.terminal_id
+        try:
+            self.ctx.vault.save(self.ctx.connection.url, result.credential)
+        except NoKeyringAvailable:
+            self.keyring_label.setText(NO_KEYRING)
+            self.session_only_button.show()
+            return
+        self.keyring_label.setText("Paired. The terminal's credential is in the system keyring.")
+
+    def _on_pair_failed(self, error: Exception) -> None:
+        self.pair_button.setEnabled(True)
+        self.keyring_label.setText(f"Pairing failed: {error}")
+
+    def _keep_for_session(self) -> None:
+        result = getattr(self, "_paired", None)
+        if result is not None:
+            self.ctx.vault.keep_for_session(self.ctx.connection.url, result.credential)
+        self.session_only_button.hide()
+        self.keyring_label.setText("Paired for this session only: pair again after restarting posdesk.")
+
+    def test_connection(self) -> None:
+        url = self.companion_url.text().strip().rstrip("/")
+        if not url:
+            self.test_result.setText("Enter the companion URL first")
+            return
+        self.test_button.setEnabled(False)
+        self.test_result.setText("Testing…")
+
+        def check() -> str:
+            try:
+                response = httpx.get(f"{url}/health", timeout=5)
+            except httpx.HTTPError as exc:
+                return f"✗ Cannot reach the companion: {type(exc).__name__}"
+            if response.status_code != 200:
+                return f"✗ The companion answered {response.status_code}"
+            return "✓ Companion reachable"
+
+        self.ctx.worker.run("test connection", check, on_done=self._on_tested, on_error=self._on_tested)
+
+    def _on_tested(self, outcome: object) -> None:
+        self.test_button.setEnabled(True)
+        self.test_result.setText(str(outcome))

@@ -1,0 +1,97 @@
+"""A small operation runner: named operations on ONE background thread, results back by signal.
+
+Every database write of the POS goes through the same single worker thread, so writes never race each
+other and the UI thread never waits on the disk or the network. An operation is a plain callable; its
+result (or exception) comes back on the UI thread through a queued signal and is handed to the
+``on_done`` / ``on_error`` callbacks given when it was submitted.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from posdesk.gui.qt import QObject, Signal, Slot
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class Worker(QObject):
+    """Runs operations one at a time off the UI thread.
+
+    Signals:
+        failed(str, str): an operation without its own ``on_error`` raised (operation name, message).
+        idle(): the queue emptied (tests and the status bar use it).
+    """
+
+    failed = Signal(str, str)
+    idle = Signal()
+    _finished = Signal(object)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="posdesk-worker")
+        self._pending = 0
+        self._lock = threading.Lock()
+        self._closed = False
+        self._finished.connect(self._deliver)
+
+    @property
+    def busy(self) -> bool:
+        """True while an operation is queued, running, or its result is not yet delivered."""
+        return self._pending > 0
+
+    def run(
+        self,
+        name: str,
+        operation: Callable[[], T],
+        *,
+        on_done: Callable[[T], Any] | None = None,
+        on_error: Callable[[Exception], Any] | None = None,
+    ) -> Future[T] | None:
+        """Queue ``operation``; ``on_done(result)`` or ``on_error(exc)`` later run on the UI thread."""
+        if self._closed:
+            log.warning("worker closed; dropping operation %s", name)
+            return None
+        self._pending += 1
+
+        def task() -> T:
+            try:
+                result = operation()
+            except Exception as exc:
+                log.exception("operation %s failed", name)
+                self._finished.emit((name, None, exc, on_done, on_error))
+                raise
+            self._finished.emit((name, result, None, on_done, on_error))
+            return result
+
+        return self._executor.submit(task)
+
+    def call(self, operation: Callable[[], T]) -> T:
+        """Run ``operation`` on the worker thread and wait for it (start-up and shut-down only)."""
+        return self._executor.submit(operation).result()
+
+    @Slot(object)
+    def _deliver(self, outcome: tuple[str, Any, Exception | None, Any, Any]) -> None:
+        name, result, error, on_done, on_error = outcome
+        self._pending -= 1
+        try:
+            if error is None:
+                if on_done is not None:
+                    on_done(result)
+            elif on_error is not None:
+                on_error(error)
+            else:
+                self.failed.emit(name, str(error) or type(error).__name__)
+        finally:
+            if self._pending == 0:
+                self.idle.emit()
+
+    def shutdown(self) -> None:
+        """Finish queued work and stop the thread (callbacks still pending are dropped)."""
+        self._closed = True
+        self._executor.shutdown(wait=True)
