@@ -518,7 +518,7 @@ PROMOTIONS = {
 }
 
 
-@settings(deadline=None, max_examples=300)
+@settings(deadline=None, max_examples=150)
 @given(
     lines=random_lines(),
     codes=st.lists(st.sampled_from([*PROMOTIONS, "NOPE"]), max_size=4),

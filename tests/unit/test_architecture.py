@@ -1,0 +1,142 @@
+"""Dependencies point one way (DESIGN.md §5): ``core`` imports no framework and none of the other parts.
+
+Each check imports a package and every module under it in a fresh interpreter, then looks at
+``sys.modules``: what an import drags in is what a packaged program or a companion worker pays for at
+start-up. Only modules that exist are checked, so the test grows with the tree. A core module that
+fails to import fails the test; in the other parts (written concurrently) a module that does not
+import is left to that part's own tests, and what it imported before failing is still checked.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# Run in the child interpreter. Migrations are skipped: Alembic's env.py only runs inside Alembic.
+PROBE = textwrap.dedent(
+    """
+    import importlib, json, pkgutil, sys, traceback
+
+    modules, failed = [], {}
+
+    def walk(name):
+        try:
+            module = importlib.import_module(name)
+        except Exception:
+            failed[name] = traceback.format_exc(limit=-2)
+            return
+        modules.append(name)
+        for info in pkgutil.iter_modules(getattr(module, "__path__", [])):
+            if info.name not in ("migrations", "__main__"):
+                walk(name + "." + info.name)
+
+    walk(sys.argv[1])
+    print(json.dumps({"modules": modules, "failed": failed, "loaded": sorted(sys.modules)}))
+    """
+)
+
+FRAMEWORKS = ("PySide6", "shiboken6", "fastapi", "starlette", "sqlalchemy", "httpx", "uvicorn", "stripe")
+
+
+def probe(
+    package: str, extra_path: Path | None = None, *, must_import: bool = True
+) -> dict[str, list[str] | dict[str, str]]:
+    """Import ``package`` and all its modules in a fresh interpreter; what got loaded.
+
+    With ``must_import=False`` a module that fails to import is passed over (what it imported before
+    failing still shows in ``loaded``): a half-written module of another part is that part's tests'
+    business, not a dependency-direction fault.
+    """
+    env_path = [str(extra_path)] if extra_path else []
+    code = f"import sys; sys.path[:0] = {env_path!r}; exec({PROBE!r})"
+    done = subprocess.run(
+        [sys.executable, "-c", code, package], cwd=ROOT, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    result: dict[str, list[str] | dict[str, str]] = json.loads(done.stdout.strip().splitlines()[-1])
+    if must_import:
+        assert not result["failed"], f"{package} does not import:\n{result['failed']}"
+    assert result["modules"] or result["failed"]
+    return result
+
+
+def loaded_of(result: dict[str, list[str] | dict[str, str]], names: tuple[str, ...]) -> list[str]:
+    """Which of ``names`` (top-level packages, or dotted posdesk packages) were imported."""
+    loaded = result["loaded"]
+    assert isinstance(loaded, list)
+    return sorted(n for n in names if any(m == n or m.startswith(n + ".") for m in loaded))
+
+
+def existing_packages(*names: str) -> list[str]:
+    return [n for n in names if (ROOT / n.replace(".", "/") / "__init__.py").exists()]
+
+
+def test_core_imports_no_framework_and_no_other_part() -> None:
+    result = probe("posdesk.core")
+    modules = result["modules"]
+    on_disk = {f"posdesk.core.{p.stem}" for p in (ROOT / "posdesk" / "core").glob("*.py") if p.stem != "__init__"}
+    assert on_disk <= set(modules), "every module of posdesk.core was imported"
+    assert loaded_of(result, FRAMEWORKS) == []
+    others = ("posdesk.store", "posdesk.sync", "posdesk.gui", "posdesk.companion", "posdesk.gateways",
+              "posdesk.messaging")
+    assert loaded_of(result, others) == []
+    # Beyond the standard library, the core needs only babel (locale data for money).
+    loaded = result["loaded"]
+    assert isinstance(loaded, list)
+    third_party = {m.split(".")[0] for m in loaded} - set(sys.stdlib_module_names) - {"__main__", "posdesk"}
+    third_party = {m for m in third_party if not m.startswith("__editable__")}
+    assert third_party <= {"babel"}, third_party
+
+
+@pytest.mark.parametrize("package", existing_packages("posdesk.store", "posdesk.sync"))
+def test_the_pos_side_imports_no_web_framework_and_no_companion(package: str) -> None:
+    result = probe(package, must_import=False)
+    assert loaded_of(result, ("fastapi", "starlette", "uvicorn")) == []
+    assert loaded_of(result, ("posdesk.companion", "posdesk.gateways", "posdesk.messaging", "posdesk.gui")) == []
+
+
+@pytest.mark.parametrize("package", existing_packages("posdesk.companion", "posdesk.gateways", "posdesk.messaging"))
+def test_the_companion_side_imports_no_qt_and_no_pos(package: str) -> None:
+    result = probe(package, must_import=False)
+    assert loaded_of(result, ("PySide6", "shiboken6")) == []
+    assert loaded_of(result, ("posdesk.gui", "posdesk.store", "posdesk.sync")) == []
+
+
+def test_the_probe_sees_a_forbidden_import_in_a_submodule(tmp_path: Path) -> None:
+    """The checks above can fail: a framework imported three levels down is found."""
+    package = tmp_path / "leaky"
+    (package / "inner").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "inner" / "__init__.py").write_text("")
+    (package / "inner" / "client.py").write_text("import httpx\n")
+    (package / "migrations").mkdir()
+    (package / "migrations" / "__init__.py").write_text("raise RuntimeError('only inside Alembic')\n")
+    result = probe("leaky", extra_path=tmp_path)
+    assert "leaky.inner.client" in result["modules"]
+    assert loaded_of(result, FRAMEWORKS) == ["httpx"]
+
+
+def test_a_module_that_fails_after_a_forbidden_import_is_still_caught(tmp_path: Path) -> None:
+    package = tmp_path / "halfway"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "api.py").write_text("import httpx\nfrom halfway import not_written_yet\n")
+    result = probe("halfway", extra_path=tmp_path, must_import=False)
+    assert "halfway.api" in result["failed"]
+    assert loaded_of(result, FRAMEWORKS) == ["httpx"]
+
+
+def test_the_probe_reports_a_module_that_does_not_import(tmp_path: Path) -> None:
+    package = tmp_path / "broken"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "half_written.py").write_text("from broken import nothing_here\n")
+    with pytest.raises(AssertionError, match="does not import"):
+        probe("broken", extra_path=tmp_path)
