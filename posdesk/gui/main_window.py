@@ -188,6 +188,9 @@ class MainWindow(QMainWindow):
                 self.statusBar().showMessage(button.toolTip(), 5000)
             return None
         self.tabs.setCurrentWidget(view)
+        for old in self.findChildren(SendInvoiceDialog):
+            if not old.isVisible() and not old.sending:  # a dialog still saving keeps its callbacks
+                old.deleteLater()
         dialog = SendInvoiceDialog(
             self.ctx,
             view.ticket,

@@ -6,7 +6,7 @@ import io
 
 import segno
 
-from posdesk.gui.qt import QPixmap
+from posdesk.gui.qt import QBuffer, QByteArray, QIODevice, QPixmap
 
 
 def qr_png(text: str, scale: int = 6) -> bytes:
@@ -20,3 +20,13 @@ def qr_pixmap(text: str, scale: int = 6) -> QPixmap:
     pixmap = QPixmap()
     pixmap.loadFromData(qr_png(text, scale), "PNG")
     return pixmap
+
+
+def pixmap_png(pixmap: QPixmap) -> bytes:
+    """The PNG bytes of what a label shows (tests decode it back with zbarimg)."""
+    data = QByteArray()
+    buffer = QBuffer(data)
+    buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+    pixmap.save(buffer, "PNG")
+    buffer.close()
+    return bytes(data.data())

@@ -7,8 +7,10 @@ test can check that nothing outside ``posdesk.gui`` pulls Qt in.
 from __future__ import annotations
 
 from PySide6.QtCore import (
+    QBuffer,
     QByteArray,
     QEvent,
+    QIODevice,
     QLocale,
     QModelIndex,
     QObject,
@@ -84,6 +86,7 @@ __all__ = [
     "QAbstractItemView",
     "QAction",
     "QApplication",
+    "QBuffer",
     "QButtonGroup",
     "QByteArray",
     "QCheckBox",
@@ -102,6 +105,7 @@ __all__ = [
     "QGuiApplication",
     "QHBoxLayout",
     "QHeaderView",
+    "QIODevice",
     "QIcon",
     "QInputDialog",
     "QKeySequence",

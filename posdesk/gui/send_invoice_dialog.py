@@ -68,6 +68,7 @@ class SendInvoiceDialog(QDialog):
         self.base_revision = base_revision
         self.url = ""
         self.result = None
+        self.sending = False
         self._build()
         self._validate()
 
@@ -241,6 +242,7 @@ class SendInvoiceDialog(QDialog):
         self.amount_edit.setEnabled(False)
         # 2. Then persist: save the ticket, the invoice version and the outbox entry, off the UI thread.
         snapshot = copy.deepcopy(self.ticket)
+        self.sending = True
         self.ctx.worker.run(
             "send invoice",
             lambda: self.ctx.backend.send_invoice(
@@ -277,6 +279,7 @@ class SendInvoiceDialog(QDialog):
         self.sent.emit(result)
 
     def _on_failed(self, error: Exception) -> None:
+        self.sending = False
         self.progress_label.setText("")
         self.copied_label.setText("")
         self.result_frame.hide()
