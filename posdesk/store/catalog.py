@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from decimal import Decimal
 
 from sqlalchemy import select
@@ -20,7 +21,9 @@ class CatalogRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def list(self, kind: ItemKind | None = None, *, include_inactive: bool = False) -> list[CatalogItem]:
+    def list(
+        self, kind: ItemKind | None = None, *, include_inactive: bool = False
+    ) -> builtins.list[CatalogItem]:
         """Items of one kind (or all), by kind then name."""
         query = select(CatalogItemRow).execution_options(populate_existing=True)
         if kind is not None:

@@ -6,7 +6,7 @@ from dataclasses import replace
 from datetime import date
 
 from sqlalchemy import and_, delete, insert, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from posdesk.core.client import (
@@ -25,7 +25,7 @@ from posdesk.store.search import email_key, looks_like_phone, name_key, phone_ke
 DEFAULT_RESULTS = 20
 
 
-def _starts_with(column: ColumnElement[str], prefix: str) -> ColumnElement[bool]:
+def _starts_with(column: InstrumentedAttribute[str], prefix: str) -> ColumnElement[bool]:
     # A range, not LIKE: SQLite answers it from the column's index (see posdesk.store.search).
     return and_(column >= prefix, column < prefix_upper_bound(prefix))
 

@@ -45,8 +45,8 @@ class OutboxEntry:
 def retry_delay(attempts: int, rng: random.Random | None = None) -> timedelta:
     """How long to wait after the ``attempts``-th failure: 2 s, 4 s, 8 s ... capped at 5 minutes, then
     a random half to all of it ("equal jitter"), so the wait never exceeds the cap nor drops to zero."""
-    ceiling = min(MAX_RETRY, FIRST_RETRY * (2 ** max(attempts - 1, 0)))
-    fraction = (rng or random).uniform(0.5, 1.0)
+    ceiling = min(MAX_RETRY, FIRST_RETRY * (1 << min(max(attempts - 1, 0), 20)))
+    fraction: float = (rng or random).uniform(0.5, 1.0)
     return ceiling * fraction
 
 

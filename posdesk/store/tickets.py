@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
@@ -119,7 +120,7 @@ class TicketRepository:
         client_id: str | None = None,
         limit: int = DEFAULT_PAGE,
         offset: int = 0,
-    ) -> list[Ticket]:
+    ) -> builtins.list[Ticket]:
         """Tickets matching every filter given.
 
         ``search`` is a ticket number (digits, exact) or the start of the client's name, ignoring case
@@ -139,7 +140,7 @@ class TicketRepository:
         client_id: str | None = None,
         limit: int = DEFAULT_PAGE,
         offset: int = 0,
-    ) -> Select[tuple[TicketRow]]:
+    ) -> Select[Any]:
         """The SELECT behind :meth:`list` (tests read its query plan)."""
         query = select(TicketRow)
         wanted = [state.value for state in states]
@@ -167,7 +168,7 @@ class TicketRepository:
             query = query.where(TicketRow.state.in_(wanted))
         return self.session.scalar(query) or 0
 
-    def _load_many(self, query: Select[tuple[TicketRow]]) -> list[Ticket]:
+    def _load_many(self, query: Select[Any]) -> builtins.list[Ticket]:
         # populate_existing: saves write with Core statements, so rows this session loaded earlier
         # may be out of date in its identity map.
         fresh = {"populate_existing": True}
