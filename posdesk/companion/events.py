@@ -13,8 +13,9 @@ other worker processes or hosts notice by polling (``POLL_INTERVAL``), and on Po
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -93,18 +94,36 @@ def to_core(row: Event) -> CoreEvent:
 class EventBus:
     """Wakes waiting event streams of this process after a commit that appended events.
 
-    Thread-safe: commits happen on worker threads, streams wait on the asyncio loop via
-    :meth:`version` polling with a short sleep, or on :meth:`wait` from a thread.
+    Thread-safe: commits happen on worker threads; streams on the asyncio loop register a listener
+    (:meth:`add_listener`), threads block on :meth:`wait`.
     """
 
     def __init__(self) -> None:
         self._condition = threading.Condition()
         self._versions: dict[str, int] = {}
+        self._listeners: list[Callable[[str], None]] = []
 
     def notify(self, store_id: str) -> None:
         with self._condition:
             self._versions[store_id] = self._versions.get(store_id, 0) + 1
             self._condition.notify_all()
+            listeners = list(self._listeners)
+        for listener in listeners:
+            listener(store_id)
+
+    def add_listener(self, listener: Callable[[str], None]) -> Callable[[], None]:
+        """Call ``listener(store_id)`` on every notify (from the notifying thread); returns the remover.
+
+        Event streams on an asyncio loop use it with ``loop.call_soon_threadsafe`` to wake at once.
+        """
+        with self._condition:
+            self._listeners.append(listener)
+
+        def remove() -> None:
+            with self._condition, contextlib.suppress(ValueError):
+                self._listeners.remove(listener)
+
+        return remove
 
     def version(self, store_id: str) -> int:
         with self._condition:

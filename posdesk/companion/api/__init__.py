@@ -1,1 +1,14 @@
-"""The POS API (/api/v1)."""
+"""The POS API (``/api/v1``): pairing, invoices, store settings, gateway configuration, events.
+
+Every route but pairing needs a paired terminal's bearer credential and sees only its own store.
+"""
+
+from fastapi import APIRouter
+
+from posdesk.companion.api import events, gateway, invoices, settings, terminals
+
+router = APIRouter()
+for module in (terminals, invoices, settings, gateway, events):
+    router.include_router(module.router)
+
+__all__ = ["router"]

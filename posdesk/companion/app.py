@@ -1,0 +1,133 @@
+"""The companion web app: the POS API, the payment page and the gateways' webhooks, in one FastAPI app.
+
+:func:`create_app` checks the configuration (refusing placeholder secrets outside demo mode), opens the
+database and migrates it, and wires the event bus that wakes event streams after each commit. It puts
+``config``, ``db``, ``bus`` and the rate limiters on ``app.state`` for the routers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+from starlette.concurrency import run_in_threadpool
+from starlette.staticfiles import StaticFiles
+
+from posdesk.companion import migrations
+from posdesk.companion.api import router as api_router
+from posdesk.companion.config import CompanionConfig
+from posdesk.companion.database import Database
+from posdesk.companion.events import EventBus
+from posdesk.companion.invoices import InvoiceRefused, expire_due_invoices
+from posdesk.companion.pay import routes as pay_routes
+from posdesk.companion.ratelimit import RateLimiter
+from posdesk.companion.relay import PgRelay
+from posdesk.companion.security_headers import (
+    AccessLogMiddleware,
+    BodyLimitMiddleware,
+    SecurityHeadersMiddleware,
+)
+from posdesk.companion.webhooks import routes as webhook_routes
+
+log = logging.getLogger("posdesk.companion")
+
+EXPIRY_INTERVAL = 30.0  # seconds between sweeps for links past their expiry
+PAIRING_ATTEMPTS_PER_MINUTE = 10
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+
+
+def open_database(config: CompanionConfig) -> Database:
+    """Open the configured database and bring its schema up to date."""
+    db = Database(config.database_url)
+    # On SQLite take the write lock up front, so two processes starting together migrate in turn.
+    engine = db.engine.execution_options(posdesk_begin="BEGIN IMMEDIATE") if db.is_sqlite else db.engine
+    migrations.upgrade(engine)  # type: ignore[arg-type]
+    return db
+
+
+def create_app(config: CompanionConfig) -> FastAPI:
+    """Build the companion app for ``config`` (raises :class:`ConfigError` on unusable secrets)."""
+    config = config.checked()
+    db = open_database(config)
+    bus = EventBus()
+    bus.watch(db.write_sessionmaker)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        relay = PgRelay(db.url, bus) if not db.is_sqlite else None
+        if relay is not None:
+            relay.start()
+        sweeper = asyncio.create_task(_expire_links_forever(db), name="posdesk-expiry")
+        try:
+            yield
+        finally:
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
+            if relay is not None:
+                await run_in_threadpool(relay.stop)
+
+    app = FastAPI(
+        title="posdesk companion",
+        version="1",
+        openapi_url="/api/v1/openapi.json",
+        docs_url="/api/v1/docs" if config.demo else None,
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.config = config
+    app.state.db = db
+    app.state.bus = bus
+    app.state.rate_limiter = RateLimiter(config.rate_limit_per_minute)
+    app.state.pairing_limiter = RateLimiter(PAIRING_ATTEMPTS_PER_MINUTE)
+
+    # Outermost first: the log sees every answer, headers go on 413s too.
+    app.add_middleware(BodyLimitMiddleware, max_bytes=config.max_body_bytes)
+    app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(AccessLogMiddleware)
+
+    app.include_router(api_router, prefix="/api/v1")
+    app.include_router(pay_routes.router)
+    app.include_router(webhook_routes.router)
+    for module in (pay_routes, webhook_routes):
+        install = getattr(module, "install", None)
+        if callable(install):  # a router that needs more than routes (static files, state) adds it here
+            install(app)
+    if STATIC_DIR.is_dir() and not any(getattr(r, "path", None) == "/static" for r in app.routes):
+        app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    @app.exception_handler(InvoiceRefused)
+    async def _invoice_refused(_request: Request, exc: InvoiceRefused) -> JSONResponse:
+        return JSONResponse(exc.body, status_code=exc.status_code)
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> JSONResponse:
+        try:
+            with db.read() as session:
+                session.execute(text("SELECT 1"))
+        except Exception:
+            log.exception("health check: database unreachable")
+            return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
+        return JSONResponse({"status": "ok"})
+
+    return app
+
+
+async def _expire_links_forever(db: Database) -> None:
+    while True:
+        try:
+            await run_in_threadpool(expire_due_invoices, db)
+        except Exception:  # a failed sweep is retried next time; never kill the task
+            log.exception("expiring links failed")
+        await asyncio.sleep(EXPIRY_INTERVAL)
+
+
+def app_from_env() -> FastAPI:
+    """Factory for ``uvicorn --factory`` (several workers): configuration from the environment."""
+    return create_app(CompanionConfig.from_env())
