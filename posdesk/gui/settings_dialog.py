@@ -101,7 +101,7 @@ class PinDialog(QDialog):
         self.pin_edit = name(QLineEdit(), "pinEdit", "Manager PIN")
         self.pin_edit.setEchoMode(QLineEdit.EchoMode.Password)
         form.addRow("PIN", self.pin_edit)
-        self.confirm_edit = name(QLineEdit(), "pinConfirmEdit", "Repeat manager PIN")
+        self.confirm_edit = name(QLineEdit(self), "pinConfirmEdit", "Repeat manager PIN")
         self.confirm_edit.setEchoMode(QLineEdit.EchoMode.Password)
         if self.first_use:
             form.addRow("Repeat PIN", self.confirm_edit)

@@ -1,0 +1,137 @@
+"""posdesk.sync.sending on a real SQLite file: one link per ticket, versions only for priced changes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from posdesk.core.invoice import Invoice
+from posdesk.core.money import Money
+from posdesk.core.ticket import Ticket, TicketLine, TicketState
+from posdesk.store import (
+    CatalogRepository,
+    Database,
+    InvoiceRecordRepository,
+    Outbox,
+    SettingsRepository,
+    TicketRepository,
+)
+from posdesk.sync.sending import SendInvoiceError, mark_out_of_date, send_invoice
+from tests.gui.conftest import BOB
+
+URL = "https://pay.example.com"
+NOW = datetime(2025, 3, 1, 15, 0, tzinfo=UTC)
+
+
+def save_ticket(db: Database, *items: str, client: bool = True) -> Ticket:
+    with db.session() as session:
+        catalog = CatalogRepository(session)
+        tickets = TicketRepository(session)
+        ticket = Ticket.new(tickets.next_number(), "USD")
+        if client:
+            ticket.set_client(BOB.id, BOB.display_name)
+        for item in items:
+            ticket.add_line(TicketLine.from_item(catalog.get(item)))
+        tickets.save(ticket, base_revision=None)
+    return ticket
+
+
+def settings(db: Database):
+    with db.reading() as session:
+        return SettingsRepository(session).terminal()
+
+
+def test_first_send_makes_the_link_and_queues_version_one(db: Database) -> None:
+    ticket = save_ticket(db, "svc_cut", "prd_shampoo")
+    sent = send_invoice(
+        db, ticket.id, amount_requested=None, companion_url=URL, settings=settings(db), now=NOW
+    )
+    assert sent.url == f"{URL}/pay/{sent.token}" and sent.version == 1 and sent.is_new_version
+    with db.reading() as session:
+        record = InvoiceRecordRepository(session).get(ticket.id)
+        entry = Outbox(session).get_by_key(f"invoice:{sent.invoice_id}:v1")
+        stored = TicketRepository(session).get(ticket.id)
+    assert record.link_token == sent.token and record.expires_at == NOW + timedelta(hours=72)
+    assert stored.state is TicketState.AWAITING_PAYMENT
+    invoice = Invoice.from_wire(entry.payload)
+    assert entry.payload["link_token"] == sent.token
+    assert (invoice.version, invoice.client.id, invoice.totals["balance_due"]) == (1, BOB.id, 6264)
+
+
+def test_same_ticket_same_link_and_version_until_it_changes(db: Database) -> None:
+    ticket = save_ticket(db, "svc_cut")
+    first = send_invoice(
+        db, ticket.id, amount_requested=None, companion_url=URL, settings=settings(db), now=NOW
+    )
+    again = send_invoice(
+        db, ticket.id, amount_requested=None, companion_url=URL, settings=settings(db), now=NOW
+    )
+    assert (again.token, again.invoice_id, again.version, again.is_new_version) == (
+        first.token, first.invoice_id, 1, False,
+    )  # fmt: skip
+    deposit = send_invoice(
+        db, ticket.id, amount_requested=Money(1000, "USD"), companion_url=URL, settings=settings(db), now=NOW
+    )
+    assert deposit.version == 2 and deposit.token == first.token
+
+    with db.session() as session:
+        tickets = TicketRepository(session)
+        stored = tickets.get(ticket.id)
+        base = stored.revision
+        stored.add_line(TicketLine.from_item(CatalogRepository(session).get("prd_shampoo")))
+        tickets.save(stored, base_revision=base)
+        assert mark_out_of_date(session, stored, settings(db)) is True
+    with db.reading() as session:
+        assert InvoiceRecordRepository(session).get(ticket.id).out_of_date
+        assert Outbox(session).pending_count() == 2
+
+    third = send_invoice(
+        db, ticket.id, amount_requested=None, companion_url=URL, settings=settings(db), now=NOW
+    )
+    assert (third.version, third.url, third.is_new_version) == (3, first.url, True)
+    with db.reading() as session:
+        record = InvoiceRecordRepository(session).get(ticket.id)
+        assert not record.out_of_date and record.version == 3
+        assert Outbox(session).pending_count() == 3
+
+
+def test_walk_ins_closed_tickets_and_bad_amounts_are_refused_without_writing(db: Database) -> None:
+    walk_in = save_ticket(db, "svc_cut", client=False)
+    with pytest.raises(SendInvoiceError, match="Add a client"):
+        send_invoice(db, walk_in.id, amount_requested=None, companion_url=URL, settings=settings(db))
+    ticket = save_ticket(db, "svc_cut")
+    with pytest.raises(SendInvoiceError, match="more than the balance due"):
+        send_invoice(
+            db, ticket.id, amount_requested=Money(99_999, "USD"), companion_url=URL, settings=settings(db)
+        )
+    with pytest.raises(SendInvoiceError, match="Save the ticket"):
+        send_invoice(db, "nope", amount_requested=None, companion_url=URL, settings=settings(db))
+    with db.reading() as session:
+        assert Outbox(session).pending_count() == 0
+        assert InvoiceRecordRepository(session).get(ticket.id) is None
+        assert TicketRepository(session).get(ticket.id).state is TicketState.OPEN
+
+
+def test_a_premade_token_is_used_for_the_first_send_only(db: Database) -> None:
+    ticket = save_ticket(db, "svc_cut")
+    sent = send_invoice(
+        db,
+        ticket.id,
+        amount_requested=None,
+        companion_url=URL,
+        settings=settings(db),
+        token="t" * 32,
+        invoice_id="inv1",
+    )
+    assert (sent.token, sent.invoice_id) == ("t" * 32, "inv1")
+    later = send_invoice(
+        db,
+        ticket.id,
+        amount_requested=None,
+        companion_url=URL,
+        settings=settings(db),
+        token="other",
+        invoice_id="x",
+    )
+    assert (later.token, later.invoice_id) == ("t" * 32, "inv1")
