@@ -369,3 +369,46 @@ def test_a_line_from_a_catalog_item_carries_its_price_tax_staff_and_start() -> N
 def test_coverage_labels_are_what_the_page_shows() -> None:
     assert Coverage.PACKAGE.label == "In package"
     assert Coverage.MEMBERSHIP.label == "In membership"
+
+
+# -- tips after payment and refunds -------------------------------------------------------------------------
+def tip_only(payment_id: str = "tip1", tip: int = 800) -> Payment:
+    return Payment(payment_id, usd(0), usd(tip), PaymentMethod.ONLINE_CARD, WHEN)
+
+
+def test_a_tip_after_payment_is_recorded_once_on_the_paid_ticket() -> None:
+    ticket = ticket_with_line()
+    ticket.record_payment(payment("a"), balance_due_after=usd(0))
+    revision = ticket.revision
+    ticket.record_tip(tip_only())
+    ticket.record_tip(tip_only())  # the confirmation page's event, delivered twice
+    assert [p.id for p in ticket.payments] == ["a", "tip1"]
+    assert ticket.revision == revision + 1
+    assert state_of(ticket) is TicketState.PAID and ticket.paid_amount() == usd(5000)
+
+
+def test_a_tip_only_payment_carries_no_amount_and_a_voided_ticket_takes_none() -> None:
+    ticket = ticket_with_line()
+    with pytest.raises(ValueError, match="no amount"):
+        ticket.record_tip(payment("x", amount=100, tip=100))
+    ticket.void()
+    with pytest.raises(TicketStateError, match="voided"):
+        ticket.record_tip(tip_only())
+    assert ticket.payments == []
+
+
+def test_a_refund_is_noted_on_its_payment_and_never_exceeds_it() -> None:
+    ticket = ticket_with_line(10000)
+    ticket.record_payment(
+        Payment("a", usd(10000), usd(1000), PaymentMethod.ONLINE_CARD, WHEN, reference="pi_123"),
+        balance_due_after=usd(0),
+    )
+    revision = ticket.revision
+    ticket.record_refund("pi_123", usd(2500))  # by the gateway's reference
+    assert ticket.payments[0].refunded == usd(2500) and ticket.revision == revision + 1
+    ticket.record_refund("a", usd(11000))  # the tip can be refunded too
+    assert ticket.payments[0].refunded == usd(11000)
+    with pytest.raises(ValueError, match="more than was paid"):
+        ticket.record_refund("a", usd(11001))
+    with pytest.raises(KeyError):
+        ticket.record_refund("nope", usd(1))
