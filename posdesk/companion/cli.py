@@ -1,0 +1,153 @@
+"""``posdesk-companion``: serve the companion, create a store, make a pairing code, migrate.
+
+Every command reads the environment (see ``docs/companion.md``); ``--database-url`` overrides
+``DATABASE_URL``. ``serve`` refuses to start with missing or placeholder secrets unless ``--demo``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import secrets
+import sys
+from collections.abc import Sequence
+
+from posdesk.companion.config import CompanionConfig, ConfigError
+
+DEFAULT_PORT = 8700
+
+
+def _config(args: argparse.Namespace) -> CompanionConfig:
+    return CompanionConfig.from_env(database_url=getattr(args, "database_url", None))
+
+
+def _database(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from posdesk.companion.app import open_database
+
+    return open_database(_config(args))
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from posdesk.companion.app import create_app, open_database
+
+    if args.database_url:
+        os.environ["DATABASE_URL"] = args.database_url  # workers read their configuration from here
+    if args.demo:
+        os.environ["POSDESK_DEMO"] = "1"
+        for name in ("POSDESK_SECRET_KEY", "POSDESK_SIMULATOR_WEBHOOK_SECRET"):
+            if not os.environ.get(name):
+                os.environ[name] = secrets.token_urlsafe(32)  # shared by every worker of this run
+    config = CompanionConfig.from_env()
+    try:
+        config.checked()
+    except ConfigError as exc:
+        print(f"posdesk-companion: cannot start: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    common = {
+        "host": args.host,
+        "port": args.port,
+        "access_log": False,  # ours (posdesk.companion.access) redacts link tokens; uvicorn's would not
+        "proxy_headers": True,
+        "timeout_graceful_shutdown": 5,
+        "ws": "none",
+    }
+    if args.workers > 1:
+        open_database(config).dispose()  # migrate once, before the workers start
+        uvicorn.run("posdesk.companion.app:app_from_env", factory=True, workers=args.workers, **common)  # type: ignore[arg-type]
+    else:
+        uvicorn.run(create_app(config), **common)  # type: ignore[arg-type]
+    return 0
+
+
+def cmd_create_store(args: argparse.Namespace) -> int:
+    from posdesk.companion.auth import new_pairing_code
+    from posdesk.companion.store_settings import SettingsError, create_store
+
+    db = _database(args)
+    try:
+        with db.write() as session:
+            store = create_store(session, args.name, args.currency.upper())
+            code = new_pairing_code(session, store.id)
+    except SettingsError as exc:
+        print(f"posdesk-companion: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        db.dispose()
+    print(f"store id: {store.id}")
+    print(f"pairing code: {code}  (one use, valid 24 hours)")
+    return 0
+
+
+def cmd_pairing_code(args: argparse.Namespace) -> int:
+    from posdesk.companion.auth import new_pairing_code
+    from posdesk.companion.models import Store
+
+    db = _database(args)
+    try:
+        with db.write() as session:
+            if session.get(Store, args.store) is None:
+                print(f"posdesk-companion: no store with id {args.store}", file=sys.stderr)
+                return 2
+            code = new_pairing_code(session, args.store)
+    finally:
+        db.dispose()
+    print(f"pairing code: {code}  (one use, valid 24 hours)")
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from posdesk.companion import migrations
+
+    db = _database(args)
+    try:
+        print(f"database at revision {migrations.current_revision(db.engine)}")
+    finally:
+        db.dispose()
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="posdesk-companion", description="The posdesk companion service.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    def with_database(sub: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        sub.add_argument("--database-url", help="SQLAlchemy URL (default: $DATABASE_URL, else a SQLite file)")
+        return sub
+
+    serve = with_database(commands.add_parser("serve", help="run the companion (uvicorn)"))
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=DEFAULT_PORT)
+    serve.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    serve.add_argument("--demo", action="store_true", help="demo mode: random secrets, interactive API docs")
+    serve.set_defaults(handler=cmd_serve)
+
+    store = with_database(commands.add_parser("create-store", help="create a store; prints a pairing code"))
+    store.add_argument("--name", required=True)
+    store.add_argument("--currency", required=True, help="ISO 4217 code, e.g. USD")
+    store.set_defaults(handler=cmd_create_store)
+
+    code = with_database(commands.add_parser("pairing-code", help="a new one-time pairing code for a store"))
+    code.add_argument("--store", required=True, help="the store id")
+    code.set_defaults(handler=cmd_pairing_code)
+
+    migrate = with_database(commands.add_parser("migrate", help="apply database migrations"))
+    migrate.set_defaults(handler=cmd_migrate)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        result: int = args.handler(args)
+    except ConfigError as exc:
+        print(f"posdesk-companion: {exc}", file=sys.stderr)
+        return 2
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())
