@@ -16,9 +16,6 @@ A missing external program skips the test locally and fails it in CI (``require_
 
 from __future__ import annotations
 
-import os
-import shutil
-
 import pytest
 
 
@@ -36,7 +33,3 @@ def missing_requirement(message: str) -> None:
     if in_ci():
         pytest.fail(f"CI: {message}")
     pytest.skip(message)
-
-
-def which(name: str) -> str | None:
-    return shutil.which(name) or (name if os.path.isabs(name) and os.access(name, os.X_OK) else None)
