@@ -12,6 +12,9 @@ import shutil
 
 import pytest
 
+# Shared fixtures: a real PostgreSQL server, Debian's Chromium through Playwright, an SMTP server.
+pytest_plugins = ["tests.plugins.postgres", "tests.plugins.browser", "tests.plugins.smtp"]
+
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 # The POS must never touch the developer's real keyring or data directory from tests.
 os.environ.setdefault("PYTHON_KEYRING_BACKEND", "keyring.backends.null.Keyring")
