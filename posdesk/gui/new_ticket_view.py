@@ -193,10 +193,11 @@ class NewTicketView(QWidget):
         self.client_search.setClearButtonEnabled(True)
         self.client_search.textChanged.connect(self._on_client_search)
         self.client_search.returnPressed.connect(self._pick_first_client)
-        client_row.addWidget(self.client_search, 1)
+        client_row.addWidget(self.client_search, 4)
         self.client_chip = name(plain_label(), "clientChip", "Client on ticket")
         self.client_chip.hide()
         client_row.addWidget(self.client_chip)
+        client_row.addStretch(1)  # keeps the chip and buttons compact once the search box hides
         self.change_client_button = name(QPushButton("Change"), "changeClientButton", "Change client")
         self.change_client_button.clicked.connect(self._on_change_client)
         self.change_client_button.hide()
@@ -294,6 +295,7 @@ class NewTicketView(QWidget):
         layout.addWidget(section_title("Services today"))
         self.services_panel = name(QListWidget(), "servicesPanel", "Today's appointments")
         self.services_panel.setWordWrap(True)
+        self.services_panel.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.services_panel.itemClicked.connect(self._on_service_clicked)
         self.services_panel.itemActivated.connect(self._on_service_clicked)
         layout.addWidget(self.services_panel, 1)
@@ -543,12 +545,12 @@ class NewTicketView(QWidget):
         for appointment in appointments:
             start = appointment.start.astimezone(self.ctx.timezone).strftime("%H:%M")
             who = appointment.client.display_name if appointment.client else "Walk-in"
-            row = QListWidgetItem(f"{start}   {who}\n{appointment.service.name} · {appointment.staff}")
+            text = f"{start}   {who}\n{appointment.service.name} · {appointment.staff}"
+            row = QListWidgetItem(text + ("\n✓ On a ticket" if appointment.ticket_id else ""))
             row.setData(ITEM_ROLE, appointment)
             row.setToolTip(f"{appointment.service.name} with {appointment.staff} at {start}")
             if appointment.ticket_id:
-                row.setText(row.text() + "  ✓ on a ticket")
-                row.setForeground(Qt.GlobalColor.gray)
+                row.setForeground(Qt.GlobalColor.darkGray)
             self.services_panel.addItem(row)
         if not appointments:
             empty = QListWidgetItem("No appointments today")
@@ -638,6 +640,7 @@ class NewTicketView(QWidget):
             self.saved_revision = saved.revision
             self.invoice = invoice
         self._refresh()
+        self.reload_services()
         self.message.emit(f"Ticket {saved.number} saved")
         self.ticket_saved.emit(saved.id)
 
@@ -735,6 +738,7 @@ class NewTicketView(QWidget):
             if not discount.hasFocus():
                 discount.setText(discount_text(line.discount, self.ctx.locale))
             discount.setEnabled(not read_only and line.prepaid is None)
+            discount.setPlaceholderText("10% or 5.00" if discount.isEnabled() else "—")
             quantity.setEnabled(not read_only)
             amount = self.lines_view.item(row, COL_AMOUNT)
             if line.prepaid:
@@ -746,6 +750,7 @@ class NewTicketView(QWidget):
                     f"Before tax {priced.net.format(self.ctx.locale)}, tax {priced.tax.format(self.ctx.locale)}"
                 )
             self.lines_view.cellWidget(row, COL_REMOVE).setEnabled(not read_only)
+        self.lines_view.setColumnHidden(COL_REMOVE, read_only)
         self.lines_view.resizeRowsToContents()
         self.empty_hint.setVisible(not ids)
 

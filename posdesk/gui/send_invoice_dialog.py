@@ -121,7 +121,10 @@ class SendInvoiceDialog(QDialog):
         self.amount_edit.setEnabled(False)
         self.amount_edit.textChanged.connect(self._validate)
         amount_row.addWidget(self.amount_edit)
-        amount_row.addWidget(QLabel(self.ticket.currency))
+        self.currency_label = QLabel(self.ticket.currency)
+        amount_row.addWidget(self.currency_label)
+        self.amount_edit.hide()  # shown with "Customize payment amount"
+        self.currency_label.hide()
         layout.addLayout(amount_row)
         self.amount_error = name(plain_label(), "amountError", "Amount message")
         self.amount_error.setWordWrap(True)
@@ -175,11 +178,13 @@ class SendInvoiceDialog(QDialog):
         self.close_button.clicked.connect(self.accept)
         buttons.addWidget(self.close_button)
         layout.addLayout(buttons)
-        self.setMinimumWidth(520)
+        self.setMinimumWidth(560)
 
     # -- the amount ----------------------------------------------------------------------------
     def _on_customize_toggled(self, on: bool) -> None:
         self.amount_edit.setEnabled(on)
+        self.amount_edit.setVisible(on)
+        self.currency_label.setVisible(on)
         if on:
             self.amount_edit.setFocus()
             self.amount_edit.selectAll()
@@ -237,6 +242,7 @@ class SendInvoiceDialog(QDialog):
         self.offline_label.setVisible(not self.ctx.connection.online)
         self.progress_label.setText("Saving the invoice…")
         self.result_frame.show()
+        self.send_link_button.setText("Link sent")
         self.send_link_button.setEnabled(False)
         self.customize.setEnabled(False)
         self.amount_edit.setEnabled(False)
@@ -285,6 +291,7 @@ class SendInvoiceDialog(QDialog):
         self.result_frame.hide()
         QApplication.clipboard().clear()
         self.amount_error.setText(f"The invoice was not sent: {error}")
+        self.send_link_button.setText("Send via Shareable Link")
         self.send_link_button.setEnabled(True)
         self.customize.setEnabled(self.balance_due.is_positive())
         self.amount_edit.setEnabled(self.customize.isChecked())

@@ -44,12 +44,13 @@ GATEWAYS = (("simulator", "Simulator (training)"), ("stripe", "Stripe"), ("cloud
 GATEWAY_FIELDS = {
     "simulator": (),
     "stripe": (
-        ("secret_key", "Secret key"),
         ("publishable_key", "Publishable key"),
+        ("secret_key", "Secret key"),
         ("webhook_secret", "Webhook secret"),
     ),
     "cloud9": (("merchant_id", "Merchant ID"), ("api_key", "API key")),
 }
+PUBLIC_FIELDS = frozenset({"publishable_key", "merchant_id"})  # ids the companion may show back, masked
 GATEWAY_KEY = "gateway"  # settings row: {"name": ..., "masks": {field: mask}}
 NO_KEYRING = (
     "No keyring is available on this computer, so the terminal's credential cannot be stored safely. "
@@ -405,16 +406,15 @@ class SettingsDialog(QDialog):
         self.ctx.worker.run("save settings", persist, on_done=self._on_saved, on_error=self._on_save_failed)
 
     def _send_gateway(self, url: str, gateway: str, secrets: dict[str, str]) -> None:
-        """Write-only: the secrets go to the companion (never to a local file)."""
-        if not secrets:
-            return
+        """Write-only: ``PUT /api/v1/gateway`` on the companion; nothing secret is kept on the terminal."""
         if not url:
-            raise ValueError("Connect to a companion before entering gateway credentials")
-        credential = self.ctx.vault.load(url) or ""
+            raise ValueError("Connect to a companion before choosing a gateway")
+        public = {k: v for k, v in secrets.items() if k in PUBLIC_FIELDS}
+        hidden = {k: v for k, v in secrets.items() if k not in PUBLIC_FIELDS}
         response = httpx.put(
-            f"{url}/api/v1/settings/gateway",
-            json={"gateway": gateway, "credentials": secrets},
-            headers={"Authorization": f"Bearer {credential}"},
+            f"{url}/api/v1/gateway",
+            json={"kind": gateway, "public": public, "secrets": hidden or None},
+            headers={"Authorization": f"Bearer {self.ctx.vault.load(url) or ''}"},
             timeout=10,
         )
         if response.status_code >= 400:
@@ -481,14 +481,27 @@ class SettingsDialog(QDialog):
         self.test_button.setEnabled(False)
         self.test_result.setText("Testing…")
 
+        credential = self.ctx.vault.load(url) or ""
+
         def check() -> str:
             try:
-                response = httpx.get(f"{url}/health", timeout=5)
+                response = httpx.get(f"{url}/healthz", timeout=5)
+                if response.status_code != 200:
+                    return f"✗ The companion answered {response.status_code}"
+                if not credential:
+                    return "✓ Companion reachable. Pair this terminal to check the gateway."
+                gateway = httpx.post(
+                    f"{url}/api/v1/gateway/test",
+                    headers={"Authorization": f"Bearer {credential}"},
+                    timeout=20,
+                )
             except httpx.HTTPError as exc:
                 return f"✗ Cannot reach the companion: {type(exc).__name__}"
-            if response.status_code != 200:
-                return f"✗ The companion answered {response.status_code}"
-            return "✓ Companion reachable"
+            if gateway.status_code != 200:
+                return f"✓ Companion reachable · ✗ gateway check refused ({gateway.status_code})"
+            body = gateway.json()
+            mark = "✓" if body.get("ok") else "✗"
+            return f"✓ Companion reachable · {mark} gateway: {body.get('message', '')}"
 
         self.ctx.worker.run("test connection", check, on_done=self._on_tested, on_error=self._on_tested)
 

@@ -1,0 +1,155 @@
+#!/usr/bin/env python3
+"""Render the POS's main screens to PNGs in docs/screenshots/ (under Xvfb, with the real style sheet).
+
+    python scripts/screenshots.py            # re-runs itself under xvfb-run when there is no display
+
+Uses a throwaway data directory with the sample data; no companion is needed (the link shown is the
+one the terminal makes, as it does offline).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "docs" / "screenshots"
+SCREEN = "1280x800x24"
+
+
+def rerun_under_xvfb() -> int:
+    xvfb = shutil.which("xvfb-run")
+    if xvfb is None:
+        print("screenshots need xvfb-run (apt-get install xvfb)", file=sys.stderr)
+        return 2
+    env = dict(os.environ, QT_QPA_PLATFORM="xcb", POSDESK_SCREENSHOTS_CHILD="1")
+    command = [xvfb, "-a", "-s", f"-screen 0 {SCREEN}", sys.executable, __file__, *sys.argv[1:]]
+    return subprocess.call(command, env=env)
+
+
+def main() -> int:
+    if not os.environ.get("POSDESK_SCREENSHOTS_CHILD") and not os.environ.get("DISPLAY"):
+        return rerun_under_xvfb()
+    sys.path.insert(0, str(ROOT))
+    data = Path(tempfile.mkdtemp(prefix="posdesk-shots-"))
+    os.environ["POSDESK_DATA_DIR"] = str(data)
+    os.environ.setdefault("PYTHON_KEYRING_BACKEND", "keyring.backends.null.Keyring")
+    try:
+        return render(data)
+    finally:
+        shutil.rmtree(data, ignore_errors=True)
+
+
+def render(data: Path) -> int:
+    from dataclasses import replace
+    from zoneinfo import ZoneInfo
+
+    from posdesk.core.money import Money
+    from posdesk.core.ticket import Payment, PaymentMethod
+    from posdesk.gui.app import DEMO_BANNER, load_style
+    from posdesk.gui.backend import PosBackend
+    from posdesk.gui.context import Connection, PosContext
+    from posdesk.gui.main_window import MainWindow
+    from posdesk.gui.new_ticket_view import ITEM_ROLE
+    from posdesk.gui.qt import QApplication, QDialog
+    from posdesk.gui.settings_dialog import SettingsDialog
+    from posdesk.gui.worker import Worker
+    from posdesk.store import Database, SettingsRepository, TicketRepository
+    from posdesk.store.sample import load_sample_data
+
+    app = QApplication.instance() or QApplication(sys.argv)
+    load_style(app)
+    tz = ZoneInfo("America/New_York")
+    db = Database.open(data / "posdesk.db")
+    load_sample_data(db, datetime.now(tz).date(), tz)
+    with db.session() as session:
+        settings = SettingsRepository(session)
+        settings.save_terminal(replace(settings.terminal(), online_payment_link_enabled=True))
+    worker = Worker()
+    ctx = PosContext(
+        PosBackend(db), worker, connection=Connection(url="http://127.0.0.1:8750", state="online", demo=True),
+        timezone=tz,
+    )  # fmt: skip
+    window = MainWindow(ctx, demo_banner=DEMO_BANNER)
+    window.resize(1280, 800)
+    window.show()
+    OUT.mkdir(parents=True, exist_ok=True)
+
+    def settle() -> None:
+        for _ in range(20):
+            app.processEvents()
+        while worker.busy:
+            app.processEvents()
+
+    def shot(widget, name: str) -> None:
+        settle()
+        path = OUT / f"{name}.png"
+        widget.grab().save(str(path))
+        print(path.relative_to(ROOT))
+
+    view = window.ticket_view
+    # A client with a package: their appointment is covered ("In package"), plus a product with a discount.
+    panel = view.services_panel
+    with_package = None
+    for row in range(panel.count()):
+        appointment = panel.item(row).data(ITEM_ROLE)
+        if appointment is not None and appointment.client is not None:
+            holdings = ctx.backend.holdings(appointment.client.id)
+            if holdings.packages or holdings.memberships:
+                with_package = appointment
+                break
+    first = next(
+        panel.item(row).data(ITEM_ROLE)
+        for row in range(panel.count())
+        if panel.item(row).data(ITEM_ROLE) is not None
+    )
+    view.open_appointment(with_package or first)
+    products = [item for item in view._catalog if item.kind.value == "product"]
+    classes = [item for item in view._catalog if item.kind.value == "class"]
+    for item in products[:1] + classes[:1]:
+        view.add_item(item)
+    if products:
+        view.set_quantity(view.ticket.lines[1].id, 2)
+        view.set_discount(view.ticket.lines[1].id, "10%")
+    view.save()
+    settle()
+    shot(window, "new-ticket")
+
+    dialog = window.open_send_invoice()
+    assert dialog is not None, "Send Invoice is not available on the sample ticket"
+    dialog.send_via_link()
+    settle()
+    shot(dialog, "send-invoice")
+    dialog.accept()
+
+    with db.session() as session:
+        tickets = TicketRepository(session)
+        ticket = tickets.get(view.ticket.id)
+        base = ticket.revision
+        due = view.priced.balance_due
+        ticket.record_payment(
+            Payment("demo-pay", due, Money(0, due.currency), PaymentMethod.ONLINE_CARD, datetime.now(UTC), card_brand="visa", card_last4="4242"),
+            Money(0, due.currency),
+        )  # fmt: skip
+        tickets.save(ticket, base_revision=base)
+    ctx.tickets_changed.emit({ticket.id})
+    shot(window, "closed-ticket")
+
+    settings_dialog = SettingsDialog(ctx, window)
+    settings_dialog.show()
+    shot(settings_dialog, "settings")
+    settings_dialog.reject()
+    for child in window.findChildren(QDialog):
+        child.close()
+    worker.shutdown()
+    db.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
