@@ -338,6 +338,7 @@ class NewTicketView(QWidget):
                 )
                 row = QTreeWidgetItem([item.name, price])
                 row.setData(0, ITEM_ROLE, item.id)
+                row.setToolTip(0, f"{item.name} · {price}")  # names elide in a narrow pane
                 row.setTextAlignment(1, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 group.addChild(row)
             group.setExpanded(True)
