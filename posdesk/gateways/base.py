@@ -145,6 +145,46 @@ class GatewayPayment:
     action: Mapping[str, Any] = field(default_factory=dict)
 
 
+def payment_to_wire(payment: GatewayPayment) -> dict[str, Any]:
+    """A gateway-neutral JSON form of a payment (what the companion stores with a webhook event)."""
+    return {
+        "id": payment.ref,
+        "status": payment.status.value,
+        "amount": payment.amount.minor,
+        "tip": payment.tip.minor,
+        "currency": payment.amount.currency,
+        "card_brand": payment.card_brand,
+        "card_last4": payment.card_last4,
+        "method_ref": payment.method_ref,
+        "metadata": dict(payment.metadata),
+        "message": payment.message,
+    }
+
+
+def payment_from_wire(obj: Any) -> GatewayPayment:
+    """Read :func:`payment_to_wire`'s form; ``ValueError`` names what is wrong."""
+    if not isinstance(obj, Mapping):
+        raise ValueError("a payment must be an object")
+    metadata = obj.get("metadata") or {}
+    if not isinstance(metadata, Mapping) or not all(isinstance(v, str) for v in metadata.values()):
+        raise ValueError("metadata must map names to strings")
+    for name in ("amount", "tip"):
+        if isinstance(obj.get(name), bool) or not isinstance(obj.get(name), int):
+            raise ValueError(f"{name} must be an integer")
+    currency = str(obj.get("currency"))
+    return GatewayPayment(
+        ref=str(obj["id"])[:100],
+        status=ChargeStatus(obj["status"]),
+        amount=Money(obj["amount"], currency),
+        tip=Money(obj["tip"], currency),
+        metadata=dict(metadata),
+        card_brand=str(obj.get("card_brand", ""))[:20],
+        card_last4=str(obj.get("card_last4", ""))[:4],
+        method_ref=str(obj.get("method_ref", ""))[:100],
+        message=str(obj.get("message", ""))[:500],
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class GatewayRefund:
     ref: str

@@ -1,5 +1,373 @@
-"""Routes of this part of the companion."""
+"""The payment page: ``/pay/{token}`` and what its forms post to.
 
-from fastapi import APIRouter
+Every handler looks the invoice up by the token's hash and answers unknown, expired and revoked links
+the same way. Forms carry a CSRF token and are refused from other sites. Database and gateway work
+runs in the thread pool (both are blocking).
+"""
 
-router = APIRouter()
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
+from starlette.datastructures import FormData
+
+from posdesk.companion import payments
+from posdesk.companion.config import CompanionConfig
+from posdesk.companion.database import Database
+from posdesk.companion.i18n import Translator, pick_language, translator
+from posdesk.companion.models import PaymentStatus
+from posdesk.companion.pay import views
+from posdesk.companion.pay.cards import make_default, remove_card
+from posdesk.companion.pay.rendering import render
+from posdesk.companion.pay.security import csrf_ok, csrf_token, same_origin_post
+from posdesk.companion.pay.views import Found, LinkState
+from posdesk.companion.ratelimit import limit_by_address
+from posdesk.core.links import hash_token
+from posdesk.core.money import Money, MoneyFormatError
+from posdesk.core.tips import TipChoice, TipError
+from posdesk.gateways.base import GatewayError
+
+router = APIRouter(dependencies=[Depends(limit_by_address)], include_in_schema=False)
+STATIC = Path(__file__).resolve().parent.parent / "static"
+STATIC_FILES = {"pay.css": "text/css", "pay.js": "text/javascript"}
+MONEY_FIELDS = ("amount", "amount_minor", "total", "currency", "due_now")  # never read: their presence is tampering
+T = TypeVar("T")
+
+
+def _db(request: Request) -> Database:
+    db: Database = request.app.state.db
+    return db
+
+
+def _config(request: Request) -> CompanionConfig:
+    config: CompanionConfig = request.app.state.config
+    return config
+
+
+async def _in_thread(function: Callable[..., T], *args: Any) -> T:
+    return await run_in_threadpool(function, *args)
+
+
+def _translator(request: Request, found: Found, asked: str | None = None) -> Translator:
+    asked = asked or request.query_params.get("lang")
+    if found.settings is None:
+        return translator(pick_language(asked, ("en", "es", "fr"), "en", request.headers.get("accept-language")))
+    settings = found.settings
+    lang = pick_language(asked, settings.languages, settings.default_locale, request.headers.get("accept-language"))
+    return translator(lang, found.balance.invoice.locale if found.balance else "en_US")
+
+
+def _url(token: str, path: str = "", lang: str = "en", **query: str) -> str:
+    params = {"lang": lang, **query} if lang != "en" else query
+    return f"/pay/{token}{path}" + (f"?{urlencode(params)}" if params else "")
+
+
+def _find(request: Request, token: str) -> Found:
+    with _db(request).read() as session:
+        return views.find(session, token)
+
+
+def _inactive(request: Request, t: Translator) -> Response:
+    # One page for unknown, expired and revoked links: a token cannot be probed by its answer.
+    return render(request, "inactive.html", t, status_code=404, languages=("en", "es", "fr"))
+
+
+# -- static ----------------------------------------------------------------------------------------------
+@router.get("/static/pay/{name}")
+def static_file(name: str) -> Response:
+    if name not in STATIC_FILES:
+        raise HTTPException(404)
+    return FileResponse(STATIC / name, media_type=STATIC_FILES[name], headers={"Cache-Control": "public, max-age=3600"})
+
+
+# -- the page ------------------------------------------------------------------------------------------
+@router.get("/pay/{token}")
+async def show_invoice(request: Request, token: str) -> Response:
+    return await _in_thread(_show_invoice, request, token, None, None)
+
+
+def _show_invoice(request: Request, token: str, error: str | None, notice: str | None, status_code: int = 200) -> Response:
+    db = _db(request)
+    with db.read() as session:
+        found = views.find(session, token)
+        t = _translator(request, found)
+        if found.state is LinkState.INACTIVE:
+            return _inactive(request, t)
+        assert found.row is not None and found.store is not None and found.settings is not None
+        if found.state is LinkState.PAID:
+            last = views.latest_payment(session, found.row.id)
+            receipt = views.receipt_view(session, found, last, t) if last is not None else None
+            return render(request, "paid.html", t, token=token, receipt=receipt, business=found.settings.business_name, languages=found.settings.languages, balance=t.money(found.balance.balance_due) if found.balance else "")
+        gateway = payments.gateway_directory(request.app.state).for_store(found.store)
+        view = views.page_view(session, found, t, gateway.kind)
+        invoice_id, opened = found.row.id, found.row.opened_at is not None
+    if not opened:
+        payments.mark_opened(db, invoice_id)
+    return render(
+        request,
+        "pay.html",
+        t,
+        status_code=status_code,
+        integration=gateway.page_integration(),
+        languages=found.settings.languages,
+        token=token,
+        view=view,
+        csrf=csrf_token(_config(request), hash_token(token)),
+        error=error,
+        notice=notice,
+        url=lambda path="", **q: _url(token, path, t.lang, **q),
+    )
+
+
+@router.get("/pay/{token}/status")
+async def invoice_status(request: Request, token: str) -> JSONResponse:
+    found = await _in_thread(_find, request, token)
+    t = _translator(request, found)
+    body = views.status_json(found, t)
+    return JSONResponse(body, status_code=404 if body["state"] == "inactive" else 200, headers={"Cache-Control": "no-store"})
+
+
+# -- forms -----------------------------------------------------------------------------------------------
+async def _form(request: Request, token: str) -> FormData:
+    """The posted form, after the cross-site and CSRF checks (403 otherwise)."""
+    if not same_origin_post(request, _config(request)):
+        raise HTTPException(403, "Cross-site form posts are refused")
+    form = await request.form()
+    presented = form.get("csrf")
+    if not csrf_ok(_config(request), hash_token(token), presented if isinstance(presented, str) else None):
+        raise HTTPException(403, "This form has expired. Reload the page and try again.")
+    return form
+
+
+def _text(form: FormData, name: str, limit: int = 200) -> str:
+    value = form.get(name)
+    return value.strip()[:limit] if isinstance(value, str) else ""
+
+
+def _tip_choice(form: FormData, currency: str, locale: str, prefix: str = "tip") -> TipChoice:
+    choice = _text(form, prefix, 20) or "none"
+    if choice != "custom":
+        return TipChoice.parse(choice, None)
+    text = _text(form, f"{prefix}_custom", 40)
+    try:
+        amount = Money.parse(text, currency, locale)
+    except MoneyFormatError:
+        raise TipError("Enter a tip amount") from None
+    return TipChoice(custom_minor=amount.minor)
+
+
+@router.post("/pay/{token}/pay")
+async def pay(request: Request, token: str) -> Response:
+    form = await _form(request, token)
+    return await _in_thread(_pay, request, token, form)
+
+
+def _pay(request: Request, token: str, form: FormData) -> Response:
+    found = _find(request, token)
+    t = _translator(request, found, _text(form, "lang", 5) or None)
+    if found.state is not LinkState.PAYABLE or found.balance is None:
+        return RedirectResponse(_url(token, lang=t.lang), status_code=303)
+    if any(name in form for name in MONEY_FIELDS):
+        return _show_invoice(request, token, t("This request was changed and has been refused. Nothing was charged."), None, 400)
+    version = _text(form, "version", 12)
+    try:
+        tip = _tip_choice(form, found.balance.currency, t.locale)
+        request_ = payments.PayRequest(
+            version=int(version) if version.isdigit() else -1,
+            tip=tip,
+            saved_card_id=(_text(form, "card", 64) or None) if _text(form, "card", 64) not in ("", "new") else None,
+            card_fields={name: _text(form, name, 40) for name in form if isinstance(name, str) and name.startswith(("sim_", "gw_"))},
+            save_card=_text(form, "save_card", 5) in ("on", "1", "yes"),
+        )
+        outcome = payments.pay_invoice(_db(request), payments.gateway_directory(request.app.state), hash_token(token), request_)
+    except TipError as exc:
+        return _show_invoice(request, token, t(str(exc)), None, 400)
+    except payments.VersionChanged:
+        fresh = _find(request, token)
+        amount = t.money(fresh.balance.due_now) if fresh.balance else ""
+        return _show_invoice(request, token, t("This invoice was updated. The new amount due is {amount}. Please review it and pay again.", amount=amount), None, 409)
+    except payments.PaymentRefused as exc:
+        return _show_invoice(request, token, t(exc.message), None, exc.status)
+    except GatewayError as exc:
+        return _show_invoice(request, token, t(exc.message), None, 502)
+    return _after_outcome(token, outcome, t, request)
+
+
+def _after_outcome(token: str, outcome: payments.PayOutcome, t: Translator, request: Request) -> Response:
+    if outcome.status is PaymentStatus.FAILED:
+        return _show_invoice(request, token, t(outcome.message or "The payment did not go through"), None, 402)
+    if outcome.status is PaymentStatus.REQUIRES_ACTION:
+        return RedirectResponse(_url(token, f"/payments/{outcome.payment_id}/authenticate", t.lang), status_code=303)
+    return RedirectResponse(_url(token, f"/payments/{outcome.payment_id}", t.lang), status_code=303)
+
+
+@router.post("/pay/{token}/promo")
+async def promo(request: Request, token: str) -> Response:
+    form = await _form(request, token)
+    return await _in_thread(_promo, request, token, form)
+
+
+def _promo(request: Request, token: str, form: FormData) -> Response:
+    found = _find(request, token)
+    t = _translator(request, found, _text(form, "lang", 5) or None)
+    if found.state is not LinkState.PAYABLE:
+        return RedirectResponse(_url(token, lang=t.lang), status_code=303)
+    version = _text(form, "version", 12)
+    code = _text(form, "promo_code", 40)
+    try:
+        payments.apply_promo_code(_db(request), hash_token(token), code, int(version) if version.isdigit() else -1)
+    except payments.PaymentRefused as exc:
+        return _show_invoice(request, token, t(exc.message), None, 400)
+    return _show_invoice(request, token, None, t("Promo code {code} applied", code=code.upper()))
+
+
+@router.post("/pay/{token}/cards/{card_id}/{action}")
+async def manage_card(request: Request, token: str, card_id: str, action: str) -> Response:
+    if action not in ("remove", "default"):
+        raise HTTPException(404)
+    form = await _form(request, token)
+    return await _in_thread(_manage_card, request, token, card_id, action, form)
+
+
+def _manage_card(request: Request, token: str, card_id: str, action: str, form: FormData) -> Response:
+    found = _find(request, token)
+    t = _translator(request, found, _text(form, "lang", 5) or None)
+    if found.state is not LinkState.PAYABLE or found.store is None or found.row is None:
+        return RedirectResponse(_url(token, lang=t.lang), status_code=303)
+    gateway = payments.gateway_directory(request.app.state).for_store(found.store)
+    change = remove_card if action == "remove" else make_default
+    try:
+        change(_db(request), gateway, found.row.id, card_id)
+    except LookupError:
+        raise HTTPException(404) from None
+    except GatewayError as exc:
+        return _show_invoice(request, token, t(exc.message), None, 502)
+    notice = t("Card removed") if action == "remove" else t("Default card updated")
+    return _show_invoice(request, token, None, notice)
+
+
+# -- after paying -----------------------------------------------------------------------------------------
+@router.get("/pay/{token}/payments/{payment_id}")
+async def receipt(request: Request, token: str, payment_id: str) -> Response:
+    return await _in_thread(_receipt, request, token, payment_id, None)
+
+
+def _receipt(request: Request, token: str, payment_id: str, error: str | None, status_code: int = 200) -> Response:
+    with _db(request).read() as session:
+        found = views.find(session, token)
+        t = _translator(request, found)
+        if found.row is None or found.settings is None:
+            return _inactive(request, t)
+        try:
+            payment, _ = payments.payment_for_token(session, hash_token(token), payment_id)
+        except LookupError:
+            return _inactive(request, t)
+        status = PaymentStatus(payment.status)
+        if status is PaymentStatus.REQUIRES_ACTION:
+            return RedirectResponse(_url(token, f"/payments/{payment_id}/authenticate", t.lang), status_code=303)
+        if status in (PaymentStatus.FAILED, PaymentStatus.CANCELED):
+            return RedirectResponse(_url(token, lang=t.lang), status_code=303)
+        view = views.receipt_view(session, found, payment, t)
+    return render(
+        request,
+        "receipt.html" if status is not PaymentStatus.PENDING and status is not PaymentStatus.PROCESSING else "processing.html",
+        t,
+        status_code=status_code,
+        languages=found.settings.languages,
+        token=token,
+        receipt=view,
+        error=error,
+        csrf=csrf_token(_config(request), hash_token(token)),
+        url=lambda path="", **q: _url(token, path, t.lang, **q),
+    )
+
+
+@router.get("/pay/{token}/payments/{payment_id}/authenticate")
+async def authenticate_page(request: Request, token: str, payment_id: str) -> Response:
+    return await _in_thread(_authenticate_page, request, token, payment_id)
+
+
+def _authenticate_page(request: Request, token: str, payment_id: str) -> Response:
+    with _db(request).read() as session:
+        found = views.find(session, token)
+        t = _translator(request, found)
+        if found.row is None or found.store is None or found.settings is None:
+            return _inactive(request, t)
+        try:
+            payment, _ = payments.payment_for_token(session, hash_token(token), payment_id)
+        except LookupError:
+            return _inactive(request, t)
+        if PaymentStatus(payment.status) is not PaymentStatus.REQUIRES_ACTION:
+            return RedirectResponse(_url(token, f"/payments/{payment_id}", t.lang), status_code=303)
+        gateway = payments.gateway_directory(request.app.state).for_store(found.store)
+        total = t.money(Money(payment.amount_minor + payment.tip_minor, payment.currency))
+        card = f"{views.brand_name(payment.card_brand)} •••• {payment.card_last4}"
+    integration = gateway.page_integration()
+    return render(
+        request,
+        "authenticate.html",
+        t,
+        integration=integration,
+        languages=found.settings.languages,
+        token=token,
+        business=found.settings.business_name,
+        total=total,
+        card=card,
+        action_partial=integration.partial.replace("_card.html", "_action.html"),
+        csrf=csrf_token(_config(request), hash_token(token)),
+        url=lambda path="", **q: _url(token, path, t.lang, **q),
+        payment_id=payment_id,
+    )
+
+
+@router.post("/pay/{token}/payments/{payment_id}/authenticate")
+async def authenticate(request: Request, token: str, payment_id: str) -> Response:
+    form = await _form(request, token)
+    return await _in_thread(_authenticate, request, token, payment_id, form)
+
+
+def _authenticate(request: Request, token: str, payment_id: str, form: FormData) -> Response:
+    found = _find(request, token)
+    t = _translator(request, found, _text(form, "lang", 5) or None)
+    fields = {name: _text(form, name, 100) for name in form if isinstance(name, str) and name not in ("csrf", "lang")}
+    try:
+        outcome = payments.confirm_action(
+            _db(request), payments.gateway_directory(request.app.state), hash_token(token), payment_id, fields
+        )
+    except LookupError:
+        return _inactive(request, t)
+    return _after_outcome(token, outcome, t, request)
+
+
+@router.post("/pay/{token}/payments/{payment_id}/tip")
+async def add_tip(request: Request, token: str, payment_id: str) -> Response:
+    form = await _form(request, token)
+    return await _in_thread(_add_tip, request, token, payment_id, form)
+
+
+def _add_tip(request: Request, token: str, payment_id: str, form: FormData) -> Response:
+    found = _find(request, token)
+    t = _translator(request, found, _text(form, "lang", 5) or None)
+    if found.balance is None:
+        return _inactive(request, t)
+    try:
+        choice = _tip_choice(form, found.balance.currency, t.locale)
+        outcome = payments.add_tip(_db(request), payments.gateway_directory(request.app.state), hash_token(token), payment_id, choice)
+    except TipError as exc:
+        return _receipt(request, token, payment_id, t(str(exc)), 400)
+    except payments.PaymentRefused as exc:
+        return _receipt(request, token, payment_id, t(exc.message), exc.status)
+    if outcome.status is PaymentStatus.FAILED:
+        return _receipt(request, token, payment_id, t(outcome.message or "The payment did not go through"), 402)
+    return RedirectResponse(_url(token, f"/payments/{payment_id}", t.lang), status_code=303)
+
+
+def install(app: Any) -> None:
+    """Called by ``create_app``: the app's gateway directory, made before the first request."""
+    payments.gateway_directory(app.state)

@@ -31,6 +31,8 @@ from posdesk.gateways.base import (
     NewCard,
     PageIntegration,
     SavedMethod,
+    payment_from_wire,
+    payment_to_wire,
 )
 from posdesk.gateways.simulator.cards import DECLINED_MESSAGE, Behaviour, read_card
 from posdesk.gateways.simulator.ledger import SimCard, SimulatorLedger, new_ref
@@ -208,7 +210,7 @@ class SimulatorGateway:
             "id": new_ref("evt_sim"),
             "type": event_type or f"payment.{payment.status.value}",
             "created": int(time.time()),
-            "data": {"object": payment_to_json(payment)},
+            "data": {"object": payment_to_wire(payment)},
         }
         return json.dumps(body, separators=(",", ":")).encode()
 
@@ -233,7 +235,7 @@ class SimulatorGateway:
             if not isinstance(event_id, str) or not isinstance(event_type, str) or not 0 < len(event_id) <= 100:
                 raise ValueError("bad id or type")
             obj = body.get("data", {}).get("object")
-            payment = payment_from_json(obj) if obj is not None else None
+            payment = payment_from_wire(obj) if obj is not None else None
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise BadSignature(f"the event body is malformed: {exc}") from None
         return GatewayEvent(event_id=event_id, type=event_type[:60], payment=payment, payload=body)
@@ -245,44 +247,6 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
         lowered = name.lower()
         value = next((v for k, v in headers.items() if k.lower() == lowered), None)
     return value
-
-
-def payment_to_json(payment: GatewayPayment) -> dict[str, Any]:
-    return {
-        "id": payment.ref,
-        "status": payment.status.value,
-        "amount": payment.amount.minor,
-        "tip": payment.tip.minor,
-        "currency": payment.amount.currency,
-        "card_brand": payment.card_brand,
-        "card_last4": payment.card_last4,
-        "method_ref": payment.method_ref,
-        "metadata": dict(payment.metadata),
-        "message": payment.message,
-    }
-
-
-def payment_from_json(obj: Any) -> GatewayPayment:
-    if not isinstance(obj, dict):
-        raise ValueError("data.object must be an object")
-    metadata = obj.get("metadata") or {}
-    if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
-        raise ValueError("metadata must map names to strings")
-    for name in ("amount", "tip"):
-        if isinstance(obj.get(name), bool) or not isinstance(obj.get(name), int):
-            raise ValueError(f"{name} must be an integer")
-    currency = str(obj["currency"])
-    return GatewayPayment(
-        ref=str(obj["id"]),
-        status=ChargeStatus(obj["status"]),
-        amount=Money(obj["amount"], currency),
-        tip=Money(obj["tip"], currency),
-        metadata=metadata,
-        card_brand=str(obj.get("card_brand", ""))[:20],
-        card_last4=str(obj.get("card_last4", ""))[:4],
-        method_ref=str(obj.get("method_ref", ""))[:100],
-        message=str(obj.get("message", ""))[:500],
-    )
 
 
 def build(public: Mapping[str, Any], secrets: Mapping[str, Any], **ctx: Any) -> SimulatorGateway:

@@ -1,0 +1,286 @@
+"""What the payment page shows, read from the database and priced with :mod:`posdesk.core`.
+
+Templates get plain values (already translated and formatted strings, integer minor units for the
+script); nothing here trusts the browser.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from posdesk.companion.i18n import Translator
+from posdesk.companion.models import Invoice as InvoiceRow
+from posdesk.companion.models import InvoiceStatus, Payment, PaymentStatus, SavedCard, Store
+from posdesk.companion.payments import Balance, balance_of, is_expired, tip_added_to, tip_window_open
+from posdesk.companion.store_settings import StoreSettings
+from posdesk.core.links import hash_token
+from posdesk.core.money import Money
+
+BRANDS = {"visa": "Visa", "mastercard": "Mastercard", "amex": "American Express", "discover": "Discover"}
+
+
+class LinkState(enum.Enum):
+    PAYABLE = "payable"
+    PAID = "paid"  # nothing left to pay on this link
+    INACTIVE = "inactive"  # unknown, expired, revoked: one answer for all
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    """The invoice behind a token, with its store and figures; ``row`` is detached (read-only)."""
+
+    state: LinkState
+    row: InvoiceRow | None = None
+    store: Store | None = None
+    settings: StoreSettings | None = None
+    balance: Balance | None = None
+
+
+def find(session: Session, token: str, now: datetime | None = None) -> Found:
+    if not token or len(token) > 200:
+        return Found(LinkState.INACTIVE)
+    row = session.scalars(select(InvoiceRow).where(InvoiceRow.token_hash == hash_token(token))).one_or_none()
+    if row is None:
+        return Found(LinkState.INACTIVE)
+    store = session.get(Store, row.store_id)
+    assert store is not None
+    settings = StoreSettings.of(store)
+    status = InvoiceStatus(row.status)
+    if status is InvoiceStatus.PAID:
+        balance = balance_of(session, row, store)
+        _detach(session, row, store)
+        return Found(LinkState.PAID, row, store, settings, balance)
+    if not status.is_payable or is_expired(row, now):
+        return Found(LinkState.INACTIVE)
+    balance = balance_of(session, row, store)
+    _detach(session, row, store)
+    state = LinkState.PAID if balance.due_now.is_zero() and status is InvoiceStatus.PARTIALLY_PAID else LinkState.PAYABLE
+    return Found(state, row, store, settings, balance)
+
+
+def _detach(session: Session, *rows: object) -> None:
+    """Keep the rows readable after the read transaction ends (its rollback would expire them)."""
+    for row in rows:
+        session.expunge(row)
+
+
+def brand_name(brand: str) -> str:
+    return BRANDS.get(brand, brand.title() or "Card")
+
+
+@dataclass(frozen=True, slots=True)
+class LineView:
+    name: str
+    detail: str
+    quantity: int
+    amount: str
+    was: str  # the price before coverage or discount, struck through when it differs
+    badge: str  # "In package" / "In membership"
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    label: str
+    amount: str
+    testid: str = ""
+    negative: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class TipOption:
+    value: str
+    label: str
+    amount_minor: int
+    amount: str
+
+
+@dataclass(frozen=True, slots=True)
+class CardView:
+    id: str
+    brand: str
+    last4: str
+    expiry: str
+    is_default: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PageView:
+    business: str
+    address: str
+    ticket_number: int
+    client_name: str
+    version: int
+    currency: str
+    lines: list[LineView]
+    rows: list[Row]
+    payments: list[Row]
+    balance_due: str
+    due_now_minor: int
+    due_now: str
+    partial_request: bool
+    tip_allowed: bool
+    tip_options: list[TipOption]
+    tip_cap_minor: int
+    promo_codes: list[str]
+    saved_cards: list[CardView] = field(default_factory=list)
+    known_client: bool = False
+    no_tip: str = ""
+    locale: str = "en_US"
+    exponent: int = 2
+
+    @property
+    def nothing_due(self) -> bool:
+        return self.due_now_minor == 0
+
+
+def page_view(session: Session, found: Found, t: Translator, gateway_kind: str) -> PageView:
+    assert found.row is not None and found.store is not None and found.settings is not None and found.balance
+    balance, settings = found.balance, found.settings
+    invoice, priced = balance.invoice, balance.priced
+    lines = []
+    for line, p in zip(invoice.lines, priced.lines, strict=True):
+        detail = t(line.kind.label)
+        if line.staff:
+            detail = t("{kind} with {staff}", kind=detail, staff=line.staff)
+        badge = t(line.prepaid.label) if line.prepaid else ""
+        was = t.money(p.gross) if p.net != p.gross else ""
+        lines.append(LineView(line.name, detail, line.quantity, t.money(p.net), was, badge))
+    rows = [Row(t("Subtotal"), t.money(priced.subtotal))]
+    if priced.prepaid.is_positive():
+        rows.append(Row(t("Covered by package or membership"), t.money(priced.prepaid)))
+    if priced.discounts.is_positive():
+        rows.append(Row(t("Discounts"), "−" + t.money(priced.discounts), negative=True))
+    if priced.promos.is_positive():
+        codes = ", ".join(priced.applied_promo_codes)
+        rows.append(Row(t("Promo {codes}", codes=codes), "−" + t.money(priced.promos), negative=True))
+    rows.append(Row(t("Tax"), t.money(priced.tax)))
+    if priced.surcharge.is_positive():
+        rows.append(Row(t("Card surcharge"), t.money(priced.surcharge)))
+    rows.append(Row(t("Total"), t.money(priced.total), testid="invoice-total"))
+    payments = [Row(t("Paid"), "−" + t.money(balance.paid_total), negative=True)] if balance.paid_total.is_positive() else []
+
+    policy = settings.tip_policy()
+    cap = policy.cap(balance.tip_base)
+    tip_options = [
+        TipOption(str(i), preset.label(t.locale), preset.amount_for(balance.tip_base).minor, t.money(preset.amount_for(balance.tip_base)))
+        for i, preset in enumerate(policy.presets)
+        if preset.amount_for(balance.tip_base) <= cap
+    ]
+    tip_allowed = policy.allowed and balance.tip_base.is_positive()
+
+    client = invoice.client
+    cards: list[CardView] = []
+    if client is not None:
+        for card in session.scalars(
+            select(SavedCard)
+            .where(
+                SavedCard.store_id == found.store.id,
+                SavedCard.client_id == client.id,
+                SavedCard.gateway == gateway_kind,
+                SavedCard.removed_at.is_(None),
+            )
+            .order_by(SavedCard.is_default.desc(), SavedCard.created_at)
+        ):
+            cards.append(CardView(card.id, brand_name(card.brand), card.last4, f"{card.exp_month:02d}/{card.exp_year % 100:02d}", card.is_default))
+    return PageView(
+        business=settings.business_name,
+        address=settings.address,
+        ticket_number=invoice.ticket_number,
+        client_name=client.name if client else "",
+        version=found.row.version,
+        currency=invoice.currency,
+        lines=lines,
+        rows=rows,
+        payments=payments,
+        balance_due=t.money(balance.balance_due),
+        due_now_minor=balance.due_now.minor,
+        due_now=t.money(balance.due_now),
+        partial_request=balance.due_now != balance.balance_due,
+        tip_allowed=tip_allowed,
+        tip_options=tip_options,
+        tip_cap_minor=cap.minor,
+        promo_codes=list(priced.applied_promo_codes),
+        saved_cards=cards,
+        known_client=client is not None,
+        no_tip=t.money(Money.zero(invoice.currency)),
+        locale=t.locale,
+        exponent=balance.due_now.exponent,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiptView:
+    payment_id: str
+    business: str
+    amount: str
+    tip: str
+    tip_minor: int
+    total: str
+    card: str
+    date: str
+    balance_due: str
+    balance_due_minor: int
+    status: PaymentStatus
+    message: str
+    can_add_tip: bool
+    tip_options: list[TipOption]
+    tip_added: str  # the later tip, when one was added
+
+
+def receipt_view(session: Session, found: Found, payment: Payment, t: Translator) -> ReceiptView:
+    assert found.settings is not None and found.balance is not None
+    money = lambda minor: t.money(Money(minor, payment.currency))  # noqa: E731
+    later = tip_added_to(session, payment.id)
+    balance = found.balance
+    policy = found.settings.tip_policy()
+    options = [
+        TipOption(str(i), preset.label(t.locale), preset.amount_for(balance.tip_base).minor, t.money(preset.amount_for(balance.tip_base)))
+        for i, preset in enumerate(policy.presets)
+    ]
+    can_tip = later is None and policy.allowed and balance.tip_base.is_positive() and tip_window_open(payment)
+    when = payment.succeeded_at or payment.created_at
+    return ReceiptView(
+        payment_id=payment.id,
+        business=found.settings.business_name,
+        amount=money(payment.amount_minor),
+        tip=money(payment.tip_minor),
+        tip_minor=payment.tip_minor,
+        total=money(payment.amount_minor + payment.tip_minor),
+        card=f"{brand_name(payment.card_brand)} •••• {payment.card_last4}" if payment.card_last4 else "",
+        date=t.datetime(when),
+        balance_due=t.money(balance.balance_due),
+        balance_due_minor=balance.balance_due.minor,
+        status=PaymentStatus(payment.status),
+        message=payment.failure_message,
+        can_add_tip=can_tip,
+        tip_options=options,
+        tip_added=money(later.tip_minor) if later is not None else "",
+    )
+
+
+def latest_payment(session: Session, invoice_id: str) -> Payment | None:
+    return session.scalars(
+        select(Payment)
+        .where(Payment.invoice_id == invoice_id, Payment.kind == "invoice", Payment.status == PaymentStatus.SUCCEEDED.value)
+        .order_by(Payment.succeeded_at.desc())
+    ).first()
+
+
+def status_json(found: Found, t: Translator) -> dict[str, Any]:
+    """What the page's script polls to notice a new version or a payment made elsewhere."""
+    if found.state is LinkState.INACTIVE or found.row is None or found.balance is None:
+        return {"state": LinkState.INACTIVE.value}
+    return {
+        "state": found.state.value,
+        "version": found.row.version,
+        "due_now": found.balance.due_now.minor,
+        "due_now_text": t.money(found.balance.due_now),
+        "balance_due_text": t.money(found.balance.balance_due),
+    }
+
