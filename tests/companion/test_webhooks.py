@@ -1,0 +1,199 @@
+"""``POST /webhooks/simulator``: verified on the raw body, stored once, applied forward only.
+
+Events are made and signed the way the Simulator makes them and posted over HTTP to a real companion.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import json
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+
+from posdesk.companion.models import Invoice, Payment, WebhookEvent
+from posdesk.companion.webhooks import pipeline
+from posdesk.core.money import Money
+from posdesk.gateways.base import ChargeStatus, GatewayPayment, payment_to_wire
+from posdesk.gateways.signing import sign
+from posdesk.gateways.simulator import SIGNATURE_HEADER
+from tests.companion.conftest import Companion, invoice_upload, put_invoice
+
+TOTAL = 8165  # the default test invoice: $60 haircut + $20 shampoo + tax
+
+
+def uploaded(companion: Companion, **kwargs: Any) -> dict[str, Any]:
+    body = invoice_upload(**kwargs)
+    assert put_invoice(companion.api, body).status_code in (200, 201)
+    return body
+
+
+def payment_event(
+    companion: Companion,
+    invoice: dict[str, Any],
+    *,
+    status: str = "succeeded",
+    payment_id: str | None = None,
+    ref: str = "pi_sim_1",
+    amount: int = TOTAL,
+    tip: int = 0,
+    currency: str = "USD",
+    version: int = 1,
+    event_id: str | None = None,
+) -> bytes:
+    payment = GatewayPayment(
+        ref=ref,
+        status=ChargeStatus(status),
+        amount=Money(amount, currency),
+        tip=Money(tip, currency),
+        metadata={
+            "store_id": companion.terminal.store_id,
+            "invoice_id": invoice["invoice_id"],
+            "invoice_version": str(version),
+            "payment_id": payment_id or "p" * 32,
+            "kind": "invoice",
+        },
+        card_brand="visa",
+        card_last4="4242",
+        method_ref="pm_sim_visa_4242_ok_1239_abcdefabcdef",
+        message="Your card was declined" if status == "failed" else "",
+    )
+    body = {
+        "id": event_id or f"evt_{uuid.uuid4().hex}",
+        "type": f"payment.{status}",
+        "created": int(time.time()),
+        "data": {"object": payment_to_wire(payment)},
+    }
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
+def post(client: httpx.Client, raw: bytes, header: str | None) -> httpx.Response:
+    headers = {"Content-Type": "application/json"}
+    if header is not None:
+        headers[SIGNATURE_HEADER] = header
+    return client.post("/webhooks/simulator", content=raw, headers=headers)
+
+
+def signed(companion: Companion, raw: bytes, timestamp: int | None = None) -> str:
+    return sign(companion.config.simulator_webhook_secret, raw, timestamp)
+
+
+def events(companion: Companion, type_: str) -> list[dict[str, Any]]:
+    return [e for e in companion.api.get("/api/v1/events").json()["events"] if e["type"] == type_]
+
+
+def eventually(check: Callable[[], Any], timeout: float = 5.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result or time.monotonic() > deadline:
+            return result
+        time.sleep(0.05)
+
+
+def rows(companion: Companion, model: type) -> list[Any]:
+    with companion.db.read() as session:
+        found = list(session.query(model).all())
+        session.expunge_all()
+        return found
+
+
+def test_five_concurrent_deliveries_make_one_payment_and_one_event(companion: Companion, client: httpx.Client) -> None:
+    invoice = uploaded(companion)
+    raw = payment_event(companion, invoice)
+    header = signed(companion, raw)
+    with concurrent.futures.ThreadPoolExecutor(5) as pool:
+        answers = list(pool.map(lambda _: post(companion.client(), raw, header), range(5)))
+    assert [a.status_code for a in answers] == [200] * 5
+    assert sum(1 for a in answers if not a.json()["duplicate"]) == 1
+    assert eventually(lambda: events(companion, "invoice.paid"))
+    time.sleep(0.3)  # let any (wrong) second application land before counting
+    assert len(events(companion, "invoice.paid")) == 1
+    assert len(rows(companion, Payment)) == 1 and len(rows(companion, WebhookEvent)) == 1
+    [paid] = events(companion, "invoice.paid")
+    assert paid["data"]["payment"]["amount"] == TOTAL and paid["data"]["balance_due"] == 0
+
+
+def test_two_event_types_for_one_payment_make_one_payment(companion: Companion, client: httpx.Client) -> None:
+    invoice = uploaded(companion)
+    for status in ("processing", "succeeded", "succeeded"):
+        raw = payment_event(companion, invoice, status=status)
+        assert post(client, raw, signed(companion, raw)).status_code == 200
+    assert eventually(lambda: events(companion, "invoice.paid"))
+    assert len(rows(companion, Payment)) == 1 and len(rows(companion, WebhookEvent)) == 3
+    assert len(events(companion, "invoice.paid")) == 1
+
+
+def test_a_late_failure_never_undoes_a_payment(companion: Companion, client: httpx.Client) -> None:
+    invoice = uploaded(companion)
+    for status in ("succeeded", "failed"):
+        raw = payment_event(companion, invoice, status=status)
+        assert post(client, raw, signed(companion, raw)).status_code == 200
+    assert eventually(lambda: all(r.processed_at for r in rows(companion, WebhookEvent)) and len(rows(companion, WebhookEvent)) == 2)
+    [payment] = rows(companion, Payment)
+    assert payment.status == "succeeded"
+    assert [i.status for i in rows(companion, Invoice)] == ["paid"]
+    assert events(companion, "payment.failed") == []
+
+
+@pytest.mark.parametrize(
+    "make_header",
+    [
+        lambda c, raw: None,
+        lambda c, raw: "t=1,v1=deadbeef",
+        lambda c, raw: sign("another-secret-" + "z" * 30, raw),
+        lambda c, raw: sign(c.config.simulator_webhook_secret, raw, int(time.time()) - 301),
+        lambda c, raw: sign(c.config.simulator_webhook_secret, json.dumps(json.loads(raw), indent=2).encode()),
+    ],
+    ids=["missing-header", "bad-signature", "wrong-secret", "old-timestamp", "reserialised-body"],
+)
+def test_events_that_do_not_verify_are_refused_and_write_nothing(
+    companion: Companion, client: httpx.Client, make_header: Callable[[Companion, bytes], str | None]
+) -> None:
+    invoice = uploaded(companion)
+    raw = payment_event(companion, invoice)
+    response = post(client, raw, make_header(companion, raw))
+    assert response.status_code == 400
+    assert rows(companion, WebhookEvent) == [] and rows(companion, Payment) == []
+    assert events(companion, "invoice.paid") == []
+
+
+def test_an_event_before_its_invoice_is_kept_and_applied_later(companion: Companion, client: httpx.Client) -> None:
+    later = invoice_upload()
+    raw = payment_event(companion, later)
+    assert post(client, raw, signed(companion, raw)).status_code == 200
+    [kept] = eventually(lambda: [r for r in rows(companion, WebhookEvent) if r.attempts])
+    assert kept.processed_at is None and "not known yet" in kept.last_error
+    assert put_invoice(companion.api, later).status_code in (200, 201)
+    assert pipeline.retry_pending(companion.db) == 1
+    [paid] = events(companion, "invoice.paid")
+    assert paid["invoice_id"] == later["invoice_id"]
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [{"amount": 100}, {"tip": 5000}, {"version": 2}],
+    ids=["amount", "tip", "version"],
+)
+def test_figures_that_differ_from_the_record_are_not_applied(
+    companion: Companion, client: httpx.Client, changes: dict[str, Any]
+) -> None:
+    invoice = uploaded(companion)
+    first = payment_event(companion, invoice, status="requires_action")
+    assert post(client, first, signed(companion, first)).status_code == 200
+    assert eventually(lambda: rows(companion, Payment))
+    tampered = payment_event(companion, invoice, **changes)
+    assert post(client, tampered, signed(companion, tampered)).status_code == 200
+    assert eventually(lambda: any("refused" in r.last_error for r in rows(companion, WebhookEvent)))
+    [payment] = rows(companion, Payment)
+    assert payment.status == "requires_action"
+    assert events(companion, "invoice.paid") == []
+
+
+def test_unknown_gateway_endpoint_is_404(client: httpx.Client) -> None:
+    assert client.post("/webhooks/paypal", content=b"{}").status_code == 404
+    assert client.post("/webhooks/stripe/no-such-store", content=b"{}").status_code == 404
