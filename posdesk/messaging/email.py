@@ -233,6 +233,10 @@ class EmailChannel:
         except smtplib.SMTPRecipientsRefused as exc:
             code, answer = next(iter(exc.recipients.values()))
             _raise_for_answer(code, answer, final=f"The mail server refused the address {recipient}.")
+        except smtplib.SMTPNotSupportedError:
+            raise ChannelUnavailable(
+                "The mail server does not accept a login here; check the email settings."
+            ) from None
         except smtplib.SMTPAuthenticationError:
             # Not the message's fault: retry once the manager fixes the settings.
             raise ChannelUnavailable("The mail server refused the login; check the email settings.") from None

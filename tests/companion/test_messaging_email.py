@@ -227,6 +227,13 @@ def test_login_over_starttls(smtp_server_factory: Callable[..., SmtpTestServer])
     assert "nope" not in str(raised.value)
 
 
+def test_login_to_a_server_without_auth_is_a_settings_problem(smtp_server: SmtpTestServer) -> None:
+    channel = channel_for(smtp_server, username="salon", password="pw")  # loopback: clear text allowed
+    with pytest.raises(ChannelUnavailable, match="does not accept a login"):
+        send(channel, invoice())
+    assert smtp_server.messages == []
+
+
 class _PickyHandler:
     """Refuses some recipients: permanently (550) or for now (451)."""
 
