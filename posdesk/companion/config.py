@@ -47,6 +47,15 @@ class CompanionConfig:
             "simulator_webhook_secret": env.get("POSDESK_SIMULATOR_WEBHOOK_SECRET", ""),
             "demo": env.get("POSDESK_DEMO", "").lower() in {"1", "true", "yes"},
         }
+        for name, env_name in (
+            ("rate_limit_per_minute", "POSDESK_RATE_LIMIT_PER_MINUTE"),
+            ("max_body_bytes", "POSDESK_MAX_BODY_BYTES"),
+        ):
+            if env.get(env_name):
+                try:
+                    values[name] = int(env[env_name])
+                except ValueError:
+                    raise ConfigError(f"{env_name} must be a whole number") from None
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]
 

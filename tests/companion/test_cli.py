@@ -156,3 +156,24 @@ def test_embedded_companion_starts_with_a_demo_store_and_remembers_it(tmp_path: 
         assert httpx.get(f"{second.url}/api/v1/store", headers=headers).status_code == 200
     finally:
         second.stop()
+
+
+def test_configuration_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from posdesk.companion.config import CompanionConfig, ConfigError
+
+    monkeypatch.setenv("DATABASE_URL", f"sqlite+pysqlite:///{tmp_path / 'x.db'}")
+    monkeypatch.setenv("POSDESK_PUBLIC_URL", "https://pay.example.com")
+    monkeypatch.setenv("POSDESK_MAX_BODY_BYTES", "4096")
+    monkeypatch.setenv("POSDESK_RATE_LIMIT_PER_MINUTE", "30")
+    config = CompanionConfig.from_env()
+    assert (config.public_url, config.max_body_bytes, config.rate_limit_per_minute) == (
+        "https://pay.example.com",
+        4096,
+        30,
+    )
+    assert CompanionConfig.from_env(database_url="sqlite+pysqlite:////elsewhere.db").database_url.endswith(
+        "elsewhere.db"
+    )
+    monkeypatch.setenv("POSDESK_MAX_BODY_BYTES", "lots")
+    with pytest.raises(ConfigError, match="POSDESK_MAX_BODY_BYTES"):
+        CompanionConfig.from_env()
