@@ -47,7 +47,7 @@ def open_database(config: CompanionConfig) -> Database:
     db = Database(config.database_url)
     # On SQLite take the write lock up front, so two processes starting together migrate in turn.
     engine = db.engine.execution_options(posdesk_begin="BEGIN IMMEDIATE") if db.is_sqlite else db.engine
-    migrations.upgrade(engine)  # type: ignore[arg-type]
+    migrations.upgrade(engine)
     return db
 
 

@@ -14,6 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from posdesk.companion.config import CompanionConfig, ConfigError
+from posdesk.companion.database import Database
 
 DEFAULT_PORT = 8700
 
@@ -22,7 +23,7 @@ def _config(args: argparse.Namespace) -> CompanionConfig:
     return CompanionConfig.from_env(database_url=getattr(args, "database_url", None))
 
 
-def _database(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def _database(args: argparse.Namespace) -> Database:
     from posdesk.companion.app import open_database
 
     return open_database(_config(args))
@@ -57,9 +58,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     }
     if args.workers > 1:
         open_database(config).dispose()  # migrate once, before the workers start
-        uvicorn.run("posdesk.companion.app:app_from_env", factory=True, workers=args.workers, **common)  # type: ignore[arg-type]
+        uvicorn.run("posdesk.companion.app:app_from_env", factory=True, workers=args.workers, **common)
     else:
-        uvicorn.run(create_app(config), **common)  # type: ignore[arg-type]
+        uvicorn.run(create_app(config), **common)
     return 0
 
 

@@ -111,6 +111,12 @@ class EventBus:
         for listener in listeners:
             listener(store_id)
 
+    @property
+    def listener_count(self) -> int:
+        """How many listeners are registered (open event streams of this process)."""
+        with self._condition:
+            return len(self._listeners)
+
     def add_listener(self, listener: Callable[[str], None]) -> Callable[[], None]:
         """Call ``listener(store_id)`` on every notify (from the notifying thread); returns the remover.
 

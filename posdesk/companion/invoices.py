@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
 from posdesk.companion.database import Database
@@ -256,13 +256,13 @@ def expire_if_due(session: Session, invoice: Invoice, *, now: datetime | None = 
     now = now or utcnow()
     if not is_due(invoice, now=now):
         return False
-    moved = session.execute(
+    moved: CursorResult[Any] = session.execute(  # type: ignore[assignment]
         update(Invoice)
         .where(Invoice.id == invoice.id, Invoice.status.in_(PAYABLE), Invoice.expires_at <= now)
         .values(status=InvoiceStatus.EXPIRED.value, updated_at=now)
         .execution_options(synchronize_session=False)
-    ).rowcount
-    if not moved:  # another worker expired it first
+    )
+    if not moved.rowcount:  # another worker expired it first
         return False
     invoice.status = InvoiceStatus.EXPIRED.value
     append_event(

@@ -97,7 +97,7 @@ class StoreSettings:
         if default_locale.split("_")[0] not in languages:
             raise SettingsError("settings.default_locale: must be one of the enabled languages")
         presets_raw = raw.get("tip_presets")
-        presets = DEFAULT_PRESETS
+        presets: tuple[TipPreset, ...] = DEFAULT_PRESETS
         if presets_raw is not None:
             if not isinstance(presets_raw, list) or len(presets_raw) > MAX_PRESETS:
                 raise SettingsError(f"settings.tip_presets: must be a list of at most {MAX_PRESETS} presets")

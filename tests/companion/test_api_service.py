@@ -234,3 +234,15 @@ def test_demo_config_makes_random_secrets(tmp_path) -> None:
     second = demo_config(f"sqlite+pysqlite:///{tmp_path / 'a.db'}")
     assert first.secret_key != second.secret_key
     assert first.secret_key not in repr(first)
+
+
+def test_rate_limiter_allows_a_burst_then_refills_over_time() -> None:
+    from posdesk.companion.ratelimit import RateLimiter
+
+    now = [0.0]
+    limiter = RateLimiter(60, burst=3, clock=lambda: now[0])
+    assert [limiter.hit("1.2.3.4") for _ in range(3)] == [0.0, 0.0, 0.0]
+    assert limiter.hit("1.2.3.4") == pytest.approx(1.0)  # one request a second
+    assert limiter.hit("5.6.7.8") == 0.0  # other addresses are not affected
+    now[0] += 1.0
+    assert limiter.hit("1.2.3.4") == 0.0

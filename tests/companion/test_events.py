@@ -202,6 +202,17 @@ def test_stream_sends_heartbeats_while_idle(companion: Companion, monkeypatch: p
         assert events.next_comment() == "heartbeat"
 
 
+def test_a_closed_stream_stops_listening(companion: Companion) -> None:
+    bus: EventBus = companion.app.state.bus
+    with stream(companion.url, companion.terminal.headers) as events:
+        events.wait_until_open()
+        assert bus.listener_count == 1
+    deadline = time.monotonic() + 5
+    while bus.listener_count and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert bus.listener_count == 0
+
+
 def test_stream_sees_events_another_process_appends(companion: Companion) -> None:
     """Another worker (here: another Database on the same file) appends without this process's bus
     hearing of it; the stream's poll still delivers it."""
