@@ -101,7 +101,9 @@ def start_embedded(data_dir: Path, *, port: int = 0) -> EmbeddedCompanion:
     if len(state.get("secret_key", "")) < 32 or len(state.get("simulator_webhook_secret", "")) < 32:
         state["secret_key"] = secrets.token_urlsafe(32)
         state["simulator_webhook_secret"] = secrets.token_urlsafe(32)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # IPPROTO_TCP, not the default 0: asyncio sets TCP_NODELAY only on sockets whose proto says TCP, and
+    # without it every keep-alive request waits ~40 ms for Nagle and the peer's delayed ACK.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", port))
     sock.listen(128)
