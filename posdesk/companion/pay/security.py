@@ -38,6 +38,10 @@ def same_origin_post(request: Request, config: CompanionConfig) -> bool:
     origin = request.headers.get("origin")
     if origin is None:
         return True  # an older browser: the CSRF token still has to match
+    if origin == "null":
+        # With ``Referrer-Policy: no-referrer`` browsers send ``Origin: null`` on form posts; they also
+        # send Sec-Fetch-Site, which then decides.
+        return site == "same-origin"
     allowed = {_origin(config.public_url), _origin(str(request.base_url))}
     host = request.headers.get("host")
     if host:
