@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from bench.report import machine
@@ -14,8 +15,11 @@ BENCHMARKS = ("startup", "send_link", "pay_to_close", "page", "webhooks", "cache
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("name", choices=(*BENCHMARKS, "all"))
-    parser.add_argument("--quick", action="store_true", help="a tiny configuration (smoke test, not a figure)")
+    parser.add_argument(
+        "--quick", action="store_true", help="a tiny configuration (smoke test, not a figure)"
+    )
     args = parser.parse_args(argv)
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # benchmarks never need a screen
     print(f"machine: {machine()}\n", flush=True)
     failed = []
     for name in BENCHMARKS if args.name == "all" else (args.name,):

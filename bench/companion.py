@@ -72,7 +72,9 @@ def start_companion(database_url: str) -> RunningCompanion:
         process.wait()
         raise RuntimeError(f"the benchmark companion did not start (exit {process.returncode})")
     info = json.loads(line)
-    companion = RunningCompanion(process, info["url"], info["store_id"], info["credential"], info["webhook_secret"])
+    companion = RunningCompanion(
+        process, info["url"], info["store_id"], info["credential"], info["webhook_secret"]
+    )
     deadline = time.monotonic() + 20
     while True:
         try:
@@ -86,7 +88,9 @@ def start_companion(database_url: str) -> RunningCompanion:
         time.sleep(0.05)
 
 
-def invoice_body(ticket_id: str | None = None, invoice_id: str | None = None, token: str | None = None) -> dict[str, Any]:
+def invoice_body(
+    ticket_id: str | None = None, invoice_id: str | None = None, token: str | None = None
+) -> dict[str, Any]:
     """A ``PUT /api/v1/invoices/{id}`` body: one $60 haircut for Ana, priced as the POS prices it."""
     ticket = Ticket.new(1, "USD", ticket_id=ticket_id or uuid.uuid4().hex)
     ticket.add_line(
@@ -111,7 +115,9 @@ def invoice_body(ticket_id: str | None = None, invoice_id: str | None = None, to
     return {**invoice.to_wire(), "link_token": token or new_link_token()}
 
 
-def paid_webhook(secret: str, store_id: str, invoice_id: str, amount: int = PRICE) -> tuple[bytes, dict[str, str]]:
+def paid_webhook(
+    secret: str, store_id: str, invoice_id: str, amount: int = PRICE
+) -> tuple[bytes, dict[str, str]]:
     """A signed Simulator ``payment.succeeded`` event for a charge the companion never saw start.
 
     The companion records such a payment from the event's metadata (as after a crash between charge

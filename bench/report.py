@@ -42,7 +42,9 @@ class Table:
         widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
 
         def line(row: tuple[str, ...]) -> str:
-            return "| " + " | ".join(text.ljust(width) for text, width in zip(row, widths, strict=True)) + " |"
+            return (
+                "| " + " | ".join(text.ljust(width) for text, width in zip(row, widths, strict=True)) + " |"
+            )
 
         out = [f"## {self.title}", "", line(header), "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
         out += [line(row) for row in cells[1:]]
@@ -51,7 +53,10 @@ class Table:
 
 
 def ms(seconds: float) -> str:
-    return f"{seconds * 1000:.1f} ms"
+    value = seconds * 1000
+    return (
+        f"{value:.1f} ms" if value >= 10 else f"{value:.2f} ms" if value >= 0.1 else f"{value * 1000:.0f} µs"
+    )
 
 
 def secs(seconds: float) -> str:

@@ -48,7 +48,10 @@ def run(quick: bool = False, runs: int | None = None) -> Table:
             plain.append(pos_start(plain_dir, demo=False))
             demo.append(pos_start(demo_dir, demo=True))
     floor = median([r.seconds for r in bare])
-    for label, samples in (("POS, companion configured", plain), ("POS, demo mode (embedded companion)", demo)):
+    for label, samples in (
+        ("POS, companion configured", plain),
+        ("POS, demo mode (embedded companion)", demo),
+    ):
         value = median([r.seconds for r in samples])
         table.add(
             f"{label}: median of {runs}",

@@ -1,0 +1,100 @@
+"""``send_link``: click "Send via Shareable Link" until the URL is on the clipboard, online and offline.
+
+The real main window and Send Invoice dialog, driven without qtbot: for each send a new ticket for a
+sample client gets one product, the dialog opens through the main window (as $ Send Invoice does) and
+``sendViaLinkButton`` is clicked. The click is handled synchronously, so the time from the click to
+reading the link back from the clipboard is the cashier's wait. Between sends the worker finishes saving
+(and, online, the sync service uploads), so each click starts from a quiet POS.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+
+from bench.companion import start_companion
+from bench.pos import BenchPos, build_pos, pump_until, qt_app
+from bench.report import Table, ms, percentile, ratio
+from posdesk.gui.qt import QApplication, QPushButton
+
+BAR = 0.050
+
+
+def time_sends(pos: BenchPos, sends: int) -> list[float]:
+    client, item = pos.sample_client(), pos.sample_item()
+    window, view = pos.window, pos.window.ticket_view
+    samples = []
+    for _ in range(sends):
+        window.new_ticket()
+        view.set_client(client)
+        view.add_item(item)
+        dialog = window.open_send_invoice()
+        assert dialog is not None, "the Send Invoice button must be enabled"
+        pump_until(dialog.isVisible, what="the dialog")
+        button = dialog.findChild(QPushButton, "sendViaLinkButton")
+        started = time.perf_counter()
+        button.click()
+        url = QApplication.clipboard().text()
+        samples.append(time.perf_counter() - started)
+        assert url and url == dialog.url and "/pay/" in url, url
+        pump_until(lambda: not pos.ctx.worker.busy, what="the invoice to be saved")
+        dialog.accept()
+    return samples
+
+
+def time_baseline(sends: int) -> list[float]:
+    """A bare button whose click puts a fixed text on the clipboard: Qt's own floor for the same act."""
+    button = QPushButton("copy")
+    button.clicked.connect(lambda: QApplication.clipboard().setText("http://127.0.0.1/pay/x"))
+    button.show()
+    samples = []
+    for _ in range(sends):
+        QApplication.clipboard().clear()
+        started = time.perf_counter()
+        button.click()
+        QApplication.clipboard().text()
+        samples.append(time.perf_counter() - started)
+    button.close()
+    return samples
+
+
+def run(quick: bool = False) -> Table:
+    sends = 10 if quick else 200
+    qt_app()
+    table = Table(f'send_link: click "Send via Shareable Link" to the link on the clipboard ({sends} sends)')
+    base = time_baseline(sends)
+    with tempfile.TemporaryDirectory(prefix="posdesk-bench-send-") as tmp:
+        pos = build_pos(Path(tmp) / "offline")
+        try:
+            offline = time_sends(pos, sends)
+        finally:
+            pos.stop()
+        with start_companion(f"sqlite+pysqlite:///{tmp}/companion.db") as companion:
+            pos = build_pos(
+                Path(tmp) / "online",
+                companion_url=companion.url,
+                credential=companion.credential,
+                store_id=companion.store_id,
+            )
+            try:
+                online = time_sends(pos, sends)
+            finally:
+                pos.stop()
+    floor = percentile(base, 50)
+    for label, samples in (("offline", offline), ("online", online)):
+        for p in (50, 99):
+            value = percentile(samples, p)
+            table.add(
+                f"{label} p{p}",
+                ms(value),
+                baseline=f"{ms(percentile(base, p))} bare button",
+                ratio=ratio(value, percentile(base, p)),
+                bar="< 50 ms",
+                meets=value < BAR,
+            )
+    table.notes.append(
+        f"baseline: a bare QPushButton copying a fixed text (p50 {ms(floor)}); "
+        "online = paired with a companion process, event stream connected"
+    )
+    return table
