@@ -291,3 +291,49 @@ class SavedCard(Base):
     is_default: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     removed_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class ClientContact(Base):
+    """How the Communicator may reach a client: the addresses and consent the POS last sent, plus an SMS
+    opt-out the client made themselves (a STOP reply), which only their START reply lifts."""
+
+    __tablename__ = "client_contacts"
+
+    store_id: Mapped[str] = mapped_column(ForeignKey("stores.id"), primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(420), default="")
+    phone: Mapped[str] = mapped_column(String(40), default="", index=True)  # E.164 when it could be read
+    email: Mapped[str] = mapped_column(String(320), default="")
+    sms_consent: Mapped[bool] = mapped_column(Boolean, default=False)
+    email_consent: Mapped[bool] = mapped_column(Boolean, default=False)
+    sms_opted_out: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Message(Base):
+    """One Communicator message, keyed by the id the terminal made (so a resent POST is the same message).
+
+    ``status`` moves forward only: queued, sent, delivered or failed (``reason`` says why it failed).
+    ``provider_ref`` is the SMS sid or the email Message-ID once a provider took it.
+    """
+
+    __tablename__ = "messages"
+    __table_args__ = (Index("ix_messages_store_client", "store_id", "client_id", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    store_id: Mapped[str] = mapped_column(ForeignKey("stores.id"))
+    client_id: Mapped[str] = mapped_column(String(64))
+    ticket_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    invoice_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    channel: Mapped[str] = mapped_column(String(10))
+    to_address: Mapped[str] = mapped_column(String(320), default="")
+    subject: Mapped[str] = mapped_column(String(300), default="")
+    body: Mapped[str] = mapped_column(Text)
+    link: Mapped[str | None] = mapped_column(Text, default=None)
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    reason: Mapped[str] = mapped_column(Text, default="")
+    provider_ref: Mapped[str | None] = mapped_column(String(200), default=None, index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_try_at: Mapped[datetime | None] = mapped_column(default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
