@@ -101,7 +101,7 @@ def _level() -> int:
 
 
 def setup_logging(program: str = "posdesk", *, to_file: bool = True, console: bool = True) -> Path | None:
-    """Send every log record through the redacting filter to a rotating file and to stderr.
+    """Send every log record through the redacting filter to a rotating file, and warnings to stderr.
 
     Returns the log file's path (None when ``to_file`` is off or the folder cannot be written, in which
     case logging still goes to stderr). Safe to call twice: earlier posdesk handlers are replaced.
@@ -128,7 +128,9 @@ def setup_logging(program: str = "posdesk", *, to_file: bool = True, console: bo
             path = None
             print(f"{program}: cannot write logs: {exc}", file=sys.stderr)
     if console and sys.stderr is not None:  # a windowed Windows build has no stderr at all
-        handlers.append(logging.StreamHandler(sys.stderr))
+        stderr = logging.StreamHandler(sys.stderr)
+        stderr.setLevel(max(logging.WARNING, _level()))  # the terminal shows problems; the file, the story
+        handlers.append(stderr)
     for handler in handlers:
         handler.setFormatter(formatter)
         handler.addFilter(redactor)
@@ -136,3 +138,33 @@ def setup_logging(program: str = "posdesk", *, to_file: bool = True, console: bo
         root.addHandler(handler)
     logging.captureWarnings(True)
     return path
+
+
+def server_log_config() -> dict[str, object]:
+    """A ``logging.config.dictConfig`` for the hosted companion: redacted lines on stderr.
+
+    Given to uvicorn as ``log_config`` so that each worker process sets it up too. A server logs to
+    stderr (journald or the container runtime keeps and rotates it): several workers sharing one
+    rotating file would rotate it from under each other.
+    """
+    level = logging.getLevelName(_level())
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {"redact": {"()": "posdesk.logs.RedactSecrets"}},
+        "formatters": {"plain": {"format": FORMAT}},
+        "handlers": {
+            "stderr": {
+                "class": "logging.StreamHandler",
+                "stream": "ext://sys.stderr",
+                "formatter": "plain",
+                "filters": ["redact"],
+            }
+        },
+        "root": {"level": level, "handlers": ["stderr"]},
+        # uvicorn's own loggers hand their records to the root's redacting handler.
+        "loggers": {
+            name: {"level": level, "handlers": [], "propagate": True}
+            for name in ("uvicorn", "uvicorn.error", "uvicorn.access")
+        },
+    }

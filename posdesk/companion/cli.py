@@ -7,12 +7,13 @@ Every command reads the environment (see ``docs/companion.md``); ``--database-ur
 from __future__ import annotations
 
 import argparse
-import logging
+import logging.config
 import os
 import secrets
 import sys
 from collections.abc import Sequence
 
+from posdesk import __version__, logs
 from posdesk.companion.config import CompanionConfig, ConfigError
 from posdesk.companion.database import Database
 
@@ -47,8 +48,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"posdesk-companion: cannot start: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    log_config = logs.server_log_config()  # link tokens and keys never reach the log
+    logging.config.dictConfig(log_config)
     common = {
+        "log_config": log_config,
         "host": args.host,
         "port": args.port,
         "access_log": False,  # ours (posdesk.companion.access) redacts link tokens; uvicorn's would not
@@ -113,6 +116,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="posdesk-companion", description="The posdesk companion service.")
+    parser.add_argument("--version", action="version", version=f"posdesk-companion {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     def with_database(sub: argparse.ArgumentParser) -> argparse.ArgumentParser:

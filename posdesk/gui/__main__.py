@@ -7,6 +7,8 @@ import os
 import sys
 from pathlib import Path
 
+from posdesk import __version__
+
 
 def display_problem(
     environ: dict[str, str] | os._Environ[str] = os.environ, platform: str = sys.platform
@@ -24,26 +26,41 @@ def display_problem(
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="posdesk", description="posdesk point of sale")
+    parser.add_argument("--version", action="version", version=f"posdesk {__version__}")
     parser.add_argument("--companion-url", help="connect to this companion instead of the settings' one")
     parser.add_argument("--data-dir", type=Path, help="keep the local database here (default: user data dir)")
     parser.add_argument(
         "--demo", action="store_true", help="demo mode: embedded companion, simulated payments, sample data"
     )
     parser.add_argument(
-        "--self-test", action="store_true", help="start, build the New Ticket view, and exit (0 when fine)"
+        "--self-test",
+        action="store_true",
+        help="check this installation offscreen (files, database, window, payment page); exit 0 when fine",
     )
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.data_dir:
+        os.environ["POSDESK_DATA_DIR"] = str(args.data_dir)
+    from posdesk import crash, logs
+
+    if args.self_test:  # offscreen: needs no display
+        from posdesk.selftest import run_self_test
+
+        logs.setup_logging("posdesk")
+        crash.install()  # a report, never a modal box nobody can click
+        return run_self_test()
     problem = display_problem()
     if problem:
         print(problem, file=sys.stderr)
         return 2
-    if args.data_dir:
-        os.environ["POSDESK_DATA_DIR"] = str(args.data_dir)
-    from posdesk.gui.app import run  # Qt is imported only once a display is known to exist
+    logs.setup_logging("posdesk")
+    from posdesk.gui.about_dialog import show_crash_notice  # Qt only once a display is known to exist
+    from posdesk.gui.app import run
+
+    crash.install(on_crash=show_crash_notice)
 
     return run(companion_url=args.companion_url, demo=args.demo, self_test=args.self_test)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from posdesk.core.ticket import TicketState
+from posdesk.gui.about_dialog import AboutDialog
 from posdesk.gui.context import PosContext
 from posdesk.gui.new_ticket_view import NewTicketView
 from posdesk.gui.qt import (
@@ -160,6 +161,8 @@ class MainWindow(QMainWindow):
         self._action(pos, "&Quit", QKeySequence.StandardKey.Quit, self.close)
         manage = self.menuBar().addMenu("&Manage")
         self._action(manage, "&Settings…", "Ctrl+,", self.open_settings)
+        help_menu = self.menuBar().addMenu("&Help")
+        self.about_action = self._action(help_menu, "&About posdesk", "", self.open_about)
 
     def _action(self, menu, text: str, shortcut, slot) -> QAction:
         action = QAction(text, self)
@@ -210,6 +213,13 @@ class MainWindow(QMainWindow):
 
     def open_settings(self) -> None:
         open_settings(self.ctx, self)
+
+    def open_about(self) -> AboutDialog:
+        """Help > About: version, Qt, data folder and log file (what support asks for first)."""
+        dialog = AboutDialog(self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        return dialog
 
     def on_tickets_changed(self, ids: set[str]) -> None:
         self.ticket_view.on_tickets_changed(set(ids))
