@@ -19,7 +19,8 @@ from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 from starlette.staticfiles import StaticFiles
 
-from posdesk.companion import migrations
+from posdesk.companion import messages, migrations
+from posdesk.companion.api import messages as messages_api
 from posdesk.companion.api import router as api_router
 from posdesk.companion.config import CompanionConfig
 from posdesk.companion.database import Database
@@ -34,6 +35,7 @@ from posdesk.companion.security_headers import (
     SecurityHeadersMiddleware,
 )
 from posdesk.companion.webhooks import routes as webhook_routes
+from posdesk.companion.webhooks import twilio as twilio_webhooks
 
 log = logging.getLogger("posdesk.companion")
 
@@ -86,6 +88,7 @@ def create_app(config: CompanionConfig) -> FastAPI:
     app.state.bus = bus
     app.state.rate_limiter = RateLimiter(config.rate_limit_per_minute)
     app.state.pairing_limiter = RateLimiter(PAIRING_ATTEMPTS_PER_MINUTE)
+    messages.install(app, config)  # the Communicator's channels (from the environment) and its retries
 
     # Outermost first: the log sees every answer, headers go on 413s too.
     app.add_middleware(BodyLimitMiddleware, max_bytes=config.max_body_bytes)
@@ -93,7 +96,9 @@ def create_app(config: CompanionConfig) -> FastAPI:
     app.add_middleware(AccessLogMiddleware)
 
     app.include_router(api_router, prefix="/api/v1")
+    app.include_router(messages_api.router, prefix="/api/v1")
     app.include_router(pay_routes.router)
+    app.include_router(twilio_webhooks.router)  # before /webhooks/{gateway}/{store_id}, which would match it
     app.include_router(webhook_routes.router)
     for module in (pay_routes, webhook_routes):
         install = getattr(module, "install", None)

@@ -1,0 +1,80 @@
+"""Twilio's requests to the companion: SMS status callbacks and inbound texts (STOP / START).
+
+Both are verified by their ``X-Twilio-Signature`` over the public URL Twilio called and every form
+field, before anything is read; a request that does not verify gets 400 and changes nothing. The
+public URL is rebuilt from the companion's configured address, not the request line, because behind a
+proxy the two differ.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from posdesk.companion.messages import (
+    INBOUND_PATH,
+    STATUS_CALLBACK_PATH,
+    MessagingSetup,
+    apply_delivery_update_soon,
+    record_inbound,
+)
+from posdesk.messaging.sms import SIGNATURE_HEADER, SmsProvider, parse_inbound, parse_status_callback
+
+router = APIRouter(include_in_schema=False)
+log = logging.getLogger(__name__)
+
+EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
+
+
+def _public_url(request: Request, setup: MessagingSetup) -> str:
+    query = request.url.query
+    return setup.public_url + request.url.path + (f"?{query}" if query else "")
+
+
+async def _verified_form(request: Request) -> tuple[MessagingSetup, dict[str, object]] | Response:
+    setup: MessagingSetup = request.app.state.messaging
+    sms = setup.channel("sms")
+    if not isinstance(sms, SmsProvider):
+        return JSONResponse({"detail": "SMS is not set up on this companion"}, status_code=404)
+    form = await request.form()
+    if not sms.verify_request(_public_url(request, setup), form, request.headers.get(SIGNATURE_HEADER)):
+        log.warning("Twilio request to %s refused: bad signature", request.url.path)
+        return JSONResponse({"detail": "The request signature did not verify"}, status_code=400)
+    return setup, {key: value for key, value in form.multi_items()}
+
+
+@router.post(STATUS_CALLBACK_PATH)
+async def status_callback(request: Request) -> Response:
+    """A message's new delivery state (queued, sent, delivered, undelivered, failed)."""
+    verified = await _verified_form(request)
+    if isinstance(verified, Response):
+        return verified
+    _setup, form = verified
+    try:
+        update = parse_status_callback(form)
+    except ValueError:
+        return JSONResponse({"detail": "MessageSid is missing"}, status_code=400)
+    if update is not None:
+        applied = await apply_delivery_update_soon(request.app.state.db, update)
+        if applied is None:
+            log.info("status callback for an unknown message; ignored")
+    return Response(status_code=204)
+
+
+@router.post(INBOUND_PATH)
+async def inbound(request: Request) -> Response:
+    """A client texted the store's number: STOP withdraws SMS consent, START gives it back."""
+    verified = await _verified_form(request)
+    if isinstance(verified, Response):
+        return verified
+    setup, form = verified
+    try:
+        message = parse_inbound(form)
+    except ValueError:
+        return JSONResponse({"detail": "MessageSid or From is missing"}, status_code=400)
+    await run_in_threadpool(record_inbound, request.app.state.db, message, setup)
+    # Twilio answers STOP/START itself; we reply nothing.
+    return Response(EMPTY_TWIML, media_type="text/xml")
