@@ -122,14 +122,25 @@ class GatewayDirectory:
         self.config = config
         self.ledger = SimulatorLedger()
         self.webhook_sink = webhook_sink
+        self.lent: dict[str, Any] = {}  # more a driver may borrow (Cloud9's card-token callback hints)
 
     def for_store(self, store: Store) -> Gateway:
-        return self.build(store.gateway_kind, store.gateway_public or {}, self._secrets(store))
+        return self.build(store.gateway_kind, store.gateway_public or {}, self._secrets(store), store_id=store.id)
 
-    def build(self, kind: str, public: Mapping[str, Any], secrets: Mapping[str, Any]) -> Gateway:
+    def build(self, kind: str, public: Mapping[str, Any], secrets: Mapping[str, Any], store_id: str = "") -> Gateway:
         if kind == "simulator":
             secrets = {"webhook_secret": self.config.simulator_webhook_secret}
-        return build_gateway(kind, public, secrets, ledger=self.ledger, webhook_sink=self.webhook_sink)
+        # store_id and public_url let a driver address its own server callbacks (Cloud9's card form).
+        return build_gateway(
+            kind,
+            public,
+            secrets,
+            ledger=self.ledger,
+            webhook_sink=self.webhook_sink,
+            store_id=store_id,
+            public_url=self.config.public_url,
+            **self.lent,
+        )
 
     def _secrets(self, store: Store) -> dict[str, str]:
         if store.gateway_kind == "simulator" or not store.gateway_secrets:
@@ -621,7 +632,8 @@ def _move(session: Session, payment: Payment, new: PaymentStatus, *, message: st
             EventType.PAYMENT_REFUNDED,
             invoice_id=invoice.id,
             ticket_id=invoice.ticket_id,
-            data={"version": invoice.version, "payment_id": payment.id, "amount": payment.refunded_minor},
+            # refunded_total: what the POS records on the ticket (posdesk.sync.applying)
+            data={"version": invoice.version, "payment_id": payment.id, "amount": payment.refunded_minor, "refunded_total": payment.refunded_minor},
         )
     return True
 

@@ -19,10 +19,11 @@ from fastapi.responses import JSONResponse
 
 from posdesk.companion.database import Database
 from posdesk.companion.payments import gateway_directory
-from posdesk.companion.webhooks import pipeline
+from posdesk.companion.webhooks import cloud9, pipeline
 from posdesk.gateways.base import BadSignature
 
 router = APIRouter(include_in_schema=False)
+router.include_router(cloud9.router)  # Cloud9's unsigned card-token callbacks (hints, not events)
 log = logging.getLogger(__name__)
 
 
