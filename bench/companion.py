@@ -58,10 +58,10 @@ class RunningCompanion:
         self.stop()
 
 
-def start_companion(database_url: str) -> RunningCompanion:
+def start_companion(database_url: str, **env: str) -> RunningCompanion:
     process = subprocess.Popen(
         [sys.executable, "-m", "bench.companion_server", database_url],
-        env=child_env(),
+        env=child_env(**env),
         cwd=ROOT,
         stdout=subprocess.PIPE,
         text=True,
