@@ -1,0 +1,243 @@
+"""The payment page of a store on Cloud9 (the fake), over real HTTP: card form, charges, callbacks.
+
+``cloud9_shop`` is a companion on its own port (so Cloud9's server callback can reach it) whose store's
+gateway is Cloud9 pointing at the fake; the browser scenarios in ``tests/e2e`` use it too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass
+from html import unescape
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+
+from posdesk.companion.app import create_app
+from posdesk.gateways.cloud9 import invoice_number
+from posdesk.gateways.cloud9.codes import UNAVAILABLE
+from tests.companion.conftest import Companion, add_store, demo_config, invoice_upload, put_invoice
+from tests.fakes.cloud9_api import FakeCloud9, make_fake_cloud9
+from tests.fakes.serve import serve_app
+
+SANDBOX = "4788250000028291"
+TIMEOUT_CARD = "4000000000000119"
+
+
+@dataclass
+class Cloud9Shop:
+    """A companion whose store takes cards through (fake) Cloud9."""
+
+    companion: Companion
+    fake: FakeCloud9
+    fake_url: str
+
+    @property
+    def url(self) -> str:
+        return self.companion.url
+
+    def configure(self, **secrets: str) -> httpx.Response:
+        public = {
+            "environment": "test",
+            "api_url": f"{self.fake_url}/restApi",
+            "frame_url": self.fake_url,
+            "timeout": "1",
+        }
+        creds = {"GMID": self.fake.gmid, "GTID": self.fake.gtid, "GMPW": self.fake.gmpw, **secrets}
+        return self.companion.api.put(
+            "/api/v1/gateway", json={"kind": "cloud9", "public": public, "secrets": creds}
+        )
+
+    def invoice(self, **kwargs: Any) -> dict[str, Any]:
+        body = invoice_upload(**kwargs)
+        response = put_invoice(self.companion.api, body)
+        assert response.status_code in (200, 201), response.text
+        return body
+
+    def events(self, type_: str) -> list[dict[str, Any]]:
+        found = self.companion.api.get("/api/v1/events", params={"after": 0}).json()["events"]
+        return [e for e in found if e["type"] == type_]
+
+    def card_token(self, pan: str = SANDBOX, exp: str = "1239") -> str:
+        body = {"TransType": "CreateCardToken", "AccountNum": pan, "ExpDate": exp}
+        return self.fake.process(
+            {**body, "GMID": self.fake.gmid, "GTID": self.fake.gtid, "GMPW": self.fake.gmpw}
+        ).fields["CardToken"]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def cloud9_shop(tmp_path: Path) -> Iterator[Cloud9Shop]:
+    fake = make_fake_cloud9()
+    with contextlib.ExitStack() as stack:
+        fake_url = stack.enter_context(serve_app(fake.app))
+        stack.callback(fake.release_hangs)
+        port = _free_port()
+        app = create_app(
+            demo_config(f"sqlite+pysqlite:///{tmp_path / 'companion.db'}", f"http://127.0.0.1:{port}")
+        )
+        app.state.test_clients = []
+        stack.callback(app.state.db.dispose)
+        url = stack.enter_context(serve_app(app, port=port))
+        stack.callback(lambda: [c.close() for c in app.state.test_clients])
+        terminal = add_store(app)
+        companion = Companion(app, app.state.config, url, terminal, api=httpx.Client())
+        companion.api = companion.client(headers=terminal.headers)
+        shop = Cloud9Shop(companion, fake, fake_url)
+        assert shop.configure().status_code == 200
+        yield shop
+
+
+class PayPage:
+    """One client on one link, without JavaScript: the form as the page's script would post it."""
+
+    def __init__(self, shop: Cloud9Shop, body: dict[str, Any]) -> None:
+        self.shop = shop
+        self.token = body["link_token"]
+        self.client = shop.companion.client(follow_redirects=False)
+        self.response = httpx.Response(0)
+
+    @property
+    def html(self) -> str:
+        return self.response.text
+
+    def open(self) -> httpx.Response:
+        self.response = self.client.get(f"/pay/{self.token}")
+        return self.response
+
+    def frame_src(self) -> str:
+        found = re.search(r'id="c9-frame" data-testid="c9-frame" src="([^"]+)"', self.html)
+        assert found, "the page has no Cloud9 card form"
+        return unescape(found.group(1))
+
+    def field(self, name: str) -> str:
+        found = re.search(rf'name="{name}" value="([^"]*)"', self.html)
+        assert found, f"the page has no {name} field"
+        return found.group(1)
+
+    def pay(self, tip: str = "none", **card: str) -> httpx.Response:
+        data = {
+            "csrf": self.field("csrf"),
+            "version": self.field("version"),
+            "tip": tip,
+            "card": "new",
+            **card,
+        }
+        self.response = self.client.post(f"/pay/{self.token}/pay", data=data)
+        return self.response
+
+
+def _iframe_submit(src: str, pan: str, exp: str = "1239") -> str:
+    """What a client does in Cloud9's frame: open it, type a card, submit. Returns the result page."""
+    with httpx.Client(timeout=10) as http:
+        form = http.get(src).text
+        session = re.search(r'name="C9Session" value="([^"]+)"', form)
+        assert session, form
+        path = urlsplit(src).path
+        origin = f"{urlsplit(src).scheme}://{urlsplit(src).netloc}"
+        return http.post(
+            f"{origin}{path}",
+            data={"C9Session": session.group(1), "AccountNum": pan, "ExpDate": exp, "CVVNum": "123"},
+        ).text
+
+
+def test_the_page_embeds_a_freshly_seeded_card_form_and_allows_only_its_origin(
+    cloud9_shop: Cloud9Shop,
+) -> None:
+    page = PayPage(cloud9_shop, cloud9_shop.invoice())
+    first = page.open()
+    src = page.frame_src()
+    assert src.startswith(f"{cloud9_shop.fake_url}/CreateCardToken?")
+    csp = first.headers["content-security-policy"]
+    [frame_src] = [d for d in csp.split("; ") if d.startswith("frame-src")]
+    assert frame_src.split()[1:] == ["'self'", cloud9_shop.fake_url]
+    assert cloud9_shop.fake.gmpw not in first.text and cloud9_shop.fake.gmid not in first.text
+    params = parse_qs(urlsplit(src).query)
+    assert params["CallbackUrl"] == [
+        f"{cloud9_shop.url}/webhooks/cloud9/{cloud9_shop.companion.terminal.store_id}/card-token"
+    ]
+    assert params["CallbackContext"] == [page.field("gw_c9_ref")]
+    page.open()
+    assert page.frame_src() != src  # a fresh Seed for every render
+
+
+def test_a_token_from_the_page_pays_and_the_invoice_is_paid_once(cloud9_shop: Cloud9Shop) -> None:
+    body = cloud9_shop.invoice()
+    page = PayPage(cloud9_shop, body)
+    page.open()
+    paid = page.pay(tip="0", gw_c9_token=cloud9_shop.card_token())
+    assert paid.status_code == 303 and "/payments/" in paid.headers["location"]
+    [event] = cloud9_shop.events("invoice.paid")
+    assert event["data"]["payment"]["amount"] == 8165 and event["data"]["payment"]["tip"] == 900
+    assert event["data"]["payment"]["card_last4"] == "8291"
+    inv = invoice_number({"invoice_id": body["invoice_id"]})
+    assert cloud9_shop.fake.approved_sales[inv] == 1 and cloud9_shop.fake.net_captured(inv) == 9065
+
+
+def test_cloud9s_server_callback_stands_in_when_the_page_got_no_message(cloud9_shop: Cloud9Shop) -> None:
+    page = PayPage(cloud9_shop, cloud9_shop.invoice())
+    page.open()
+    result = _iframe_submit(page.frame_src(), SANDBOX)
+    assert 'data-status="success"' in result
+    [callback] = cloud9_shop.fake.callbacks
+    assert callback["status_code"] == 200, callback
+    paid = page.pay(gw_c9_ref=page.field("gw_c9_ref"))  # no token: the page's message was lost
+    assert paid.status_code == 303, paid.text
+    assert len(cloud9_shop.events("invoice.paid")) == 1
+
+
+def test_a_forged_callback_token_is_confirmed_and_refused(cloud9_shop: Cloud9Shop) -> None:
+    page = PayPage(cloud9_shop, cloud9_shop.invoice())
+    page.open()
+    store_id = cloud9_shop.companion.terminal.store_id
+    forged = {"Status": "success", "CardToken": "AB" * 16, "CallbackContext": page.field("gw_c9_ref")}
+    assert page.client.post(f"/webhooks/cloud9/{store_id}/card-token", json=forged).status_code == 200
+    refused = page.pay(gw_c9_ref=page.field("gw_c9_ref"))
+    assert refused.status_code == 400 and "We could not read this card" in refused.text
+    assert page.client.post("/webhooks/cloud9/no-such-store/card-token", json=forged).status_code == 404
+    assert cloud9_shop.events("invoice.paid") == []
+
+
+def test_paying_without_entering_a_card_says_what_to_do(cloud9_shop: Cloud9Shop) -> None:
+    page = PayPage(cloud9_shop, cloud9_shop.invoice())
+    page.open()
+    refused = page.pay()
+    assert refused.status_code == 400 and "Enter your card details in the card form" in refused.text
+
+
+def test_a_lost_answer_is_found_and_charged_once(cloud9_shop: Cloud9Shop) -> None:
+    body = cloud9_shop.invoice()
+    page = PayPage(cloud9_shop, body)
+    page.open()
+    paid = page.pay(gw_c9_token=cloud9_shop.card_token(TIMEOUT_CARD))
+    assert paid.status_code == 303
+    assert len(cloud9_shop.events("invoice.paid")) == 1
+    assert cloud9_shop.fake.approved_sales[invoice_number({"invoice_id": body["invoice_id"]})] == 1
+
+
+def test_bad_credentials_show_the_client_a_generic_message_and_the_manager_the_reason(
+    cloud9_shop: Cloud9Shop,
+) -> None:
+    token = cloud9_shop.card_token()
+    assert cloud9_shop.configure(GMPW="GMPW0000000000").status_code == 200
+    page = PayPage(cloud9_shop, cloud9_shop.invoice())
+    page.open()
+    refused = page.pay(gw_c9_token=token)
+    assert refused.status_code == 502 and UNAVAILABLE in unescape(refused.text)
+    assert "GMPW" not in refused.text and "merchant password" not in refused.text
+    check = cloud9_shop.companion.api.post("/api/v1/gateway/test").json()
+    assert check["ok"] is False and "merchant password (GMPW)" in check["message"]
+    assert "GMPW0000000000" not in str(check)
+    assert cloud9_shop.configure().status_code == 200
+    assert cloud9_shop.companion.api.post("/api/v1/gateway/test").json()["ok"] is True
