@@ -18,6 +18,7 @@ from posdesk.core.pricing import PricedTicket, price_ticket
 from posdesk.core.ticket import Coverage, LineDiscount, Ticket, TicketLine, TicketStateError
 from posdesk.gui.backend import InvoiceInfo, TodayAppointment
 from posdesk.gui.client_form import ClientFormDialog
+from posdesk.gui.communicator_dialog import delivery_words
 from posdesk.gui.context import PosContext
 from posdesk.gui.gift_card_dialog import GiftCardDialog
 from posdesk.gui.qt import (
@@ -46,6 +47,7 @@ from posdesk.gui.qt import (
     plain_label,
 )
 from posdesk.gui.status import ticket_status
+from posdesk.store.messages import MessageRepository
 
 log = logging.getLogger(__name__)
 
@@ -185,6 +187,10 @@ class NewTicketView(QWidget):
         self.status_label = name(plain_label(), "ticketStatusLabel", "Ticket status")
         top.addWidget(self.status_label)
         layout.addLayout(top)
+        self.message_status_label = name(plain_label(), "messageStatusLabel", "Last message to the client")
+        self.message_status_label.setAlignment(Qt.AlignmentFlag.AlignRight)
+        self.message_status_label.setWordWrap(True)
+        layout.addWidget(self.message_status_label)
 
         # Client: search as you type, a chip for the chosen one, walk-in, or a new client.
         client_row = QHBoxLayout()
@@ -818,6 +824,12 @@ class NewTicketView(QWidget):
         self.status_label.setText(text)
         self.status_label.setProperty("tone", tone)
         self._repolish(self.status_label)
+        last = None
+        if self.saved_revision is not None:  # the Communicator's last message about this ticket
+            with self.ctx.backend.db.reading() as session:
+                last = MessageRepository(session).last_for_ticket(self.ticket.id)
+        self.message_status_label.setText(f"Last message: {delivery_words(last)}" if last else "")
+        self.message_status_label.setVisible(last is not None)
 
     def _refresh_actions(self) -> None:
         closed = self.ticket.is_closed

@@ -1,4 +1,5 @@
-"""The Send Invoice dialog: the amount to charge, an optional custom amount, and the shareable link.
+"""The Send Invoice dialog: the amount to charge, an optional custom amount, the shareable link, and
+(for a ticket with a client) the Communicator with the invoice message ready to send.
 
 The link is made here, on the terminal, before anything is written: token and URL first (local and
 fast), straight onto the clipboard and into the QR code, then the invoice is saved and queued for
@@ -16,6 +17,7 @@ from posdesk.core.money import Money, MoneyFormatError
 from posdesk.core.pricing import PricedTicket
 from posdesk.core.ticket import Ticket, new_id
 from posdesk.gui.backend import InvoiceInfo
+from posdesk.gui.communicator_dialog import CommunicatorDialog
 from posdesk.gui.context import PosContext
 from posdesk.gui.qr import qr_pixmap
 from posdesk.gui.qt import (
@@ -67,6 +69,10 @@ class SendInvoiceDialog(QDialog):
         self.invoice = invoice
         self.base_revision = base_revision
         self.url = ""
+        self.link_invoice_id = ""
+        self.link_amount: Money | None = None
+        self.communicator: CommunicatorDialog | None = None
+        self.send_communicator_button: QPushButton | None = None
         self.result = None
         self.sending = False
         self._build()
@@ -136,6 +142,13 @@ class SendInvoiceDialog(QDialog):
         self.send_link_button.setDefault(True)
         self.send_link_button.clicked.connect(self.send_via_link)
         layout.addWidget(self.send_link_button)
+        if self.ticket.client_id:  # walk-ins have nobody to message
+            self.send_communicator_button = name(
+                QPushButton("Send via Communicator"), "sendViaCommunicatorButton", "Send via communicator"
+            )
+            self.send_communicator_button.setToolTip("Send the link to the client by SMS or email")
+            self.send_communicator_button.clicked.connect(self.send_via_communicator)
+            layout.addWidget(self.send_communicator_button)
 
         # What the cashier shares: shown once the link exists.
         self.result_frame = QFrame()
@@ -212,6 +225,7 @@ class SendInvoiceDialog(QDialog):
             self.send_link_button.setToolTip("Nothing to charge and tips are off")
             self.send_link_button.setEnabled(False)
             self.amount_error.setText("")
+            self._sync_communicator_button()
             return False
         self.amount_error.setText(message)
         self.amount_edit.setProperty("invalid", bool(message))
@@ -223,7 +237,12 @@ class SendInvoiceDialog(QDialog):
             self.amount_label.setText(amount.format(self.ctx.locale))
         else:
             self.amount_label.setText(self.balance_due.format(self.ctx.locale))
+        self._sync_communicator_button()
         return not message
+
+    def _sync_communicator_button(self) -> None:
+        if self.send_communicator_button is not None:  # once the link exists it can always be messaged
+            self.send_communicator_button.setEnabled(bool(self.url) or self.send_link_button.isEnabled())
 
     # -- sending -------------------------------------------------------------------------------
     def send_via_link(self) -> None:
@@ -234,6 +253,8 @@ class SendInvoiceDialog(QDialog):
         token = self.invoice.token if self.invoice else new_link_token()
         invoice_id = self.invoice.invoice_id if self.invoice else new_id()
         self.url = pay_url(self.ctx.connection.url or "http://127.0.0.1", token)
+        self.link_invoice_id = invoice_id
+        self.link_amount = amount or self.balance_due
         QApplication.clipboard().setText(self.url)
         self.link_edit.setText(self.url)
         self.link_edit.setCursorPosition(0)
@@ -264,6 +285,29 @@ class SendInvoiceDialog(QDialog):
             on_error=self._on_failed,
         )
 
+    def send_via_communicator(self) -> None:
+        """Make the link exactly as "Send via Shareable Link" does, then open the client's conversation
+        with the invoice message filled in, link included; the cashier picks SMS or email and sends."""
+        if not self.url:
+            self.send_via_link()
+            if not self.url:
+                return
+        client = self.ctx.backend.client(self.ticket.client_id) if self.ticket.client_id else None
+        if client is None:
+            self.amount_error.setText("This ticket's client is not in this terminal's client list.")
+            return
+        self.communicator = CommunicatorDialog(
+            self.ctx,
+            client,
+            ticket_id=self.ticket.id,
+            invoice_id=self.link_invoice_id or None,
+            link=self.url,
+            amount=self.link_amount,
+            template="Invoice",
+            parent=self,
+        )
+        self.communicator.open()
+
     def _copy(self) -> None:
         QApplication.clipboard().setText(self.link_edit.text())
         self.copied_label.setText("✓ Link copied")
@@ -293,5 +337,7 @@ class SendInvoiceDialog(QDialog):
         self.amount_error.setText(f"The invoice was not sent: {error}")
         self.send_link_button.setText("Send via Shareable Link")
         self.send_link_button.setEnabled(True)
+        self.url = ""
+        self._sync_communicator_button()
         self.customize.setEnabled(self.balance_due.is_positive())
         self.amount_edit.setEnabled(self.customize.isChecked())

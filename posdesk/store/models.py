@@ -249,3 +249,24 @@ class SettingRow(Base):
 
     key: Mapped[str] = mapped_column(String(100), primary_key=True)
     value: Mapped[Any] = mapped_column(JSON)
+
+
+class MessageRow(Base):
+    """A Communicator message to a client, as this terminal knows it: sent from here (kept while it waits
+    in the outbox) or learnt from the companion's ``message.status`` events. ``status`` moves forward
+    only: queued, sent, delivered or failed (with ``reason``)."""
+
+    __tablename__ = "messages"
+    __table_args__ = (Index(None, "client_id", "created_at"), Index(None, "ticket_id", "created_at"))
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # made on the terminal
+    client_id: Mapped[str] = mapped_column(String(64))
+    ticket_id: Mapped[str | None] = mapped_column(String(64))
+    channel: Mapped[str] = mapped_column(String(10))
+    to_address: Mapped[str] = mapped_column(String(320), default="")
+    subject: Mapped[str] = mapped_column(String(300), default="")
+    text: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]

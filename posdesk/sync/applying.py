@@ -19,6 +19,7 @@ from posdesk.core.invoice import Invoice
 from posdesk.core.money import Money
 from posdesk.core.ticket import Payment, PaymentMethod, Ticket, TicketStateError
 from posdesk.store.invoices import InvoiceRecordRepository
+from posdesk.store.messages import MESSAGES_PATH, apply_communicator_event, record_refused_message
 from posdesk.store.outbox import OutboxEntry
 from posdesk.store.tickets import TicketRepository
 
@@ -71,7 +72,12 @@ def _change_ticket(session: Session, ticket_id: str, change: Callable[[Ticket], 
 
 
 def apply_event(session: Session, event: Event) -> set[str]:
-    """Apply one event; return the ids of the tickets it changed (for the GUI to refresh)."""
+    """Apply one event; return the ids of the tickets it changed (for the GUI to refresh).
+
+    Communicator events (message states, consent) add ``client:<id>`` keys for the clients they changed.
+    """
+    if event.type in (EventType.MESSAGE_STATUS, EventType.CLIENT_CONSENT):
+        return apply_communicator_event(session, event.type.value, event.data)
     ticket_id = _ticket_id_of(session, event)
     if ticket_id is None:
         return set()
@@ -137,4 +143,6 @@ def record_rejection(session: Session, entry: OutboxEntry, status: int, detail: 
         record = InvoiceRecordRepository(session).get_by_invoice_id(str(entry.payload.get("invoice_id")))
         if record is not None:
             InvoiceRecordRepository(session).mark_out_of_date(record.ticket_id)
+    if entry.kind == "api.post" and entry.payload.get("path") == MESSAGES_PATH:
+        record_refused_message(session, entry.payload, detail)
     log.warning("outbox entry %s refused (%s): %s", entry.key, status, detail)

@@ -1,0 +1,398 @@
+"""The Communicator: one client's conversation, a compose box, SMS or email, and message templates.
+
+Only the channels the client has an address for and has agreed to are offered; when there is none the
+dialog says why and sends nothing (the companion checks again, and refuses with the reason). A message
+is written to the local cache and the outbox in one transaction on the worker thread, so it is sent
+once, even if the terminal is offline now; its delivery state (queued, sent, delivered, failed) updates
+live from the companion's events. A failed message can be retried: the same text goes again as a new
+message.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+from posdesk.core.client import Client
+from posdesk.core.money import Money
+from posdesk.gui.context import PosContext
+from posdesk.gui.qt import (
+    QComboBox,
+    QDialog,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QPlainTextEdit,
+    QPushButton,
+    Qt,
+    QVBoxLayout,
+    QWidget,
+    Signal,
+    name,
+    plain_label,
+)
+from posdesk.store.messages import (
+    ClientMessage,
+    MessageChannel,
+    MessageRepository,
+    MessageState,
+    client_change_key,
+    queue_message,
+)
+
+MESSAGE_ROLE = Qt.ItemDataRole.UserRole
+
+# Placeholders: {first_name}, {business}, {amount}, {link}. The texts match the companion's defaults.
+INVOICE_SMS = "Hi {first_name}, your invoice from {business} for {amount} is ready. Pay securely here: {link}"
+INVOICE_SUBJECT = "Your invoice from {business}: {amount}"
+INVOICE_EMAIL = (
+    "Hi {first_name},\n\nYour invoice from {business} for {amount} is ready.\n\n"
+    "Pay securely online:\n{link}\n\nThank you,\n{business}\n"
+)
+REMINDER_SMS = "Hi {first_name}, a friendly reminder from {business}: {amount} is still due. Pay here: {link}"
+REMINDER_SUBJECT = "A reminder from {business}"
+REMINDER_EMAIL = (
+    "Hi {first_name},\n\nA friendly reminder that {amount} is still due to {business}.\n\n"
+    "You can pay securely online:\n{link}\n\nThank you,\n{business}\n"
+)
+GREETING_SMS = "Hi {first_name}, "
+GREETING_EMAIL = "Hi {first_name},\n\n\n\nThank you,\n{business}\n"
+
+# (name shown, needs a link, {channel: (subject, text)})
+TEMPLATES: tuple[tuple[str, bool, dict[MessageChannel, tuple[str, str]]], ...] = (
+    ("Invoice", True, {MessageChannel.SMS: ("", INVOICE_SMS), MessageChannel.EMAIL: (INVOICE_SUBJECT, INVOICE_EMAIL)}),
+    ("Payment reminder", True, {MessageChannel.SMS: ("", REMINDER_SMS), MessageChannel.EMAIL: (REMINDER_SUBJECT, REMINDER_EMAIL)}),
+    ("Blank message", False, {MessageChannel.SMS: ("", GREETING_SMS), MessageChannel.EMAIL: ("A message from {business}", GREETING_EMAIL)}),
+)  # fmt: skip
+
+_PLACEHOLDER = re.compile(r"\{(first_name|business|amount|link)\}")
+
+STATE_WORDS = {
+    MessageState.QUEUED: "Queued",
+    MessageState.SENT: "Sent",
+    MessageState.DELIVERED: "Delivered",
+    MessageState.FAILED: "Failed",
+}
+
+
+def fill_template(template: str, values: Mapping[str, str]) -> str:
+    """One pass over the template: a value is inserted as it is and never read again, so a client named
+    ``{link}`` stays that name. An unknown ``{name}`` is left as written for the cashier to fix."""
+    return _PLACEHOLDER.sub(lambda match: values.get(match.group(1), match.group(0)), template)
+
+
+def delivery_words(message: ClientMessage) -> str:
+    """``"SMS delivered"``, ``"Email failed: <reason>"``: what the ticket and the thread show."""
+    words = f"{message.channel.label} {STATE_WORDS[message.state].lower()}"
+    return f"{words}: {message.reason}" if message.state is MessageState.FAILED and message.reason else words
+
+
+def _available(client: Client) -> tuple[list[MessageChannel], str]:
+    """The channels this client can be messaged on, and why the others are missing."""
+    channels: list[MessageChannel] = []
+    reasons: list[str] = []
+    who = client.first_name or "This client"
+    if client.can_receive_sms:
+        channels.append(MessageChannel.SMS)
+    elif not client.phone:
+        reasons.append(f"{who} has no mobile number on file")
+    else:
+        reasons.append(f"{who} has not agreed to receive text messages")
+    if client.can_receive_email:
+        channels.append(MessageChannel.EMAIL)
+    elif not client.email:
+        reasons.append(f"{who} has no email address on file")
+    else:
+        reasons.append(f"{who} has not agreed to receive emails")
+    return channels, ("; ".join(reasons) + "." if reasons else "")
+
+
+class CommunicatorDialog(QDialog):
+    """One client's conversation. ``link``/``amount`` fill the invoice templates; ``ticket_id`` ties the
+    messages to a ticket (which then shows the last delivery state).
+
+    Signals:
+        message_queued(object): a :class:`~posdesk.store.messages.ClientMessage` was written and queued.
+    """
+
+    message_queued = Signal(object)
+
+    def __init__(
+        self,
+        ctx: PosContext,
+        client: Client,
+        *,
+        ticket_id: str | None = None,
+        invoice_id: str | None = None,
+        link: str | None = None,
+        amount: Money | None = None,
+        template: str | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        name(self, "communicatorDialog", "Communicator")
+        self.ctx = ctx
+        self.client = client
+        self.ticket_id = ticket_id
+        self.invoice_id = invoice_id
+        self.link = link
+        self.amount = amount
+        self.sending = False
+        self.messages: list[ClientMessage] = []
+        self.setWindowTitle(f"Communicator · {client.display_name}")
+        self._build()
+        self.reload()
+        self._refresh_channels()
+        if template is not None:
+            self.choose_template(template)
+        ctx.tickets_changed.connect(self._on_changed)
+
+    # -- building ----------------------------------------------------------------------------------
+    def _build(self) -> None:
+        layout = QVBoxLayout(self)
+        self.title_label = name(plain_label(f"Conversation with {self.client.display_name}"), "communicatorTitle", "Client")
+        layout.addWidget(self.title_label)
+        self.contact_label = name(plain_label(), "contactLabel", "Contact details and consent")
+        self.contact_label.setWordWrap(True)
+        layout.addWidget(self.contact_label)
+
+        self.conversation = name(QListWidget(), "conversationList", "Conversation")
+        self.conversation.setWordWrap(True)
+        self.conversation.setMinimumHeight(220)
+        self.conversation.currentItemChanged.connect(lambda *_: self._refresh_retry())
+        layout.addWidget(self.conversation, 1)
+        self.empty_label = name(plain_label("No messages yet."), "conversationEmptyLabel", "No messages")
+        layout.addWidget(self.empty_label)
+        self.retry_button = name(QPushButton("Retry failed message"), "retryMessageButton", "Retry failed message")
+        self.retry_button.clicked.connect(self.retry_selected)
+        layout.addWidget(self.retry_button, 0, Qt.AlignmentFlag.AlignRight)
+
+        options = QHBoxLayout()
+        options.addWidget(QLabel("Send by"))
+        self.channel_combo = name(QComboBox(), "channelCombo", "Channel")
+        self.channel_combo.currentIndexChanged.connect(self._on_channel_changed)
+        options.addWidget(self.channel_combo)
+        options.addSpacing(12)
+        options.addWidget(QLabel("Template"))
+        self.template_combo = name(QComboBox(), "templateCombo", "Message template")
+        self.template_combo.addItem("Choose a template…", None)
+        for caption, needs_link, _texts in TEMPLATES:
+            if needs_link and not self.link:
+                continue
+            self.template_combo.addItem(caption, caption)
+        self.template_combo.activated.connect(lambda _index: self._apply_template())
+        options.addWidget(self.template_combo)
+        options.addStretch(1)
+        layout.addLayout(options)
+        self.channel_hint = name(plain_label(), "channelHint", "Why a channel is not offered")
+        self.channel_hint.setWordWrap(True)
+        layout.addWidget(self.channel_hint)
+
+        self.subject_edit = name(QLineEdit(), "subjectEdit", "Email subject")
+        self.subject_edit.setPlaceholderText("Subject")
+        self.subject_edit.setMaxLength(300)
+        layout.addWidget(self.subject_edit)
+        self.compose = name(QPlainTextEdit(), "composeEdit", "Message")
+        self.compose.setPlaceholderText("Write a message…")
+        self.compose.setMaximumHeight(140)
+        self.compose.textChanged.connect(self._refresh_send)
+        layout.addWidget(self.compose)
+
+        self.feedback = name(plain_label(), "communicatorMessage", "Communicator message")
+        self.feedback.setWordWrap(True)
+        layout.addWidget(self.feedback)
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        self.close_button = name(QPushButton("Close"), "closeCommunicatorButton", "Close communicator")
+        self.close_button.clicked.connect(self.accept)
+        buttons.addWidget(self.close_button)
+        self.send_button = name(QPushButton("Send"), "sendMessageButton", "Send message")
+        self.send_button.setDefault(True)
+        self.send_button.clicked.connect(self.send)
+        buttons.addWidget(self.send_button)
+        layout.addLayout(buttons)
+        self.setMinimumSize(560, 560)
+
+    # -- channels and templates --------------------------------------------------------------------
+    @property
+    def channel(self) -> MessageChannel | None:
+        value = self.channel_combo.currentData()
+        return MessageChannel(value) if value else None
+
+    def _refresh_channels(self) -> None:
+        current = self.channel
+        channels, why_not = _available(self.client)
+        self.channel_combo.blockSignals(True)
+        self.channel_combo.clear()
+        for channel in channels:
+            address = self.client.phone if channel is MessageChannel.SMS else self.client.email
+            self.channel_combo.addItem(f"{channel.label} · {address}", channel.value)
+        if current in channels:
+            self.channel_combo.setCurrentIndex(channels.index(current))
+        self.channel_combo.blockSignals(False)
+        self.channel_combo.setEnabled(bool(channels))
+        if not channels:
+            why_not += " Record their consent in the client's details to message them."
+        self.channel_hint.setText(why_not)
+        contact = [p for p in (self.client.phone, self.client.email) if p]
+        self.contact_label.setText(" · ".join(contact) if contact else "No phone number or email on file")
+        self._on_channel_changed()
+
+    def _on_channel_changed(self, _index: int = 0) -> None:
+        self.subject_edit.setVisible(self.channel is MessageChannel.EMAIL)
+        if self.template_combo.currentData():
+            self._apply_template()
+        self._refresh_send()
+
+    def template_values(self) -> dict[str, str]:
+        business = self.ctx.settings.business_name or "us"
+        return {
+            "first_name": self.client.first_name,
+            "business": business,
+            "amount": self.amount.format(self.ctx.locale) if self.amount is not None else "",
+            "link": self.link or "",
+        }
+
+    def choose_template(self, caption: str) -> None:
+        index = self.template_combo.findData(caption)
+        if index >= 0:
+            self.template_combo.setCurrentIndex(index)
+            self._apply_template()
+
+    def _apply_template(self) -> None:
+        caption = self.template_combo.currentData()
+        channel = self.channel or MessageChannel.SMS
+        for name_, _needs_link, texts in TEMPLATES:
+            if name_ == caption:
+                subject, text = texts[channel]
+                values = self.template_values()
+                self.subject_edit.setText(fill_template(subject, values))
+                self.compose.setPlainText(fill_template(text, values))
+                return
+
+    # -- the conversation --------------------------------------------------------------------------
+    def reload(self) -> None:
+        """Read the conversation from the local cache (a small indexed query)."""
+        with self.ctx.backend.db.reading() as session:
+            self.messages = MessageRepository(session).for_client(self.client.id)
+        selected = self.conversation.currentItem()
+        selected_id = selected.data(MESSAGE_ROLE) if selected is not None else None
+        self.conversation.clear()
+        for message in self.messages:
+            when = message.created_at.astimezone(self.ctx.timezone).strftime("%b %d %H:%M")
+            state = STATE_WORDS[message.state]
+            if message.state is MessageState.QUEUED and not self.ctx.connection.online:
+                state += " (sent when this terminal reconnects)"
+            if message.state is MessageState.FAILED and message.reason:
+                state += f": {message.reason}"
+            heading = f"{message.channel.label} · {when}" + (f" · {message.subject}" if message.subject else "")
+            item = QListWidgetItem(f"{heading}\n{message.text.strip()}\n{state}")  # item text is never rich text
+            item.setData(MESSAGE_ROLE, message.id)
+            item.setToolTip(f"{state} · to {message.to}" if message.to else state)
+            self.conversation.addItem(item)
+            if message.id == selected_id:
+                self.conversation.setCurrentItem(item)
+        if self.messages:
+            self.conversation.scrollToBottom()
+        self.empty_label.setVisible(not self.messages)
+        self._refresh_retry()
+
+    def state_of(self, message_id: str) -> MessageState | None:
+        return next((m.state for m in self.messages if m.id == message_id), None)
+
+    def last_message(self) -> ClientMessage | None:
+        return self.messages[-1] if self.messages else None
+
+    def _selected_failed(self) -> ClientMessage | None:
+        item = self.conversation.currentItem()
+        message_id = item.data(MESSAGE_ROLE) if item is not None else None
+        return next((m for m in self.messages if m.id == message_id and m.state is MessageState.FAILED), None)
+
+    def _refresh_retry(self) -> None:
+        failed = self._selected_failed()
+        self.retry_button.setVisible(any(m.state is MessageState.FAILED for m in self.messages))
+        channels, _ = _available(self.client)
+        self.retry_button.setEnabled(failed is not None and failed.channel in channels and not self.sending)
+        self.retry_button.setToolTip("" if failed else "Select a failed message to send it again")
+
+    def _on_changed(self, ids: object) -> None:
+        if not isinstance(ids, set | frozenset) or client_change_key(self.client.id) not in ids:
+            return
+        fresh = self.ctx.backend.client(self.client.id)
+        if fresh is not None and fresh != self.client:
+            self.client = fresh
+            self._refresh_channels()
+        self.reload()
+
+    # -- sending -----------------------------------------------------------------------------------
+    def _refresh_send(self) -> None:
+        ok = self.channel is not None and bool(self.compose.toPlainText().strip()) and not self.sending
+        self.send_button.setEnabled(ok)
+
+    def send(self) -> None:
+        channel = self.channel
+        text = self.compose.toPlainText().strip()
+        if channel is None:
+            self.feedback.setText(self.channel_hint.text() or "There is no way to message this client.")
+            return
+        if not text:
+            self.feedback.setText("Write a message first.")
+            return
+        subject = self.subject_edit.text().strip() if channel is MessageChannel.EMAIL else ""
+        self._queue(channel, text, subject, link=self.link if self.link and self.link in text else None)
+
+    def retry_selected(self) -> None:
+        failed = self._selected_failed()
+        if failed is None:
+            return
+        link = self.link if self.link and self.link in failed.text else None
+        self._queue(failed.channel, failed.text, failed.subject, link=link, ticket_id=failed.ticket_id)
+
+    def _queue(
+        self, channel: MessageChannel, text: str, subject: str, *, link: str | None, ticket_id: str | None = None
+    ) -> None:
+        self.sending = True
+        self._refresh_send()
+        self._refresh_retry()
+        self.feedback.setText("Sending…")
+        client, db = self.client, self.ctx.backend.db
+        ticket_id = ticket_id or self.ticket_id
+        invoice_id = self.invoice_id
+
+        def write() -> ClientMessage:
+            with db.session() as session:
+                return queue_message(
+                    session,
+                    client=client,
+                    channel=channel,
+                    text=text,
+                    subject=subject,
+                    link=link,
+                    ticket_id=ticket_id,
+                    invoice_id=invoice_id,
+                )
+
+        self.ctx.worker.run("send message", write, on_done=self._on_queued, on_error=self._on_failed)
+
+    def _on_queued(self, message: ClientMessage) -> None:
+        self.sending = False
+        self.compose.clear()
+        self.template_combo.setCurrentIndex(0)
+        online = self.ctx.connection.online
+        self.feedback.setText(
+            f"{message.channel.label} queued." if online else f"{message.channel.label} queued: it goes out when this terminal reconnects."
+        )
+        self.reload()
+        self._refresh_send()
+        self.ctx.wake_sync()
+        # The ticket shows its last message too: tell every view, as the sync does for later states.
+        self.ctx.tickets_changed.emit({client_change_key(message.client_id)} | ({message.ticket_id} - {None}))
+        self.message_queued.emit(message)
+
+    def _on_failed(self, error: Exception) -> None:
+        self.sending = False
+        self.feedback.setText(f"The message was not sent: {error}")
+        self._refresh_send()
+        self._refresh_retry()
