@@ -17,6 +17,7 @@ Exit status 0 when every step passed, 1 otherwise; the last line is ``posdesk se
 from __future__ import annotations
 
 import importlib.util
+import logging
 import os
 import re
 import sys
@@ -33,6 +34,7 @@ from typing import Any, TextIO
 
 from posdesk import __version__, paths
 
+log = logging.getLogger("posdesk.selftest")
 SAMPLE_SERVICE = "Self-test haircut"
 
 
@@ -162,7 +164,9 @@ class SelfTest:
         return ok
 
     def _print(self, line: str) -> None:
-        if self.out is not None:  # a windowed Windows build has no stdout
+        # Also in the log: a windowed Windows build has no stdout, and its log file is the report.
+        log.info("%s", line.strip())
+        if self.out is not None:
             print(line, file=self.out, flush=True)
 
     def run(self) -> int:
