@@ -39,7 +39,9 @@ def inbox() -> Inbox:
 
 @pytest.fixture
 def gateway(inbox: Inbox):
-    return build_gateway("simulator", {}, {"webhook_secret": SECRET}, ledger=SimulatorLedger(), webhook_sink=inbox)
+    return build_gateway(
+        "simulator", {}, {"webhook_secret": SECRET}, ledger=SimulatorLedger(), webhook_sink=inbox
+    )
 
 
 def card(gateway, number: str):
@@ -83,7 +85,12 @@ def test_3155_asks_for_3d_secure_then_approve_or_fail(gateway, inbox):
     failed = gateway.confirm_action(second.ref, {"outcome": "fail"})
     assert failed.status is ChargeStatus.FAILED and failed.message
     types = [gateway.verify_and_parse_webhook(raw, h).type for raw, h in inbox.received]
-    assert types == ["payment.requires_action", "payment.succeeded", "payment.requires_action", "payment.failed"]
+    assert types == [
+        "payment.requires_action",
+        "payment.succeeded",
+        "payment.requires_action",
+        "payment.failed",
+    ]
 
 
 def test_same_idempotency_key_charges_once(gateway, inbox):

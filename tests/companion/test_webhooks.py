@@ -196,4 +196,4 @@ def test_figures_that_differ_from_the_record_are_not_applied(
 
 def test_unknown_gateway_endpoint_is_404(client: httpx.Client) -> None:
     assert client.post("/webhooks/paypal", content=b"{}").status_code == 404
-    assert client.post("/webhooks/stripe/no-such-store", content=b"{}").status_code == 404
+    assert client.post("/webhooks/simulator/no-such-store", content=b"{}").status_code == 404

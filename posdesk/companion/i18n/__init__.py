@@ -34,8 +34,8 @@ def catalog(lang: str) -> dict[str, str]:
 def pick_language(asked: str | None, enabled: tuple[str, ...], default: str, accept: str | None = None) -> str:
     """The page's language: the one asked for if the store enabled it, else the browser's, else the store's."""
     choices = [lang for lang in enabled if lang in LANGUAGES] or [DEFAULT_LANGUAGE]
-    if asked in choices:
-        return asked  # type: ignore[return-value]
+    if asked is not None and asked in choices:
+        return asked
     for part in (accept or "").split(","):
         code = part.split(";")[0].strip().lower()[:2]
         if asked is None and code in choices:

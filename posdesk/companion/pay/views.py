@@ -235,7 +235,10 @@ class ReceiptView:
 
 def receipt_view(session: Session, found: Found, payment: Payment, t: Translator) -> ReceiptView:
     assert found.settings is not None and found.balance is not None
-    money = lambda minor: t.money(Money(minor, payment.currency))  # noqa: E731
+
+    def money(minor: int) -> str:
+        return t.money(Money(minor, payment.currency))
+
     later = tip_added_to(session, payment.id)
     balance = found.balance
     policy = found.settings.tip_policy()

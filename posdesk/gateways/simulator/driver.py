@@ -201,7 +201,8 @@ class SimulatorGateway:
             wanted = dict(metadata or {})
             matches = [p for p in self.ledger.payments.values() if wanted.items() <= dict(p.metadata).items()]
             succeeded = [p for p in matches if p.status is ChargeStatus.SUCCEEDED]
-            return (succeeded or matches or [None])[-1]
+            found = succeeded or matches
+            return found[-1] if found else None
 
     # -- webhooks ---------------------------------------------------------------------------------------
     def event_body(self, payment: GatewayPayment, event_type: str | None = None) -> bytes:
