@@ -265,8 +265,11 @@ class Cloud9Gateway:
         invoice_num = invoice_number(request.metadata)
         main, tip = request.amount.minor, request.tip.minor
         if main == 0:
-            # A tip on its own (the confirmation page's tip): Cloud9 wants a positive MainAmt, so the tip
-            # is the Sale's amount. The companion's record still says amount 0 + tip, see _payment.
+            # A tip on its own (the confirmation page's tip) is a second Sale on the same card token, not
+            # Cloud9's AddTip: AddTip only works on an Auth that is not settled yet, and we charge Sales
+            # (captured at once); the tip window may also outlast the day's batch. Cloud9 wants a
+            # positive MainAmt, so the tip is the Sale's amount; the companion's record still says
+            # amount 0 + tip (see _payment).
             main, tip = tip, 0
         fields = {
             "Medium": "Credit",
@@ -281,9 +284,8 @@ class Cloud9Gateway:
             try:
                 answer = self.client.call("Sale", **fields)
             except NotSent:
-                if attempt == 1:
-                    raise Unavailable(codes.UNAVAILABLE) from None  # nothing left this machine
-                answer = None
+                # Nothing left this machine, and a second attempt only follows a confirmed "no record".
+                raise Unavailable(codes.UNAVAILABLE) from None
             except LostAnswer:
                 answer = None
             if answer is not None:
