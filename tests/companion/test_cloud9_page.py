@@ -241,3 +241,36 @@ def test_bad_credentials_show_the_client_a_generic_message_and_the_manager_the_r
     assert "GMPW0000000000" not in str(check)
     assert cloud9_shop.configure().status_code == 200
     assert cloud9_shop.companion.api.post("/api/v1/gateway/test").json()["ok"] is True
+
+
+def test_an_unconfirmed_sale_waits_as_processing_until_reconciliation_finds_it(
+    cloud9_shop: Cloud9Shop,
+) -> None:
+    from datetime import timedelta
+
+    from posdesk.companion import reconcile
+    from posdesk.companion.payments import gateway_directory
+
+    first = PayPage(cloud9_shop, cloud9_shop.invoice())
+    first.open()
+    assert first.pay(gw_c9_token=cloud9_shop.card_token(), save_card="on").status_code == 303
+    body = cloud9_shop.invoice()
+    page = PayPage(cloud9_shop, body)
+    page.open()
+    saved = re.search(r'name="card" value="([0-9a-f]{32})"', page.html)
+    assert saved, "the saved card is not offered"
+    cloud9_shop.fake.fail_next(1, mode="disconnect", process=True)  # the Sale is approved, its answer lost
+    cloud9_shop.fake.fail_next(1, mode="http500")  # ... and the lookup gets no answer either
+    paid = page.pay(card=saved.group(1))
+    assert paid.status_code == 303
+    waiting = page.client.get(paid.headers["location"])
+    assert 'data-testid="processing"' in waiting.text  # never "you were not charged"
+
+    def paid_events() -> list[dict[str, Any]]:
+        return [e for e in cloud9_shop.events("invoice.paid") if e["invoice_id"] == body["invoice_id"]]
+
+    assert paid_events() == []
+    app = cloud9_shop.companion.app
+    assert reconcile.reconcile(app.state.db, gateway_directory(app.state), settle_time=timedelta(0)) == 1
+    assert len(paid_events()) == 1
+    assert cloud9_shop.fake.approved_sales[invoice_number({"invoice_id": body["invoice_id"]})] == 1

@@ -75,6 +75,7 @@ BRANDS = {
 ENTER_CARD = "Enter your card details in the card form and press Submit, then pay."
 CARD_UNREADABLE = "We could not read this card. Please enter it again."
 NOT_CONFIRMED = "We could not confirm your payment yet. Please do not pay again; this page will update."
+NO_ANSWER = "Cloud9 did not answer. Please try again in a moment."  # refunds and lookups: nothing was charged
 
 
 class CardHints(Protocol):
@@ -416,7 +417,7 @@ class Cloud9Gateway:
         try:
             base = self.client.call("GetTransInfo", GTRC=payment_ref)
         except CallFailed:
-            raise Unavailable(codes.UNAVAILABLE) from None
+            raise Unavailable(NO_ANSWER) from None
         if codes.meaning(base).kind is not Kind.APPROVED:
             raise Declined("Only a successful payment can be refunded")
         if base.get("IsVoided", "N").upper() == "Y":
@@ -437,7 +438,7 @@ class Cloud9Gateway:
                 try:
                     info = self.client.call("GetTransInfo", GTRC=gtrc)
                 except CallFailed:
-                    raise Unavailable(codes.UNAVAILABLE) from None
+                    raise Unavailable(NO_ANSWER) from None
                 if info.get("IsVoided", "N").upper() == "Y":
                     return True
                 continue
@@ -447,7 +448,7 @@ class Cloud9Gateway:
             if meaning.code in ("113", "114"):
                 return False  # settled (or has refunds): a Refund is the way
             self._raise_for(meaning, "Void")
-        raise Unavailable(codes.UNAVAILABLE)
+        raise Unavailable(NO_ANSWER)
 
     def _refund(self, gtrc: str, amount: Money, idempotency_key: str) -> GatewayRefund:
         new_gtrc = transaction_ref(self._gmid, idempotency_key, "refund")
@@ -460,7 +461,7 @@ class Cloud9Gateway:
                 try:
                     answer = self._find(new_gtrc, "")
                 except CallFailed:
-                    raise Unavailable(codes.UNAVAILABLE) from None
+                    raise Unavailable(NO_ANSWER) from None
             if answer is None:
                 continue  # no record of the refund: sending it again with the same GTRC is safe
             meaning = codes.meaning(answer)
@@ -473,7 +474,7 @@ class Cloud9Gateway:
             if meaning.code in ("113", "114"):
                 raise Declined("This payment cannot be refunded")
             self._raise_for(meaning, "Refund")
-        raise Unavailable(codes.UNAVAILABLE)
+        raise Unavailable(NO_ANSWER)
 
     def lookup(
         self, payment_ref: str | None = None, *, metadata: Mapping[str, str] | None = None
@@ -490,7 +491,7 @@ class Cloud9Gateway:
         try:
             answer = self._find(gtrc.replace("-", "").upper(), "")
         except CallFailed:
-            raise Unavailable(codes.UNAVAILABLE) from None
+            raise Unavailable(NO_ANSWER) from None
         if answer is None:
             return None
         meaning = codes.meaning(answer)
