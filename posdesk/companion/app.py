@@ -19,9 +19,10 @@ from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 from starlette.staticfiles import StaticFiles
 
-from posdesk.companion import messages, migrations
+from posdesk.companion import messages, migrations, reconcile, stripe_routes
 from posdesk.companion.api import messages as messages_api
 from posdesk.companion.api import router as api_router
+from posdesk.companion.api import refunds as refunds_api
 from posdesk.companion.config import CompanionConfig
 from posdesk.companion.database import Database
 from posdesk.companion.events import EventBus
@@ -97,10 +98,14 @@ def create_app(config: CompanionConfig) -> FastAPI:
 
     app.include_router(api_router, prefix="/api/v1")
     app.include_router(messages_api.router, prefix="/api/v1")
+    app.include_router(refunds_api.router, prefix="/api/v1")
+    # Stripe's page steps and /webhooks/stripe come before the generic /pay and /webhooks/{gateway} routes.
+    app.include_router(stripe_routes.page_router)
+    app.include_router(stripe_routes.webhook_router)
     app.include_router(pay_routes.router)
     app.include_router(twilio_webhooks.router)  # before /webhooks/{gateway}/{store_id}, which would match it
     app.include_router(webhook_routes.router)
-    for module in (pay_routes, webhook_routes):
+    for module in (pay_routes, webhook_routes, reconcile):
         install = getattr(module, "install", None)
         if callable(install):  # a router that needs more than routes (static files, state) adds it here
             install(app)

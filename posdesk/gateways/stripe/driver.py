@@ -453,9 +453,21 @@ class StripeGateway:
             "payment_intent.requires_action",
         ):
             payment = objects.payment_of_intent(obj)
+            if payment is not None and payment.status is ChargeStatus.SUCCEEDED and not payment.card_last4:
+                payment = self._refetched(payment)
         elif event_type == "charge.succeeded":
             payment = objects.payment_of_charge(obj)
         return GatewayEvent(event_id=event_id, type=event_type[:60], payment=payment, payload=body)
+
+    def _refetched(self, payment: GatewayPayment) -> GatewayPayment:
+        """A success as Stripe has it now, with the card (the event's intent names the card by id only,
+        and the POS shows the card on the ticket). Stripe unreachable: the event's own figures."""
+        try:
+            fresh = self.intent(payment.ref).payment
+        except GatewayError as exc:
+            log.info("stripe: could not re-fetch %s (%s); using the event as sent", payment.ref, exc.message)
+            return payment
+        return fresh if fresh is not None and fresh.status is ChargeStatus.SUCCEEDED else payment
 
 
 def refund_of(event: GatewayEvent) -> objects.RefundReport | None:

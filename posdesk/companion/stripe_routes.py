@@ -1,0 +1,278 @@
+"""Routes for Stripe: the payment page's JSON steps (see :mod:`posdesk.companion.stripe_pay`) and
+``POST /webhooks/stripe`` (see :mod:`posdesk.companion.stripe_webhooks`).
+
+Included before the generic page and webhook routers, so ``/webhooks/stripe`` is answered here. Page
+steps take the same guards as the page's forms: a per-link CSRF token, no cross-site posts, the rate
+limit per address, and no amount from the browser.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import APIRouter, BackgroundTasks, Depends, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from starlette.datastructures import FormData
+
+from posdesk.companion import payments, stripe_pay, stripe_webhooks
+from posdesk.companion.config import CompanionConfig
+from posdesk.companion.database import Database
+from posdesk.companion.i18n import Translator, translator
+from posdesk.companion.models import PaymentStatus
+from posdesk.companion.pay.security import csrf_ok, same_origin_post
+from posdesk.companion.ratelimit import limit_by_address
+from posdesk.companion.webhooks import pipeline
+from posdesk.core.links import hash_token
+from posdesk.core.money import Money, MoneyFormatError
+from posdesk.core.tips import TipChoice, TipError
+from posdesk.gateways.base import BadSignature, GatewayError
+
+log = logging.getLogger(__name__)
+page_router = APIRouter(dependencies=[Depends(limit_by_address)], include_in_schema=False)
+webhook_router = APIRouter(include_in_schema=False)
+MONEY_FIELDS = ("amount", "amount_minor", "total", "currency", "due_now")  # their presence is tampering
+TAMPERED_MESSAGE = "This request was changed and has been refused. Nothing was charged."
+
+
+def _db(request: Request) -> Database:
+    db: Database = request.app.state.db
+    return db
+
+
+def _config(request: Request) -> CompanionConfig:
+    config: CompanionConfig = request.app.state.config
+    return config
+
+
+async def _form(request: Request, token: str) -> FormData:
+    if not same_origin_post(request, _config(request)):
+        raise HTTPException(403, "Cross-site posts are refused")
+    form = await request.form()
+    presented = form.get("csrf")
+    if not csrf_ok(_config(request), hash_token(token), presented if isinstance(presented, str) else None):
+        raise HTTPException(403, "This form has expired. Reload the page and try again.")
+    return form
+
+
+def _text(form: FormData, name: str, limit: int = 200) -> str:
+    value = form.get(name)
+    return value.strip()[:limit] if isinstance(value, str) else ""
+
+
+def _t(form: FormData) -> Translator:
+    return translator(_text(form, "lang", 5) or "en")
+
+
+def _tip(form: FormData, currency: str) -> TipChoice:
+    choice = _text(form, "tip", 20) or "none"
+    if choice != "custom":
+        return TipChoice.parse(choice, None)
+    try:
+        amount = Money.parse(_text(form, "tip_custom", 40), currency)
+    except MoneyFormatError:
+        raise TipError("Enter a tip amount") from None
+    return TipChoice(custom_minor=amount.minor)
+
+
+def _error(message: str, status: int) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status, headers={"Cache-Control": "no-store"})
+
+
+def _receipt_url(token: str, payment_id: str, lang: str) -> str:
+    suffix = f"?lang={lang}" if lang != "en" else ""
+    return f"/pay/{token}/payments/{payment_id}{suffix}"
+
+
+# -- a new card, confirmed on the page ------------------------------------------------------------------
+@page_router.post("/pay/{token}/stripe/intent")
+async def start_payment(request: Request, token: str) -> Response:
+    form = await _form(request, token)
+    return await run_in_threadpool(_start_payment, request, token, form)
+
+
+def _start_payment(request: Request, token: str, form: FormData) -> Response:
+    t = _t(form)
+    if any(name in form for name in MONEY_FIELDS):
+        return _error(t(TAMPERED_MESSAGE), 400)
+    with _db(request).read() as session:
+        from posdesk.companion.pay.views import find
+
+        found = find(session, token)
+    if found.balance is None:
+        return _error(t("This payment link is no longer active"), 404)
+    version = _text(form, "version", 12)
+    try:
+        pay = payments.PayRequest(
+            version=int(version) if version.isdigit() else -1,
+            tip=_tip(form, found.balance.currency),
+            save_card=_text(form, "save_card", 5) in ("on", "1", "yes"),
+        )
+        prepared = stripe_pay.start_payment(
+            _db(request), payments.gateway_directory(request.app.state), hash_token(token), pay
+        )
+    except TipError as exc:
+        return _error(t(str(exc)), 400)
+    except payments.PaymentRefused as exc:
+        return _error(t(exc.message), exc.status)
+    except GatewayError as exc:
+        return _error(t(exc.message), 502)
+    return JSONResponse(
+        {
+            "payment_id": prepared.payment_id,
+            "client_secret": prepared.client_secret,
+            "amount": prepared.total.minor,
+            "currency": prepared.total.currency.lower(),
+            "setup_future_usage": "off_session" if prepared.save_card else None,
+            "return_url": f"/pay/{token}/payments/{prepared.payment_id}/stripe/return",
+            "sync_url": f"/pay/{token}/payments/{prepared.payment_id}/stripe/sync",
+        },
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+@page_router.post("/pay/{token}/payments/{payment_id}/stripe/sync")
+async def sync_payment(request: Request, token: str, payment_id: str) -> Response:
+    form = await _form(request, token)
+    return await run_in_threadpool(_sync_payment, request, token, payment_id, _t(form))
+
+
+def _sync_payment(request: Request, token: str, payment_id: str, t: Translator) -> Response:
+    try:
+        outcome = stripe_pay.sync_payment(
+            _db(request), payments.gateway_directory(request.app.state), hash_token(token), payment_id
+        )
+    except LookupError:
+        return _error(t("This payment could not be found"), 404)
+    except GatewayError as exc:
+        return _error(t(exc.message), 502)
+    body: dict[str, Any] = {
+        "status": outcome.status.value,
+        "message": t(outcome.message) if outcome.message else "",
+    }
+    if outcome.status in (PaymentStatus.SUCCEEDED, PaymentStatus.PROCESSING, PaymentStatus.REQUIRES_ACTION):
+        body["next"] = _receipt_url(token, payment_id, t.lang)
+    return JSONResponse(body, headers={"Cache-Control": "no-store"})
+
+
+@page_router.get("/pay/{token}/payments/{payment_id}/stripe/return")
+async def payment_return(request: Request, token: str, payment_id: str) -> Response:
+    """Where Stripe.js sends the client after a redirect: apply Stripe's answer, show the receipt."""
+
+    def work() -> Response:
+        try:
+            stripe_pay.sync_payment(
+                _db(request), payments.gateway_directory(request.app.state), hash_token(token), payment_id
+            )
+        except LookupError:
+            return RedirectResponse(f"/pay/{token}", status_code=303)
+        except GatewayError:
+            pass  # the receipt page says "processing" and the webhook or reconciliation finishes it
+        return RedirectResponse(
+            _receipt_url(token, payment_id, request.query_params.get("lang", "en")), status_code=303
+        )
+
+    return await run_in_threadpool(work)
+
+
+@page_router.get("/pay/{token}/payments/{payment_id}/stripe/secret")
+async def payment_secret(request: Request, token: str, payment_id: str) -> Response:
+    """The client secret of a payment waiting for 3-D Secure, for ``stripe.handleNextAction``."""
+
+    def work() -> Response:
+        try:
+            secret = stripe_pay.client_secret(
+                _db(request), payments.gateway_directory(request.app.state), hash_token(token), payment_id
+            )
+        except (LookupError, payments.PaymentRefused):
+            return _error("Nothing to confirm", 404)
+        except GatewayError as exc:
+            return _error(exc.message, 502)
+        return JSONResponse({"client_secret": secret}, headers={"Cache-Control": "no-store"})
+
+    return await run_in_threadpool(work)
+
+
+# -- saving a card without paying -------------------------------------------------------------------------
+@page_router.post("/pay/{token}/stripe/setup")
+async def start_setup(request: Request, token: str) -> Response:
+    form = await _form(request, token)
+    t = _t(form)
+
+    def work() -> Response:
+        try:
+            setup_ref, secret = stripe_pay.start_setup(
+                _db(request), payments.gateway_directory(request.app.state), hash_token(token)
+            )
+        except payments.PaymentRefused as exc:
+            return _error(t(exc.message), exc.status)
+        return JSONResponse(
+            {
+                "setup_id": setup_ref,
+                "client_secret": secret,
+                "done_url": f"/pay/{token}/stripe/setup/{setup_ref}/done",
+            },
+            headers={"Cache-Control": "no-store"},
+        )
+
+    return await run_in_threadpool(work)
+
+
+@page_router.post("/pay/{token}/stripe/setup/{setup_ref}/done")
+async def finish_setup(request: Request, token: str, setup_ref: str) -> Response:
+    form = await _form(request, token)
+    t = _t(form)
+
+    def work() -> Response:
+        try:
+            card = stripe_pay.finish_setup(
+                _db(request),
+                payments.gateway_directory(request.app.state),
+                hash_token(token),
+                setup_ref[:100],
+            )
+        except LookupError:
+            return _error(t("This payment link is no longer active"), 404)
+        except GatewayError as exc:
+            return _error(t(exc.message), 502)
+        if card is None:
+            return _error(t("The card was not saved"), 409)
+        return JSONResponse({"card_id": card.id, "last4": card.last4, "next": f"/pay/{token}"})
+
+    return await run_in_threadpool(work)
+
+
+# -- webhooks ----------------------------------------------------------------------------------------------
+async def _webhook(request: Request, background: BackgroundTasks, store_id: str | None) -> JSONResponse:
+    raw = await request.body()
+    db = _db(request)
+    directory = payments.gateway_directory(request.app.state)
+    try:
+        event, row_id = await run_in_threadpool(
+            stripe_webhooks.receive, db, directory, raw, dict(request.headers), store_id
+        )
+    except BadSignature as exc:
+        log.warning("stripe webhook refused: %s", exc.message)
+        return JSONResponse({"detail": "The webhook signature did not verify"}, status_code=400)
+    except pipeline.UnknownGateway:
+        return JSONResponse({"detail": "Unknown webhook endpoint"}, status_code=404)
+
+    def apply() -> None:
+        if row_id is not None:
+            pipeline.process(db, row_id)
+        stripe_webhooks.apply_saved_card(db, directory, event)
+        pipeline.retry_pending(db, limit=20)
+
+    background.add_task(apply)  # a plain function: Starlette runs it in the thread pool
+    return JSONResponse({"received": True, "duplicate": row_id is None})
+
+
+@webhook_router.post("/webhooks/stripe")
+async def stripe_webhook(request: Request, background: BackgroundTasks) -> JSONResponse:
+    return await _webhook(request, background, None)
+
+
+@webhook_router.post("/webhooks/stripe/{store_id}")
+async def stripe_store_webhook(request: Request, background: BackgroundTasks, store_id: str) -> JSONResponse:
+    return await _webhook(request, background, store_id[:32])

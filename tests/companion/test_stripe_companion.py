@@ -1,0 +1,443 @@
+"""A store paid through Stripe, end to end over HTTP: the companion on uvicorn, the fake Stripe API on
+another port delivering signed webhooks to ``/webhooks/stripe``, and the page's steps as the page
+script makes them (Stripe.js's confirmation is the fake's ``confirm_from_browser``)."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+
+from posdesk.companion import reconcile
+from posdesk.companion.models import Payment, PaymentStatus, SavedCard, WebhookEvent
+from posdesk.companion.pay.security import csrf_token
+from posdesk.companion.payments import gateway_directory
+from posdesk.core.links import hash_token
+from tests.companion.conftest import Companion, invoice_upload, put_invoice
+from tests.fakes.serve import serve_app
+from tests.fakes.stripe_api import FakeStripe, make_fake_stripe, sign_webhook_payload
+
+WHSEC = "whsec_companion_test"
+SAVE = {"mode": "payment", "currency": "usd", "setupFutureUsage": "off_session"}
+NO_SAVE = {"mode": "payment", "currency": "usd", "setupFutureUsage": None}
+
+
+@dataclass
+class StripeStore:
+    companion: Companion
+    fake: FakeStripe
+    page: httpx.Client
+
+    def invoice(self, **kw: Any) -> tuple[str, dict[str, Any]]:
+        body = invoice_upload(**kw)
+        assert put_invoice(self.companion.api, body).status_code == 200
+        return body["link_token"], body
+
+    def form(self, token: str, **fields: str) -> dict[str, str]:
+        return {
+            "csrf": csrf_token(self.companion.config, hash_token(token)),
+            "version": "1",
+            "tip": "none",
+            **fields,
+        }
+
+    def start(self, token: str, **fields: str) -> httpx.Response:
+        return self.page.post(f"/pay/{token}/stripe/intent", data=self.form(token, **fields))
+
+    def pay_new_card(
+        self, token: str, test_card: str = "pm_card_visa", *, save: bool = False, **fields: str
+    ) -> dict[str, Any]:
+        """What the page does: ask for the intent, confirm it with Stripe.js, then ask to sync."""
+        if save:
+            fields["save_card"] = "on"
+        started = self.start(token, **fields)
+        assert started.status_code == 200, started.text
+        intent = started.json()
+        confirmed = self.fake.confirm_from_browser(
+            intent["client_secret"], test_card, elements=SAVE if save else NO_SAVE
+        )
+        synced = self.page.post(intent["sync_url"], data=self.form(token)).json()
+        return {**intent, "confirmed": confirmed, "synced": synced}
+
+    def events(self, kind: str | None = None) -> list[dict[str, Any]]:
+        events = self.companion.api.get("/api/v1/events").json()["events"]
+        return [e for e in events if kind is None or e["type"] == kind]
+
+    def wait_for(self, kind: str, count: int = 1, timeout: float = 10.0) -> list[dict[str, Any]]:
+        deadline = time.monotonic() + timeout
+        while True:
+            self.fake.wait_for_webhooks(timeout)
+            found = self.events(kind)
+            if len(found) >= count or time.monotonic() > deadline:
+                return found
+            time.sleep(0.05)
+
+    def payment(self, payment_id: str) -> Payment:
+        with self.companion.db.read() as session:
+            payment = session.get(Payment, payment_id)
+            assert payment is not None
+            session.expunge(payment)
+            return payment
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeStripe]:
+    with make_fake_stripe(webhook_secret=WHSEC) as made:
+        yield made
+
+
+@pytest.fixture
+def stripe_store(companion: Companion, fake: FakeStripe) -> Iterator[StripeStore]:
+    with serve_app(fake.app) as base:
+        fake.webhook_url = f"{companion.url}/webhooks/stripe"
+        answer = companion.api.put(
+            "/api/v1/gateway",
+            json={
+                "kind": "stripe",
+                "public": {
+                    "publishable_key": "pk_test_posdesk",
+                    "stripe_api_base": base,
+                    "max_network_retries": "0",
+                },
+                "secrets": {"secret_key": "sk_test_posdesk", "webhook_secret": WHSEC},
+            },
+        )
+        assert answer.status_code == 200, answer.text
+        yield StripeStore(companion, fake, companion.client())
+
+
+def test_test_connection_reports_the_stripe_account(stripe_store: StripeStore) -> None:
+    answer = stripe_store.companion.api.post("/api/v1/gateway/test").json()
+    assert answer["ok"] and "Posdesk Test Shop" in answer["message"]
+
+
+def test_the_page_allows_exactly_stripes_origins(stripe_store: StripeStore) -> None:
+    token, _ = stripe_store.invoice()
+    page = stripe_store.page.get(f"/pay/{token}")
+    assert page.status_code == 200 and 'id="stripe-payment-element"' in page.text
+    policy = dict(part.strip().split(" ", 1) for part in page.headers["content-security-policy"].split(";"))
+    assert policy["script-src"] == "'self' https://js.stripe.com"
+    assert policy["frame-src"] == "'self' https://js.stripe.com https://hooks.stripe.com"
+    assert policy["connect-src"] == "'self' https://api.stripe.com"
+    assert "pk_test_posdesk" in page.text and "sk_test_posdesk" not in page.text
+
+
+def test_new_card_with_a_tip_closes_the_ticket(stripe_store: StripeStore) -> None:
+    token, body = stripe_store.invoice()
+    due = body["totals"]["balance_due"]
+    paid = stripe_store.pay_new_card(token, tip="2")  # the 20% preset
+    tip = round(6000 * 0.20)  # service lines only
+    assert paid["amount"] == due + tip
+    intent = stripe_store.fake.payment_intents[paid["client_secret"].split("_secret_")[0]]
+    assert intent["metadata"]["tip"] == str(tip) and intent["metadata"]["invoice_id"] == body["invoice_id"]
+    assert intent["metadata"]["invoice_version"] == "1" and intent["setup_future_usage"] is None
+    assert paid["synced"]["status"] == "succeeded" and paid["synced"]["next"].endswith(paid["payment_id"])
+    receipt = stripe_store.page.get(paid["synced"]["next"])
+    assert "Visa •••• 4242" in receipt.text
+    [closed] = stripe_store.wait_for("invoice.paid")
+    assert closed["data"]["payment"]["tip"] == tip and closed["data"]["balance_due"] == 0
+    assert stripe_store.fake.charge_count(invoice_id=body["invoice_id"]) == 1
+    time.sleep(0.3)  # the late webhooks change nothing
+    assert len(stripe_store.events("invoice.paid")) == 1
+
+
+def test_a_saved_card_is_used_on_a_second_invoice(stripe_store: StripeStore) -> None:
+    token, _ = stripe_store.invoice()
+    paid = stripe_store.pay_new_card(token, save=True)
+    assert paid["synced"]["status"] == "succeeded"
+    intent = stripe_store.fake.payment_intents[paid["client_secret"].split("_secret_")[0]]
+    assert intent["setup_future_usage"] == "off_session" and intent["customer"]
+    with stripe_store.companion.db.read() as session:
+        [card] = session.query(SavedCard).all()
+        card_id, method = card.id, card.method_ref
+    assert stripe_store.fake.payment_methods[method]["customer"] == intent["customer"]
+
+    second, _ = stripe_store.invoice()
+    page = stripe_store.page.get(f"/pay/{second}")
+    assert "•••• 4242" in page.text and card_id in page.text
+    used = stripe_store.page.post(f"/pay/{second}/pay", data=stripe_store.form(second, card=card_id))
+    assert used.status_code == 303 and "/payments/" in used.headers["location"]
+    assert len(stripe_store.wait_for("invoice.paid", 2)) == 2
+    assert len(stripe_store.fake.customers) == 1  # one Stripe customer for the client
+
+
+def test_a_saved_card_needing_3d_secure(stripe_store: StripeStore) -> None:
+    token, _ = stripe_store.invoice()
+    first = stripe_store.pay_new_card(token, "pm_card_authenticationRequired", save=True)
+    assert first["synced"]["status"] == "requires_action"
+    stripe_store.fake.complete_action(first["client_secret"].split("_secret_")[0])  # 3DS passed on the page
+    synced = stripe_store.page.post(first["sync_url"], data=stripe_store.form(token)).json()
+    assert synced["status"] == "succeeded"
+    with stripe_store.companion.db.read() as session:
+        [card] = session.query(SavedCard).all()
+        card_id = card.id
+    second, _ = stripe_store.invoice()
+    used = stripe_store.page.post(f"/pay/{second}/pay", data=stripe_store.form(second, card=card_id))
+    assert used.status_code == 303 and used.headers["location"].endswith("/authenticate")
+    payment_id = used.headers["location"].split("/payments/")[1].split("/")[0]
+    secret = stripe_store.page.get(f"/pay/{second}/payments/{payment_id}/stripe/secret").json()[
+        "client_secret"
+    ]
+    stripe_store.fake.complete_action(secret.split("_secret_")[0])  # what handleNextAction does
+    done = stripe_store.page.post(
+        f"/pay/{second}/payments/{payment_id}/authenticate",
+        data={"csrf": stripe_store.form(second)["csrf"], "outcome": "done"},
+    )
+    assert done.status_code == 303 and done.headers["location"].endswith(payment_id)
+    assert stripe_store.payment(payment_id).status == PaymentStatus.SUCCEEDED.value
+
+
+def test_a_decline_ends_the_attempt_and_another_card_pays(stripe_store: StripeStore) -> None:
+    token, body = stripe_store.invoice()
+    declined = stripe_store.pay_new_card(token, "pm_card_chargeDeclined")
+    assert declined["confirmed"]["error"]["message"] == "Your card was declined."
+    assert declined["synced"]["status"] == "failed" and "next" not in declined["synced"]
+    assert stripe_store.payment(declined["payment_id"]).failure_message == "Your card was declined."
+    paid = stripe_store.pay_new_card(token)
+    assert paid["payment_id"] != declined["payment_id"] and paid["synced"]["status"] == "succeeded"
+    assert stripe_store.wait_for("invoice.paid")
+    assert stripe_store.fake.charge_count(invoice_id=body["invoice_id"]) == 1
+
+
+@pytest.mark.parametrize("fields", [{"amount": "1"}, {"currency": "JPY"}, {"total": "100"}])
+def test_a_tampered_amount_is_refused_and_nothing_is_created(
+    stripe_store: StripeStore, fields: dict[str, str]
+) -> None:
+    token, _ = stripe_store.invoice()
+    refused = stripe_store.start(token, **fields)
+    assert refused.status_code == 400 and "Nothing was charged" in refused.json()["error"]
+    assert stripe_store.fake.payment_intents == {}
+
+
+def test_a_tip_over_the_cap_or_an_old_version_is_refused(stripe_store: StripeStore) -> None:
+    token, _ = stripe_store.invoice()
+    assert stripe_store.start(token, tip="custom", tip_custom="5000").status_code == 400
+    assert stripe_store.start(token, version="0").status_code == 409
+    assert stripe_store.fake.payment_intents == {}
+
+
+def test_a_changed_tip_cancels_the_unconfirmed_intent(stripe_store: StripeStore) -> None:
+    token, body = stripe_store.invoice()
+    first = stripe_store.start(token, tip="0").json()
+    again = stripe_store.start(token, tip="0").json()
+    assert again["client_secret"] == first["client_secret"]  # double click: the same intent
+    changed = stripe_store.start(token, tip="1").json()
+    assert changed["payment_id"] != first["payment_id"]
+    old = stripe_store.fake.payment_intents[first["client_secret"].split("_secret_")[0]]
+    assert old["status"] == "canceled" and old["cancellation_reason"] == "abandoned"
+    assert "error" in stripe_store.fake.confirm_from_browser(first["client_secret"], "pm_card_visa")
+    assert stripe_store.fake.charge_count(invoice_id=body["invoice_id"]) == 0
+
+
+def test_webhooks_duplicated_and_reordered_apply_once(stripe_store: StripeStore) -> None:
+    stripe_store.fake.webhooks_mode = "manual"
+    token, _ = stripe_store.invoice()
+    started = stripe_store.start(token, tip="0").json()  # the page then closes: only webhooks tell
+    stripe_store.fake.confirm_from_browser(started["client_secret"], "pm_card_visa", elements=NO_SAVE)
+    deliveries = stripe_store.fake.deliver(duplicate=3, shuffle=True, seed=7)
+    assert all(d.ok for d in deliveries)
+    [closed] = stripe_store.wait_for("invoice.paid")
+    assert closed["data"]["payment"]["card_last4"] == "4242"  # charge.succeeded carries the card
+    assert stripe_store.payment(started["payment_id"]).status == PaymentStatus.SUCCEEDED.value
+    with stripe_store.companion.db.read() as session:
+        stored = session.query(WebhookEvent).filter_by(gateway="stripe").count()
+    assert stored == len({d.event_id for d in deliveries})
+
+
+def test_a_late_failure_never_undoes_a_success(stripe_store: StripeStore) -> None:
+    token, _ = stripe_store.invoice()
+    paid = stripe_store.pay_new_card(token)
+    intent = stripe_store.fake.payment_intents[paid["client_secret"].split("_secret_")[0]]
+    failed = {
+        "id": "evt_late_failure",
+        "object": "event",
+        "type": "payment_intent.payment_failed",
+        "created": int(time.time()),
+        "data": {
+            "object": {
+                **intent,
+                "status": "requires_payment_method",
+                "last_payment_error": {"message": "Your card was declined."},
+            }
+        },
+    }
+    raw = json.dumps(failed).encode()
+    answer = stripe_store.page.post(
+        "/webhooks/stripe", content=raw, headers={"Stripe-Signature": sign_webhook_payload(raw, WHSEC)}
+    )
+    assert answer.status_code == 200
+    stripe_store.wait_for("invoice.paid")
+    time.sleep(0.2)
+    assert stripe_store.payment(paid["payment_id"]).status == PaymentStatus.SUCCEEDED.value
+    assert stripe_store.events("payment.failed") == []
+
+
+def test_an_event_for_an_unknown_invoice_is_kept_and_applied_later(stripe_store: StripeStore) -> None:
+    token, _ = stripe_store.invoice()
+    paid = stripe_store.pay_new_card(token)
+    intent = stripe_store.fake.payment_intents[paid["client_secret"].split("_secret_")[0]]
+    early = {
+        "id": "evt_before_invoice",
+        "object": "event",
+        "type": "payment_intent.succeeded",
+        "created": int(time.time()),
+        "data": {
+            "object": {
+                **intent,
+                "id": "pi_from_elsewhere",
+                "metadata": {**intent["metadata"], "invoice_id": "not-yet", "payment_id": "p-unknown"},
+            }
+        },
+    }
+    raw = json.dumps(early).encode()
+    stripe_store.page.post(
+        "/webhooks/stripe", content=raw, headers={"Stripe-Signature": sign_webhook_payload(raw, WHSEC)}
+    )
+    time.sleep(0.3)
+    with stripe_store.companion.db.read() as session:
+        kept = session.query(WebhookEvent).filter_by(event_id="evt_before_invoice").one()
+        assert kept.processed_at is None and "kept for a retry" in kept.last_error
+
+
+def test_a_lost_webhook_is_found_by_reconciliation(stripe_store: StripeStore) -> None:
+    stripe_store.fake.drop_webhooks = True
+    token, body = stripe_store.invoice()
+    started = stripe_store.start(token, tip="1").json()
+    stripe_store.fake.confirm_from_browser(started["client_secret"], "pm_card_visa", elements=NO_SAVE)
+    # The phone lost its connection after Stripe charged: neither the page nor a webhook told the companion.
+    assert stripe_store.events("invoice.paid") == []
+    app = stripe_store.companion.app
+    changed = reconcile.reconcile(
+        app.state.db, gateway_directory(app.state), settle_time=reconcile.timedelta(0)
+    )
+    assert changed == 1
+    [closed] = stripe_store.events("invoice.paid")
+    assert closed["invoice_id"] == body["invoice_id"] and closed["data"]["payment"]["card_last4"] == "4242"
+    assert (
+        reconcile.reconcile(app.state.db, gateway_directory(app.state), settle_time=reconcile.timedelta(0))
+        == 0
+    )
+
+
+def test_reconciliation_cancels_an_intent_abandoned_for_an_hour(stripe_store: StripeStore) -> None:
+    token, _ = stripe_store.invoice()
+    started = stripe_store.start(token).json()
+    app = stripe_store.companion.app
+    later = reconcile.utcnow() + reconcile.ABANDONED_AFTER + reconcile.timedelta(minutes=1)
+    reconcile.reconcile(app.state.db, gateway_directory(app.state), now=later)
+    assert stripe_store.payment(started["payment_id"]).status == PaymentStatus.CANCELED.value
+    assert (
+        stripe_store.fake.payment_intents[started["client_secret"].split("_secret_")[0]]["status"]
+        == "canceled"
+    )
+
+
+def test_refund_from_the_pos_shows_on_the_ticket(stripe_store: StripeStore) -> None:
+    token, _ = stripe_store.invoice()
+    paid = stripe_store.pay_new_card(token)
+    stripe_store.wait_for("invoice.paid")
+    api = stripe_store.companion.api
+    partial = api.post(f"/api/v1/payments/{paid['payment_id']}/refund", json={"amount": 1000})
+    assert partial.status_code == 200 and partial.json()["refunded_total"] == 1000
+    rest = api.post(f"/api/v1/payments/{paid['payment_id']}/refund", json={})
+    assert rest.status_code == 200 and rest.json()["refunded_total"] == paid["amount"]
+    refunds = stripe_store.wait_for("payment.refunded", 2)
+    assert [e["data"]["refunded_total"] for e in refunds] == [1000, paid["amount"]]
+    time.sleep(0.3)  # charge.refunded webhooks: the totals are already recorded, nothing new
+    assert len(stripe_store.events("payment.refunded")) == 2
+    assert stripe_store.payment(paid["payment_id"]).status == PaymentStatus.REFUNDED.value
+    over = api.post(f"/api/v1/payments/{paid['payment_id']}/refund", json={"amount": 1})
+    assert over.status_code == 409
+
+
+def test_a_refund_made_at_stripe_reaches_the_ticket_by_webhook(stripe_store: StripeStore) -> None:
+    token, _ = stripe_store.invoice()
+    paid = stripe_store.pay_new_card(token)
+    stripe_store.wait_for("invoice.paid")
+    gateway = gateway_directory(stripe_store.companion.app.state)
+    with stripe_store.companion.db.read() as session:
+        from posdesk.companion.models import Store
+
+        store = session.get(Store, stripe_store.companion.terminal.store_id)
+        assert store is not None
+        driver = gateway.for_store(store)
+    driver.client.v1.refunds.create(
+        {"payment_intent": paid["client_secret"].split("_secret_")[0], "amount": 700}
+    )  # type: ignore[attr-defined]
+    [refund] = stripe_store.wait_for("payment.refunded")
+    assert refund["data"] == {
+        **refund["data"],
+        "payment_id": paid["payment_id"],
+        "amount": 700,
+        "refunded_total": 700,
+    }
+
+
+def test_another_stores_payment_cannot_be_refunded(stripe_store: StripeStore, other_terminal: Any) -> None:
+    token, _ = stripe_store.invoice()
+    paid = stripe_store.pay_new_card(token)
+    other = stripe_store.companion.client(headers=other_terminal.headers)
+    assert other.post(f"/api/v1/payments/{paid['payment_id']}/refund", json={}).status_code == 404
+
+
+@pytest.mark.parametrize("how", ["wrong", "stale", "missing"])
+def test_a_bad_signature_is_rejected_with_nothing_written(stripe_store: StripeStore, how: str) -> None:
+    stripe_store.fake.sign_with = how
+    token, _ = stripe_store.invoice()
+    started = stripe_store.start(token).json()
+    stripe_store.fake.confirm_from_browser(started["client_secret"], "pm_card_visa", elements=NO_SAVE)
+    stripe_store.fake.wait_for_webhooks()
+    assert stripe_store.fake.deliveries and all(d.status_code == 400 for d in stripe_store.fake.deliveries)
+    with stripe_store.companion.db.read() as session:
+        assert session.query(WebhookEvent).count() == 0
+    assert stripe_store.payment(started["payment_id"]).status == PaymentStatus.PENDING.value
+    assert stripe_store.events("invoice.paid") == []
+
+
+def test_a_re_serialised_body_is_rejected(stripe_store: StripeStore) -> None:
+    raw = json.dumps(
+        {"id": "evt_x", "type": "payment_intent.succeeded", "data": {"object": {}}}, indent=2
+    ).encode()
+    header = sign_webhook_payload(raw, WHSEC)
+    reencoded = json.dumps(json.loads(raw)).encode()
+    answer = stripe_store.page.post(
+        "/webhooks/stripe", content=reencoded, headers={"Stripe-Signature": header}
+    )
+    assert answer.status_code == 400
+    with stripe_store.companion.db.read() as session:
+        assert session.query(WebhookEvent).count() == 0
+
+
+def test_a_card_saved_without_paying(stripe_store: StripeStore) -> None:
+    token, _ = stripe_store.invoice()
+    form = stripe_store.form(token)
+    setup = stripe_store.page.post(f"/pay/{token}/stripe/setup", data=form).json()
+    stripe_store.fake.confirm_from_browser(
+        setup["client_secret"], "pm_card_mastercard", elements={"mode": "setup"}
+    )
+    done = stripe_store.page.post(setup["done_url"], data=form)
+    assert done.status_code == 200 and done.json()["last4"] == "4444"
+    page = stripe_store.page.get(f"/pay/{token}")
+    assert "•••• 4444" in page.text
+
+
+def test_walk_ins_cannot_save_cards(stripe_store: StripeStore) -> None:
+    token, _ = stripe_store.invoice(client=None)
+    answer = stripe_store.page.post(f"/pay/{token}/stripe/setup", data=stripe_store.form(token))
+    assert answer.status_code == 400
+    started = stripe_store.start(token, save_card="on").json()  # a walk-in's "save" is ignored
+    assert started["setup_future_usage"] is None
+    intent = stripe_store.fake.payment_intents[started["client_secret"].split("_secret_")[0]]
+    assert intent["customer"] is None and intent["setup_future_usage"] is None
+    assert stripe_store.fake.customers == {}
+
+
+def test_stripe_webhooks_for_no_stripe_store_are_404(companion: Companion) -> None:
+    client = companion.client()
+    assert client.post("/webhooks/stripe", content=b"{}").status_code == 404
+    assert client.post("/webhooks/stripe/no-such-store", content=b"{}").status_code == 404
