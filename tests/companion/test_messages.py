@@ -77,10 +77,16 @@ def messaging_env(smtp: SmtpTestServer, twilio: FakeTwilio, twilio_url: str) -> 
 
 @contextlib.contextmanager
 def communicator_companion(
-    db_file: Path, smtp: SmtpTestServer, monkeypatch: pytest.MonkeyPatch, *, port: int | None = None
+    db_file: Path,
+    smtp: SmtpTestServer,
+    monkeypatch: pytest.MonkeyPatch,
+    *,
+    port: int | None = None,
+    terminal: PairedTerminal | None = None,
 ) -> Iterator[CommunicatorCompanion]:
     """A companion on loopback with email through ``smtp`` and SMS through a fake Twilio whose callbacks
-    reach it (its public URL is its real address, as Twilio signs the URL it calls)."""
+    reach it (its public URL is its real address, as Twilio signs the URL it calls). Without ``terminal``
+    a store "Salon Élan" and a paired terminal are made."""
     port = port or free_port()
     public_url = f"http://127.0.0.1:{port}"
     with FakeTwilio(inbound_webhook_url=public_url + INBOUND_PATH) as twilio, serve_app(twilio.app) as twilio_url:
@@ -89,7 +95,7 @@ def communicator_companion(
         config = demo_config(f"sqlite+pysqlite:///{db_file}", public_url)
         app = create_app(config)
         try:
-            terminal = add_store(app, name="Salon Élan")
+            terminal = terminal or add_store(app, name="Salon Élan")
             with serve_app(app, port=port) as url, httpx.Client(
                 base_url=url, headers=terminal.headers, timeout=10
             ) as api:
