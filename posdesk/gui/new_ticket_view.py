@@ -187,6 +187,12 @@ class NewTicketView(QWidget):
         self.status_label = name(plain_label(), "ticketStatusLabel", "Ticket status")
         top.addWidget(self.status_label)
         layout.addLayout(top)
+        # A ticket another terminal invoiced says so (and its number there), in the muted "hint" look.
+        self.origin_label = plain_label()
+        self.origin_label.setObjectName("hint")
+        self.origin_label.setAccessibleName("Ticket origin")
+        self.origin_label.hide()
+        layout.addWidget(self.origin_label)
         self.message_status_label = name(plain_label(), "messageStatusLabel", "Last message to the client")
         self.message_status_label.setAlignment(Qt.AlignmentFlag.AlignRight)
         self.message_status_label.setWordWrap(True)
@@ -694,6 +700,8 @@ class NewTicketView(QWidget):
             self.priced = price_ticket(self.ticket)
         number = f"Ticket #{self.ticket.number}" if self.ticket.number else "New ticket"
         self.title_label.setText(number + ("  •" if self.dirty and self.ticket.lines else ""))
+        self.origin_label.setText(self.ticket.note)
+        self.origin_label.setVisible(bool(self.ticket.note))
         self._refresh_client()
         self._refresh_lines()
         self._refresh_totals()

@@ -2,7 +2,11 @@
 
 Each function here runs inside :meth:`posdesk.store.cursor.EventCursor.apply`, which moves the cursor in
 the same transaction; so a crash half-way leaves neither the change nor the cursor, and receiving an
-event twice is harmless. Events about tickets this terminal does not hold change nothing here.
+event twice is harmless.
+
+A ticket another terminal of the store invoiced is materialized here from the invoice document an
+``invoice.updated`` event carries (when the companion includes it), so every terminal sees it close.
+Other events about tickets this terminal does not hold change nothing.
 """
 
 from __future__ import annotations
@@ -14,10 +18,12 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from posdesk.core.client import Client
 from posdesk.core.events import Event, EventType, LinkStatus
-from posdesk.core.invoice import Invoice
+from posdesk.core.invoice import Invoice, InvoiceFormatError
 from posdesk.core.money import Money
-from posdesk.core.ticket import Payment, PaymentMethod, Ticket, TicketStateError
+from posdesk.core.ticket import Payment, PaymentMethod, Ticket, TicketState, TicketStateError
+from posdesk.store.clients import ClientRepository
 from posdesk.store.invoices import InvoiceRecordRepository
 from posdesk.store.messages import MESSAGES_PATH, apply_communicator_event, record_refused_message
 from posdesk.store.outbox import OutboxEntry
@@ -59,6 +65,60 @@ def _ticket_id_of(session: Session, event: Event) -> str | None:
     return None
 
 
+def origin_note(number: int) -> str:
+    """The note on a ticket held here because another terminal invoiced it (its number there)."""
+    return f"From another terminal (ticket #{number} there)"
+
+
+def materialize_ticket(session: Session, document: Invoice) -> bool:
+    """Hold (or refresh) a ticket another terminal invoiced, from its invoice document.
+
+    The ticket keeps its number when that number is free here; otherwise it takes this terminal's next
+    number, and its note always names the number it has on the terminal that made it. Its client is
+    added to this terminal's client list when missing. A ticket this terminal made itself (it has the
+    link) or one already closed here is left alone. Returns True when something was written.
+    """
+    tickets = TicketRepository(session)
+    held = tickets.get(document.ticket_id)
+    if held is not None and (held.is_closed or InvoiceRecordRepository(session).get(held.id) is not None):
+        return False
+    client_id = None
+    if document.client is not None:
+        client_id = document.client.id
+        clients = ClientRepository(session)
+        if clients.get(client_id) is None:
+            first, _, last = document.client.name.partition(" ")
+            clients.create(
+                Client(
+                    id=client_id,
+                    first_name=first or document.client.name,
+                    last_name=last,
+                    phone=document.client.phone,
+                    email=document.client.email,
+                    sms_consent=document.client.sms_consent,
+                    email_consent=document.client.email_consent,
+                )
+            )
+    if held is None:
+        number = document.ticket_number
+        if tickets.get_by_number(number) is not None:
+            number = tickets.next_number()
+        ticket = Ticket(id=document.ticket_id, number=number, currency=document.currency)
+        base: int | None = None
+    else:
+        ticket, base = held, held.revision
+    ticket.client_id = client_id
+    ticket.client_name = document.client.name if document.client else ""
+    ticket.lines = list(document.lines)
+    ticket.promo_codes = list(document.promo_codes)
+    ticket.payments = list(document.payments) or ticket.payments
+    ticket.state = TicketState.AWAITING_PAYMENT
+    ticket.note = origin_note(document.ticket_number)
+    ticket.revision = (base or 0) + 1
+    tickets.save(ticket, base_revision=base)
+    return True
+
+
 def _change_ticket(session: Session, ticket_id: str, change: Callable[[Ticket], None]) -> bool:
     tickets = TicketRepository(session)
     ticket = tickets.get(ticket_id)
@@ -78,6 +138,14 @@ def apply_event(session: Session, event: Event) -> set[str]:
     """
     if event.type in (EventType.MESSAGE_STATUS, EventType.CLIENT_CONSENT):
         return apply_communicator_event(session, event.type.value, event.data)
+    if event.type is EventType.INVOICE_UPDATED and isinstance(event.data.get("document"), dict):
+        try:
+            document = Invoice.from_wire(event.data["document"])
+        except InvoiceFormatError as exc:
+            log.warning("event %s: unreadable invoice document: %s", event.id, exc)
+        else:
+            if materialize_ticket(session, document):
+                return {document.ticket_id}
     ticket_id = _ticket_id_of(session, event)
     if ticket_id is None:
         return set()
