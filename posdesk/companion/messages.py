@@ -20,10 +20,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import os
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -167,6 +168,9 @@ class NewMessage:
     link: str | None = None
     ticket_id: str | None = None
     invoice_id: str | None = None
+    # The client asked for this one themselves (a receipt from the confirmation page): their request is
+    # the consent for it, and it changes nothing about the consent the store recorded.
+    requested_by_client: bool = False
 
 
 def message_view(row: Message) -> dict[str, Any]:
@@ -247,11 +251,15 @@ def _update_contact(session: Session, store_id: str, client: ClientDetails, setu
     return contact
 
 
-def _refusal(store_id: str, new: NewMessage, contact: ClientContact, setup: MessagingSetup) -> tuple[str, str]:
+def _refusal(
+    store_id: str, new: NewMessage, contact: ClientContact | None, setup: MessagingSetup
+) -> tuple[str, str]:
     """``(address, reason)``: the address to send to, or the reason the message may not go ("" if it may)."""
     name = single_line(new.client.name, 60) or "This client"
     kind = new.channel
-    if kind is ChannelKind.SMS and contact.sms_opted_out:
+    if new.requested_by_client:
+        new = replace(new, client=replace(new.client, sms_consent=True, email_consent=True))
+    elif kind is ChannelKind.SMS and contact is not None and contact.sms_opted_out:
         return "", f"{name} replied STOP to the store's texts; they must reply START before they can be texted."
     client = Client(
         id=new.client.id,
@@ -296,7 +304,7 @@ def accept_message(db: Database, setup: MessagingSetup, store_id: str, new: NewM
                     if existing.store_id != store_id:
                         raise MessageConflict(new.message_id)
                     return message_view(existing), False
-                contact = _update_contact(session, store_id, new.client, setup)
+                contact = None if new.requested_by_client else _update_contact(session, store_id, new.client, setup)
                 address, reason = _refusal(store_id, new, contact, setup)
                 now = utcnow()
                 row = Message(
@@ -499,3 +507,43 @@ def record_inbound(db: Database, inbound: InboundMessage, setup: MessagingSetup)
             _consent_event(session, contact)
             changed += 1
     return changed
+
+
+async def send_receipt_email(
+    db: Database,
+    setup: MessagingSetup,
+    *,
+    store_id: str,
+    payment_id: str,
+    to: str,
+    subject: str,
+    text: str,
+    client_id: str | None = None,
+    client_name: str = "",
+    ticket_id: str | None = None,
+    invoice_id: str | None = None,
+) -> dict[str, Any]:
+    """The confirmation page's "email me a receipt", through the same email channel and limits as every
+    message, stored in the client's conversation (walk-ins under ``"walk-in"``). One receipt per payment
+    and address: asking again returns the first one. Returns the message's view (``status``, ``reason``).
+    """
+    key = hashlib.sha256(f"{payment_id}\n{to.strip().lower()}".encode()).hexdigest()[:32]
+    first, _, last = client_name.strip().partition(" ")
+    new = NewMessage(
+        message_id=f"receipt-{key}",
+        client=ClientDetails(id=client_id or "walk-in", first_name=first or "Client", last_name=last, email=to),
+        channel=ChannelKind.EMAIL,
+        text=text,
+        subject=subject,
+        ticket_id=ticket_id,
+        invoice_id=invoice_id,
+        requested_by_client=True,
+    )
+    view, send_now = await run_in_threadpool(accept_message, db, setup, store_id, new)
+    if send_now:
+        await deliver(db, setup, new.message_id)
+        with db.read() as session:
+            row = session.get(Message, new.message_id)
+            if row is not None:
+                view = message_view(row)
+    return view

@@ -307,3 +307,45 @@ def test_bad_bodies_are_refused(comm: CommunicatorCompanion) -> None:
     assert comm.api.post("/api/v1/messages", json=message(text="   ")).status_code == 422
     assert comm.api.post("/api/v1/messages", json=message(message_id="../x")).status_code == 422
     assert comm.api.post("/api/v1/messages", json=message(link="javascript:alert(1)")).status_code == 422
+
+
+# -- the confirmation page's receipt ----------------------------------------------------------------
+
+
+def test_a_receipt_email_uses_the_same_channel_once_per_payment_and_keeps_consent(
+    comm: CommunicatorCompanion, smtp_server: SmtpTestServer
+) -> None:
+    import asyncio
+
+    from posdesk.companion.messages import send_receipt_email
+
+    comm.api.post("/api/v1/messages", json=message("sms", client=client(email_consent=False)))
+
+    def receipt() -> dict[str, Any]:
+        return asyncio.run(
+            send_receipt_email(
+                comm.app.state.db,
+                comm.app.state.messaging,
+                store_id=comm.terminal.store_id,
+                payment_id="pay-1",
+                to="ana@example.com",
+                subject="Your receipt from Salon Élan",
+                text=f"Paid $86.60 with Visa 4242.\n\nThank you, {HOSTILE}",
+                client_id="client-ana",
+                client_name="Ana Díaz",
+            )
+        )
+
+    first = receipt()
+    assert first["status"] == "sent"
+    assert receipt()["message_id"] == first["message_id"]
+    [received] = smtp_server.wait_for(1)
+    assert received.subject == "Your receipt from Salon Élan" and received.rcpt_tos == ("ana@example.com",)
+    assert "<script>" not in received.body(("html",))
+    time.sleep(0.3)
+    assert len(smtp_server.messages) == 1
+    # Asking for a receipt is not consent to the store's emails.
+    refused = comm.api.post("/api/v1/messages", json=message("email", client=client(email_consent=False))).json()
+    assert refused["status"] == "failed" and "has not agreed to receive emails" in refused["reason"]
+    history = comm.api.get("/api/v1/clients/client-ana/messages").json()["messages"]
+    assert [m["channel"] for m in history] == ["sms", "email", "email"]
