@@ -441,3 +441,26 @@ def test_stripe_webhooks_for_no_stripe_store_are_404(companion: Companion) -> No
     client = companion.client()
     assert client.post("/webhooks/stripe", content=b"{}").status_code == 404
     assert client.post("/webhooks/stripe/no-such-store", content=b"{}").status_code == 404
+
+
+def test_a_tip_afterwards_is_a_second_intent_on_the_saved_card(stripe_store: StripeStore) -> None:
+    token, _ = stripe_store.invoice()
+    paid = stripe_store.pay_new_card(token, save=True)
+    receipt = stripe_store.page.get(paid["synced"]["next"])
+    assert 'id="add-tip-form"' in receipt.text
+    tipped = stripe_store.page.post(
+        f"/pay/{token}/payments/{paid['payment_id']}/tip", data=stripe_store.form(token, tip="0")
+    )
+    assert tipped.status_code == 303
+    [added] = stripe_store.wait_for("tip.added")
+    assert added["data"]["payment"]["tip"] == 900  # 15% of the $60.00 service
+    intents = sorted(stripe_store.fake.payment_intents.values(), key=lambda pi: pi["created"])
+    second = [pi for pi in intents if pi["metadata"].get("kind") == "tip"]
+    assert len(second) == 1 and second[0]["amount"] == 900
+    assert second[0]["payment_method"] == stripe_store.payment(paid["payment_id"]).payment_method_ref
+
+
+def test_a_one_off_card_offers_no_tip_afterwards(stripe_store: StripeStore) -> None:
+    token, _ = stripe_store.invoice()
+    paid = stripe_store.pay_new_card(token)  # not saved: Stripe cannot charge it again
+    assert 'id="add-tip-form"' not in stripe_store.page.get(paid["synced"]["next"]).text
