@@ -812,6 +812,10 @@ class NewTicketView(QWidget):
         }
         for key, label in self.total_values.items():
             amount: Money = getattr(priced, key)
+            if key == "subtotal":
+                # Pricing's subtotal leaves prepaid lines out; shown above a "Prepaid −x" row it must
+                # include them, or the column would not add up to the balance due.
+                amount = priced.subtotal + priced.prepaid
             negative = key in ("prepaid", "discounts", "promos", "paid")
             label.setText(("−" if negative else "") + amount.format(locale))
             self.totals.setRowVisible(label, shown[key])

@@ -23,6 +23,7 @@ from posdesk.gui.qr import qr_pixmap
 from posdesk.gui.qt import (
     QApplication,
     QCheckBox,
+    QDesktopServices,
     QDialog,
     QFrame,
     QHBoxLayout,
@@ -30,6 +31,7 @@ from posdesk.gui.qt import (
     QLineEdit,
     QPushButton,
     Qt,
+    QUrl,
     QVBoxLayout,
     QWidget,
     Signal,
@@ -39,6 +41,9 @@ from posdesk.gui.qt import (
 
 log = logging.getLogger(__name__)
 OFFLINE_NOTE = "This terminal is offline: the client can pay once this terminal reconnects."
+RESEND_NOTE = "The ticket changed since its link was sent: sending updates the same link to the new total."
+SENT_NOTE = "This invoice was already sent: sending again shows the same link."
+DEMO_OPEN_TIP = "Demo mode: open the payment page in this computer's browser and pay with 4242 4242 4242 4242"
 
 
 class SendInvoiceDialog(QDialog):
@@ -110,6 +115,13 @@ class SendInvoiceDialog(QDialog):
             self.prepaid_note.setText(note)
         layout.addWidget(self.prepaid_note)
         self.prepaid_note.setVisible(bool(self.prepaid_note.text()))
+        # A second send keeps the link: say so, so the cashier knows the client's link stays valid.
+        self.resend_note = name(plain_label(), "resendNote", "Link already sent")
+        self.resend_note.setWordWrap(True)
+        if self.invoice is not None:
+            self.resend_note.setText(RESEND_NOTE if self.invoice.out_of_date else SENT_NOTE)
+        layout.addWidget(self.resend_note)
+        self.resend_note.setVisible(bool(self.resend_note.text()))
 
         self.customize = name(
             QCheckBox("Customize payment amount"), "customizeAmountCheckBox", "Customize payment amount"
@@ -169,6 +181,14 @@ class SendInvoiceDialog(QDialog):
         self.copy_button.clicked.connect(self._copy)
         link_row.addWidget(self.copy_button)
         side.addLayout(link_row)
+        # Demo mode only: in a store, opening the client's page here would mark the link "opened".
+        self.open_page_button = name(
+            QPushButton("Open payment page"), "openPaymentPageButton", "Open payment page in the browser"
+        )
+        self.open_page_button.setToolTip(DEMO_OPEN_TIP)
+        self.open_page_button.clicked.connect(self.open_payment_page)
+        self.open_page_button.setVisible(self.ctx.connection.demo)
+        side.addWidget(self.open_page_button, 0, Qt.AlignmentFlag.AlignLeft)
         self.scan_hint = QLabel("The client can scan the code at the counter, or open the link you send.")
         self.scan_hint.setObjectName("hint")
         self.scan_hint.setWordWrap(True)
@@ -307,6 +327,11 @@ class SendInvoiceDialog(QDialog):
             parent=self,
         )
         self.communicator.open()
+
+    def open_payment_page(self) -> None:
+        """Demo mode: the system browser opens the link, as the client's phone would."""
+        if self.url:
+            QDesktopServices.openUrl(QUrl(self.url))
 
     def _copy(self) -> None:
         QApplication.clipboard().setText(self.link_edit.text())

@@ -139,6 +139,18 @@ def start_terminal(qtbot) -> Iterator[Callable[[Path, str], PosApp]]:
         pos.stop()
 
 
+def add_from_catalog(qtbot, pos: PosApp, item_name: str) -> None:
+    tree = pos.window.ticket_view.catalog_browser
+    [row] = [
+        tree.topLevelItem(g).child(c)
+        for g in range(tree.topLevelItemCount())
+        for c in range(tree.topLevelItem(g).childCount())
+        if tree.topLevelItem(g).child(c).text(0) == item_name
+    ]
+    tree.setCurrentItem(row)
+    qtbot.mouseClick(pos.window.findChild(QPushButton, "addItemButton"), Qt.MouseButton.LeftButton)
+
+
 def build_ticket_for_bob(qtbot, pos: PosApp) -> None:
     """The cashier: find Bob by typing, pick him, add a haircut from the catalog."""
     window = pos.window
@@ -146,15 +158,7 @@ def build_ticket_for_bob(qtbot, pos: PosApp) -> None:
     qtbot.keyClicks(search, "Bob")
     qtbot.keyClick(search, Qt.Key.Key_Return)
     assert window.findChild(QLabel, "clientChip").text() == "Bob Plain"
-    tree = window.ticket_view.catalog_browser
-    [row] = [
-        tree.topLevelItem(g).child(c)
-        for g in range(tree.topLevelItemCount())
-        for c in range(tree.topLevelItem(g).childCount())
-        if tree.topLevelItem(g).child(c).text(0) == "Haircut"
-    ]
-    tree.setCurrentItem(row)
-    qtbot.mouseClick(window.findChild(QPushButton, "addItemButton"), Qt.MouseButton.LeftButton)
+    add_from_catalog(qtbot, pos, "Haircut")
     assert window.findChild(QLabel, "balanceDueLabel").text() == "$43.20"  # 40.00 + 8% tax
 
 
@@ -216,10 +220,11 @@ def test_paying_the_copied_link_closes_the_ticket_without_a_click(
     url, dialog = send_via_link(qtbot, pos)
     assert url.startswith(store.url + "/pay/")
     assert decode_qr_png(pixmap_png(dialog.findChild(QLabel, "qrCodeLabel").pixmap())) == url
+    assert not dialog.findChild(QPushButton, "openPaymentPageButton").isVisible()  # demo mode only
     ticket_id = pos.window.ticket_view.ticket.id
     # The upload landed when the companion's event says the link is sent.
     qtbot.waitUntil(lambda: status_text(pos) == "Invoice sent · awaiting payment · sent", timeout=WAIT_MS)
-    assert pending_uploads(pos) == 0
+    qtbot.waitUntil(lambda: pending_uploads(pos) == 0, timeout=WAIT_MS)
     dialog.findChild(QPushButton, "closeButton").click()
 
     phone_page.goto(url)
@@ -232,6 +237,44 @@ def test_paying_the_copied_link_closes_the_ticket_without_a_click(
     tickets = pos.window.tickets_panel
     tickets.reload()
     assert [tickets.table.item(r, 2).text() for r in range(tickets.table.rowCount())] == ["Paid · closed"]
+
+
+def test_sending_again_after_an_edit_updates_the_open_page_before_the_old_total_can_be_paid(
+    qtbot, tmp_path: Path, store: Store, memory_keyring: MemoryKeyring, start_terminal, phone_page
+) -> None:
+    credential = pair(store.url, store.pairing_code(), "Front desk").credential
+    prepare_terminal(tmp_path / "till", store.url, credential)
+    pos = start_terminal(tmp_path / "till", store.url)
+    build_ticket_for_bob(qtbot, pos)
+    url, dialog = send_via_link(qtbot, pos)
+    ticket_id = pos.window.ticket_view.ticket.id
+    qtbot.waitUntil(lambda: status_text(pos) == "Invoice sent · awaiting payment · sent", timeout=WAIT_MS)
+    dialog.findChild(QPushButton, "closeButton").click()
+    phone_page.goto(url)
+    assert "$43.20" in phone_page.get_by_test_id("pay-button").inner_text()
+
+    # The client adds a shampoo at the counter: the cashier edits, saves, and sends again.
+    add_from_catalog(qtbot, pos, "Shampoo")
+    qtbot.mouseClick(pos.window.findChild(QPushButton, "saveTicketButton"), Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: status_text(pos) == "Invoice out of date: send again", timeout=WAIT_MS)
+    again, dialog = send_via_link(qtbot, pos)
+    assert (
+        dialog.findChild(QLabel, "resendNote").text().startswith("The ticket changed since its link was sent")
+    )
+    assert again == url, "the same link, now showing the new version"
+    qtbot.waitUntil(lambda: "Invoice version 2 saved" in dialog.findChild(QLabel, "sendProgressLabel").text())
+
+    # The open page notices the new version by itself and will not take the old amount.
+    phone_page.locator("#version-banner").wait_for(state="visible", timeout=WAIT_MS)
+    assert "$62.64" in phone_page.locator("#version-banner").inner_text()  # 43.20 + 18.00 + 8%
+    assert phone_page.get_by_test_id("pay-button").is_disabled()
+    phone_page.locator("#version-banner a").click()
+    assert "$62.64" in phone_page.get_by_test_id("pay-button").inner_text()
+    pay_with_test_card(phone_page)
+
+    qtbot.waitUntil(lambda: status_text(pos) == "Paid online · closed", timeout=WAIT_MS)
+    [payment] = pos.ctx.backend.load_ticket(ticket_id).payments
+    assert payment.amount.minor == 6264
 
 
 # -- (b) offline when sending --------------------------------------------------------------------------
