@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 
 import httpx
 import pytest
@@ -135,6 +136,10 @@ def test_access_log_never_shows_link_tokens(client: httpx.Client, caplog: pytest
     token = "Zq3-secret-token-abcdefghijklmnop"
     with caplog.at_level(logging.INFO, logger="posdesk.companion.access"):
         client.get(f"/pay/{token}?lang=es")
+        # The server thread writes its access line once the response is out: give it a moment.
+        deadline = time.monotonic() + 5
+        while not caplog.records and time.monotonic() < deadline:
+            time.sleep(0.02)
     assert caplog.records, "one access log line per request"
     assert token not in caplog.text
     assert "/pay/[token]" in caplog.text
