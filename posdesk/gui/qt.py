@@ -6,6 +6,8 @@ test can check that nothing outside ``posdesk.gui`` pulls Qt in.
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from PySide6.QtCore import (
     QBuffer,
     QByteArray,
@@ -159,7 +161,10 @@ __all__ = [
 ]
 
 
-def name(widget: QObject, object_name: str, accessible: str | None = None) -> QObject:
+_Named = TypeVar("_Named", bound=QObject)
+
+
+def name(widget: _Named, object_name: str, accessible: str | None = None) -> _Named:
     """Give a control its stable objectName and an accessible name (tests and screen readers use both)."""
     widget.setObjectName(object_name)
     if isinstance(widget, QWidget):
