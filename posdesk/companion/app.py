@@ -21,8 +21,8 @@ from starlette.staticfiles import StaticFiles
 
 from posdesk.companion import messages, migrations, reconcile, stripe_routes
 from posdesk.companion.api import messages as messages_api
-from posdesk.companion.api import router as api_router
 from posdesk.companion.api import refunds as refunds_api
+from posdesk.companion.api import router as api_router
 from posdesk.companion.config import CompanionConfig
 from posdesk.companion.database import Database
 from posdesk.companion.events import EventBus
