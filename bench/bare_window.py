@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
-import resource
 import sys
 import time
 
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QLabel
+
+
+def peak_rss_kb() -> int:
+    """VmHWM: this program's peak memory (ru_maxrss would include the launcher's, from before exec)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            return int(next(ln for ln in status if ln.startswith("VmHWM")).split()[1])
+    except (OSError, StopIteration, ValueError):
+        return 0
 
 
 def main() -> int:
@@ -17,7 +25,7 @@ def main() -> int:
 
     def ready() -> None:
         app.processEvents()
-        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        rss = peak_rss_kb()
         print(f"ready {time.time():.6f} rss_kb={rss} shown={int(label.isVisible())}", flush=True)
         app.quit()
 

@@ -70,6 +70,17 @@ class PosApp:
         self.worker.shutdown()
         self.db.close()
 
+    def reconnect(self) -> None:
+        """(Re)start syncing with the companion the context names, with its stored credential.
+
+        Called after the manager pairs this terminal in Settings, so it goes online at once.
+        """
+        if self.sync is not None:
+            self.sync.stop()
+        self.sync = _start_sync(self.db, self.ctx, self.bridge)
+        if self.sync is None and self.ctx.connection.url:
+            self.ctx.set_connection_state("unpaired")
+
 
 def load_style(app: QApplication) -> None:
     try:
@@ -160,8 +171,12 @@ def start_pos(
     banner = ""
     if ctx.connection.demo:
         banner = DEMO_BANNER if companion is not None else DEMO_BANNER + "  (" + "; ".join(notes) + ")"
+    if ctx.connection.url and sync is None:
+        ctx.set_connection_state("unpaired")  # a companion but no credential for it
     window = MainWindow(ctx, demo_banner=banner)
-    return PosApp(window, ctx, db, worker, bridge, sync=sync, companion=companion, notes=notes)
+    pos = PosApp(window, ctx, db, worker, bridge, sync=sync, companion=companion, notes=notes)
+    ctx.reconnect = pos.reconnect
+    return pos
 
 
 def run(*, companion_url: str | None = None, demo: bool = False, self_test: bool = False) -> int:
@@ -194,8 +209,10 @@ def _report_ready(app: QApplication, window: MainWindow) -> None:
     app.processEvents()
     view = window.findChild(QObject, "newTicketView")
     shown = view is not None and view.isVisible()  # type: ignore[attr-defined]
-    import resource  # POSIX only, like the benchmark that sets the variable
-
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    try:  # peak memory of this program (ru_maxrss would include the launcher's, from before exec)
+        status = Path("/proc/self/status").read_text(encoding="ascii")
+        rss = int(next(ln for ln in status.splitlines() if ln.startswith("VmHWM")).split()[1])
+    except (OSError, StopIteration, ValueError):
+        rss = 0
     print(f"ready {time.time():.6f} rss_kb={rss} shown={int(shown)}", flush=True)
     app.quit()
