@@ -65,6 +65,8 @@ class PosContext(QObject):
         self.locale = locale
         self.settings = backend.settings()
         self.wake_sync = lambda: None  # replaced by the app once a SyncService runs
+        # Replaced by the app: (re)start syncing with ``connection.url`` after this terminal is paired.
+        self.reconnect = lambda: None
 
     def now(self) -> datetime:
         return datetime.now(self.timezone)

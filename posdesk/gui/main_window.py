@@ -39,6 +39,7 @@ CONNECTION_WORDS = {
     "online": "● Online",
     "offline": "● Offline: tickets are kept and sent when the connection returns",
     "catching_up": "● Catching up…",
+    "unpaired": "● Not paired: pair this terminal in Manage › Settings",
 }
 TICKET_ID_ROLE = Qt.ItemDataRole.UserRole
 
@@ -235,7 +236,12 @@ class MainWindow(QMainWindow):
             self.connection_label.setStyleSheet("color: #616e7c;")
             return
         self.connection_label.setText(CONNECTION_WORDS.get(state, state))
-        colour = {"online": "#0f6b3b", "offline": "#b42318", "catching_up": "#8a4b00"}.get(state, "#616e7c")
+        colour = {
+            "online": "#0f6b3b",
+            "offline": "#b42318",
+            "catching_up": "#8a4b00",
+            "unpaired": "#8a4b00",
+        }.get(state, "#616e7c")
         self.connection_label.setStyleSheet(f"color: {colour}; font-weight: 600;")
 
     def closeEvent(self, event) -> None:

@@ -461,6 +461,7 @@ class SettingsDialog(QDialog):
             self.session_only_button.show()
             return
         self.keyring_label.setText("Paired. The terminal's credential is in the system keyring.")
+        self.ctx.reconnect()  # start syncing now, not at the next start
 
     def _on_pair_failed(self, error: Exception) -> None:
         self.pair_button.setEnabled(True)
@@ -472,6 +473,7 @@ class SettingsDialog(QDialog):
             self.ctx.vault.keep_for_session(self.ctx.connection.url, result.credential)
         self.session_only_button.hide()
         self.keyring_label.setText("Paired for this session only: pair again after restarting posdesk.")
+        self.ctx.reconnect()
 
     def test_connection(self) -> None:
         url = self.companion_url.text().strip().rstrip("/")

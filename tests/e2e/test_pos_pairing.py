@@ -1,0 +1,66 @@
+"""``posdesk --companion-url URL`` on a terminal not paired yet: it says so, and pairing in Settings
+puts it online at once (no restart), after which its invoices upload."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+from posdesk.gui.pin import hash_pin
+from posdesk.gui.qt import QDialog, QLabel, QLineEdit, QPushButton
+from posdesk.store import Database
+from tests.e2e.test_pos_pay_by_link import (  # noqa: F401 - fixtures among them
+    WAIT_MS,
+    MemoryKeyring,
+    Store,
+    build_ticket_for_bob,
+    memory_keyring,
+    pending_uploads,
+    send_via_link,
+    start_terminal,
+    status_text,
+    store,
+)
+from tests.gui.conftest import enable_feature, seed
+
+
+def visible_dialog(window, object_name: str) -> QDialog:
+    [dialog] = [d for d in window.findChildren(QDialog, object_name) if d.isVisible()]
+    return dialog
+
+
+def test_an_unpaired_terminal_says_so_and_pairing_in_settings_puts_it_online(
+    qtbot,
+    tmp_path: Path,
+    store: Store,  # noqa: F811
+    memory_keyring: MemoryKeyring,  # noqa: F811
+    start_terminal,  # noqa: F811
+) -> None:
+    data_dir = tmp_path / "till"
+    data_dir.mkdir()
+    db = Database.open(data_dir / "posdesk.db")
+    seed(db, date.today())
+    enable_feature(db, True, companion_url=store.url, manager_pin_hash=hash_pin("4821", iterations=1000))
+    db.close()
+    pos = start_terminal(data_dir, store.url)
+    indicator = pos.window.findChild(QLabel, "connectionIndicator")
+    assert indicator.text() == "● Not paired: pair this terminal in Manage › Settings"
+
+    pos.window.open_settings()
+    gate = visible_dialog(pos.window, "managerPinDialog")
+    gate.findChild(QLineEdit, "pinEdit").setText("4821")
+    gate.findChild(QPushButton, "pinOkButton").click()
+    settings = visible_dialog(pos.window, "settingsDialog")
+    assert settings.findChild(QLineEdit, "companionUrlEdit").text() == store.url
+    settings.findChild(QLineEdit, "pairingCodeEdit").setText(store.pairing_code())
+    settings.findChild(QPushButton, "pairButton").click()
+    notice = settings.findChild(QLabel, "keyringNotice")
+    qtbot.waitUntil(lambda: notice.text().startswith("Paired."), timeout=WAIT_MS)
+    assert memory_keyring.passwords[("posdesk", store.url)]
+
+    qtbot.waitUntil(lambda: indicator.text() == "● Online", timeout=WAIT_MS)
+    settings.reject()
+    build_ticket_for_bob(qtbot, pos)
+    send_via_link(qtbot, pos)
+    qtbot.waitUntil(lambda: status_text(pos) == "Invoice sent · awaiting payment · sent", timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: pending_uploads(pos) == 0, timeout=WAIT_MS)
