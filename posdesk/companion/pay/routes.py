@@ -24,6 +24,7 @@ from posdesk.companion.i18n import Translator, pick_language, translator
 from posdesk.companion.models import PaymentStatus
 from posdesk.companion.pay import views
 from posdesk.companion.pay.cards import make_default, remove_card
+from posdesk.companion.pay.receipt import ReceiptForm, blank_form, send_receipt
 from posdesk.companion.pay.rendering import render
 from posdesk.companion.pay.security import csrf_ok, csrf_token, same_origin_post
 from posdesk.companion.pay.views import Found, LinkState
@@ -103,7 +104,19 @@ def _show_invoice(request: Request, token: str, error: str | None, notice: str |
         if found.state is LinkState.PAID:
             last = views.latest_payment(session, found.row.id)
             receipt = views.receipt_view(session, found, last, t) if last is not None else None
-            return render(request, "paid.html", t, token=token, receipt=receipt, business=found.settings.business_name, languages=found.settings.languages, balance=t.money(found.balance.balance_due) if found.balance else "")
+            return render(
+                request,
+                "paid.html",
+                t,
+                token=token,
+                receipt=receipt,
+                business=found.settings.business_name,
+                languages=found.settings.languages,
+                balance=t.money(found.balance.balance_due) if found.balance else "",
+                emailing=blank_form(found, request.app.state.messaging),
+                csrf=csrf_token(_config(request), hash_token(token)),
+                url=lambda path="", **q: _url(token, path, t.lang, **q),
+            )
         gateway = payments.gateway_directory(request.app.state).for_store(found.store)
         view = views.page_view(session, found, t, gateway.kind)
         invoice_id, opened = found.row.id, found.row.opened_at is not None
@@ -258,7 +271,14 @@ async def receipt(request: Request, token: str, payment_id: str) -> Response:
     return await _in_thread(_receipt, request, token, payment_id, None)
 
 
-def _receipt(request: Request, token: str, payment_id: str, error: str | None, status_code: int = 200) -> Response:
+def _receipt(
+    request: Request,
+    token: str,
+    payment_id: str,
+    error: str | None,
+    status_code: int = 200,
+    emailing: ReceiptForm | None = None,
+) -> Response:
     with _db(request).read() as session:
         found = views.find(session, token)
         t = _translator(request, found)
@@ -283,6 +303,7 @@ def _receipt(request: Request, token: str, payment_id: str, error: str | None, s
         token=token,
         receipt=view,
         error=error,
+        emailing=emailing or blank_form(found, request.app.state.messaging),
         csrf=csrf_token(_config(request), hash_token(token)),
         url=lambda path="", **q: _url(token, path, t.lang, **q),
     )
@@ -366,6 +387,20 @@ def _add_tip(request: Request, token: str, payment_id: str, form: FormData) -> R
     if outcome.status is PaymentStatus.FAILED:
         return _receipt(request, token, payment_id, t(outcome.message or "The payment did not go through"), 402)
     return RedirectResponse(_url(token, f"/payments/{payment_id}", t.lang), status_code=303)
+
+
+@router.post("/pay/{token}/payments/{payment_id}/receipt")
+async def email_receipt(request: Request, token: str, payment_id: str) -> Response:
+    """The confirmation page's "email me a receipt" (see :mod:`posdesk.companion.pay.receipt`)."""
+    form = await _form(request, token)
+    found = await _in_thread(_find, request, token)
+    t = _translator(request, found, _text(form, "lang", 5) or None)
+    outcome = await send_receipt(
+        _db(request), request.app.state.messaging, token, payment_id, _text(form, "email", 400), t
+    )
+    if outcome is None:
+        return _inactive(request, t)
+    return await _in_thread(_receipt, request, token, payment_id, None, outcome.status_code, outcome.form)
 
 
 def install(app: Any) -> None:
