@@ -14,17 +14,17 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, sessionmaker
 
 from posdesk import paths
+from posdesk.store.migrations.head import HEAD_REVISION
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +54,8 @@ def _on_begin(connection: Connection) -> None:
 
 def alembic_config(connection: Connection | None = None) -> Config:
     """An Alembic configuration for the local cache, built in code (no alembic.ini at run time)."""
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.attributes["connection"] = connection
@@ -90,14 +92,28 @@ class Database:
             raise
         return database
 
-    def migrate(self) -> None:
-        """Bring the schema to the newest migration (a no-op, and cheap, when it is already there)."""
-        head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    def stored_revision(self) -> str | None:
+        """The migration the file is at (None: a new file, never migrated)."""
         with self.engine.connect() as connection:
-            current = MigrationContext.configure(connection).get_current_revision()
-        if current == head:
+            known = connection.exec_driver_sql(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'"
+            ).first()
+            if known is None:
+                return None
+            return connection.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+
+    def migrate(self) -> None:
+        """Bring the schema to the newest migration (a no-op, and cheap, when it is already there).
+
+        Alembic is imported only when the file is behind :data:`HEAD_REVISION`: an up-to-date cache
+        (every start but the first after an update) opens without it.
+        """
+        current = self.stored_revision()
+        if current == HEAD_REVISION:
             return
-        log.info("migrating local cache %s from %s to %s", self.path.name, current, head)
+        from alembic import command
+
+        log.info("migrating local cache %s from %s to %s", self.path.name, current, HEAD_REVISION)
         writer = self.engine.execution_options(**{_BEGIN_OPTION: "BEGIN IMMEDIATE"})
         with writer.connect() as connection:
             command.upgrade(alembic_config(connection), "head")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -15,6 +17,7 @@ from sqlalchemy import inspect, text
 from posdesk import paths
 from posdesk.store import Database, SettingsRepository
 from posdesk.store.database import alembic_config
+from posdesk.store.migrations.head import HEAD_REVISION
 from posdesk.store.models import Base
 
 
@@ -73,6 +76,35 @@ def test_an_empty_file_is_migrated_to_head(tmp_path: Path) -> None:
         "event_cursor",
         "settings",
     } <= tables
+
+
+def test_the_head_revision_constant_is_alembics_head() -> None:
+    # Start-up trusts HEAD_REVISION to skip Alembic: a new migration must move it too.
+    assert ScriptDirectory.from_config(alembic_config()).get_current_head() == HEAD_REVISION
+
+
+def test_an_older_cache_is_migrated_and_an_up_to_date_one_opens_without_alembic(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    Database.open(path).close()
+    with sqlite3.connect(path) as connection:  # as a cache from before the last migration
+        connection.execute("DROP TABLE messages")
+        connection.execute("UPDATE alembic_version SET version_num = '0001'")
+    with Database.open(path) as database:
+        assert database.stored_revision() == HEAD_REVISION
+        assert "messages" in inspect(database.engine).get_table_names()
+    opened = subprocess.run(
+        [sys.executable, "-c", OPEN_AND_LIST_MODULES, str(path)],
+        capture_output=True, text=True, timeout=120, check=True,
+    ).stdout  # fmt: skip
+    assert opened.strip() == "alembic not imported"
+
+
+OPEN_AND_LIST_MODULES = """
+import sys
+from posdesk.store import Database
+Database.open(sys.argv[1]).close()
+print("alembic imported" if "alembic" in sys.modules else "alembic not imported")
+"""
 
 
 def test_the_models_match_the_migrations(db: Database) -> None:
