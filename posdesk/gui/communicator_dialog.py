@@ -6,12 +6,21 @@ is written to the local cache and the outbox in one transaction on the worker th
 once, even if the terminal is offline now; its delivery state (queued, sent, delivered, failed) updates
 live from the companion's events. A failed message can be retried: the same text goes again as a new
 message.
+
+Opened online, the dialog also fetches the conversation the companion keeps for the client (messages
+other terminals sent, perhaps before this one was paired) on a background thread and merges it into the
+local cache by message id (:mod:`posdesk.sync.history`); offline it shows what this terminal has, and
+says so.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import re
+import threading
 from collections.abc import Mapping
+from typing import Any
 
 from posdesk.core.client import Client
 from posdesk.core.money import Money
@@ -41,6 +50,9 @@ from posdesk.store.messages import (
     client_change_key,
     queue_message,
 )
+from posdesk.sync.history import fetch_client_history, merge_client_history
+
+log = logging.getLogger(__name__)
 
 MESSAGE_ROLE = Qt.ItemDataRole.UserRole
 
@@ -57,6 +69,9 @@ REMINDER_EMAIL = (
     "Hi {first_name},\n\nA friendly reminder that {amount} is still due to {business}.\n\n"
     "You can pay securely online:\n{link}\n\nThank you,\n{business}\n"
 )
+OFFLINE_NOTE = "Offline — showing messages on this terminal."
+UNREACHABLE_NOTE = "The companion did not answer — showing messages on this terminal."
+
 GREETING_SMS = "Hi {first_name}, "
 GREETING_EMAIL = "Hi {first_name},\n\n\n\nThank you,\n{business}\n"
 
@@ -115,9 +130,12 @@ class CommunicatorDialog(QDialog):
 
     Signals:
         message_queued(object): a :class:`~posdesk.store.messages.ClientMessage` was written and queued.
+        history_merged(object): the companion's history was merged (the set of changed keys).
     """
 
     message_queued = Signal(object)
+    history_merged = Signal(object)
+    _history_fetched = Signal(object)  # from the fetching thread: a list of messages, or the error
 
     def __init__(
         self,
@@ -140,6 +158,7 @@ class CommunicatorDialog(QDialog):
         self.link = link
         self.amount = amount
         self.sending = False
+        self.fetching_history = False
         self.messages: list[ClientMessage] = []
         self.setWindowTitle(f"Communicator · {client.display_name}")
         self._build()
@@ -148,6 +167,9 @@ class CommunicatorDialog(QDialog):
         if template is not None:
             self.choose_template(template)
         ctx.tickets_changed.connect(self._on_changed)
+        ctx.connection_changed.connect(self._on_connection_changed)
+        self._history_fetched.connect(self._on_history_fetched)
+        self.load_history()
 
     # -- building ----------------------------------------------------------------------------------
     def _build(self) -> None:
@@ -165,6 +187,10 @@ class CommunicatorDialog(QDialog):
         layout.addWidget(self.conversation, 1)
         self.empty_label = name(plain_label("No messages yet."), "conversationEmptyLabel", "No messages")
         layout.addWidget(self.empty_label)
+        self.history_note = name(plain_label(), "historyNoteLabel", "Where the conversation comes from")
+        self.history_note.setWordWrap(True)
+        self.history_note.hide()
+        layout.addWidget(self.history_note)
         self.retry_button = name(QPushButton("Retry failed message"), "retryMessageButton", "Retry failed message")
         self.retry_button.clicked.connect(self.retry_selected)
         layout.addWidget(self.retry_button, 0, Qt.AlignmentFlag.AlignRight)
@@ -298,6 +324,60 @@ class CommunicatorDialog(QDialog):
             self.conversation.scrollToBottom()
         self.empty_label.setVisible(not self.messages)
         self._refresh_retry()
+
+    # -- the companion's history ---------------------------------------------------------------------
+    def load_history(self) -> None:
+        """Fetch the client's conversation from the companion when online (off the UI thread), then merge
+        it on the worker; offline, say the thread shows this terminal's messages only."""
+        connection = self.ctx.connection
+        if not connection.configured or not connection.online:
+            self._show_note(OFFLINE_NOTE)
+            return
+        self._show_note("")
+        if self.fetching_history:
+            return
+        self.fetching_history = True
+        url, vault, client_id = connection.url, self.ctx.vault, self.client.id
+
+        def fetch() -> None:
+            result: Any
+            try:
+                credential = vault.load(url)  # the keyring may be slow: not on the UI thread either
+                result = fetch_client_history(url, credential, client_id) if credential else []
+            except Exception as exc:  # CompanionError, or anything else: the local thread stays usable
+                result = exc
+            with contextlib.suppress(RuntimeError):  # the dialog was closed and deleted meanwhile
+                self._history_fetched.emit(result)
+
+        threading.Thread(target=fetch, name="posdesk-message-history", daemon=True).start()
+
+    def _on_history_fetched(self, result: object) -> None:
+        self.fetching_history = False
+        if isinstance(result, Exception):
+            log.info("message history not fetched: %s", result)
+            self._show_note(UNREACHABLE_NOTE)
+            return
+        messages = result if isinstance(result, list) else []
+        if not messages:
+            return
+        db = self.ctx.backend.db
+        self.ctx.worker.run(
+            "merge message history", lambda: merge_client_history(db, messages), on_done=self._on_history_merged
+        )
+
+    def _on_history_merged(self, changed: set[str]) -> None:
+        self.reload()
+        if changed:
+            self.ctx.tickets_changed.emit(changed)  # tickets show their last message too
+        self.history_merged.emit(changed)
+
+    def _on_connection_changed(self, _state: str) -> None:
+        self.load_history()
+        self.reload()
+
+    def _show_note(self, text: str) -> None:
+        self.history_note.setText(text)
+        self.history_note.setVisible(bool(text))
 
     def state_of(self, message_id: str) -> MessageState | None:
         return next((m.state for m in self.messages if m.id == message_id), None)

@@ -11,6 +11,7 @@ import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -122,6 +123,13 @@ class CompanionClient:
     async def put(self, path: str, payload: dict[str, Any]) -> dict[str, Any]:
         response = await self._request("PUT", path, json=payload)
         return dict(response.json()) if response.content else {}
+
+    async def client_messages(self, client_id: str) -> list[dict[str, Any]]:
+        """The client's conversation as the companion keeps it for the store (oldest first, the newest 200),
+        in the ``message.status`` event's shape."""
+        response = await self._request("GET", f"/clients/{quote(client_id, safe='')}/messages")
+        messages = response.json().get("messages", [])
+        return [message for message in messages if isinstance(message, dict)]
 
     async def events_after(self, after: int, limit: int = 200) -> tuple[list[Event], int]:
         """One page of the store's events after ``after``, and the companion's last event id."""
