@@ -7,6 +7,7 @@ The view edits a :class:`~posdesk.core.ticket.Ticket` in memory and prices it wi
 from __future__ import annotations
 
 import copy
+import itertools
 import logging
 from dataclasses import replace
 from decimal import Decimal, InvalidOperation
@@ -512,8 +513,8 @@ class NewTicketView(QWidget):
 
     def _on_client_chosen(self, row: QListWidgetItem) -> None:
         client = row.data(ITEM_ROLE)
-        if isinstance(client, Client):
-            self.set_client(client)
+        if isinstance(client, Client) and self.set_client(client):
+            self.catalog_filter.setFocus()  # the search box hides; adding items comes next
 
     def set_client(self, client: Client | None) -> bool:
         """Put ``client`` on the ticket (None: walk-in); lines they hold coverage for become prepaid."""
@@ -742,6 +743,7 @@ class NewTicketView(QWidget):
             self.lines_view.setRowCount(len(ids))
             for row, line in enumerate(self.ticket.lines):
                 self._make_row(row, line)
+            self._order_line_tabs()
         for row, line in enumerate(self.ticket.lines):
             priced = self.priced.line(line.id)
             self.lines_view.item(row, COL_ITEM).setText(self._line_caption(line))
@@ -768,6 +770,18 @@ class NewTicketView(QWidget):
         self.lines_view.setColumnHidden(COL_REMOVE, read_only)
         self.lines_view.resizeRowsToContents()
         self.empty_hint.setVisible(not ids)
+
+    def _order_line_tabs(self) -> None:
+        """Tab goes through each line's quantity, discount and remove before the promo code, as on screen
+        (cell widgets made later would otherwise come last, after the Services panel)."""
+        chain: list[QWidget] = [self.lines_view]
+        for row in range(self.lines_view.rowCount()):
+            chain += [
+                self.lines_view.cellWidget(row, column) for column in (COL_QTY, COL_DISCOUNT, COL_REMOVE)
+            ]
+        chain.append(self.promo_edit)
+        for before, after in itertools.pairwise(chain):
+            QWidget.setTabOrder(before, after)
 
     def _make_row(self, row: int, line: TicketLine) -> None:
         item = QTableWidgetItem()
