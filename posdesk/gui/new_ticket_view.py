@@ -16,7 +16,7 @@ from posdesk.core.catalog import CatalogItem, ItemKind
 from posdesk.core.client import Client, Holdings
 from posdesk.core.money import Money, MoneyFormatError
 from posdesk.core.pricing import PricedTicket, price_ticket
-from posdesk.core.ticket import Coverage, LineDiscount, Ticket, TicketLine, TicketStateError
+from posdesk.core.ticket import Coverage, LineDiscount, Ticket, TicketLine, TicketState, TicketStateError
 from posdesk.gui.backend import InvoiceInfo, TodayAppointment
 from posdesk.gui.client_form import ClientFormDialog
 from posdesk.gui.communicator_dialog import delivery_words
@@ -586,7 +586,7 @@ class NewTicketView(QWidget):
             appointment.client.id,
         )
         if (
-            self.ticket.is_closed
+            self.read_only
             or other_client
             or (self.ticket.lines and self.ticket.is_walk_in and appointment.client)
         ):
@@ -627,12 +627,29 @@ class NewTicketView(QWidget):
     def dirty(self) -> bool:
         return self.saved_revision != self.ticket.revision
 
+    @property
+    def sent_elsewhere(self) -> bool:
+        """A copy of a ticket another terminal invoiced (see posdesk.sync.applying.materialize_ticket).
+
+        This terminal has no link for it, so editing or sending it here would fork it (a second link for
+        one ticket); the terminal that sent it is where it changes. It still closes here when paid.
+        """
+        return (
+            self.saved_revision is not None
+            and self.invoice is None
+            and self.ticket.state in (TicketState.AWAITING_PAYMENT, TicketState.PARTIALLY_PAID)
+        )
+
+    @property
+    def read_only(self) -> bool:
+        return self.ticket.is_closed or self.sent_elsewhere
+
     def save(self) -> None:
         """Save on the worker thread; the view keeps working meanwhile."""
         if not self.ticket.lines:
             self.show_error("Add at least one item before saving")
             return
-        if self.ticket.is_closed:
+        if self.read_only:
             return
         snapshot = copy.deepcopy(self.ticket)
         base_revision = self.saved_revision
@@ -714,7 +731,7 @@ class NewTicketView(QWidget):
             self.client_chip.setText(self.client.display_name)
             self.client_chip.setToolTip(" · ".join(p for p in (self.client.phone, self.client.email) if p))
             self.client_chip.show()
-            self.change_client_button.setVisible(not self.ticket.is_closed)
+            self.change_client_button.setVisible(not self.read_only)
             self.client_search.hide()
             self.walk_in_button.setProperty("active", False)
         else:
@@ -736,7 +753,7 @@ class NewTicketView(QWidget):
 
     def _refresh_lines(self) -> None:
         ids = [line.id for line in self.ticket.lines]
-        read_only = self.ticket.is_closed
+        read_only = self.read_only
         if ids != self._line_ids:
             self._line_ids = ids
             self.lines_view.setRowCount(0)
@@ -858,7 +875,7 @@ class NewTicketView(QWidget):
         self.message_status_label.setVisible(last is not None)
 
     def _refresh_actions(self) -> None:
-        closed = self.ticket.is_closed
+        closed = self.read_only
         for widget in (
             self.client_search,
             self.new_client_button,
@@ -871,7 +888,10 @@ class NewTicketView(QWidget):
             widget.setEnabled(not closed)
         self.save_button.setEnabled(not closed and bool(self.ticket.lines))
         if self.send_button is not None:
-            if closed:
+            if self.sent_elsewhere:
+                self.send_button.setEnabled(False)
+                self.send_button.setToolTip("Sent from another terminal: change or send it again there")
+            elif closed:
                 self.send_button.setEnabled(False)
                 self.send_button.setToolTip("This ticket is closed")
             elif self.ticket.is_walk_in:

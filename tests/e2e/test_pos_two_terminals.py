@@ -104,6 +104,7 @@ def test_both_terminals_close_the_ticket_when_the_client_pays(
 
     # Till 2 now holds the invoiced ticket too, under its own next number, saying where it comes from.
     tickets = till2.window.tickets_panel
+    till2.window.tabs.setCurrentWidget(tickets)  # shown, the list follows the other terminal live
     qtbot.waitUntil(lambda: tickets.table.rowCount() == 2, timeout=WAIT_MS)
     remote = till2.ctx.backend.load_ticket(ticket_id)
     assert remote.number == 2 and remote.note == origin_note(1)
@@ -116,6 +117,11 @@ def test_both_terminals_close_the_ticket_when_the_client_pays(
         and view.origin_label.text() == "From another terminal (ticket #1 there)"
     )
     assert till2.window.findChild(QLabel, "balanceDueLabel").text() == "$43.20"
+    # Till 2 has no link for it: changing or sending it there would fork the ticket.
+    send_there = till2.window.findChild(QPushButton, "sendInvoiceButton")
+    assert not send_there.isEnabled() and send_there.toolTip().startswith("Sent from another terminal")
+    assert not till2.window.findChild(QPushButton, "saveTicketButton").isEnabled()
+    assert not view.catalog_browser.isEnabled()
 
     phone_page.goto(link)
     pay_with_test_card(phone_page)
