@@ -201,7 +201,7 @@ def upsert_invoice(
         EventType.INVOICE_UPDATED,
         invoice_id=invoice_id,
         ticket_id=held.ticket_id,
-        data={"version": held.version, "status": held.status},
+        data={"version": held.version, "status": held.status, "document": held.document},
         at=now,
     )
     expire_if_due(session, held, now=now)

@@ -11,12 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from posdesk.companion import invoices as companion_invoices
-from posdesk.companion.models import Invoice as InvoiceRow
 from posdesk.core.catalog import ItemKind
 from posdesk.core.events import Event, EventType
 from posdesk.core.invoice import Invoice, InvoiceClient
@@ -52,25 +49,6 @@ def store(tmp_path: Path) -> Iterator[Store]:
         yield Store(app, url, add_store(app).store_id)
 
 
-@pytest.fixture
-def companion_sends_documents(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Stand-in until the companion puts the invoice document in ``invoice.updated`` (asked of it).
-
-    Adds ``data["document"]`` (the stored version's wire form) when the event lacks it; once the
-    companion sends it itself, this changes nothing and can go.
-    """
-    original = companion_invoices.append_event
-
-    def append_event(session: Any, store_id: str, event_type: EventType, **kwargs: Any) -> Any:
-        data = kwargs.get("data") or {}
-        if event_type is EventType.INVOICE_UPDATED and "document" not in data:
-            row = session.get(InvoiceRow, kwargs["invoice_id"])
-            kwargs["data"] = {**data, "document": row.document}
-        return original(session, store_id, event_type, **kwargs)
-
-    monkeypatch.setattr(companion_invoices, "append_event", append_event)
-
-
 def test_both_terminals_close_the_ticket_when_the_client_pays(
     qtbot,
     tmp_path: Path,
@@ -78,7 +56,6 @@ def test_both_terminals_close_the_ticket_when_the_client_pays(
     memory_keyring: MemoryKeyring,  # noqa: F811
     start_terminal,  # noqa: F811
     phone_page,
-    companion_sends_documents: None,
 ) -> None:
     prepare_terminal(
         tmp_path / "till1", store.url, pair(store.url, store.pairing_code(), "Till 1").credential
