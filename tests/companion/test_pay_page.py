@@ -141,7 +141,7 @@ def test_unknown_expired_and_revoked_links_look_the_same(companion: Companion) -
         assert response.status_code == 404
         answers.add(response.text)
     assert len(answers) == 1
-    assert "This payment link is not active" in answers.pop()
+    assert "being prepared or is no longer active" in answers.pop()
 
 
 # -- paying --------------------------------------------------------------------------------------------

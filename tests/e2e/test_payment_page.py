@@ -158,7 +158,7 @@ def test_expired_link_shows_the_calm_page(phone_page: Page, shop: Companion) -> 
         session.get(Invoice, body["invoice_id"]).expires_at = datetime.now(UTC) - timedelta(seconds=1)
     response = open_link(phone_page, shop, body)
     assert response is not None and response.status == 404
-    expect(phone_page.get_by_test_id("link-inactive")).to_contain_text("This payment link is not active")
+    expect(phone_page.get_by_test_id("link-inactive")).to_contain_text("being prepared or is no longer active")
 
 
 def test_a_client_named_like_a_script_is_shown_as_text(phone_page: Page, shop: Companion) -> None:

@@ -168,6 +168,8 @@ def send_via_link(qtbot, pos: PosApp) -> tuple[str, QDialog]:
     [dialog] = [d for d in pos.window.findChildren(QDialog, "sendInvoiceDialog") if d.isVisible()]
     qtbot.mouseClick(dialog.findChild(QPushButton, "sendViaLinkButton"), Qt.MouseButton.LeftButton)
     url = QApplication.clipboard().text()
+    qr = dialog.findChild(QLabel, "qrCodeLabel")
+    qtbot.waitUntil(lambda: not qr.pixmap().isNull())  # drawn just after the link is copied
     return url, dialog
 
 
@@ -305,16 +307,14 @@ def test_a_link_sent_offline_is_payable_once_uploaded_and_still_closes(
     with companion_on(db_file, port) as (_app, _url):
         phone_page.goto(link)
         # Not uploaded yet: the companion cannot tell this token from an expired one (no probing), so the
-        # page is the calm "not active" one, which says a link sent a moment ago may still be on its way.
-        # TODO(issue 4): the page should say "being prepared" and turn payable by itself (see the report).
+        # page says the invoice is being prepared or no longer active, and checks by itself.
         waiting = phone_page.get_by_test_id("link-inactive")
-        assert "on its way" in waiting.inner_text()
+        assert "being prepared" in waiting.inner_text()
         assert "$43.20" not in phone_page.content() and "Bob" not in phone_page.content()
 
-        pos.sync.start()  # the terminal reconnects: the upload lands and the link becomes payable
+        pos.sync.start()  # the terminal reconnects: the upload lands and the open page becomes payable
         qtbot.waitUntil(lambda: pending_uploads(pos) == 0, timeout=WAIT_MS)
-        phone_page.reload()
-        phone_page.get_by_test_id("pay-button").wait_for(timeout=WAIT_MS)
+        phone_page.get_by_test_id("pay-button").wait_for(timeout=WAIT_MS)  # no reload by the client
         assert "$43.20" in phone_page.get_by_test_id("pay-button").inner_text()
         pay_with_test_card(phone_page)
 

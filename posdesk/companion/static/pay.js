@@ -4,6 +4,21 @@
   "use strict";
   document.documentElement.classList.add("js");
 
+  // A link the terminal made while offline reaches the companion later. Its page cannot say so (an unknown
+  // token must look like an expired one), so it checks quietly and opens the invoice once it exists.
+  var inactive = document.querySelector("[data-testid=link-inactive]");
+  if (inactive && /^\/pay\/[^\/]+$/.test(location.pathname)) {
+    var waitingNote = document.querySelector("[data-testid=link-waiting]");
+    if (waitingNote) waitingNote.hidden = false;
+    var checks = 0;
+    var timer = setInterval(function () {
+      if (++checks > 200) { clearInterval(timer); if (waitingNote) waitingNote.hidden = true; return; }
+      fetch(location.pathname + "/status", { cache: "no-store", credentials: "same-origin" })
+        .then(function (answer) { if (answer.ok) { clearInterval(timer); location.reload(); } })
+        .catch(function () { /* offline for a moment: the next check will tell */ });
+    }, 3000);
+  }
+
   document.querySelectorAll("[data-autosubmit]").forEach(function (select) {
     select.addEventListener("change", function () { select.form.submit(); });
   });
