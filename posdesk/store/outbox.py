@@ -110,6 +110,19 @@ class Outbox:
         """When the earliest pending entry becomes due (for the relay to sleep until then)."""
         return self.session.scalar(select(func.min(OutboxRow.next_try_at)).where(OutboxRow.done_at.is_(None)))
 
+    def retry_now(self, *, now: datetime | None = None) -> int:
+        """Make every waiting entry due now; how many. Called when the companion answers again: the
+        backoff was for it being down, and after a long outage it would otherwise hold an upload back
+        for up to :data:`MAX_RETRY` after the connection is back."""
+        now = now or utcnow()
+        result = self.session.execute(
+            update(OutboxRow)
+            .where(OutboxRow.done_at.is_(None), OutboxRow.next_try_at > now)
+            .values(next_try_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
     def mark_done(self, entry_id: int, *, now: datetime | None = None) -> None:
         self.session.execute(
             update(OutboxRow)

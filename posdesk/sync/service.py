@@ -23,6 +23,7 @@ import httpx
 
 from posdesk.store.cursor import EventCursor
 from posdesk.store.database import Database
+from posdesk.store.outbox import Outbox
 from posdesk.sync.applying import apply_event
 from posdesk.sync.client import CompanionClient, CompanionError, CompanionUnavailable
 from posdesk.sync.relay import relay_once
@@ -147,6 +148,8 @@ class SyncService:
                 self._set_state(ConnectionState.ONLINE)
                 delay = RETRY_MIN
                 if self._wake is not None:
+                    with self.db.session() as session:
+                        Outbox(session).retry_now()  # entries backed off while it was down: due now
                     self._wake.set()  # reconnected: push whatever waited while offline
                 async for event in client.stream(self.cursor.get()):
                     self._apply(event)
