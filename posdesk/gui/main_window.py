@@ -27,7 +27,6 @@ from posdesk.gui.qt import (
     plain_label,
 )
 from posdesk.gui.send_invoice_dialog import SendInvoiceDialog
-from posdesk.gui.settings_dialog import open_settings
 
 STATE_FILTERS: tuple[tuple[str, tuple[TicketState, ...]], ...] = (
     ("All tickets", ()),
@@ -56,6 +55,7 @@ class TicketsPanel(QWidget):
     def __init__(self, ctx: PosContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.ctx = ctx
+        self.stale = True  # nothing read yet: the first showing reads the list
         layout = QVBoxLayout(self)
         row = QHBoxLayout()
         self.search = name(QLineEdit(), "ticketSearchEdit", "Search tickets")
@@ -86,7 +86,25 @@ class TicketsPanel(QWidget):
         hint.setObjectName("hint")
         layout.addWidget(hint)
 
+    def reload_when_shown(self) -> None:
+        """Tickets changed: reload now if the list is on screen, else mark it stale for its next showing.
+
+        Reading and pricing a page of tickets costs tens of milliseconds on the UI thread; doing it for
+        a hidden list on every payment the companion reports delayed showing the ticket closed.
+        """
+        if self.isVisible():
+            self.reload()
+        else:
+            self.stale = True
+
+    def showEvent(self, event) -> None:
+        # The list is read when it is first shown (not at start-up) and again after changes while hidden.
+        if self.stale:
+            self.reload()
+        super().showEvent(event)
+
     def reload(self) -> None:
+        self.stale = False
         states = STATE_FILTERS[self.state_filter.currentIndex()][1]
         found = self.ctx.backend.list_tickets(self.search.text(), states)
         self.table.setRowCount(len(found))
@@ -111,18 +129,18 @@ class TicketsPanel(QWidget):
 class MainWindow(QMainWindow):
     """The POS window. ``on_tickets_changed`` is the slot the sync bridge feeds."""
 
-    def __init__(self, ctx: PosContext, *, demo_banner: str = "") -> None:
+    def __init__(self, ctx: PosContext, *, demo_banner: str = "", load_later: bool = False) -> None:
+        """``load_later``: show the window first and read its data from the event loop (start-up)."""
         super().__init__()
         self.setObjectName("mainWindow")
         self.setWindowTitle("posdesk")
         self.ctx = ctx
-        self.ticket_view = NewTicketView(ctx)
+        self.ticket_view = NewTicketView(ctx, load_later=load_later)
         self.tickets_panel = TicketsPanel(ctx)
         self.tabs = QTabWidget()
         self.tabs.setObjectName("mainTabs")
         self.tabs.addTab(self.ticket_view, "Ticket")
         self.tabs.addTab(self.tickets_panel, "Tickets")
-        self.tabs.currentChanged.connect(self._on_tab_changed)
         central = QWidget()
         layout = QVBoxLayout(central)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -138,14 +156,14 @@ class MainWindow(QMainWindow):
         self._build_menu()
 
         self.ticket_view.message.connect(lambda text: self.statusBar().showMessage(text, 5000))
-        self.ticket_view.ticket_saved.connect(lambda _id: self.tickets_panel.reload())
+        self.ticket_view.ticket_saved.connect(lambda _id: self.tickets_panel.reload_when_shown())
         self.ticket_view.send_invoice_requested.connect(self.open_send_invoice)
         self.tickets_panel.open_requested.connect(self.open_ticket)
         ctx.worker.failed.connect(lambda op, text: self.statusBar().showMessage(f"{op} failed: {text}", 8000))
         ctx.connection_changed.connect(self._show_connection)
         ctx.tickets_changed.connect(self.on_tickets_changed)
+        ctx.settings_changed.connect(self.tickets_panel.reload_when_shown)  # promotions, surcharge
         self._show_connection(ctx.connection.state)
-        self.tickets_panel.reload()
         self.setMinimumSize(1024, 700)
         self.resize(1280, 800)
 
@@ -210,9 +228,11 @@ class MainWindow(QMainWindow):
     def _on_invoice_sent(self, result: tuple) -> None:
         _sent, ticket, invoice = result
         self.ticket_view.adopt_saved(ticket, invoice)
-        self.tickets_panel.reload()
+        self.tickets_panel.reload_when_shown()
 
     def open_settings(self) -> None:
+        from posdesk.gui.settings_dialog import open_settings  # and httpx: not needed to start
+
         open_settings(self.ctx, self)
 
     def open_about(self) -> AboutDialog:
@@ -224,11 +244,7 @@ class MainWindow(QMainWindow):
 
     def on_tickets_changed(self, ids: set[str]) -> None:
         self.ticket_view.on_tickets_changed(set(ids))
-        self.tickets_panel.reload()
-
-    def _on_tab_changed(self, _index: int) -> None:
-        if self.tabs.currentWidget() is self.tickets_panel:
-            self.tickets_panel.reload()
+        self.tickets_panel.reload_when_shown()
 
     def _show_connection(self, state: str) -> None:
         if not self.ctx.connection.configured:
