@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import io
 
-import segno
-
 from posdesk.gui.qt import QBuffer, QByteArray, QIODevice, QPixmap
 
 
 def qr_png(text: str, scale: int = 6) -> bytes:
     """PNG bytes of a QR code for ``text`` (error correction M, quiet zone of 4 modules)."""
+    import segno  # on the first QR code, not at start-up
+
     buffer = io.BytesIO()
     segno.make(text, error="m", micro=False).save(buffer, kind="png", scale=scale, border=4)
     return buffer.getvalue()

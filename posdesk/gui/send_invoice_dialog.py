@@ -31,6 +31,7 @@ from posdesk.gui.qt import (
     QLineEdit,
     QPushButton,
     Qt,
+    QTimer,
     QUrl,
     QVBoxLayout,
     QWidget,
@@ -278,7 +279,9 @@ class SendInvoiceDialog(QDialog):
         QApplication.clipboard().setText(self.url)
         self.link_edit.setText(self.url)
         self.link_edit.setCursorPosition(0)
-        self.qr_label.setPixmap(qr_pixmap(self.url, scale=4))
+        # The QR code (a few ms of drawing) comes right after: the cashier has the link first.
+        self.qr_label.clear()
+        QTimer.singleShot(0, self._draw_qr)
         self.copied_label.setText("✓ Link copied")
         self.offline_label.setVisible(not self.ctx.connection.online)
         self.progress_label.setText("Saving the invoice…")
@@ -304,6 +307,10 @@ class SendInvoiceDialog(QDialog):
             on_done=self._on_sent,
             on_error=self._on_failed,
         )
+
+    def _draw_qr(self) -> None:
+        if self.url:  # not when the send failed meanwhile
+            self.qr_label.setPixmap(qr_pixmap(self.url, scale=4))
 
     def send_via_communicator(self) -> None:
         """Make the link exactly as "Send via Shareable Link" does, then open the client's conversation
@@ -345,7 +352,7 @@ class SendInvoiceDialog(QDialog):
             self.url = sent.url
             QApplication.clipboard().setText(sent.url)
             self.link_edit.setText(sent.url)
-            self.qr_label.setPixmap(qr_pixmap(sent.url, scale=4))
+            self._draw_qr()
         what = (
             f"Invoice version {sent.version} saved" if sent.is_new_version else "Invoice unchanged: same link"
         )
