@@ -4,13 +4,22 @@ Demo mode (no companion configured, or ``--demo``): an embedded companion on 127
 Simulator gateway, this terminal paired with it, the sample catalog, clients and today's appointments,
 the online payment link switched on, and a banner saying payments are simulated. Each piece is guarded:
 if one is missing, the POS still starts and works on its own (tickets are saved locally).
+
+``run`` shows the window first and connects after (DESIGN.md section 7 wants the New Ticket view within
+3x of a bare window): the embedded companion starts on a thread once the window is up (FastAPI and
+uvicorn are imported there, not before the first frame), and syncing starts from the event loop.
+Meanwhile the POS works offline: the demo companion's address is chosen before it starts, so a link
+made in those first seconds is already the right one and its upload waits in the outbox.
+``start_pos`` does the same work synchronously (tests, the self-test).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import socket
 import sys
+import threading
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -27,6 +36,7 @@ from posdesk.store import CatalogRepository, Database
 
 log = logging.getLogger(__name__)
 DEMO_BANNER = "Demo mode: payments are simulated. Pay a link with the test card 4242 4242 4242 4242."
+STARTING_DEMO = "Starting demo companion…"
 
 
 class SyncBridge(QObject):
@@ -47,6 +57,30 @@ class SyncBridge(QObject):
         self.tickets.emit(set(ids))
 
 
+class DemoStarter(QObject):
+    """Starts the embedded companion and pairs with it on its own thread; says so on the UI thread.
+
+    Signals:
+        finished(): ``outcome`` is set: ``(companion, pairing)``, or ``(None, exception)``.
+    """
+
+    finished = Signal()
+
+    def __init__(self, data_dir: Path, url: str) -> None:
+        super().__init__()
+        self.data_dir = data_dir
+        self.url = url
+        self.outcome: tuple[Any, Any] | None = None
+        self.thread = threading.Thread(target=self._run, name="posdesk-demo-start", daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def _run(self) -> None:
+        self.outcome = _start_companion(self.data_dir, self.url)
+        self.finished.emit()
+
+
 @dataclass
 class PosApp:
     """A running POS: what start-up made, and how to stop it."""
@@ -59,8 +93,53 @@ class PosApp:
     sync: Any = None
     companion: Any = None
     notes: list[str] = field(default_factory=list)
+    data_dir: Path | None = None
+    starter: DemoStarter | None = None
+    stopped: bool = False
+
+    def connect(self) -> None:
+        """Start the demo companion (demo mode) and syncing, and wait for both (tests, the self-test)."""
+        if self.ctx.connection.demo:
+            assert self.data_dir is not None
+            self._adopt_companion(*_start_companion(self.data_dir, self.ctx.connection.url))
+        else:
+            self.reconnect()
+
+    def connect_after_show(self) -> None:
+        """What :meth:`connect` does, without waiting: the demo companion starts on a thread."""
+        if not self.ctx.connection.demo:
+            self.reconnect()
+            return
+        assert self.data_dir is not None
+        self.window.statusBar().showMessage(STARTING_DEMO)
+        starter = self.starter = DemoStarter(self.data_dir, self.ctx.connection.url)
+        starter.finished.connect(lambda: self._adopt_companion(*(starter.outcome or (None, None))))
+        starter.start()
+
+    def _adopt_companion(self, companion: Any, pairing: Any) -> None:
+        if self.stopped:  # the POS closed while the companion was starting: stop() deals with it
+            return
+        self.window.statusBar().clearMessage()
+        if companion is None:
+            self.notes.append(f"demo companion unavailable ({type(pairing).__name__}); working offline")
+            self.window.demo_banner.setText(DEMO_BANNER + "  (" + "; ".join(self.notes) + ")")
+            self.ctx.connection.url = ""  # nothing to connect to: this terminal works on its own
+            self.ctx.connection_changed.emit(self.ctx.connection.state)
+            return
+        self.companion = companion
+        self.ctx.connection.url = companion.url
+        self.ctx.connection.store_id = pairing.store_id
+        self.ctx.connection.terminal_id = pairing.terminal_id
+        # The embedded companion's port changes every run: this credential is good for this run only.
+        self.ctx.vault.keep_for_session(companion.url, pairing.credential)
+        self.reconnect()
 
     def stop(self) -> None:
+        self.stopped = True
+        if self.starter is not None:
+            self.starter.thread.join(30)  # never leave a companion half-started at interpreter exit
+            if self.companion is None and self.starter.outcome is not None:
+                self.companion = self.starter.outcome[0]  # started, but never adopted
         for part, stop in (("sync", self.sync), ("companion", self.companion)):
             if stop is not None:
                 try:
@@ -89,24 +168,15 @@ def load_style(app: QApplication) -> None:
         log.warning("style sheet not found; using Qt's default look")
 
 
-def _start_demo(db: Database, ctx: PosContext, data_dir: Path, notes: list[str]) -> Any:
-    """Embedded companion + pairing + sample data + the feature on. Returns the companion (or None)."""
-    companion = None
-    try:
-        from posdesk.companion.embedded import start_embedded
+def free_local_port() -> int:
+    """A port on 127.0.0.1 nobody listens on now (the demo companion binds it a moment later)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
-        companion = start_embedded(data_dir / "companion")
-        from posdesk.sync import pair
 
-        paired = pair(companion.url, companion.pairing_code, "Demo terminal")
-        ctx.connection.url = companion.url
-        ctx.connection.store_id = paired.store_id
-        ctx.connection.terminal_id = paired.terminal_id
-        # The embedded companion's port changes every run: this credential is good for this run only.
-        ctx.vault.keep_for_session(companion.url, paired.credential)
-    except Exception as exc:  # ImportError until the companion lands; any start failure
-        log.warning("demo companion not started: %s", exc)
-        notes.append(f"demo companion unavailable ({type(exc).__name__}); working offline")
+def _prepare_demo(db: Database, ctx: PosContext, notes: list[str]) -> None:
+    """Sample catalog, clients and appointments in an empty cache, and the online payment link on."""
     try:
         with db.reading() as session:
             empty = not CatalogRepository(session).list()
@@ -121,7 +191,29 @@ def _start_demo(db: Database, ctx: PosContext, data_dir: Path, notes: list[str])
     if not settings.online_payment_link_enabled:
         settings = ctx.backend.save_settings(replace(settings, online_payment_link_enabled=True))
     ctx.settings = settings
-    return companion
+
+
+def _start_companion(data_dir: Path, url: str) -> tuple[Any, Any]:
+    """Start the embedded companion at ``url`` and pair this terminal with it (any thread).
+
+    Returns ``(companion, pairing)``, or ``(None, exception)`` when it could not start: the POS then
+    works offline. Imports FastAPI and uvicorn, which is why ``run`` calls it only after the window
+    is shown.
+    """
+    try:
+        from posdesk.companion.embedded import start_embedded
+        from posdesk.sync import pair
+
+        port = int(url.rsplit(":", 1)[1])
+        companion = start_embedded(data_dir / "companion", port=port)
+        try:
+            return companion, pair(companion.url, companion.pairing_code, "Demo terminal")
+        except BaseException:
+            companion.stop()
+            raise
+    except Exception as exc:  # ImportError, a port taken meanwhile, a failed pairing
+        log.warning("demo companion not started: %s", exc)
+        return None, exc
 
 
 def _start_sync(db: Database, ctx: PosContext, bridge: SyncBridge) -> Any:
@@ -147,10 +239,18 @@ def _start_sync(db: Database, ctx: PosContext, bridge: SyncBridge) -> Any:
     return service
 
 
-def start_pos(
-    *, companion_url: str | None = None, demo: bool = False, data_dir: Path | None = None
+def open_pos(
+    *,
+    companion_url: str | None = None,
+    demo: bool = False,
+    data_dir: Path | None = None,
+    load_later: bool = False,
 ) -> PosApp:
-    """Build everything and show the main window (the caller runs the event loop)."""
+    """Open the cache and build the main window, not yet connected (see :meth:`PosApp.connect`).
+
+    ``load_later``: the window's data (catalog, appointments) is read from the event loop once it is
+    shown; the New Ticket view emits ``data_loaded`` then.
+    """
     data_dir = data_dir or paths.data_dir()
     db = Database.open(data_dir / "posdesk.db")
     worker = Worker()
@@ -161,21 +261,28 @@ def start_pos(
     bridge.tickets.connect(ctx.tickets_changed.emit)
     notes: list[str] = []
     url = (companion_url or ctx.settings.companion_url).rstrip("/")
-    companion = None
     if demo or not url:
         ctx.connection.demo = True
-        companion = _start_demo(db, ctx, data_dir, notes)
+        _prepare_demo(db, ctx, notes)
+        # Known before the companion starts, so a link made meanwhile already points at it.
+        ctx.connection.url = f"http://127.0.0.1:{free_local_port()}"
     else:
         ctx.connection.url = url
-    sync = _start_sync(db, ctx, bridge) if ctx.connection.url else None
-    banner = ""
-    if ctx.connection.demo:
-        banner = DEMO_BANNER if companion is not None else DEMO_BANNER + "  (" + "; ".join(notes) + ")"
-    if ctx.connection.url and sync is None:
-        ctx.set_connection_state("unpaired")  # a companion but no credential for it
-    window = MainWindow(ctx, demo_banner=banner)
-    pos = PosApp(window, ctx, db, worker, bridge, sync=sync, companion=companion, notes=notes)
+    banner = DEMO_BANNER if ctx.connection.demo else ""
+    if notes:
+        banner += "  (" + "; ".join(notes) + ")"
+    window = MainWindow(ctx, demo_banner=banner, load_later=load_later)
+    pos = PosApp(window, ctx, db, worker, bridge, notes=notes, data_dir=data_dir)
     ctx.reconnect = pos.reconnect
+    return pos
+
+
+def start_pos(
+    *, companion_url: str | None = None, demo: bool = False, data_dir: Path | None = None
+) -> PosApp:
+    """Build everything, connected (demo companion started, syncing); the caller shows the window."""
+    pos = open_pos(companion_url=companion_url, demo=demo, data_dir=data_dir)
+    pos.connect()
     return pos
 
 
@@ -183,12 +290,18 @@ def run(*, companion_url: str | None = None, demo: bool = False, self_test: bool
     app = QApplication.instance() or QApplication(sys.argv)
     app.setApplicationName("posdesk")
     load_style(app)
-    pos = start_pos(companion_url=companion_url, demo=demo)
+    pos = open_pos(companion_url=companion_url, demo=demo, load_later=True)
     pos.window.show()
+    # Connect from the event loop, once the window is on screen: the cashier can work meanwhile.
+    QTimer.singleShot(0, pos.connect_after_show)
     if self_test:
         QTimer.singleShot(0, app.quit)
     if os.environ.get("POSDESK_STARTUP_PROBE"):
-        QTimer.singleShot(0, lambda: _report_ready(app, pos.window))
+        view = pos.window.ticket_view
+        if view.loaded:
+            QTimer.singleShot(0, lambda: _report_ready(app, pos.window))
+        else:  # interactive means the catalog is there too: report once it is
+            view.data_loaded.connect(lambda: QTimer.singleShot(0, lambda: _report_ready(app, pos.window)))
     try:
         app.exec()
     finally:
@@ -203,12 +316,14 @@ def run(*, companion_url: str | None = None, demo: bool = False, self_test: bool
 def _report_ready(app: QApplication, window: MainWindow) -> None:
     """``POSDESK_STARTUP_PROBE=1`` (``bench/startup.py``): say when the New Ticket view is up, then quit.
 
-    Runs from the first timer of the event loop; the events queued by showing the window are handled
-    first, so the line marks a shown, idle, interactive window. Prints ``ready <unix time> rss_kb=<n>``.
+    Runs from a timer of the event loop after the view's data has loaded (catalog, appointments; client
+    search reads the cache as the cashier types); the events queued by showing the window and by the
+    start of connecting are handled first, so the line marks a shown, idle, interactive window.
+    Prints ``ready <unix time> rss_kb=<n> shown=<0|1>``.
     """
     app.processEvents()
     view = window.findChild(QObject, "newTicketView")
-    shown = view is not None and view.isVisible()  # type: ignore[attr-defined]
+    shown = view is not None and view.isVisible() and view.loaded  # type: ignore[attr-defined]
     try:  # peak memory of this program (ru_maxrss would include the launcher's, from before exec)
         status = Path("/proc/self/status").read_text(encoding="ascii")
         rss = int(next(ln for ln in status.splitlines() if ln.startswith("VmHWM")).split()[1])

@@ -9,11 +9,6 @@ from __future__ import annotations
 
 import logging
 
-import keyring
-import keyring.errors
-from keyring.backends import fail as fail_backend
-from keyring.backends import null as null_backend
-
 log = logging.getLogger(__name__)
 SERVICE = "posdesk"
 
@@ -24,6 +19,10 @@ class NoKeyringAvailable(RuntimeError):
 
 def keyring_available() -> bool:
     """False when keyring would fail or silently drop writes (the ``fail`` and ``null`` backends)."""
+    import keyring.errors
+    from keyring.backends import fail as fail_backend
+    from keyring.backends import null as null_backend
+
     try:
         backend = keyring.get_keyring()
     except keyring.errors.KeyringError:
@@ -40,6 +39,8 @@ class CredentialVault:
     def load(self, account: str) -> str | None:
         if account in self._session:
             return self._session[account]
+        import keyring.errors  # on first use: the POS starts without it
+
         try:
             return keyring.get_password(SERVICE, account)
         except keyring.errors.KeyringError:
@@ -50,6 +51,8 @@ class CredentialVault:
         """Store permanently; raise :class:`NoKeyringAvailable` when the system has no keyring."""
         if not keyring_available():
             raise NoKeyringAvailable("No keyring is available on this computer")
+        import keyring.errors
+
         try:
             keyring.set_password(SERVICE, account, credential)
         except keyring.errors.KeyringError as exc:  # NoKeyringError, PasswordSetError, locked...

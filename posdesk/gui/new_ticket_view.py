@@ -38,6 +38,7 @@ from posdesk.gui.qt import (
     Qt,
     QTableWidget,
     QTableWidgetItem,
+    QTimer,
     QToolButton,
     QTreeWidget,
     QTreeWidgetItem,
@@ -109,13 +110,17 @@ class NewTicketView(QWidget):
         ticket_saved(str): the ticket with this id was saved.
         send_invoice_requested(): the cashier asked to send the invoice (the main window opens the dialog).
         message(str): a short note for the status bar.
+        data_loaded(): the catalog and today's appointments are shown (see ``load_later``).
     """
 
     ticket_saved = Signal(str)
     send_invoice_requested = Signal()
     message = Signal(str)
+    data_loaded = Signal()
 
-    def __init__(self, ctx: PosContext, parent: QWidget | None = None) -> None:
+    def __init__(self, ctx: PosContext, parent: QWidget | None = None, *, load_later: bool = False) -> None:
+        """``load_later``: build the widgets now and read the catalog and appointments from a zero-delay
+        timer, so the window can be shown first (start-up); :meth:`load` then emits ``data_loaded``."""
         super().__init__(parent)
         name(self, "newTicketView", "New ticket")
         self.ctx = ctx
@@ -128,12 +133,22 @@ class NewTicketView(QWidget):
         self.send_button: QPushButton | None = None
         self._line_ids: list[str] = []
         self._catalog: list[CatalogItem] = []
+        self.loaded = False
         self._build()
-        self._load_catalog()
-        self.reload_services()
+        if load_later:
+            QTimer.singleShot(0, self.load)
+        else:
+            self.load()
         ctx.settings_changed.connect(self._on_settings_changed)
         ctx.connection_changed.connect(lambda _state: self._refresh())
         self._refresh()
+
+    def load(self) -> None:
+        """Read and show the catalog and today's appointments."""
+        self._load_catalog()
+        self.reload_services()
+        self.loaded = True
+        self.data_loaded.emit()
 
     # -- building ---------------------------------------------------------------------------------
     def _build(self) -> None:

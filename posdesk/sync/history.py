@@ -11,19 +11,21 @@ event stream is harmless, and states only move forward.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from posdesk.store.database import Database
 from posdesk.store.messages import apply_communicator_event
-from posdesk.sync.client import CompanionClient
+
+if TYPE_CHECKING:  # httpx is imported on the first fetch, not when the POS starts
+    import httpx
 
 
 def fetch_client_history(
     companion_url: str, credential: str, client_id: str, *, transport: httpx.AsyncBaseTransport | None = None
 ) -> list[dict[str, Any]]:
     """``GET /api/v1/clients/{id}/messages``. Raises :class:`~posdesk.sync.client.CompanionError`."""
+
+    from posdesk.sync.client import CompanionClient
 
     async def fetch() -> list[dict[str, Any]]:
         client = CompanionClient(companion_url, credential, transport=transport)
