@@ -45,16 +45,26 @@ class SyncBridge(QObject):
     Signals:
         state(str): online / offline / catching_up.
         tickets(object): a set of ticket ids that changed.
+        settings(): the store's settings were adopted from the companion (another terminal saved them).
+        notice(str): something the manager must see (e.g. the companion refused the store settings).
     """
 
     state = Signal(str)
     tickets = Signal(object)
+    settings = Signal()
+    notice = Signal(str)
 
     def on_state(self, state: object) -> None:  # called on the sync thread
         self.state.emit(str(getattr(state, "value", state)))
 
     def on_tickets_changed(self, ids: set[str]) -> None:  # called on the sync thread
         self.tickets.emit(set(ids))
+
+    def on_settings_changed(self) -> None:  # called on the sync thread
+        self.settings.emit()
+
+    def on_notice(self, text: str) -> None:  # called on the sync thread
+        self.notice.emit(text)
 
 
 class DemoStarter(QObject):
@@ -189,7 +199,13 @@ def _prepare_demo(db: Database, ctx: PosContext, notes: list[str]) -> None:
         notes.append(f"sample data unavailable ({type(exc).__name__})")
     settings = ctx.backend.settings()
     if not settings.online_payment_link_enabled:
-        settings = ctx.backend.save_settings(replace(settings, online_payment_link_enabled=True))
+        from posdesk.sync.store_settings import PAGE_LANGUAGES
+
+        # First demo run: the feature on, the page in every language it has. Once paired, the demo
+        # companion's store takes these settings (posdesk.sync.store_settings seeds an unset store).
+        settings = ctx.backend.save_settings(
+            replace(settings, online_payment_link_enabled=True, languages=PAGE_LANGUAGES)
+        )
     ctx.settings = settings
 
 
@@ -230,6 +246,8 @@ def _start_sync(db: Database, ctx: PosContext, bridge: SyncBridge) -> Any:
             credential,
             on_state=bridge.on_state,
             on_tickets_changed=bridge.on_tickets_changed,
+            on_settings_changed=bridge.on_settings_changed,
+            on_notice=bridge.on_notice,
         )
         service.start()
     except Exception as exc:
@@ -259,6 +277,7 @@ def open_pos(
     bridge = SyncBridge()
     bridge.state.connect(ctx.set_connection_state)
     bridge.tickets.connect(ctx.tickets_changed.emit)
+    bridge.settings.connect(ctx.reload_settings)
     notes: list[str] = []
     url = (companion_url or ctx.settings.companion_url).rstrip("/")
     if demo or not url:
@@ -272,6 +291,7 @@ def open_pos(
     if notes:
         banner += "  (" + "; ".join(notes) + ")"
     window = MainWindow(ctx, demo_banner=banner, load_later=load_later)
+    bridge.notice.connect(lambda text: window.statusBar().showMessage(text, 30_000))
     pos = PosApp(window, ctx, db, worker, bridge, notes=notes, data_dir=data_dir)
     ctx.reconnect = pos.reconnect
     return pos

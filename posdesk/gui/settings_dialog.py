@@ -1,5 +1,9 @@
 """Settings, behind the manager PIN: online payments, tips, invoices and the store.
 
+The store's fields (tips, invoices, store) are pushed to the companion through the outbox when saved
+(see :mod:`posdesk.sync.store_settings`); if the terminal adopts the store's settings from the companion
+while the dialog is open (right after pairing), the form shows them.
+
 Gateway credentials are write-only: they go to the companion over its authenticated API and only a
 mask ("sk_live_…1234") stays on the terminal. The terminal's own companion credential is kept in the
 OS keyring; when there is none the dialog says so and can keep it for this run only.
@@ -37,6 +41,7 @@ from posdesk.gui.qt import (
     plain_label,
 )
 from posdesk.store import TerminalSettings
+from posdesk.sync.store_settings import PAGE_LANGUAGES, save_and_queue
 
 log = logging.getLogger(__name__)
 
@@ -182,6 +187,7 @@ class SettingsDialog(QDialog):
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
         self.resize(640, 560)
+        ctx.settings_changed.connect(self._on_settings_changed)
 
     # -- tabs ----------------------------------------------------------------------------------
     def _online_tab(self) -> QWidget:
@@ -358,6 +364,9 @@ class SettingsDialog(QDialog):
         languages = tuple(part.strip() for part in self.languages.text().split(",") if part.strip()) or (
             "en",
         )
+        unknown = [code for code in languages if code not in PAGE_LANGUAGES]
+        if unknown:
+            raise ValueError(f"The payment page speaks {', '.join(PAGE_LANGUAGES)}; not {', '.join(unknown)}")
         url = self.companion_url.text().strip().rstrip("/")
         if url and not url.startswith(("http://", "https://")):
             raise ValueError("The companion URL starts with https://")
@@ -398,10 +407,11 @@ class SettingsDialog(QDialog):
 
             if secrets or gateway != self.gateway.get("name", "simulator"):
                 self._send_gateway(url, gateway, secrets)
-            saved = self.ctx.backend.save_settings(settings)
+            # Saved with the push of the store's fields to the companion, in one transaction.
+            save_and_queue(self.ctx.backend.db, settings)
             with self.ctx.backend.db.session() as session:
                 SettingsRepository(session).set(GATEWAY_KEY, gateway_row)
-            return saved
+            return self.ctx.backend.settings()
 
         self.ctx.worker.run("save settings", persist, on_done=self._on_saved, on_error=self._on_save_failed)
 
@@ -426,7 +436,27 @@ class SettingsDialog(QDialog):
                 edit.clear()
         self.ctx.settings = settings
         self.ctx.settings_changed.emit()
+        self.ctx.wake_sync()  # push the store settings now, not at the relay's next tick
         self.accept()
+
+    def _on_settings_changed(self) -> None:
+        """The terminal adopted the store's settings (e.g. just after pairing): show them in the form."""
+        if not self.isVisible():
+            return
+        adopted = self.settings = self.ctx.settings
+        policy = adopted.tip_policy
+        self.tips_allowed.setChecked(policy.allowed)
+        presets = list(policy.presets) + [None] * (3 - len(policy.presets))
+        for edit, preset in zip(self.tip_edits, presets[:3], strict=True):
+            edit.setText(preset.label(self.ctx.locale) if preset else "")
+        self.expiry.setValue(adopted.link_expiry_hours)
+        self.surcharge.setText(f"{(adopted.surcharge_rate * 100).normalize():f}")
+        if self.currency.findText(adopted.currency) < 0:
+            self.currency.addItem(adopted.currency)
+        self.currency.setCurrentText(adopted.currency)
+        self.languages.setText(", ".join(adopted.languages))
+        self.business_name.setText(adopted.business_name)
+        self.business_address.setText(adopted.business_address)
 
     def _on_save_failed(self, error: Exception) -> None:
         self.save_button.setEnabled(True)

@@ -120,6 +120,11 @@ class CompanionClient:
         response = await self._request("POST", path, json=payload)
         return dict(response.json()) if response.content else {}
 
+    async def get(self, path: str) -> dict[str, Any]:
+        """GET an API path that answers a JSON object (the store's settings, its promotions...)."""
+        response = await self._request("GET", path)
+        return dict(response.json())
+
     async def put(self, path: str, payload: dict[str, Any]) -> dict[str, Any]:
         response = await self._request("PUT", path, json=payload)
         return dict(response.json()) if response.content else {}

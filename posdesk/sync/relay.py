@@ -17,6 +17,8 @@ from posdesk.store.database import Database
 from posdesk.store.outbox import Outbox, OutboxEntry
 from posdesk.sync.applying import record_rejection
 from posdesk.sync.client import CompanionClient, CompanionRejected, CompanionUnavailable
+from posdesk.sync.store_settings import OUTBOX_KIND as STORE_SETTINGS
+from posdesk.sync.store_settings import push_store_settings, refusal_notice
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +41,7 @@ HANDLERS: dict[str, Handler] = {
     "invoice.upsert": _upload_invoice,
     "invoice.revoke": _revoke_invoice,
     "api.post": _post,  # generic: {"path": "/messages", "body": {...}} for later kinds of work
+    STORE_SETTINGS: push_store_settings,  # the manager's settings and promotions, for page and pricing
 }
 
 
@@ -48,12 +51,14 @@ class RelayRound:
     rejected: int
     pending: int
     reachable: bool
+    notices: tuple[str, ...] = ()  # refusals the manager must see (the status bar shows them)
 
 
 async def relay_once(db: Database, client: CompanionClient, *, batch: int = 20) -> RelayRound:
     """Send what is due, oldest first, until done, a temporary failure, or ``batch`` entries."""
     sent = rejected = 0
     reachable = True
+    notices: list[str] = []
     with db.reading() as session:
         due = Outbox(session).due(limit=batch)
     for entry in due:
@@ -69,6 +74,8 @@ async def relay_once(db: Database, client: CompanionClient, *, batch: int = 20) 
             break
         except CompanionRejected as exc:
             log.warning("companion refused %s: %s", entry.kind, exc.detail)
+            if entry.kind == STORE_SETTINGS:
+                notices.append(refusal_notice(exc.detail))
             with db.session() as session:
                 record_rejection(session, entry, exc.status, exc.detail)
                 Outbox(session).mark_done(entry.id)
@@ -79,4 +86,6 @@ async def relay_once(db: Database, client: CompanionClient, *, batch: int = 20) 
             sent += 1
     with db.reading() as session:
         pending = Outbox(session).pending_count()
-    return RelayRound(sent=sent, rejected=rejected, pending=pending, reachable=reachable)
+    return RelayRound(
+        sent=sent, rejected=rejected, pending=pending, reachable=reachable, notices=tuple(notices)
+    )

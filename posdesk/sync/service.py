@@ -6,7 +6,12 @@ Two tasks run on the loop:
 - the **consumer** catches up from the stored cursor with ``GET /events?after=N`` pages, then follows the
   event stream, applying each event in one local transaction with the cursor.
 
-Callbacks (``on_state``, ``on_tickets_changed``) are called on the sync thread; the GUI bridges them to
+On every connect, before the outbox is pushed, the store's settings are brought in step
+(:func:`posdesk.sync.store_settings.reconcile_store_settings`: a change made here is pushed, one made on
+another terminal is adopted).
+
+Callbacks (``on_state``, ``on_tickets_changed``, ``on_settings_changed``, ``on_notice``) are called on the
+sync thread; the GUI bridges them to
 the UI thread with a Qt signal. Nothing here imports Qt.
 """
 
@@ -27,6 +32,7 @@ from posdesk.store.outbox import Outbox
 from posdesk.sync.applying import apply_event
 from posdesk.sync.client import CompanionClient, CompanionError, CompanionUnavailable
 from posdesk.sync.relay import relay_once
+from posdesk.sync.store_settings import reconcile_store_settings
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +58,8 @@ class SyncService:
         *,
         on_state: Callable[[ConnectionState], None] = lambda _state: None,
         on_tickets_changed: Callable[[set[str]], None] = lambda _ids: None,
+        on_settings_changed: Callable[[], None] = lambda: None,
+        on_notice: Callable[[str], None] = lambda _text: None,
         store_key: str | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
@@ -60,6 +68,8 @@ class SyncService:
         self._credential = credential
         self._on_state = on_state
         self._on_tickets_changed = on_tickets_changed
+        self._on_settings_changed = on_settings_changed
+        self._on_notice = on_notice
         self.cursor = EventCursor(db, store_key or self.companion_url)
         self._transport = transport
         self._thread: threading.Thread | None = None
@@ -130,6 +140,8 @@ class SyncService:
                 result = await relay_once(self.db, client)
                 if result.sent or result.rejected:
                     log.info("outbox: %d sent, %d refused, %d pending", result.sent, result.rejected, result.pending)
+                for notice in result.notices:
+                    self._notify(self._on_notice, notice)
                 more_now = result.reachable and (result.sent + result.rejected) > 0 and result.pending > 0
             except Exception:
                 log.exception("outbox relay round failed")
@@ -147,6 +159,7 @@ class SyncService:
                 await self._catch_up(client)
                 self._set_state(ConnectionState.ONLINE)
                 delay = RETRY_MIN
+                await self._reconcile_settings(client)
                 if self._wake is not None:
                     with self.db.session() as session:
                         Outbox(session).retry_now()  # entries backed off while it was down: due now
@@ -161,6 +174,26 @@ class SyncService:
             self._set_state(ConnectionState.OFFLINE)
             await asyncio.sleep(delay)
             delay = min(delay * 2, RETRY_MAX)
+
+    async def _reconcile_settings(self, client: CompanionClient) -> None:
+        """Push this terminal's newer store settings or adopt the store's (before the outbox drains)."""
+        try:
+            result = await reconcile_store_settings(self.db, client)
+        except CompanionError:
+            raise
+        except Exception:  # a settings problem must not keep tickets from closing
+            log.exception("store settings not reconciled")
+            return
+        if result.outcome != "in_step":
+            log.info("store settings: %s", result.outcome)
+        if result.outcome == "adopted":
+            self._notify(self._on_settings_changed)
+
+    def _notify(self, listener: Callable[..., None], *args: object) -> None:
+        try:
+            listener(*args)
+        except Exception:  # a broken listener must not stop syncing
+            log.exception("sync listener failed")
 
     async def _catch_up(self, client: CompanionClient) -> None:
         first = True

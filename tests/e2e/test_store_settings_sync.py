@@ -1,0 +1,292 @@
+"""The manager's store settings reach the companion: pricing, the payment page, other terminals.
+
+A real companion in uvicorn on loopback, POS caches in SQLite files and their sync services. The manager
+saves settings the way the Settings dialog does (:func:`posdesk.sync.store_settings.save_and_queue`).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from posdesk.companion.auth import new_pairing_code
+from posdesk.companion.models import Invoice as InvoiceRow
+from posdesk.companion.models import Store
+from posdesk.core.events import LinkStatus
+from posdesk.core.money import Money
+from posdesk.core.pricing import Promotion
+from posdesk.core.tips import TipPolicy, TipPreset
+from posdesk.store.invoices import InvoiceRecordRepository
+from posdesk.store.outbox import Outbox
+from posdesk.store.settings import TerminalSettings
+from posdesk.store.tickets import TicketRepository
+from posdesk.sync import ConnectionState, SyncService, pair
+from posdesk.sync.sending import send_invoice
+from posdesk.sync.store_settings import OUTBOX_KIND, save_and_queue
+from tests.companion.conftest import add_store
+from tests.e2e.test_sync import Terminal, free_port, running_companion, wait_until
+
+pytestmark = pytest.mark.e2e
+
+SPRING = Promotion(code="SPRING15", name="Spring 15%", percent=Decimal("0.15"))
+
+
+class Till(Terminal):
+    """A terminal whose sync service also reports adopted settings and notices for the manager."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.adoptions = 0
+        self.notices: list[str] = []
+
+    def start(self) -> None:
+        def adopted() -> None:
+            self.adoptions += 1
+
+        self.sync = SyncService(
+            self.db,
+            self.companion_url,
+            self.credential,
+            on_state=self.states.append,
+            on_tickets_changed=self.changed.append,
+            on_settings_changed=adopted,
+            on_notice=self.notices.append,
+            store_key=self.store_id,
+        )
+        self.sync.start()
+
+    def manager_saves(self, **changes: Any) -> TerminalSettings:
+        settings = save_and_queue(self.db, replace(self.settings(), **changes))
+        if self.sync:
+            self.sync.wake()
+        return settings
+
+    def ticket_with_promo(self, code: str) -> str:
+        ticket = self.new_ticket_for_client()
+        with self.db.session() as session:
+            tickets = TicketRepository(session)
+            stored = tickets.get(ticket.id)
+            assert stored is not None
+            base = stored.revision
+            stored.add_promo_code(code)
+            tickets.save(stored, base_revision=base)
+        return ticket.id
+
+    def invoice(self, ticket_id: str) -> Any:
+        with self.db.reading() as session:
+            return InvoiceRecordRepository(session).get(ticket_id)
+
+
+MANAGER = {
+    "business_name": "Rosa's Salon",
+    "business_address": "12 Main St",
+    "surcharge_rate": Decimal("0.03"),
+    "tip_policy": TipPolicy(
+        presets=(
+            TipPreset(percent=Decimal("0.10")),
+            TipPreset(percent=Decimal("0.20")),
+            TipPreset(percent=Decimal("0.25")),
+        )
+    ),
+    "promotions": (SPRING,),
+}
+
+
+def pair_till(app: Any, url: str, store_id: str, path: Path) -> Till:
+    with app.state.db.write() as session:
+        code = new_pairing_code(session, store_id)
+    return Till(path, url, pair(url, code, path.stem).credential, store_id)
+
+
+def store_row(app: Any, store_id: str) -> Store:
+    with app.state.db.read() as session:
+        store = session.get(Store, store_id)
+        assert store is not None
+        session.expunge(store)
+        return store
+
+
+def test_the_managers_surcharge_tips_and_promotion_price_the_invoice_and_show_on_the_page(
+    tmp_path: Path,
+) -> None:
+    with running_companion(tmp_path / "companion.db") as (app, url):
+        store_id = add_store(app, "Test Salon").store_id
+        till = pair_till(app, url, store_id, tmp_path / "till.db")
+        try:
+            till.start()
+            till.manager_saves(**MANAGER)
+            ticket_id = till.ticket_with_promo("spring15")
+            link = send_invoice(
+                till.db, ticket_id, amount_requested=None, companion_url=url, settings=till.settings()
+            )
+            wait_until(lambda: till.pending() == 0, what="the settings and the invoice to upload")
+            wait_until(lambda: till.link_status(ticket_id) is LinkStatus.SENT, what="the link to be sent")
+            assert not till.invoice(ticket_id).out_of_date, "the companion accepted the invoice (no 422)"
+            assert till.notices == []
+
+            stored = store_row(app, store_id)
+            assert stored.name == "Rosa's Salon" and stored.settings["surcharge_rate"] == "0.03"
+            assert set(stored.promotions) == {"SPRING15"}
+            with app.state.db.read() as session:
+                row = session.get(InvoiceRow, link.invoice_id)
+                assert row is not None and row.version == 1
+
+            page = httpx.get(link.url, timeout=10)
+            assert page.status_code == 200
+            html = page.text
+            assert "Rosa&#39;s Salon" in html or "Rosa's Salon" in html
+            # $60 haircut, 15% promo -> $51.00; 3% card surcharge -> $1.53; total $52.53.
+            assert "Promo SPRING15" in html and "$9.00" in html
+            assert "Card surcharge" in html and "$1.53" in html and "$52.53" in html
+            # The manager's presets on the $51.00 tip base, not the store's old 15/18/20%.
+            for label, amount in (("10%", "$5.10"), ("20%", "$10.20"), ("25%", "$12.75")):
+                assert f"<b>{label}</b><small>{amount}</small>" in html
+            assert "<b>18%</b>" not in html and "<b>15%</b>" not in html
+        finally:
+            till.stop()
+
+
+def test_a_change_made_offline_reaches_the_companion_before_the_invoice_priced_with_it(
+    tmp_path: Path,
+) -> None:
+    port = free_port()
+    db_file = tmp_path / "companion.db"
+    with running_companion(db_file, port) as (app, url):
+        store_id = add_store(app, "Test Salon").store_id
+        till = pair_till(app, url, store_id, tmp_path / "till.db")
+        till.start()
+        wait_until(
+            lambda: store_row(app, store_id).settings.get("pos_managed"), what="the store to be seeded"
+        )
+        till.sync.stop()  # type: ignore[union-attr]
+    try:
+        # The companion is down: the manager sets a surcharge and a promotion, the cashier sends.
+        till.manager_saves(**MANAGER)
+        ticket_id = till.ticket_with_promo("SPRING15")
+        send_invoice(till.db, ticket_id, amount_requested=None, companion_url=url, settings=till.settings())
+        with till.db.reading() as session:
+            waiting = [e.kind for e in Outbox(session).due(limit=10)]
+        assert waiting == [OUTBOX_KIND, "invoice.upsert"], "the settings go first"
+
+        till.sync = None
+        till.start()
+        time.sleep(0.5)
+        with running_companion(db_file, port) as (app2, _url):
+            wait_until(lambda: till.pending() == 0, timeout=20, what="the outbox to drain on reconnect")
+            wait_until(lambda: till.link_status(ticket_id) is LinkStatus.SENT, what="the upload")
+            assert not till.invoice(ticket_id).out_of_date, "the invoice was not refused for its surcharge"
+            assert store_row(app2, store_id).settings["surcharge_rate"] == "0.03"
+    finally:
+        till.stop()
+
+
+def test_a_second_terminal_adopts_the_store_settings_and_prices_alike(tmp_path: Path) -> None:
+    with running_companion(tmp_path / "companion.db") as (app, url):
+        store_id = add_store(app, "Test Salon").store_id
+        till1 = pair_till(app, url, store_id, tmp_path / "till1.db")
+        till2 = pair_till(app, url, store_id, tmp_path / "till2.db")
+        try:
+            till1.start()
+            till1.manager_saves(**MANAGER)
+            wait_until(lambda: till1.pending() == 0, what="the push")
+
+            till2.start()
+            wait_until(lambda: till2.adoptions == 1, what="till 2 to adopt the store's settings")
+            adopted = till2.settings()
+            assert adopted.surcharge_rate == Decimal("0.03") and adopted.business_name == "Rosa's Salon"
+            assert adopted.promotions == (SPRING,)
+            assert [p.percent for p in adopted.tip_policy.presets] == [
+                Decimal("0.10"),
+                Decimal("0.20"),
+                Decimal("0.25"),
+            ]
+            assert adopted.online_payment_link_enabled, "the terminal's own switch is kept"
+            assert till2.pending() == 0, "adopting pushes nothing back"
+
+            ticket_id = till2.ticket_with_promo("SPRING15")
+            send_invoice(till2.db, ticket_id, amount_requested=None, companion_url=url, settings=adopted)
+            wait_until(lambda: till2.link_status(ticket_id) is LinkStatus.SENT, what="till 2's upload")
+            assert not till2.invoice(ticket_id).out_of_date
+
+            # Reconnecting again changes nothing: the terminals agree.
+            till2.sync.stop()  # type: ignore[union-attr]
+            till2.start()
+            wait_until(lambda: till2.sync.state is ConnectionState.ONLINE, what="reconnect")  # type: ignore[union-attr]
+            time.sleep(0.3)
+            assert till2.adoptions == 1 and till2.pending() == 0
+        finally:
+            till1.stop()
+            till2.stop()
+
+
+def test_refused_store_settings_are_told_to_the_manager(tmp_path: Path) -> None:
+    with running_companion(tmp_path / "companion.db") as (app, url):
+        store_id = add_store(app, "Test Salon").store_id
+        till = pair_till(app, url, store_id, tmp_path / "till.db")
+        try:
+            till.start()
+            # A fixed tip preset larger than the companion accepts (more than 10^9 minor units).
+            huge = TipPolicy(presets=(TipPreset(amount=Money(10**10, "USD")),))
+            till.manager_saves(tip_policy=huge)
+            wait_until(lambda: till.notices, what="the refusal to reach the manager")
+            assert till.notices[0].startswith("The companion refused the store settings:")
+            assert "tip_presets[0].amount" in till.notices[0]
+            assert till.pending() == 0, "a refusal is final: it is not retried forever"
+        finally:
+            till.stop()
+
+
+def demo_store_settings(pos: Any) -> dict[str, Any]:
+    """``GET /api/v1/settings`` of the demo companion, as the payment page will use them."""
+    url = pos.ctx.connection.url
+    headers = {"Authorization": f"Bearer {pos.ctx.vault.load(url)}"}
+    return dict(httpx.get(f"{url}/api/v1/settings", headers=headers, timeout=10).json())
+
+
+def start_demo_in_step(qtbot: Any, data_dir: Path) -> Any:
+    """Start the POS in demo mode and wait until it and its companion agree on the store settings."""
+    from posdesk.gui.app import start_pos
+
+    pos = start_pos(demo=True, data_dir=data_dir)
+    qtbot.addWidget(pos.window)
+
+    def in_step() -> bool:
+        with pos.db.reading() as session:
+            pending = Outbox(session).pending_count()
+        return (
+            pos.ctx.connection.online and not pending and demo_store_settings(pos).get("pos_managed") is True
+        )
+
+    qtbot.waitUntil(in_step, timeout=15_000)
+    return pos
+
+
+def test_demo_mode_the_embedded_store_takes_the_sample_settings_and_refusals_reach_the_status_bar(
+    qtbot, tmp_path: Path
+) -> None:
+    first = start_demo_in_step(qtbot, tmp_path / "demo")
+    first.stop()
+    # The second start finds the demo store already set: the two still agree.
+    pos = start_demo_in_step(qtbot, tmp_path / "demo")
+    try:
+        page_store = demo_store_settings(pos)
+        settings = pos.ctx.settings
+        assert page_store["business_name"] == settings.business_name == "Willow & Sage Salon"
+        assert page_store["address"] == settings.business_address
+        assert page_store["languages"] == list(settings.languages) == ["en", "es", "fr"]
+        assert page_store["surcharge_rate"] == str(settings.surcharge_rate)
+
+        huge = TipPolicy(presets=(TipPreset(amount=Money(10**10, "USD")),))
+        save_and_queue(pos.db, replace(pos.ctx.settings, tip_policy=huge))
+        pos.ctx.wake_sync()
+        status = pos.window.statusBar()
+        qtbot.waitUntil(lambda: status.currentMessage().startswith("The companion refused"), timeout=15_000)
+        assert "tip_presets[0].amount" in status.currentMessage()
+    finally:
+        pos.stop()
