@@ -302,6 +302,7 @@ def test_every_pos_api_route_needs_a_credential(companion: Companion) -> None:
                 assert answer.status_code == 401, f"{method.upper()} {path} {headers}: {answer.status_code}"
                 tried += 1
     assert tried >= 30
+    print(f"\nFIGURE case 24: {tried} calls without a valid credential, all 401")
 
 
 def test_another_stores_credential_sees_none_of_this_stores_data(companion: Companion, other_terminal: PairedTerminal) -> None:
