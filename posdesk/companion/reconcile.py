@@ -3,7 +3,8 @@ crash between the charge and the commit) never leaves a paid ticket open.
 
 A periodic pass (and one at start-up) takes every payment still ``pending``, ``requires_action`` or
 ``processing`` a few minutes after it began, looks it up at its gateway (by the gateway's id, or by the
-``payment_id`` the companion put in the metadata when the id never got recorded) and applies what it
+``payment_id`` the companion put in the metadata when the id never got recorded; Cloud9, which keeps no
+metadata, by the attempt's idempotency key) and applies what it
 finds through :func:`~posdesk.companion.payments.apply_gateway_payment`: forward only, checked against
 the record, with the same events as a webhook. A Stripe intent nobody confirmed within
 :data:`ABANDONED_AFTER` is canceled, so its attempt ends and nothing can confirm it later.
@@ -14,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -27,6 +28,7 @@ from posdesk.companion.models import Payment, PaymentStatus, Store, utcnow
 from posdesk.companion.payments import GatewayDirectory
 from posdesk.companion.stripe_pay import apply_intent, remember_card
 from posdesk.gateways.base import Gateway, GatewayError
+from posdesk.gateways.cloud9 import Cloud9Gateway
 from posdesk.gateways.stripe import StripeGateway
 
 log = logging.getLogger(__name__)
@@ -50,7 +52,14 @@ def reconcile(
     with db.read() as session:
         waiting = session.execute(
             select(
-                Payment.id, Payment.store_id, Payment.gateway, Payment.gateway_payment_id, Payment.created_at
+                Payment.id,
+                Payment.store_id,
+                Payment.gateway,
+                Payment.gateway_payment_id,
+                Payment.created_at,
+                Payment.invoice_id,
+                Payment.kind,
+                Payment.idempotency_key,
             )
             .where(
                 Payment.status.in_([s.value for s in WAITING]),
@@ -67,7 +76,7 @@ def reconcile(
             session.expunge(store)
     changed = 0
     gateways: dict[str, Gateway | None] = {}
-    for payment_id, store_id, kind, ref, created_at in waiting:
+    for payment_id, store_id, kind, ref, created_at, invoice_id, payment_kind, key in waiting:
         if store_id not in gateways:
             try:
                 gateways[store_id] = directory.for_store(stores[store_id])
@@ -78,7 +87,10 @@ def reconcile(
         if gateway is None or gateway.kind != kind:
             continue
         try:
-            if reconcile_payment(db, gateway, payment_id, ref, abandoned=now - created_at >= ABANDONED_AFTER):
+            facts = lookup_metadata(gateway, payment_id, invoice_id, payment_kind, key)
+            if reconcile_payment(
+                db, gateway, payment_id, ref, abandoned=now - created_at >= ABANDONED_AFTER, metadata=facts
+            ):
                 changed += 1
         except GatewayError as exc:  # the gateway is down: next pass
             log.warning("reconciling payment %s failed: %s", payment_id, exc.message)
@@ -92,17 +104,43 @@ def _status(db: Database, payment_id: str) -> PaymentStatus:
         return PaymentStatus(payment.status)
 
 
+def lookup_metadata(
+    gateway: Gateway, payment_id: str, invoice_id: str, kind: str, idempotency_key: str
+) -> dict[str, str]:
+    """What :meth:`Gateway.lookup` is given to find a payment whose gateway id was never recorded.
+
+    Stripe and the Simulator search the metadata the companion attached (``payment_id``). Cloud9 keeps
+    none of it: its driver derives the Sale's GTRC from the attempt's idempotency key and its
+    ``InvoiceNum`` from the invoice, and needs the payment's kind to read a tip charged on its own.
+    """
+    metadata = {"payment_id": payment_id}
+    if isinstance(gateway, Cloud9Gateway):
+        metadata.update(idempotency_key=idempotency_key, invoice_id=invoice_id, kind=kind)
+    return metadata
+
+
 def reconcile_payment(
-    db: Database, gateway: Gateway, payment_id: str, ref: str | None, *, abandoned: bool = False
+    db: Database,
+    gateway: Gateway,
+    payment_id: str,
+    ref: str | None,
+    *,
+    abandoned: bool = False,
+    metadata: Mapping[str, str] | None = None,
 ) -> bool:
-    """Apply the gateway's view of one payment; True when its state moved."""
+    """Apply the gateway's view of one payment; True when its state moved.
+
+    ``metadata`` (see :func:`lookup_metadata`; by default the payment's id) goes to the gateway's
+    ``lookup``: it finds the payment when ``ref`` was never recorded, and tells Cloud9 what kind it is.
+    """
     before = _status(db, payment_id)
     if isinstance(gateway, StripeGateway) and ref:
         state = gateway.intent(ref)
         if state.confirmable and abandoned:
             state = gateway.cancel(ref)
         return apply_intent(db, payment_id, state).status is not before
-    found = gateway.lookup(ref) if ref else gateway.lookup(metadata={"payment_id": payment_id})
+    metadata = metadata or {"payment_id": payment_id}
+    found = gateway.lookup(ref or None, metadata=metadata)
     if found is None:
         return False
     with db.write() as session:

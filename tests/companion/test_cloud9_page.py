@@ -274,3 +274,89 @@ def test_an_unconfirmed_sale_waits_as_processing_until_reconciliation_finds_it(
     assert reconcile.reconcile(app.state.db, gateway_directory(app.state), settle_time=timedelta(0)) == 1
     assert len(paid_events()) == 1
     assert cloud9_shop.fake.approved_sales[invoice_number({"invoice_id": body["invoice_id"]})] == 1
+
+
+class Killed(BaseException):
+    """The companion process dying (SIGKILL): nothing after it runs, no handler catches it."""
+
+
+def _reconcile_after_restart(shop: Cloud9Shop) -> int:
+    """The restarted companion's first reconciliation pass (a fresh gateway directory, no settle time)."""
+    from datetime import timedelta
+
+    from posdesk.companion import reconcile
+    from posdesk.companion.payments import GatewayDirectory
+
+    app = shop.companion.app
+    return reconcile.reconcile(app.state.db, GatewayDirectory(app.state.config), settle_time=timedelta(0))
+
+
+def test_a_sale_whose_answer_was_lost_before_a_restart_is_found_by_its_gtrc_and_paid_once(
+    cloud9_shop: Cloud9Shop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from posdesk.companion import payments
+    from posdesk.companion.models import Payment
+    from posdesk.core.links import hash_token
+    from posdesk.core.tips import TipChoice
+    from posdesk.gateways.cloud9 import Cloud9Gateway, transaction_ref
+
+    body = cloud9_shop.invoice()
+    charge = Cloud9Gateway.charge
+
+    def charge_then_die(gateway: Cloud9Gateway, request: Any) -> Any:
+        charge(gateway, request)  # Cloud9 approves the Sale (its answer lost, found by GetTransInfo) ...
+        raise Killed  # ... and the companion dies before it records anything
+
+    monkeypatch.setattr(Cloud9Gateway, "charge", charge_then_die)
+    app = cloud9_shop.companion.app
+    with pytest.raises(Killed):
+        payments.pay_invoice(
+            app.state.db,
+            payments.gateway_directory(app.state),
+            hash_token(body["link_token"]),
+            payments.PayRequest(
+                version=1, tip=TipChoice.none(), card_fields={"gw_c9_token": cloud9_shop.card_token(TIMEOUT_CARD)}
+            ),
+        )
+    monkeypatch.undo()
+    with app.state.db.read() as session:
+        [(status, ref, key)] = session.query(
+            Payment.status, Payment.gateway_payment_id, Payment.idempotency_key
+        ).all()
+    assert (status, ref) == ("pending", None), "nothing of Cloud9's answer was recorded"
+    inv = invoice_number({"invoice_id": body["invoice_id"]})
+    assert cloud9_shop.fake.approved_sales[inv] == 1 and cloud9_shop.events("invoice.paid") == []
+
+    assert _reconcile_after_restart(cloud9_shop) == 1
+    [paid] = cloud9_shop.events("invoice.paid")
+    assert paid["invoice_id"] == body["invoice_id"] and paid["data"]["payment"]["amount"] == 8165
+    with app.state.db.read() as session:
+        [(status, ref)] = session.query(Payment.status, Payment.gateway_payment_id).all()
+    assert (status, ref) == ("succeeded", transaction_ref(cloud9_shop.fake.gmid, key))
+    assert _reconcile_after_restart(cloud9_shop) == 0
+    assert cloud9_shop.fake.approved_sales[inv] == 1 and len(cloud9_shop.events("invoice.paid")) == 1
+
+
+def test_a_tip_afterwards_whose_answer_was_lost_is_applied_by_reconciliation(cloud9_shop: Cloud9Shop) -> None:
+    body = cloud9_shop.invoice()
+    page = PayPage(cloud9_shop, body)
+    page.open()
+    paid = page.pay(gw_c9_token=cloud9_shop.card_token())
+    assert paid.status_code == 303
+    payment_id = paid.headers["location"].split("/payments/")[1].split("?")[0]
+    page.response = page.client.get(paid.headers["location"])
+    assert 'id="add-tip-form"' in page.html
+    cloud9_shop.fake.fail_next(1, mode="disconnect", process=True)  # the tip's Sale approved, answer lost
+    cloud9_shop.fake.fail_next(1, mode="http500")  # ... and the lookup unanswered: outcome unknown
+    tipped = page.client.post(
+        f"/pay/{page.token}/payments/{payment_id}/tip", data={"csrf": page.field("csrf"), "tip": "0"}
+    )
+    assert tipped.status_code == 303
+    assert cloud9_shop.events("tip.added") == []
+    inv = invoice_number({"invoice_id": body["invoice_id"]})
+    assert cloud9_shop.fake.net_captured(inv) == 8165 + 900  # Cloud9 took the tip as a Sale of its own
+
+    assert _reconcile_after_restart(cloud9_shop) == 1
+    [added] = cloud9_shop.events("tip.added")
+    assert (added["data"]["payment"]["amount"], added["data"]["payment"]["tip"]) == (0, 900)
+    assert cloud9_shop.fake.approved_sales[inv] == 2 and cloud9_shop.fake.net_captured(inv) == 9065

@@ -479,17 +479,21 @@ class Cloud9Gateway:
     def lookup(
         self, payment_ref: str | None = None, *, metadata: Mapping[str, str] | None = None
     ) -> GatewayPayment | None:
-        """A Sale by its GTRC, or by the ``idempotency_key`` in ``metadata`` (its GTRC is derived from it).
+        """A Sale by its GTRC, or by the ``idempotency_key`` in ``metadata`` (its GTRC is derived from it,
+        and the invoice's ``InvoiceNum`` from ``invoice_id``, where the Sale is looked for second).
 
-        Cloud9 keeps no metadata of ours, so other metadata finds nothing.
+        Cloud9 keeps no metadata of ours, so other metadata finds nothing. ``kind=tip`` in ``metadata``
+        says the Sale was a tip on its own, which :meth:`charge` sends as the Sale's ``MainAmt``: it is
+        reported as the companion recorded it, amount 0 and that tip.
         """
+        metadata = dict(metadata or {})
         gtrc = payment_ref
-        if gtrc is None and metadata and metadata.get("idempotency_key"):
+        if gtrc is None and metadata.get("idempotency_key"):
             gtrc = transaction_ref(self._gmid, metadata["idempotency_key"])
         if not gtrc:
             return None
         try:
-            answer = self._find(gtrc.replace("-", "").upper(), "")
+            answer = self._find(gtrc.replace("-", "").upper(), invoice_number(metadata))
         except CallFailed:
             raise Unavailable(NO_ANSWER) from None
         if answer is None:
@@ -498,12 +502,15 @@ class Cloud9Gateway:
         status = ChargeStatus.SUCCEEDED if meaning.kind is Kind.APPROVED else ChargeStatus.FAILED
         if status is ChargeStatus.SUCCEEDED and answer.get("IsVoided", "N").upper() == "Y":
             status = ChargeStatus.REFUNDED
+        main, tip = _cents(answer, "MainAmt"), _cents(answer, "TipAmt")
+        if metadata.get("kind") == "tip":
+            main, tip = 0, main + tip
         return GatewayPayment(
             ref=answer.get("GTRC", gtrc).upper(),
             status=status,
-            amount=Money(_cents(answer, "MainAmt"), self.currency),
-            tip=Money(_cents(answer, "TipAmt"), self.currency),
-            metadata=dict(metadata or {}),
+            amount=Money(main, self.currency),
+            tip=Money(tip, self.currency),
+            metadata=metadata,
             card_brand=_brand(answer.get("Brand", "")),
             card_last4=_last4(answer.get("AccountNum", "")),
             method_ref=answer.get("CardToken", ""),
