@@ -8,16 +8,21 @@ page) how it went and applies that through :func:`~posdesk.companion.payments.ap
 exactly as a webhook would, so whichever arrives first wins and the other changes nothing.
 
 Saved cards ("Use") go through the ordinary form and :meth:`StripeGateway.charge`; 3-D Secure on them
-comes back to the authenticate page, whose script fetches the client secret from here.
+comes back to the authenticate page, whose script fetches the client secret from here. The cards the
+page lists are Stripe's: :func:`refresh_saved_cards` brings the companion's rows in line with the
+customer's cards at Stripe before the page is shown (at most once a minute per customer).
 """
 
 from __future__ import annotations
 
 import logging
+import threading
+import time
 import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import Select, and_, select
 from sqlalchemy.orm import Session
 
 from posdesk.companion import payments
@@ -29,6 +34,7 @@ from posdesk.companion.models import (
     SavedCard,
     Store,
     payment_status_advances,
+    utcnow,
 )
 from posdesk.companion.models import Invoice as InvoiceRow
 from posdesk.companion.payments import GatewayDirectory, PaymentRefused, PayOutcome, PayRequest
@@ -47,6 +53,8 @@ from posdesk.gateways.stripe import IntentState, StripeGateway
 log = logging.getLogger(__name__)
 
 NOT_STRIPE_MESSAGE = "This payment page is not set up for card payments right now. Please reload it."
+CARD_LIST_FRESH_FOR = 60.0  # seconds: how long a customer's card list from Stripe is shown without asking again
+CARD_LIST_MEMORY = 10_000  # customers remembered before the stale ones are forgotten
 
 
 @dataclass(frozen=True, slots=True)
@@ -312,3 +320,126 @@ def record_setup(
         session.flush()
         session.expunge(card)
         return card
+
+
+# -- the saved cards the page lists: Stripe's ---------------------------------------------------------
+class CardListCache:
+    """When each Stripe customer's cards were last listed, in this process's memory.
+
+    A page view waits on Stripe at most once per :data:`CARD_LIST_FRESH_FOR` per customer. A listing
+    counts from the moment it is asked for, successful or not: two phones opening at once ask once, and
+    while Stripe is down the page does not wait for its timeout on every view.
+    """
+
+    def __init__(self, fresh_for: float = CARD_LIST_FRESH_FOR, clock: Callable[[], float] = time.monotonic) -> None:
+        self.fresh_for = fresh_for
+        self._clock = clock
+        self._asked: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def due(self, customer_ref: str) -> bool:
+        """True when the customer's list is older than ``fresh_for`` (and it now counts as asked)."""
+        with self._lock:
+            now = self._clock()
+            asked = self._asked.get(customer_ref)
+            if asked is not None and now - asked < self.fresh_for:
+                return False
+            if len(self._asked) >= CARD_LIST_MEMORY:
+                self._asked = {k: t for k, t in self._asked.items() if now - t < self.fresh_for}
+            self._asked[customer_ref] = now
+            return True
+
+    def forget(self) -> None:
+        """Ask Stripe again on the next view of every customer."""
+        with self._lock:
+            self._asked.clear()
+
+
+card_lists = CardListCache()  # one per process: each worker asks Stripe on its own
+
+
+def refresh_saved_cards(
+    db: Database, gateways: GatewayDirectory, token_hash: str, cache: CardListCache = card_lists
+) -> bool:
+    """Make the saved cards of the client behind ``token_hash`` those of their Stripe customer.
+
+    A card detached at Stripe (the dashboard, another app) is removed here; one attached there and
+    unknown here is added; Stripe's default, when it has one, is the default. Nothing happens for
+    walk-ins, clients with no Stripe customer yet, other gateways, or while the customer's list is
+    fresh (``cache``). Stripe unreachable: the stored cards stay as they are, with a log line, and the
+    page shows them. True when Stripe was asked and its list applied.
+    """
+    with db.read() as session:
+        found = session.execute(
+            select(InvoiceRow.client_id, Store, GatewayCustomer.customer_ref)
+            .join(Store, Store.id == InvoiceRow.store_id)
+            .join(
+                GatewayCustomer,
+                and_(
+                    GatewayCustomer.store_id == InvoiceRow.store_id,
+                    GatewayCustomer.client_id == InvoiceRow.client_id,
+                    GatewayCustomer.gateway == Store.gateway_kind,
+                ),
+            )
+            .where(InvoiceRow.token_hash == token_hash, Store.gateway_kind == StripeGateway.kind)
+        ).first()
+        if found is None or found.client_id is None:
+            return False
+        client_id, store, customer = found.client_id, found.Store, found.customer_ref
+        session.expunge(store)
+    if not cache.due(customer):
+        return False
+    with db.read() as session:
+        # Only cards stored before Stripe is asked may be removed for missing from its list: a card saved
+        # by a payment finishing meanwhile is not in that list yet.
+        known_before = set(session.scalars(_cards_of(store.id, client_id).with_only_columns(SavedCard.id)))
+    try:
+        methods = stripe_of(gateways.for_store(store)).list_methods(customer)
+    except (GatewayError, PaymentRefused) as exc:
+        log.warning(
+            "stripe: the saved cards of customer %s could not be listed (%s); the page shows the stored ones",
+            customer,
+            exc.message,
+        )
+        return False
+    with db.write() as session:
+        apply_card_list(session, store.id, client_id, methods, known_before)
+    return True
+
+
+def _cards_of(store_id: str, client_id: str) -> Select[SavedCard]:
+    return select(SavedCard).where(
+        SavedCard.store_id == store_id,
+        SavedCard.client_id == client_id,
+        SavedCard.gateway == StripeGateway.kind,
+    )
+
+
+def apply_card_list(
+    session: Session, store_id: str, client_id: str, methods: Sequence[SavedMethod], known_before: set[str]
+) -> None:
+    """Bring the client's stored cards in line with Stripe's ``methods`` (see :func:`refresh_saved_cards`)."""
+    listed = {method.ref: method for method in methods}
+    cards = list(session.scalars(_cards_of(store_id, client_id).order_by(SavedCard.created_at)))
+    for card in cards:
+        method = listed.get(card.method_ref)
+        if method is None:
+            if card.removed_at is None and card.id in known_before:
+                card.removed_at, card.is_default = utcnow(), False
+            continue
+        # Stripe's card updater renews expiry dates; show what Stripe will charge.
+        card.brand, card.last4 = method.brand[:20], method.last4[:4]
+        card.exp_month, card.exp_year = method.exp_month, method.exp_year
+    stored = {card.method_ref for card in cards if card.removed_at is None}
+    for method in methods:
+        if method.ref not in stored:  # saved at Stripe only (a lost webhook), or removed here earlier
+            card = save_card(session, store_id, client_id, StripeGateway.kind, method)
+            if card not in cards:
+                cards.append(card)
+    active = [card for card in cards if card.removed_at is None]
+    default = next((m.ref for m in methods if m.is_default), None)
+    if default is not None:
+        for card in active:
+            card.is_default = card.method_ref == default
+    elif active and not any(card.is_default for card in active):
+        active[0].is_default = True  # the default was removed at Stripe: the oldest card takes its place

@@ -5,6 +5,8 @@ script makes them (Stripe.js's confirmation is the fake's ``confirm_from_browser
 from __future__ import annotations
 
 import json
+import logging
+import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -13,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from posdesk.companion import reconcile
+from posdesk.companion import reconcile, stripe_pay
 from posdesk.companion.models import Payment, PaymentStatus, SavedCard, WebhookEvent
 from posdesk.companion.pay.security import csrf_token
 from posdesk.companion.payments import gateway_directory
@@ -76,6 +78,22 @@ class StripeStore:
             if len(found) >= count or time.monotonic() > deadline:
                 return found
             time.sleep(0.05)
+
+    def save_without_paying(self, token: str, test_card: str) -> None:
+        """What "Save this card without paying" does: a SetupIntent confirmed by Stripe.js, then done."""
+        form = self.form(token)
+        setup = self.page.post(f"/pay/{token}/stripe/setup", data=form).json()
+        self.fake.confirm_from_browser(setup["client_secret"], test_card, elements={"mode": "setup"})
+        assert self.page.post(setup["done_url"], data=form).status_code == 200
+
+    def driver(self) -> Any:
+        """The store's Stripe driver: what Stripe's dashboard does, through the API."""
+        from posdesk.companion.models import Store
+
+        with self.companion.db.read() as session:
+            store = session.get(Store, self.companion.terminal.store_id)
+            assert store is not None
+            return gateway_directory(self.companion.app.state).for_store(store)
 
     def payment(self, payment_id: str) -> Payment:
         with self.companion.db.read() as session:
@@ -464,3 +482,77 @@ def test_a_one_off_card_offers_no_tip_afterwards(stripe_store: StripeStore) -> N
     token, _ = stripe_store.invoice()
     paid = stripe_store.pay_new_card(token)  # not saved: Stripe cannot charge it again
     assert 'id="add-tip-form"' not in stripe_store.page.get(paid["synced"]["next"]).text
+
+
+def shown_cards(page: str) -> dict[str, bool]:
+    """The saved cards a page offers: last 4 digits -> marked as the default."""
+    rows = page.split('data-testid="saved-card"')[1:]
+    return {
+        re.search(r"•••• (\d{4})", row).group(1): 'class="tag"' in row.split('data-testid="use-card"')[0]  # type: ignore[union-attr]
+        for row in rows
+    }
+
+
+def card_listings(fake: FakeStripe) -> int:
+    return sum(1 for r in fake.requests if r.method == "GET" and r.path == "/v1/payment_methods")
+
+
+def test_the_page_lists_the_cards_stripe_has_for_the_client(stripe_store: StripeStore) -> None:
+    token, _ = stripe_store.invoice()
+    stripe_store.pay_new_card(token, save=True)  # a Visa, the client's default here
+    second, _ = stripe_store.invoice()
+    stripe_store.save_without_paying(second, "pm_card_mastercard")
+    assert shown_cards(stripe_store.page.get(f"/pay/{second}").text) == {"4242": True, "4444": False}
+    with stripe_store.companion.db.read() as session:
+        refs = {card.last4: card.method_ref for card in session.query(SavedCard)}
+        customer = stripe_store.fake.payment_methods[refs["4242"]]["customer"]
+
+    # In Stripe's dashboard: the Visa is detached, the Mastercard made the default.
+    driver = stripe_store.driver()
+    driver.client.v1.payment_methods.detach(refs["4242"])
+    driver.client.v1.customers.update(customer, {"invoice_settings": {"default_payment_method": refs["4444"]}})
+    listings = card_listings(stripe_store.fake)
+    cached = stripe_store.page.get(f"/pay/{second}").text
+    assert shown_cards(cached) == {"4242": True, "4444": False}  # listed under a minute ago: no wait on Stripe
+    assert card_listings(stripe_store.fake) == listings
+
+    stripe_pay.card_lists.forget()  # a minute later
+    page = stripe_store.page.get(f"/pay/{second}").text
+    assert shown_cards(page) == {"4444": True}
+    assert card_listings(stripe_store.fake) == listings + 1
+    with stripe_store.companion.db.read() as session:
+        visa = session.query(SavedCard).filter_by(method_ref=refs["4242"]).one()
+        assert visa.removed_at is not None and not visa.is_default
+    [card_id] = re.findall(r'name="card" value="([0-9a-f]{32})"', page)
+    used = stripe_store.page.post(f"/pay/{second}/pay", data=stripe_store.form(second, card=card_id))
+    assert used.status_code == 303 and "/payments/" in used.headers["location"]
+    [paid] = [e for e in stripe_store.wait_for("invoice.paid", 2) if e["data"]["payment"]["card_last4"] == "4444"]
+    assert paid["data"]["balance_due"] == 0
+
+
+def test_a_card_attached_at_stripe_only_is_listed(stripe_store: StripeStore) -> None:
+    token, _ = stripe_store.invoice()
+    stripe_store.pay_new_card(token, save=True)
+    with stripe_store.companion.db.read() as session:
+        [method] = [card.method_ref for card in session.query(SavedCard)]
+    customer = stripe_store.fake.payment_methods[method]["customer"]
+    driver = stripe_store.driver()
+    driver.client.v1.payment_methods.attach("pm_card_amex", {"customer": customer})  # saved by another app
+    stripe_pay.card_lists.forget()
+    second, _ = stripe_store.invoice()
+    assert shown_cards(stripe_store.page.get(f"/pay/{second}").text) == {"4242": True, "0005": False}
+
+
+def test_with_stripe_down_the_page_shows_the_stored_cards(
+    stripe_store: StripeStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    token, _ = stripe_store.invoice()
+    stripe_store.pay_new_card(token, save=True)
+    second, _ = stripe_store.invoice()
+    stripe_pay.card_lists.forget()
+    stripe_store.fake.fail_next(5, status=500)  # Stripe answers nothing but errors for a while
+    with caplog.at_level(logging.WARNING, logger="posdesk.companion.stripe_pay"):
+        page = stripe_store.page.get(f"/pay/{second}")
+    assert page.status_code == 200 and shown_cards(page.text) == {"4242": True}
+    assert any("could not be listed" in r.getMessage() for r in caplog.records)
+    assert 'id="stripe-payment-element"' in page.text  # a new card can still be entered

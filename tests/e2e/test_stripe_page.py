@@ -191,3 +191,24 @@ def test_the_page_keeps_exactly_stripes_origins(phone_page: Page, shop: StripeSh
     pay_with_new_card(phone_page, "4242424242424242", save=False)
     expect(phone_page.get_by_test_id("confirmation")).to_be_visible()
     assert violations == []
+
+
+def test_a_card_saved_without_paying_is_then_used_on_the_same_page(phone_page: Page, shop: StripeShop) -> None:
+    token, body = shop.invoice()
+    open_page(phone_page, shop, token)
+    expect(phone_page.get_by_test_id("saved-card")).to_have_count(0)
+    phone_page.get_by_test_id("stripe-card-number").fill("5555555555554444")
+    phone_page.get_by_test_id("save-card-only").click()  # a SetupIntent, confirmed with confirmSetup
+    expect(phone_page.get_by_test_id("saved-card")).to_contain_text("4444")  # the page, reloaded
+    assert shop.saved_cards() == ["4444"]
+    [setup] = shop.fake.browser_confirmations
+    assert setup["intent"].startswith("seti_") and setup["elements"]["mode"] == "setup"
+    assert shop.fake.charge_count(invoice_id=body["invoice_id"]) == 0  # saving charged nothing
+
+    phone_page.get_by_test_id("pay-button").click()  # the saved card is chosen: "Use" it
+    expect(phone_page.get_by_test_id("confirmation")).to_be_visible()
+    expect(phone_page.get_by_test_id("receipt-card")).to_contain_text("4444")
+    [closed] = shop.wait_for("invoice.paid")
+    assert closed["data"]["payment"]["card_last4"] == "4444" and closed["data"]["balance_due"] == 0
+    assert shop.fake.charge_count(invoice_id=body["invoice_id"]) == 1
+    assert len(shop.fake.browser_confirmations) == 1  # the payment was confirmed by the server

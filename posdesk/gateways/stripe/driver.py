@@ -159,10 +159,11 @@ class StripeGateway:
         return objects._id(default) if default else None
 
     def list_methods(self, customer_ref: str) -> list[SavedMethod]:
+        """The customer's cards as Stripe has them now, the customer's default marked."""
         default = self._default_method(customer_ref)
         with stripe_errors():
-            listed = self.client.v1.customers.payment_methods.list(
-                customer_ref, {"type": "card", "limit": 100}
+            listed = self.client.v1.payment_methods.list(
+                {"customer": customer_ref, "type": "card", "limit": 100}
             )
         return [objects.saved_method_of(method, default) for method in listed.data]
 
