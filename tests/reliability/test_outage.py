@@ -22,6 +22,7 @@ from posdesk.core.money import Money
 from posdesk.core.ticket import TicketState, utcnow
 from posdesk.store import StaleTicketError, TicketRepository
 from posdesk.store.models import OutboxRow
+from posdesk.store.outbox import Outbox
 from posdesk.sync import ConnectionState
 from posdesk.sync.service import RETRY_MAX
 from tests.companion.conftest import Companion, invoice_upload
@@ -72,7 +73,10 @@ def test_a_long_outage_keeps_every_ticket_and_closes_the_paid_one_within_seconds
                     .values(attempts=40, next_try_at=utcnow() + timedelta(minutes=5))
                 )
             assert till.ticket(paid_offline.id).state is TicketState.AWAITING_PAYMENT
-            assert till.pending() == 1 and till.ticket_count() == 3
+            with till.db.reading() as session:
+                waiting = Outbox(session).get_by_key(f"invoice:{queued_link.invoice_id}:v{queued_link.version}")
+            assert waiting is not None and not waiting.is_done, "the invoice sent offline waits in the outbox"
+            assert till.ticket_count() == 3
 
             link.restore()
             back = time.monotonic()
