@@ -21,12 +21,12 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -192,12 +192,17 @@ class Balance:
 
 
 def balance_of(session: Session, row: InvoiceRow, store: Store) -> Balance:
-    invoice = Invoice.from_wire(row.document)
-    priced = invoice.price(promotions(store))
-    listed = {p.id for p in invoice.payments} | {p.reference for p in invoice.payments if p.reference}
     counted = session.scalars(
         select(Payment).where(Payment.invoice_id == row.id, Payment.status.in_([s.value for s in COUNTED]))
     ).all()
+    return balance_with(row, store, counted)
+
+
+def balance_with(row: InvoiceRow, store: Store, counted: Sequence[Payment]) -> Balance:
+    """:func:`balance_of` for a caller that already read the invoice's counted payments (``COUNTED``)."""
+    invoice = Invoice.from_wire(row.document)
+    priced = invoice.price(promotions(store))
+    listed = {p.id for p in invoice.payments} | {p.reference for p in invoice.payments if p.reference}
     zero = Money.zero(invoice.currency)
     paid_here = zero
     paid_this_version = zero
@@ -607,6 +612,10 @@ def _move(session: Session, payment: Payment, new: PaymentStatus, *, message: st
     if not payment_status_advances(current, new):
         return False
     payment.status = new.value
+    if new is PaymentStatus.SUCCEEDED:
+        # Set before the invoice's SELECT, whose autoflush writes the payment: one UPDATE, not two.
+        payment.succeeded_at = utcnow()
+        payment.failure_message = ""
     invoice = session.get(InvoiceRow, payment.invoice_id, with_for_update=True)
     assert invoice is not None
     if new is PaymentStatus.FAILED:
@@ -620,9 +629,6 @@ def _move(session: Session, payment: Payment, new: PaymentStatus, *, message: st
             data={"version": payment.invoice_version, "payment_id": payment.id, "message": payment.failure_message},
         )
     elif new is PaymentStatus.SUCCEEDED:
-        payment.succeeded_at = utcnow()
-        payment.failure_message = ""
-        session.flush()
         _record_success(session, payment, invoice)
     elif new is PaymentStatus.REFUNDED:
         payment.refunded_minor = payment.amount_minor + payment.tip_minor
@@ -656,9 +662,11 @@ def payment_wire(payment: Payment) -> dict[str, Any]:
 def _record_success(session: Session, payment: Payment, invoice: InvoiceRow) -> None:
     store = session.get(Store, invoice.store_id)
     assert store is not None
+    # The balance counts the payment's succeeded row (autoflushed), not the invoice's running totals:
+    # read it first, so the invoice's totals and status go out in one UPDATE.
+    balance = balance_of(session, invoice, store)
     invoice.paid_minor += payment.amount_minor
     invoice.tip_minor += payment.tip_minor
-    balance = balance_of(session, invoice, store)
     if payment.kind == "tip":
         append_event(
             session,
@@ -735,16 +743,22 @@ def payment_from_gateway(session: Session, result: GatewayPayment, gateway: str)
     A report about a payment the companion never recorded (it crashed between the charge and the commit)
     makes its row from the metadata, when the invoice is known; None when it is not (yet).
     """
-    payment = session.scalars(
-        select(Payment).where(Payment.gateway == gateway, Payment.gateway_payment_id == result.ref)
-    ).one_or_none()
-    if payment is not None:
-        return lock_payment(session, payment.id)
     payment_id = result.metadata.get("payment_id")
-    if payment_id:
-        payment = session.get(Payment, payment_id, with_for_update=True, populate_existing=True)
-        if payment is not None:
-            return payment
+    # One locked read for both ways of knowing the payment; the gateway's id wins when both match.
+    known = session.scalars(
+        select(Payment)
+        .where(
+            or_(
+                and_(Payment.gateway == gateway, Payment.gateway_payment_id == result.ref),
+                Payment.id == (payment_id or ""),
+            )
+        )
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).all()
+    by_ref = [p for p in known if p.gateway == gateway and p.gateway_payment_id == result.ref]
+    if by_ref or known:
+        return (by_ref or known)[0]
     invoice = session.get(InvoiceRow, result.metadata.get("invoice_id", ""))
     if invoice is None or not payment_id or result.metadata.get("store_id") != invoice.store_id:
         return None

@@ -80,11 +80,15 @@ def enforce(limiter: RateLimiter, key: str) -> None:
         )
 
 
-def limit_by_address(request: Request) -> None:
-    """FastAPI dependency: the app's page limiter (``config.rate_limit_per_minute``) per client address."""
+async def limit_by_address(request: Request) -> None:
+    """FastAPI dependency: the app's page limiter (``config.rate_limit_per_minute``) per client address.
+
+    ``async`` although it never awaits: FastAPI runs a plain ``def`` dependency in the thread pool, a
+    thread hop on every page request for a few microseconds of work under a lock.
+    """
     enforce(request.app.state.rate_limiter, client_address(request))
 
 
-def limit_pairing(request: Request) -> None:
+async def limit_pairing(request: Request) -> None:
     """FastAPI dependency: pairing attempts are scarce (codes are short enough to type)."""
     enforce(request.app.state.pairing_limiter, client_address(request))

@@ -26,6 +26,9 @@ environment = Environment(
     undefined=StrictUndefined,
     trim_blocks=True,
     lstrip_blocks=True,
+    # Templates ship inside the package and never change while the companion runs: compile each once
+    # and skip the file-modification check Jinja otherwise makes on every render.
+    auto_reload=False,
 )
 
 

@@ -7,21 +7,31 @@ script); nothing here trusts the browser.
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
 from posdesk.companion.i18n import Translator
 from posdesk.companion.models import Invoice as InvoiceRow
 from posdesk.companion.models import InvoiceStatus, Payment, PaymentStatus, SavedCard, Store
-from posdesk.companion.payments import Balance, balance_of, is_expired, tip_added_to, tip_window_open
+from posdesk.companion.payments import (
+    COUNTED,
+    Balance,
+    balance_with,
+    is_expired,
+    tip_added_to,
+    tip_window_open,
+)
 from posdesk.companion.store_settings import StoreSettings
 from posdesk.core.links import hash_token
 from posdesk.core.money import Money
+from posdesk.core.tips import TipPreset
 
+COUNTED_STATUSES = [status.value for status in COUNTED]
 BRANDS = {"visa": "Visa", "mastercard": "Mastercard", "amex": "American Express", "discover": "Discover"}
 
 
@@ -45,21 +55,25 @@ class Found:
 def find(session: Session, token: str, now: datetime | None = None) -> Found:
     if not token or len(token) > 200:
         return Found(LinkState.INACTIVE)
-    row = session.scalars(select(InvoiceRow).where(InvoiceRow.token_hash == hash_token(token))).one_or_none()
-    if row is None:
+    # One round trip for the invoice, its store and its counted payments: every page reads all three.
+    rows = session.execute(
+        select(InvoiceRow, Store, Payment)
+        .join(Store, Store.id == InvoiceRow.store_id)
+        .outerjoin(Payment, and_(Payment.invoice_id == InvoiceRow.id, Payment.status.in_(COUNTED_STATUSES)))
+        .where(InvoiceRow.token_hash == hash_token(token))
+    ).all()
+    if not rows:
         return Found(LinkState.INACTIVE)
-    store = session.get(Store, row.store_id)
-    assert store is not None
-    settings = StoreSettings.of(store)
+    row, store = rows[0][0], rows[0][1]
+    counted = [payment for _, _, payment in rows if payment is not None]
     status = InvoiceStatus(row.status)
-    if status is InvoiceStatus.PAID:
-        balance = balance_of(session, row, store)
-        _detach(session, row, store)
-        return Found(LinkState.PAID, row, store, settings, balance)
-    if not status.is_payable or is_expired(row, now):
+    if status is not InvoiceStatus.PAID and (not status.is_payable or is_expired(row, now)):
         return Found(LinkState.INACTIVE)
-    balance = balance_of(session, row, store)
+    settings = StoreSettings.of(store)
+    balance = balance_with(row, store, counted)
     _detach(session, row, store)
+    if status is InvoiceStatus.PAID:
+        return Found(LinkState.PAID, row, store, settings, balance)
     state = LinkState.PAID if balance.due_now.is_zero() and status is InvoiceStatus.PARTIALLY_PAID else LinkState.PAYABLE
     return Found(state, row, store, settings, balance)
 
@@ -139,6 +153,16 @@ class PageView:
         return self.due_now_minor == 0
 
 
+def _tip_options(presets: Sequence[TipPreset], base: Money, t: Translator, cap: Money | None = None) -> list[TipOption]:
+    """The tip buttons, each amount computed once; presets above ``cap`` are left out (keeping indexes)."""
+    options = []
+    for i, preset in enumerate(presets):
+        amount = preset.amount_for(base)
+        if cap is None or amount <= cap:
+            options.append(TipOption(str(i), preset.label(t.locale), amount.minor, t.money(amount)))
+    return options
+
+
 def page_view(session: Session, found: Found, t: Translator, gateway_kind: str) -> PageView:
     assert found.row is not None and found.store is not None and found.settings is not None and found.balance
     balance, settings = found.balance, found.settings
@@ -167,11 +191,7 @@ def page_view(session: Session, found: Found, t: Translator, gateway_kind: str) 
 
     policy = settings.tip_policy()
     cap = policy.cap(balance.tip_base)
-    tip_options = [
-        TipOption(str(i), preset.label(t.locale), preset.amount_for(balance.tip_base).minor, t.money(preset.amount_for(balance.tip_base)))
-        for i, preset in enumerate(policy.presets)
-        if preset.amount_for(balance.tip_base) <= cap
-    ]
+    tip_options = _tip_options(policy.presets, balance.tip_base, t, cap)
     tip_allowed = policy.allowed and balance.tip_base.is_positive()
 
     client = invoice.client
@@ -242,10 +262,7 @@ def receipt_view(session: Session, found: Found, payment: Payment, t: Translator
     later = tip_added_to(session, payment.id)
     balance = found.balance
     policy = found.settings.tip_policy()
-    options = [
-        TipOption(str(i), preset.label(t.locale), preset.amount_for(balance.tip_base).minor, t.money(preset.amount_for(balance.tip_base)))
-        for i, preset in enumerate(policy.presets)
-    ]
+    options = _tip_options(policy.presets, balance.tip_base, t)
     can_tip = later is None and policy.allowed and balance.tip_base.is_positive() and tip_window_open(payment)
     when = payment.succeeded_at or payment.created_at
     return ReceiptView(
