@@ -7,8 +7,9 @@ transaction and never block writers (WAL).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
@@ -39,6 +40,11 @@ class Database:
         self._read_sessions = sessionmaker(self.engine, expire_on_commit=False)
         writer = self.engine.execution_options(posdesk_begin="BEGIN IMMEDIATE") if self.is_sqlite else self.engine
         self._write_sessions = sessionmaker(writer, expire_on_commit=False)
+        # SQLite has one writer at a time; threads of this process wait for it here, woken the moment
+        # it is free, instead of in SQLite's busy handler, which sleeps in steps of up to 100 ms (a
+        # webhook's one-row insert waited behind the applier's batch that way). Re-entrant, so a nested
+        # write in the same thread behaves as before. Other processes still meet the busy timeout.
+        self._sqlite_writer: AbstractContextManager[Any] = threading.RLock() if self.is_sqlite else nullcontext()
 
     @staticmethod
     def _configure_sqlite(engine: Engine) -> None:
@@ -65,7 +71,7 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Session]:
         """One write transaction: committed when the block ends, rolled back if it raises."""
-        with self._write_sessions() as session:
+        with self._sqlite_writer, self._write_sessions() as session:
             try:
                 yield session
                 session.commit()
