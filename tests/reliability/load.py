@@ -59,6 +59,7 @@ class LoadReport:
     seconds: float
     payers: int
     webhooks_per_second: int
+    keep_alive: bool = False
     latencies: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     statuses: Counter[str] = field(default_factory=Counter)
     errors: int = 0  # 5xx answers and transport errors
@@ -85,7 +86,8 @@ class LoadReport:
 
     def lines(self) -> Iterator[str]:
         yield (
-            f"{self.payers} payers, {self.webhooks_per_second} webhooks/s for {self.seconds:.0f} s on "
+            f"{self.payers} payers ({'keep-alive' if self.keep_alive else 'a connection per request'}), "
+            f"{self.webhooks_per_second} webhooks/s for {self.seconds:.0f} s on "
             f"{platform.node()} ({os.cpu_count()} CPUs, Python {platform.python_version()})"
         )
         yield (
@@ -107,14 +109,18 @@ class LoadReport:
 
 
 class LoadRun:
-    def __init__(self, companion: CompanionProcess, terminal: PairedTerminal, report: LoadReport) -> None:
+    def __init__(self, companion: CompanionProcess, terminal: PairedTerminal, report: LoadReport, keep_alive: bool) -> None:
         self.companion = companion
         self.terminal = terminal
         self.report = report
         self.http = httpx.AsyncClient(
             base_url=companion.url,
             timeout=60,
-            limits=httpx.Limits(max_connections=report.payers + 50, max_keepalive_connections=report.payers + 50),
+            # Without keep-alive every request is a new connection, as from many phones; with it the
+            # client can race the server closing an idle connection (a reset, which browsers retry).
+            limits=httpx.Limits(
+                max_connections=report.payers + 50, max_keepalive_connections=report.payers + 50 if keep_alive else 0
+            ),
         )
 
     async def timed(self, kind: str, expected: tuple[int, ...], method: str, url: str, **kwargs: Any) -> httpx.Response | None:
@@ -259,8 +265,10 @@ def check_duplicates(database_url: str, report: LoadReport, webhook_paid: list[s
         engine.dispose()
 
 
-async def _run(companion: CompanionProcess, terminal: PairedTerminal, report: LoadReport, invoices_per_payer: int) -> list[str]:
-    run = LoadRun(companion, terminal, report)
+async def _run(
+    companion: CompanionProcess, terminal: PairedTerminal, report: LoadReport, invoices_per_payer: int, keep_alive: bool
+) -> list[str]:
+    run = LoadRun(companion, terminal, report, keep_alive)
     try:
         payer_pool = await run.upload(report.payers * invoices_per_payer)
         webhook_pool = await run.upload(int(report.webhooks_per_second * report.seconds / 2) + 1)
@@ -297,17 +305,18 @@ def run_load(
     invoices_per_payer: int = 8,
     database_url: str | None = None,
     workdir: Path | None = None,
+    keep_alive: bool = False,
     **env: str,
 ) -> LoadReport:
     """One run (see the module docstring); the companion is started and stopped here."""
     workdir = workdir or Path(tempfile.mkdtemp(prefix="posdesk-load-"))
     database_url = database_url or f"sqlite+pysqlite:///{workdir / 'companion.db'}"
     terminal = prepare_store(database_url)
-    report = LoadReport(seconds, payers, webhooks_per_second)
+    report = LoadReport(seconds, payers, webhooks_per_second, keep_alive)
     companion = CompanionProcess(database_url, workdir / "companion.log", POSDESK_LOG_LEVEL="WARNING", **env)
     companion.start()
     try:
-        webhook_paid = asyncio.run(_run(companion, terminal, report, invoices_per_payer))
+        webhook_paid = asyncio.run(_run(companion, terminal, report, invoices_per_payer, keep_alive))
         time.sleep(2.0)  # webhooks are applied after their 200: let the last ones land
     finally:
         companion.stop()
@@ -322,6 +331,7 @@ def main() -> None:
     parser.add_argument("--webhooks-per-second", type=int, default=50)
     parser.add_argument("--invoices-per-payer", type=int, default=8)
     parser.add_argument("--database-url", help="default: a new SQLite file")
+    parser.add_argument("--keep-alive", action="store_true", help="payers reuse their connections")
     args = parser.parse_args()
     report = run_load(
         seconds=args.seconds,
@@ -329,6 +339,7 @@ def main() -> None:
         webhooks_per_second=args.webhooks_per_second,
         invoices_per_payer=args.invoices_per_payer,
         database_url=args.database_url,
+        keep_alive=args.keep_alive,
     )
     print("\n".join(report.lines()))
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import re
 import secrets
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -76,6 +77,7 @@ def test_guessing_is_limited_per_address_and_finds_no_valid_token(companion: Com
     guesser = addressed(companion, "203.0.113.7")
     found = 0
     until_limited = 0
+    started = time.monotonic()
     for _ in range(companion.config.rate_limit_per_minute * 2):
         answer = guesser.get(f"/pay/{new_link_token()}")
         if answer.status_code == 429:
@@ -84,7 +86,9 @@ def test_guessing_is_limited_per_address_and_finds_no_valid_token(companion: Com
         until_limited += 1
         found += answer.status_code != 404
     assert found == 0
-    assert until_limited == companion.config.rate_limit_per_minute
+    # A minute's allowance at once, plus what refilled while guessing (the limit is per minute).
+    refilled = (time.monotonic() - started) * companion.config.rate_limit_per_minute / 60
+    assert companion.config.rate_limit_per_minute <= until_limited <= companion.config.rate_limit_per_minute + refilled + 1
     # Another address is not held back by the guesser.
     assert addressed(companion, "198.51.100.9").get(f"/pay/{new_link_token()}").status_code == 404
     print(f"\nFIGURE case 19: requests until limited {until_limited}, valid tokens found {found}")
