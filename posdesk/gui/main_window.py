@@ -210,6 +210,9 @@ class MainWindow(QMainWindow):
                 self.statusBar().showMessage(button.toolTip(), 5000)
             return None
         self.tabs.setCurrentWidget(view)
+        if view.saving:  # the dialog sends from the saved revision: open it once the save is back
+            view.when_saved(self.open_send_invoice)
+            return None
         for old in self.findChildren(SendInvoiceDialog):
             if not old.isVisible() and not old.sending:  # a dialog still saving keeps its callbacks
                 old.deleteLater()

@@ -9,7 +9,9 @@ from __future__ import annotations
 import copy
 import itertools
 import logging
+from collections.abc import Callable
 from dataclasses import replace
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 
 from posdesk.core.catalog import CatalogItem, ItemKind
@@ -63,6 +65,7 @@ KIND_GROUPS = (
 )
 COL_ITEM, COL_QTY, COL_DISCOUNT, COL_AMOUNT, COL_REMOVE = range(5)
 ITEM_ROLE = Qt.ItemDataRole.UserRole
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def card(parent: QWidget | None = None) -> QFrame:
@@ -103,6 +106,13 @@ def discount_text(discount: LineDiscount | None, locale: str) -> str:
     return discount.amount.format(locale)
 
 
+def _content(ticket: Ticket) -> Ticket:
+    """What the cashier edits on a ticket: everything but its payments, state and bookkeeping."""
+    return replace(
+        ticket, payments=[], state=TicketState.OPEN, revision=0, created_at=_EPOCH, updated_at=_EPOCH
+    )
+
+
 class NewTicketView(QWidget):
     """The ticket being built. Public slots are what the main window and tests drive.
 
@@ -130,6 +140,15 @@ class NewTicketView(QWidget):
         self.invoice: InvoiceInfo | None = None
         self.priced: PricedTicket = price_ticket(self.ticket)
         self.saved_revision: int | None = None  # None: never saved
+        # The stored form at ``saved_revision``: tells a payment that arrived (merged into the edits)
+        # from a change of content elsewhere (refused on save).
+        self._stored: Ticket | None = None
+        # While this view's save is on the worker, the store may already hold it but the view does not
+        # know its revision yet: reloads and further writes wait for it (see ``_after_save``).
+        self._saving_id: str | None = None
+        self._save_again = False
+        self._changed_while_saving: set[str] = set()
+        self._when_saved: list[Callable[[], object]] = []
         self.send_button: QPushButton | None = None
         self._line_ids: list[str] = []
         self._catalog: list[CatalogItem] = []
@@ -621,6 +640,7 @@ class NewTicketView(QWidget):
         self.holdings = Holdings()
         self.invoice = None
         self.saved_revision = None
+        self._stored = None
         self.walk_in_button.setProperty("active", False)
         self._repolish(self.walk_in_button)
         self.show_error("")
@@ -635,6 +655,7 @@ class NewTicketView(QWidget):
         self.holdings = self.ctx.backend.holdings(ticket.client_id) if ticket.client_id else Holdings()
         self.invoice = self.ctx.backend.invoice_info(ticket.id)
         self.saved_revision = ticket.revision
+        self._stored = copy.deepcopy(ticket)
         self.show_error("")
         self._refresh()
 
@@ -659,6 +680,22 @@ class NewTicketView(QWidget):
     def read_only(self) -> bool:
         return self.ticket.is_closed or self.sent_elsewhere
 
+    @property
+    def saving(self) -> bool:
+        """True while a save of the ticket shown is on the worker and its result is not back yet."""
+        return self._saving_id is not None and self._saving_id == self.ticket.id
+
+    def when_saved(self, action: Callable[[], object]) -> None:
+        """Run ``action`` now, or once the save on the worker has landed (not if it was refused).
+
+        A write queued behind a save would start from the revision the view had before that save (or
+        from no number at all, for a new ticket) and be refused as stale: it waits instead.
+        """
+        if self.saving:
+            self._when_saved.append(action)
+        else:
+            action()
+
     def save(self) -> None:
         """Save on the worker thread; the view keeps working meanwhile."""
         if not self.ticket.lines:
@@ -666,8 +703,12 @@ class NewTicketView(QWidget):
             return
         if self.read_only:
             return
+        if self.saving:  # Ctrl+S again before the first save is back: save the newer edits after it
+            self._save_again = True
+            return
         snapshot = copy.deepcopy(self.ticket)
         base_revision = self.saved_revision
+        self._saving_id = snapshot.id
         self.save_button.setEnabled(False)
         self.ctx.worker.run(
             "save ticket",
@@ -684,15 +725,34 @@ class NewTicketView(QWidget):
             # Edits made while the save ran stay in memory (and keep the ticket dirty).
             self.ticket.number = saved.number
             self.saved_revision = saved.revision
+            self._stored = copy.deepcopy(saved)
             self.invoice = invoice
         self._refresh()
         self.reload_services()
         self.message.emit(f"Ticket {saved.number} saved")
         self.ticket_saved.emit(saved.id)
+        self._after_save(ok=True)
 
     def _on_save_failed(self, error: Exception) -> None:
         self._refresh()
         self.show_error(f"Could not save: {error}")
+        self._after_save(ok=False)
+
+    def _after_save(self, *, ok: bool) -> None:
+        """The save's result is in: now the view knows its revision, do what waited for it."""
+        same_ticket = self._saving_id == self.ticket.id
+        self._saving_id = None
+        save_again, self._save_again = self._save_again, False
+        waiting, self._when_saved = self._when_saved, []
+        changed, self._changed_while_saving = self._changed_while_saving, set()
+        if changed:
+            self.on_tickets_changed(changed)
+        if not ok or not same_ticket:  # refused, or the cashier moved on to another ticket meanwhile
+            return
+        if save_again and self.dirty:
+            self.save()
+        for action in waiting:
+            self.when_saved(action)
 
     def adopt_saved(self, ticket: Ticket, invoice: InvoiceInfo | None) -> None:
         """The ticket was saved (and sent) by another path: take its stored form."""
@@ -700,25 +760,47 @@ class NewTicketView(QWidget):
             return
         self.ticket = ticket
         self.saved_revision = ticket.revision
+        self._stored = copy.deepcopy(ticket)
         self.invoice = invoice
         self._refresh()
 
     # -- live updates ------------------------------------------------------------------------------
     def on_tickets_changed(self, ids: set[str]) -> None:
         """Tickets changed in the database (payment from the companion, another terminal...)."""
-        if self.ticket.id in ids and self.saved_revision is not None:
+        if self.ticket.id in ids and self.saving:
+            # The store may already hold this view's own save, whose revision the view does not know
+            # yet: reading it now would take our save for someone else's. Look once the save is back.
+            self._changed_while_saving.add(self.ticket.id)
+        elif self.ticket.id in ids and self.saved_revision is not None:
             stored = self.ctx.backend.load_ticket(self.ticket.id)
-            unsaved_edits = self.dirty
-            if stored.is_closed or not unsaved_edits:
+            if stored.revision == self.saved_revision:
+                pass  # the invoice record changed (link status), not the ticket
+            elif stored.is_closed or not self.dirty:
                 self.ticket = stored
                 self.saved_revision = stored.revision
+                self._stored = copy.deepcopy(stored)
             else:
-                # Keep the cashier's edits; take the payments and state the companion reported.
-                self.ticket.payments = stored.payments
-                self.ticket.state = stored.state
+                self._merge_payments(stored)
             self.invoice = self.ctx.backend.invoice_info(self.ticket.id)
             self._refresh()
         self.reload_services()
+
+    def _merge_payments(self, stored: Ticket) -> None:
+        """Keep the cashier's edits; take the payments and state the companion reported.
+
+        When that is all that changed in the store, the edits now build on the stored revision, so
+        saving them is not refused. Any other change there (its lines, client, promo codes) is a
+        conflicting edit: the save stays refused, never merged silently.
+        """
+        self.ticket.payments = stored.payments
+        self.ticket.state = stored.state
+        base = self._stored
+        if base is None or _content(base) != _content(stored):
+            return
+        edits = self.ticket.revision - self.saved_revision  # type: ignore[operator]
+        self.saved_revision = stored.revision
+        self._stored = copy.deepcopy(stored)
+        self.ticket.revision = stored.revision + max(edits, 1)
 
     # -- showing -----------------------------------------------------------------------------------
     def _refresh(self) -> None:
