@@ -7,7 +7,8 @@ A periodic pass (and one at start-up) takes every payment still ``pending``, ``r
 metadata, by the attempt's idempotency key) and applies what it
 finds through :func:`~posdesk.companion.payments.apply_gateway_payment`: forward only, checked against
 the record, with the same events as a webhook. A Stripe intent nobody confirmed within
-:data:`ABANDONED_AFTER` is canceled, so its attempt ends and nothing can confirm it later.
+:data:`ABANDONED_AFTER` is canceled, so its attempt ends and nothing can confirm it later; a payment the
+gateway has no record of is ended as failed (see :func:`_end_unknown`), so its link can be paid again.
 """
 
 from __future__ import annotations
@@ -142,7 +143,7 @@ def reconcile_payment(
     metadata = metadata or {"payment_id": payment_id}
     found = gateway.lookup(ref or None, metadata=metadata)
     if found is None:
-        return False
+        return _end_unknown(db, gateway, payment_id, abandoned=abandoned)
     with db.write() as session:
         payment = payments.lock_payment(session, payment_id)
         try:
@@ -152,6 +153,24 @@ def reconcile_payment(
             return False
         remember_card(session, payment, found)
         return moved
+
+
+def _end_unknown(db: Database, gateway: Gateway, payment_id: str, *, abandoned: bool) -> bool:
+    """A waiting payment its gateway has no record of: end it, so the link can be paid again.
+
+    The Simulator's ledger lives in the companion's memory, so after a restart a payment it does not
+    know never reached it (no card was charged) and is ended at once. A real gateway may still be
+    processing a request we lost track of, so there it ends only after :data:`ABANDONED_AFTER`.
+    """
+    if gateway.kind == "simulator":
+        message = "The payment was interrupted before it completed. No card was charged: please try again."
+    elif abandoned:
+        message = "The payment did not reach the payment gateway. No card was charged: please try again."
+    else:
+        return False
+    before = _status(db, payment_id)
+    payments.fail_payment(db, payment_id, message)
+    return _status(db, payment_id) is not before
 
 
 def install(app: Any) -> None:

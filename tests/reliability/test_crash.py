@@ -161,12 +161,6 @@ def test_killed_between_the_charge_and_the_commit_reconciliation_pays_the_invoic
     phone.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="The Simulator's ledger lives in the companion's memory and dies with it: after a kill "
-    "mid-charge, reconciliation finds nothing and leaves the payment pending, so the link shows "
-    "'processing' for good (reconcile.reconcile_payment returns when lookup finds nothing)",
-)
 def test_a_simulator_charge_cut_by_a_restart_leaves_the_link_payable(companion: Companion) -> None:
     body = invoice_upload()
     assert companion.api.put(f"/api/v1/invoices/{body['invoice_id']}", json=body).status_code == 200
@@ -192,7 +186,10 @@ def test_a_simulator_charge_cut_by_a_restart_leaves_the_link_payable(companion: 
     answer = pay_link(companion.url, body["link_token"])
     assert answer.status_code == 303, answer.text[:300]
     receipt = httpx.get(companion.url + answer.headers["location"], timeout=30)
-    assert "processing" not in receipt.text.lower(), "the client is stuck on 'processing'"
+    assert 'data-testid="confirmation"' in receipt.text, "the client is stuck on 'processing'"
+    with companion.db.read() as session:
+        cut = session.get(Payment, "p" * 32)
+        assert cut is not None and cut.status == "failed" and "No card was charged" in cut.failure_message
 
 
 def test_killed_after_the_commit_the_pos_catches_up_from_its_cursor(tmp_path: Path) -> None:
