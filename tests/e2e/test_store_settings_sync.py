@@ -164,6 +164,8 @@ def test_a_change_made_offline_reaches_the_companion_before_the_invoice_priced_w
         wait_until(
             lambda: store_row(app, store_id).settings.get("pos_managed"), what="the store to be seeded"
         )
+        # The seeding push is done once its answer is back, not when the companion has stored it.
+        wait_until(lambda: till.pending() == 0, what="the seeding push to be marked done")
         till.sync.stop()  # type: ignore[union-attr]
     try:
         # The companion is down: the manager sets a surcharge and a promotion, the cashier sends.
