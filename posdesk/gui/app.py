@@ -140,7 +140,7 @@ class PosApp:
         self.ctx.connection.url = companion.url
         self.ctx.connection.store_id = pairing.store_id
         self.ctx.connection.terminal_id = pairing.terminal_id
-        # The embedded companion's port changes every run: this credential is good for this run only.
+        # The demo pairs afresh on every start (the companion makes a new code): keep it for this run only.
         self.ctx.vault.keep_for_session(companion.url, pairing.credential)
         self.reconnect()
 
@@ -178,11 +178,40 @@ def load_style(app: QApplication) -> None:
         log.warning("style sheet not found; using Qt's default look")
 
 
-def free_local_port() -> int:
-    """A port on 127.0.0.1 nobody listens on now (the demo companion binds it a moment later)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+def free_local_port(preferred: int = 0) -> int:
+    """A port on 127.0.0.1 nobody listens on now (the demo companion binds it a moment later).
+
+    ``preferred`` is tried first; when it is taken (or 0), any free port.
+    """
+    for candidate in (preferred, 0) if preferred else (0,):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(("127.0.0.1", candidate))
+            except OSError:
+                continue
+            return int(probe.getsockname()[1])
+    raise OSError("no free port on 127.0.0.1")
+
+
+DEMO_PORT_FILE = "demo-port"
+
+
+def demo_port(data_dir: Path) -> int:
+    """The demo companion's port: last run's when still free, so links sent in earlier runs keep working."""
+    record = data_dir / "companion" / DEMO_PORT_FILE
+    try:
+        preferred = int(record.read_text(encoding="ascii").strip())
+    except (OSError, ValueError):
+        preferred = 0
+    port = free_local_port(preferred if 1024 <= preferred <= 65535 else 0)
+    if port != preferred:
+        try:
+            record.parent.mkdir(parents=True, exist_ok=True)
+            record.write_text(str(port), encoding="ascii")
+        except OSError as exc:  # a read-only data folder: the demo still runs, on a new port each time
+            log.warning("cannot remember the demo port: %s", exc)
+    return port
 
 
 def _prepare_demo(db: Database, ctx: PosContext, notes: list[str]) -> None:
@@ -284,7 +313,7 @@ def open_pos(
         ctx.connection.demo = True
         _prepare_demo(db, ctx, notes)
         # Known before the companion starts, so a link made meanwhile already points at it.
-        ctx.connection.url = f"http://127.0.0.1:{free_local_port()}"
+        ctx.connection.url = f"http://127.0.0.1:{demo_port(data_dir)}"
     else:
         ctx.connection.url = url
     banner = DEMO_BANNER if ctx.connection.demo else ""
