@@ -497,7 +497,28 @@ def card_listings(fake: FakeStripe) -> int:
     return sum(1 for r in fake.requests if r.method == "GET" and r.path == "/v1/payment_methods")
 
 
-def test_the_page_lists_the_cards_stripe_has_for_the_client(stripe_store: StripeStore) -> None:
+class ManualClock:
+    """The card-list cache's clock, moved by the test: a slow CI machine must not age a listing."""
+
+    def __init__(self) -> None:
+        self.now = 1_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def card_clock(monkeypatch: pytest.MonkeyPatch) -> ManualClock:
+    clock = ManualClock()
+    stripe_pay.card_lists.forget()
+    monkeypatch.setattr(stripe_pay.card_lists, "_clock", clock)
+    return clock
+
+
+def test_the_page_lists_the_cards_stripe_has_for_the_client(stripe_store: StripeStore, card_clock: ManualClock) -> None:
     token, _ = stripe_store.invoice()
     stripe_store.pay_new_card(token, save=True)  # a Visa, the client's default here
     second, _ = stripe_store.invoice()
@@ -516,7 +537,7 @@ def test_the_page_lists_the_cards_stripe_has_for_the_client(stripe_store: Stripe
     assert shown_cards(cached) == {"4242": True, "4444": False}  # listed under a minute ago: no wait on Stripe
     assert card_listings(stripe_store.fake) == listings
 
-    stripe_pay.card_lists.forget()  # a minute later
+    card_clock.advance(stripe_pay.CARD_LIST_FRESH_FOR + 1)  # a minute later
     page = stripe_store.page.get(f"/pay/{second}").text
     assert shown_cards(page) == {"4444": True}
     assert card_listings(stripe_store.fake) == listings + 1
