@@ -3,8 +3,8 @@
 The POS sends :meth:`posdesk.core.invoice.Invoice.to_wire` plus the link token it made. The companion
 re-prices the lines with the store's promotions and surcharge and refuses totals that differ, so the
 page never shows (or charges) an amount the companion did not compute itself. Uploads are idempotent:
-the same (invoice, version) again gets the same answer; an older version, or the same version with
-different content, is a conflict.
+the same (invoice, version) again gets the same answer; the same version with different content is
+refused as invalid (422: the idempotency key was reused), an older version is a conflict (409).
 """
 
 from __future__ import annotations
@@ -55,6 +55,10 @@ class InvoiceInvalid(InvoiceRefused):
 
 class InvoiceConflict(InvoiceRefused):
     status_code = 409
+
+
+class InvoiceKeyReused(InvoiceInvalid):
+    """The same (invoice, version), the upload's idempotency key, with other content: 422, never applied."""
 
 
 class InvoiceNotFound(InvoiceRefused):
@@ -159,16 +163,16 @@ def upsert_invoice(
                 InvoiceVersion.invoice_id == invoice_id, InvoiceVersion.version == document.version
             )
         ).one_or_none()
-        if earlier is not None:
-            if earlier.fingerprint == fingerprint:
-                return held  # a retried upload: same answer, nothing changes
-            raise InvoiceConflict(
-                f"Version {document.version} was already uploaded with different content; send a new version",
-                current_version=held.version,
-            )
+        if earlier is not None and earlier.fingerprint == fingerprint:
+            return held  # a retried upload: same answer, nothing changes
         if document.version < held.version:
             raise InvoiceConflict(
                 f"The companion holds version {held.version}; version {document.version} is out of date",
+                current_version=held.version,
+            )
+        if earlier is not None:
+            raise InvoiceKeyReused(
+                f"Version {document.version} was already uploaded with different content; send a new version",
                 current_version=held.version,
             )
         status = InvoiceStatus(held.status)

@@ -90,7 +90,7 @@ def test_concurrent_first_uploads_of_one_invoice_make_one_invoice(companion_any_
     assert [e["type"] for e in events_of(companion_any_db)] == ["invoice.updated"]
 
 
-def test_the_same_version_with_other_content_is_a_conflict(companion: Companion) -> None:
+def test_the_same_version_with_other_content_is_refused_as_a_reused_key(companion: Companion) -> None:
     body = invoice_upload()
     put_invoice(companion.api, body)
     changed = invoice_upload(
@@ -98,7 +98,7 @@ def test_the_same_version_with_other_content_is_a_conflict(companion: Companion)
         lines=[service_line(price=9000)],
     )  # fmt: skip
     response = put_invoice(companion.api, changed)
-    assert response.status_code == 409
+    assert response.status_code == 422
     assert "Version 1 was already uploaded" in response.json()["detail"]
     assert companion.api.get(f"/api/v1/invoices/{body['invoice_id']}").json()["total"] == 8165
 

@@ -169,7 +169,7 @@ def test_the_same_invoice_version_with_another_body_is_refused(companion: Compan
     body = uploaded(companion)
     other = invoice_upload(invoice_id=body["invoice_id"], ticket_id=body["ticket_id"], link_token=body["link_token"], lines=[service_line(price=100)])
     refused = put_invoice(companion.api, other)
-    assert refused.status_code == 409 and "already uploaded with different content" in refused.json()["detail"]
+    assert refused.status_code == 422 and "already uploaded with different content" in refused.json()["detail"]
     assert put_invoice(companion.api, body).status_code == 200  # the same body again: the same answer
     assert companion.api.get(f"/api/v1/invoices/{body['invoice_id']}").json()["amount_due"] == TOTAL
 

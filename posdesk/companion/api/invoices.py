@@ -39,8 +39,9 @@ def put_invoice(
 ) -> dict[str, Any]:
     """Upload or update an invoice: ``Invoice.to_wire()`` plus ``link_token``.
 
-    422 with ``difference`` when the totals differ from the companion's pricing; 409 for an older
-    version, the same version with other content, a paid or revoked invoice, or a token in use.
+    422 with ``difference`` when the totals differ from the companion's pricing, and 422 for the same
+    version with other content (its idempotency key reused); 409 for an older version, a paid or
+    revoked invoice, or a token in use.
     """
     for attempt in range(2):
         try:
