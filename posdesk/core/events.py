@@ -21,6 +21,7 @@ class EventType(enum.StrEnum):
     LINK_REVOKED = "link.revoked"
     MESSAGE_STATUS = "message.status"  # Communicator delivery state changed
     CLIENT_CONSENT = "client.consent"  # e.g. SMS STOP received
+    STORE_SETTINGS_CHANGED = "store.settings_changed"  # a manager saved settings or promotions: terminals adopt
 
 
 class LinkStatus(enum.StrEnum):

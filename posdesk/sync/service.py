@@ -6,7 +6,8 @@ Two tasks run on the loop:
 - the **consumer** catches up from the stored cursor with ``GET /events?after=N`` pages, then follows the
   event stream, applying each event in one local transaction with the cursor.
 
-On every connect, before the outbox is pushed, the store's settings are brought in step
+On every connect, before the outbox is pushed, and on every ``store.settings_changed`` event while
+connected, the store's settings are brought in step
 (:func:`posdesk.sync.store_settings.reconcile_store_settings`: a change made here is pushed, one made on
 another terminal is adopted).
 
@@ -26,6 +27,7 @@ from collections.abc import Callable
 
 import httpx
 
+from posdesk.core.events import EventType
 from posdesk.store.cursor import EventCursor
 from posdesk.store.database import Database
 from posdesk.store.outbox import Outbox
@@ -166,6 +168,8 @@ class SyncService:
                     self._wake.set()  # reconnected: push whatever waited while offline
                 async for event in client.stream(self.cursor.get()):
                     self._apply(event)
+                    if event.type is EventType.STORE_SETTINGS_CHANGED:
+                        await self._reconcile_settings(client)  # a manager saved on another terminal
                 raise CompanionUnavailable("event stream ended")
             except CompanionError as exc:
                 log.info("companion unreachable (%s); retrying in %.1f s", exc, delay)

@@ -215,3 +215,19 @@ def test_gateway_secrets_sealed_with_another_key_are_reported_not_leaked(compani
     result = companion.api.post("/api/v1/gateway/test").json()
     assert result["ok"] is False
     assert "Enter them again" in result["message"]
+
+
+def test_a_change_of_settings_or_promotions_tells_every_terminal_once(api: httpx.Client) -> None:
+    def settings_events() -> list[dict[str, Any]]:
+        events = api.get("/api/v1/events").json()["events"]
+        return [e for e in events if e["type"] == "store.settings_changed"]
+
+    settings = api.get("/api/v1/settings").json()
+    assert api.put("/api/v1/settings", json=settings).status_code == 200
+    assert settings_events() == [], "the same settings again change nothing and tell no one"
+    assert api.put("/api/v1/settings", json={**settings, "surcharge_rate": "0.02"}).status_code == 200
+    promotions = {"promotions": [{"code": "SPRING15", "name": "Spring", "percent": "0.15"}]}
+    assert api.put("/api/v1/promotions", json=promotions).status_code == 200
+    assert api.put("/api/v1/promotions", json=promotions).status_code == 200  # a retried push
+    assert [e["data"]["part"] for e in settings_events()] == ["settings", "promotions"]
+    assert all(e["invoice_id"] is None and e["ticket_id"] is None for e in settings_events())

@@ -227,6 +227,42 @@ def test_a_second_terminal_adopts_the_store_settings_and_prices_alike(tmp_path: 
             till2.stop()
 
 
+def test_a_terminal_online_adopts_a_change_saved_on_another_without_reconnecting(tmp_path: Path) -> None:
+    with running_companion(tmp_path / "companion.db") as (app, url):
+        store_id = add_store(app, "Test Salon").store_id
+        front = pair_till(app, url, store_id, tmp_path / "front.db")
+        back = pair_till(app, url, store_id, tmp_path / "back.db")
+        try:
+            front.start()
+            front.manager_saves(**MANAGER)
+            wait_until(lambda: front.pending() == 0, what="the first push")
+            back.start()
+            wait_until(lambda: back.adoptions == 1, what="the back till to adopt on connect")
+            wait_until(lambda: back.sync.state is ConnectionState.ONLINE, what="the back till online")  # type: ignore[union-attr]
+
+            # Both stay connected; the manager raises the surcharge and adds a promotion at the front.
+            autumn = Promotion(code="AUTUMN5", name="Autumn $5", amount=Money(500, "USD"))
+            front.manager_saves(surcharge_rate=Decimal("0.04"), promotions=(SPRING, autumn))
+            wait_until(
+                lambda: back.settings().surcharge_rate == Decimal("0.04")
+                and {p.code for p in back.settings().promotions} == {"SPRING15", "AUTUMN5"},
+                what="the back till to adopt the change while connected",
+            )
+            assert back.sync.state is ConnectionState.ONLINE  # type: ignore[union-attr]
+            assert back.adoptions >= 2 and back.pending() == 0, "adopting pushes nothing back"
+            assert front.adoptions == 0, "the front till's own change is not adopted back"
+            assert front.settings().surcharge_rate == Decimal("0.04")
+
+            # The back till's next invoice is priced with the new surcharge and accepted.
+            ticket_id = back.ticket_with_promo("AUTUMN5")
+            send_invoice(back.db, ticket_id, amount_requested=None, companion_url=url, settings=back.settings())
+            wait_until(lambda: back.link_status(ticket_id) is LinkStatus.SENT, what="the back till's upload")
+            assert not back.invoice(ticket_id).out_of_date, "priced like the companion: no 422"
+        finally:
+            front.stop()
+            back.stop()
+
+
 def test_refused_store_settings_are_told_to_the_manager(tmp_path: Path) -> None:
     with running_companion(tmp_path / "companion.db") as (app, url):
         store_id = add_store(app, "Test Salon").store_id

@@ -6,10 +6,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, HTTPException
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from posdesk.companion.api.common import terminal_store
 from posdesk.companion.deps import DbDep, TerminalDep
-from posdesk.companion.models import Invoice
+from posdesk.companion.events import append_event
+from posdesk.companion.models import Invoice, Store
 from posdesk.companion.store_settings import (
     SettingsError,
     StoreSettings,
@@ -19,6 +21,7 @@ from posdesk.companion.store_settings import (
     promotions_from_wire,
     store_promotions_wire,
 )
+from posdesk.core.events import EventType
 
 router = APIRouter(tags=["settings"])
 
@@ -48,9 +51,10 @@ def put_settings(
     terminal: TerminalDep, db: DbDep, body: Annotated[dict[str, Any], Body(examples=[SETTINGS_EXAMPLE])]
 ) -> dict[str, Any]:
     """Replace the store's settings (fields left out take their defaults). The currency cannot change
-    once the store has invoices."""
+    once the store has invoices. A change appends ``store.settings_changed``: the other terminals adopt it."""
     with db.write() as session:
         store = terminal_store(session, terminal, for_update=True)
+        before = StoreSettings.of(store).to_wire()
         try:
             settings = StoreSettings.from_wire({"currency": store.currency, **body})
         except SettingsError as exc:
@@ -68,6 +72,8 @@ def put_settings(
                     status_code=409, detail="Remove the promotions before changing the currency"
                 )
         apply_settings(store, settings)
+        if settings.to_wire() != before:
+            _settings_changed(session, store, terminal.id, "settings")
         return settings.to_wire()
 
 
@@ -88,12 +94,23 @@ def put_promotions(
     ],
 ) -> dict[str, Any]:
     """Replace the store's promo codes: ``{"promotions": [{code, name, percent | amount, stackable,
-    eligible_kinds, active}]}``. Invoices already uploaded keep their priced version."""
+    eligible_kinds, active}]}``. Invoices already uploaded keep their priced version. A change appends
+    ``store.settings_changed``."""
     with db.write() as session:
         store = terminal_store(session, terminal, for_update=True)
         try:
             values = promotions_from_wire(body.get("promotions"), store.currency)
         except SettingsError as exc:
             raise HTTPException(status_code=422, detail=str(exc)) from None
-        store.promotions = store_promotions_wire(values)
+        wire = store_promotions_wire(values)
+        if wire != store.promotions:
+            store.promotions = wire
+            _settings_changed(session, store, terminal.id, "promotions")
         return {"promotions": [promotion_to_wire(p) for p in values.values()]}
+
+
+def _settings_changed(session: Session, store: Store, terminal_id: str, part: str) -> None:
+    """Tell every terminal of the store, in the transaction that made the change."""
+    append_event(
+        session, store.id, EventType.STORE_SETTINGS_CHANGED, data={"part": part, "terminal_id": terminal_id}
+    )
