@@ -11,7 +11,8 @@ Which side wins, per terminal:
 
 - **A save pushes.** Saving the Settings dialog queues ``store.settings`` (``PUT /settings`` then
   ``PUT /promotions``) in the same transaction as the save. The last save in the store wins.
-- **On every connect** (start-up, reconnect, right after pairing), :func:`reconcile_store_settings`:
+- **On every connect** (start-up, reconnect, right after pairing), and whenever the event stream says
+  ``store.settings_changed`` (a save on another terminal), :func:`reconcile_store_settings`:
   a push still queued wins (nothing else happens); settings changed here since they last agreed with the
   companion are pushed; otherwise, when a terminal has set the store's settings before, this terminal
   **adopts** them, so all terminals price alike; a store no terminal has set yet (just created, or the
