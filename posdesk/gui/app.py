@@ -6,15 +6,19 @@ the online payment link switched on, and a banner saying payments are simulated.
 if one is missing, the POS still starts and works on its own (tickets are saved locally).
 
 ``run`` shows the window first and connects after (DESIGN.md section 7 wants the New Ticket view within
-3x of a bare window): the embedded companion starts on a thread once the window is up (FastAPI and
-uvicorn are imported there, not before the first frame), and syncing starts from the event loop.
-Meanwhile the POS works offline: the demo companion's address is chosen before it starts, so a link
-made in those first seconds is already the right one and its upload waits in the outbox.
+3x of a bare window). Before the first frame only PySide6, ``posdesk.core`` and the stdlib ``sqlite3``
+are loaded: the first screen reads the cache through :meth:`Database.direct`. Once the window is up,
+a thread (:class:`DemoStarter`) starts the embedded companion (demo mode; FastAPI and uvicorn are
+imported there) and loads what connecting and the first save need (keyring, the sync client with
+httpx, SQLAlchemy and the models); then syncing starts from the event loop. Meanwhile the POS works
+offline: the demo companion's address is chosen before it starts, so a link made in those first
+seconds is already the right one and its upload waits in the outbox.
 ``start_pos`` does the same work synchronously (tests, the self-test).
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import socket
@@ -32,7 +36,7 @@ from posdesk.gui.credentials import CredentialVault
 from posdesk.gui.main_window import MainWindow
 from posdesk.gui.qt import QApplication, QObject, QTimer, Signal
 from posdesk.gui.worker import Worker
-from posdesk.store import CatalogRepository, Database
+from posdesk.store import Database
 
 log = logging.getLogger(__name__)
 DEMO_BANNER = "Demo mode: payments are simulated. Pay a link with the test card 4242 4242 4242 4242."
@@ -68,18 +72,26 @@ class SyncBridge(QObject):
 
 
 class DemoStarter(QObject):
-    """Starts the embedded companion and pairs with it on its own thread; says so on the UI thread.
+    """Connecting's slow part, on its own thread once the window is up; says when done on the UI thread.
+
+    In demo mode it starts the embedded companion and pairs with it. In both modes it then loads what
+    connecting and the first save need and the first screen did without (:func:`_warm_up`: the
+    keyring backend, the sync client with httpx, SQLAlchemy and the models), so the UI thread does
+    not pay for those imports.
 
     Signals:
-        finished(): ``outcome`` is set: ``(companion, pairing)``, or ``(None, exception)``.
+        finished(): ``outcome`` is set: ``(companion, pairing)``, or ``(None, exception)`` (demo mode);
+            ``None`` when there was no companion to start.
     """
 
     finished = Signal()
 
-    def __init__(self, data_dir: Path, url: str) -> None:
+    def __init__(self, data_dir: Path, url: str, db: Database | None = None, *, demo: bool = True) -> None:
         super().__init__()
         self.data_dir = data_dir
         self.url = url
+        self.db = db
+        self.demo = demo
         self.outcome: tuple[Any, Any] | None = None
         self.thread = threading.Thread(target=self._run, name="posdesk-demo-start", daemon=True)
 
@@ -87,8 +99,31 @@ class DemoStarter(QObject):
         self.thread.start()
 
     def _run(self) -> None:
-        self.outcome = _start_companion(self.data_dir, self.url)
+        if self.demo:
+            self.outcome = _start_companion(self.data_dir, self.url)
+        if self.db is not None:
+            _warm_up(self.db)
         self.finished.emit()
+
+
+def _warm_up(db: Database) -> None:
+    """Import (on this thread) what connecting and the first write need; failures are left to the
+    code that needs them, which reports them as it always did."""
+    for what, load in (
+        ("the keyring", _load_keyring),
+        ("the sync client", lambda: importlib.import_module("posdesk.sync.service")),
+        ("the local cache's ORM", db.warm_up),
+    ):
+        try:
+            load()
+        except Exception as exc:
+            log.info("loading %s ahead of use failed: %s", what, exc)
+
+
+def _load_keyring() -> None:
+    import keyring
+
+    keyring.get_keyring()  # picks the backend (an entry-point scan) once, here
 
 
 @dataclass
@@ -116,15 +151,21 @@ class PosApp:
             self.reconnect()
 
     def connect_after_show(self) -> None:
-        """What :meth:`connect` does, without waiting: the demo companion starts on a thread."""
-        if not self.ctx.connection.demo:
-            self.reconnect()
-            return
+        """What :meth:`connect` does, without waiting: the slow part runs on a thread (:class:`DemoStarter`)."""
         assert self.data_dir is not None
-        self.window.statusBar().showMessage(STARTING_DEMO)
-        starter = self.starter = DemoStarter(self.data_dir, self.ctx.connection.url)
-        starter.finished.connect(lambda: self._adopt_companion(*(starter.outcome or (None, None))))
+        demo = self.ctx.connection.demo
+        if demo:
+            self.window.statusBar().showMessage(STARTING_DEMO)
+        starter = self.starter = DemoStarter(self.data_dir, self.ctx.connection.url, self.db, demo=demo)
+        starter.finished.connect(self._on_starter_finished)
         starter.start()
+
+    def _on_starter_finished(self) -> None:
+        assert self.starter is not None
+        if self.starter.demo:
+            self._adopt_companion(*(self.starter.outcome or (None, None)))
+        elif not self.stopped:
+            self.reconnect()
 
     def _adopt_companion(self, companion: Any, pairing: Any) -> None:
         if self.stopped:  # the POS closed while the companion was starting: stop() deals with it
@@ -217,9 +258,7 @@ def demo_port(data_dir: Path) -> int:
 def _prepare_demo(db: Database, ctx: PosContext, notes: list[str]) -> None:
     """Sample catalog, clients and appointments in an empty cache, and the online payment link on."""
     try:
-        with db.reading() as session:
-            empty = not CatalogRepository(session).list()
-        if empty:
+        if not ctx.backend.catalog():
             from posdesk.store.sample import load_sample_data
 
             load_sample_data(db, ctx.today(), ctx.timezone)

@@ -1,7 +1,10 @@
 """The POS's data access, in the shape the screens need, over :mod:`posdesk.store`.
 
 Reads here are small indexed queries the UI thread may make; every write is called through the
-:class:`~posdesk.gui.worker.Worker` so it runs on the one writer thread.
+:class:`~posdesk.gui.worker.Worker` so it runs on the one writer thread. What the New Ticket view needs
+to start (settings, catalog, today's appointments, client search and holdings) is read through
+:meth:`Database.direct` (stdlib ``sqlite3``), so the window is interactive before SQLAlchemy is
+imported; everything else goes through the repositories.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ import contextlib
 import functools
 from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
+from typing import TYPE_CHECKING
 
 from posdesk.core.catalog import CatalogItem
 from posdesk.core.client import Client, Holdings
@@ -17,19 +21,11 @@ from posdesk.core.events import LinkStatus
 from posdesk.core.money import Money
 from posdesk.core.pricing import Promotion, price_ticket
 from posdesk.core.ticket import Ticket, TicketState
-from posdesk.store import (
-    Appointment,
-    AppointmentRepository,
-    CatalogRepository,
-    ClientRepository,
-    Database,
-    InvoiceRecord,
-    InvoiceRecordRepository,
-    SettingsRepository,
-    TerminalSettings,
-    TicketRepository,
-)
-from posdesk.sync.sending import SentLink, mark_out_of_date, send_invoice
+from posdesk.store.values import Appointment, TerminalSettings
+
+if TYPE_CHECKING:  # imported where used: they bring SQLAlchemy (see the module's docstring)
+    from posdesk.store import Database, InvoiceRecord
+    from posdesk.sync.sending import SentLink
 
 TodayAppointment = Appointment
 
@@ -82,12 +78,14 @@ class PosBackend:
 
     # -- settings --------------------------------------------------------------------------------
     def settings(self) -> TerminalSettings:
-        with self.db.reading() as session:
-            self._settings = SettingsRepository(session).terminal()
+        with self.db.direct() as reader:
+            self._settings = reader.terminal_settings()
         self.promotions.cache_clear()
         return self._settings
 
     def save_settings(self, settings: TerminalSettings) -> TerminalSettings:
+        from posdesk.store import SettingsRepository
+
         with self.db.session() as session:
             SettingsRepository(session).save_terminal(settings)
         self._settings = settings
@@ -101,31 +99,35 @@ class PosBackend:
 
     # -- clients and catalog ---------------------------------------------------------------------
     def search_clients(self, text: str, limit: int = 20) -> list[Client]:
-        with self.db.reading() as session:
-            return ClientRepository(session).search(text, limit=limit)
+        with self.db.direct() as reader:
+            return reader.search_clients(text, limit=limit)
 
     def client(self, client_id: str) -> Client | None:
-        with self.db.reading() as session:
-            return ClientRepository(session).get(client_id)
+        with self.db.direct() as reader:
+            return reader.client(client_id)
 
     def create_client(self, client: Client) -> Client:
+        from posdesk.store import ClientRepository
+
         with self.db.session() as session:
             return ClientRepository(session).create(client)
 
     def holdings(self, client_id: str) -> Holdings:
-        with self.db.reading() as session:
-            return ClientRepository(session).holdings(client_id)
+        with self.db.direct() as reader:
+            return reader.holdings(client_id)
 
     def catalog(self) -> list[CatalogItem]:
-        with self.db.reading() as session:
-            return CatalogRepository(session).list()
+        with self.db.direct() as reader:
+            return reader.catalog()
 
     def todays_appointments(self, today: date, tz: tzinfo) -> list[Appointment]:
-        with self.db.reading() as session:
-            return AppointmentRepository(session).for_date(today, tz)
+        with self.db.direct() as reader:
+            return reader.appointments_for_date(today, tz)
 
     # -- tickets ---------------------------------------------------------------------------------
     def load_ticket(self, ticket_id: str) -> Ticket:
+        from posdesk.store import TicketRepository
+
         with self.db.reading() as session:
             ticket = TicketRepository(session).get(ticket_id)
         if ticket is None:
@@ -133,6 +135,8 @@ class PosBackend:
         return ticket
 
     def invoice_info(self, ticket_id: str) -> InvoiceInfo | None:
+        from posdesk.store import InvoiceRecordRepository
+
         with self.db.reading() as session:
             return InvoiceInfo.of(InvoiceRecordRepository(session).get(ticket_id))
 
@@ -145,6 +149,9 @@ class PosBackend:
         :class:`~posdesk.store.StaleTicketError` when someone else saved it meanwhile: edits are
         refused, never merged silently.
         """
+        from posdesk.store import AppointmentRepository, InvoiceRecordRepository, TicketRepository
+        from posdesk.sync.sending import mark_out_of_date
+
         with self.db.session() as session:
             tickets = TicketRepository(session)
             if base_revision is not None and ticket.revision == base_revision:
@@ -175,6 +182,8 @@ class PosBackend:
         base_revision: int | None,
     ) -> tuple[SentLink, Ticket, InvoiceInfo | None]:
         """Save the ticket as shown, then make its invoice and queue the upload."""
+        from posdesk.sync.sending import send_invoice
+
         self.save_ticket(ticket, base_revision=base_revision, settings=settings)
         sent = send_invoice(
             self.db,
@@ -190,6 +199,8 @@ class PosBackend:
     def list_tickets(
         self, search: str = "", states: tuple[TicketState, ...] = (), limit: int = 100
     ) -> list[TicketSummary]:
+        from posdesk.store import TicketRepository
+
         with self.db.reading() as session:
             found = TicketRepository(session).list(states, search, limit=limit)
         promotions = self.promotions()

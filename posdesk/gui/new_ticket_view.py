@@ -21,7 +21,6 @@ from posdesk.core.pricing import PricedTicket, price_ticket
 from posdesk.core.ticket import Coverage, LineDiscount, Ticket, TicketLine, TicketState, TicketStateError
 from posdesk.gui.backend import InvoiceInfo, TodayAppointment
 from posdesk.gui.client_form import ClientFormDialog
-from posdesk.gui.communicator_dialog import delivery_words
 from posdesk.gui.context import PosContext
 from posdesk.gui.gift_card_dialog import GiftCardDialog
 from posdesk.gui.qt import (
@@ -51,7 +50,6 @@ from posdesk.gui.qt import (
     plain_label,
 )
 from posdesk.gui.status import ticket_status
-from posdesk.store.messages import MessageRepository
 
 log = logging.getLogger(__name__)
 
@@ -966,6 +964,9 @@ class NewTicketView(QWidget):
         self._repolish(self.status_label)
         last = None
         if self.saved_revision is not None:  # the Communicator's last message about this ticket
+            from posdesk.gui.communicator_dialog import delivery_words  # SQLAlchemy: not needed to start
+            from posdesk.store.messages import MessageRepository
+
             with self.ctx.backend.db.reading() as session:
                 last = MessageRepository(session).last_for_ticket(self.ticket.id)
         self.message_status_label.setText(f"Last message: {delivery_words(last)}" if last else "")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import logging
+from typing import TYPE_CHECKING
 
 from posdesk.core.invoice import check_requested_amount
 from posdesk.core.links import new_link_token, pay_url
@@ -17,7 +18,6 @@ from posdesk.core.money import Money, MoneyFormatError
 from posdesk.core.pricing import PricedTicket
 from posdesk.core.ticket import Ticket, new_id
 from posdesk.gui.backend import InvoiceInfo
-from posdesk.gui.communicator_dialog import CommunicatorDialog
 from posdesk.gui.context import PosContext
 from posdesk.gui.qr import qr_pixmap
 from posdesk.gui.qt import (
@@ -39,6 +39,9 @@ from posdesk.gui.qt import (
     name,
     plain_label,
 )
+
+if TYPE_CHECKING:  # imported when first opened: it brings SQLAlchemy, which start-up does without
+    from posdesk.gui.communicator_dialog import CommunicatorDialog
 
 log = logging.getLogger(__name__)
 OFFLINE_NOTE = "This terminal is offline: the client can pay once this terminal reconnects."
@@ -323,6 +326,8 @@ class SendInvoiceDialog(QDialog):
         if client is None:
             self.amount_error.setText("This ticket's client is not in this terminal's client list.")
             return
+        from posdesk.gui.communicator_dialog import CommunicatorDialog
+
         self.communicator = CommunicatorDialog(
             self.ctx,
             client,

@@ -2,17 +2,27 @@
 
 Open it with :meth:`Database.open`; do work in ``with db.session() as s:`` (one transaction) through the
 repositories, which take that session. Everything here maps rows to and from :mod:`posdesk.core` values.
+
+The names below are loaded on first use (as :mod:`posdesk.sync` does): the repositories bring
+SQLAlchemy, which the POS imports only after its first screen is up (see :mod:`posdesk.store.direct`).
 """
 
-from posdesk.store.appointments import Appointment, AppointmentRepository, AppointmentStatus
-from posdesk.store.catalog import CatalogRepository
-from posdesk.store.clients import ClientRepository
-from posdesk.store.cursor import EventCursor
-from posdesk.store.database import Database
-from posdesk.store.invoices import InvoiceRecord, InvoiceRecordRepository
-from posdesk.store.outbox import Outbox, OutboxEntry
-from posdesk.store.settings import SettingsRepository, TerminalSettings
-from posdesk.store.tickets import StaleTicketError, TicketRepository
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from posdesk.store.appointments import AppointmentRepository
+    from posdesk.store.catalog import CatalogRepository
+    from posdesk.store.clients import ClientRepository
+    from posdesk.store.cursor import EventCursor
+    from posdesk.store.database import Database
+    from posdesk.store.invoices import InvoiceRecord, InvoiceRecordRepository
+    from posdesk.store.outbox import Outbox, OutboxEntry
+    from posdesk.store.settings import SettingsRepository
+    from posdesk.store.tickets import StaleTicketError, TicketRepository
+    from posdesk.store.values import Appointment, AppointmentStatus, TerminalSettings
 
 __all__ = [
     "Appointment",
@@ -31,3 +41,32 @@ __all__ = [
     "TerminalSettings",
     "TicketRepository",
 ]
+_HOMES = {
+    "Appointment": "posdesk.store.values",
+    "AppointmentRepository": "posdesk.store.appointments",
+    "AppointmentStatus": "posdesk.store.values",
+    "CatalogRepository": "posdesk.store.catalog",
+    "ClientRepository": "posdesk.store.clients",
+    "Database": "posdesk.store.database",
+    "EventCursor": "posdesk.store.cursor",
+    "InvoiceRecord": "posdesk.store.invoices",
+    "InvoiceRecordRepository": "posdesk.store.invoices",
+    "Outbox": "posdesk.store.outbox",
+    "OutboxEntry": "posdesk.store.outbox",
+    "SettingsRepository": "posdesk.store.settings",
+    "StaleTicketError": "posdesk.store.tickets",
+    "TerminalSettings": "posdesk.store.values",
+    "TicketRepository": "posdesk.store.tickets",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(_HOMES[name]), name)
+    globals()[name] = value  # once: later lookups are plain attribute reads
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

@@ -2,50 +2,18 @@
 
 from __future__ import annotations
 
-import enum
-from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
 from sqlalchemy import select, update
 from sqlalchemy.dialects.sqlite import insert
 from sqlalchemy.orm import Session
 
-from posdesk.core.catalog import CatalogItem
-from posdesk.core.client import Client
-from posdesk.core.ticket import TicketLine, new_id
 from posdesk.store.catalog import item_of
 from posdesk.store.clients import client_of
 from posdesk.store.models import AppointmentRow, CatalogItemRow, ClientRow
+from posdesk.store.values import Appointment, AppointmentStatus
 
-
-class AppointmentStatus(enum.StrEnum):
-    BOOKED = "booked"
-    CHECKED_IN = "checked_in"
-    ON_TICKET = "on_ticket"
-    DONE = "done"
-
-
-@dataclass(frozen=True, slots=True)
-class Appointment:
-    """A booked service, with its client (None for a walk-in booking) and the catalog service."""
-
-    id: str
-    client: Client | None
-    service: CatalogItem
-    staff: str
-    start: datetime
-    duration_minutes: int
-    status: AppointmentStatus
-    ticket_id: str | None = None
-
-    @property
-    def end(self) -> datetime:
-        return self.start + timedelta(minutes=self.duration_minutes)
-
-    def to_line(self, line_id: str | None = None) -> TicketLine:
-        """The ticket line for this appointment: the service's price and tax, with staff and start."""
-        line = TicketLine.from_item(self.service, line_id=line_id or new_id())
-        return replace(line, staff=self.staff, start=self.start, appointment_id=self.id)
+__all__ = ["Appointment", "AppointmentRepository", "AppointmentStatus"]
 
 
 class AppointmentRepository:

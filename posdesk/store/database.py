@@ -6,25 +6,31 @@ cut may lose the last commits but never corrupts the file) and foreign keys enfo
 so a read-then-write (the revision check of a ticket save, the event cursor) cannot be overtaken by
 another writer between the read and the write. :meth:`Database.reading` gives a read-only snapshot that
 never waits for a writer.
+
+SQLAlchemy is imported when the first session or reading needs it, not to open the file: start-up
+checks the schema's revision and reads its first screen through :meth:`Database.direct` (stdlib
+``sqlite3``, :mod:`posdesk.store.direct`), so the POS window is interactive before the ORM is loaded.
 """
 
 from __future__ import annotations
 
 import logging
+import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import Connection
-from sqlalchemy.orm import Session, sessionmaker
-
 from posdesk import paths
+from posdesk.store.direct import DirectReader, DirectReads
 from posdesk.store.migrations.head import HEAD_REVISION
 
 if TYPE_CHECKING:
     from alembic.config import Config
+    from sqlalchemy import Engine
+    from sqlalchemy.engine import Connection
+    from sqlalchemy.orm import Session, sessionmaker
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +38,33 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 DB_FILE_NAME = "posdesk.db"
 BUSY_TIMEOUT_MS = 10_000
 _BEGIN_OPTION = "posdesk_begin"
+
+
+def _create_engine(path: Path) -> Engine:
+    from sqlalchemy import create_engine, event
+
+    engine = create_engine(
+        f"sqlite:///{path}",
+        connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000},
+    )
+    event.listen(engine, "connect", _on_connect)
+    event.listen(engine, "begin", _on_begin)
+    return engine
+
+
+def _stored_revision(path: Path) -> str | None:
+    """The file's Alembic revision, read with stdlib ``sqlite3`` (None: no schema yet)."""
+    connection = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000)
+    try:
+        known = connection.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'"
+        ).fetchone()
+        if known is None:
+            return None
+        row = connection.execute("SELECT version_num FROM alembic_version").fetchone()
+        return None if row is None else str(row[0])
+    finally:
+        connection.close()
 
 
 def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -64,43 +97,67 @@ def alembic_config(connection: Connection | None = None) -> Config:
 
 class Database:
     """The local cache, opened and migrated. Safe to use from several threads: each session takes its
-    own pooled connection. Use one session per unit of work; do not share a session between threads."""
+    own pooled connection. Use one session per unit of work; do not share a session between threads.
 
-    def __init__(self, engine: Engine, path: Path) -> None:
-        self.engine = engine
+    ``engine`` may be None: it is then made (and SQLAlchemy imported) on first use, by any thread."""
+
+    def __init__(self, engine: Engine | None, path: Path) -> None:
         self.path = path
-        writer = engine.execution_options(**{_BEGIN_OPTION: "BEGIN IMMEDIATE"})
-        self._writes = sessionmaker(bind=writer, expire_on_commit=False)
-        self._reads = sessionmaker(bind=engine, expire_on_commit=False)
+        self._engine = engine
+        self._engine_lock = threading.Lock()
+        self._writes: sessionmaker[Session] | None = None
+        self._reads: sessionmaker[Session] | None = None
+        self._direct = DirectReads(path, BUSY_TIMEOUT_MS)
+        self._closed = False
+
+    @property
+    def engine(self) -> Engine:
+        """The SQLAlchemy engine (made on first use)."""
+        if self._engine is None:
+            with self._engine_lock:
+                if self._engine is None:
+                    self._engine = _create_engine(self.path)
+        return self._engine
+
+    def _sessions(self) -> tuple[sessionmaker[Session], sessionmaker[Session]]:
+        if self._writes is None or self._reads is None:
+            from sqlalchemy.orm import sessionmaker
+
+            engine = self.engine
+            with self._engine_lock:
+                if self._writes is None or self._reads is None:
+                    writer = engine.execution_options(**{_BEGIN_OPTION: "BEGIN IMMEDIATE"})
+                    self._reads = sessionmaker(bind=engine, expire_on_commit=False)
+                    self._writes = sessionmaker(bind=writer, expire_on_commit=False)
+        return self._writes, self._reads
+
+    def warm_up(self) -> None:
+        """Import SQLAlchemy and the models and make the engine now (a background thread calls this
+        after start-up, so the first save or ORM read does not pay for the import)."""
+        import posdesk.store.repositories  # noqa: F401 - the models and every repository
+
+        self._sessions()
 
     @classmethod
     def open(cls, path: Path | None = None) -> Database:
-        """Open (creating if needed) and migrate the cache; ``paths.data_dir()/posdesk.db`` by default."""
+        """Open (creating if needed) and migrate the cache; ``paths.data_dir()/posdesk.db`` by default.
+
+        An up-to-date file opens without SQLAlchemy (see the module's docstring).
+        """
         path = Path(path) if path is not None else paths.data_dir() / DB_FILE_NAME
         path.parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(
-            f"sqlite:///{path}",
-            connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000},
-        )
-        event.listen(engine, "connect", _on_connect)
-        event.listen(engine, "begin", _on_begin)
-        database = cls(engine, path)
+        database = cls(None, path)
         try:
-            database.migrate()
+            if _stored_revision(path) != HEAD_REVISION:
+                database.migrate()
         except BaseException:
-            engine.dispose()
+            database.close(optimize=False)
             raise
         return database
 
     def stored_revision(self) -> str | None:
         """The migration the file is at (None: a new file, never migrated)."""
-        with self.engine.connect() as connection:
-            known = connection.exec_driver_sql(
-                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'"
-            ).first()
-            if known is None:
-                return None
-            return connection.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+        return _stored_revision(self.path)
 
     def migrate(self) -> None:
         """Bring the schema to the newest migration (a no-op, and cheap, when it is already there).
@@ -111,7 +168,7 @@ class Database:
         current = self.stored_revision()
         if current == HEAD_REVISION:
             return
-        from alembic import command
+        from alembic import command  # and SQLAlchemy, through the engine
 
         log.info("migrating local cache %s from %s to %s", self.path.name, current, HEAD_REVISION)
         writer = self.engine.execution_options(**{_BEGIN_OPTION: "BEGIN IMMEDIATE"})
@@ -122,25 +179,40 @@ class Database:
     @contextmanager
     def session(self) -> Iterator[Session]:
         """One write transaction: committed when the block ends, rolled back if it raises."""
-        with self._writes() as session, session.begin():
+        writes, _reads = self._sessions()
+        with writes() as session, session.begin():
             yield session
 
     @contextmanager
     def reading(self) -> Iterator[Session]:
         """A read-only snapshot that never waits for a writer (WAL); nothing is committed."""
-        with self._reads() as session, session.begin():
+        _writes, reads = self._sessions()
+        with reads() as session, session.begin():
             try:
                 yield session
             finally:
                 session.rollback()
 
-    def close(self) -> None:
-        """Let SQLite refresh its planner statistics, then close every pooled connection."""
+    @contextmanager
+    def direct(self) -> Iterator[DirectReader]:
+        """A read-only snapshot through stdlib ``sqlite3`` (no SQLAlchemy): the first screen's reads."""
+        with self._direct.reading() as reader:
+            yield reader
+
+    def close(self, *, optimize: bool = True) -> None:
+        """Let SQLite refresh its planner statistics, then close every connection."""
+        if self._closed:
+            return
+        self._closed = True
         try:
-            with self.engine.connect() as connection:
-                connection.exec_driver_sql("PRAGMA optimize")
+            if optimize:
+                with sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000) as connection:
+                    connection.execute("PRAGMA optimize")
+                connection.close()
         finally:
-            self.engine.dispose()
+            self._direct.close()
+            if self._engine is not None:
+                self._engine.dispose()
 
     def __enter__(self) -> Database:
         return self

@@ -7,129 +7,16 @@ a hash; no secret belongs here (the companion credential lives in the OS keyring
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields, replace
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.dialects.sqlite import insert
 from sqlalchemy.orm import Session
 
-from posdesk.core.money import validate_currency
-from posdesk.core.pricing import Promotion
-from posdesk.core.tips import TipPolicy
-from posdesk.store.codecs import (
-    promotion_from_json,
-    promotion_to_json,
-    tip_policy_from_json,
-    tip_policy_to_json,
-)
 from posdesk.store.models import SettingRow
+from posdesk.store.values import TERMINAL_KEY, TerminalSettings
 
-log = logging.getLogger(__name__)
-
-TERMINAL_KEY = "terminal"
-
-
-@dataclass(frozen=True, slots=True)
-class TerminalSettings:
-    """What the manager sets for this terminal and store. Send Invoice is off until enabled."""
-
-    online_payment_link_enabled: bool = False
-    business_name: str = ""
-    business_address: str = ""
-    currency: str = "USD"
-    locale: str = "en_US"
-    languages: tuple[str, ...] = ("en",)
-    tip_policy: TipPolicy = field(default_factory=TipPolicy)
-    surcharge_rate: Decimal = Decimal(0)
-    link_expiry_hours: int = 72
-    promotions: tuple[Promotion, ...] = ()
-    companion_url: str = ""
-    store_id: str = ""
-    terminal_name: str = ""
-    manager_pin_hash: str = ""
-
-    def promotions_by_code(self) -> dict[str, Promotion]:
-        """The store's promotions keyed by code, as :func:`posdesk.core.pricing.price_ticket` takes them."""
-        return {promo.code: promo for promo in self.promotions}
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "online_payment_link_enabled": self.online_payment_link_enabled,
-            "business_name": self.business_name,
-            "business_address": self.business_address,
-            "currency": self.currency,
-            "locale": self.locale,
-            "languages": list(self.languages),
-            "tip_policy": tip_policy_to_json(self.tip_policy),
-            "surcharge_rate": str(self.surcharge_rate),
-            "link_expiry_hours": self.link_expiry_hours,
-            "promotions": [promotion_to_json(p) for p in self.promotions],
-            "companion_url": self.companion_url,
-            "store_id": self.store_id,
-            "terminal_name": self.terminal_name,
-            "manager_pin_hash": self.manager_pin_hash,
-        }
-
-    @classmethod
-    def from_json(cls, raw: Mapping[str, Any] | None) -> TerminalSettings:
-        settings = cls()
-        if not isinstance(raw, Mapping):
-            return settings
-        currency = settings.currency
-        if "currency" in raw:
-            currency = _read("currency", raw, lambda v: validate_currency(str(v)), currency)
-        readers: dict[str, Callable[[Any], Any]] = {
-            "online_payment_link_enabled": _flag,
-            "business_name": str,
-            "business_address": str,
-            "locale": str,
-            "languages": lambda v: tuple(str(x) for x in v) or ("en",),
-            "tip_policy": lambda v: tip_policy_from_json(v, currency),
-            "surcharge_rate": _rate,
-            "link_expiry_hours": _positive_int,
-            "promotions": lambda v: tuple(promotion_from_json(p, currency) for p in v),
-            "companion_url": str,
-            "store_id": str,
-            "terminal_name": str,
-            "manager_pin_hash": str,
-        }
-        changes: dict[str, Any] = {"currency": currency}
-        for f in fields(cls):
-            if f.name in raw and f.name in readers:
-                changes[f.name] = _read(f.name, raw, readers[f.name], getattr(settings, f.name))
-        return replace(settings, **changes)
-
-
-def _read(name: str, raw: Mapping[str, Any], reader: Callable[[Any], Any], default: Any) -> Any:
-    try:
-        return reader(raw[name])
-    except (TypeError, ValueError, KeyError, ArithmeticError):
-        # The value itself is not logged: it could be anything a broken file holds.
-        log.warning("setting %r is unreadable; using its default", name)
-        return default
-
-
-def _flag(value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise TypeError("expected true or false")
-    return value
-
-
-def _rate(value: Any) -> Decimal:
-    rate = Decimal(str(value))
-    if not Decimal(0) <= rate < Decimal(1):
-        raise ValueError("rate out of range")
-    return rate
-
-
-def _positive_int(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError("expected a positive integer")
-    return value
+__all__ = ["TERMINAL_KEY", "SettingsRepository", "TerminalSettings"]
 
 
 class SettingsRepository:
