@@ -1,10 +1,12 @@
 """Routes for Stripe: the payment page's JSON steps (see :mod:`posdesk.companion.stripe_pay`) and
 ``POST /webhooks/stripe`` (see :mod:`posdesk.companion.stripe_webhooks`).
 
-Included before the generic page and webhook routers, so ``/webhooks/stripe`` is answered here, and
-``GET /pay/{token}`` first brings a known client's saved cards in line with Stripe's list, then shows the
-generic page (:func:`posdesk.companion.pay.routes.show_invoice`). Page steps take the same guards as the page's forms: a per-link CSRF token, no cross-site posts, the rate
-limit per address, and no amount from the browser.
+Included before the generic page and webhook routers, so ``/webhooks/stripe`` is answered here. The page
+itself, ``GET /pay/{token}``, is the generic one (:func:`posdesk.companion.pay.routes.show_invoice`),
+which first brings a known client's saved cards in line with Stripe's list
+(:func:`stripe_pay.refresh_saved_cards`) in the same trip to the thread pool. Page steps take the same
+guards as the page's forms: a per-link CSRF token, no cross-site posts, the rate limit per address, and
+no amount from the browser.
 """
 
 from __future__ import annotations
@@ -22,7 +24,6 @@ from posdesk.companion.config import CompanionConfig
 from posdesk.companion.database import Database
 from posdesk.companion.i18n import Translator, translator
 from posdesk.companion.models import PaymentStatus
-from posdesk.companion.pay import routes as pay_routes
 from posdesk.companion.pay.security import csrf_ok, same_origin_post
 from posdesk.companion.ratelimit import limit_by_address
 from posdesk.companion.webhooks import pipeline
@@ -85,21 +86,6 @@ def _error(message: str, status: int) -> JSONResponse:
 def _receipt_url(token: str, payment_id: str, lang: str) -> str:
     suffix = f"?lang={lang}" if lang != "en" else ""
     return f"/pay/{token}/payments/{payment_id}{suffix}"
-
-
-# -- the page, with the saved cards Stripe has -----------------------------------------------------------
-@page_router.get("/pay/{token}")
-async def show_invoice(request: Request, token: str) -> Response:
-    """The payment page, once the client's saved cards are Stripe's (:func:`stripe_pay.refresh_saved_cards`:
-    at most one Stripe call a minute per client; Stripe down, the stored cards)."""
-    if 0 < len(token) <= 200:  # what the page itself accepts; any other answers as an unknown link
-        await run_in_threadpool(
-            stripe_pay.refresh_saved_cards,
-            _db(request),
-            payments.gateway_directory(request.app.state),
-            hash_token(token),
-        )
-    return await pay_routes.show_invoice(request, token)
 
 
 # -- a new card, confirmed on the page ------------------------------------------------------------------

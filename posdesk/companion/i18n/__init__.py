@@ -59,6 +59,13 @@ def babel_locale(lang: str, region_hint: str = "") -> str:
     return "en_US"
 
 
+@functools.lru_cache(maxsize=4096)
+def _money_text(amount: Money, locale: str) -> str:
+    # A page shows about ten amounts and the same ones on every view; Babel's formatting is the page's
+    # most expensive pure function. Money is an immutable value, so its text per locale never changes.
+    return amount.format(locale)
+
+
 @dataclass(frozen=True, slots=True)
 class Translator:
     """Translates and formats for one page view."""
@@ -71,7 +78,7 @@ class Translator:
         return text.format(**values) if values else text
 
     def money(self, amount: Money) -> str:
-        return amount.format(self.locale)
+        return _money_text(amount, self.locale)
 
     def datetime(self, value: Any) -> str:
         return str(format_datetime(value, "medium", locale=self.locale))

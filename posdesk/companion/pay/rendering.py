@@ -2,10 +2,20 @@
 
 Templates live in ``posdesk/companion/templates``; a gateway driver may ship its card-field partials in
 ``posdesk/gateways/<kind>/templates`` (the Simulator does), found by the same loader.
+
+A page rendered with ``keep=`` is kept (in this process, the last :data:`KEPT_PAGES`) under a key made
+of everything its template reads: the caller's ``keep`` (the view, the link, its CSRF token...), the
+template, the language and locale, the gateway's integration and the status. A payment, a new invoice
+version, a changed card or setting changes the view, hence the key: a kept page is never stale, it is
+just not asked for again and falls out. A gateway whose integration differs per render (Cloud9's seed)
+is never served a kept page.
 """
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
+from collections.abc import Hashable
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +40,44 @@ environment = Environment(
     # and skip the file-modification check Jinja otherwise makes on every render.
     auto_reload=False,
 )
+KEPT_PAGES = 512  # rendered pages kept per process (a page is about 7 KB)
+_kept: OrderedDict[Hashable, bytes] = OrderedDict()
+_kept_lock = threading.Lock()
+
+
+def _integration_key(integration: PageIntegration | None) -> Hashable:
+    if integration is None:
+        return None
+    config = tuple(sorted((name, repr(value)) for name, value in integration.client_config.items()))
+    return (
+        integration.partial,
+        integration.script_origins,
+        integration.frame_origins,
+        integration.connect_origins,
+        config,
+        integration.simulated,
+    )
+
+
+def _kept_page(key: Hashable) -> bytes | None:
+    with _kept_lock:
+        html = _kept.get(key)
+        if html is not None:
+            _kept.move_to_end(key)
+        return html
+
+
+def _keep_page(key: Hashable, html: bytes) -> None:
+    with _kept_lock:
+        _kept[key] = html
+        while len(_kept) > KEPT_PAGES:
+            _kept.popitem(last=False)
+
+
+def forget_kept_pages() -> None:
+    """Drop every kept page (tests; the cache needs no invalidation to stay right)."""
+    with _kept_lock:
+        _kept.clear()
 
 
 def render(
@@ -40,15 +88,22 @@ def render(
     status_code: int = 200,
     integration: PageIntegration | None = None,
     languages: tuple[str, ...] = ("en",),
+    keep: Hashable | None = None,
     **context: Any,
 ) -> HTMLResponse:
-    """Render ``template`` for one response; pages are never cached (they show a live balance)."""
+    """Render ``template`` for one response. Browsers never cache a page (it shows a live balance); with
+    ``keep``, the key of every value in ``context`` (the caller's promise), the rendered page is kept
+    here and served again for the same key (see the module's docstring)."""
     if integration is not None:
         request.state.csp_extra = {
             "script-src": list(integration.script_origins),
             "frame-src": list(integration.frame_origins),
             "connect-src": list(integration.connect_origins),
         }
+    key = None if keep is None else (template, keep, t, status_code, tuple(languages), _integration_key(integration))
+    kept = _kept_page(key) if key is not None else None
+    if kept is not None:
+        return HTMLResponse(kept, status_code=status_code, headers={"Cache-Control": "no-store"})
     html = environment.get_template(template).render(
         _=t,
         t=t,
@@ -56,5 +111,7 @@ def render(
         languages=[(code, LANGUAGES[code]) for code in languages if code in LANGUAGES],
         integration=integration,
         **context,
-    )
+    ).encode()
+    if key is not None:
+        _keep_page(key, html)
     return HTMLResponse(html, status_code=status_code, headers={"Cache-Control": "no-store"})

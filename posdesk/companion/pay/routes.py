@@ -15,9 +15,10 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
-from posdesk.companion import payments
+from posdesk.companion import payments, stripe_pay
 from posdesk.companion.config import CompanionConfig
 from posdesk.companion.database import Database
 from posdesk.companion.i18n import Translator, pick_language, translator
@@ -33,6 +34,7 @@ from posdesk.core.links import hash_token
 from posdesk.core.money import Money, MoneyFormatError
 from posdesk.core.tips import TipChoice, TipError
 from posdesk.gateways.base import GatewayError
+from posdesk.gateways.stripe import StripeGateway
 
 router = APIRouter(dependencies=[Depends(limit_by_address)], include_in_schema=False)
 STATIC = Path(__file__).resolve().parent.parent / "static"
@@ -90,52 +92,95 @@ def static_file(name: str) -> Response:
 # -- the page ------------------------------------------------------------------------------------------
 @router.get("/pay/{token}")
 async def show_invoice(request: Request, token: str) -> Response:
-    return await _in_thread(_show_invoice, request, token, None, None)
+    """The page: one trip to the thread pool, one read transaction (a known client of a Stripe store
+    first has their saved cards brought in line with Stripe's, see :func:`_show_invoice`)."""
+    return await _in_thread(_show_invoice, request, token, None, None, 200, True)
 
 
-def _show_invoice(request: Request, token: str, error: str | None, notice: str | None, status_code: int = 200) -> Response:
+def _cards_kept_at_stripe(found: Found) -> bool:
+    return (
+        found.state is LinkState.PAYABLE
+        and found.store is not None
+        and found.store.gateway_kind == StripeGateway.kind
+        and found.row is not None
+        and found.row.client_id is not None
+    )
+
+
+def _show_invoice(
+    request: Request,
+    token: str,
+    error: str | None,
+    notice: str | None,
+    status_code: int = 200,
+    refresh_cards: bool = False,
+) -> Response:
     db = _db(request)
     with db.read() as session:
         found = views.find(session, token)
-        t = _translator(request, found)
-        if found.state is LinkState.INACTIVE:
-            return _inactive(request, t)
-        assert found.row is not None and found.store is not None and found.settings is not None
-        if found.state is LinkState.PAID:
-            last = views.latest_payment(session, found.row.id)
-            receipt = views.receipt_view(session, found, last, t) if last is not None else None
-            return render(
-                request,
-                "paid.html",
-                t,
-                token=token,
-                receipt=receipt,
-                business=found.settings.business_name,
-                languages=found.settings.languages,
-                balance=t.money(found.balance.balance_due) if found.balance else "",
-                emailing=blank_form(found, request.app.state.messaging),
-                csrf=csrf_token(_config(request), hash_token(token)),
-                url=lambda path="", **q: _url(token, path, t.lang, **q),
-            )
-        gateway = payments.gateway_directory(request.app.state).for_store(found.store)
-        view = views.page_view(session, found, t, gateway.kind)
-        invoice_id, opened = found.row.id, found.row.opened_at is not None
-    if not opened:
-        payments.mark_opened(db, invoice_id)
-    return render(
+        refresh_cards = refresh_cards and _cards_kept_at_stripe(found)
+        if not refresh_cards:
+            response, first_open = _invoice_page(request, session, found, token, error, notice, status_code)
+    if refresh_cards:
+        # Stripe's list of the client's cards (at most one call a minute per customer; Stripe down, the
+        # stored ones), outside the read transaction since it may write; then the page, read afresh.
+        stripe_pay.refresh_saved_cards(db, payments.gateway_directory(request.app.state), hash_token(token))
+        return _show_invoice(request, token, error, notice, status_code)
+    if first_open is not None:
+        payments.mark_opened(db, first_open)
+    return response
+
+
+def _invoice_page(
+    request: Request,
+    session: Session,
+    found: Found,
+    token: str,
+    error: str | None,
+    notice: str | None,
+    status_code: int,
+) -> tuple[Response, str | None]:
+    """The page for ``found``, and the invoice's id when this is the link's first opening."""
+    t = _translator(request, found)
+    if found.state is LinkState.INACTIVE:
+        return _inactive(request, t), None
+    assert found.row is not None and found.store is not None and found.settings is not None
+    csrf = csrf_token(_config(request), hash_token(token))
+    if found.state is LinkState.PAID:
+        last = views.latest_payment(session, found.row.id)
+        receipt = views.receipt_view(session, found, last, t) if last is not None else None
+        return render(
+            request,
+            "paid.html",
+            t,
+            token=token,
+            receipt=receipt,
+            business=found.settings.business_name,
+            languages=found.settings.languages,
+            balance=t.money(found.balance.balance_due) if found.balance else "",
+            emailing=blank_form(found, request.app.state.messaging),
+            csrf=csrf,
+            url=lambda path="", **q: _url(token, path, t.lang, **q),
+        ), None
+    gateway = payments.gateway_directory(request.app.state).for_store(found.store)
+    view = views.page_view(session, found, t, gateway.kind)
+    response = render(
         request,
         "pay.html",
         t,
         status_code=status_code,
         integration=gateway.page_integration(),
         languages=found.settings.languages,
+        # Every other value the template reads: the page for this key is always the same page.
+        keep=(token, view, csrf, error, notice),
         token=token,
         view=view,
-        csrf=csrf_token(_config(request), hash_token(token)),
+        csrf=csrf,
         error=error,
         notice=notice,
         url=lambda path="", **q: _url(token, path, t.lang, **q),
     )
+    return response, (found.row.id if found.row.opened_at is None else None)
 
 
 @router.get("/pay/{token}/status")

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from posdesk.companion.i18n import Translator
@@ -52,16 +52,34 @@ class Found:
     balance: Balance | None = None
 
 
+# Built once: a page view only binds the token's hash (building the statement cost as much as running it).
+# The counted statuses are ORed, not ``IN (...)``, which SQLAlchemy re-expands on every execution.
+_FIND = (
+    select(InvoiceRow, Store, Payment)
+    .join(Store, Store.id == InvoiceRow.store_id)
+    .outerjoin(
+        Payment,
+        and_(Payment.invoice_id == InvoiceRow.id, or_(*(Payment.status == status for status in COUNTED_STATUSES))),
+    )
+    .where(InvoiceRow.token_hash == bindparam("token_hash"))
+)
+_SAVED_CARDS = (
+    select(SavedCard)
+    .where(
+        SavedCard.store_id == bindparam("store_id"),
+        SavedCard.client_id == bindparam("client_id"),
+        SavedCard.gateway == bindparam("gateway"),
+        SavedCard.removed_at.is_(None),
+    )
+    .order_by(SavedCard.is_default.desc(), SavedCard.created_at)
+)
+
+
 def find(session: Session, token: str, now: datetime | None = None) -> Found:
     if not token or len(token) > 200:
         return Found(LinkState.INACTIVE)
     # One round trip for the invoice, its store and its counted payments: every page reads all three.
-    rows = session.execute(
-        select(InvoiceRow, Store, Payment)
-        .join(Store, Store.id == InvoiceRow.store_id)
-        .outerjoin(Payment, and_(Payment.invoice_id == InvoiceRow.id, Payment.status.in_(COUNTED_STATUSES)))
-        .where(InvoiceRow.token_hash == hash_token(token))
-    ).all()
+    rows = session.execute(_FIND, {"token_hash": hash_token(token)}).all()
     if not rows:
         return Found(LinkState.INACTIVE)
     row, store = rows[0][0], rows[0][1]
@@ -125,24 +143,27 @@ class CardView:
 
 @dataclass(frozen=True, slots=True)
 class PageView:
+    """Everything ``pay.html`` shows for one invoice, language and state; hashable (tuples, frozen), so a
+    rendered page can be kept per view (see :func:`posdesk.companion.pay.rendering.render`)."""
+
     business: str
     address: str
     ticket_number: int
     client_name: str
     version: int
     currency: str
-    lines: list[LineView]
-    rows: list[Row]
-    payments: list[Row]
+    lines: tuple[LineView, ...]
+    rows: tuple[Row, ...]
+    payments: tuple[Row, ...]
     balance_due: str
     due_now_minor: int
     due_now: str
     partial_request: bool
     tip_allowed: bool
-    tip_options: list[TipOption]
+    tip_options: tuple[TipOption, ...]
     tip_cap_minor: int
-    promo_codes: list[str]
-    saved_cards: list[CardView] = field(default_factory=list)
+    promo_codes: tuple[str, ...]
+    saved_cards: tuple[CardView, ...] = ()
     known_client: bool = False
     no_tip: str = ""
     locale: str = "en_US"
@@ -197,16 +218,8 @@ def page_view(session: Session, found: Found, t: Translator, gateway_kind: str) 
     client = invoice.client
     cards: list[CardView] = []
     if client is not None:
-        for card in session.scalars(
-            select(SavedCard)
-            .where(
-                SavedCard.store_id == found.store.id,
-                SavedCard.client_id == client.id,
-                SavedCard.gateway == gateway_kind,
-                SavedCard.removed_at.is_(None),
-            )
-            .order_by(SavedCard.is_default.desc(), SavedCard.created_at)
-        ):
+        params = {"store_id": found.store.id, "client_id": client.id, "gateway": gateway_kind}
+        for card in session.scalars(_SAVED_CARDS, params):
             cards.append(CardView(card.id, brand_name(card.brand), card.last4, f"{card.exp_month:02d}/{card.exp_year % 100:02d}", card.is_default))
     return PageView(
         business=settings.business_name,
@@ -215,18 +228,18 @@ def page_view(session: Session, found: Found, t: Translator, gateway_kind: str) 
         client_name=client.name if client else "",
         version=found.row.version,
         currency=invoice.currency,
-        lines=lines,
-        rows=rows,
-        payments=payments,
+        lines=tuple(lines),
+        rows=tuple(rows),
+        payments=tuple(payments),
         balance_due=t.money(balance.balance_due),
         due_now_minor=balance.due_now.minor,
         due_now=t.money(balance.due_now),
         partial_request=balance.due_now != balance.balance_due,
         tip_allowed=tip_allowed,
-        tip_options=tip_options,
+        tip_options=tuple(tip_options),
         tip_cap_minor=cap.minor,
-        promo_codes=list(priced.applied_promo_codes),
-        saved_cards=cards,
+        promo_codes=tuple(priced.applied_promo_codes),
+        saved_cards=tuple(cards),
         known_client=client is not None,
         no_tip=t.money(Money.zero(invoice.currency)),
         locale=t.locale,
