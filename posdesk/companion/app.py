@@ -36,6 +36,7 @@ from posdesk.companion.security_headers import (
     SecurityHeadersMiddleware,
 )
 from posdesk.companion.server_timing import ServerTimingMiddleware
+from posdesk.companion.startup_gc import FreezeAfterStartupMiddleware
 from posdesk.companion.webhooks import routes as webhook_routes
 from posdesk.companion.webhooks import twilio as twilio_webhooks
 
@@ -96,6 +97,7 @@ def create_app(config: CompanionConfig) -> FastAPI:
     app.add_middleware(BodyLimitMiddleware, max_bytes=config.max_body_bytes)
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(AccessLogMiddleware)
+    app.add_middleware(FreezeAfterStartupMiddleware)  # acts on the lifespan only (see startup_gc)
     app.add_middleware(ServerTimingMiddleware)  # added last: outermost, times all of the above
 
     app.include_router(api_router, prefix="/api/v1")
