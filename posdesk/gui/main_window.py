@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from posdesk.core.ticket import TicketState
 from posdesk.gui.about_dialog import AboutDialog
 from posdesk.gui.context import PosContext
@@ -26,7 +28,9 @@ from posdesk.gui.qt import (
     name,
     plain_label,
 )
-from posdesk.gui.send_invoice_dialog import SendInvoiceDialog
+
+if TYPE_CHECKING:  # imported when first opened (start-up does without it and the invoice code)
+    from posdesk.gui.send_invoice_dialog import SendInvoiceDialog
 
 STATE_FILTERS: tuple[tuple[str, tuple[TicketState, ...]], ...] = (
     ("All tickets", ()),
@@ -210,6 +214,8 @@ class MainWindow(QMainWindow):
                 self.statusBar().showMessage(button.toolTip(), 5000)
             return None
         self.tabs.setCurrentWidget(view)
+        from posdesk.gui.send_invoice_dialog import SendInvoiceDialog
+
         if view.saving:  # the dialog sends from the saved revision: open it once the save is back
             view.when_saved(self.open_send_invoice)
             return None

@@ -1,0 +1,91 @@
+"""Started the way ``posdesk`` starts (window first, connecting on a thread after show), the POS is
+usable at once, from the local cache, and then connects as before.
+
+``run`` shows the window before SQLAlchemy, keyring and the sync client are loaded (they load on the
+start-up thread): the cashier can search clients, build a ticket, save and send meanwhile.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from posdesk.gui.app import PosApp, open_pos
+from posdesk.gui.qt import QLabel, QListWidget, QPushButton, Qt
+from posdesk.store import Database
+from posdesk.sync import pair
+from tests.e2e.test_pos_pay_by_link import (  # noqa: F401 - fixtures among them
+    WAIT_MS,
+    MemoryKeyring,
+    Store,
+    build_ticket_for_bob,
+    memory_keyring,
+    pending_uploads,
+    prepare_terminal,
+    send_via_link,
+    status_text,
+    store,
+)
+from tests.gui.conftest import enable_feature, seed
+
+UNREACHABLE = "http://127.0.0.1:9"
+
+
+def start_like_run(qtbot, data_dir: Path, url: str) -> PosApp:
+    """What ``posdesk.gui.app.run`` does before its event loop: data read after show, connect after."""
+    pos = open_pos(companion_url=url, data_dir=data_dir, load_later=True)
+    qtbot.addWidget(pos.window)
+    pos.window.show()
+    pos.connect_after_show()
+    qtbot.waitUntil(lambda: pos.window.ticket_view.loaded, timeout=WAIT_MS)
+    return pos
+
+
+def test_a_paired_terminal_is_usable_at_once_then_goes_online_and_uploads(
+    qtbot,
+    tmp_path: Path,
+    store: Store,  # noqa: F811
+    memory_keyring: MemoryKeyring,  # noqa: F811
+) -> None:
+    credential = pair(store.url, store.pairing_code(), "Front desk").credential
+    prepare_terminal(tmp_path / "till", store.url, credential)
+    pos = start_like_run(qtbot, tmp_path / "till", store.url)
+    try:
+        build_ticket_for_bob(qtbot, pos)  # client search and catalog, from the cache
+        link, _dialog = send_via_link(qtbot, pos)
+        assert link.startswith(store.url + "/pay/")
+        qtbot.waitUntil(lambda: pos.ctx.connection.online, timeout=WAIT_MS)
+        assert pos.window.findChild(QLabel, "connectionIndicator").text() == "● Online"
+        qtbot.waitUntil(lambda: status_text(pos) == "Invoice sent · awaiting payment · sent", timeout=WAIT_MS)
+        qtbot.waitUntil(lambda: pending_uploads(pos) == 0, timeout=WAIT_MS)
+    finally:
+        pos.stop()
+
+
+@pytest.mark.usefixtures("memory_keyring")
+def test_an_unpaired_terminal_saves_at_once_and_then_says_it_is_not_paired(qtbot, tmp_path: Path) -> None:
+    data_dir = tmp_path / "till"
+    data_dir.mkdir()
+    db = Database.open(data_dir / "posdesk.db")
+    seed(db, datetime.now(ZoneInfo("America/New_York")).date())
+    enable_feature(db, True, companion_url=UNREACHABLE)
+    db.close()
+    pos = start_like_run(qtbot, data_dir, UNREACHABLE)
+    try:
+        view = pos.window.ticket_view
+        services = pos.window.findChild(QListWidget, "servicesPanel")
+        assert services is not None and services.count() > 0  # today's appointments
+        build_ticket_for_bob(qtbot, pos)
+        with qtbot.waitSignal(view.ticket_saved, timeout=WAIT_MS):
+            qtbot.mouseClick(pos.window.findChild(QPushButton, "saveTicketButton"), Qt.MouseButton.LeftButton)
+        assert view.saved_revision is not None and not view.dirty
+        indicator = pos.window.findChild(QLabel, "connectionIndicator")
+        qtbot.waitUntil(
+            lambda: indicator.text() == "● Not paired: pair this terminal in Manage › Settings",
+            timeout=WAIT_MS,
+        )
+    finally:
+        pos.stop()
