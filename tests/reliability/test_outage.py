@@ -155,6 +155,6 @@ def test_two_terminals_uploading_different_versions_the_second_is_refused(compan
     with httpx.Client(base_url=companion.url, headers={"Authorization": f"Bearer {second_credential(companion)}"}) as till2:
         assert companion.api.put(f"/api/v1/invoices/{invoice_id}", json=mine).status_code == 200
         refused = till2.put(f"/api/v1/invoices/{invoice_id}", json=theirs)
-    assert refused.status_code == 409 and refused.json()["current_version"] == 2
+    assert refused.status_code == 422 and refused.json()["current_version"] == 2
     held = companion.api.get(f"/api/v1/invoices/{invoice_id}").json()
     assert held["version"] == 2 and held["amount_due"] == 7000
