@@ -10,15 +10,18 @@ import json
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy.exc import OperationalError
 
 from posdesk.companion.models import Invoice, Payment, WebhookEvent
+from posdesk.companion.payments import gateway_directory
 from posdesk.companion.webhooks import pipeline
 from posdesk.core.money import Money
-from posdesk.gateways.base import ChargeStatus, GatewayPayment, payment_to_wire
+from posdesk.gateways.base import ChargeStatus, GatewayEvent, GatewayPayment, payment_to_wire
 from posdesk.gateways.signing import sign
 from posdesk.gateways.simulator import SIGNATURE_HEADER
 from tests.companion.conftest import Companion, invoice_upload, put_invoice
@@ -199,3 +202,63 @@ def test_figures_that_differ_from_the_record_are_not_applied(
 def test_unknown_gateway_endpoint_is_404(client: httpx.Client) -> None:
     assert client.post("/webhooks/paypal", content=b"{}").status_code == 404
     assert client.post("/webhooks/simulator/no-such-store", content=b"{}").status_code == 404
+
+
+def test_a_2xx_answer_means_the_event_is_already_stored(companion: Companion, client: httpx.Client) -> None:
+    invoice = uploaded(companion)
+    raw = payment_event(companion, invoice, event_id="evt_stored_before_answer")
+    assert post(client, raw, signed(companion, raw)).status_code == 200
+    # Read at once, with no waiting: the answer is sent only after the commit that holds the event.
+    assert [r.event_id for r in rows(companion, WebhookEvent)] == ["evt_stored_before_answer"]
+
+
+def test_a_burst_of_concurrent_deliveries_is_answered_once_each_and_pays_each_invoice_once(
+    companion: Companion, client: httpx.Client
+) -> None:
+    invoices = [uploaded(companion) for _ in range(6)]
+    raws = [payment_event(companion, invoice, ref=f"pi_sim_burst_{i}", payment_id=uuid.uuid4().hex) for i, invoice in enumerate(invoices)]
+    deliveries = [(raw, signed(companion, raw)) for raw in raws * 3]  # every event three times, at once
+    with concurrent.futures.ThreadPoolExecutor(12) as pool:
+        answers = list(pool.map(lambda d: post(companion.client(), *d), deliveries))
+    assert [a.status_code for a in answers] == [200] * 18
+    firsts = [raw for (raw, _h), a in zip(deliveries, answers, strict=True) if not a.json()["duplicate"]]
+    assert sorted(firsts) == sorted(raws)  # one first delivery per event, every other one a duplicate
+    assert eventually(lambda: len(events(companion, "invoice.paid")) == 6)
+    time.sleep(0.3)  # let any (wrong) second application land before counting
+    assert sorted(e["invoice_id"] for e in events(companion, "invoice.paid")) == sorted(i["invoice_id"] for i in invoices)
+    assert len(rows(companion, Payment)) == 6 and len(rows(companion, WebhookEvent)) == 6
+
+
+def test_a_group_with_an_event_that_cannot_be_stored_stores_the_others(companion: Companion) -> None:
+    first, second = uploaded(companion), uploaded(companion)
+    directory = gateway_directory(companion.app.state)
+
+    def verified(invoice: dict[str, Any], ref: str) -> GatewayEvent:
+        raw = payment_event(companion, invoice, ref=ref, payment_id=uuid.uuid4().hex)
+        return pipeline.verify(companion.db, directory, "simulator", raw, {SIGNATURE_HEADER: signed(companion, raw)})
+
+    good, other = verified(first, "pi_sim_g1"), verified(second, "pi_sim_g2")
+    bad = replace(verified(first, "pi_sim_g3"), payload={"id": "evt_bad", "unstorable": {1, 2}})  # a set: no JSON
+    outcomes = pipeline.store_many(companion.db, [("simulator", e) for e in (good, bad, other, good)])
+    assert isinstance(outcomes[0], int) and isinstance(outcomes[2], int)
+    assert isinstance(outcomes[1], Exception)  # answered with an error, so the gateway sends it again
+    assert outcomes[3] is None  # the same event twice in one group: the second is a duplicate
+    assert sorted(r.event_id for r in rows(companion, WebhookEvent)) == sorted([good.event_id, other.event_id])
+    pipeline.apply_new(companion.db)
+    paid = {e["invoice_id"] for e in events(companion, "invoice.paid")}
+    assert paid == {first["invoice_id"], second["invoice_id"]}
+
+
+def test_an_event_that_could_not_be_stored_is_not_acknowledged(
+    companion: Companion, client: httpx.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def failing(*_args: Any) -> Any:
+        raise OperationalError("INSERT", {}, Exception("disk I/O error"))
+
+    monkeypatch.setattr(pipeline, "store_many", failing)
+    monkeypatch.setattr(pipeline, "store", failing)
+    invoice = uploaded(companion)
+    raw = payment_event(companion, invoice)
+    answer = post(client, raw, signed(companion, raw))
+    assert answer.status_code == 503  # a 5xx: the gateway delivers it again later
+    assert rows(companion, WebhookEvent) == [] and rows(companion, Payment) == []

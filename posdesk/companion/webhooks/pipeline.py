@@ -1,31 +1,32 @@
 """Gateway webhooks: verify the raw body, store the event once, answer, then apply it.
 
-1. :func:`receive` verifies the signature over the bytes received (never a re-serialised body) with the
-   gateway driver, and stores the event with one ``INSERT ... ON CONFLICT DO NOTHING`` on the unique
+1. :func:`verify` checks the signature over the bytes received (never a re-serialised body) with the
+   gateway driver; :func:`store` (one event) and :func:`store_many` (a group of deliveries, one
+   transaction) write it with ``INSERT ... ON CONFLICT DO NOTHING`` on the unique
    ``(gateway, event_id)``: of several concurrent deliveries of one event exactly one row is written;
    the others are duplicates and are answered 200 too, so the gateway stops retrying.
-2. :func:`apply_new` applies stored events in batches, one write transaction per batch (each event in
+   :func:`receive` is verify and store.
+2. :func:`apply_some` applies stored events in batches, one write transaction per batch (each event in
    its own savepoint), through :func:`posdesk.companion.payments.apply_gateway_payment` (forward-only,
-   checked against the record). The route only wakes the app's :class:`Applier`; the sender has its
-   answer before anything is applied. :func:`process` applies one event the same way.
+   checked against the record); :func:`apply_new` until none is left. The route hands the event to the
+   app's writer (:mod:`posdesk.companion.webhooks.writer`) and answers once it is committed; the sender
+   has its answer before anything is applied. :func:`process` applies one event the same way.
 3. An event about an invoice the companion does not know yet is kept, not dropped, and
    :func:`retry_pending` applies it once the invoice arrives.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from posdesk.companion.database import Database
-from posdesk.companion.models import Store, WebhookEvent, utcnow
+from posdesk.companion.models import Invoice, Store, WebhookEvent, utcnow
 from posdesk.gateways.base import (
     BadSignature,
     GatewayEvent,
@@ -67,31 +68,79 @@ def verify(
     return driver.verify_and_parse_webhook(raw_body, headers)
 
 
+def _insert_values(gateway: str, event: GatewayEvent) -> dict[str, Any]:
+    return {
+        "gateway": gateway,
+        "event_id": event.event_id,
+        "event_type": event.type,
+        "payload": {
+            "event": dict(event.payload),
+            "payment": payment_to_wire(event.payment) if event.payment else None,
+        },
+        "received_at": utcnow(),
+        "attempts": 0,
+        "last_error": "",
+    }
+
+
+def _insert(db: Database, values: Sequence[dict[str, Any]]) -> Any:
+    """``INSERT ... ON CONFLICT (gateway, event_id) DO NOTHING RETURNING id, gateway, event_id``."""
+    dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
+    table = WebhookEvent.__table__
+    return (
+        dialect.insert(table)
+        .values(list(values))
+        .on_conflict_do_nothing(index_elements=["gateway", "event_id"])
+        .returning(table.c.id, table.c.gateway, table.c.event_id)
+    )
+
+
 def store(db: Database, gateway: str, event: GatewayEvent) -> int | None:
     """Store ``event`` once; its row id, or None when it was already stored (a duplicate delivery).
 
     One statement: the unique ``(gateway, event_id)`` decides, so a duplicate costs no error, no
     rollback and no second write.
     """
-    dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
-    statement = (
-        dialect.insert(WebhookEvent)
-        .values(
-            gateway=gateway,
-            event_id=event.event_id,
-            event_type=event.type,
-            payload={
-                "event": dict(event.payload),
-                "payment": payment_to_wire(event.payment) if event.payment else None,
-            },
-            received_at=utcnow(),
-        )
-        .on_conflict_do_nothing(index_elements=["gateway", "event_id"])
-        .returning(WebhookEvent.id)
-    )
     with db.write() as session:
-        row_id: int | None = session.execute(statement).scalar_one_or_none()
-        return row_id
+        row = session.execute(_insert(db, [_insert_values(gateway, event)])).first()
+        return None if row is None else int(row[0])
+
+
+def store_many(db: Database, events: Sequence[tuple[str, GatewayEvent]]) -> list[int | Exception | None]:
+    """Store several deliveries in one write transaction (group commit): per delivery, in order, its new
+    row id, None for a duplicate (stored before, or earlier in ``events``), or the exception that kept
+    it from being stored.
+
+    One multi-row insert and one commit for all of them. Should that transaction fail, each delivery is
+    stored on its own, so one that cannot be stored fails alone and the others are stored as usual.
+    """
+    first: dict[tuple[str, str], int] = {}
+    for index, (gateway, event) in enumerate(events):
+        first.setdefault((gateway, event.event_id), index)
+    try:
+        with db.write() as session:
+            values = [_insert_values(*events[index]) for index in first.values()]
+            stored = {(gateway, event_id): int(row_id) for row_id, gateway, event_id in session.execute(_insert(db, values))}
+    except Exception:
+        log.warning("storing %d webhook events together failed; storing each alone", len(first), exc_info=True)
+        alone: dict[tuple[str, str], int | Exception | None] = {}
+        for key, index in first.items():
+            try:
+                alone[key] = store(db, *events[index])
+            except Exception as exc:  # this delivery gets an error answer; the gateway sends it again
+                log.exception("storing webhook %s/%s failed", *key)
+                alone[key] = exc
+        return [alone[key] if first[key] == index else _duplicate_of(alone[key]) for index, key in _keys(events)]
+    return [stored.get(key) if first[key] == index else None for index, key in _keys(events)]
+
+
+def _keys(events: Sequence[tuple[str, GatewayEvent]]) -> Iterator[tuple[int, tuple[str, str]]]:
+    return ((index, (gateway, event.event_id)) for index, (gateway, event) in enumerate(events))
+
+
+def _duplicate_of(outcome: int | Exception | None) -> Exception | None:
+    """A repeat within one group: stored (a duplicate) when the first was, else the first's error."""
+    return outcome if isinstance(outcome, Exception) else None
 
 
 def receive(
@@ -142,6 +191,27 @@ def _apply_rows(session: Session, rows: Sequence[WebhookEvent]) -> int:
     return done
 
 
+def _load_invoices_and_stores(session: Session, rows: Sequence[WebhookEvent]) -> list[Any]:
+    """Read the invoices (and their stores) that ``rows`` are about in one query each, so applying them
+    finds them in the session instead of reading one at a time. The caller keeps the list while it
+    applies: the session's identity map holds unchanged objects only weakly.
+
+    SQLite only: there the write transaction (``BEGIN IMMEDIATE``) excludes every other writer, so rows
+    read up front cannot go stale. On PostgreSQL the invoice must be read under its row lock (a later
+    ``get(..., with_for_update=True)`` locks but does not refresh an object already loaded).
+    """
+    held: list[Any] = []
+    invoice_ids = set()
+    for row in rows:
+        metadata = ((row.payload or {}).get("payment") or {}).get("metadata")
+        if isinstance(metadata, dict) and isinstance(metadata.get("invoice_id"), str):
+            invoice_ids.add(metadata["invoice_id"])
+    if invoice_ids:
+        held.extend(session.scalars(select(Invoice).where(Invoice.id.in_(invoice_ids))).all())
+        held.extend(session.scalars(select(Store).where(Store.id.in_({invoice.store_id for invoice in held}))).all())
+    return held
+
+
 def _pending(session: Session, *, limit: int, after: int | None = None) -> Sequence[WebhookEvent]:
     """Unprocessed events under :data:`MAX_ATTEMPTS`, oldest first, locked (PostgreSQL: other
     appliers skip them). ``after``: only events never tried yet with a larger id (a drain's cursor)."""
@@ -169,51 +239,40 @@ BATCH = 100  # events applied per write transaction
 
 def apply_new(db: Database, limit: int = BATCH) -> int:
     """Apply stored events never tried yet, ``limit`` per transaction, until none is left; how many."""
-    total, after = 0, 0
-    while True:
+    total = 0
+    while taken := apply_some(db, limit):
+        total += taken
+    return total
+
+
+def apply_some(db: Database, limit: int = BATCH) -> int:
+    """Apply up to ``limit`` stored events never tried yet, oldest first, in one write transaction; how
+    many were taken (a kept event, e.g. for an unknown invoice, is not taken again until :func:`retry_pending`).
+
+    First without savepoints (two statements and a flush less per event); should any event raise, that
+    transaction is rolled back whole and the same events are applied again each in its own savepoint,
+    so the failing one is kept with its error and the others commit.
+    """
+    try:
         with db.write() as session:
-            rows = _pending(session, limit=limit, after=after)
-            if not rows:
-                return total
-            after = rows[-1].id  # a kept (unknown invoice) event is not taken again until retry_pending
-            _apply_rows(session, rows)
-            total += len(rows)
+            rows = _pending(session, limit=limit, after=0)
+            held = _load_invoices_and_stores(session, rows) if db.is_sqlite else []
+            for row in rows:
+                _apply(session, row)
+            del held
+            return len(rows)
+    except Exception:
+        log.info("a webhook batch failed; applying its events one savepoint each", exc_info=True)
+    with db.write() as session:
+        rows = _pending(session, limit=limit, after=0)
+        _apply_rows(session, rows)
+        return len(rows)
 
 
 def retry_pending(db: Database, limit: int = 200) -> int:
     """Apply stored events that could not be applied yet (oldest first); how many are now done."""
     with db.write() as session:
         return _apply_rows(session, _pending(session, limit=limit))
-
-
-class Applier:
-    """Wakes the app's one applier task (:mod:`posdesk.companion.webhooks.routes`) after a store.
-
-    Made on the event loop; :meth:`wake` may be called from the loop or from a worker thread.
-    """
-
-    def __init__(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._woken = asyncio.Event()
-
-    def wake(self) -> None:
-        if _running_loop() is self._loop:
-            self._woken.set()
-        else:
-            self._loop.call_soon_threadsafe(self._woken.set)
-
-    async def wait(self, timeout: float) -> None:
-        """Until woken or ``timeout``, whichever comes first."""
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._woken.wait(), timeout)
-        self._woken.clear()
-
-
-def _running_loop() -> asyncio.AbstractEventLoop | None:
-    try:
-        return asyncio.get_running_loop()
-    except RuntimeError:
-        return None
 
 
 def in_process_sink(db: Database, directory: GatewayDirectory) -> Callable[[bytes, Mapping[str, str]], None]:

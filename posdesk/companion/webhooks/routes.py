@@ -1,9 +1,11 @@
 """``POST /webhooks/{gateway}`` (companion-wide secret, the Simulator) and
 ``POST /webhooks/{gateway}/{store_id}`` (a store's own webhook secret, e.g. Stripe).
 
-Answers fast: verify and store (one insert), wake the applier and answer 200; the app's one applier
-task applies stored events in batches (see :mod:`posdesk.companion.webhooks.pipeline`). Anything that
-does not verify gets 400 and writes nothing.
+Answers fast: verify (on the event loop when the secret is the companion's; a store's secret needs a
+database read, done in the thread pool), hand the event to the app's writer, which stores it with the
+other deliveries waiting (one transaction, see :mod:`posdesk.companion.webhooks.writer`), and answer
+200 after that commit; the writer applies stored events between groups. Anything that does not verify
+gets 400 and writes nothing; an event that could not be stored gets 503, so the gateway sends it again.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from fastapi.responses import JSONResponse
 from posdesk.companion.database import Database
 from posdesk.companion.payments import gateway_directory
 from posdesk.companion.webhooks import cloud9, pipeline
+from posdesk.companion.webhooks.writer import Writer, WriterStopped
 from posdesk.gateways.base import BadSignature
 
 router = APIRouter(include_in_schema=False)
@@ -29,7 +32,7 @@ log = logging.getLogger(__name__)
 
 
 def _apply(db: Database) -> None:
-    """Without a running applier (an app served without its lifespan), apply on the request's task."""
+    """Without a running writer (an app served without its lifespan), apply on the request's task."""
     pipeline.apply_new(db)
 
 
@@ -37,19 +40,29 @@ async def _receive(request: Request, background: BackgroundTasks, gateway: str, 
     raw = await request.body()
     db: Database = request.app.state.db
     directory = gateway_directory(request.app.state)
+    headers = dict(request.headers)
     try:
-        row_id = await run_in_threadpool(pipeline.receive, db, directory, gateway, raw, dict(request.headers), store_id)
+        if store_id is None:  # the companion's own secret: nothing to read, so no thread hop
+            event = pipeline.verify(db, directory, gateway, raw, headers)
+        else:
+            event = await run_in_threadpool(pipeline.verify, db, directory, gateway, raw, headers, store_id)
     except BadSignature as exc:
         log.warning("webhook from %s refused: %s", gateway, exc.message)
         return JSONResponse({"detail": "The webhook signature did not verify"}, status_code=400)
     except pipeline.UnknownGateway:
         return JSONResponse({"detail": "Unknown webhook endpoint"}, status_code=404)
-    if row_id is not None:
-        applier: pipeline.Applier | None = getattr(request.app.state, "webhook_applier", None)
-        if applier is not None:
-            applier.wake()
+    writer: Writer | None = getattr(request.app.state, "webhook_writer", None)
+    try:
+        if writer is None:
+            row_id = await run_in_threadpool(pipeline.store, db, gateway, event)
+            if row_id is not None:
+                background.add_task(_apply, db)
         else:
-            background.add_task(_apply, db)
+            row_id = await writer.store(gateway, event)
+    except Exception as exc:  # not stored, so not acknowledged: the gateway sends it again
+        if not isinstance(exc, WriterStopped):
+            log.error("webhook %s/%s not stored: %s: %s", gateway, event.event_id, type(exc).__name__, exc)
+        return JSONResponse({"detail": "The event was not stored; send it again"}, status_code=503)
     return JSONResponse({"received": True, "duplicate": row_id is None})
 
 
@@ -63,17 +76,14 @@ async def store_webhook(request: Request, background: BackgroundTasks, gateway: 
     return await _receive(request, background, gateway, store_id)
 
 
-RETRY_INTERVAL = 10.0  # seconds between passes over events that arrived before their invoice
-
-
 def install(app: Any) -> None:
-    """Called by ``create_app``: the one task that applies stored webhook events (and retries kept ones)."""
+    """Called by ``create_app``: the one task that stores deliveries and applies stored webhook events."""
     inner = app.router.lifespan_context
 
     @contextlib.asynccontextmanager
     async def lifespan(app_: Any) -> AsyncIterator[Any]:
-        app_.state.webhook_applier = pipeline.Applier()
-        task = asyncio.create_task(_apply_forever(app_.state.db, app_.state.webhook_applier), name="posdesk-webhook-applier")
+        writer = app_.state.webhook_writer = Writer(app_.state.db)
+        task = asyncio.create_task(writer.run(), name="posdesk-webhook-writer")
         try:
             async with inner(app_) as state:
                 yield state
@@ -81,21 +91,6 @@ def install(app: Any) -> None:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-            app_.state.webhook_applier = None
+            app_.state.webhook_writer = None
 
     app.router.lifespan_context = lifespan
-
-
-async def _apply_forever(db: Database, applier: pipeline.Applier) -> None:
-    """Drain new events whenever woken (and once at start: events stored before a restart); every
-    :data:`RETRY_INTERVAL`, retry the events kept for later. One at a time, so batches never race."""
-    next_retry = asyncio.get_running_loop().time() + RETRY_INTERVAL
-    while True:
-        try:
-            await run_in_threadpool(pipeline.apply_new, db)
-            if asyncio.get_running_loop().time() >= next_retry:
-                next_retry = asyncio.get_running_loop().time() + RETRY_INTERVAL
-                await run_in_threadpool(pipeline.retry_pending, db)
-        except Exception:  # tried again on the next wake or pass; never kill the task
-            log.exception("applying webhook events failed")
-        await applier.wait(max(0.0, next_retry - asyncio.get_running_loop().time()))

@@ -1,0 +1,121 @@
+"""The app's one webhook writer: group commit for deliveries, and the applier between groups.
+
+A delivery verified on the event loop is handed to :meth:`Writer.store` and waits there. The writer
+task stores every delivery waiting at that moment with one multi-row insert in one transaction
+(:func:`pipeline.store_many`), then answers each: a 2xx goes out only after the commit that holds its
+event. While that commit runs, the next deliveries gather, so under load one commit serves many
+deliveries and the requests make no thread hop of their own (one hop per group).
+
+Between two groups the same task applies stored events (one transaction, :func:`pipeline.apply_some`):
+:data:`APPLY_CHUNK` at a time when no delivery came in since, else one event for every two deliveries
+just stored (at least one). So during a burst the gateway's answers come first (applying costs several
+times what storing does) while applying still moves, and it catches up in full chunks once the burst
+ends; a delivery waits at most one chunk before its group is stored. SQLite has one writer at a time anyway; on
+PostgreSQL other processes' writers still work alongside (rows locked with ``SKIP LOCKED``). Every
+:data:`RETRY_INTERVAL` it retries events kept for later (an invoice not known yet).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from fastapi.concurrency import run_in_threadpool
+
+from posdesk.companion.database import Database
+from posdesk.companion.webhooks import pipeline
+from posdesk.gateways.base import GatewayEvent
+
+log = logging.getLogger(__name__)
+
+MAX_GROUP = 256  # deliveries stored per transaction at most
+APPLY_CHUNK = 32  # events applied per transaction when no delivery is coming in (a few ms each)
+APPLY_PER_DELIVERY = 0.25  # during a burst: events applied between two groups per delivery just stored
+RETRY_INTERVAL = 10.0  # seconds between passes over events that arrived before their invoice
+
+
+class WriterStopped(RuntimeError):
+    """The app is shutting down: the delivery was not stored (answered 503; the gateway retries)."""
+
+
+class Writer:
+    """Made on the event loop (the app's lifespan); :meth:`run` is its task."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._waiting: list[tuple[str, GatewayEvent, asyncio.Future[int | None]]] = []
+        self._woken = asyncio.Event()
+        self._apply_due = True  # events stored before a restart are applied at start
+        self._stopped = False
+        self._storing: list[tuple[str, GatewayEvent, asyncio.Future[int | None]]] = []
+
+    async def store(self, gateway: str, event: GatewayEvent) -> int | None:
+        """Store ``event`` with the next group; its row id, or None for a duplicate. Returns after the
+        commit; raises what kept it from being stored (:class:`WriterStopped` at shutdown)."""
+        if self._stopped:
+            raise WriterStopped("the webhook writer has stopped")
+        future: asyncio.Future[int | None] = asyncio.get_running_loop().create_future()
+        self._waiting.append((gateway, event, future))
+        self._woken.set()
+        return await future
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        next_retry = loop.time() + RETRY_INTERVAL
+        try:
+            while True:
+                stored = await self._store_group() if self._waiting else 0
+                if self._apply_due:
+                    await self._apply_chunk(max(1, int(stored * APPLY_PER_DELIVERY)) if stored else APPLY_CHUNK)
+                if loop.time() >= next_retry:
+                    next_retry = loop.time() + RETRY_INTERVAL
+                    await self._retry()
+                if not self._waiting and not self._apply_due:
+                    await self._wait(max(0.0, next_retry - loop.time()))
+        finally:
+            self._stopped = True
+            for _gateway, _event, future in self._storing + self._waiting:
+                if not future.done():  # perhaps stored after all: a retry is then a duplicate
+                    future.set_exception(WriterStopped("the webhook writer has stopped"))
+            self._waiting.clear()
+
+    async def _store_group(self) -> int:
+        """Store the waiting deliveries (up to :data:`MAX_GROUP`) and answer them; how many there were."""
+        group, self._waiting = self._waiting[:MAX_GROUP], self._waiting[MAX_GROUP:]
+        self._storing = group
+        try:
+            outcomes = await run_in_threadpool(pipeline.store_many, self._db, [(g, e) for g, e, _f in group])
+        except Exception as exc:  # not stored: each delivery gets an error answer and is sent again
+            log.exception("storing %d webhook events failed", len(group))
+            outcomes = [exc] * len(group)
+        self._storing = []
+        for (_gateway, _event, future), outcome in zip(group, outcomes, strict=True):
+            if future.done():  # the sender went away; what was stored stays stored
+                continue
+            if isinstance(outcome, Exception):
+                future.set_exception(outcome)
+            else:
+                future.set_result(outcome)
+        if any(isinstance(outcome, int) for outcome in outcomes):
+            self._apply_due = True
+        return len(group)
+
+    async def _apply_chunk(self, limit: int) -> None:
+        try:
+            taken = await run_in_threadpool(pipeline.apply_some, self._db, limit)
+        except Exception:  # tried again after the next group or retry pass; never kill the task
+            log.exception("applying webhook events failed")
+            taken = 0
+        self._apply_due = taken == limit  # a full chunk: more may be waiting
+
+    async def _retry(self) -> None:
+        try:
+            await run_in_threadpool(pipeline.retry_pending, self._db)
+        except Exception:
+            log.exception("retrying kept webhook events failed")
+
+    async def _wait(self, timeout: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._woken.wait(), timeout)
+        self._woken.clear()
