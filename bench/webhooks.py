@@ -6,25 +6,39 @@ successful payment of its own invoice (uploaded beforehand); 30% of the deliveri
 byte for byte, shuffled in, so some duplicates race their original. Two rates: **accepted** (every
 delivery answered 2xx) and **applied** (until every stored event is processed). Afterwards the database
 is counted: one stored event, one payment, one ``invoice.paid`` event and the right amount per invoice.
+
+The deliveries are signed beforehand and sent by ``wrk`` (a Lua script posts each once, in order, from
+16 connections) when it is installed, else by an httpx client in this process. The load generator
+shares the machine's cores with the server: an httpx client manages only a fraction of the rate the
+server answers on its trivial route (figure "load generator" below), so it measured itself, not the
+server. With wrk, up to 15 deliveries still in flight when the last answer arrives repeat the first
+events (more duplicates, after the clock stopped).
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
+import re
+import shutil
+import signal
+import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 from sqlalchemy import func, select
 
 from bench.companion import PRICE, RunningCompanion, invoice_body, paid_webhook, start_companion
+from bench.load import measure
 from bench.report import Table, ratio
 from posdesk.companion.database import Database
 from posdesk.companion.models import Event, Invoice, Payment, WebhookEvent
+from posdesk.gateways.simulator.driver import SIGNATURE_HEADER
 
 BAR = 500.0
 CONCURRENCY = 16
@@ -40,6 +54,8 @@ class Ingest:
     failures: int
     double_effects: int
     missing_effects: int
+    sender: str
+    trivial_per_s: float  # GET /bench/trivial with the same sender: what the load generator manages
 
 
 async def _put_invoices(companion: RunningCompanion, count: int) -> list[tuple[str, int]]:
@@ -73,6 +89,54 @@ async def _deliver(url: str, deliveries: list[tuple[bytes, dict[str, str]]]) -> 
         return time.perf_counter() - started, failures
 
 
+# Posts every delivery of the file (signature TAB body per line) once, then says so on stderr; wrk
+# itself would run for its whole -d, so the benchmark stops it when that line comes.
+WRK_SCRIPT = """
+local deliveries, index, total, answered, failed = {}, 0, 0, 0, 0
+function init(args)
+  for line in io.lines(args[1]) do
+    local tab = line:find("\\t", 1, true)
+    deliveries[#deliveries + 1] = wrk.format("POST", "/webhooks/simulator",
+      {["Content-Type"] = "application/json", [args[2]] = line:sub(1, tab - 1)}, line:sub(tab + 1))
+  end
+  total = #deliveries
+end
+function request()
+  index = index % total + 1
+  return deliveries[index]
+end
+function response(status, headers, body)
+  answered = answered + 1
+  if status ~= 200 then failed = failed + 1 end
+  if answered == total then
+    io.stderr:write(string.format("answered=%d failed=%d\\n", answered, failed))
+    io.stderr:flush()
+  end
+end
+"""
+
+
+def _deliver_wrk(url: str, deliveries: list[tuple[bytes, dict[str, str]]], tmp: Path) -> tuple[float, int]:
+    lines = tmp / "deliveries.tsv"
+    lines.write_text("".join(f"{headers[SIGNATURE_HEADER]}\t{raw.decode()}\n" for raw, headers in deliveries))
+    script = tmp / "deliver.lua"
+    script.write_text(WRK_SCRIPT)
+    command = ["wrk", "-t1", f"-c{CONCURRENCY}", "-d600s", "--timeout", "60s", "-s", str(script), url]
+    started = time.perf_counter()
+    wrk = subprocess.Popen(
+        [*command, "--", str(lines), SIGNATURE_HEADER], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
+    assert wrk.stderr is not None
+    done = wrk.stderr.readline()
+    elapsed = time.perf_counter() - started
+    wrk.send_signal(signal.SIGINT)
+    wrk.communicate(timeout=30)
+    found = re.search(r"answered=(\d+) failed=(\d+)", done)
+    if found is None:
+        raise RuntimeError(f"wrk stopped before every delivery was answered: {done!r}")
+    return elapsed, int(found.group(2))
+
+
 def ingest(database_url: str, unique: int) -> Ingest:
     with start_companion(database_url) as companion:
         invoices = asyncio.run(_put_invoices(companion, unique))
@@ -83,10 +147,16 @@ def ingest(database_url: str, unique: int) -> Ingest:
         rng = random.Random(8)
         deliveries = events + [rng.choice(events) for _ in range(repeats)]
         rng.shuffle(deliveries)
+        sender = "wrk" if shutil.which("wrk") else "httpx"
+        trivial = measure(f"{companion.url}/bench/trivial", CONCURRENCY, 2).requests_per_s
         db = Database(database_url)
         try:
             started = time.perf_counter()
-            elapsed, failures = asyncio.run(_deliver(companion.url, deliveries))
+            if sender == "wrk":
+                with tempfile.TemporaryDirectory(prefix="posdesk-bench-wrk-") as tmp:
+                    elapsed, failures = _deliver_wrk(companion.url, deliveries, Path(tmp))
+            else:
+                elapsed, failures = asyncio.run(_deliver(companion.url, deliveries))
             deadline = time.monotonic() + 300
             while True:
                 with db.read() as session:
@@ -103,8 +173,9 @@ def ingest(database_url: str, unique: int) -> Ingest:
         finally:
             db.dispose()
     return Ingest(
-        len(deliveries), unique, len(deliveries) / elapsed, unique / applied, failures, double, missing
-    )
+        len(deliveries), unique, len(deliveries) / elapsed, unique / applied, failures, double, missing,
+        sender, trivial,
+    )  # fmt: skip
 
 
 def _count_effects(db: Database, amounts: dict[str, int]) -> tuple[int, int]:
@@ -177,6 +248,12 @@ def run(quick: bool = False) -> Table:
             meets=(result.accepted_per_s >= BAR and clean) if is_bar else None,
         )
         table.add(f"{name}: applied payments/s (until all processed)", f"{result.applied_per_s:.0f}/s")
+        table.add(
+            f"{name}: load generator ({result.sender}): GET /bench/trivial",
+            f"{result.trivial_per_s:.0f} req/s",
+            bar="well above the accepted rate",
+            meets=result.trivial_per_s > 1.5 * result.accepted_per_s,
+        )
         table.add(
             f"{name}: deliveries / unique / non-2xx",
             f"{result.deliveries} / {result.unique} / {result.failures}",
