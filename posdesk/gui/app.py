@@ -27,7 +27,7 @@ import threading
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from posdesk import paths
 from posdesk.gui.backend import PosBackend
@@ -94,10 +94,15 @@ class DemoStarter(QObject):
         self.db = db
         self.demo = demo
         self.outcome: tuple[Any, Any] | None = None
-        self.thread = threading.Thread(target=self._run, name="posdesk-demo-start", daemon=True)
+        # Not ``self.thread``: that would hide QObject.thread(), which answers which QThread owns this object.
+        self._thread = threading.Thread(target=self._run, name="posdesk-demo-start", daemon=True)
 
     def start(self) -> None:
-        self.thread.start()
+        self._thread.start()
+
+    def join(self, timeout: float) -> None:
+        """Wait (at most ``timeout`` seconds) for the start-up thread to finish."""
+        self._thread.join(timeout)
 
     def _run(self) -> None:
         # While this thread imports (which holds the GIL for long stretches), let the UI thread take the
@@ -196,7 +201,7 @@ class PosApp:
     def stop(self) -> None:
         self.stopped = True
         if self.starter is not None:
-            self.starter.thread.join(30)  # never leave a companion half-started at interpreter exit
+            self.starter.join(30)  # never leave a companion half-started at interpreter exit
             if self.companion is None and self.starter.outcome is not None:
                 self.companion = self.starter.outcome[0]  # started, but never adopted
         for part, stop in (("sync", self.sync), ("companion", self.companion)):
@@ -383,7 +388,9 @@ def start_pos(
 
 
 def run(*, companion_url: str | None = None, demo: bool = False, self_test: bool = False) -> int:
-    app = QApplication.instance() or QApplication(sys.argv)
+    # The stubs type instance() as the base QCoreApplication; posdesk only ever makes a QApplication
+    # (its widgets need one), so an existing instance is one.
+    app = cast("QApplication | None", QApplication.instance()) or QApplication(sys.argv)
     app.setApplicationName("posdesk")
     load_style(app)
     pos = open_pos(companion_url=companion_url, demo=demo, load_later=True)

@@ -91,11 +91,11 @@ class ClientFormDialog(QDialog):
             client = self.client().validate()
         except ClientValidationError as exc:
             self.error.setText(str(exc))
-            widget = self._fields.get(exc.field)
-            if widget is not None:
-                widget.setProperty("invalid", True)
-                widget.style().polish(widget)
-                widget.setFocus()
+            invalid = self._fields.get(exc.field)
+            if invalid is not None:
+                invalid.setProperty("invalid", True)
+                invalid.style().polish(invalid)
+                invalid.setFocus()
             return
         self.error.setText("")
         self.save_button.setEnabled(False)

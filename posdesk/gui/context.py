@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
@@ -64,9 +65,9 @@ class PosContext(QObject):
         self.timezone = timezone or ZoneInfo("UTC")
         self.locale = locale
         self.settings = backend.settings()
-        self.wake_sync = lambda: None  # replaced by the app once a SyncService runs
+        self.wake_sync: Callable[[], None] = lambda: None  # replaced by the app once a SyncService runs
         # Replaced by the app: (re)start syncing with ``connection.url`` after this terminal is paired.
-        self.reconnect = lambda: None
+        self.reconnect: Callable[[], None] = lambda: None
 
     def now(self) -> datetime:
         return datetime.now(self.timezone)

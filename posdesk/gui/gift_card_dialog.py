@@ -26,7 +26,7 @@ class GiftCardDialog(QDialog):
         name(self, "giftCardDialog", "Gift card")
         self.setWindowTitle(item.name)
         self.item = item
-        self.locale = locale
+        self.money_locale = locale  # not ``self.locale``: that would hide QWidget.locale()
         self.amount: Money | None = None
         self.recipient = ""
         self.amount_edit = name(QLineEdit(), "giftAmountEdit", "Gift card amount")
@@ -52,7 +52,7 @@ class GiftCardDialog(QDialog):
 
     def submit(self) -> None:
         try:
-            amount = Money.parse(self.amount_edit.text(), self.item.price.currency, self.locale)
+            amount = Money.parse(self.amount_edit.text(), self.item.price.currency, self.money_locale)
         except MoneyFormatError as exc:
             self.error.setText(str(exc))
             return

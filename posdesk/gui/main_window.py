@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from posdesk.core.ticket import TicketState
+from posdesk.core.ticket import Ticket, TicketState
 from posdesk.gui.about_dialog import AboutDialog
 from posdesk.gui.context import PosContext
 from posdesk.gui.new_ticket_view import NewTicketView
 from posdesk.gui.qt import (
     QAbstractItemView,
     QAction,
+    QCloseEvent,
     QComboBox,
     QHBoxLayout,
     QHeaderView,
@@ -18,6 +20,8 @@ from posdesk.gui.qt import (
     QLabel,
     QLineEdit,
     QMainWindow,
+    QMenu,
+    QShowEvent,
     Qt,
     QTableWidget,
     QTableWidgetItem,
@@ -30,7 +34,9 @@ from posdesk.gui.qt import (
 )
 
 if TYPE_CHECKING:  # imported when first opened (start-up does without it and the invoice code)
+    from posdesk.gui.backend import InvoiceInfo
     from posdesk.gui.send_invoice_dialog import SendInvoiceDialog
+    from posdesk.sync.sending import SentLink
 
 STATE_FILTERS: tuple[tuple[str, tuple[TicketState, ...]], ...] = (
     ("All tickets", ()),
@@ -101,7 +107,7 @@ class TicketsPanel(QWidget):
         else:
             self.stale = True
 
-    def showEvent(self, event) -> None:
+    def showEvent(self, event: QShowEvent) -> None:
         # The list is read when it is first shown (not at start-up) and again after changes while hidden.
         if self.stale:
             self.reload()
@@ -189,7 +195,9 @@ class MainWindow(QMainWindow):
         help_menu = self.menuBar().addMenu("&Help")
         self.about_action = self._action(help_menu, "&About posdesk", "", self.open_about)
 
-    def _action(self, menu, text: str, shortcut, slot) -> QAction:
+    def _action(
+        self, menu: QMenu, text: str, shortcut: str | QKeySequence.StandardKey, slot: Callable[[], object]
+    ) -> QAction:
         action = QAction(text, self)
         action.setShortcut(QKeySequence(shortcut))
         action.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)
@@ -236,7 +244,7 @@ class MainWindow(QMainWindow):
         dialog.open()
         return dialog
 
-    def _on_invoice_sent(self, result: tuple) -> None:
+    def _on_invoice_sent(self, result: tuple[SentLink, Ticket, InvoiceInfo | None]) -> None:
         _sent, ticket, invoice = result
         self.ticket_view.adopt_saved(ticket, invoice)
         self.tickets_panel.reload_when_shown()
@@ -271,7 +279,7 @@ class MainWindow(QMainWindow):
         }.get(state, "#616e7c")
         self.connection_label.setStyleSheet(f"color: {colour}; font-weight: 600;")
 
-    def closeEvent(self, event) -> None:
+    def closeEvent(self, event: QCloseEvent) -> None:
         if self.ticket_view.dirty and self.ticket_view.ticket.lines:
             self.ticket_view.save()
         super().closeEvent(event)

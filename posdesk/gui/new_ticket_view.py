@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
+from typing import cast
 
 from posdesk.core.catalog import CatalogItem, ItemKind
 from posdesk.core.client import Client, Holdings
@@ -316,21 +317,21 @@ class NewTicketView(QWidget):
             value.setAlignment(Qt.AlignmentFlag.AlignRight)
             self.total_values[key] = value
             self.totals.addRow(caption, value)
-        caption = QLabel("Balance due")
-        caption.setObjectName("balanceDueCaption")
+        due_caption = QLabel("Balance due")
+        due_caption.setObjectName("balanceDueCaption")
         self.balance_due_label = name(QLabel(), "balanceDueLabel", "Balance due")
         self.balance_due_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        self.totals.addRow(caption, self.balance_due_label)
+        self.totals.addRow(due_caption, self.balance_due_label)
         bottom.addLayout(self.totals)
         layout.addLayout(bottom)
 
-        self.actions = QHBoxLayout()
-        self.actions.addStretch(1)
+        self.action_bar = QHBoxLayout()  # not ``self.actions``: that would hide QWidget.actions()
+        self.action_bar.addStretch(1)
         self.save_button = name(QPushButton("Save"), "saveTicketButton", "Save ticket")
         self.save_button.setToolTip("Save the ticket (Ctrl+S)")
         self.save_button.clicked.connect(self.save)
-        self.actions.addWidget(self.save_button)
-        layout.addLayout(self.actions)
+        self.action_bar.addWidget(self.save_button)
+        layout.addLayout(self.action_bar)
         self._sync_send_button()
         return frame
 
@@ -356,10 +357,10 @@ class NewTicketView(QWidget):
         if enabled and self.send_button is None:
             self.send_button = name(QPushButton("$ Send Invoice"), "sendInvoiceButton", "Send invoice")
             self.send_button.clicked.connect(self.send_invoice_requested.emit)
-            self.actions.addWidget(self.send_button)
+            self.action_bar.addWidget(self.send_button)
             QWidget.setTabOrder(self.save_button, self.send_button)
         elif not enabled and self.send_button is not None:
-            self.actions.removeWidget(self.send_button)
+            self.action_bar.removeWidget(self.send_button)
             self.send_button.deleteLater()
             self.send_button = None
 
@@ -392,9 +393,11 @@ class NewTicketView(QWidget):
         needle = text.strip().casefold()
         for g in range(self.catalog_browser.topLevelItemCount()):
             group = self.catalog_browser.topLevelItem(g)
+            assert group is not None  # g < topLevelItemCount()
             visible = 0
             for c in range(group.childCount()):
                 child = group.child(c)
+                assert child is not None  # c < childCount()
                 hidden = bool(needle) and needle not in child.text(0).casefold()
                 child.setHidden(hidden)
                 visible += not hidden
@@ -428,7 +431,7 @@ class NewTicketView(QWidget):
         self.add_item(item)
 
     # -- editing the ticket ------------------------------------------------------------------------
-    def _edit(self, change: str, action) -> bool:
+    def _edit(self, change: str, action: Callable[[], object]) -> bool:
         """Run one edit of the ticket; a refusal (closed ticket, bad value) shows as a message."""
         try:
             action()
@@ -858,18 +861,22 @@ class NewTicketView(QWidget):
             self._order_line_tabs()
         for row, line in enumerate(self.ticket.lines):
             priced = self.priced.line(line.id)
-            self.lines_view.item(row, COL_ITEM).setText(self._line_caption(line))
-            quantity: QSpinBox = self.lines_view.cellWidget(row, COL_QTY)
+            caption = self.lines_view.item(row, COL_ITEM)
+            assert caption is not None  # every row has its cells from _make_row
+            caption.setText(self._line_caption(line))
+            # The stubs type cellWidget() as any QWidget; _make_row put these exact widgets in these columns.
+            quantity = cast(QSpinBox, self.lines_view.cellWidget(row, COL_QTY))
             quantity.blockSignals(True)
             quantity.setValue(line.quantity)
             quantity.blockSignals(False)
-            discount: QLineEdit = self.lines_view.cellWidget(row, COL_DISCOUNT)
+            discount = cast(QLineEdit, self.lines_view.cellWidget(row, COL_DISCOUNT))
             if not discount.hasFocus():
                 discount.setText(discount_text(line.discount, self.ctx.locale))
             discount.setEnabled(not read_only and line.prepaid is None)
             discount.setPlaceholderText("10% or 5.00" if discount.isEnabled() else "—")
             quantity.setEnabled(not read_only)
             amount = self.lines_view.item(row, COL_AMOUNT)
+            assert amount is not None  # every row has its cells from _make_row
             if line.prepaid:
                 amount.setText(f"{priced.total.format(self.ctx.locale)}\n{priced.prepaid_label}")
                 amount.setToolTip(f"{priced.gross.format(self.ctx.locale)} covered: {priced.prepaid_label}")

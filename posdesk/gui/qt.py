@@ -30,6 +30,7 @@ from PySide6.QtCore import (
 from PySide6.QtGui import (
     QAction,
     QClipboard,
+    QCloseEvent,
     QColor,
     QDesktopServices,
     QFont,
@@ -40,6 +41,7 @@ from PySide6.QtGui import (
     QPixmap,
     QRegularExpressionValidator,
     QShortcut,
+    QShowEvent,
     QStandardItem,
     QStandardItemModel,
 )
@@ -95,6 +97,7 @@ __all__ = [
     "QByteArray",
     "QCheckBox",
     "QClipboard",
+    "QCloseEvent",
     "QColor",
     "QComboBox",
     "QDesktopServices",
@@ -135,6 +138,7 @@ __all__ = [
     "QRegularExpressionValidator",
     "QScrollArea",
     "QShortcut",
+    "QShowEvent",
     "QSize",
     "QSizePolicy",
     "QSortFilterProxyModel",

@@ -42,6 +42,7 @@ from posdesk.gui.qt import (
 
 if TYPE_CHECKING:  # imported when first opened: it brings SQLAlchemy, which start-up does without
     from posdesk.gui.communicator_dialog import CommunicatorDialog
+    from posdesk.sync.sending import SentLink
 
 log = logging.getLogger(__name__)
 OFFLINE_NOTE = "This terminal is offline: the client can pay once this terminal reconnects."
@@ -82,7 +83,8 @@ class SendInvoiceDialog(QDialog):
         self.link_amount: Money | None = None
         self.communicator: CommunicatorDialog | None = None
         self.send_communicator_button: QPushButton | None = None
-        self.result = None
+        # Not ``self.result``: that would hide QDialog.result(), the accepted/rejected code.
+        self.sent_result: tuple[SentLink, Ticket, InvoiceInfo | None] | None = None
         self.sending = False
         self._build()
         self._validate()
@@ -349,9 +351,9 @@ class SendInvoiceDialog(QDialog):
         QApplication.clipboard().setText(self.link_edit.text())
         self.copied_label.setText("✓ Link copied")
 
-    def _on_sent(self, result: tuple) -> None:
+    def _on_sent(self, result: tuple[SentLink, Ticket, InvoiceInfo | None]) -> None:
         sent, _ticket, _invoice = result
-        self.result = result
+        self.sent_result = result
         if sent.url != self.url:  # cannot happen unless the companion address changed meanwhile
             log.warning("invoice link changed while sending; showing the stored one")
             self.url = sent.url

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -42,6 +43,9 @@ from posdesk.gui.qt import (
 )
 from posdesk.store import TerminalSettings
 from posdesk.sync.store_settings import PAGE_LANGUAGES, save_and_queue
+
+if TYPE_CHECKING:  # the sync client is imported when pairing, not when the dialog opens
+    from posdesk.sync.client import PairingResult
 
 log = logging.getLogger(__name__)
 
@@ -342,7 +346,7 @@ class SettingsDialog(QDialog):
         return page
 
     # -- reading the form ----------------------------------------------------------------------
-    def _load_gateway(self) -> dict:
+    def _load_gateway(self) -> dict[str, Any]:
         from posdesk.store import SettingsRepository
 
         with self.ctx.backend.db.reading() as session:
@@ -471,14 +475,14 @@ class SettingsDialog(QDialog):
         self.pair_button.setEnabled(False)
         self.keyring_label.setText("Pairing…")
 
-        def pair():
+        def pair() -> PairingResult:
             from posdesk.sync.client import pair as pair_with
 
             return pair_with(url, code, self.settings.terminal_name or "POS terminal")
 
         self.ctx.worker.run("pair", pair, on_done=self._on_paired, on_error=self._on_pair_failed)
 
-    def _on_paired(self, result) -> None:
+    def _on_paired(self, result: PairingResult) -> None:
         self.pair_button.setEnabled(True)
         self._paired = result
         self.ctx.connection.url = self.companion_url.text().strip().rstrip("/")
