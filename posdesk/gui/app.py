@@ -34,6 +34,7 @@ from posdesk.gui.backend import PosBackend
 from posdesk.gui.context import PosContext
 from posdesk.gui.credentials import CredentialVault
 from posdesk.gui.main_window import MainWindow
+from posdesk.gui.new_ticket_view import NewTicketView
 from posdesk.gui.qt import QApplication, QObject, QTimer, Signal
 from posdesk.gui.worker import Worker
 from posdesk.store import Database
@@ -425,8 +426,8 @@ def _report_ready(app: QApplication, window: MainWindow) -> None:
     Prints ``ready <unix time> rss_kb=<n> shown=<0|1>``.
     """
     app.processEvents()
-    view = window.findChild(QObject, "newTicketView")
-    shown = view is not None and view.isVisible() and view.loaded  # type: ignore[attr-defined]
+    view = window.findChild(NewTicketView, "newTicketView")
+    shown = view is not None and view.isVisible() and view.loaded
     try:  # peak memory of this program (ru_maxrss would include the launcher's, from before exec)
         status = Path("/proc/self/status").read_text(encoding="ascii")
         rss = int(next(ln for ln in status.splitlines() if ln.startswith("VmHWM")).split()[1])

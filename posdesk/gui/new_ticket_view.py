@@ -798,7 +798,8 @@ class NewTicketView(QWidget):
         base = self._stored
         if base is None or _content(base) != _content(stored):
             return
-        edits = self.ticket.revision - self.saved_revision  # type: ignore[operator]
+        assert self.saved_revision is not None  # set with _stored, checked above
+        edits = self.ticket.revision - self.saved_revision
         self.saved_revision = stored.revision
         self._stored = copy.deepcopy(stored)
         self.ticket.revision = stored.revision + max(edits, 1)

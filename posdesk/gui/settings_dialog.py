@@ -97,6 +97,8 @@ class PinDialog(QDialog):
         super().__init__(parent)
         name(self, "managerPinDialog", "Manager PIN")
         self.ctx = ctx
+        # Holds the settings dialog the PIN opened, so an unparented one outlives open_settings' callback.
+        self.settings_dialog: SettingsDialog | None = None
         self.first_use = not ctx.settings.manager_pin_hash
         self.setWindowTitle("Set the manager PIN" if self.first_use else "Manager PIN")
         layout = QVBoxLayout(self)
@@ -153,7 +155,7 @@ def open_settings(ctx: PosContext, parent: QWidget | None = None) -> PinDialog:
 
     def granted() -> None:
         dialog = SettingsDialog(ctx, parent)
-        gate.settings_dialog = dialog  # type: ignore[attr-defined]
+        gate.settings_dialog = dialog
         dialog.open()
 
     gate.accepted.connect(granted)
