@@ -262,3 +262,23 @@ def test_an_event_that_could_not_be_stored_is_not_acknowledged(
     answer = post(client, raw, signed(companion, raw))
     assert answer.status_code == 503  # a 5xx: the gateway delivers it again later
     assert rows(companion, WebhookEvent) == [] and rows(companion, Payment) == []
+
+
+def test_the_retry_pass_can_leave_new_events_to_the_batches(companion: Companion, monkeypatch: pytest.MonkeyPatch) -> None:
+    retry_pending, apply_some = pipeline.retry_pending, pipeline.apply_some
+    for name in ("retry_pending", "apply_some"):  # the app's writer task does nothing meanwhile
+        monkeypatch.setattr(pipeline, name, lambda *_a, **_k: 0)
+    kept_invoice, new_invoice = invoice_upload(), uploaded(companion)
+    directory = gateway_directory(companion.app.state)
+    stored = []
+    for invoice, ref in ((kept_invoice, "pi_sim_k1"), (new_invoice, "pi_sim_k2")):
+        raw = payment_event(companion, invoice, ref=ref, payment_id=uuid.uuid4().hex)
+        event = pipeline.verify(companion.db, directory, "simulator", raw, {SIGNATURE_HEADER: signed(companion, raw)})
+        stored.append(pipeline.store(companion.db, "simulator", event))
+        if invoice is kept_invoice:
+            assert pipeline.process(companion.db, stored[0]) is False  # tried: its invoice is not known yet
+    assert put_invoice(companion.api, kept_invoice).status_code in (200, 201)
+    assert retry_pending(companion.db, tried_only=True) == 1
+    assert {e["invoice_id"] for e in events(companion, "invoice.paid")} == {kept_invoice["invoice_id"]}
+    assert apply_some(companion.db) == 1  # the never-tried one, in a batch
+    assert {e["invoice_id"] for e in events(companion, "invoice.paid")} == {kept_invoice["invoice_id"], new_invoice["invoice_id"]}

@@ -212,14 +212,18 @@ def _load_invoices_and_stores(session: Session, rows: Sequence[WebhookEvent]) ->
     return held
 
 
-def _pending(session: Session, *, limit: int, after: int | None = None) -> Sequence[WebhookEvent]:
+def _pending(
+    session: Session, *, limit: int, after: int | None = None, tried_only: bool = False
+) -> Sequence[WebhookEvent]:
     """Unprocessed events under :data:`MAX_ATTEMPTS`, oldest first, locked (PostgreSQL: other
-    appliers skip them). ``after``: only events never tried yet with a larger id (a drain's cursor)."""
+    appliers skip them). ``after``: only events never tried yet with a larger id (a drain's cursor);
+    ``tried_only``: only events tried before (kept for later)."""
     query = select(WebhookEvent).where(WebhookEvent.processed_at.is_(None))
     if after is not None:
         query = query.where(WebhookEvent.attempts == 0, WebhookEvent.id > after).order_by(WebhookEvent.id)
     else:
-        query = query.where(WebhookEvent.attempts < MAX_ATTEMPTS).order_by(
+        lowest = 1 if tried_only else 0
+        query = query.where(WebhookEvent.attempts >= lowest, WebhookEvent.attempts < MAX_ATTEMPTS).order_by(
             WebhookEvent.received_at, WebhookEvent.id
         )
     return session.scalars(query.limit(limit).with_for_update(skip_locked=True)).all()
@@ -269,10 +273,12 @@ def apply_some(db: Database, limit: int = BATCH) -> int:
         return len(rows)
 
 
-def retry_pending(db: Database, limit: int = 200) -> int:
-    """Apply stored events that could not be applied yet (oldest first); how many are now done."""
+def retry_pending(db: Database, limit: int = 200, *, tried_only: bool = False) -> int:
+    """Apply stored events that could not be applied yet (oldest first); how many are now done.
+    ``tried_only``: leave events never tried to :func:`apply_some` (a burst's backlog is not retried
+    200 at a time, one savepoint each, in the middle of the burst)."""
     with db.write() as session:
-        return _apply_rows(session, _pending(session, limit=limit))
+        return _apply_rows(session, _pending(session, limit=limit, tried_only=tried_only))
 
 
 def in_process_sink(db: Database, directory: GatewayDirectory) -> Callable[[bytes, Mapping[str, str]], None]:
