@@ -69,6 +69,7 @@ class LoadReport:
     duplicate_payments: int = 0
     duplicate_paid_events: int = 0
     unpaid_after_webhook: int = 0
+    applied_after: float = 0.0  # seconds after the load until every webhook-paid invoice was paid
 
     @property
     def requests(self) -> int:
@@ -104,7 +105,8 @@ class LoadReport:
         yield f"errors (5xx, transport) {self.errors}: error rate {self.error_rate:.4%}; other refusals {self.refused}"
         yield (
             f"duplicate payments {self.duplicate_payments}; duplicate invoice.paid events "
-            f"{self.duplicate_paid_events}; webhook-paid invoices left unpaid {self.unpaid_after_webhook}"
+            f"{self.duplicate_paid_events}; webhook-paid invoices left unpaid {self.unpaid_after_webhook} "
+            f"(all applied {self.applied_after:.1f} s after the load ended)"
         )
 
 
@@ -317,7 +319,14 @@ def run_load(
     companion.start()
     try:
         webhook_paid = asyncio.run(_run(companion, terminal, report, invoices_per_payer, keep_alive))
-        time.sleep(2.0)  # webhooks are applied after their 200: let the last ones land
+        # Webhooks are applied after their 200 (during a storm, behind the answers): wait for the last.
+        ended = time.monotonic()
+        while True:
+            check_duplicates(database_url, report, webhook_paid)
+            if not report.unpaid_after_webhook or time.monotonic() - ended > 120:
+                break
+            time.sleep(0.25)
+        report.applied_after = time.monotonic() - ended
     finally:
         companion.stop()
     check_duplicates(database_url, report, webhook_paid)

@@ -12,10 +12,16 @@ deliveries just stored (at least one). At an ordinary rate groups hold one deliv
 applied right after it is stored. During a burst (a gateway's retry storm) the answers come first:
 applying one payment costs about 20 times what storing it does (~4 ms through the ORM), and a gateway
 that waits for its answer retries and adds duplicates. The stored backlog keeps moving and is applied in
-full chunks once the burst ends; a delivery waits at most one chunk before its group is stored. SQLite
+full chunks once the burst ends, or once it is older than :data:`APPLY_LAG_MAX` (a storm that lasts:
+applying keeps pace, ~190 payments/s here, and ingest slows to match); a delivery waits at most one
+chunk before its group is stored. SQLite
 has one writer at a time anyway; on PostgreSQL other processes' writers still work alongside (rows
 locked with ``SKIP LOCKED``). Every :data:`RETRY_INTERVAL` it retries events kept for later (an invoice
 not known yet) and sweeps new events stored without it.
+
+The writer's database work runs on a worker thread under a limiter of its own, not the shared pool's
+40 tokens: under a crowd of payers those tokens have a queue, and a writer waiting in it for every group
+made each delivery wait many queue turns (case 25 of RELIABILITY.md: webhook p50 32 s behind 200 payers; see docs/reliability.md).
 """
 
 from __future__ import annotations
@@ -24,18 +30,23 @@ import asyncio
 import contextlib
 import functools
 import logging
+from collections.abc import Callable
+from typing import TypeVar
 
-from fastapi.concurrency import run_in_threadpool
+import anyio
+import anyio.to_thread
 
 from posdesk.companion.database import Database
 from posdesk.companion.webhooks import pipeline
 from posdesk.gateways.base import GatewayEvent
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 MAX_GROUP = 256  # deliveries stored per transaction at most
 APPLY_CHUNK = 32  # events applied per transaction when no delivery is coming in (a few ms each)
 APPLY_PER_DELIVERY = 0.125  # during a burst: events applied between two groups per delivery just stored
+APPLY_LAG_MAX = 15.0  # seconds a backlog may wait before it is applied in full chunks, burst or not
 RETRY_INTERVAL = 10.0  # seconds between passes over events that arrived before their invoice
 
 
@@ -51,8 +62,15 @@ class Writer:
         self._waiting: list[tuple[str, GatewayEvent, asyncio.Future[int | None]]] = []
         self._woken = asyncio.Event()
         self._apply_due = True  # events stored before a restart are applied at start
+        self._backlog_since: float | None = None  # loop time the stored, unapplied events began to wait
         self._stopped = False
         self._storing: list[tuple[str, GatewayEvent, asyncio.Future[int | None]]] = []
+        self._limiter = anyio.CapacityLimiter(1)  # the writer's own: never waits for the shared pool's tokens
+
+    async def _on_thread(self, work: Callable[[], T]) -> T:
+        """Run ``work`` on a worker thread under the writer's own limiter (one at a time, never queued
+        behind page requests waiting for the shared pool's tokens)."""
+        return await anyio.to_thread.run_sync(work, limiter=self._limiter)
 
     async def store(self, gateway: str, event: GatewayEvent) -> int | None:
         """Store ``event`` with the next group; its row id, or None for a duplicate. Returns after the
@@ -71,7 +89,10 @@ class Writer:
             while True:
                 stored = await self._store_group() if self._waiting else 0
                 if self._apply_due:
-                    await self._apply_chunk(max(1, int(stored * APPLY_PER_DELIVERY)) if stored else APPLY_CHUNK)
+                    since = self._backlog_since
+                    lagging = since is not None and loop.time() - since > APPLY_LAG_MAX
+                    burst = stored and not lagging
+                    await self._apply_chunk(max(1, int(stored * APPLY_PER_DELIVERY)) if burst else APPLY_CHUNK)
                 if loop.time() >= next_retry:
                     next_retry = loop.time() + RETRY_INTERVAL
                     await self._retry()
@@ -89,7 +110,8 @@ class Writer:
         group, self._waiting = self._waiting[:MAX_GROUP], self._waiting[MAX_GROUP:]
         self._storing = group
         try:
-            outcomes = await run_in_threadpool(pipeline.store_many, self._db, [(g, e) for g, e, _f in group])
+            events = [(g, e) for g, e, _f in group]
+            outcomes = await self._on_thread(functools.partial(pipeline.store_many, self._db, events))
         except Exception as exc:  # not stored: each delivery gets an error answer and is sent again
             log.exception("storing %d webhook events failed", len(group))
             outcomes = [exc] * len(group)
@@ -103,21 +125,25 @@ class Writer:
                 future.set_result(outcome)
         if any(isinstance(outcome, int) for outcome in outcomes):
             self._apply_due = True
+            if self._backlog_since is None:
+                self._backlog_since = asyncio.get_running_loop().time()
         return len(group)
 
     async def _apply_chunk(self, limit: int) -> None:
         try:
-            taken = await run_in_threadpool(pipeline.apply_some, self._db, limit)
+            taken = await self._on_thread(functools.partial(pipeline.apply_some, self._db, limit))
         except Exception:  # tried again after the next group or retry pass; never kill the task
             log.exception("applying webhook events failed")
             taken = 0
         self._apply_due = taken == limit  # a full chunk: more may be waiting
+        if not self._apply_due:
+            self._backlog_since = None  # all applied (or kept for a retry pass)
 
     async def _retry(self) -> None:
         """Events kept for later; and a sweep, in chunks, for new events stored without this writer
         (the Stripe route stores and applies its own; one it could not apply is picked up here)."""
         try:
-            await run_in_threadpool(functools.partial(pipeline.retry_pending, self._db, tried_only=True))
+            await self._on_thread(functools.partial(pipeline.retry_pending, self._db, tried_only=True))
         except Exception:
             log.exception("retrying kept webhook events failed")
         self._apply_due = True
