@@ -22,6 +22,12 @@ class EventType(enum.StrEnum):
     MESSAGE_STATUS = "message.status"  # Communicator delivery state changed
     CLIENT_CONSENT = "client.consent"  # e.g. SMS STOP received
     STORE_SETTINGS_CHANGED = "store.settings_changed"  # a manager saved settings or promotions: terminals adopt
+    # A type this version does not know (a newer companion's): read as this, applied as nothing, so the
+    # terminal's cursor moves past it instead of stopping at it. Never appended by the companion.
+    UNKNOWN = "unknown"
+
+
+_KNOWN_TYPES = frozenset(t.value for t in EventType)
 
 
 class LinkStatus(enum.StrEnum):
@@ -77,7 +83,7 @@ class Event:
     def from_wire(cls, raw: dict[str, Any]) -> Event:
         return cls(
             id=int(raw["id"]),
-            type=EventType(raw["type"]),
+            type=EventType(raw["type"]) if raw["type"] in _KNOWN_TYPES else EventType.UNKNOWN,
             created_at=datetime.fromisoformat(raw["created_at"]),
             invoice_id=raw.get("invoice_id"),
             ticket_id=raw.get("ticket_id"),

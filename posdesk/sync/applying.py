@@ -136,6 +136,9 @@ def apply_event(session: Session, event: Event) -> set[str]:
 
     Communicator events (message states, consent) add ``client:<id>`` keys for the clients they changed.
     """
+    if event.type is EventType.UNKNOWN:
+        log.info("event %s is of a type this version does not know; skipped", event.id)
+        return set()
     if event.type in (EventType.MESSAGE_STATUS, EventType.CLIENT_CONSENT):
         return apply_communicator_event(session, event.type.value, event.data)
     if event.type is EventType.INVOICE_UPDATED and isinstance(event.data.get("document"), dict):

@@ -280,6 +280,28 @@ def test_two_terminals_both_see_the_close_and_replay_is_harmless(companion_and_t
     assert len(till1.ticket(ticket.id).payments) == 1, "a replayed payment event is applied once"
 
 
+def test_an_event_of_a_type_this_pos_does_not_know_is_passed_over(
+    companion_and_terminals: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A POS from before ``store.settings_changed`` existed, on a companion that appends it (a rolling
+    upgrade): the event is passed over and later events still close tickets."""
+    import posdesk.core.events as core_events
+
+    app, store_id, _terminals, make_terminal = companion_and_terminals
+    older = core_events._KNOWN_TYPES - {EventType.STORE_SETTINGS_CHANGED.value}
+    monkeypatch.setattr(core_events, "_KNOWN_TYPES", older)  # what this POS's version knows
+    pos = make_terminal()
+    ticket = pos.new_ticket_for_client()
+    link = send_invoice(pos.db, ticket.id, amount_requested=None, companion_url=pos.companion_url, settings=pos.settings())
+    pos.start()
+    wait_until(lambda: pos.link_status(ticket.id) is LinkStatus.SENT, what="the link to show as sent")
+    with app.state.db.write() as session:
+        newer = append_event(session, store_id, EventType.STORE_SETTINGS_CHANGED, data={"part": "settings"})
+    record_paid(app, store_id, link.invoice_id, 6000)
+    wait_until(lambda: pos.ticket(ticket.id).state is TicketState.PAID, what="the ticket to close past it")
+    assert pos.sync.cursor.get() > newer  # type: ignore[union-attr]
+
+
 def test_today_is_a_date() -> None:
     # Guards the sample-independent fixture above from silently depending on the demo data.
     assert isinstance(date.today(), date)
