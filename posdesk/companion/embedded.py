@@ -129,6 +129,9 @@ def start_embedded(data_dir: Path, *, port: int = 0) -> EmbeddedCompanion:
         uvicorn.Config(
             app,
             log_level="warning",
+            # The POS has set up logging already; uvicorn's own config would need a stdout, which a
+            # windowed build (PyInstaller on Windows and macOS) does not have.
+            log_config=None,
             access_log=False,
             ws="none",
             lifespan="on",

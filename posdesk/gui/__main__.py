@@ -5,7 +5,10 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TextIO
 
 from posdesk import __version__
 
@@ -40,8 +43,54 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+CONSOLE_FILE = "console.txt"
+PRINTING_FLAGS = frozenset({"--version", "--help", "-h", "--self-test"})
+
+
+def windowed_console(argv: list[str] | None) -> TextIO | None:
+    """Where ``--version``, ``--help`` and ``--self-test`` print when there is no stdout, or None.
+
+    A windowed build (PyInstaller's on Windows and macOS) starts with ``sys.stdout`` and ``sys.stderr``
+    set to None, so what those flags print would vanish: it goes to ``logs/console.txt`` in the data
+    folder instead (Windows also ships ``posdesk-cli.exe``, a console build, for IT's scripts). The
+    streams themselves stay None: the POS must work, and is tested, exactly as a windowed build runs.
+    """
+    if sys.stdout is not None and sys.stderr is not None:
+        return None
+    given = sys.argv[1:] if argv is None else argv
+    if not PRINTING_FLAGS.intersection(given):
+        return None
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--data-dir", type=Path)
+    known, _ = pre.parse_known_args(given)
+    if known.data_dir:
+        os.environ["POSDESK_DATA_DIR"] = str(known.data_dir)
+    from posdesk import logs
+
+    try:
+        return open(logs.log_dir() / CONSOLE_FILE, "w", encoding="utf-8", buffering=1)
+    except OSError:
+        return None
+
+
+@contextmanager
+def printing_to(console: TextIO | None) -> Iterator[None]:
+    """argparse prints ``--version`` and ``--help`` on sys.stdout: lend it the console file meanwhile."""
+    if console is None:
+        yield
+        return
+    saved = sys.stdout, sys.stderr
+    sys.stdout = sys.stderr = console
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr = saved
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+    console = windowed_console(argv)
+    with printing_to(console):
+        args = parse_args(argv)
     if args.data_dir:
         os.environ["POSDESK_DATA_DIR"] = str(args.data_dir)
     from posdesk import crash, logs
@@ -51,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
 
         logs.setup_logging("posdesk")
         crash.install()  # a report, never a modal box nobody can click
-        return run_self_test()
+        return run_self_test(console)
     problem = display_problem()
     if problem:
         print(problem, file=sys.stderr)
