@@ -15,9 +15,12 @@ from urllib.parse import quote
 
 import httpx
 
+from posdesk import __version__
 from posdesk.core.events import Event
 
 API = "/api/v1"
+# Every request says which POS build sent it: the companion keeps each terminal's version (update notice).
+USER_AGENT = f"posdesk/{__version__}"
 CONNECT_TIMEOUT = 5.0
 REQUEST_TIMEOUT = 15.0
 
@@ -68,12 +71,15 @@ def pair(companion_url: str, pairing_code: str, terminal_name: str) -> PairingRe
         response = httpx.post(
             f"{companion_url.rstrip('/')}{API}/terminals/pair",
             json={"code": pairing_code.strip(), "terminal_name": terminal_name},
+            headers={"User-Agent": USER_AGENT},
             timeout=httpx.Timeout(REQUEST_TIMEOUT, connect=CONNECT_TIMEOUT),
         )
     except httpx.HTTPError as exc:
         raise CompanionUnavailable(f"cannot reach the companion at {companion_url}: {exc}") from exc
     body = _check(response).json()
-    return PairingResult(store_id=body["store_id"], terminal_id=body["terminal_id"], credential=body["credential"])
+    return PairingResult(
+        store_id=body["store_id"], terminal_id=body["terminal_id"], credential=body["credential"]
+    )
 
 
 def _event_of(data: dict[str, Any], fields: dict[str, str]) -> Event:
@@ -88,11 +94,13 @@ def _event_of(data: dict[str, Any], fields: dict[str, str]) -> Event:
 class CompanionClient:
     """One terminal's authenticated connection to the companion."""
 
-    def __init__(self, companion_url: str, credential: str, *, transport: httpx.AsyncBaseTransport | None = None):
+    def __init__(
+        self, companion_url: str, credential: str, *, transport: httpx.AsyncBaseTransport | None = None
+    ):
         self.base_url = companion_url.rstrip("/")
         self._http = httpx.AsyncClient(
             base_url=self.base_url,
-            headers={"Authorization": f"Bearer {credential}"},
+            headers={"Authorization": f"Bearer {credential}", "User-Agent": USER_AGENT},
             timeout=httpx.Timeout(REQUEST_TIMEOUT, connect=CONNECT_TIMEOUT),
             transport=transport,
         )
@@ -145,7 +153,9 @@ class CompanionClient:
     async def stream(self, after: int) -> AsyncIterator[Event]:
         """Follow the event stream (Server-Sent Events) from ``after``; ends when the connection does."""
         headers = {"Last-Event-ID": str(after), "Accept": "text/event-stream"}
-        timeout = httpx.Timeout(connect=CONNECT_TIMEOUT, read=45.0, write=REQUEST_TIMEOUT, pool=CONNECT_TIMEOUT)
+        timeout = httpx.Timeout(
+            connect=CONNECT_TIMEOUT, read=45.0, write=REQUEST_TIMEOUT, pool=CONNECT_TIMEOUT
+        )
         try:
             async with self._http.stream(
                 "GET", f"{API}/events/stream", params={"after": after}, headers=headers, timeout=timeout
