@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from posdesk.companion.models import Store, StoreEventCounter
 from posdesk.core.catalog import ItemKind
+from posdesk.core.currencies import check_gateway_currency, check_store_currency
 from posdesk.core.money import Money, validate_currency
 from posdesk.core.pricing import Promotion
 from posdesk.core.tips import DEFAULT_PRESETS, TipPolicy, TipPreset
@@ -297,6 +298,11 @@ def create_store(
     if not name or len(name) > 200:
         raise SettingsError("store name: must be a text of 1 to 200 characters")
     checked = StoreSettings.from_wire({"business_name": name, **(settings or {}), "currency": currency})
+    try:
+        check_store_currency(checked.currency)
+        check_gateway_currency(gateway_kind, checked.currency)
+    except ValueError as exc:
+        raise SettingsError(f"store currency: {exc}") from None
     store = Store(
         id=uuid.uuid4().hex,
         name=name,

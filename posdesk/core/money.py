@@ -11,7 +11,16 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import (
+    ROUND_HALF_UP,
+    Context,
+    Decimal,
+    DivisionByZero,
+    Inexact,
+    InvalidOperation,
+    Overflow,
+    localcontext,
+)
 
 from babel import Locale
 from babel import numbers as babel_numbers
@@ -23,6 +32,31 @@ class CurrencyMismatchError(ValueError):
 
 class MoneyFormatError(ValueError):
     """Text could not be read as an amount of money; the message says why, for the user."""
+
+
+class MoneyTooLargeError(ValueError):
+    """An amount or a product of an amount and a rate has more digits than money arithmetic keeps."""
+
+
+# Every Decimal operation on amounts runs in this context, not the thread's default (28 digits, which
+# rounds a 29-digit product silently). 60 digits hold any amount times any rate posdesk reads (a
+# trillion-minor-unit cap on the wire, rates of at most a few dozen digits); what does not fit raises
+# instead of being rounded.
+MONEY_DIGITS = 60
+_MONEY_CONTEXT = Context(
+    prec=MONEY_DIGITS,
+    rounding=ROUND_HALF_UP,
+    traps=[InvalidOperation, DivisionByZero, Overflow, Inexact],
+)
+
+
+def money_context() -> Context:
+    """A copy of the money context, for ``with localcontext(money_context()):`` blocks."""
+    return _MONEY_CONTEXT.copy()
+
+
+def _too_large(what: object) -> MoneyTooLargeError:
+    return MoneyTooLargeError(f"{what} has more than {MONEY_DIGITS} digits; refused rather than rounded")
 
 
 _SPACES = (" ", "\u00a0", "\u202f")
@@ -61,7 +95,8 @@ def _currency_format(locale: str) -> tuple[Locale, babel_numbers.NumberPattern]:
 
 def round_half_up(value: Decimal) -> int:
     """Round a Decimal to the nearest integer, halves away from zero (the house default)."""
-    return int(value.to_integral_value(rounding=ROUND_HALF_UP))
+    with localcontext(_MONEY_CONTEXT):
+        return int(value.to_integral_value(rounding=ROUND_HALF_UP))
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +131,11 @@ class Money:
             raise MoneyFormatError(f"not a number: {amount!r}") from exc
         if not value.is_finite():
             raise MoneyFormatError("not a finite amount")
-        scaled = value.scaleb(currency_exponent(currency))
+        try:
+            with localcontext(_MONEY_CONTEXT):
+                scaled = value.scaleb(currency_exponent(currency))
+        except (Inexact, Overflow):
+            raise _too_large(amount) from None
         if scaled != scaled.to_integral_value():
             raise MoneyFormatError(
                 f"{currency} amounts have at most {currency_exponent(currency)} decimal places"
@@ -146,12 +185,20 @@ class Money:
 
     def to_decimal(self) -> Decimal:
         """The amount in major units, exactly (``Money(1999, "USD").to_decimal() == Decimal("19.99")``)."""
-        return Decimal(self.minor).scaleb(-self.exponent)
+        try:
+            with localcontext(_MONEY_CONTEXT):
+                return Decimal(self.minor).scaleb(-self.exponent)
+        except (Inexact, Overflow):
+            raise _too_large(self.minor) from None
 
     def format(self, locale: str = "en_US") -> str:
         """Locale-aware display, e.g. ``$1,234.50`` (en_US) or ``1 234,50 €`` (fr_FR)."""
         parsed, pattern = _currency_format(locale)
-        return str(pattern.apply(self.to_decimal(), parsed, currency=self.currency))
+        value = self.to_decimal()
+        # Babel quantizes in the thread's context: give it the digits the amount has.
+        with localcontext(_MONEY_CONTEXT) as context:
+            context.traps[Inexact] = False
+            return str(pattern.apply(value, parsed, currency=self.currency))
 
     def plain(self) -> str:
         """The amount as a plain decimal string for inputs and wire formats (``"12.50"``)."""
@@ -209,7 +256,12 @@ class Money:
         """``self * rate`` rounded half-up to a whole minor unit (tax, percent discounts, tips)."""
         if not isinstance(rate, Decimal):
             raise TypeError("rates are Decimals, never floats")
-        return Money(round_half_up(Decimal(self.minor) * rate), self.currency)
+        try:
+            with localcontext(_MONEY_CONTEXT):
+                product = Decimal(self.minor) * rate
+        except (Inexact, Overflow):
+            raise _too_large(f"{self.minor} x {rate}") from None
+        return Money(round_half_up(product), self.currency)
 
     def min(self, other: Money) -> Money:
         return self if self <= other else other

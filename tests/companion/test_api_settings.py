@@ -231,3 +231,30 @@ def test_a_change_of_settings_or_promotions_tells_every_terminal_once(api: httpx
     assert api.put("/api/v1/promotions", json=promotions).status_code == 200  # a retried push
     assert [e["data"]["part"] for e in settings_events()] == ["settings", "promotions"]
     assert all(e["invoice_id"] is None and e["ticket_id"] is None for e in settings_events())
+
+
+# -- currencies a gateway can charge -----------------------------------------------------------------
+def test_a_store_currency_the_configured_gateway_cannot_charge_is_refused(api: httpx.Client) -> None:
+    settings = api.get("/api/v1/settings").json()
+    assert api.put("/api/v1/gateway", json={"kind": "cloud9", "public": {}, "secrets": {}}).status_code == 200
+    refused = api.put("/api/v1/settings", json={**settings, "currency": "EUR"})
+    assert refused.status_code == 422
+    assert "Cloud9 cannot charge in EUR" in refused.json()["detail"]
+    assert api.get("/api/v1/settings").json()["currency"] == "USD"
+    api.put("/api/v1/gateway", json={"kind": "simulator", "public": {}})
+    assert api.put("/api/v1/settings", json={**settings, "currency": "IQD"}).status_code == 200
+    # Stripe does not charge Iraqi dinars: the gateway change is refused, the Simulator stays.
+    switched = api.put(
+        "/api/v1/gateway", json={"kind": "stripe", "public": {}, "secrets": {"secret_key": STRIPE_SECRET}}
+    )
+    assert switched.status_code == 422
+    assert "Stripe cannot charge in IQD" in switched.json()["detail"]
+    assert api.get("/api/v1/gateway").json()["kind"] == "simulator"
+
+
+@pytest.mark.parametrize("code", ["DEM", "XAU", "XXX"])
+def test_a_withdrawn_or_non_money_currency_cannot_be_chosen(api: httpx.Client, code: str) -> None:
+    settings = api.get("/api/v1/settings").json()
+    refused = api.put("/api/v1/settings", json={**settings, "currency": code})
+    assert refused.status_code == 422
+    assert "ISO 4217" in refused.json()["detail"]

@@ -199,7 +199,14 @@ def test_from_decimal_examples(amount: Decimal | str | int, currency: str, minor
 
 @pytest.mark.parametrize(
     ("amount", "currency"),
-    [("19.999", "USD"), ("0.5", "JPY"), ("1.2345", "KWD"), ("abc", "USD"), ("NaN", "USD"), ("Infinity", "USD")],
+    [
+        ("19.999", "USD"),
+        ("0.5", "JPY"),
+        ("1.2345", "KWD"),
+        ("abc", "USD"),
+        ("NaN", "USD"),
+        ("Infinity", "USD"),
+    ],
 )
 def test_from_decimal_refuses_inexact_or_non_numbers(amount: str, currency: str) -> None:
     with pytest.raises(MoneyFormatError):
@@ -278,7 +285,10 @@ def test_parse_refuses_bad_input_with_a_message(text: str, currency: str, locale
 def test_parse_reads_back_what_format_prints(minor: int, currency: str, locale: str) -> None:
     amount = Money(minor, currency)
     assert Money.parse(amount.format(locale), currency, locale) == amount
-    assert Money.parse(amount.plain().replace(".", "," if locale != "en_US" else "."), currency, locale) == amount
+    assert (
+        Money.parse(amount.plain().replace(".", "," if locale != "en_US" else "."), currency, locale)
+        == amount
+    )
 
 
 # -- format -------------------------------------------------------------------------------------------------
@@ -308,3 +318,44 @@ def test_predicates_and_min_max() -> None:
     assert Money(1, "USD") < Money(2, "USD") <= Money(2, "USD")
     assert Money.zero("KWD") == Money(0, "KWD")
     assert Money(1, "USD") != Money(1, "EUR")
+
+
+# -- precision: refused, never silently rounded ----------------------------------------------------
+def test_a_29_digit_amount_is_exact_not_rounded_to_28_digits() -> None:
+    big = Money(12345678901234567890123456789, "USD")
+    # Exactly 1018518509351851850935185185.0925 minor units before rounding; the default context would
+    # already have dropped the last digits.
+    assert big.apply_rate(Decimal("0.0825")) == Money(1018518509351851850935185185, "USD")
+    assert Money.from_decimal("123456789012345678901234567.89", "USD") == big
+    assert big.to_decimal() == Decimal("123456789012345678901234567.89")
+    assert big.format() == "$123,456,789,012,345,678,901,234,567.89"
+
+
+@given(
+    minor=st.integers(min_value=-(10**40), max_value=10**40),
+    rate=st.decimals(min_value=0, max_value=1, places=6),
+)
+def test_apply_rate_is_the_exact_product_rounded_once(minor: int, rate: Decimal) -> None:
+    exact = Fraction(minor) * Fraction(rate)
+    result = Money(minor, "USD").apply_rate(rate).minor
+    assert abs(Fraction(result) - exact) <= Fraction(1, 2)
+
+
+def test_what_does_not_fit_is_refused() -> None:
+    from posdesk.core.money import MoneyTooLargeError
+
+    with pytest.raises(MoneyTooLargeError):
+        Money(10**70 + 1, "USD").apply_rate(Decimal("0.0825"))
+    with pytest.raises(MoneyTooLargeError):
+        Money.from_decimal("1" * 70 + ".5", "USD")
+    with pytest.raises(MoneyTooLargeError):
+        Money(10**70 + 1, "USD").to_decimal()
+
+
+def test_the_threads_decimal_context_is_left_as_it_was() -> None:
+    import decimal
+
+    before = decimal.getcontext().copy()
+    Money(12345678901234567890123456789, "USD").apply_rate(Decimal("0.0825"))
+    after = decimal.getcontext()
+    assert (after.prec, after.rounding, after.traps) == (before.prec, before.rounding, before.traps)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from decimal import Decimal
 
 import pytest
@@ -9,11 +10,25 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from posdesk.core.money import Money
-from posdesk.core.tips import DEFAULT_PRESETS, TipChoice, TipError, TipPolicy, TipPreset, tip_amount
+from posdesk.core.tips import (
+    DEFAULT_PRESETS,
+    TipChoice,
+    TipChoicesChanged,
+    TipError,
+    TipPolicy,
+    TipPreset,
+    tip_amount,
+    tip_cap_left,
+    tip_share,
+)
 
 BASE = Money(4550, "USD")  # $45.50 of services
 POLICY = TipPolicy(
-    presets=(TipPreset(percent=Decimal("0.15")), TipPreset(percent=Decimal("0.20")), TipPreset(amount=Money(500, "USD")))
+    presets=(
+        TipPreset(percent=Decimal("0.15")),
+        TipPreset(percent=Decimal("0.20")),
+        TipPreset(amount=Money(500, "USD")),
+    )
 )
 
 
@@ -92,8 +107,13 @@ def test_preset_labels() -> None:
 
 @pytest.mark.parametrize(
     "fields",
-    [{}, {"percent": Decimal(0)}, {"percent": Decimal("1.5")}, {"amount": Money(0, "USD")},
-     {"percent": Decimal("0.1"), "amount": Money(100, "USD")}],
+    [
+        {},
+        {"percent": Decimal(0)},
+        {"percent": Decimal("1.5")},
+        {"amount": Money(0, "USD")},
+        {"percent": Decimal("0.1"), "amount": Money(100, "USD")},
+    ],
 )
 def test_a_preset_is_one_valid_percent_or_amount(fields: dict[str, object]) -> None:
     with pytest.raises(ValueError):
@@ -155,3 +175,137 @@ def test_parse_of_any_text_answers_a_choice_or_a_tip_error(preset: str | None, c
     except TipError:
         return  # refused in words the page can show, never another exception
     assert Money(0, "USD") <= amount <= POLICY.cap(BASE)
+
+
+# -- presets posted as the client saw them ------------------------------------------------------------------
+def test_a_preset_is_posted_as_what_the_client_saw() -> None:
+    preset = TipPreset(percent=Decimal("0.15"))
+    value = preset.form_value(Money(10000, "USD"))
+    assert value == "percent:0.15:1500"
+    assert tip_amount(
+        TipChoice.parse(value, None), Money(10000, "USD"), TipPolicy(presets=(preset,))
+    ) == Money(1500, "USD")
+    fixed = TipPreset(amount=Money(500, "USD"))
+    assert tip_amount(TipChoice.parse(fixed.form_value(BASE), None), BASE, POLICY) == Money(500, "USD")
+
+
+def test_a_preset_the_manager_changed_is_refused_not_charged_at_the_new_rate() -> None:
+    seen = TipChoice.parse(TipPreset(percent=Decimal("0.15")).form_value(Money(10000, "USD")), None)
+    now = TipPolicy(presets=(TipPreset(percent=Decimal("0.25")),))
+    with pytest.raises(TipChoicesChanged):
+        tip_amount(seen, Money(10000, "USD"), now)
+    # Same rate, but on another base than the page showed (another part was paid meanwhile): refused too.
+    with pytest.raises(TipChoicesChanged):
+        tip_amount(seen, Money(9000, "USD"), TipPolicy(presets=(TipPreset(percent=Decimal("0.15")),)))
+
+
+@given(
+    presets=st.lists(
+        st.one_of(
+            st.decimals(min_value=Decimal("0.01"), max_value=1, places=2).map(lambda d: TipPreset(percent=d)),
+            st.integers(min_value=1, max_value=10**6).map(lambda m: TipPreset(amount=Money(m, "USD"))),
+        ),
+        min_size=1,
+        max_size=6,
+    ),
+    changed=st.lists(
+        st.decimals(min_value=Decimal("0.01"), max_value=1, places=2).map(lambda d: TipPreset(percent=d)),
+        min_size=1,
+        max_size=6,
+    ),
+    base=st.integers(min_value=1, max_value=10**8).map(lambda m: Money(m, "USD")),
+    pick=st.integers(min_value=0, max_value=5),
+)
+def test_the_charged_tip_is_what_the_page_showed_or_refused(
+    presets: list[TipPreset], changed: list[TipPreset], base: Money, pick: int
+) -> None:
+    shown = presets[pick % len(presets)]
+    posted = TipChoice.parse(shown.form_value(base), None)
+    for policy in (TipPolicy(presets=tuple(presets)), TipPolicy(presets=tuple(changed))):
+        try:
+            charged = tip_amount(posted, base, policy)
+        except TipChoicesChanged:
+            assert not any(
+                p.matches(shown.percent, shown.amount.minor if shown.amount else None) for p in policy.presets
+            )
+            continue
+        except TipError:
+            assert shown.amount_for(base) > policy.cap(base)
+            continue
+        assert charged == shown.amount_for(base)
+
+
+# -- part payments: each tips on its share, the cap holds for the invoice ---------------------------------
+def test_the_issue_example_two_parts_at_twenty_percent_tip_twenty_dollars_not_forty() -> None:
+    base, total, usd = Money(10000, "USD"), Money(10825, "USD"), Money(0, "USD")
+    first = tip_share(base, total, usd, Money(5000, "USD"))
+    second = tip_share(base, total, Money(5000, "USD"), Money(5825, "USD"))
+    assert (first, second) == (Money(4619, "USD"), Money(5381, "USD"))
+    rate = TipPolicy(presets=(TipPreset(percent=Decimal("0.20")),))
+    tips = [tip_amount(TipChoice(preset_index=0), share, rate) for share in (first, second)]
+    assert tips == [Money(924, "USD"), Money(1076, "USD")]
+    assert tips[0] + tips[1] == Money(2000, "USD")
+
+
+def test_the_cap_holds_across_parts() -> None:
+    base = Money(10000, "USD")
+    policy = TipPolicy(max_rate=Decimal("0.30"))
+    first = tip_amount(
+        TipChoice(custom_minor=3000),
+        tip_share(base, Money(10825, "USD"), Money(0, "USD"), Money(5000, "USD")),
+        policy,
+        tip_cap_left(policy, base, Money(0, "USD")),
+    )
+    assert first == Money(3000, "USD")
+    left = tip_cap_left(policy, base, first)
+    assert left == Money(0, "USD")
+    with pytest.raises(TipError, match=r"at most \$0\.00"):
+        tip_amount(TipChoice(custom_minor=3000), Money(5381, "USD"), policy, left)
+
+
+def test_a_tip_alone_tips_on_what_is_unpaid_and_a_prepaid_visit_on_everything() -> None:
+    base = Money(4500, "USD")
+    assert tip_share(base, Money(0, "USD"), Money(0, "USD"), Money(0, "USD")) == base
+    assert tip_share(base, Money(9000, "USD"), Money(4500, "USD"), Money(0, "USD")) == Money(2250, "USD")
+    assert tip_share(base, Money(9000, "USD"), Money(9000, "USD"), Money(0, "USD")) == Money(0, "USD")
+
+
+@given(
+    tip_base=st.integers(min_value=0, max_value=10**9),
+    extra=st.integers(min_value=0, max_value=10**9),
+    cuts=st.lists(st.integers(min_value=1, max_value=10**9), min_size=0, max_size=8),
+    rate=st.decimals(min_value=Decimal("0.01"), max_value=1, places=2),
+    max_rate=st.decimals(min_value=Decimal("0.01"), max_value=1, places=2),
+    currency=st.sampled_from(["USD", "JPY", "KWD"]),
+)
+def test_parts_share_the_tip_base_exactly_and_never_tip_past_the_cap(
+    tip_base: int, extra: int, cuts: list[int], rate: Decimal, max_rate: Decimal, currency: str
+) -> None:
+    base, total = Money(tip_base, currency), Money(tip_base + extra, currency)
+    if not total.is_positive():
+        return
+    # The total split into parts at random points (each part positive).
+    points = sorted({c % total.minor for c in cuts} - {0})
+    bounds = [0, *points, total.minor]
+    parts = [Money(b - a, currency) for a, b in itertools.pairwise(bounds)]
+    policy = TipPolicy(presets=(TipPreset(percent=rate),), max_rate=max_rate)
+    paid, tips, shares = Money(0, currency), Money(0, currency), []
+    for part in parts:
+        share = tip_share(base, total, paid, part)
+        assert not share.is_negative()
+        shares.append(share)
+        # The client asks for the preset, and then for as much as they can: neither passes the cap.
+        cap = tip_cap_left(policy, base, tips)
+        for choice in (
+            TipChoice(preset_index=0),
+            TipChoice(custom_minor=cap.minor + 1),
+            TipChoice(custom_minor=cap.minor),
+        ):
+            try:
+                tips = tips + tip_amount(choice, share, policy, cap)
+                break
+            except TipError:
+                continue
+        paid = paid + part
+    assert sum(s.minor for s in shares) == base.minor
+    assert tips <= policy.cap(base)

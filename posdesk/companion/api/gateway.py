@@ -12,6 +12,7 @@ from posdesk.companion.api.common import terminal_store
 from posdesk.companion.deps import ConfigDep, DbDep, TerminalDep
 from posdesk.companion.models import Store
 from posdesk.companion.secrets_box import SecretsBox, SecretsUnreadable
+from posdesk.core.currencies import UnchargeableAmount, check_gateway_currency
 
 router = APIRouter(tags=["gateway"])
 
@@ -73,6 +74,10 @@ def put_gateway(update: GatewayUpdate, terminal: TerminalDep, db: DbDep, config:
     box = SecretsBox(config.secret_key)
     with db.write() as session:
         store = terminal_store(session, terminal, for_update=True)
+        try:
+            check_gateway_currency(update.kind, store.currency)
+        except UnchargeableAmount as exc:
+            raise HTTPException(status_code=422, detail=f"kind: {exc}") from None
         if update.secrets is not None:
             store.gateway_secrets = box.seal(update.secrets)
         elif update.kind != store.gateway_kind:

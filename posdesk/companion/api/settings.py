@@ -21,6 +21,7 @@ from posdesk.companion.store_settings import (
     promotions_from_wire,
     store_promotions_wire,
 )
+from posdesk.core.currencies import check_gateway_currency, check_store_currency
 from posdesk.core.events import EventType
 
 router = APIRouter(tags=["settings"])
@@ -60,6 +61,11 @@ def put_settings(
         except SettingsError as exc:
             raise HTTPException(status_code=422, detail=str(exc)) from None
         if settings.currency != store.currency:
+            try:
+                check_store_currency(settings.currency)
+                check_gateway_currency(store.gateway_kind, settings.currency)
+            except ValueError as exc:
+                raise HTTPException(status_code=422, detail=f"settings.currency: {exc}") from None
             has_invoices = session.scalars(
                 select(Invoice.id).where(Invoice.store_id == store.id).limit(1)
             ).first()
