@@ -28,15 +28,42 @@ from posdesk.companion.models import (
     Store,
     utcnow,
 )
-from posdesk.companion.store_settings import StoreSettings, promotions
+from posdesk.companion.store_settings import (
+    StoreSettings,
+    promotions,
+    store_promotions_wire,
+    stored_promotions,
+)
 from posdesk.core.events import EventType
 from posdesk.core.invoice import Invoice as InvoiceDocument
 from posdesk.core.invoice import InvoiceFormatError, check_requested_amount, totals_difference
 from posdesk.core.links import hash_token
+from posdesk.core.pricing import Promotion
 
 MAX_LINK_LIFETIME = timedelta(days=90)
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{22,200}")  # URL-safe base64 of at least 128 bits
 PAYABLE = tuple(status.value for status in InvoiceStatus if status.is_payable)
+
+
+# The stored document of a version carries the terms of its promotions as they were when the version
+# was accepted: a promotion the manager edits later changes the next version, never this one's figures.
+PROMOTION_TERMS = "promotion_terms"
+
+
+def with_promotion_terms(document: Mapping[str, Any], terms: Mapping[str, Promotion]) -> dict[str, Any]:
+    """``document`` (wire form) with the terms of each of its promo codes frozen in it."""
+    codes = {str(code).strip().upper() for code in document.get("promo_codes", [])}
+    frozen = {code: promotion for code, promotion in terms.items() if code in codes}
+    return {**document, PROMOTION_TERMS: store_promotions_wire(frozen)}
+
+
+def version_promotions(document: Mapping[str, Any], store: Store) -> dict[str, Promotion]:
+    """The promotions a stored version is priced with: its frozen terms (the store's current ones for a
+    document stored before terms were frozen)."""
+    terms = document.get(PROMOTION_TERMS)
+    if not isinstance(terms, Mapping):
+        return promotions(store)
+    return stored_promotions(terms, store.currency)
 
 
 class InvoiceRefused(Exception):
@@ -116,6 +143,7 @@ def upsert_invoice(
     now = now or utcnow()
     document, amount_due, token_hash = checked_document(store, invoice_id, body)
     fingerprint = document.fingerprint()
+    stored = with_promotion_terms(document.to_wire(), promotions(store))
     expires_at = min(document.expires_at, now + MAX_LINK_LIFETIME)
     client_id = document.client.id if document.client else None
     held = session.scalars(select(Invoice).where(Invoice.id == invoice_id).with_for_update()).one_or_none()
@@ -144,7 +172,7 @@ def upsert_invoice(
             status=InvoiceStatus.SENT.value,
             currency=document.currency,
             client_id=client_id,
-            document=document.to_wire(),
+            document=stored,
             amount_due_minor=amount_due,
             paid_minor=0,
             tip_minor=0,
@@ -183,7 +211,7 @@ def upsert_invoice(
         if status is InvoiceStatus.REVOKED:
             raise InvoiceConflict("This link was revoked; send a new invoice", current_version=held.version)
         held.version = document.version
-        held.document = document.to_wire()
+        held.document = stored
         held.amount_due_minor = amount_due
         held.client_id = client_id
         held.expires_at = expires_at
@@ -194,7 +222,7 @@ def upsert_invoice(
             invoice_id=invoice_id,
             version=document.version,
             fingerprint=fingerprint,
-            document=document.to_wire(),
+            document=stored,
             created_at=now,
         )
     )
@@ -205,7 +233,7 @@ def upsert_invoice(
         EventType.INVOICE_UPDATED,
         invoice_id=invoice_id,
         ticket_id=held.ticket_id,
-        data={"version": held.version, "status": held.status, "document": held.document},
+        data={"version": held.version, "status": held.status, "document": document.to_wire()},
         at=now,
     )
     expire_if_due(session, held, now=now)

@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 from posdesk.companion.config import CompanionConfig
 from posdesk.companion.database import Database
 from posdesk.companion.events import append_event
+from posdesk.companion.invoices import version_promotions, with_promotion_terms
 from posdesk.companion.models import (
     GatewayCustomer,
     InvoiceStatus,
@@ -201,7 +202,7 @@ def balance_of(session: Session, row: InvoiceRow, store: Store) -> Balance:
 def balance_with(row: InvoiceRow, store: Store, counted: Sequence[Payment]) -> Balance:
     """:func:`balance_of` for a caller that already read the invoice's counted payments (``COUNTED``)."""
     invoice = Invoice.from_wire(row.document)
-    priced = invoice.price(promotions(store))
+    priced = invoice.price(version_promotions(row.document, store))
     listed = {p.id for p in invoice.payments} | {p.reference for p in invoice.payments if p.reference}
     zero = Money.zero(invoice.currency)
     paid_here = zero
@@ -813,11 +814,13 @@ def apply_promo_code(db: Database, token_hash: str, code: str, version: int) -> 
         if code in invoice.promo_codes:
             raise PaymentRefused("This promo code is already applied")
         candidate = replace(invoice, promo_codes=(*invoice.promo_codes, code), version=row.version + 1)
-        priced = candidate.price(promotions(store))
+        # The new code on its current terms; the codes already applied keep the terms they were accepted with.
+        terms = {**promotions(store), **version_promotions(row.document, store)}
+        priced = candidate.price(terms)
         if code not in priced.applied_promo_codes:
             raise PaymentRefused(priced.rejected_promo_codes.get(code, "Unknown or expired promo code"))
         candidate = replace(candidate, totals=totals_of(priced))
-        document = candidate.to_wire()
+        document = with_promotion_terms(candidate.to_wire(), terms)
         row.version = candidate.version
         row.document = document
         row.amount_due_minor = candidate.amount_due_now(priced).minor
@@ -830,7 +833,7 @@ def apply_promo_code(db: Database, token_hash: str, code: str, version: int) -> 
             EventType.INVOICE_REPRICED,
             invoice_id=row.id,
             ticket_id=row.ticket_id,
-            data={"version": candidate.version, "document": document},
+            data={"version": candidate.version, "document": candidate.to_wire()},
         )
         return candidate.version
 

@@ -270,10 +270,13 @@ def promotions_from_wire(raw: Any, currency: str) -> dict[str, Promotion]:
 
 def promotions(store: Store) -> dict[str, Promotion]:
     """The store's promotions by code, as :func:`posdesk.core.pricing.price_lines` takes them."""
-    stored = store.promotions or {}
+    return stored_promotions(store.promotions or {}, store.currency)
+
+
+def stored_promotions(stored: Mapping[str, Any], currency: str) -> dict[str, Promotion]:
+    """Promotions from their stored form (code -> wire form without its code)."""
     return {
-        code: promotion_from_wire({"code": code, **raw}, store.currency, i)
-        for i, (code, raw) in enumerate(stored.items())
+        code: promotion_from_wire({"code": code, **raw}, currency, i) for i, (code, raw) in enumerate(stored.items())
     }
 
 

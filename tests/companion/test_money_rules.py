@@ -1,0 +1,124 @@
+"""Money rules on the payment page: what the client sees for a version is what is charged, on every path.
+
+A real companion on loopback, the invoice uploaded through the POS API, the page driven without
+JavaScript (the page's script is checked in Chromium in ``tests/e2e/test_pay_tip_parsing.py``).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from posdesk.core.money import Money
+from posdesk.core.pricing import Promotion
+from tests.companion.conftest import Companion, invoice_upload, product_line, put_invoice
+from tests.companion.test_pay_page import Page, events, payments_of, uploaded
+
+VIP25 = {"code": "VIP25", "name": "VIP", "percent": "0.25"}
+
+
+def _promotions(companion: Companion, *promos: dict[str, Any]) -> None:
+    assert companion.api.put("/api/v1/promotions", json={"promotions": list(promos)}).status_code in (200, 204)
+
+
+# -- 2. a version's figures are frozen when accepted -------------------------------------------------------
+def test_a_promotion_edited_after_the_invoice_was_accepted_does_not_change_its_charge(companion: Companion) -> None:
+    _promotions(companion, VIP25)
+    serum = product_line("Serum", 10000, "0")
+    body = uploaded(
+        companion,
+        lines=[serum],
+        promo_codes=["VIP25"],
+        promotions={"VIP25": Promotion("VIP25", "VIP", percent=Decimal("0.25"))},
+    )
+    _promotions(companion, {**VIP25, "percent": "0.10"})
+    page = Page(companion, body)
+    assert "$75.00" in page.open().text and "$90.00" not in page.html
+    page.follow(page.pay(tip="none"))
+    [paid] = events(companion, "invoice.paid")
+    assert paid["data"]["payment"]["amount"] == 7500
+    [payment] = payments_of(companion)
+    assert payment.amount_minor == 7500
+
+
+def test_a_changed_promotion_applies_to_the_next_version(companion: Companion) -> None:
+    _promotions(companion, VIP25)
+    serum = product_line("Serum", 10000, "0")
+    frozen = {"VIP25": Promotion("VIP25", "VIP", percent=Decimal("0.25"))}
+    body = uploaded(companion, lines=[serum], promo_codes=["VIP25"], promotions=frozen)
+    _promotions(companion, {**VIP25, "percent": "0.10"})
+    # The POS sends version 2 priced with the old terms: refused, the companion prices with today's.
+    old_terms = invoice_upload(
+        invoice_id=body["invoice_id"], ticket_id=body["ticket_id"], version=2, lines=[serum],
+        promo_codes=["VIP25"], promotions=frozen, link_token=body["link_token"],
+    )  # fmt: skip
+    assert put_invoice(companion.api, old_terms).status_code == 422
+    new_terms = {**old_terms, **invoice_upload(
+        invoice_id=body["invoice_id"], ticket_id=body["ticket_id"], version=2, lines=[serum], promo_codes=["VIP25"],
+        promotions={"VIP25": Promotion("VIP25", "VIP", percent=Decimal("0.10"))}, link_token=body["link_token"],
+    )}  # fmt: skip
+    assert put_invoice(companion.api, new_terms).status_code in (200, 201)
+    page = Page(companion, body)
+    assert "$90.00" in page.open().text
+    page.follow(page.pay(version=2))
+    assert payments_of(companion)[0].amount_minor == 9000
+
+
+def test_a_promo_code_added_on_the_page_keeps_the_terms_of_codes_already_applied(companion: Companion) -> None:
+    welcome = {"code": "WELCOME5", "name": "Welcome", "amount": 500}
+    _promotions(companion, VIP25, welcome)
+    serum = product_line("Serum", 10000, "0")
+    body = uploaded(
+        companion, lines=[serum], promo_codes=["VIP25"], promotions={"VIP25": Promotion("VIP25", "VIP", percent=Decimal("0.25"))}
+    )
+    _promotions(companion, {**VIP25, "percent": "0.10"}, welcome)
+    page = Page(companion, body)
+    page.open()
+    assert page.post("/promo", version="1", promo_code="WELCOME5").status_code == 200
+    page.open()
+    page.follow(page.pay(version=2))
+    assert payments_of(companion)[0].amount_minor == 7000  # 25% off (frozen), then $5 off (today's terms)
+
+
+_percent = st.decimals(min_value=Decimal("0.01"), max_value=1, places=2)
+_promotion = st.builds(
+    lambda code, percent, amount, stackable: Promotion(
+        code, code, percent=percent if amount is None else None, amount=None if amount is None else Money(amount, "USD"),
+        stackable=stackable,
+    ),
+    st.sampled_from(["A", "B", "C"]),
+    _percent,
+    st.one_of(st.none(), st.integers(min_value=1, max_value=20000)),
+    st.booleans(),
+)  # fmt: skip
+
+
+@settings(deadline=None, max_examples=150)
+@given(
+    accepted=st.lists(_promotion, max_size=3, unique_by=lambda p: p.code),
+    edited=st.lists(_promotion, max_size=3, unique_by=lambda p: p.code),
+    codes=st.lists(st.sampled_from(["A", "B", "C", "D"]), max_size=3),
+    prices=st.lists(st.integers(min_value=0, max_value=50000), min_size=1, max_size=4),
+)
+def test_a_stored_version_prices_to_its_accepted_figures_whatever_the_promotions_become(
+    accepted: list[Promotion], edited: list[Promotion], codes: list[str], prices: list[int]
+) -> None:
+    from posdesk.companion.invoices import version_promotions, with_promotion_terms
+    from posdesk.companion.models import Store
+    from posdesk.companion.store_settings import store_promotions_wire
+    from posdesk.core.invoice import Invoice, totals_of
+
+    body = invoice_upload(
+        lines=[product_line(f"P{i}", price, "0.0825") for i, price in enumerate(prices)],
+        promo_codes=codes,
+        promotions={p.code: p for p in accepted},
+    )
+    document = Invoice.from_wire(body)
+    store = Store(id="s", name="S", currency="USD", promotions=store_promotions_wire({p.code: p for p in accepted}))
+    stored = with_promotion_terms(document.to_wire(), version_promotions({}, store))
+    store.promotions = store_promotions_wire({p.code: p for p in edited})  # the manager edits them
+    repriced = Invoice.from_wire(stored).price(version_promotions(stored, store))
+    assert totals_of(repriced) == dict(document.totals)
