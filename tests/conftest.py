@@ -13,7 +13,7 @@ import shutil
 import pytest
 
 # Shared fixtures: a real PostgreSQL server, Debian's Chromium through Playwright, an SMTP server.
-pytest_plugins = ["tests.plugins.postgres", "tests.plugins.browser", "tests.plugins.smtp"]
+pytest_plugins = ["tests.plugins.postgres", "tests.plugins.browser", "tests.plugins.smtp", "tests.plugins.axe"]
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 # The POS must never touch the developer's real keyring or data directory from tests.

@@ -23,7 +23,7 @@ from posdesk.companion.config import CompanionConfig
 from posdesk.companion.database import Database
 from posdesk.companion.i18n import Translator, pick_language, translator
 from posdesk.companion.models import PaymentStatus
-from posdesk.companion.pay import views
+from posdesk.companion.pay import choices, views
 from posdesk.companion.pay.cards import make_default, remove_card
 from posdesk.companion.pay.receipt import ReceiptForm, blank_form, send_receipt
 from posdesk.companion.pay.rendering import render
@@ -114,18 +114,19 @@ def _show_invoice(
     notice: str | None,
     status_code: int = 200,
     refresh_cards: bool = False,
+    chosen: choices.Chosen = choices.NOTHING,
 ) -> Response:
     db = _db(request)
     with db.read() as session:
         found = views.find(session, token)
         refresh_cards = refresh_cards and _cards_kept_at_stripe(found)
         if not refresh_cards:
-            response, first_open = _invoice_page(request, session, found, token, error, notice, status_code)
+            response, first_open = _invoice_page(request, session, found, token, error, notice, status_code, chosen)
     if refresh_cards:
         # Stripe's list of the client's cards (at most one call a minute per customer; Stripe down, the
         # stored ones), outside the read transaction since it may write; then the page, read afresh.
         stripe_pay.refresh_saved_cards(db, payments.gateway_directory(request.app.state), hash_token(token))
-        return _show_invoice(request, token, error, notice, status_code)
+        return _show_invoice(request, token, error, notice, status_code, chosen=chosen)
     if first_open is not None:
         payments.mark_opened(db, first_open)
     return response
@@ -139,6 +140,7 @@ def _invoice_page(
     error: str | None,
     notice: str | None,
     status_code: int,
+    chosen: choices.Chosen = choices.NOTHING,
 ) -> tuple[Response, str | None]:
     """The page for ``found``, and the invoice's id when this is the link's first opening."""
     t = _translator(request, found)
@@ -172,12 +174,13 @@ def _invoice_page(
         integration=gateway.page_integration(),
         languages=found.settings.languages,
         # Every other value the template reads: the page for this key is always the same page.
-        keep=(token, view, csrf, error, notice),
+        keep=(token, view, csrf, error, notice, chosen),
         token=token,
         view=view,
         csrf=csrf,
         error=error,
         notice=notice,
+        chosen=chosen,
         url=lambda path="", **q: _url(token, path, t.lang, **q),
     )
     return response, (found.row.id if found.row.opened_at is None else None)
@@ -234,6 +237,7 @@ def _pay(request: Request, token: str, form: FormData) -> Response:
     if any(name in form for name in MONEY_FIELDS):
         return _show_invoice(request, token, t("This request was changed and has been refused. Nothing was charged."), None, 400)
     version = _text(form, "version", 12)
+    chosen = choices.posted(form)
     try:
         tip = _tip_choice(form, found.balance.currency, t.locale)
         request_ = payments.PayRequest(
@@ -245,21 +249,24 @@ def _pay(request: Request, token: str, form: FormData) -> Response:
         )
         outcome = payments.pay_invoice(_db(request), payments.gateway_directory(request.app.state), hash_token(token), request_)
     except TipError as exc:
-        return _show_invoice(request, token, t(str(exc)), None, 400)
+        return _show_invoice(request, token, t(str(exc)), None, 400, chosen=chosen.at(choices.TIP))
     except payments.VersionChanged:
         fresh = _find(request, token)
         amount = t.money(fresh.balance.due_now) if fresh.balance else ""
         return _show_invoice(request, token, t("This invoice was updated. The new amount due is {amount}. Please review it and pay again.", amount=amount), None, 409)
     except payments.PaymentRefused as exc:
-        return _show_invoice(request, token, t(exc.message), None, exc.status)
+        return _show_invoice(request, token, t(exc.message), None, exc.status, chosen=chosen.at(choices.CARD))
     except GatewayError as exc:
-        return _show_invoice(request, token, t(exc.message), None, 502)
-    return _after_outcome(token, outcome, t, request)
+        return _show_invoice(request, token, t(exc.message), None, 502, chosen=chosen.at(choices.CARD))
+    return _after_outcome(token, outcome, t, request, chosen)
 
 
-def _after_outcome(token: str, outcome: payments.PayOutcome, t: Translator, request: Request) -> Response:
+def _after_outcome(
+    token: str, outcome: payments.PayOutcome, t: Translator, request: Request, chosen: choices.Chosen = choices.NOTHING
+) -> Response:
     if outcome.status is PaymentStatus.FAILED:
-        return _show_invoice(request, token, t(outcome.message or "The payment did not go through"), None, 402)
+        message = t(outcome.message or "The payment did not go through")
+        return _show_invoice(request, token, message, None, 402, chosen=chosen.at(choices.CARD))
     if outcome.status is PaymentStatus.REQUIRES_ACTION:
         return RedirectResponse(_url(token, f"/payments/{outcome.payment_id}/authenticate", t.lang), status_code=303)
     return RedirectResponse(_url(token, f"/payments/{outcome.payment_id}", t.lang), status_code=303)
@@ -281,7 +288,7 @@ def _promo(request: Request, token: str, form: FormData) -> Response:
     try:
         payments.apply_promo_code(_db(request), hash_token(token), code, int(version) if version.isdigit() else -1)
     except payments.PaymentRefused as exc:
-        return _show_invoice(request, token, t(exc.message), None, 400)
+        return _show_invoice(request, token, t(exc.message), None, 400, chosen=choices.NOTHING.at(choices.PROMO))
     return _show_invoice(request, token, None, t("Promo code {code} applied", code=code.upper()))
 
 

@@ -168,6 +168,7 @@ class PageView:
     no_tip: str = ""
     locale: str = "en_US"
     exponent: int = 2
+    tip_base: str = ""  # what the tip buttons' percentages are of (the services), said beside them
 
     @property
     def nothing_due(self) -> bool:
@@ -244,6 +245,7 @@ def page_view(session: Session, found: Found, t: Translator, gateway_kind: str) 
         no_tip=t.money(Money.zero(invoice.currency)),
         locale=t.locale,
         exponent=balance.due_now.exponent,
+        tip_base=t.money(balance.tip_base),
     )
 
 

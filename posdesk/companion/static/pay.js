@@ -19,6 +19,18 @@
     }, 3000);
   }
 
+  // A refused payment comes back with what the client chose; its reason sits beside the part to fix.
+  var problem = document.querySelector("[data-problem]");
+  if (problem) {
+    var fold = problem.closest("details");
+    if (fold) fold.open = true;
+    problem.scrollIntoView({ block: "center" });
+    problem.focus({ preventScroll: true });
+  }
+  // The invoice's lines fold away on a phone (the Pay button comes first) and stand open on a wide screen.
+  var details = document.getElementById("details");
+  if (details && window.matchMedia("(min-width: 720px)").matches) details.open = true;
+
   document.querySelectorAll("[data-autosubmit]").forEach(function (select) {
     select.addEventListener("change", function () { select.form.submit(); });
   });
@@ -66,7 +78,7 @@
     return isFinite(value) && value > 0 ? value : 0;
   }
 
-  var stale = false;
+  var stale = "";  // the new amount due, once the cashier has sent a new version
   function update() {
     if (!form || !payButton) return;
     var chosen = form.querySelector("input[name=tip]:checked");
@@ -86,11 +98,24 @@
     if (tipCell) tipCell.textContent = money(tip);
     var total = config.due + tip;
     document.getElementById("sum-total").textContent = money(total);
+    document.getElementById("total-line").hidden = tip === 0;
+    // A visit with nothing due shows the card form only once a tip is chosen (or a problem is shown).
+    form.classList.toggle("no-charge", total === 0 && !problem);
     if (!payButton.classList.contains("busy")) {
-      payButton.textContent = total === 0 ? config.nothingLabel
+      payButton.textContent = stale ? config.changedLabel.replace("{amount}", stale)
+        : total === 0 ? config.nothingLabel
         : (config.due === 0 ? config.payTipLabel : config.payLabel).replace("{amount}", money(total));
-      payButton.disabled = stale || tooMuch || total === 0;
+      payButton.disabled = !!stale || tooMuch || total === 0;
     }
+  }
+
+  // A new version: the amount at the top and the Pay button say what changed; the client reviews it first.
+  function showChange(amountText) {
+    var hero = document.getElementById("hero-amount");
+    var label = document.getElementById("hero-label");
+    if (label && !stale) label.textContent = config.newAmountLabel.replace("{amount}", hero.textContent);
+    if (hero) hero.textContent = amountText;
+    stale = amountText;
   }
 
   if (form) {
@@ -130,7 +155,7 @@
       .then(function (status) {
         if (status.state === "paid" || status.state === "inactive") { window.location.reload(); return; }
         if (status.version !== config.version) {
-          stale = true;
+          showChange(status.due_now_text);
           document.getElementById("version-text").textContent = config.updatedText.replace("{amount}", status.due_now_text);
           document.getElementById("version-banner").hidden = false;
           update();

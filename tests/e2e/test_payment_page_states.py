@@ -1,0 +1,198 @@
+"""Every state of the payment page at phone size (390x844, 2x): axe-core finds no serious or critical
+violation, the Pay action is inside the first screen, a declined card keeps what the client chose.
+
+Set ``POSDESK_SCREENSHOT_DIR`` to keep a screenshot of each state (first screen and full page).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from posdesk.core.ticket import Coverage
+from posdesk.gateways.simulator import APPROVES, ASKS_3DS, DECLINES
+from tests.companion.conftest import Companion, invoice_upload, put_invoice, service_line
+from tests.companion.conftest import make_companion as make_companion  # the fixture, re-exported
+from tests.e2e.test_payment_page import enter_card, open_link, uploaded
+
+pytestmark = pytest.mark.e2e
+VIEWPORT_HEIGHT = 844
+
+
+@pytest.fixture
+def shop(make_companion: Any, tmp_path: Path) -> Companion:
+    made: Companion = make_companion(f"sqlite+pysqlite:///{tmp_path / 'companion.db'}")
+    return made
+
+
+def keep(page: Page, name: str) -> None:
+    folder = os.environ.get("POSDESK_SCREENSHOT_DIR")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(folder) / f"page-{name}.png"))
+        page.screenshot(path=str(Path(folder) / f"page-{name}-full.png"), full_page=True)
+
+
+def inside_first_screen(page: Page, selector: str) -> bool:
+    box = page.locator(selector).bounding_box()
+    return box is not None and box["y"] >= 0 and box["y"] + box["height"] <= VIEWPORT_HEIGHT
+
+
+def state_pay(page: Page, shop: Companion) -> None:
+    open_link(page, shop, uploaded(shop))
+    expect(page.get_by_test_id("pay-button")).to_be_visible()
+
+
+def state_declined(page: Page, shop: Companion) -> None:
+    open_link(page, shop, uploaded(shop))
+    page.get_by_test_id("tip-option").nth(2).click()
+    enter_card(page, DECLINES)
+    page.get_by_test_id("pay-button").click()
+    expect(page.get_by_test_id("error")).to_be_visible()
+
+
+def state_out_of_date(page: Page, shop: Companion) -> None:
+    body = uploaded(shop)
+    open_link(page, shop, body)
+    newer = invoice_upload(
+        invoice_id=body["invoice_id"], ticket_id=body["ticket_id"], version=2,
+        lines=[service_line(price=9000)], link_token=body["link_token"],
+    )  # fmt: skip
+    assert put_invoice(shop.api, newer).status_code in (200, 201)
+    expect(page.locator("#version-banner")).to_be_visible(timeout=10_000)
+
+
+def state_3ds(page: Page, shop: Companion) -> None:
+    open_link(page, shop, uploaded(shop))
+    enter_card(page, ASKS_3DS)
+    page.get_by_test_id("pay-button").click()
+    expect(page.get_by_test_id("authenticate")).to_be_visible()
+
+
+def state_paid(page: Page, shop: Companion) -> None:
+    open_link(page, shop, uploaded(shop))
+    enter_card(page, APPROVES)
+    page.get_by_test_id("pay-button").click()
+    expect(page.get_by_test_id("confirmation")).to_be_visible()
+
+
+def state_already_paid(page: Page, shop: Companion) -> None:
+    body = uploaded(shop)
+    open_link(page, shop, body)
+    enter_card(page, APPROVES)
+    page.get_by_test_id("pay-button").click()
+    expect(page.get_by_test_id("confirmation")).to_be_visible()
+    open_link(page, shop, body)
+    expect(page.get_by_test_id("already-paid")).to_be_visible()
+
+
+def state_inactive(page: Page, shop: Companion) -> None:
+    page.goto(f"{shop.url}/pay/no-such-link-at-all")
+    expect(page.get_by_test_id("link-inactive")).to_be_visible()
+
+
+def state_nothing_due(page: Page, shop: Companion) -> None:
+    open_link(page, shop, uploaded(shop, lines=[service_line(prepaid=Coverage.PACKAGE)]))
+    expect(page.locator("#hero-amount")).to_have_text("$0.00")
+
+
+STATES: dict[str, Callable[[Page, Companion], None]] = {
+    "pay": state_pay,
+    "declined": state_declined,
+    "out-of-date": state_out_of_date,
+    "3ds": state_3ds,
+    "paid": state_paid,
+    "already-paid": state_already_paid,
+    "inactive": state_inactive,
+    "nothing-due": state_nothing_due,
+}
+
+
+@pytest.mark.parametrize("state", list(STATES))
+def test_every_page_state_passes_axe(phone_page: Page, shop: Companion, axe: Any, state: str) -> None:
+    STATES[state](phone_page, shop)
+    keep(phone_page, state)
+    axe(phone_page)
+
+
+@pytest.mark.parametrize("state", ["pay", "declined", "out-of-date"])
+def test_the_pay_button_is_inside_the_first_screen(phone_page: Page, shop: Companion, state: str) -> None:
+    STATES[state](phone_page, shop)
+    assert inside_first_screen(phone_page, "#pay-button")
+
+
+def test_a_declined_card_keeps_every_choice_and_says_what_to_do(phone_page: Page, shop: Companion) -> None:
+    body = uploaded(shop)
+    phone_page.goto(f"{shop.url}/pay/{body['link_token']}?lang=es")
+    phone_page.locator("#tip-custom-radio").check(force=True)
+    phone_page.get_by_test_id("tip-custom").fill("7.50")
+    phone_page.locator("#save-card").check()
+    enter_card(phone_page, DECLINES)
+    expect(phone_page.get_by_test_id("pay-button")).to_have_text("Pagar $89.15")
+    phone_page.get_by_test_id("pay-button").click()
+
+    problem = phone_page.locator("#problem")
+    expect(problem).to_be_focused()
+    expect(problem).to_contain_text("No se cobró nada")  # what to do next, in the client's language
+    assert inside_first_screen(phone_page, "#problem")
+    # Beside the card fields, not two screens above them.
+    assert phone_page.locator(".charge #problem").count() == 1
+    expect(phone_page.locator("#tip-custom-radio")).to_be_checked()
+    expect(phone_page.get_by_test_id("tip-custom")).to_have_value("7.50")
+    expect(phone_page.locator("#save-card")).to_be_checked()
+    expect(phone_page.get_by_test_id("pay-button")).to_have_text("Pagar $89.15")
+
+    enter_card(phone_page, APPROVES)
+    phone_page.get_by_test_id("pay-button").click()
+    expect(phone_page.get_by_test_id("receipt-tip")).to_have_text("$7.50")
+
+
+def test_a_preset_tip_survives_a_decline(phone_page: Page, shop: Companion) -> None:
+    open_link(phone_page, shop, uploaded(shop))
+    phone_page.get_by_test_id("tip-option").nth(2).click()
+    enter_card(phone_page, DECLINES)
+    phone_page.get_by_test_id("pay-button").click()
+    expect(phone_page.get_by_test_id("error")).to_have_text("Your card was declined")
+    expect(phone_page.get_by_test_id("tip-option").nth(2).locator("input")).to_be_checked()
+    expect(phone_page.get_by_test_id("pay-button")).to_have_text("Pay $93.65")
+
+
+def test_an_out_of_date_page_says_what_changed_and_offers_a_review(phone_page: Page, shop: Companion) -> None:
+    state_out_of_date(phone_page, shop)
+    expect(phone_page.locator("#hero-amount")).to_have_text("$90.00")
+    expect(phone_page.locator("#hero-label")).to_have_text("New amount due (was $81.65)")
+    button = phone_page.get_by_test_id("pay-button")
+    expect(button).to_have_text("The amount changed to $90.00")
+    expect(button).to_be_disabled()
+    phone_page.locator("#review-link").click()
+    expect(phone_page.locator("#hero-amount")).to_have_text("$90.00")
+    expect(phone_page.get_by_test_id("pay-button")).to_have_text("Pay $90.00")
+
+
+def test_a_visit_with_nothing_due_shows_the_card_form_only_for_a_tip(phone_page: Page, shop: Companion) -> None:
+    state_nothing_due(phone_page, shop)
+    expect(phone_page.get_by_test_id("promo-code")).to_have_count(0)
+    expect(phone_page.get_by_test_id("pay-button")).to_be_hidden()
+    expect(phone_page.locator("#sim_number")).to_be_hidden()
+    phone_page.get_by_test_id("tip-option").nth(0).click()
+    expect(phone_page.get_by_test_id("pay-button")).to_have_text("Pay tip $9.00")
+    assert inside_first_screen(phone_page, "#pay-button")
+
+
+def test_tip_buttons_say_what_they_are_a_share_of(phone_page: Page, shop: Companion) -> None:
+    state_pay(phone_page, shop)
+    expect(phone_page.get_by_role("radio", name="15% of $60.00 services: $9.00")).to_have_count(1)
+    expect(phone_page.locator("#tip-base")).to_contain_text("$60.00 of services")
+
+
+def test_the_lines_fold_behind_view_details_on_a_phone(phone_page: Page, shop: Companion) -> None:
+    state_pay(phone_page, shop)
+    expect(phone_page.locator(".line-name").first).to_be_hidden()
+    phone_page.get_by_test_id("view-details").click()
+    expect(phone_page.get_by_test_id("view-details")).to_have_text("View details (2 items)")
+    expect(phone_page.locator(".line-name").first).to_be_visible()
