@@ -52,7 +52,11 @@ def open_database(config: CompanionConfig) -> Database:
     db = Database(config.database_url)
     # On SQLite take the write lock up front, so two processes starting together migrate in turn.
     engine = db.engine.execution_options(posdesk_begin="BEGIN IMMEDIATE") if db.is_sqlite else db.engine
-    migrations.upgrade(engine)
+    try:
+        migrations.upgrade(engine)
+    except BaseException:  # a refused (newer) schema or an unreachable server: close what was opened
+        db.dispose()
+        raise
     return db
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from collections.abc import Iterator
@@ -11,6 +12,8 @@ from pathlib import Path
 from typing import TextIO
 
 from posdesk import __version__
+
+log = logging.getLogger("posdesk")
 
 
 def display_problem(
@@ -44,6 +47,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 CONSOLE_FILE = "console.txt"
+SCHEMA_TOO_NEW = 3  # exit status: the cache is from a newer build and was left as it was
 PRINTING_FLAGS = frozenset({"--version", "--help", "-h", "--self-test"})
 
 
@@ -108,9 +112,19 @@ def main(argv: list[str] | None = None) -> int:
     logs.setup_logging("posdesk")
     from posdesk.gui.about_dialog import show_crash_notice  # Qt only once a display is known to exist
     from posdesk.gui.app import run
+    from posdesk.store.backups import SchemaTooNew, restore
 
     crash.install(on_crash=show_crash_notice)
+    try:
+        return run(companion_url=args.companion_url, demo=args.demo, self_test=args.self_test)
+    except SchemaTooNew as too_new:  # a rolled-back install: explain, and offer the copy from before
+        log.info("%s", too_new)  # stderr below; the log file keeps it too
+        print(f"posdesk: {too_new}", file=sys.stderr)
+        from posdesk.gui.schema_notice import offer_restore
 
+        if not offer_restore(too_new) or too_new.backup is None:
+            return SCHEMA_TOO_NEW
+        restore(too_new.path, too_new.backup)
     return run(companion_url=args.companion_url, demo=args.demo, self_test=args.self_test)
 
 

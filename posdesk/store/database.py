@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from posdesk import paths
+from posdesk.store.backups import SchemaTooNew, back_up, backups_of
 from posdesk.store.direct import DirectReader, DirectReads
 from posdesk.store.migrations.head import HEAD_REVISION
 
@@ -169,7 +170,13 @@ class Database:
         if current == HEAD_REVISION:
             return
         from alembic import command  # and SQLAlchemy, through the engine
+        from alembic.script import ScriptDirectory
 
+        known = {script.revision for script in ScriptDirectory.from_config(alembic_config()).walk_revisions()}
+        if current is not None and current not in known:
+            raise SchemaTooNew(self.path, current, HEAD_REVISION, backups_of(self.path, known))
+        if current is not None:  # a copy to go back to if this build is rolled back (posdesk.store.backups)
+            back_up(self.path, current)
         log.info("migrating local cache %s from %s to %s", self.path.name, current, HEAD_REVISION)
         writer = self.engine.execution_options(**{_BEGIN_OPTION: "BEGIN IMMEDIATE"})
         with writer.connect() as connection:
