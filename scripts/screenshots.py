@@ -109,8 +109,8 @@ def render(data: Path) -> int:
         if panel.item(row).data(ITEM_ROLE) is not None
     )
     view.open_appointment(with_package or first)
-    products = [item for item in view._catalog if item.kind.value == "product"]
-    classes = [item for item in view._catalog if item.kind.value == "class"]
+    products = [item for item in view.catalog.items if item.kind.value == "product"]
+    classes = [item for item in view.catalog.items if item.kind.value == "class"]
     for item in products[:1] + classes[:1]:
         view.add_item(item)
     if products:

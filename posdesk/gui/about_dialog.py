@@ -8,7 +8,6 @@ answers both, with a button that opens the data folder (the local database, ``lo
 from __future__ import annotations
 
 import platform
-import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -28,6 +27,7 @@ from posdesk.gui.qt import (
     QMessageBox,
     QPushButton,
     Qt,
+    QThread,
     QVBoxLayout,
     QWidget,
     name,
@@ -122,7 +122,7 @@ def show_crash_notice(report: Path) -> None:
     Crashes on other threads are written and logged, and not shown: widgets belong to the UI thread.
     """
     app = QApplication.instance()
-    if app is None or threading.current_thread() is not threading.main_thread():
+    if app is None or QThread.currentThread() != app.thread():
         return
     box = QMessageBox(QMessageBox.Icon.Warning, "posdesk: unexpected problem", crash_message(report))
     box.setObjectName("crashNotice")

@@ -18,13 +18,14 @@ seconds is already the right one and its upload waits in the outbox.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import logging
 import os
 import socket
 import sys
-import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, cast
@@ -95,15 +96,18 @@ class DemoStarter(QObject):
         self.db = db
         self.demo = demo
         self.outcome: tuple[Any, Any] | None = None
-        # Not ``self.thread``: that would hide QObject.thread(), which answers which QThread owns this object.
-        self._thread = threading.Thread(target=self._run, name="posdesk-demo-start", daemon=True)
+        self._future: Future[None] | None = None
 
     def start(self) -> None:
-        self._thread.start()
+        runner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="posdesk-demo-start")
+        self._future = runner.submit(self._run)
+        runner.shutdown(wait=False)  # the thread ends when its one task does
 
     def join(self, timeout: float) -> None:
         """Wait (at most ``timeout`` seconds) for the start-up thread to finish."""
-        self._thread.join(timeout)
+        if self._future is not None:
+            with contextlib.suppress(TimeoutError, Exception):
+                self._future.result(timeout)
 
     def _run(self) -> None:
         # While this thread imports (which holds the GIL for long stretches), let the UI thread take the
@@ -211,6 +215,7 @@ class PosApp:
                     stop.stop()
                 except Exception:
                     log.exception("stopping %s failed", part)
+        self.ctx.network.shutdown(wait=False)  # a companion call in flight is not waited for
         self.worker.shutdown()
         self.db.close()
 

@@ -15,16 +15,12 @@ says so.
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import re
-import threading
-from collections.abc import Mapping
-from typing import Any
 
 from posdesk.core.client import Client
 from posdesk.core.money import Money
 from posdesk.gui.context import PosContext
+from posdesk.gui.operations import CollectionOp, OpChanges, QueryOp
 from posdesk.gui.qt import (
     QComboBox,
     QDialog,
@@ -42,86 +38,22 @@ from posdesk.gui.qt import (
     name,
     plain_label,
 )
+from posdesk.pos.messages import STATE_WORDS, TEMPLATES, available_channels, delivery_words, fill_template
 from posdesk.store.messages import (
     ClientMessage,
     MessageChannel,
-    MessageRepository,
     MessageState,
     client_change_key,
-    queue_message,
 )
-from posdesk.sync.history import fetch_client_history, merge_client_history
+from posdesk.sync.history import fetch_client_history
 
+__all__ = ["CommunicatorDialog", "delivery_words", "fill_template"]
 log = logging.getLogger(__name__)
 
 MESSAGE_ROLE = Qt.ItemDataRole.UserRole
 
-# Placeholders: {first_name}, {business}, {amount}, {link}. The texts match the companion's defaults.
-INVOICE_SMS = "Hi {first_name}, your invoice from {business} for {amount} is ready. Pay securely here: {link}"
-INVOICE_SUBJECT = "Your invoice from {business}: {amount}"
-INVOICE_EMAIL = (
-    "Hi {first_name},\n\nYour invoice from {business} for {amount} is ready.\n\n"
-    "Pay securely online:\n{link}\n\nThank you,\n{business}\n"
-)
-REMINDER_SMS = "Hi {first_name}, a friendly reminder from {business}: {amount} is still due. Pay here: {link}"
-REMINDER_SUBJECT = "A reminder from {business}"
-REMINDER_EMAIL = (
-    "Hi {first_name},\n\nA friendly reminder that {amount} is still due to {business}.\n\n"
-    "You can pay securely online:\n{link}\n\nThank you,\n{business}\n"
-)
 OFFLINE_NOTE = "Offline — showing messages on this terminal."
 UNREACHABLE_NOTE = "The companion did not answer — showing messages on this terminal."
-
-GREETING_SMS = "Hi {first_name}, "
-GREETING_EMAIL = "Hi {first_name},\n\n\n\nThank you,\n{business}\n"
-
-# (name shown, needs a link, {channel: (subject, text)})
-TEMPLATES: tuple[tuple[str, bool, dict[MessageChannel, tuple[str, str]]], ...] = (
-    ("Invoice", True, {MessageChannel.SMS: ("", INVOICE_SMS), MessageChannel.EMAIL: (INVOICE_SUBJECT, INVOICE_EMAIL)}),
-    ("Payment reminder", True, {MessageChannel.SMS: ("", REMINDER_SMS), MessageChannel.EMAIL: (REMINDER_SUBJECT, REMINDER_EMAIL)}),
-    ("Blank message", False, {MessageChannel.SMS: ("", GREETING_SMS), MessageChannel.EMAIL: ("A message from {business}", GREETING_EMAIL)}),
-)  # fmt: skip
-
-_PLACEHOLDER = re.compile(r"\{(first_name|business|amount|link)\}")
-
-STATE_WORDS = {
-    MessageState.QUEUED: "Queued",
-    MessageState.SENT: "Sent",
-    MessageState.DELIVERED: "Delivered",
-    MessageState.FAILED: "Failed",
-}
-
-
-def fill_template(template: str, values: Mapping[str, str]) -> str:
-    """One pass over the template: a value is inserted as it is and never read again, so a client named
-    ``{link}`` stays that name. An unknown ``{name}`` is left as written for the cashier to fix."""
-    return _PLACEHOLDER.sub(lambda match: values.get(match.group(1), match.group(0)), template)
-
-
-def delivery_words(message: ClientMessage) -> str:
-    """``"SMS delivered"``, ``"Email failed: <reason>"``: what the ticket and the thread show."""
-    words = f"{message.channel.label} {STATE_WORDS[message.state].lower()}"
-    return f"{words}: {message.reason}" if message.state is MessageState.FAILED and message.reason else words
-
-
-def _available(client: Client) -> tuple[list[MessageChannel], str]:
-    """The channels this client can be messaged on, and why the others are missing."""
-    channels: list[MessageChannel] = []
-    reasons: list[str] = []
-    who = client.first_name or "This client"
-    if client.can_receive_sms:
-        channels.append(MessageChannel.SMS)
-    elif not client.phone:
-        reasons.append(f"{who} has no mobile number on file")
-    else:
-        reasons.append(f"{who} has not agreed to receive text messages")
-    if client.can_receive_email:
-        channels.append(MessageChannel.EMAIL)
-    elif not client.email:
-        reasons.append(f"{who} has no email address on file")
-    else:
-        reasons.append(f"{who} has not agreed to receive emails")
-    return channels, ("; ".join(reasons) + "." if reasons else "")
 
 
 class CommunicatorDialog(QDialog):
@@ -135,7 +67,6 @@ class CommunicatorDialog(QDialog):
 
     message_queued = Signal(object)
     history_merged = Signal(object)
-    _history_fetched = Signal(object)  # from the fetching thread: a list of messages, or the error
 
     def __init__(
         self,
@@ -168,13 +99,14 @@ class CommunicatorDialog(QDialog):
             self.choose_template(template)
         ctx.tickets_changed.connect(self._on_changed)
         ctx.connection_changed.connect(self._on_connection_changed)
-        self._history_fetched.connect(self._on_history_fetched)
         self.load_history()
 
     # -- building ----------------------------------------------------------------------------------
     def _build(self) -> None:
         layout = QVBoxLayout(self)
-        self.title_label = name(plain_label(f"Conversation with {self.client.display_name}"), "communicatorTitle", "Client")
+        self.title_label = name(
+            plain_label(f"Conversation with {self.client.display_name}"), "communicatorTitle", "Client"
+        )
         layout.addWidget(self.title_label)
         self.contact_label = name(plain_label(), "contactLabel", "Contact details and consent")
         self.contact_label.setWordWrap(True)
@@ -191,7 +123,9 @@ class CommunicatorDialog(QDialog):
         self.history_note.setWordWrap(True)
         self.history_note.hide()
         layout.addWidget(self.history_note)
-        self.retry_button = name(QPushButton("Retry failed message"), "retryMessageButton", "Retry failed message")
+        self.retry_button = name(
+            QPushButton("Retry failed message"), "retryMessageButton", "Retry failed message"
+        )
         self.retry_button.clicked.connect(self.retry_selected)
         layout.addWidget(self.retry_button, 0, Qt.AlignmentFlag.AlignRight)
 
@@ -249,7 +183,7 @@ class CommunicatorDialog(QDialog):
 
     def _refresh_channels(self) -> None:
         current = self.channel
-        channels, why_not = _available(self.client)
+        channels, why_not = available_channels(self.client)
         self.channel_combo.blockSignals(True)
         self.channel_combo.clear()
         for channel in channels:
@@ -301,8 +235,7 @@ class CommunicatorDialog(QDialog):
     # -- the conversation --------------------------------------------------------------------------
     def reload(self) -> None:
         """Read the conversation from the local cache (a small indexed query)."""
-        with self.ctx.backend.db.reading() as session:
-            self.messages = MessageRepository(session).for_client(self.client.id)
+        self.messages = self.ctx.backend.messages_for_client(self.client.id)
         selected = self.conversation.currentItem()
         selected_id = selected.data(MESSAGE_ROLE) if selected is not None else None
         self.conversation.clear()
@@ -313,8 +246,12 @@ class CommunicatorDialog(QDialog):
                 state += " (sent when this terminal reconnects)"
             if message.state is MessageState.FAILED and message.reason:
                 state += f": {message.reason}"
-            heading = f"{message.channel.label} · {when}" + (f" · {message.subject}" if message.subject else "")
-            item = QListWidgetItem(f"{heading}\n{message.text.strip()}\n{state}")  # item text is never rich text
+            heading = f"{message.channel.label} · {when}" + (
+                f" · {message.subject}" if message.subject else ""
+            )
+            item = QListWidgetItem(
+                f"{heading}\n{message.text.strip()}\n{state}"
+            )  # item text is never rich text
             item.setData(MESSAGE_ROLE, message.id)
             item.setToolTip(f"{state} · to {message.to}" if message.to else state)
             self.conversation.addItem(item)
@@ -339,17 +276,14 @@ class CommunicatorDialog(QDialog):
         self.fetching_history = True
         url, vault, client_id = connection.url, self.ctx.vault, self.client.id
 
-        def fetch() -> None:
-            result: Any
-            try:
-                credential = vault.load(url)  # the keyring may be slow: not on the UI thread either
-                result = fetch_client_history(url, credential, client_id) if credential else []
-            except Exception as exc:  # CompanionError, or anything else: the local thread stays usable
-                result = exc
-            with contextlib.suppress(RuntimeError):  # the dialog was closed and deleted meanwhile
-                self._history_fetched.emit(result)
+        def fetch() -> list[dict[str, object]]:
+            credential = vault.load(url)  # the keyring may be slow: not on the UI thread either
+            return fetch_client_history(url, credential, client_id) if credential else []
 
-        threading.Thread(target=fetch, name="posdesk-message-history", daemon=True).start()
+        # A failure (CompanionError, or anything else) leaves the local thread usable.
+        QueryOp("fetch message history", fetch).success(self._on_history_fetched).failure(
+            self._on_history_fetched
+        ).run_in_background(self.ctx)
 
     def _on_history_fetched(self, result: object) -> None:
         self.fetching_history = False
@@ -360,10 +294,10 @@ class CommunicatorDialog(QDialog):
         messages = result if isinstance(result, list) else []
         if not messages:
             return
-        db = self.ctx.backend.db
-        self.ctx.worker.run(
-            "merge message history", lambda: merge_client_history(db, messages), on_done=self._on_history_merged
-        )
+        backend = self.ctx.backend
+        CollectionOp("merge message history", lambda: backend.merge_client_history(messages)).success(
+            self._on_history_merged
+        ).run_in_background(self.ctx)
 
     def _on_history_merged(self, changed: set[str]) -> None:
         self.reload()
@@ -393,7 +327,7 @@ class CommunicatorDialog(QDialog):
     def _refresh_retry(self) -> None:
         failed = self._selected_failed()
         self.retry_button.setVisible(any(m.state is MessageState.FAILED for m in self.messages))
-        channels, _ = _available(self.client)
+        channels, _ = available_channels(self.client)
         self.retry_button.setEnabled(failed is not None and failed.channel in channels and not self.sending)
         self.retry_button.setToolTip("" if failed else "Select a failed message to send it again")
 
@@ -431,30 +365,36 @@ class CommunicatorDialog(QDialog):
         self._queue(failed.channel, failed.text, failed.subject, link=link, ticket_id=failed.ticket_id)
 
     def _queue(
-        self, channel: MessageChannel, text: str, subject: str, *, link: str | None, ticket_id: str | None = None
+        self,
+        channel: MessageChannel,
+        text: str,
+        subject: str,
+        *,
+        link: str | None,
+        ticket_id: str | None = None,
     ) -> None:
         self.sending = True
         self._refresh_send()
         self._refresh_retry()
         self.feedback.setText("Sending…")
-        client, db = self.client, self.ctx.backend.db
+        client, backend = self.client, self.ctx.backend
         ticket_id = ticket_id or self.ticket_id
         invoice_id = self.invoice_id
 
         def write() -> ClientMessage:
-            with db.session() as session:
-                return queue_message(
-                    session,
-                    client=client,
-                    channel=channel,
-                    text=text,
-                    subject=subject,
-                    link=link,
-                    ticket_id=ticket_id,
-                    invoice_id=invoice_id,
-                )
+            return backend.queue_message(
+                client=client,
+                channel=channel,
+                text=text,
+                subject=subject,
+                link=link,
+                ticket_id=ticket_id,
+                invoice_id=invoice_id,
+            )
 
-        self.ctx.worker.run("send message", write, on_done=self._on_queued, on_error=self._on_failed)
+        CollectionOp("send message", write, changes=OpChanges(messages=True)).success(
+            self._on_queued
+        ).failure(self._on_failed).run_in_background(self.ctx)
 
     def _on_queued(self, message: ClientMessage) -> None:
         self.sending = False
@@ -462,7 +402,9 @@ class CommunicatorDialog(QDialog):
         self.template_combo.setCurrentIndex(0)
         online = self.ctx.connection.online
         self.feedback.setText(
-            f"{message.channel.label} queued." if online else f"{message.channel.label} queued: it goes out when this terminal reconnects."
+            f"{message.channel.label} queued."
+            if online
+            else f"{message.channel.label} queued: it goes out when this terminal reconnects."
         )
         self.reload()
         self._refresh_send()

@@ -40,11 +40,14 @@ class PosContext(QObject):
         settings_changed(): the terminal settings were saved (the feature switch may have flipped).
         tickets_changed(object): a set of ticket ids changed in the database (from sync or a save).
         connection_changed(str): online / offline / catching_up.
+        operation_did_execute(object, object): a :class:`~posdesk.gui.operations.CollectionOp` finished:
+            its :class:`~posdesk.gui.operations.OpChanges` and the object that started it (or None).
     """
 
     settings_changed = Signal()
     tickets_changed = Signal(object)
     connection_changed = Signal(str)
+    operation_did_execute = Signal(object, object)
 
     def __init__(
         self,
@@ -55,11 +58,14 @@ class PosContext(QObject):
         vault: CredentialVault | None = None,
         timezone: ZoneInfo | None = None,
         locale: str = "en_US",
+        network: Worker | None = None,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
         self.backend = backend
-        self.worker = worker
+        self.worker = worker  # the one writer thread (CollectionOp)
+        # Reads and companion calls (QueryOp), a few at once, so a slow companion never delays a save.
+        self.network = network or Worker(self, thread_name="posdesk-network", threads=2)
         self.connection = connection or Connection()
         self.vault = vault or CredentialVault()
         self.timezone = timezone or ZoneInfo("UTC")

@@ -16,13 +16,12 @@ from dataclasses import replace
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
-import httpx
-
-from posdesk.core.money import Money, MoneyFormatError, validate_currency
-from posdesk.core.tips import TipPolicy, TipPreset
+from posdesk.core.money import validate_currency
+from posdesk.core.tips import TipPolicy
 from posdesk.gui.context import PosContext
 from posdesk.gui.credentials import NoKeyringAvailable, keyring_available
-from posdesk.gui.pin import PinError, check_new_pin, hash_pin, verify_pin
+from posdesk.gui.manager_pin import PinDialog, with_manager_pin
+from posdesk.gui.operations import QueryOp
 from posdesk.gui.qt import (
     QCheckBox,
     QComboBox,
@@ -41,126 +40,28 @@ from posdesk.gui.qt import (
     name,
     plain_label,
 )
+from posdesk.pos.settings_form import (
+    GATEWAY_FIELDS,
+    GATEWAY_KEY,
+    GATEWAYS,
+    NO_KEYRING,
+    PUBLIC_FIELDS,
+    mask_secret,
+    parse_tip_preset,
+)
 from posdesk.store import TerminalSettings
-from posdesk.sync.store_settings import PAGE_LANGUAGES, save_and_queue
+from posdesk.sync.store_settings import PAGE_LANGUAGES
 
 if TYPE_CHECKING:  # the sync client is imported when pairing, not when the dialog opens
     from posdesk.sync.client import PairingResult
 
+__all__ = ["NO_KEYRING", "SettingsDialog", "mask_secret", "open_settings", "parse_tip_preset"]
 log = logging.getLogger(__name__)
-
-GATEWAYS = (("simulator", "Simulator (training)"), ("stripe", "Stripe"), ("cloud9", "Cloud9"))
-GATEWAY_FIELDS = {
-    "simulator": (),
-    "stripe": (
-        ("publishable_key", "Publishable key"),
-        ("secret_key", "Secret key"),
-        ("webhook_secret", "Webhook secret"),
-    ),
-    "cloud9": (("merchant_id", "Merchant ID"), ("api_key", "API key")),
-}
-PUBLIC_FIELDS = frozenset({"publishable_key", "merchant_id"})  # ids the companion may show back, masked
-GATEWAY_KEY = "gateway"  # settings row: {"name": ..., "masks": {field: mask}}
-NO_KEYRING = (
-    "No keyring is available on this computer, so the terminal's credential cannot be stored safely. "
-    "Keep it for this session only: the terminal must be paired again after a restart."
-)
-
-
-def mask_secret(secret: str) -> str:
-    """ "sk_live_abcdef1234" -> "sk_live_…1234": enough to recognise it, too little to use it."""
-    secret = secret.strip()
-    if len(secret) <= 8:
-        return "…" + secret[-2:] if secret else ""
-    prefix = secret[: secret.rfind("_") + 1] if "_" in secret[:12] else secret[:3]
-    return f"{prefix}…{secret[-4:]}"
-
-
-def parse_tip_preset(text: str, currency: str, locale: str) -> TipPreset:
-    """ "15%" -> 15 percent, "2.00" -> a fixed amount; ValueError with a message otherwise."""
-    text = text.strip()
-    if text.endswith("%"):
-        try:
-            return TipPreset(percent=Decimal(text[:-1].strip()) / 100)
-        except (InvalidOperation, ValueError):
-            raise ValueError(f"{text!r} is not a tip percent such as 18%") from None
-    try:
-        return TipPreset(amount=Money.parse(text, currency, locale))
-    except (MoneyFormatError, ValueError):
-        raise ValueError(f"{text!r} is not a tip such as 18% or 5.00") from None
-
-
-class PinDialog(QDialog):
-    """Asks for the manager PIN; on first use, sets it (twice, to be sure)."""
-
-    def __init__(self, ctx: PosContext, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        name(self, "managerPinDialog", "Manager PIN")
-        self.ctx = ctx
-        # Holds the settings dialog the PIN opened, so an unparented one outlives open_settings' callback.
-        self.settings_dialog: SettingsDialog | None = None
-        self.first_use = not ctx.settings.manager_pin_hash
-        self.setWindowTitle("Set the manager PIN" if self.first_use else "Manager PIN")
-        layout = QVBoxLayout(self)
-        intro = QLabel(
-            "Choose a manager PIN of at least 4 digits. It guards the settings."
-            if self.first_use
-            else "Settings are for managers. Enter the manager PIN."
-        )
-        intro.setWordWrap(True)
-        layout.addWidget(intro)
-        form = QFormLayout()
-        self.pin_edit = name(QLineEdit(), "pinEdit", "Manager PIN")
-        self.pin_edit.setEchoMode(QLineEdit.EchoMode.Password)
-        form.addRow("PIN", self.pin_edit)
-        self.confirm_edit = name(QLineEdit(self), "pinConfirmEdit", "Repeat manager PIN")
-        self.confirm_edit.setEchoMode(QLineEdit.EchoMode.Password)
-        if self.first_use:
-            form.addRow("Repeat PIN", self.confirm_edit)
-        else:
-            self.confirm_edit.hide()
-        layout.addLayout(form)
-        self.error = name(plain_label(), "errorMessage", "PIN message")
-        layout.addWidget(self.error)
-        buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
-        )
-        name(buttons.button(QDialogButtonBox.StandardButton.Ok), "pinOkButton", "Confirm PIN")
-        buttons.accepted.connect(self.submit)
-        buttons.rejected.connect(self.reject)
-        layout.addWidget(buttons)
-
-    def submit(self) -> None:
-        pin = self.pin_edit.text()
-        if self.first_use:
-            try:
-                check_new_pin(pin, self.confirm_edit.text())
-            except PinError as exc:
-                self.error.setText(str(exc))
-                return
-            settings = replace(self.ctx.settings, manager_pin_hash=hash_pin(pin))
-            self.ctx.worker.call(lambda: self.ctx.backend.save_settings(settings))
-            self.ctx.settings = settings
-            self.accept()
-        elif verify_pin(pin, self.ctx.settings.manager_pin_hash):
-            self.accept()
-        else:
-            self.pin_edit.clear()
-            self.error.setText("Wrong PIN")
 
 
 def open_settings(ctx: PosContext, parent: QWidget | None = None) -> PinDialog:
     """Ask for the PIN, then show the settings (both window-modal, neither blocks the event loop)."""
-    gate = PinDialog(ctx, parent)
-
-    def granted() -> None:
-        dialog = SettingsDialog(ctx, parent)
-        gate.settings_dialog = dialog
-        dialog.open()
-
-    gate.accepted.connect(granted)
-    gate.open()
-    return gate
+    return with_manager_pin(ctx, parent, lambda: SettingsDialog(ctx, parent), purpose="the settings")
 
 
 class SettingsDialog(QDialog):
@@ -349,10 +250,7 @@ class SettingsDialog(QDialog):
 
     # -- reading the form ----------------------------------------------------------------------
     def _load_gateway(self) -> dict[str, Any]:
-        from posdesk.store import SettingsRepository
-
-        with self.ctx.backend.db.reading() as session:
-            value = SettingsRepository(session).get(GATEWAY_KEY, {})
+        value = self.ctx.backend.setting(GATEWAY_KEY, {})
         return value if isinstance(value, dict) else {}
 
     def form_settings(self) -> TerminalSettings:
@@ -408,16 +306,15 @@ class SettingsDialog(QDialog):
         self.save_button.setEnabled(False)
         url = self.ctx.connection.url
 
-        def persist() -> TerminalSettings:
-            from posdesk.store import SettingsRepository
+        backend = self.ctx.backend
 
+        def persist() -> TerminalSettings:
             if secrets or gateway != self.gateway.get("name", "simulator"):
                 self._send_gateway(url, gateway, secrets)
             # Saved with the push of the store's fields to the companion, in one transaction.
-            save_and_queue(self.ctx.backend.db, settings)
-            with self.ctx.backend.db.session() as session:
-                SettingsRepository(session).set(GATEWAY_KEY, gateway_row)
-            return self.ctx.backend.settings()
+            backend.save_settings_and_push(settings)
+            backend.set_setting(GATEWAY_KEY, gateway_row)
+            return backend.settings()
 
         self.ctx.worker.run("save settings", persist, on_done=self._on_saved, on_error=self._on_save_failed)
 
@@ -425,16 +322,15 @@ class SettingsDialog(QDialog):
         """Write-only: ``PUT /api/v1/gateway`` on the companion; nothing secret is kept on the terminal."""
         if not url:
             raise ValueError("Connect to a companion before choosing a gateway")
+        from posdesk.sync.client import BlockingCompanion, CompanionRejected
+
         public = {k: v for k, v in secrets.items() if k in PUBLIC_FIELDS}
         hidden = {k: v for k, v in secrets.items() if k not in PUBLIC_FIELDS}
-        response = httpx.put(
-            f"{url}/api/v1/gateway",
-            json={"kind": gateway, "public": public, "secrets": hidden or None},
-            headers={"Authorization": f"Bearer {self.ctx.vault.load(url) or ''}"},
-            timeout=10,
-        )
-        if response.status_code >= 400:
-            raise ValueError(f"The companion refused the gateway settings ({response.status_code})")
+        try:
+            with BlockingCompanion(url, self.ctx.vault.load(url) or "") as companion:
+                companion.put_gateway(gateway, public, hidden)
+        except CompanionRejected as exc:
+            raise ValueError(f"The companion refused the gateway settings ({exc.status})") from None
 
     def _on_saved(self, settings: TerminalSettings) -> None:
         for edits in self.secret_edits.values():
@@ -482,7 +378,9 @@ class SettingsDialog(QDialog):
 
             return pair_with(url, code, self.settings.terminal_name or "POS terminal")
 
-        self.ctx.worker.run("pair", pair, on_done=self._on_paired, on_error=self._on_pair_failed)
+        QueryOp("pair", pair).success(self._on_paired).failure(self._on_pair_failed).run_in_background(
+            self.ctx
+        )
 
     def _on_paired(self, result: PairingResult) -> None:
         self.pair_button.setEnabled(True)
@@ -522,26 +420,29 @@ class SettingsDialog(QDialog):
         credential = self.ctx.vault.load(url) or ""
 
         def check() -> str:
-            try:
-                response = httpx.get(f"{url}/healthz", timeout=5)
-                if response.status_code != 200:
-                    return f"✗ The companion answered {response.status_code}"
+            from posdesk.sync.client import BlockingCompanion, CompanionRejected, CompanionUnavailable
+
+            with BlockingCompanion(url, credential) as companion:
+                try:
+                    companion.healthy()
+                except CompanionRejected as exc:
+                    return f"✗ The companion answered {exc.status}"
+                except CompanionUnavailable as exc:
+                    return f"✗ Cannot reach the companion: {exc}"
                 if not credential:
                     return "✓ Companion reachable. Pair this terminal to check the gateway."
-                gateway = httpx.post(
-                    f"{url}/api/v1/gateway/test",
-                    headers={"Authorization": f"Bearer {credential}"},
-                    timeout=20,
-                )
-            except httpx.HTTPError as exc:
-                return f"✗ Cannot reach the companion: {type(exc).__name__}"
-            if gateway.status_code != 200:
-                return f"✓ Companion reachable · ✗ gateway check refused ({gateway.status_code})"
-            body = gateway.json()
+                try:
+                    body = companion.test_gateway()
+                except CompanionRejected as exc:
+                    return f"✓ Companion reachable · ✗ gateway check refused ({exc.status})"
+                except CompanionUnavailable as exc:
+                    return f"✗ Cannot reach the companion: {exc}"
             mark = "✓" if body.get("ok") else "✗"
             return f"✓ Companion reachable · {mark} gateway: {body.get('message', '')}"
 
-        self.ctx.worker.run("test connection", check, on_done=self._on_tested, on_error=self._on_tested)
+        QueryOp("test connection", check).success(self._on_tested).failure(self._on_tested).run_in_background(
+            self.ctx
+        )
 
     def _on_tested(self, outcome: object) -> None:
         self.test_button.setEnabled(True)

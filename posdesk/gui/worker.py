@@ -9,7 +9,6 @@ result (or exception) comes back on the UI thread through a queued signal and is
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -32,11 +31,13 @@ class Worker(QObject):
     idle = Signal()
     _finished = Signal(object)
 
-    def __init__(self, parent: QObject | None = None) -> None:
+    def __init__(
+        self, parent: QObject | None = None, *, thread_name: str = "posdesk-worker", threads: int = 1
+    ) -> None:
+        """One thread (the writer) by default; the network lane runs a few at once (see operations)."""
         super().__init__(parent)
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="posdesk-worker")
+        self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix=thread_name)
         self._pending = 0
-        self._lock = threading.Lock()
         self._closed = False
         self._finished.connect(self._deliver)
 
@@ -87,11 +88,16 @@ class Worker(QObject):
                 on_error(error)
             else:
                 self.failed.emit(name, str(error) or type(error).__name__)
+        except RuntimeError as exc:
+            # The screen that asked was closed (its C++ object deleted) while the work ran: nobody to tell.
+            if "already deleted" not in str(exc):
+                raise
+            log.debug("operation %s finished after its screen closed", name)
         finally:
             if self._pending == 0:
                 self.idle.emit()
 
-    def shutdown(self) -> None:
+    def shutdown(self, *, wait: bool = True) -> None:
         """Finish queued work and stop the thread (callbacks still pending are dropped)."""
         self._closed = True
-        self._executor.shutdown(wait=True)
+        self._executor.shutdown(wait=wait, cancel_futures=not wait)

@@ -175,3 +175,63 @@ class CompanionClient:
                     # "retry:" and ":" heartbeat comments need no handling.
         except httpx.HTTPError as exc:
             raise CompanionUnavailable(str(exc) or type(exc).__name__) from exc
+
+
+class BlockingCompanion:
+    """The same API, called synchronously: for the POS's one-off calls (test connection, gateway
+    settings, refunds, the day summary), run off the UI thread by a ``QueryOp``. The relay and the
+    event stream use :class:`CompanionClient` on the sync thread's loop."""
+
+    def __init__(
+        self, companion_url: str, credential: str = "", *, transport: httpx.BaseTransport | None = None
+    ) -> None:
+        self.base_url = companion_url.rstrip("/")
+        headers = {"Authorization": f"Bearer {credential}"} if credential else {}
+        self._http = httpx.Client(
+            base_url=self.base_url,
+            headers=headers,
+            timeout=httpx.Timeout(REQUEST_TIMEOUT, connect=CONNECT_TIMEOUT),
+            transport=transport,
+        )
+
+    def __enter__(self) -> BlockingCompanion:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._http.close()
+
+    def _request(
+        self, method: str, path: str, *, timeout: float | None = None, **kwargs: Any
+    ) -> httpx.Response:
+        if timeout is not None:
+            kwargs["timeout"] = httpx.Timeout(timeout, connect=min(timeout, CONNECT_TIMEOUT))
+        try:
+            response = self._http.request(method, path, **kwargs)
+        except httpx.HTTPError as exc:
+            raise CompanionUnavailable(type(exc).__name__) from exc
+        return _check(response)
+
+    def healthy(self) -> None:
+        """``GET /healthz``; raises :class:`CompanionUnavailable` or :class:`CompanionRejected`."""
+        self._request("GET", "/healthz", timeout=5)
+
+    def get(self, path: str, **params: Any) -> dict[str, Any]:
+        return dict(self._request("GET", f"{API}{path}", params=params or None).json())
+
+    def post(
+        self, path: str, payload: dict[str, Any] | None = None, *, timeout: float | None = None
+    ) -> dict[str, Any]:
+        response = self._request("POST", f"{API}{path}", json=payload, timeout=timeout)
+        return dict(response.json()) if response.content else {}
+
+    def put(self, path: str, payload: dict[str, Any]) -> dict[str, Any]:
+        response = self._request("PUT", f"{API}{path}", json=payload)
+        return dict(response.json()) if response.content else {}
+
+    def put_gateway(self, kind: str, public: dict[str, str], secrets: dict[str, str] | None) -> None:
+        """Write-only gateway credentials: ``PUT /api/v1/gateway``."""
+        self.put("/gateway", {"kind": kind, "public": public, "secrets": secrets or None})
+
+    def test_gateway(self) -> dict[str, Any]:
+        """``POST /api/v1/gateway/test``: ``{"ok": bool, "message": str}``."""
+        return self.post("/gateway/test", timeout=20)

@@ -143,6 +143,7 @@ def make_pos(qtbot, db: Database) -> Iterator[Callable[..., Pos]]:
     yield make
     for pos in made:
         pos.ctx.worker.shutdown()
+        pos.ctx.network.shutdown()
 
 
 @pytest.fixture
@@ -152,4 +153,4 @@ def pos(make_pos: Callable[..., Pos]) -> Pos:
 
 def wait_idle(qtbot, ctx: PosContext) -> None:
     """Wait until every worker operation has run and its result reached the UI thread."""
-    qtbot.waitUntil(lambda: not ctx.worker.busy, timeout=10_000)
+    qtbot.waitUntil(lambda: not ctx.worker.busy and not ctx.network.busy, timeout=10_000)

@@ -10,6 +10,7 @@ import is left to that part's own tests, and what it imported before failing is 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import textwrap
@@ -96,7 +97,7 @@ def test_core_imports_no_framework_and_no_other_part() -> None:
     assert third_party <= {"babel"}, third_party
 
 
-@pytest.mark.parametrize("package", existing_packages("posdesk.store", "posdesk.sync"))
+@pytest.mark.parametrize("package", existing_packages("posdesk.store", "posdesk.sync", "posdesk.pos"))
 def test_the_pos_side_imports_no_web_framework_and_no_companion(package: str) -> None:
     result = probe(package, must_import=False)
     assert loaded_of(result, ("fastapi", "starlette", "uvicorn")) == []
@@ -108,6 +109,50 @@ def test_the_companion_side_imports_no_qt_and_no_pos(package: str) -> None:
     result = probe(package, must_import=False)
     assert loaded_of(result, ("PySide6", "shiboken6")) == []
     assert loaded_of(result, ("posdesk.gui", "posdesk.store", "posdesk.sync")) == []
+
+
+def test_the_pos_layer_imports_no_qt() -> None:
+    """The ticket editor, tenders, refunds and the day summary are tested without a QApplication."""
+    assert loaded_of(probe("posdesk.pos"), ("PySide6", "shiboken6", "posdesk.gui")) == []
+
+
+GUI_LIMIT = 450  # lines per module of posdesk/gui: big screens are composed of panels
+# What the screens leave to posdesk.pos (data access) and posdesk.sync.client (the companion), and to
+# gui/operations (work off the UI thread): SQL sessions and queries, HTTP, threads of their own.
+GUI_FORBIDDEN = (
+    (re.compile(r"^\s*(import|from)\s+(httpx|threading|sqlalchemy)\b", re.M), "imports httpx, threading or SQLAlchemy"),
+    (re.compile(r"\.(session|reading)\(\)"), "opens a database session"),
+    (re.compile(r"\bselect\(|\.query\(|\.execute\("), "runs a query"),
+    (re.compile(r"\bbackend\.db\b"), "reaches into the backend's database"),
+)
+
+
+def gui_rule_breaches(root: Path) -> list[str]:
+    breaches = []
+    for path in sorted(root.rglob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        where = path.relative_to(root.parent.parent).as_posix()
+        if (lines := text.count("\n")) > GUI_LIMIT:
+            breaches.append(f"{where}: {lines} lines (at most {GUI_LIMIT})")
+        for pattern, what in GUI_FORBIDDEN:
+            if pattern.search(text):
+                breaches.append(f"{where} {what}")
+    return breaches
+
+
+def test_the_gui_is_small_modules_without_sql_http_or_threads() -> None:
+    assert gui_rule_breaches(ROOT / "posdesk" / "gui") == []
+
+
+def test_the_gui_rules_catch_a_breach(tmp_path: Path) -> None:
+    gui = tmp_path / "posdesk" / "gui"
+    gui.mkdir(parents=True)
+    (gui / "fat.py").write_text("x = 1\n" * (GUI_LIMIT + 1))
+    (gui / "net.py").write_text("import httpx\n")
+    (gui / "thread.py").write_text("from threading import Thread\n")
+    (gui / "sql.py").write_text("with ctx.backend.db.reading() as session:\n    session.execute(select(Row))\n")
+    breaches = gui_rule_breaches(gui)
+    assert len(breaches) == 6, breaches
 
 
 def test_the_probe_sees_a_forbidden_import_in_a_submodule(tmp_path: Path) -> None:

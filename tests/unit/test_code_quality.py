@@ -28,6 +28,7 @@ def test_mypy_is_clean_on_the_typed_parts() -> None:
         "posdesk/sync",
         "posdesk/messaging",
         "posdesk/gui",
+        "posdesk/pos",
     ]
     done = run("mypy", *parts)
     assert done.returncode == 0, done.stdout + done.stderr

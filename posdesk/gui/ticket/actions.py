@@ -1,0 +1,59 @@
+"""The ticket's actions: Save and (when the feature is on) $ Send Invoice."""
+
+from __future__ import annotations
+
+from posdesk.core.pricing import PricedTicket
+from posdesk.gui.qt import QHBoxLayout, QPushButton, QWidget, Signal, name
+from posdesk.pos.editor import TicketEditor
+
+
+class ActionBar(QWidget):
+    """Buttons enabled by what the ticket allows, each with a tooltip saying why not.
+
+    Signals:
+        save_requested(), send_invoice_requested().
+    """
+
+    save_requested = Signal()
+    send_invoice_requested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.row = QHBoxLayout(self)
+        self.row.setContentsMargins(0, 0, 0, 0)
+        self.row.addStretch(1)
+        self.save_button = name(QPushButton("Save"), "saveTicketButton", "Save ticket")
+        self.save_button.setToolTip("Save the ticket (Ctrl+S)")
+        self.save_button.clicked.connect(self.save_requested.emit)
+        self.row.addWidget(self.save_button)
+        self.send_button: QPushButton | None = None
+
+    def set_send_invoice(self, enabled: bool) -> None:
+        """The Send Invoice button exists only while the manager has the feature on."""
+        if enabled and self.send_button is None:
+            self.send_button = name(QPushButton("$ Send Invoice"), "sendInvoiceButton", "Send invoice")
+            self.send_button.clicked.connect(self.send_invoice_requested.emit)
+            self.row.addWidget(self.send_button)
+            QWidget.setTabOrder(self.save_button, self.send_button)
+        elif not enabled and self.send_button is not None:
+            self.row.removeWidget(self.send_button)
+            self.send_button.deleteLater()
+            self.send_button = None
+
+    def show_state(self, editor: TicketEditor, priced: PricedTicket) -> None:
+        ticket, editable = editor.ticket, not editor.read_only
+        self.save_button.setEnabled(editable and bool(ticket.lines))
+        if self.send_button is None:
+            return
+        if editor.sent_elsewhere:
+            enabled, tip = False, "Sent from another terminal: change or send it again there"
+        elif not editable:
+            enabled, tip = False, "This ticket is closed"
+        elif ticket.is_walk_in:
+            enabled, tip = False, "Add a client to send an invoice"
+        elif not ticket.lines:
+            enabled, tip = False, "Add an item to send an invoice"
+        else:
+            enabled, tip = True, "Send a pay-by-link invoice (Ctrl+I)"
+        self.send_button.setEnabled(enabled)
+        self.send_button.setToolTip(tip)

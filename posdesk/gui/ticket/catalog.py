@@ -1,0 +1,122 @@
+"""The catalog panel: the store's items grouped by kind, a filter, and Add to ticket."""
+
+from __future__ import annotations
+
+from posdesk.core.catalog import CatalogItem, ItemKind
+from posdesk.gui.qt import (
+    QFrame,
+    QHeaderView,
+    QLineEdit,
+    QPushButton,
+    Qt,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+    Signal,
+    name,
+)
+from posdesk.gui.ticket import ITEM_ROLE, section_title
+
+KIND_GROUPS = (
+    (ItemKind.APPOINTMENT, "Services"),
+    (ItemKind.CLASS, "Classes"),
+    (ItemKind.PRODUCT, "Products"),
+    (ItemKind.MEMBERSHIP, "Memberships"),
+    (ItemKind.PACKAGE, "Packages"),
+    (ItemKind.GIFT_CARD, "Gift cards"),
+)
+
+
+class CatalogPanel(QFrame):
+    """Items to sell. One item per double-click, Enter or Add to ticket.
+
+    Signals:
+        item_requested(object): the cashier asked to add this :class:`CatalogItem`.
+    """
+
+    item_requested = Signal(object)
+
+    def __init__(self, locale: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.money_locale = locale
+        self.items: list[CatalogItem] = []
+        self.setObjectName("card")
+        layout = QVBoxLayout(self)
+        layout.addWidget(section_title("Catalog"))
+        self.filter = name(QLineEdit(), "catalogFilterEdit", "Filter catalog")
+        self.filter.setPlaceholderText("Filter items…")
+        self.filter.setClearButtonEnabled(True)
+        self.filter.textChanged.connect(self._on_filter)
+        layout.addWidget(self.filter)
+        self.browser = name(QTreeWidget(), "catalogBrowser", "Catalog")
+        self.browser.setColumnCount(2)
+        self.browser.setHeaderLabels(["Item", "Price"])
+        self.browser.setRootIsDecorated(True)
+        self.browser.setUniformRowHeights(True)
+        header = self.browser.header()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        header.setStretchLastSection(False)
+        # ``itemActivated`` alone: it comes once for a double-click and for Enter (itemDoubleClicked too
+        # would add a double-clicked item twice).
+        self.browser.itemActivated.connect(self._on_activated)
+        layout.addWidget(self.browser, 1)
+        self.add_button = name(QPushButton("Add to ticket"), "addItemButton", "Add item to ticket")
+        self.add_button.clicked.connect(self._on_add_clicked)
+        layout.addWidget(self.add_button)
+
+    def show_items(self, items: list[CatalogItem]) -> None:
+        self.items = [item for item in items if item.active]
+        self.browser.clear()
+        for kind, caption in KIND_GROUPS:
+            group = QTreeWidgetItem([caption, ""])
+            group.setFlags(Qt.ItemFlag.ItemIsEnabled)
+            self.browser.addTopLevelItem(group)
+            for item in sorted((i for i in self.items if i.kind is kind), key=lambda i: i.name):
+                price = (
+                    "Any amount"
+                    if kind is ItemKind.GIFT_CARD and item.price.is_zero()
+                    else item.price.format(self.money_locale)
+                )
+                row = QTreeWidgetItem([item.name, price])
+                row.setData(0, ITEM_ROLE, item.id)
+                row.setToolTip(0, f"{item.name} · {price}")  # names elide in a narrow pane
+                row.setTextAlignment(1, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                group.addChild(row)
+            group.setExpanded(True)
+        self._on_filter(self.filter.text())
+
+    def item(self, item_id: str) -> CatalogItem:
+        for item in self.items:
+            if item.id == item_id:
+                return item
+        raise KeyError(item_id)
+
+    def set_editable(self, editable: bool) -> None:
+        self.browser.setEnabled(editable)
+        self.add_button.setEnabled(editable)
+
+    def _on_filter(self, text: str) -> None:
+        needle = text.strip().casefold()
+        for g in range(self.browser.topLevelItemCount()):
+            group = self.browser.topLevelItem(g)
+            assert group is not None  # g < topLevelItemCount()
+            visible = 0
+            for c in range(group.childCount()):
+                child = group.child(c)
+                assert child is not None  # c < childCount()
+                hidden = bool(needle) and needle not in child.text(0).casefold()
+                child.setHidden(hidden)
+                visible += not hidden
+            group.setHidden(visible == 0)
+
+    def _on_activated(self, row: QTreeWidgetItem, _column: int = 0) -> None:
+        item_id = row.data(0, ITEM_ROLE)
+        if item_id:
+            self.item_requested.emit(self.item(item_id))
+
+    def _on_add_clicked(self) -> None:
+        row = self.browser.currentItem()
+        if row is not None:
+            self._on_activated(row)

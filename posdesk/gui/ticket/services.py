@@ -1,0 +1,68 @@
+"""The Services panel: today's appointments of this store; one click puts one on the ticket."""
+
+from __future__ import annotations
+
+from datetime import tzinfo
+
+from posdesk.gui.qt import (
+    QFrame,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    Qt,
+    QVBoxLayout,
+    QWidget,
+    Signal,
+    name,
+)
+from posdesk.gui.ticket import ITEM_ROLE, by_keyboard, section_title
+from posdesk.pos.backend import TodayAppointment
+
+
+class ServicesPanel(QFrame):
+    """Today's appointments. A click, or Enter, asks for one; a double-click asks once, not twice.
+
+    Signals:
+        appointment_chosen(object): the cashier picked this :class:`TodayAppointment`.
+    """
+
+    appointment_chosen = Signal(object)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("card")
+        layout = QVBoxLayout(self)
+        layout.addWidget(section_title("Services today"))
+        self.list = name(QListWidget(), "servicesPanel", "Today's appointments")
+        self.list.setWordWrap(True)
+        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.list.itemClicked.connect(self._on_chosen)
+        # A double-click's ``activated`` follows its first click, which already chose the appointment.
+        self.list.itemActivated.connect(lambda row: self._on_chosen(row) if by_keyboard() else None)
+        layout.addWidget(self.list, 1)
+        hint = QLabel("Click an appointment to put it on the ticket.")
+        hint.setObjectName("hint")
+        hint.setWordWrap(True)
+        layout.addWidget(hint)
+
+    def show_appointments(self, appointments: list[TodayAppointment], timezone: tzinfo) -> None:
+        self.list.clear()
+        for appointment in appointments:
+            start = appointment.start.astimezone(timezone).strftime("%H:%M")
+            who = appointment.client.display_name if appointment.client else "Walk-in"
+            text = f"{start}   {who}\n{appointment.service.name} · {appointment.staff}"
+            row = QListWidgetItem(text + ("\n✓ On a ticket" if appointment.ticket_id else ""))
+            row.setData(ITEM_ROLE, appointment)
+            row.setToolTip(f"{appointment.service.name} with {appointment.staff} at {start}")
+            if appointment.ticket_id:
+                row.setForeground(Qt.GlobalColor.darkGray)
+            self.list.addItem(row)
+        if not appointments:
+            empty = QListWidgetItem("No appointments today")
+            empty.setFlags(Qt.ItemFlag.NoItemFlags)
+            self.list.addItem(empty)
+
+    def _on_chosen(self, row: QListWidgetItem) -> None:
+        appointment = row.data(ITEM_ROLE)
+        if isinstance(appointment, TodayAppointment):
+            self.appointment_chosen.emit(appointment)

@@ -1,0 +1,173 @@
+"""Totals and payments: promo code, the figures down to the balance due, tips, and every payment."""
+
+from __future__ import annotations
+
+from datetime import tzinfo
+
+from posdesk.core.money import Money
+from posdesk.core.pricing import PricedTicket
+from posdesk.core.ticket import Payment, Ticket
+from posdesk.gui.qt import (
+    QAbstractItemView,
+    QFormLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    Qt,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+    Signal,
+    name,
+    plain_label,
+)
+from posdesk.gui.ticket import ITEM_ROLE
+from posdesk.pos.payments import method_label, payment_status, tips_of
+
+TOTAL_ROWS = (
+    ("subtotal", "Subtotal"),
+    ("prepaid", "Prepaid"),
+    ("discounts", "Discounts"),
+    ("promos", "Promotions"),
+    ("tax", "Tax"),
+    ("surcharge", "Card surcharge"),
+    ("paid", "Paid"),
+)
+NEGATIVE = ("prepaid", "discounts", "promos", "paid")
+
+
+class TotalsPanel(QWidget):
+    """The promo code box, the ticket's message line, the totals, and the payments received.
+
+    Signals:
+        promo_entered(str): Apply (or Enter) with this code.
+        payment_selected(str): the payment with this id was selected in the list ("" when none).
+    """
+
+    promo_entered = Signal(str)
+    payment_selected = Signal(str)
+
+    def __init__(self, locale: str, timezone: tzinfo, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.money_locale = locale
+        self.timezone = timezone
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        bottom = QHBoxLayout()
+        promo = QVBoxLayout()
+        promo_row = QHBoxLayout()
+        self.promo_edit = name(QLineEdit(), "promoCodeEdit", "Promo code")
+        self.promo_edit.setPlaceholderText("Promo code")
+        self.promo_edit.returnPressed.connect(lambda: self.promo_entered.emit(self.promo_edit.text()))
+        promo_row.addWidget(self.promo_edit)
+        self.apply_promo_button = name(QPushButton("Apply"), "applyPromoButton", "Apply promo code")
+        self.apply_promo_button.clicked.connect(lambda: self.promo_entered.emit(self.promo_edit.text()))
+        promo_row.addWidget(self.apply_promo_button)
+        promo.addLayout(promo_row)
+        self.promo_codes_label = name(plain_label(), "promoCodesLabel", "Promo codes on ticket")
+        promo.addWidget(self.promo_codes_label)
+        self.error = name(plain_label(), "errorMessage", "Ticket message")
+        self.error.setWordWrap(True)
+        promo.addWidget(self.error)
+        promo.addStretch(1)
+        bottom.addLayout(promo, 1)
+
+        self.totals = QFormLayout()
+        self.totals.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
+        self.values: dict[str, QLabel] = {}
+        for key, caption in TOTAL_ROWS:
+            self.values[key] = self._add_row(key, caption)
+        due_caption = QLabel("Balance due")
+        due_caption.setObjectName("balanceDueCaption")
+        self.balance_due_label = name(QLabel(), "balanceDueLabel", "Balance due")
+        self.balance_due_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        self.totals.addRow(due_caption, self.balance_due_label)
+        # Tips are the provider's, not the ticket's: shown apart, below the balance they do not change.
+        self.tips_label = self._add_row("tips", "Tips")
+        bottom.addLayout(self.totals)
+        outer.addLayout(bottom)
+
+        self.payments = name(QTableWidget(0, 5), "paymentsList", "Payments")
+        self.payments.setHorizontalHeaderLabels(["Payment", "Amount", "Tip", "When", "Status"])
+        self.payments.verticalHeader().hide()
+        self.payments.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.payments.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.payments.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        header = self.payments.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        for column in range(1, 5):
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+        self.payments.setMaximumHeight(110)
+        self.payments.itemSelectionChanged.connect(
+            lambda: self.payment_selected.emit(self.selected_payment_id())
+        )
+        outer.addWidget(self.payments)
+
+    def _add_row(self, key: str, caption: str) -> QLabel:
+        value = name(QLabel(), f"{key}Value", caption)
+        value.setAlignment(Qt.AlignmentFlag.AlignRight)
+        self.totals.addRow(caption, value)
+        return value
+
+    def show_totals(self, ticket: Ticket, priced: PricedTicket) -> None:
+        locale = self.money_locale
+        shown = {
+            "subtotal": True,
+            "prepaid": priced.prepaid.is_positive(),
+            "discounts": priced.discounts.is_positive(),
+            "promos": priced.promos.is_positive(),
+            "tax": True,
+            "surcharge": priced.surcharge.is_positive(),
+            "paid": priced.paid.is_positive(),
+        }
+        for key, label in self.values.items():
+            amount: Money = getattr(priced, key)
+            if key == "subtotal":
+                # Pricing's subtotal leaves prepaid lines out; shown above a "Prepaid −x" row it must
+                # include them, or the column would not add up to the balance due.
+                amount = priced.subtotal + priced.prepaid
+            label.setText(("−" if key in NEGATIVE else "") + amount.format(locale))
+            self.totals.setRowVisible(label, shown[key])
+        self.balance_due_label.setText(priced.balance_due.format(locale))
+        tips = tips_of(ticket)
+        self.tips_label.setText(tips.format(locale))
+        self.totals.setRowVisible(self.tips_label, tips.is_positive())
+        self.promo_codes_label.setText(
+            "Promo: " + ", ".join(priced.applied_promo_codes) if priced.applied_promo_codes else ""
+        )
+        self._show_payments(ticket.payments)
+
+    def _show_payments(self, payments: list[Payment]) -> None:
+        selected = self.selected_payment_id()
+        self.payments.blockSignals(True)
+        self.payments.setRowCount(len(payments))
+        for row, payment in enumerate(payments):
+            when = payment.received_at.astimezone(self.timezone).strftime("%b %d %H:%M")
+            cells = (
+                method_label(payment),
+                payment.amount.format(self.money_locale),
+                payment.tip.format(self.money_locale) if payment.tip.is_positive() else "",
+                when,
+                payment_status(payment),
+            )
+            for column, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                item.setData(ITEM_ROLE, payment.id)
+                if column in (1, 2):
+                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                self.payments.setItem(row, column, item)
+            if payment.id == selected:
+                self.payments.selectRow(row)
+        self.payments.blockSignals(False)
+        self.payments.setVisible(bool(payments))
+
+    def selected_payment_id(self) -> str:
+        item = self.payments.item(self.payments.currentRow(), 0) if self.payments.selectedItems() else None
+        return str(item.data(ITEM_ROLE)) if item is not None else ""
+
+    def set_editable(self, editable: bool) -> None:
+        self.promo_edit.setEnabled(editable)
+        self.apply_promo_button.setEnabled(editable)
