@@ -9,6 +9,7 @@ killed. The load generator runs in another process, so it does not share the ser
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import socket
 import sys
@@ -65,7 +66,10 @@ def main(database_url: str) -> None:
         flush=True,
     )
     uvicorn.Server(
-        uvicorn.Config(app, log_level="warning", access_log=False, ws="none", timeout_graceful_shutdown=1)
+        uvicorn.Config(
+            app, log_level="warning", access_log=False, ws="none", timeout_graceful_shutdown=1,
+            http=os.environ.get("POSDESK_BENCH_HTTP", "auto"),  # "h11" to compare with the pure-Python parser
+        )  # fmt: skip
     ).run(sockets=[sock])
 
 

@@ -104,13 +104,15 @@ def create_app(config: CompanionConfig) -> FastAPI:
     app.add_middleware(FreezeAfterStartupMiddleware)  # acts on the lifespan only (see startup_gc)
     app.add_middleware(ServerTimingMiddleware)  # added last: outermost, times all of the above
 
+    # The payment page first: routes are matched in order, and a phone opening its link is the request
+    # the companion serves most. No /pay path is also an /api/v1 or /webhooks path, so order only costs.
+    # Stripe's page steps and /webhooks/stripe come before the generic /pay and /webhooks/{gateway} routes.
+    app.include_router(stripe_routes.page_router)
+    app.include_router(pay_routes.router)
     app.include_router(api_router, prefix="/api/v1")
     app.include_router(messages_api.router, prefix="/api/v1")
     app.include_router(refunds_api.router, prefix="/api/v1")
-    # Stripe's page steps and /webhooks/stripe come before the generic /pay and /webhooks/{gateway} routes.
-    app.include_router(stripe_routes.page_router)
     app.include_router(stripe_routes.webhook_router)
-    app.include_router(pay_routes.router)
     app.include_router(twilio_webhooks.router)  # before /webhooks/{gateway}/{store_id}, which would match it
     app.include_router(webhook_routes.router)
     for module in (pay_routes, webhook_routes, reconcile):

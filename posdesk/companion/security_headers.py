@@ -10,6 +10,7 @@ script or card frame widens it for its own response only::
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import time
@@ -44,6 +45,25 @@ def content_security_policy(extra: Mapping[str, Sequence[str]] | None = None) ->
     return "; ".join(f"{name} {' '.join(sources)}" for name, sources in directives.items())
 
 
+@functools.lru_cache(maxsize=64)
+def _csp_header(extra: tuple[tuple[str, tuple[str, ...]], ...]) -> bytes:
+    # Built once per set of gateway origins (a handful per process), not once per response.
+    return content_security_policy(dict(extra)).encode("latin-1")
+
+
+def _csp_for(extra: Mapping[str, Sequence[str]] | None) -> bytes:
+    return _csp_header(tuple((name, tuple(sources)) for name, sources in (extra or {}).items()))
+
+
+_FIXED_HEADERS = (
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+)
+_HSTS = (b"strict-transport-security", HSTS.encode())
+
+
 def redact_path(path: str) -> str:
     """``/pay/<token>/...`` -> ``/pay/[token]/...``: link tokens are capabilities, never logged."""
     return _TOKEN_PATH.sub(REDACTED_PATH, path)
@@ -68,20 +88,12 @@ class SecurityHeadersMiddleware:
                     (k, v) for k, v in message.get("headers", []) if k.lower() != b"content-security-policy"
                 ]
                 present = {k.lower() for k, _ in headers}
-                csp = content_security_policy(state.get("csp_extra"))
-                headers.append((b"content-security-policy", csp.encode("latin-1")))
-                for name, value in (
-                    (b"referrer-policy", b"no-referrer"),
-                    (b"x-content-type-options", b"nosniff"),
-                    (b"x-frame-options", b"DENY"),
-                    (b"cross-origin-opener-policy", b"same-origin"),
-                ):
-                    if name not in present:
-                        headers.append((name, value))
+                headers.append((b"content-security-policy", _csp_for(state.get("csp_extra"))))
+                headers.extend(header for header in _FIXED_HEADERS if header[0] not in present)
                 if is_api and b"cache-control" not in present:
                     headers.append((b"cache-control", b"no-store"))
                 if scope.get("scheme") == "https":
-                    headers.append((b"strict-transport-security", HSTS.encode()))
+                    headers.append(_HSTS)
                 message = {**message, "headers": headers}
             await send(message)
 
