@@ -7,7 +7,10 @@ of secret-named fields (``password=``, ``"auth_token": ...``) are replaced by a 
 the handlers, not on a logger, so it sees the records of every library that logs through them,
 tracebacks included.
 
-``POSDESK_LOG_LEVEL`` (``DEBUG``, ``INFO``, ``WARNING``...) changes the level; INFO by default.
+``POSDESK_LOG_LEVEL`` (``DEBUG``, ``INFO``, ``WARNING``...) changes the level; INFO by default. The
+libraries in :data:`QUIET_LIBRARIES` say only warnings and errors unless asked to be verbose (``--verbose``
+or ``POSDESK_LOG_LEVEL=DEBUG``): their INFO lines at start (Alembic's plugin set-up, uvicorn's banner,
+once per worker) tell an operator nothing.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ MAX_BYTES = 1_000_000  # a month of a busy terminal's INFO lines is a few MB: ke
 BACKUP_COUNT = 5
 FORMAT = "%(asctime)s %(levelname)s %(name)s [%(threadName)s]: %(message)s"
 REDACTED = "[redacted]"
+QUIET_LIBRARIES = ("alembic", "uvicorn", "uvicorn.error")
 
 # Order matters: specific shapes first, then the generic "secret-named field = value" rule.
 _RULES: tuple[tuple[re.Pattern[str], str], ...] = (
@@ -100,7 +104,13 @@ def _level() -> int:
     return level if isinstance(level, int) else logging.INFO
 
 
-def setup_logging(program: str = "posdesk", *, to_file: bool = True, console: bool = True) -> Path | None:
+def _library_level(verbose: bool) -> int:
+    return _level() if verbose or _level() <= logging.DEBUG else max(logging.WARNING, _level())
+
+
+def setup_logging(
+    program: str = "posdesk", *, to_file: bool = True, console: bool = True, verbose: bool = False
+) -> Path | None:
     """Send every log record through the redacting filter to a rotating file, and warnings to stderr.
 
     Returns the log file's path (None when ``to_file`` is off or the folder cannot be written, in which
@@ -136,11 +146,13 @@ def setup_logging(program: str = "posdesk", *, to_file: bool = True, console: bo
         handler.addFilter(redactor)
         handler.posdesk = True  # type: ignore[attr-defined]
         root.addHandler(handler)
+    for name in QUIET_LIBRARIES:
+        logging.getLogger(name).setLevel(_library_level(verbose))
     logging.captureWarnings(True)
     return path
 
 
-def server_log_config() -> dict[str, object]:
+def server_log_config(*, verbose: bool = False) -> dict[str, object]:
     """A ``logging.config.dictConfig`` for the hosted companion: redacted lines on stderr.
 
     Given to uvicorn as ``log_config`` so that each worker process sets it up too. A server logs to
@@ -148,6 +160,7 @@ def server_log_config() -> dict[str, object]:
     rotating file would rotate it from under each other.
     """
     level = logging.getLevelName(_level())
+    library_level = logging.getLevelName(_library_level(verbose))
     return {
         "version": 1,
         "disable_existing_loggers": False,
@@ -162,9 +175,9 @@ def server_log_config() -> dict[str, object]:
             }
         },
         "root": {"level": level, "handlers": ["stderr"]},
-        # uvicorn's own loggers hand their records to the root's redacting handler.
+        # uvicorn's and Alembic's loggers hand their records to the root's redacting handler.
         "loggers": {
-            name: {"level": level, "handlers": [], "propagate": True}
-            for name in ("uvicorn", "uvicorn.error", "uvicorn.access")
+            name: {"level": library_level, "handlers": [], "propagate": True}
+            for name in (*QUIET_LIBRARIES, "uvicorn.access")
         },
     }

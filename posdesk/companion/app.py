@@ -7,7 +7,6 @@ database and migrates it, and wires the event bus that wakes event streams after
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -16,6 +15,7 @@ from pathlib import Path
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
+from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.concurrency import run_in_threadpool
 from starlette.staticfiles import StaticFiles
 
@@ -23,9 +23,11 @@ from posdesk.companion import messages, migrations, reconcile, stripe_routes
 from posdesk.companion.api import messages as messages_api
 from posdesk.companion.api import refunds as refunds_api
 from posdesk.companion.api import router as api_router
+from posdesk.companion.background import repeat, run_with_app
 from posdesk.companion.config import CompanionConfig
 from posdesk.companion.database import Database
 from posdesk.companion.events import EventBus
+from posdesk.companion.health import database_unavailable
 from posdesk.companion.invoices import InvoiceRefused, expire_due_invoices
 from posdesk.companion.pay import routes as pay_routes
 from posdesk.companion.ratelimit import RateLimiter
@@ -72,13 +74,9 @@ def create_app(config: CompanionConfig) -> FastAPI:
         relay = PgRelay(db.url, bus) if not db.is_sqlite else None
         if relay is not None:
             relay.start()
-        sweeper = asyncio.create_task(_expire_links_forever(db), name="posdesk-expiry")
         try:
             yield
         finally:
-            sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sweeper
             if relay is not None:
                 await run_in_threadpool(relay.stop)
 
@@ -95,6 +93,7 @@ def create_app(config: CompanionConfig) -> FastAPI:
     app.state.bus = bus
     app.state.rate_limiter = RateLimiter(config.rate_limit_per_minute)
     app.state.pairing_limiter = RateLimiter(PAIRING_ATTEMPTS_PER_MINUTE)
+    run_with_app(app, "posdesk-expiry", _expire_links_forever)
     messages.install(app, config)  # the Communicator's channels (from the environment) and its retries
 
     # Outermost first: the log sees every answer, headers go on 413s too.
@@ -126,26 +125,33 @@ def create_app(config: CompanionConfig) -> FastAPI:
     async def _invoice_refused(_request: Request, exc: InvoiceRefused) -> JSONResponse:
         return JSONResponse(exc.body, status_code=exc.status_code)
 
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(InterfaceError)
+    async def _database_unreachable(_request: Request, exc: Exception) -> JSONResponse:
+        db.health.failed(exc)  # one warning while it lasts, not a traceback per request
+        return JSONResponse({"detail": "the database is unreachable; try again shortly"}, status_code=503)
+
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> JSONResponse:
         try:
             with db.read() as session:
                 session.execute(text("SELECT 1"))
-        except Exception:
-            log.exception("health check: database unreachable")
+        except Exception as exc:
+            if not database_unavailable(exc):
+                raise
+            db.health.failed(exc)
             return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
+        db.health.succeeded()
         return JSONResponse({"status": "ok"})
 
     return app
 
 
-async def _expire_links_forever(db: Database) -> None:
-    while True:
-        try:
-            await run_in_threadpool(expire_due_invoices, db)
-        except Exception:  # a failed sweep is retried next time; never kill the task
-            log.exception("expiring links failed")
-        await asyncio.sleep(EXPIRY_INTERVAL)
+async def _expire_links_forever(app: FastAPI) -> None:
+    db: Database = app.state.db
+    await repeat(
+        "expiring links", EXPIRY_INTERVAL, lambda: run_in_threadpool(expire_due_invoices, db), db.health
+    )
 
 
 def app_from_env() -> FastAPI:

@@ -7,6 +7,7 @@ Every command reads the environment (see ``docs/companion.md``); ``--database-ur
 from __future__ import annotations
 
 import argparse
+import logging
 import logging.config
 import os
 import secrets
@@ -18,6 +19,7 @@ from posdesk.companion.config import CompanionConfig, ConfigError
 from posdesk.companion.database import Database
 
 DEFAULT_PORT = 8700
+log = logging.getLogger("posdesk.companion")
 
 
 def _config(args: argparse.Namespace) -> CompanionConfig:
@@ -48,8 +50,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"posdesk-companion: cannot start: {exc}", file=sys.stderr)
         return 2
-    log_config = logs.server_log_config()  # link tokens and keys never reach the log
+    log_config = logs.server_log_config(verbose=args.verbose)  # link tokens and keys never reach the log
     logging.config.dictConfig(log_config)
+    workers = f"{args.workers} workers" if args.workers > 1 else "1 worker"
+    log.info("posdesk-companion %s on http://%s:%d (%s)", __version__, args.host, args.port, workers)
     common = {
         "log_config": log_config,
         "host": args.host,
@@ -58,6 +62,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         "proxy_headers": True,
         "timeout_graceful_shutdown": 5,
         "ws": "none",
+        # A worker that has not started within this is restarted; on a busy small machine importing
+        # the app takes longer than uvicorn's 5 s default, and workers were restarted in a loop.
+        "timeout_worker_healthcheck": 60,
     }
     if args.workers > 1:
         open_database(config).dispose()  # migrate once, before the workers start
@@ -128,6 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=DEFAULT_PORT)
     serve.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     serve.add_argument("--demo", action="store_true", help="demo mode: random secrets, interactive API docs")
+    serve.add_argument("--verbose", action="store_true", help="also the INFO lines of uvicorn and Alembic")
     serve.set_defaults(handler=cmd_serve)
 
     store = with_database(commands.add_parser("create-store", help="create a store; prints a pairing code"))

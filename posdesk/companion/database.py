@@ -14,7 +14,8 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
-from sqlalchemy.pool import NullPool
+
+from posdesk.companion.health import DatabaseHealth
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 
@@ -24,6 +25,7 @@ class Database:
 
     def __init__(self, url: str, *, echo: bool = False) -> None:
         self.url = url
+        self.health = DatabaseHealth()  # said once per change by every user of this database
         self.is_sqlite = url.startswith("sqlite")
         kwargs: dict[str, Any] = {"echo": echo}
         if self.is_sqlite:
@@ -95,7 +97,3 @@ class Database:
     def dispose(self) -> None:
         self.engine.dispose()
 
-
-def null_pool_engine(url: str) -> Engine:
-    """An engine that keeps no connections open (for one-off CLI commands and migrations)."""
-    return create_engine(url, poolclass=NullPool)

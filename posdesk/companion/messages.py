@@ -20,10 +20,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import logging
 import os
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -33,6 +34,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from posdesk.companion.background import repeat, run_with_app
 from posdesk.companion.config import CompanionConfig
 from posdesk.companion.database import Database
 from posdesk.companion.events import append_event
@@ -113,29 +115,15 @@ def make_setup(config: CompanionConfig, env: Mapping[str, str] | None = None) ->
 def install(app: Any, config: CompanionConfig) -> None:
     """Called by ``create_app``: ``app.state.messaging`` and a background pass retrying queued messages."""
     app.state.messaging = make_setup(config)
-    inner = app.router.lifespan_context
-
-    @contextlib.asynccontextmanager
-    async def lifespan(app_: Any) -> AsyncIterator[Any]:
-        task = asyncio.create_task(_retry_forever(app_), name="posdesk-message-retry")
-        try:
-            async with inner(app_) as state:
-                yield state
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-    app.router.lifespan_context = lifespan
+    run_with_app(app, "posdesk-message-retry", _retry_forever)
 
 
 async def _retry_forever(app: Any) -> None:
-    while True:
-        await asyncio.sleep(RETRY_INTERVAL)
-        try:
-            await retry_due(app.state.db, app.state.messaging)
-        except Exception:  # retried next pass; never kill the task
-            log.exception("retrying queued messages failed")
+    state = app.state
+    retry = functools.partial(retry_due, state.db, state.messaging)
+    await repeat(
+        "retrying queued messages", RETRY_INTERVAL, retry, state.db.health, first_delay=RETRY_INTERVAL
+    )
 
 
 # -- what a terminal sends -------------------------------------------------------------------------
@@ -235,7 +223,9 @@ def _phone_key(phone: str, setup: MessagingSetup) -> str:
     return normalize_phone(phone)
 
 
-def _update_contact(session: Session, store_id: str, client: ClientDetails, setup: MessagingSetup) -> ClientContact:
+def _update_contact(
+    session: Session, store_id: str, client: ClientDetails, setup: MessagingSetup
+) -> ClientContact:
     contact = session.get(ClientContact, (store_id, client.id))
     phone = _phone_key(client.phone, setup)
     if contact is None:
@@ -260,7 +250,10 @@ def _refusal(
     if new.requested_by_client:
         new = replace(new, client=replace(new.client, sms_consent=True, email_consent=True))
     elif kind is ChannelKind.SMS and contact is not None and contact.sms_opted_out:
-        return "", f"{name} replied STOP to the store's texts; they must reply START before they can be texted."
+        return (
+            "",
+            f"{name} replied STOP to the store's texts; they must reply START before they can be texted.",
+        )
     client = Client(
         id=new.client.id,
         first_name=new.client.first_name or "Client",
@@ -291,7 +284,9 @@ def _refusal(
     return address, ""
 
 
-def accept_message(db: Database, setup: MessagingSetup, store_id: str, new: NewMessage) -> tuple[dict[str, Any], bool]:
+def accept_message(
+    db: Database, setup: MessagingSetup, store_id: str, new: NewMessage
+) -> tuple[dict[str, Any], bool]:
     """Store the message (or find it, for a resent POST); return its view and whether to send it now.
 
     Raises :class:`MessageConflict` when another store already used this id.
@@ -304,7 +299,9 @@ def accept_message(db: Database, setup: MessagingSetup, store_id: str, new: NewM
                     if existing.store_id != store_id:
                         raise MessageConflict(new.message_id)
                     return message_view(existing), False
-                contact = None if new.requested_by_client else _update_contact(session, store_id, new.client, setup)
+                contact = (
+                    None if new.requested_by_client else _update_contact(session, store_id, new.client, setup)
+                )
                 address, reason = _refusal(store_id, new, contact, setup)
                 now = utcnow()
                 row = Message(
@@ -438,7 +435,9 @@ def _record_outcome(
         _set_status(session, row, MessageStatus.FAILED, failure)
 
 
-async def retry_due(db: Database, setup: MessagingSetup, *, now: datetime | None = None, limit: int = 20) -> int:
+async def retry_due(
+    db: Database, setup: MessagingSetup, *, now: datetime | None = None, limit: int = 20
+) -> int:
     """Send queued messages whose retry time has come (or whose first send was cut off); how many."""
     now = now or utcnow()
     with db.write() as session:
@@ -476,7 +475,9 @@ def apply_delivery_update(db: Database, update: DeliveryUpdate) -> bool | None:
         return moved
 
 
-async def apply_delivery_update_soon(db: Database, update: DeliveryUpdate, wait_s: float = 3.0) -> bool | None:
+async def apply_delivery_update_soon(
+    db: Database, update: DeliveryUpdate, wait_s: float = 3.0
+) -> bool | None:
     """:func:`apply_delivery_update`, waiting briefly for a message whose send answer is still on its way
     (a provider may call back before our own request has returned the reference)."""
     deadline = asyncio.get_running_loop().time() + wait_s
@@ -499,7 +500,9 @@ def record_inbound(db: Database, inbound: InboundMessage, setup: MessagingSetup)
         for contact in contacts:
             if inbound.consent_change is ConsentChange.WITHDRAWN and not contact.sms_opted_out:
                 contact.sms_opted_out = True
-            elif inbound.consent_change is ConsentChange.GIVEN and (contact.sms_opted_out or not contact.sms_consent):
+            elif inbound.consent_change is ConsentChange.GIVEN and (
+                contact.sms_opted_out or not contact.sms_consent
+            ):
                 contact.sms_opted_out = False
                 contact.sms_consent = True  # START is the client's own consent
             else:
@@ -531,7 +534,9 @@ async def send_receipt_email(
     first, _, last = client_name.strip().partition(" ")
     new = NewMessage(
         message_id=f"receipt-{key}",
-        client=ClientDetails(id=client_id or "walk-in", first_name=first or "Client", last_name=last, email=to),
+        client=ClientDetails(
+            id=client_id or "walk-in", first_name=first or "Client", last_name=last, email=to
+        ),
         channel=ChannelKind.EMAIL,
         text=text,
         subject=subject,

@@ -45,18 +45,24 @@ class PgRelay:
     def _run(self) -> None:
         import psycopg
 
+        said_lost = False  # one line per outage, not one per reconnection attempt
         while not self._stopping.is_set():
             try:
                 with psycopg.connect(self._url, autocommit=True, connect_timeout=5) as conn:
                     conn.execute(f"LISTEN {PG_CHANNEL}")
                     self.listening.set()
+                    if said_lost:
+                        log.info("event relay listening again")
+                        said_lost = False
                     while not self._stopping.is_set():
                         for notice in conn.notifies(timeout=1.0):
                             self._bus.notify(notice.payload)
             except Exception as exc:  # the database went away: streams keep polling; reconnect soon
                 self.listening.clear()
-                log.warning(
-                    "event relay lost its PostgreSQL connection (%s); reconnecting", type(exc).__name__
-                )
+                if not said_lost:
+                    log.warning(
+                        "event relay lost its PostgreSQL connection (%s); reconnecting", type(exc).__name__
+                    )
+                    said_lost = True
                 self._stopping.wait(RECONNECT_DELAY)
         self.listening.clear()

@@ -98,8 +98,8 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.mark.slow
-def test_serve_runs_the_companion_until_stopped(tmp_path: Path) -> None:
+def _serve_until_healthy(tmp_path: Path, *options: str) -> str:
+    """Run ``serve`` until its health check answers, stop it (SIGINT), and return what it printed."""
     port = _free_port()
     env = {
         **os.environ,
@@ -109,7 +109,7 @@ def test_serve_runs_the_companion_until_stopped(tmp_path: Path) -> None:
     }
     env.pop("POSDESK_DEMO", None)
     process = subprocess.Popen(
-        [sys.executable, "-m", "posdesk.companion.cli", "serve", "--port", str(port)],
+        [sys.executable, "-m", "posdesk.companion.cli", "serve", "--port", str(port), *options],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -130,7 +130,23 @@ def test_serve_runs_the_companion_until_stopped(tmp_path: Path) -> None:
         process.send_signal(signal.SIGINT)
         output = process.communicate(timeout=20)[0].decode()
     assert process.returncode == 0, output
+    return output
+
+
+@pytest.mark.slow
+def test_serve_runs_the_companion_until_stopped(tmp_path: Path) -> None:
+    output = _serve_until_healthy(tmp_path)
     assert "GET /healthz" in output  # our access log, on by default
+    # One line says where it serves; Alembic's and uvicorn's INFO lines are not the operator's news.
+    assert "posdesk-companion " in output and " on http://127.0.0.1:" in output
+    assert " alembic." not in output and " uvicorn." not in output, output
+
+
+@pytest.mark.slow
+def test_serve_verbose_also_shows_the_libraries_info_lines(tmp_path: Path) -> None:
+    output = _serve_until_healthy(tmp_path, "--verbose")
+    assert "INFO alembic.runtime.migration" in output
+    assert "INFO uvicorn.error" in output and "Application startup complete" in output
 
 
 def test_embedded_companion_starts_with_a_demo_store_and_remembers_it(tmp_path: Path) -> None:

@@ -13,12 +13,14 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import update
 
 from posdesk.companion import migrations
 from posdesk.companion.api import events as events_api
 from posdesk.companion.app import create_app
 from posdesk.companion.database import Database
 from posdesk.companion.events import EventBus, append_event, events_after
+from posdesk.companion.models import Event as EventRow
 from posdesk.companion.relay import PgRelay
 from posdesk.companion.store_settings import create_store
 from posdesk.core.events import EventType
@@ -89,6 +91,23 @@ def test_events_page_reads_by_position(companion: Companion) -> None:
     event = rest["events"][0]
     assert set(event) == {"id", "type", "created_at", "invoice_id", "ticket_id", "data"}
     assert api.get("/api/v1/events", params={"after": 5}).json() == {"events": [], "last_id": 5}
+
+
+def test_events_of_a_type_this_companion_does_not_know_are_passed_over(companion: Companion) -> None:
+    """A companion rolled back below a newer one: the newer one's events do not break the feed."""
+    put_invoice(companion.api, invoice_upload())
+    with companion.db.write() as session:
+        for _ in range(3):  # a newer companion's event type, stored before the roll-back
+            seq = append_event(session, companion.terminal.store_id, EventType.INVOICE_OPENED)
+            session.flush()
+            session.execute(update(EventRow).where(EventRow.seq == seq).values(type="invoice.teleported"))
+    put_invoice(companion.api, invoice_upload())
+
+    page = companion.api.get("/api/v1/events", params={"after": 0, "limit": 2}).json()
+    assert [(e["id"], e["type"]) for e in page["events"]] == [(1, "invoice.updated"), (5, "invoice.updated")]
+    assert page["last_id"] == 5
+    with stream(companion.url, companion.terminal.headers) as events:
+        assert [events.next_event()["id"] for _ in range(2)] == [1, 5]
 
 
 @pytest.mark.parametrize("params", [{"after": -1}, {"after": "x"}, {"limit": 0}, {"limit": 5000}])

@@ -198,24 +198,7 @@ class LocalPostgres:
         self._started = True
         for _attempt in range(5):
             self.port = _free_port()
-            options = " ".join(
-                [
-                    f"-p {self.port}",
-                    f"-k {shlex.quote(str(self.root))}",
-                    "-c listen_addresses=127.0.0.1",
-                    "-c fsync=off",
-                    "-c synchronous_commit=off",
-                    "-c full_page_writes=off",
-                ]
-            )
-            started = self._run(
-                str(self.bindir / "pg_ctl"),
-                "-D", str(self.datadir),
-                "-l", str(self.logfile),
-                "-o", options,
-                "-w", "-t", "60",
-                "start",
-            )  # fmt: skip
+            started = self._pg_ctl_start()
             if started.returncode == 0:
                 break
             if "could not bind" not in self._log_tail() and "in use" not in self._log_tail():
@@ -232,6 +215,36 @@ class LocalPostgres:
 
         with psycopg.connect(libpq_conninfo(admin_url), autocommit=True) as conn:
             conn.execute(f'CREATE DATABASE "{SESSION_DATABASE}"')
+
+    def _pg_ctl_start(self) -> subprocess.CompletedProcess[str]:
+        options = " ".join(
+            [
+                f"-p {self.port}",
+                f"-k {shlex.quote(str(self.root))}",
+                "-c listen_addresses=127.0.0.1",
+                "-c fsync=off",
+                "-c synchronous_commit=off",
+                "-c full_page_writes=off",
+            ]
+        )
+        return self._run(
+            str(self.bindir / "pg_ctl"),
+            "-D", str(self.datadir),
+            "-l", str(self.logfile),
+            "-o", options,
+            "-w", "-t", "60",
+            "start",
+        )  # fmt: skip
+
+    def halt(self) -> None:
+        """Stop the server and keep its data: the database went away (see :meth:`resume`)."""
+        self._run(str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-m", "fast", "-w", "stop")
+
+    def resume(self) -> None:
+        """Start the halted server again on the same port, with the same data."""
+        started = self._pg_ctl_start()
+        if started.returncode != 0:
+            raise RuntimeError(f"pg_ctl start failed:\n{started.stderr}\n{self._log_tail()}")
 
     def _watch_sigterm(self) -> None:
         """A SIGTERM (a cancelled CI job, ``kill``) skips atexit: stop the server, then die as asked."""

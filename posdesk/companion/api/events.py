@@ -4,7 +4,8 @@ The stream is Server-Sent Events: ``id: N``, ``event: <type>``, ``data: <Event.t
 starts after ``Last-Event-ID`` (what a reconnecting EventSource sends) or ``?after=N``, sends every
 later event in order, wakes at once when this process appends one (:class:`EventBus`) or PostgreSQL
 relays a NOTIFY from another worker, checks the database every second anyway, and sends a heartbeat
-comment every 15 seconds so proxies keep the connection open and dead clients are noticed.
+comment every 15 seconds so proxies keep the connection open and dead clients are noticed. When the
+database becomes unreachable the stream ends (the terminal reconnects), with no traceback.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from starlette.concurrency import run_in_threadpool
 from posdesk.companion.database import Database
 from posdesk.companion.deps import BusDep, DbDep, TerminalDep
 from posdesk.companion.events import POLL_INTERVAL, events_after, last_event_id
+from posdesk.companion.health import database_unavailable
 from posdesk.core.events import Event
 
 router = APIRouter(tags=["events"])
@@ -100,7 +102,15 @@ async def _event_stream(db: Database, bus: Any, store_id: str, cursor: int) -> A
         last_sent = time.monotonic()
         while True:
             wake.clear()  # before reading: a commit landing during the read wakes the next wait
-            events, _ = await run_in_threadpool(read_page, db, store_id, cursor, STREAM_BATCH)
+            try:
+                events, _ = await run_in_threadpool(read_page, db, store_id, cursor, STREAM_BATCH)
+            except Exception as exc:
+                if not database_unavailable(exc):
+                    raise
+                # End the stream cleanly: the terminal reconnects (after "retry:") and is answered
+                # 503 until the database is back, then resumes from its Last-Event-ID.
+                db.health.failed(exc)
+                return
             for event in events:
                 yield sse_message(event)
                 cursor = event.id
