@@ -11,6 +11,7 @@ from posdesk.companion.config import CompanionConfig
 from posdesk.companion.database import Database
 from posdesk.companion.events import EventBus
 from posdesk.companion.models import Terminal
+from posdesk.companion.updates import record_version
 
 
 def get_db(request: Request) -> Database:
@@ -45,6 +46,8 @@ def current_terminal(request: Request, db: Annotated[Database, Depends(get_db)])
             terminal = terminal_for_credential(session, credential)
             if terminal is not None:
                 session.expunge(terminal)
+    if terminal is not None:
+        record_version(db, terminal, request.headers.get("user-agent"))
     if terminal is None:
         raise HTTPException(
             status_code=401,

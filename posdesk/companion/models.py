@@ -155,6 +155,9 @@ class Terminal(Base):
     credential_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+    # From the POS's User-Agent (posdesk/<version>): which build each terminal runs (posdesk.companion.updates).
+    app_version: Mapped[str | None] = mapped_column(String(40), default=None)
+    version_seen_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class Invoice(Base):

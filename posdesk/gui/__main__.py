@@ -48,6 +48,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 CONSOLE_FILE = "console.txt"
 SCHEMA_TOO_NEW = 3  # exit status: the cache is from a newer build and was left as it was
+BELOW_MINIMUM = 4  # exit status: the store requires a newer version (its signed update policy)
 PRINTING_FLAGS = frozenset({"--version", "--help", "-h", "--self-test"})
 
 
@@ -115,6 +116,12 @@ def main(argv: list[str] | None = None) -> int:
     from posdesk.store.backups import SchemaTooNew, restore
 
     crash.install(on_crash=show_crash_notice)
+    from posdesk.gui.update_notice import refuse_below_minimum
+
+    refused = refuse_below_minimum()  # the store's last known policy, even offline
+    if refused is not None:
+        print(f"posdesk: {refused.text()}", file=sys.stderr)
+        return BELOW_MINIMUM
     try:
         return run(companion_url=args.companion_url, demo=args.demo, self_test=args.self_test)
     except SchemaTooNew as too_new:  # a rolled-back install: explain, and offer the copy from before

@@ -3,11 +3,7 @@ update, and either restores it and opens, or quits leaving the file as it was (e
 
 from __future__ import annotations
 
-import logging
 import sqlite3
-import sys
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,27 +15,22 @@ from posdesk.gui.schema_notice import offer_restore
 from posdesk.store import Database
 from posdesk.store.backups import SchemaTooNew, back_up, backups_of
 from posdesk.store.migrations.head import HEAD_REVISION
+from tests.gui import in_process
+
+main_in_process = in_process.main_in_process  # a fixture: main() run in this process, then undone
 
 NEWER = "9001"
 
 
 @pytest.fixture
-def rolled_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def rolled_back(main_in_process: Path) -> Path:
     """A data folder whose cache the next release migrated after copying it; this build is older."""
-    monkeypatch.setenv("POSDESK_DATA_DIR", str(tmp_path))
-    # main() installs the crash hooks and the log handlers; put them back afterwards.
-    monkeypatch.setattr(sys, "excepthook", sys.excepthook)
-    monkeypatch.setattr(threading, "excepthook", threading.excepthook)
-    path = tmp_path / "posdesk.db"
+    path = main_in_process / "posdesk.db"
     Database.open(path).close()
     back_up(path, HEAD_REVISION)
     with sqlite3.connect(path) as connection:
         connection.execute("UPDATE alembic_version SET version_num = ?", (NEWER,))
-    yield path
-    for handler in list(logging.getLogger().handlers):
-        if getattr(handler, "posdesk", False):
-            logging.getLogger().removeHandler(handler)
-            handler.close()
+    return path
 
 
 def answer_the_box(button: str, seen: list[str]) -> QTimer:

@@ -1,0 +1,109 @@
+"""The update notice: "an update is available" in the status bar, or a refusal below the minimum.
+
+:class:`UpdateWatcher` asks the companion for its signed policy (:mod:`posdesk.sync.updates`) a little
+after start-up and then every few hours, on a thread of its own (never the database worker). Below the
+recommended version the status bar keeps a notice (``updateNotice``); below the minimum a box says so
+and the POS closes (its tickets stay in the cache for the updated build). :func:`refuse_below_minimum`
+applies the last remembered policy at start, so an outdated terminal refuses even while offline.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from posdesk.gui.qt import QApplication, QLabel, QMessageBox, QObject, Qt, QTimer, QWidget, Signal, name
+from posdesk.sync.updates import Policy, UpdateNotice, Urgency, fetch, notice_for, remembered
+
+log = logging.getLogger(__name__)
+FIRST_CHECK_MS = 10_000
+CHECK_EVERY_MS = 6 * 60 * 60 * 1000
+REQUIRED_TITLE = "posdesk: update required"
+
+
+def show_required(notice: UpdateNotice, parent: QWidget | None = None) -> None:
+    box = name(QMessageBox(parent), "updateRequiredBox", "Update required")
+    box.setIcon(QMessageBox.Icon.Critical)
+    box.setWindowTitle(REQUIRED_TITLE)
+    box.setTextFormat(Qt.TextFormat.PlainText)
+    box.setText(notice.text())
+    box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)  # the URL can be copied
+    box.exec()
+
+
+def refuse_below_minimum(data_dir: Path | None = None) -> UpdateNotice | None:
+    """At start: the remembered policy's refusal, shown, or None when this version may run."""
+    policy = remembered(data_dir)
+    notice = notice_for(policy) if policy is not None else None
+    if notice is None or notice.urgency is not Urgency.REQUIRED:
+        return None
+    if QApplication.instance() is None:
+        QApplication([])
+    show_required(notice)
+    return notice
+
+
+class UpdateWatcher(QObject):
+    """Checks the companion's update policy now and then; shows what it finds on ``window``."""
+
+    checked = Signal(object)  # UpdateNotice | None, on the UI thread (tests wait for it)
+    _answer = Signal(object)
+
+    def __init__(
+        self,
+        window: QWidget,
+        connection_url: Callable[[], str],
+        credential: Callable[[str], str | None],
+        data_dir: Path,
+    ) -> None:
+        super().__init__(window)
+        self.window = window
+        self._url = connection_url  # callables: the URL and credential can change (pairing, settings)
+        self._credential = credential
+        self.data_dir = data_dir
+        self.label: QLabel | None = None
+        self.notice: UpdateNotice | None = None
+        self._answer.connect(self._show)
+        self.timer = QTimer(self)
+        self.timer.timeout.connect(self.check_now)
+
+    def start(self, first_ms: int = FIRST_CHECK_MS) -> None:
+        QTimer.singleShot(first_ms, self, self.check_now)
+        self.timer.start(CHECK_EVERY_MS)
+
+    def check_now(self) -> None:
+        url = self._url()
+        credential = self._credential(url) if url else None
+        if not url or not credential:
+            return  # not paired yet: the next round tries again
+
+        def ask() -> None:
+            policy: Policy | None
+            try:
+                policy = fetch(url, credential, self.data_dir)
+            except Exception as exc:  # offline, an old companion without /updates, an untrusted answer
+                log.info("update check: %s", exc)
+                policy = remembered(self.data_dir)
+            self._answer.emit(notice_for(policy) if policy is not None else None)
+
+        threading.Thread(target=ask, name="posdesk-update-check", daemon=True).start()
+
+    def _show(self, notice: UpdateNotice | None) -> None:
+        self.notice = notice
+        status_bar = getattr(self.window, "statusBar", None)
+        if notice is not None and notice.urgency is Urgency.AVAILABLE and callable(status_bar):
+            if self.label is None:
+                self.label = name(QLabel(), "updateNotice", "Update available")
+                self.label.setTextFormat(Qt.TextFormat.PlainText)
+                status_bar().addPermanentWidget(self.label)
+            self.label.setText(notice.text())
+            self.label.setToolTip(notice.text())
+        elif self.label is not None:
+            self.label.setText("")
+        self.checked.emit(notice)
+        if notice is not None and notice.urgency is Urgency.REQUIRED:
+            log.error("%s", notice.text())
+            show_required(notice, self.window)
+            self.window.close()

@@ -1,0 +1,93 @@
+"""The POS hears of updates from its companion: a notice in the status bar, or a refusal below the
+store's minimum, at once and on later starts even without the companion."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from posdesk.companion.embedded import EmbeddedCompanion, start_embedded
+from posdesk.gui import __main__ as pos_main
+from posdesk.gui.qt import QApplication, QLabel, QMainWindow, QMessageBox, QTimer
+from posdesk.gui.update_notice import UpdateWatcher
+from posdesk.sync.client import pair
+from posdesk.sync.updates import Urgency, remembered
+from tests.gui import in_process
+
+main_in_process = in_process.main_in_process  # a fixture: main() run in this process, then undone
+
+
+@pytest.fixture
+def companion(tmp_path: Path) -> Iterator[tuple[EmbeddedCompanion, str]]:
+    running = start_embedded(tmp_path / "companion")
+    try:
+        yield running, pair(running.url, running.pairing_code, "Front desk").credential
+    finally:
+        running.stop()
+
+
+def close_boxes(seen: list[str]) -> QTimer:
+    def look() -> None:
+        box = QApplication.activeModalWidget()
+        if isinstance(box, QMessageBox) and box.objectName() == "updateRequiredBox":
+            seen.append(box.text())
+            box.accept()
+
+    timer = QTimer()
+    timer.timeout.connect(look)
+    timer.start(50)
+    return timer
+
+
+def watch(
+    qtbot, companion: tuple[EmbeddedCompanion, str], data_dir: Path
+) -> tuple[QMainWindow, UpdateWatcher]:
+    window = QMainWindow()
+    qtbot.addWidget(window)
+    window.show()
+    running, credential = companion
+    watcher = UpdateWatcher(window, lambda: running.url, lambda url: credential, data_dir)
+    with qtbot.waitSignal(watcher.checked, timeout=15_000):
+        watcher.check_now()
+    return window, watcher
+
+
+def test_a_recommended_version_shows_a_notice_in_the_status_bar(
+    qtbot, companion, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("POSDESK_POS_RECOMMENDED_VERSION", "99.0.0")
+    monkeypatch.setenv("POSDESK_POS_UPDATE_URL", "https://downloads.example.com/posdesk-99.0.0.pkg")
+    window, _watcher = watch(qtbot, companion, tmp_path)
+    label = window.findChild(QLabel, "updateNotice")
+    assert label is not None
+    qtbot.waitUntil(label.isVisible, timeout=2000)
+    assert label.text() == (
+        "An update is available: posdesk 99.0.0 from https://downloads.example.com/posdesk-99.0.0.pkg."
+    )
+    assert window.isVisible()
+
+
+def test_below_the_minimum_the_pos_says_so_and_closes_then_refuses_to_start(
+    qtbot, companion, main_in_process: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    tmp_path = main_in_process
+    monkeypatch.setenv("POSDESK_POS_MINIMUM_VERSION", "99.0.0")
+    seen: list[str] = []
+    timer = close_boxes(seen)
+    window, watcher = watch(qtbot, companion, tmp_path)
+    assert watcher.notice is not None and watcher.notice.urgency is Urgency.REQUIRED
+    assert seen and "version 99.0.0 or newer is required" in seen[0]
+    assert not window.isVisible()
+
+    # The next start, with the companion gone: the remembered policy still refuses.
+    companion[0].stop()
+    assert remembered(tmp_path) is not None
+    try:
+        status = pos_main.main(["--companion-url", "http://127.0.0.1:9"])
+    finally:
+        timer.stop()
+    assert status == pos_main.BELOW_MINIMUM == 4
+    assert len(seen) == 2
+    assert "version 99.0.0 or newer is required" in capsys.readouterr().err
