@@ -7,6 +7,9 @@ Decimals travel as strings ("0.15"), amounts as integer minor units in the store
 
 from __future__ import annotations
 
+import base64
+import binascii
+import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -26,6 +29,8 @@ SUPPORTED_LANGUAGES = ("en", "es", "fr")
 MAX_PRESETS = 6
 MAX_PROMOTIONS = 500
 MAX_LINK_EXPIRY_HOURS = 24 * 90
+MAX_LOGO_CHARS = 140_000  # about 100 KB of image, base64-encoded
+LOGO_TYPES = ("data:image/png", "data:image/jpeg", "data:image/webp")  # never SVG: it can carry script
 
 
 class SettingsError(ValueError):
@@ -47,6 +52,10 @@ class StoreSettings:
     surcharge_rate: Decimal = Decimal(0)
     link_expiry_hours: int = 72
     card_on_file_for_memberships: bool = False
+    phone: str = ""
+    email: str = ""
+    brand_color: str = ""  # "#rrggbb"; the page darkens it where white text on it would be hard to read
+    logo: str = ""  # a PNG, JPEG or WebP as a data: URL (the page serves it at /pay/<token>/logo)
     extra: Mapping[str, Any] = field(default_factory=dict)  # keys this version does not know, kept as sent
 
     def tip_policy(self) -> TipPolicy:
@@ -75,6 +84,10 @@ class StoreSettings:
             "surcharge_rate": str(self.surcharge_rate),
             "link_expiry_hours": self.link_expiry_hours,
             "card_on_file_for_memberships": self.card_on_file_for_memberships,
+            "phone": self.phone,
+            "email": self.email,
+            "brand_color": self.brand_color,
+            "logo": self.logo,
         }
 
     @classmethod
@@ -121,6 +134,7 @@ class StoreSettings:
         known = {
             "business_name", "address", "currency", "default_locale", "languages", "tips_allowed",
             "tip_presets", "tip_max_rate", "surcharge_rate", "link_expiry_hours", "card_on_file_for_memberships",
+            "phone", "email", "brand_color", "logo",
         }  # fmt: skip
         return cls(
             business_name=_text(raw, "business_name", required=True, limit=200),
@@ -134,6 +148,10 @@ class StoreSettings:
             surcharge_rate=surcharge,
             link_expiry_hours=expiry,
             card_on_file_for_memberships=_flag(raw, "card_on_file_for_memberships", False),
+            phone=_text(raw, "phone", limit=40),
+            email=_text(raw, "email", limit=200),
+            brand_color=_brand_color(raw),
+            logo=_logo(raw),
             extra={k: v for k, v in raw.items() if k not in known and isinstance(k, str) and len(k) <= 60},
         )
 
@@ -150,6 +168,27 @@ def _text(raw: Mapping[str, Any], name: str, *, required: bool = False, limit: i
         raise SettingsError(f"settings.{name}: must not be empty")
     if len(value) > limit:
         raise SettingsError(f"settings.{name}: is longer than {limit} characters")
+    return value
+
+
+def _brand_color(raw: Mapping[str, Any]) -> str:
+    value = _text(raw, "brand_color", limit=7).strip().lower()
+    if value and not re.fullmatch(r"#[0-9a-f]{6}", value):
+        raise SettingsError('settings.brand_color: must be a colour such as "#1a7f5a"')
+    return value
+
+
+def _logo(raw: Mapping[str, Any]) -> str:
+    value = _text(raw, "logo", limit=MAX_LOGO_CHARS).strip()
+    if not value:
+        return ""
+    kind, _, data = value.partition(";base64,")
+    if kind not in LOGO_TYPES:
+        raise SettingsError("settings.logo: must be a PNG, JPEG or WebP image as a base64 data: URL")
+    try:
+        base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError):
+        raise SettingsError("settings.logo: is not valid base64") from None
     return value
 
 

@@ -196,3 +196,67 @@ def test_the_lines_fold_behind_view_details_on_a_phone(phone_page: Page, shop: C
     phone_page.get_by_test_id("view-details").click()
     expect(phone_page.get_by_test_id("view-details")).to_have_text("View details (2 items)")
     expect(phone_page.locator(".line-name").first).to_be_visible()
+
+
+def tiny_png(rgb: tuple[int, int, int] = (26, 127, 90), size: int = 8) -> bytes:
+    """A real PNG image, made here (a solid square of ``rgb``)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    rows = b"".join(b"\x00" + bytes(rgb) * size for _ in range(size))
+    header = struct.pack(">IIBBBBB", size, size, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+
+
+def brand_the_store(shop: Companion, **changes: Any) -> None:
+    import base64
+
+    settings = shop.api.get("/api/v1/settings").json()
+    logo = "data:image/png;base64," + base64.b64encode(tiny_png()).decode()
+    brand = {"brand_color": "#2bb673", "logo": logo, "phone": "+1 212 555 0142", "email": "hello@test-salon.example"}
+    response = shop.api.put("/api/v1/settings", json={**settings, **brand, **changes})
+    assert response.status_code == 200, response.text
+
+
+def test_the_page_wears_the_store_brand_and_says_how_to_reach_it(phone_page: Page, shop: Companion, axe: Any) -> None:
+    brand_the_store(shop)
+    errors: list[str] = []
+    phone_page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    state_pay(phone_page, shop)
+    logo = phone_page.locator("img.logo-img")
+    expect(logo).to_be_visible()
+    assert phone_page.evaluate("() => document.querySelector('img.logo-img').naturalWidth") == 8
+    contact = phone_page.get_by_test_id("store-contact")
+    expect(contact).to_contain_text("1 Test Street")
+    expect(contact.get_by_role("link", name="+1 212 555 0142")).to_have_attribute("href", "tel:+12125550142")
+    expect(contact.get_by_role("link", name="hello@test-salon.example")).to_be_visible()
+    # The light green is darkened until white on it reads at 4.5:1; the page's CSP lets its one style in.
+    background = phone_page.get_by_test_id("pay-button").evaluate("b => getComputedStyle(b).backgroundColor")
+    assert background not in ("rgb(88, 80, 236)", "rgb(43, 182, 115)"), background
+    assert not [e for e in errors if "Content Security Policy" in e], errors
+    expect(phone_page.locator(".eyebrow time")).to_have_count(1)  # the invoice's date
+    axe(phone_page)
+
+
+def test_the_receipt_lists_the_lines_with_the_invoice_number_and_prints(phone_page: Page, shop: Companion, axe: Any) -> None:
+    brand_the_store(shop)
+    state_paid(phone_page, shop)
+    items = phone_page.get_by_test_id("receipt-items")
+    expect(items).to_contain_text("Invoice #7")
+    expect(items).to_contain_text("Haircut")
+    expect(items).to_contain_text("Shampoo")
+    expect(phone_page.get_by_test_id("store-contact")).to_contain_text("+1 212 555 0142")
+    phone_page.evaluate("() => { window.printed = 0; window.print = () => { window.printed += 1; }; }")
+    phone_page.get_by_test_id("print-receipt").click()
+    assert phone_page.evaluate("() => window.printed") == 1
+    keep(phone_page, "receipt-branded")
+    axe(phone_page)
+
+
+def test_the_inactive_page_shows_no_empty_logo_tile(phone_page: Page, shop: Companion) -> None:
+    state_inactive(phone_page, shop)
+    expect(phone_page.locator(".logo, img")).to_have_count(0)
+    expect(phone_page.locator(".topbar")).to_contain_text("Payment link")

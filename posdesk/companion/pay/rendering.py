@@ -100,6 +100,11 @@ def render(
             "frame-src": list(integration.frame_origins),
             "connect-src": list(integration.connect_origins),
         }
+    brand = context.setdefault("brand", None)
+    if brand is not None and brand.style:
+        # The brand's colours, the page's one inline style: allowed by its hash, not by 'unsafe-inline'.
+        extra = getattr(request.state, "csp_extra", None) or {}
+        request.state.csp_extra = {**extra, "style-src": ["'self'", brand.style_hash]}
     key = None if keep is None else (template, keep, t, status_code, tuple(languages), _integration_key(integration))
     kept = _kept_page(key) if key is not None else None
     if kept is not None:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
+from babel.dates import format_date
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
@@ -24,6 +25,7 @@ from posdesk.companion.database import Database
 from posdesk.companion.i18n import Translator, pick_language, translator
 from posdesk.companion.models import PaymentStatus
 from posdesk.companion.pay import choices, views
+from posdesk.companion.pay.brand import Brand, brand_of, logo_bytes, logo_version
 from posdesk.companion.pay.cards import make_default, remove_card
 from posdesk.companion.pay.receipt import ReceiptForm, blank_form, send_receipt
 from posdesk.companion.pay.rendering import render
@@ -74,6 +76,17 @@ def _url(token: str, path: str = "", lang: str = "en", **query: str) -> str:
 def _find(request: Request, token: str) -> Found:
     with _db(request).read() as session:
         return views.find(session, token)
+
+
+def _brand(found: Found, token: str) -> Brand | None:
+    if found.settings is None:
+        return None
+    logo = _url(token, "/logo", v=logo_version(found.settings)) if found.settings.logo else ""
+    return brand_of(found.settings, logo)
+
+
+def _invoice_date(found: Found, t: Translator) -> str:
+    return format_date(found.row.created_at, "medium", locale=t.locale) if found.row is not None else ""
 
 
 def _inactive(request: Request, t: Translator) -> Response:
@@ -163,9 +176,12 @@ def _invoice_page(
             emailing=blank_form(found, request.app.state.messaging),
             csrf=csrf,
             url=lambda path="", **q: _url(token, path, t.lang, **q),
+            brand=_brand(found, token),
+            invoice_date=_invoice_date(found, t),
         ), None
     gateway = payments.gateway_directory(request.app.state).for_store(found.store)
     view = views.page_view(session, found, t, gateway.kind)
+    brand, invoice_date = _brand(found, token), _invoice_date(found, t)
     response = render(
         request,
         "pay.html",
@@ -174,8 +190,10 @@ def _invoice_page(
         integration=gateway.page_integration(),
         languages=found.settings.languages,
         # Every other value the template reads: the page for this key is always the same page.
-        keep=(token, view, csrf, error, notice, chosen),
+        keep=(token, view, csrf, error, notice, chosen, brand, invoice_date),
         token=token,
+        brand=brand,
+        invoice_date=invoice_date,
         view=view,
         csrf=csrf,
         error=error,
@@ -184,6 +202,17 @@ def _invoice_page(
         url=lambda path="", **q: _url(token, path, t.lang, **q),
     )
     return response, (found.row.id if found.row.opened_at is None else None)
+
+
+@router.get("/pay/{token}/logo")
+async def store_logo(request: Request, token: str) -> Response:
+    """The store's logo for the page's header (kept by the browser; its address changes with it)."""
+    found = await _in_thread(_find, request, token)
+    image = logo_bytes(found.settings) if found.settings is not None else None
+    if image is None:
+        raise HTTPException(404)
+    content, media_type = image
+    return Response(content, media_type=media_type, headers={"Cache-Control": "private, max-age=86400"})
 
 
 @router.get("/pay/{token}/status")
@@ -346,6 +375,8 @@ def _receipt(
         if status in (PaymentStatus.FAILED, PaymentStatus.CANCELED):
             return RedirectResponse(_url(token, lang=t.lang), status_code=303)
         view = views.receipt_view(session, found, payment, t)
+        # The itemised part of the receipt: the invoice's lines and totals (no gateway: no saved cards).
+        summary = views.page_view(session, found, t, "") if found.balance is not None else None
     return render(
         request,
         "receipt.html" if status is not PaymentStatus.PENDING and status is not PaymentStatus.PROCESSING else "processing.html",
@@ -358,6 +389,9 @@ def _receipt(
         emailing=emailing or blank_form(found, request.app.state.messaging),
         csrf=csrf_token(_config(request), hash_token(token)),
         url=lambda path="", **q: _url(token, path, t.lang, **q),
+        brand=_brand(found, token),
+        invoice_date=_invoice_date(found, t),
+        view=summary,
     )
 
 
@@ -393,6 +427,7 @@ def _authenticate_page(request: Request, token: str, payment_id: str) -> Respons
         total=total,
         card=card,
         action_partial=integration.partial.replace("_card.html", "_action.html"),
+        brand=_brand(found, token),
         csrf=csrf_token(_config(request), hash_token(token)),
         url=lambda path="", **q: _url(token, path, t.lang, **q),
         payment_id=payment_id,

@@ -31,6 +31,11 @@
   var details = document.getElementById("details");
   if (details && window.matchMedia("(min-width: 720px)").matches) details.open = true;
 
+  document.querySelectorAll("[data-print]").forEach(function (button) {
+    button.hidden = false;
+    button.addEventListener("click", function () { window.print(); });
+  });
+
   document.querySelectorAll("[data-autosubmit]").forEach(function (select) {
     select.addEventListener("change", function () { select.form.submit(); });
   });
