@@ -1,18 +1,20 @@
 """``posdesk-companion``: serve the companion, create a store, make a pairing code, migrate.
 
-Every command reads the environment (see ``docs/companion.md``); ``--database-url`` overrides
-``DATABASE_URL``. ``serve`` refuses to start with missing or placeholder secrets unless ``--demo``.
+Every command reads its configuration once (:class:`CompanionConfig`, from the environment; see
+``docs/companion.md``); ``--database-url`` overrides ``DATABASE_URL``. ``serve`` refuses to start with missing or placeholder secrets unless ``--demo``.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import logging.config
-import os
 import secrets
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
 
 from posdesk import __version__, logs
 from posdesk.companion.config import CompanionConfig, ConfigError
@@ -33,18 +35,16 @@ def _database(args: argparse.Namespace) -> Database:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    import uvicorn
+    from posdesk.companion.app import open_database
 
-    from posdesk.companion.app import create_app, open_database
-
-    if args.database_url:
-        os.environ["DATABASE_URL"] = args.database_url  # workers read their configuration from here
-    if args.demo:
-        os.environ["POSDESK_DEMO"] = "1"
-        for name in ("POSDESK_SECRET_KEY", "POSDESK_SIMULATOR_WEBHOOK_SECRET"):
-            if not os.environ.get(name):
-                os.environ[name] = secrets.token_urlsafe(32)  # shared by every worker of this run
-    config = CompanionConfig.from_env()
+    config = _config(args)
+    if args.demo:  # random secrets unless set, the same for every worker of this run
+        config = replace(
+            config,
+            demo=True,
+            secret_key=config.secret_key or secrets.token_urlsafe(32),
+            simulator_webhook_secret=config.simulator_webhook_secret or secrets.token_urlsafe(32),
+        )
     try:
         config.checked()
     except ConfigError as exc:
@@ -54,24 +54,44 @@ def cmd_serve(args: argparse.Namespace) -> int:
     logging.config.dictConfig(log_config)
     workers = f"{args.workers} workers" if args.workers > 1 else "1 worker"
     log.info("posdesk-companion %s on http://%s:%d (%s)", __version__, args.host, args.port, workers)
-    common = {
-        "log_config": log_config,
-        "host": args.host,
-        "port": args.port,
-        "access_log": False,  # ours (posdesk.companion.access) redacts link tokens; uvicorn's would not
-        "proxy_headers": True,
-        "timeout_graceful_shutdown": 5,
-        "ws": "none",
-        # A worker that has not started within this is restarted; on a busy small machine importing
-        # the app takes longer than uvicorn's 5 s default, and workers were restarted in a loop.
-        "timeout_worker_healthcheck": 60,
-    }
     if args.workers > 1:
         open_database(config).dispose()  # migrate once, before the workers start
-        uvicorn.run("posdesk.companion.app:app_from_env", factory=True, workers=args.workers, **common)
-    else:
-        uvicorn.run(create_app(config), **common)
+    _run_uvicorn(
+        config,
+        workers=args.workers,
+        log_config=log_config,
+        host=args.host,
+        port=args.port,
+        access_log=False,  # ours (posdesk.companion.access) redacts link tokens; uvicorn's would not
+        proxy_headers=True,
+        timeout_graceful_shutdown=5,
+        ws="none",
+        # A worker that has not started within this is restarted; on a busy small machine importing
+        # the app takes longer than uvicorn's 5 s default, and workers were restarted in a loop.
+        timeout_worker_healthcheck=60,
+    )
     return 0
+
+
+def _run_uvicorn(config: CompanionConfig, *, workers: int, **options: Any) -> None:
+    """``uvicorn.run`` for an app made from ``config`` in each worker process.
+
+    ``uvicorn.run`` takes only an import string for several workers, which would leave the workers to
+    read the environment again; its supervisor takes the configuration object itself (pickled into each
+    spawned worker), so every worker builds its app from the very ``config`` checked here.
+    """
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    from posdesk.companion.app import create_app
+
+    if workers == 1:
+        uvicorn.run(create_app(config), **options)
+        return
+    server_config = uvicorn.Config(
+        functools.partial(create_app, config), factory=True, workers=workers, **options
+    )
+    Multiprocess(server_config, sockets=[server_config.bind_socket()]).run()
 
 
 def cmd_create_store(args: argparse.Namespace) -> int:

@@ -1,4 +1,9 @@
-"""The companion's configuration: read once at start, from the command line and the environment.
+"""The companion's configuration: one typed object, read from the environment here and nowhere else.
+
+:meth:`CompanionConfig.from_env` reads every variable (the table is in ``docs/companion.md``) and refuses
+a value it cannot use with the variable's name. The object is handed to :func:`create_app`, which hands
+its parts on (the Communicator's channels, the Stripe API base); with several workers the object itself
+is given to each worker process, never the environment rewritten.
 
 Outside demo mode the companion refuses to start with a missing or placeholder secret and says which
 (the full-stack-fastapi-template habit): a hosted companion with a default key would let anyone forge
@@ -9,12 +14,21 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from posdesk import paths
+from posdesk.messaging import MessagingConfigError, email_settings, sms_settings
+from posdesk.messaging.email import SmtpSettings
+from posdesk.messaging.limits import LimitPolicy
+from posdesk.messaging.sms import TwilioSettings
 
 PLACEHOLDERS = {"", "changeme", "change-me", "secret", "placeholder", "xxx", "test"}
 MIN_SECRET_LENGTH = 32
+DEFAULT_PUBLIC_URL = "http://127.0.0.1:8700"
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"", "0", "false", "no", "off"}
 
 
 class ConfigError(RuntimeError):
@@ -30,32 +44,52 @@ class CompanionConfig:
     """Everything the companion needs to run. Secrets never appear in ``repr``."""
 
     database_url: str = field(default_factory=default_database_url)
-    public_url: str = "http://127.0.0.1:8700"  # base of the links clients open
+    public_url: str = DEFAULT_PUBLIC_URL  # base of the links clients open
     secret_key: str = field(default="", repr=False)  # signs page forms, encrypts gateway secrets at rest
     simulator_webhook_secret: str = field(default="", repr=False)
     demo: bool = False
     rate_limit_per_minute: int = 120  # payment page requests per client address
     max_body_bytes: int = 256 * 1024
+    # The operator's Stripe API address for every store (a Stripe mock in tests); "" = Stripe's, or the
+    # store's own setting where the driver allows one.
+    stripe_api_base: str = ""
+    email: SmtpSettings | None = field(default=None, repr=False)  # the Communicator's channels, when set
+    sms: TwilioSettings | None = field(default=None, repr=False)
+    message_limits: LimitPolicy = field(default_factory=LimitPolicy)
 
     @classmethod
-    def from_env(cls, **overrides: object) -> CompanionConfig:
-        env = os.environ
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> CompanionConfig:
+        """Read the environment (or ``env``); ``overrides`` that are not None win (command-line options)."""
+        env = os.environ if env is None else env
         values: dict[str, object] = {
             "database_url": env.get("DATABASE_URL") or default_database_url(),
-            "public_url": env.get("POSDESK_PUBLIC_URL", "http://127.0.0.1:8700"),
+            "public_url": _url(env, "POSDESK_PUBLIC_URL") or DEFAULT_PUBLIC_URL,
             "secret_key": env.get("POSDESK_SECRET_KEY", ""),
             "simulator_webhook_secret": env.get("POSDESK_SIMULATOR_WEBHOOK_SECRET", ""),
-            "demo": env.get("POSDESK_DEMO", "").lower() in {"1", "true", "yes"},
+            "demo": _flag(env, "POSDESK_DEMO"),
+            "stripe_api_base": _url(env, "POSDESK_STRIPE_API_BASE"),
         }
-        for name, env_name in (
+        for name, variable in (
             ("rate_limit_per_minute", "POSDESK_RATE_LIMIT_PER_MINUTE"),
             ("max_body_bytes", "POSDESK_MAX_BODY_BYTES"),
         ):
-            if env.get(env_name):
-                try:
-                    values[name] = int(env[env_name])
-                except ValueError:
-                    raise ConfigError(f"{env_name} must be a whole number") from None
+            if env.get(variable):
+                values[name] = _positive(env, variable)
+        limits = {
+            name: _positive(env, variable)
+            for name, variable in (
+                ("per_client_per_hour", "POSDESK_MESSAGES_PER_CLIENT_PER_HOUR"),
+                ("per_store_per_minute", "POSDESK_MESSAGES_PER_STORE_PER_MINUTE"),
+                ("per_store_per_day", "POSDESK_MESSAGES_PER_STORE_PER_DAY"),
+            )
+            if env.get(variable)
+        }
+        values["message_limits"] = LimitPolicy(**limits)
+        try:
+            values["email"] = email_settings(env)
+            values["sms"] = sms_settings(env)
+        except MessagingConfigError as exc:  # names the variable already
+            raise ConfigError(str(exc)) from None
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]
 
@@ -79,7 +113,32 @@ class CompanionConfig:
         ):
             value = getattr(self, name)
             if value.strip().lower() in PLACEHOLDERS or len(value) < MIN_SECRET_LENGTH:
-                problems.append(f"{env_name} must be set to a random value of at least {MIN_SECRET_LENGTH} characters")
+                problems.append(
+                    f"{env_name} must be set to a random value of at least {MIN_SECRET_LENGTH} characters"
+                )
         if problems and not self.demo:
             raise ConfigError("; ".join(problems))
         return self
+
+
+def _flag(env: Mapping[str, str], variable: str) -> bool:
+    text = env.get(variable, "").strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ConfigError(f"{variable} must be 1, true, yes or on (or 0, false, no, off), not {text!r}")
+
+
+def _positive(env: Mapping[str, str], variable: str) -> int:
+    text = env[variable].strip()
+    if not text.isdigit() or int(text) < 1:
+        raise ConfigError(f"{variable} must be a whole number above 0, not {text!r}")
+    return int(text)
+
+
+def _url(env: Mapping[str, str], variable: str) -> str:
+    text = env.get(variable, "").strip().rstrip("/")
+    if text and (urlsplit(text).scheme not in ("http", "https") or not urlsplit(text).hostname):
+        raise ConfigError(f"{variable} must be an http:// or https:// address, not {text!r}")
+    return text

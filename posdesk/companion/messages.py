@@ -23,8 +23,6 @@ import contextlib
 import functools
 import hashlib
 import logging
-import os
-from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -53,12 +51,12 @@ from posdesk.messaging import (
     MessageStatus,
     OutgoingMessage,
     RateLimited,
-    build_channels,
+    channels_for,
     message_status_advances,
     recipient_address,
 )
 from posdesk.messaging.base import single_line
-from posdesk.messaging.limits import LimitPolicy, MessageLimits
+from posdesk.messaging.limits import MessageLimits
 from posdesk.messaging.sms import ConsentChange, InboundMessage, Unsubscribed
 
 log = logging.getLogger(__name__)
@@ -87,29 +85,17 @@ class MessagingSetup:
         return self.channels.get(kind)
 
 
-def limit_policy(env: Mapping[str, str]) -> LimitPolicy:
-    """Limits from ``POSDESK_MESSAGES_PER_CLIENT_PER_HOUR`` / ``..._PER_STORE_PER_MINUTE`` / ``..._PER_DAY``."""
-    values: dict[str, int] = {}
-    for name, variable in (
-        ("per_client_per_hour", "POSDESK_MESSAGES_PER_CLIENT_PER_HOUR"),
-        ("per_store_per_minute", "POSDESK_MESSAGES_PER_STORE_PER_MINUTE"),
-        ("per_store_per_day", "POSDESK_MESSAGES_PER_STORE_PER_DAY"),
-    ):
-        if env.get(variable):
-            values[name] = int(env[variable])
-    return LimitPolicy(**values)
+def make_setup(config: CompanionConfig) -> MessagingSetup:
+    """The channels and limits ``config`` describes (see :mod:`posdesk.messaging` for the variables).
 
-
-def make_setup(config: CompanionConfig, env: Mapping[str, str] | None = None) -> MessagingSetup:
-    """Channels and limits from the environment (see :mod:`posdesk.messaging` for the variables).
-
-    Raises :class:`posdesk.messaging.MessagingConfigError` for a channel configured halfway, so a typo
-    stops the companion at start instead of silently switching a channel off.
+    Status callbacks go to this companion's own public address.
     """
-    env = os.environ if env is None else env
     public_url = config.public_url.rstrip("/")
-    channels = build_channels(env, status_callback_url=public_url + STATUS_CALLBACK_PATH)
-    return MessagingSetup(channels=channels, limits=MessageLimits(limit_policy(env)), public_url=public_url)
+    sms = config.sms and replace(config.sms, status_callback_url=public_url + STATUS_CALLBACK_PATH)
+    channels = channels_for(config.email, sms)
+    return MessagingSetup(
+        channels=channels, limits=MessageLimits(config.message_limits), public_url=public_url
+    )
 
 
 def install(app: Any, config: CompanionConfig) -> None:

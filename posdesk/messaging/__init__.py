@@ -1,6 +1,7 @@
 """The Communicator's channels for the companion: email over SMTP, SMS through an HTTP provider.
 
-:func:`build_channels` makes the configured channels from a settings mapping (``os.environ`` works).
+:func:`email_settings` and :func:`sms_settings` read a channel's settings from a mapping of the variables
+below (the companion's configuration hands them ``os.environ``); :func:`channels_for` makes the channels.
 A channel that is not configured is simply absent; a channel configured halfway is an error naming
 what is missing, so a typo does not silently switch email off.
 
@@ -70,8 +71,11 @@ __all__ = [
     "RateLimited",
     "SendResult",
     "build_channels",
+    "channels_for",
+    "email_settings",
     "message_status_advances",
     "recipient_address",
+    "sms_settings",
 ]
 
 
@@ -83,7 +87,8 @@ def _get(config: Mapping[str, str], name: str) -> str:
     return (config.get(name) or "").strip()
 
 
-def _email(config: Mapping[str, str]) -> EmailChannel | None:
+def email_settings(config: Mapping[str, str]) -> SmtpSettings | None:
+    """The SMTP settings in ``config`` (None when ``POSDESK_SMTP_HOST`` is unset)."""
     host = _get(config, "POSDESK_SMTP_HOST")
     if not host:
         return None
@@ -112,10 +117,11 @@ def _email(config: Mapping[str, str]) -> EmailChannel | None:
         )
     except ValueError as exc:
         raise MessagingConfigError(f"email settings: {exc}") from None
-    return EmailChannel(settings)
+    return settings
 
 
-def _sms(config: Mapping[str, str], status_callback_url: str | None) -> TwilioSms | None:
+def sms_settings(config: Mapping[str, str], status_callback_url: str | None = None) -> TwilioSettings | None:
+    """The SMS provider's settings in ``config`` (None when ``POSDESK_SMS_PROVIDER`` is unset)."""
     provider = _get(config, "POSDESK_SMS_PROVIDER").lower()
     if not provider:
         return None
@@ -143,7 +149,7 @@ def _sms(config: Mapping[str, str], status_callback_url: str | None) -> TwilioSm
         )
     except ValueError as exc:
         raise MessagingConfigError(f"SMS settings: {exc}") from None
-    return TwilioSms(settings)
+    return settings
 
 
 def build_channels(
@@ -153,11 +159,14 @@ def build_channels(
 
     Raises :class:`MessagingConfigError` for a channel configured halfway.
     """
+    return channels_for(email_settings(config), sms_settings(config, status_callback_url))
+
+
+def channels_for(email: SmtpSettings | None, sms: TwilioSettings | None) -> dict[str, Channel]:
+    """The channels these settings make, by kind; a channel without settings is absent."""
     channels: dict[str, Channel] = {}
-    email = _email(config)
     if email is not None:
-        channels[ChannelKind.EMAIL.value] = email
-    sms = _sms(config, status_callback_url)
+        channels[ChannelKind.EMAIL.value] = EmailChannel(email)
     if sms is not None:
-        channels[ChannelKind.SMS.value] = sms
+        channels[ChannelKind.SMS.value] = TwilioSms(sms)
     return channels

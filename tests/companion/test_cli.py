@@ -98,8 +98,9 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _serve_until_healthy(tmp_path: Path, *options: str) -> str:
-    """Run ``serve`` until its health check answers, stop it (SIGINT), and return what it printed."""
+def _serve_until_healthy(tmp_path: Path, *options: str) -> tuple[str, int]:
+    """Run ``serve`` until its health check answers, stop it (SIGINT); what it printed, and the status of
+    ``/api/v1/docs`` (served in demo mode only)."""
     port = _free_port()
     env = {
         **os.environ,
@@ -125,17 +126,18 @@ def _serve_until_healthy(tmp_path: Path, *options: str) -> str:
                 assert time.monotonic() < deadline, "the companion did not answer within 120 s"
                 time.sleep(0.1)
         assert response.json() == {"status": "ok"}
-        assert httpx.get(f"http://127.0.0.1:{port}/api/v1/docs").status_code == 404  # not a demo
+        docs = httpx.get(f"http://127.0.0.1:{port}/api/v1/docs").status_code
     finally:
         process.send_signal(signal.SIGINT)
         output = process.communicate(timeout=20)[0].decode()
     assert process.returncode == 0, output
-    return output
+    return output, docs
 
 
 @pytest.mark.slow
 def test_serve_runs_the_companion_until_stopped(tmp_path: Path) -> None:
-    output = _serve_until_healthy(tmp_path)
+    output, docs = _serve_until_healthy(tmp_path)
+    assert docs == 404  # not a demo
     assert "GET /healthz" in output  # our access log, on by default
     # One line says where it serves; Alembic's and uvicorn's INFO lines are not the operator's news.
     assert "posdesk-companion " in output and " on http://127.0.0.1:" in output
@@ -144,7 +146,7 @@ def test_serve_runs_the_companion_until_stopped(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_serve_verbose_also_shows_the_libraries_info_lines(tmp_path: Path) -> None:
-    output = _serve_until_healthy(tmp_path, "--verbose")
+    output, _docs = _serve_until_healthy(tmp_path, "--verbose")
     assert "INFO alembic.runtime.migration" in output
     assert "INFO uvicorn.error" in output and "Application startup complete" in output
 
@@ -174,6 +176,14 @@ def test_embedded_companion_starts_with_a_demo_store_and_remembers_it(tmp_path: 
         assert httpx.get(f"{second.url}/api/v1/store", headers=headers).status_code == 200
     finally:
         second.stop()
+
+
+@pytest.mark.slow
+def test_several_workers_run_with_the_configuration_the_command_line_made(tmp_path: Path) -> None:
+    """--demo is in no environment variable: each worker gets it inside the configuration object."""
+    output, docs = _serve_until_healthy(tmp_path, "--demo", "--workers", "2")
+    assert docs == 200, output
+    assert "(2 workers)" in output
 
 
 def test_configuration_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
