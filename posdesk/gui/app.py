@@ -37,6 +37,7 @@ from posdesk.gui.credentials import CredentialVault
 from posdesk.gui.main_window import MainWindow
 from posdesk.gui.new_ticket_view import NewTicketView
 from posdesk.gui.qt import QApplication, QObject, QTimer, Signal
+from posdesk.gui.update_notice import watch_for_updates
 from posdesk.gui.worker import Worker
 from posdesk.store import Database
 
@@ -403,7 +404,7 @@ def run(*, companion_url: str | None = None, demo: bool = False, self_test: bool
     pos.window.show()
     # Connect from the event loop, once the window is on screen: the cashier can work meanwhile.
     QTimer.singleShot(0, pos.connect_after_show)
-    watch_for_updates(pos)
+    watch_for_updates(pos.ctx, pos.window, pos.data_dir or paths.data_dir())
     if self_test:
         QTimer.singleShot(0, app.quit)
     if os.environ.get("POSDESK_STARTUP_PROBE"):
@@ -421,14 +422,6 @@ def run(*, companion_url: str | None = None, demo: bool = False, self_test: bool
         print("posdesk self-test: ok" if ok else "posdesk self-test: failed")
         return 0 if ok else 1
     return 0
-
-
-def watch_for_updates(pos: PosApp) -> None:
-    """Check the companion's update policy a little after start-up, then every few hours."""
-    from posdesk.gui.update_notice import UpdateWatcher
-
-    assert pos.data_dir is not None
-    UpdateWatcher(pos.window, lambda: pos.ctx.connection.url, pos.ctx.vault.load, pos.data_dir).start()
 
 
 def _report_ready(app: QApplication, window: MainWindow) -> None:

@@ -1,21 +1,35 @@
 """The update notice: "an update is available" in the status bar, or a refusal below the minimum.
 
 :class:`UpdateWatcher` asks the companion for its signed policy (:mod:`posdesk.sync.updates`) a little
-after start-up and then every few hours, on a thread of its own (never the database worker). Below the
-recommended version the status bar keeps a notice (``updateNotice``); below the minimum a box says so
-and the POS closes (its tickets stay in the cache for the updated build). :func:`refuse_below_minimum`
+after start-up and then every few hours, on the network lane (a :class:`~posdesk.gui.operations.QueryOp`,
+never the database writer). Below the recommended version the status bar keeps a notice
+(``updateNotice``); below the minimum a box says so and the POS closes (its tickets stay in the cache for the updated build). :func:`refuse_below_minimum`
 applies the last remembered policy at start, so an outdated terminal refuses even while offline.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
-from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from posdesk.gui.qt import QApplication, QLabel, QMessageBox, QObject, Qt, QTimer, QWidget, Signal, name
+from posdesk.gui.operations import QueryOp
+from posdesk.gui.qt import (
+    QApplication,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QObject,
+    Qt,
+    QTimer,
+    QWidget,
+    Signal,
+    name,
+)
 from posdesk.sync.updates import Policy, UpdateNotice, Urgency, fetch, notice_for, remembered
+
+if TYPE_CHECKING:
+    from posdesk.gui.context import PosContext
 
 log = logging.getLogger(__name__)
 FIRST_CHECK_MS = 10_000
@@ -48,24 +62,15 @@ def refuse_below_minimum(data_dir: Path | None = None) -> UpdateNotice | None:
 class UpdateWatcher(QObject):
     """Checks the companion's update policy now and then; shows what it finds on ``window``."""
 
-    checked = Signal(object)  # UpdateNotice | None, on the UI thread (tests wait for it)
-    _answer = Signal(object)
+    checked = Signal(object)  # UpdateNotice | None, once shown (tests wait for it)
 
-    def __init__(
-        self,
-        window: QWidget,
-        connection_url: Callable[[], str],
-        credential: Callable[[str], str | None],
-        data_dir: Path,
-    ) -> None:
+    def __init__(self, ctx: PosContext, window: QMainWindow, data_dir: Path) -> None:
         super().__init__(window)
+        self.ctx = ctx
         self.window = window
-        self._url = connection_url  # callables: the URL and credential can change (pairing, settings)
-        self._credential = credential
         self.data_dir = data_dir
         self.label: QLabel | None = None
         self.notice: UpdateNotice | None = None
-        self._answer.connect(self._show)
         self.timer = QTimer(self)
         self.timer.timeout.connect(self.check_now)
 
@@ -74,30 +79,30 @@ class UpdateWatcher(QObject):
         self.timer.start(CHECK_EVERY_MS)
 
     def check_now(self) -> None:
-        url = self._url()
-        credential = self._credential(url) if url else None
+        url = self.ctx.connection.url
+        credential = self.ctx.vault.load(url) if url else None
         if not url or not credential:
             return  # not paired yet: the next round tries again
+        data_dir = self.data_dir
 
-        def ask() -> None:
+        def ask() -> UpdateNotice | None:
             policy: Policy | None
             try:
-                policy = fetch(url, credential, self.data_dir)
+                policy = fetch(url, credential, data_dir)
             except Exception as exc:  # offline, an old companion without /updates, an untrusted answer
                 log.info("update check: %s", exc)
-                policy = remembered(self.data_dir)
-            self._answer.emit(notice_for(policy) if policy is not None else None)
+                policy = remembered(data_dir)
+            return notice_for(policy) if policy is not None else None
 
-        threading.Thread(target=ask, name="posdesk-update-check", daemon=True).start()
+        QueryOp("check for updates", ask).success(self._show).run_in_background(self.ctx)
 
     def _show(self, notice: UpdateNotice | None) -> None:
         self.notice = notice
-        status_bar = getattr(self.window, "statusBar", None)
-        if notice is not None and notice.urgency is Urgency.AVAILABLE and callable(status_bar):
+        if notice is not None and notice.urgency is Urgency.AVAILABLE:
             if self.label is None:
                 self.label = name(QLabel(), "updateNotice", "Update available")
                 self.label.setTextFormat(Qt.TextFormat.PlainText)
-                status_bar().addPermanentWidget(self.label)
+                self.window.statusBar().addPermanentWidget(self.label)
             self.label.setText(notice.text())
             self.label.setToolTip(notice.text())
         elif self.label is not None:
@@ -107,3 +112,10 @@ class UpdateWatcher(QObject):
             log.error("%s", notice.text())
             show_required(notice, self.window)
             self.window.close()
+
+
+def watch_for_updates(ctx: PosContext, window: QMainWindow, data_dir: Path) -> UpdateWatcher:
+    """Check the companion's update policy a little after start-up, then every few hours."""
+    watcher = UpdateWatcher(ctx, window, data_dir)
+    watcher.start()
+    return watcher

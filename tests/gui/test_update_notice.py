@@ -10,11 +10,12 @@ import pytest
 
 from posdesk.companion.embedded import EmbeddedCompanion, start_embedded
 from posdesk.gui import __main__ as pos_main
-from posdesk.gui.qt import QApplication, QLabel, QMainWindow, QMessageBox, QTimer
+from posdesk.gui.qt import QApplication, QLabel, QMessageBox, QTimer
 from posdesk.gui.update_notice import UpdateWatcher
 from posdesk.sync.client import pair
 from posdesk.sync.updates import Urgency, remembered
 from tests.gui import in_process
+from tests.gui.conftest import Pos
 
 main_in_process = in_process.main_in_process  # a fixture: main() run in this process, then undone
 
@@ -41,25 +42,23 @@ def close_boxes(seen: list[str]) -> QTimer:
     return timer
 
 
-def watch(
-    qtbot, companion: tuple[EmbeddedCompanion, str], data_dir: Path
-) -> tuple[QMainWindow, UpdateWatcher]:
-    window = QMainWindow()
-    qtbot.addWidget(window)
-    window.show()
+def watch(pos: Pos, companion: tuple[EmbeddedCompanion, str], data_dir: Path, qtbot) -> UpdateWatcher:
     running, credential = companion
-    watcher = UpdateWatcher(window, lambda: running.url, lambda url: credential, data_dir)
+    pos.ctx.connection.url = running.url
+    pos.ctx.vault.keep_for_session(running.url, credential)
+    watcher = UpdateWatcher(pos.ctx, pos.window, data_dir)
     with qtbot.waitSignal(watcher.checked, timeout=15_000):
         watcher.check_now()
-    return window, watcher
+    return watcher
 
 
 def test_a_recommended_version_shows_a_notice_in_the_status_bar(
-    qtbot, companion, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    qtbot, pos: Pos, companion, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("POSDESK_POS_RECOMMENDED_VERSION", "99.0.0")
     monkeypatch.setenv("POSDESK_POS_UPDATE_URL", "https://downloads.example.com/posdesk-99.0.0.pkg")
-    window, _watcher = watch(qtbot, companion, tmp_path)
+    watch(pos, companion, tmp_path, qtbot)
+    window = pos.window
     label = window.findChild(QLabel, "updateNotice")
     assert label is not None
     qtbot.waitUntil(label.isVisible, timeout=2000)
@@ -70,13 +69,14 @@ def test_a_recommended_version_shows_a_notice_in_the_status_bar(
 
 
 def test_below_the_minimum_the_pos_says_so_and_closes_then_refuses_to_start(
-    qtbot, companion, main_in_process: Path, monkeypatch: pytest.MonkeyPatch, capsys
+    qtbot, pos: Pos, companion, main_in_process: Path, monkeypatch: pytest.MonkeyPatch, capsys
 ) -> None:
     tmp_path = main_in_process
     monkeypatch.setenv("POSDESK_POS_MINIMUM_VERSION", "99.0.0")
     seen: list[str] = []
     timer = close_boxes(seen)
-    window, watcher = watch(qtbot, companion, tmp_path)
+    watcher = watch(pos, companion, tmp_path, qtbot)
+    window = pos.window
     assert watcher.notice is not None and watcher.notice.urgency is Urgency.REQUIRED
     assert seen and "version 99.0.0 or newer is required" in seen[0]
     assert not window.isVisible()
