@@ -11,7 +11,7 @@ import socket
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ import pytest
 
 from posdesk.companion.app import create_app
 from posdesk.companion.messages import INBOUND_PATH
+from posdesk.messaging import email_settings, sms_settings
 from posdesk.messaging.limits import LimitPolicy, MessageLimits
 from tests.companion.conftest import PairedTerminal, add_store, demo_config
 from tests.fakes.serve import serve_app
@@ -58,7 +59,11 @@ class CommunicatorCompanion:
         return [e for e in body["events"] if e["type"] == type_]
 
     def statuses(self, message_id: str) -> list[str]:
-        return [e["data"]["status"] for e in self.events("message.status") if e["data"]["message_id"] == message_id]
+        return [
+            e["data"]["status"]
+            for e in self.events("message.status")
+            if e["data"]["message_id"] == message_id
+        ]
 
 
 def messaging_env(smtp: SmtpTestServer, twilio: FakeTwilio, twilio_url: str) -> dict[str, str]:
@@ -89,23 +94,32 @@ def communicator_companion(
     a store "Salon Élan" and a paired terminal are made."""
     port = port or free_port()
     public_url = f"http://127.0.0.1:{port}"
-    with FakeTwilio(inbound_webhook_url=public_url + INBOUND_PATH) as twilio, serve_app(twilio.app) as twilio_url:
-        for key, value in messaging_env(smtp, twilio, twilio_url).items():
-            monkeypatch.setenv(key, value)
-        config = demo_config(f"sqlite+pysqlite:///{db_file}", public_url)
+    with (
+        FakeTwilio(inbound_webhook_url=public_url + INBOUND_PATH) as twilio,
+        serve_app(twilio.app) as twilio_url,
+    ):
+        env = messaging_env(smtp, twilio, twilio_url)
+        config = replace(
+            demo_config(f"sqlite+pysqlite:///{db_file}", public_url),
+            email=email_settings(env),
+            sms=sms_settings(env),
+        )
         app = create_app(config)
         try:
             terminal = terminal or add_store(app, name="Salon Élan")
-            with serve_app(app, port=port) as url, httpx.Client(
-                base_url=url, headers=terminal.headers, timeout=10
-            ) as api:
+            with (
+                serve_app(app, port=port) as url,
+                httpx.Client(base_url=url, headers=terminal.headers, timeout=10) as api,
+            ):
                 yield CommunicatorCompanion(app, url, terminal, api, twilio)
         finally:
             app.state.db.dispose()
 
 
 @pytest.fixture
-def comm(tmp_path: Path, smtp_server: SmtpTestServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[CommunicatorCompanion]:
+def comm(
+    tmp_path: Path, smtp_server: SmtpTestServer, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[CommunicatorCompanion]:
     with communicator_companion(tmp_path / "companion.db", smtp_server, monkeypatch) as made:
         yield made
 
@@ -174,7 +188,9 @@ def test_invoice_email_reaches_the_smtp_server_with_the_link_in_both_parts(
 # -- SMS and status callbacks -------------------------------------------------------------------------
 
 
-def test_sms_goes_to_the_provider_and_signed_callbacks_move_it_to_delivered(comm: CommunicatorCompanion) -> None:
+def test_sms_goes_to_the_provider_and_signed_callbacks_move_it_to_delivered(
+    comm: CommunicatorCompanion,
+) -> None:
     body = message("sms")
     assert comm.api.post("/api/v1/messages", json=body).json()["status"] == "queued"
 
@@ -237,7 +253,11 @@ def test_an_undeliverable_sms_fails_with_the_reason(comm: CommunicatorCompanion)
     ],
 )
 def test_no_consent_is_refused_with_the_reason_and_nothing_is_sent(
-    comm: CommunicatorCompanion, smtp_server: SmtpTestServer, channel: str, changes: dict[str, Any], reason: str
+    comm: CommunicatorCompanion,
+    smtp_server: SmtpTestServer,
+    channel: str,
+    changes: dict[str, Any],
+    reason: str,
 ) -> None:
     body = message(channel, client=client(**changes))
     answer = comm.api.post("/api/v1/messages", json=body).json()
@@ -273,7 +293,9 @@ def test_stop_reply_withdraws_sms_consent_and_later_texts_are_refused(comm: Comm
 # -- idempotency, limits, stores --------------------------------------------------------------------
 
 
-def test_the_same_message_id_posted_twice_sends_once(comm: CommunicatorCompanion, smtp_server: SmtpTestServer) -> None:
+def test_the_same_message_id_posted_twice_sends_once(
+    comm: CommunicatorCompanion, smtp_server: SmtpTestServer
+) -> None:
     body = message("email")
     first = comm.api.post("/api/v1/messages", json=body).json()
     second = comm.api.post("/api/v1/messages", json=body).json()
@@ -345,7 +367,9 @@ def test_a_receipt_email_uses_the_same_channel_once_per_payment_and_keeps_consen
     time.sleep(0.3)
     assert len(smtp_server.messages) == 1
     # Asking for a receipt is not consent to the store's emails.
-    refused = comm.api.post("/api/v1/messages", json=message("email", client=client(email_consent=False))).json()
+    refused = comm.api.post(
+        "/api/v1/messages", json=message("email", client=client(email_consent=False))
+    ).json()
     assert refused["status"] == "failed" and "has not agreed to receive emails" in refused["reason"]
     history = comm.api.get("/api/v1/clients/client-ana/messages").json()["messages"]
     assert [m["channel"] for m in history] == ["sms", "email", "email"]
