@@ -19,7 +19,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.concurrency import run_in_threadpool
 from starlette.staticfiles import StaticFiles
 
-from posdesk.companion import messages, migrations, reconcile, stripe_routes
+from posdesk.companion import messages, migrations
 from posdesk.companion.api import messages as messages_api
 from posdesk.companion.api import refunds as refunds_api
 from posdesk.companion.api import router as api_router
@@ -29,7 +29,9 @@ from posdesk.companion.database import Database
 from posdesk.companion.events import EventBus
 from posdesk.companion.health import database_unavailable
 from posdesk.companion.invoices import InvoiceRefused, expire_due_invoices
+from posdesk.companion.pay import confirm_routes
 from posdesk.companion.pay import routes as pay_routes
+from posdesk.companion.payments import reconcile
 from posdesk.companion.ratelimit import RateLimiter
 from posdesk.companion.relay import PgRelay
 from posdesk.companion.security_headers import (
@@ -39,6 +41,7 @@ from posdesk.companion.security_headers import (
 )
 from posdesk.companion.server_timing import ServerTimingMiddleware
 from posdesk.companion.startup_gc import FreezeAfterStartupMiddleware
+from posdesk.companion.webhooks import pipeline as webhook_pipeline
 from posdesk.companion.webhooks import routes as webhook_routes
 from posdesk.companion.webhooks import twilio as twilio_webhooks
 
@@ -91,6 +94,8 @@ def create_app(config: CompanionConfig) -> FastAPI:
     app.state.config = config
     app.state.db = db
     app.state.bus = bus
+    # The Simulator's signed events go through the webhook pipeline (handed in: no import circle).
+    app.state.webhook_sink_factory = webhook_pipeline.sink_factory(db)
     app.state.rate_limiter = RateLimiter(config.rate_limit_per_minute)
     app.state.pairing_limiter = RateLimiter(PAIRING_ATTEMPTS_PER_MINUTE)
     run_with_app(app, "posdesk-expiry", _expire_links_forever)
@@ -105,13 +110,12 @@ def create_app(config: CompanionConfig) -> FastAPI:
 
     # The payment page first: routes are matched in order, and a phone opening its link is the request
     # the companion serves most. No /pay path is also an /api/v1 or /webhooks path, so order only costs.
-    # Stripe's page steps and /webhooks/stripe come before the generic /pay and /webhooks/{gateway} routes.
-    app.include_router(stripe_routes.page_router)
+    # The page-confirm steps (gateways confirming in the browser) come before the generic /pay routes.
+    app.include_router(confirm_routes.page_router)
     app.include_router(pay_routes.router)
     app.include_router(api_router, prefix="/api/v1")
     app.include_router(messages_api.router, prefix="/api/v1")
     app.include_router(refunds_api.router, prefix="/api/v1")
-    app.include_router(stripe_routes.webhook_router)
     app.include_router(twilio_webhooks.router)  # before /webhooks/{gateway}/{store_id}, which would match it
     app.include_router(webhook_routes.router)
     for module in (pay_routes, webhook_routes, reconcile):

@@ -21,6 +21,13 @@ DRIVERS: Mapping[str, str] = {
     "cloud9": "posdesk.gateways.cloud9",
 }
 
+# Drivers whose webhooks are signed with the companion's own secret, not a store's (the Simulator runs
+# inside the companion): their events come to ``/webhooks/<name>`` with no store in the address.
+COMPANION_SECRET: frozenset[str] = frozenset({"simulator"})
+# Drivers whose card form reports a new card token to ``/webhooks/<name>/<store>/card-token`` (an
+# unsigned hint the driver confirms with the gateway before charging).
+CARD_TOKEN_CALLBACKS: frozenset[str] = frozenset({"cloud9"})
+
 
 def build_gateway(kind: str, public: Mapping[str, Any], secrets: Mapping[str, Any], **ctx: Any) -> Gateway:
     """The driver for ``kind`` configured with a store's public settings and secrets.
@@ -39,4 +46,4 @@ def build_gateway(kind: str, public: Mapping[str, Any], secrets: Mapping[str, An
     return gateway
 
 
-__all__ = ["DRIVERS", "build_gateway"]
+__all__ = ["CARD_TOKEN_CALLBACKS", "COMPANION_SECRET", "DRIVERS", "build_gateway"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from posdesk.core.money import Money
 
@@ -194,14 +194,63 @@ class GatewayRefund:
 
 
 @dataclass(frozen=True, slots=True)
+class RefundUpdate:
+    """The gateway's refunded total of one payment (a refund made anywhere: the POS, the dashboard)."""
+
+    payment_ref: str
+    refunded_total: Money
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptCancelled:
+    """An attempt that will never take money (Stripe ``payment_intent.canceled``)."""
+
+    payment_ref: str
+
+
+@dataclass(frozen=True, slots=True)
+class MethodSaved:
+    """A card saved for a customer without a payment (Stripe ``setup_intent.succeeded``)."""
+
+    setup_ref: str
+    customer_ref: str
+    method_ref: str
+    metadata: Mapping[str, str]
+
+
+def refund_to_wire(update: RefundUpdate) -> dict[str, Any]:
+    return {
+        "payment_ref": update.payment_ref,
+        "refunded_total": update.refunded_total.minor,
+        "currency": update.refunded_total.currency,
+    }
+
+
+def refund_from_wire(obj: Any) -> RefundUpdate:
+    if not isinstance(obj, Mapping) or isinstance(obj.get("refunded_total"), bool):
+        raise ValueError("a refund update must be an object")
+    if not isinstance(obj.get("refunded_total"), int):
+        raise ValueError("refunded_total must be an integer")
+    return RefundUpdate(str(obj["payment_ref"])[:100], Money(obj["refunded_total"], str(obj.get("currency"))))
+
+
+@dataclass(frozen=True, slots=True)
 class GatewayEvent:
-    """A verified webhook. ``event_id`` is the gateway's, unique per gateway; ``payment`` is None for
-    events the companion does not act on (they are stored and marked processed)."""
+    """A verified webhook. ``event_id`` is the gateway's, unique per gateway.
+
+    The driver reads what the event means into at most one typed variant: ``payment`` (a payment
+    update), ``refund``, ``cancelled`` or ``method_saved``; an event with none of them is one the
+    companion does not act on (stored and marked processed).
+    """
 
     event_id: str
     type: str
     payment: GatewayPayment | None
     payload: Mapping[str, Any]
+    refund: RefundUpdate | None = None
+    cancelled: AttemptCancelled | None = None
+    method_saved: MethodSaved | None = None
+    verified_for: str | None = None  # the store whose secret verified it (None: a companion-wide secret)
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,7 +311,90 @@ class Gateway(Protocol):
         after a crash between charge and commit)."""
         ...
 
+    def find_attempt(self, keys: AttemptKeys) -> GatewayPayment | None:
+        """Find an attempt by what the companion sent, without the gateway's id (a lost answer, a crash
+        between the charge and the commit); None when the gateway has no record of it."""
+        ...
+
     # webhooks
     def verify_and_parse_webhook(self, raw_body: bytes, headers: Mapping[str, str]) -> GatewayEvent:
         """Verify the signature over the raw bytes and parse; raises :class:`BadSignature`."""
         ...
+
+
+# -- capabilities a driver may declare (the companion tests them with isinstance) ----------------------
+@dataclass(frozen=True, slots=True)
+class PageAttempt:
+    """An attempt the client confirms in the browser with the gateway's own script (a Stripe
+    PaymentIntent): the gateway's status word, the secret the page confirms with, and the payment to
+    apply (None while nobody confirmed it, or once it is cancelled)."""
+
+    ref: str
+    status: str
+    amount_minor: int
+    currency: str
+    client_secret: str
+    payment: GatewayPayment | None
+    metadata: Mapping[str, str]
+    confirmable: bool = False  # still waiting for the page: it may be re-priced or cancelled
+    cancelled: bool = False
+
+
+@runtime_checkable
+class ConfirmsOnPage(Protocol):
+    """A gateway whose card is confirmed in the browser: the companion prepares the attempt for the
+    amount it computed, the page confirms it with the gateway, the companion asks the gateway (never
+    the page) how it went."""
+
+    kind: str
+
+    def prepare_payment(self, request: ChargeRequest) -> PageAttempt: ...
+
+    def reprice(self, payment_ref: str, total: Money) -> PageAttempt: ...
+
+    def cancel(self, payment_ref: str) -> PageAttempt: ...
+
+    def sync(self, payment_ref: str) -> PageAttempt:
+        """The attempt as the gateway has it now, looked up by its own id."""
+        ...
+
+
+@runtime_checkable
+class SavesCardsOnPage(Protocol):
+    """A gateway that saves a card without a payment, confirmed in the browser (Stripe SetupIntent)."""
+
+    kind: str
+
+    def prepare_setup(self, customer_ref: str, metadata: Mapping[str, str], idempotency_key: str) -> tuple[str, str]: ...
+
+    def setup_result(self, setup_ref: str) -> MethodSaved | None: ...
+
+    def saved_method(self, customer_ref: str, method_ref: str) -> SavedMethod | None: ...
+
+
+@runtime_checkable
+class KeepsCardList(Protocol):
+    """A gateway whose list of a customer's saved cards is the truth (cards may be attached or detached
+    there by other software): the companion brings its own rows in line before showing them."""
+
+    def lists_cards_at_gateway(self) -> bool: ...
+
+
+@runtime_checkable
+class ForgetsOnRestart(Protocol):
+    """A gateway whose books live in the companion's memory (the Simulator): after a restart a payment
+    it does not know never reached it, so no card was charged."""
+
+    def forgets_on_restart(self) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptKeys:
+    """Everything the companion knows about one attempt, to find it at the gateway without the
+    gateway's id (a lost answer, a crash between the charge and the commit)."""
+
+    payment_id: str
+    idempotency_key: str
+    invoice_id: str
+    kind: str  # invoice | tip
+    gateway_ref: str | None = None  # the gateway's id, when the companion recorded it

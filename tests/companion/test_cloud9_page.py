@@ -248,7 +248,7 @@ def test_an_unconfirmed_sale_waits_as_processing_until_reconciliation_finds_it(
 ) -> None:
     from datetime import timedelta
 
-    from posdesk.companion import reconcile
+    from posdesk.companion.payments import reconcile
     from posdesk.companion.payments import gateway_directory
 
     first = PayPage(cloud9_shop, cloud9_shop.invoice())
@@ -284,7 +284,7 @@ def _reconcile_after_restart(shop: Cloud9Shop) -> int:
     """The restarted companion's first reconciliation pass (a fresh gateway directory, no settle time)."""
     from datetime import timedelta
 
-    from posdesk.companion import reconcile
+    from posdesk.companion.payments import reconcile
     from posdesk.companion.payments import GatewayDirectory
 
     app = shop.companion.app

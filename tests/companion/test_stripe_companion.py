@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from posdesk.companion import reconcile, stripe_pay
+from posdesk.companion.payments import reconcile, saved_cards
 from posdesk.companion.models import Payment, PaymentStatus, SavedCard, WebhookEvent
 from posdesk.companion.pay.security import csrf_token
 from posdesk.companion.payments import gateway_directory
@@ -525,8 +525,8 @@ class ManualClock:
 @pytest.fixture
 def card_clock(monkeypatch: pytest.MonkeyPatch) -> ManualClock:
     clock = ManualClock()
-    stripe_pay.card_lists.forget()
-    monkeypatch.setattr(stripe_pay.card_lists, "_clock", clock)
+    saved_cards.card_lists.forget()
+    monkeypatch.setattr(saved_cards.card_lists, "_clock", clock)
     return clock
 
 
@@ -550,7 +550,7 @@ def test_the_page_lists_the_cards_stripe_has_for_the_client(stripe_store: Stripe
     assert shown_cards(cached) == {"4242": True, "4444": False}  # listed under a minute ago: no wait on Stripe
     assert card_listings(stripe_store.fake) == listings
 
-    card_clock.advance(stripe_pay.CARD_LIST_FRESH_FOR + 1)  # a minute later
+    card_clock.advance(saved_cards.CARD_LIST_FRESH_FOR + 1)  # a minute later
     page = stripe_store.page.get(f"/pay/{second}").text
     assert shown_cards(page) == {"4444": True}
     assert card_listings(stripe_store.fake) == listings + 1
@@ -572,7 +572,7 @@ def test_a_card_attached_at_stripe_only_is_listed(stripe_store: StripeStore) -> 
     customer = stripe_store.fake.payment_methods[method]["customer"]
     driver = stripe_store.driver()
     driver.client.v1.payment_methods.attach("pm_card_amex", {"customer": customer})  # saved by another app
-    stripe_pay.card_lists.forget()
+    saved_cards.card_lists.forget()
     second, _ = stripe_store.invoice()
     assert shown_cards(stripe_store.page.get(f"/pay/{second}").text) == {"4242": True, "0005": False}
 
@@ -583,9 +583,9 @@ def test_with_stripe_down_the_page_shows_the_stored_cards(
     token, _ = stripe_store.invoice()
     stripe_store.pay_new_card(token, save=True)
     second, _ = stripe_store.invoice()
-    stripe_pay.card_lists.forget()
+    saved_cards.card_lists.forget()
     stripe_store.fake.fail_next(5, status=500)  # Stripe answers nothing but errors for a while
-    with caplog.at_level(logging.WARNING, logger="posdesk.companion.stripe_pay"):
+    with caplog.at_level(logging.WARNING, logger="posdesk.companion.payments.saved_cards"):
         page = stripe_store.page.get(f"/pay/{second}")
     assert page.status_code == 200 and shown_cards(page.text) == {"4242": True}
     assert any("could not be listed" in r.getMessage() for r in caplog.records)

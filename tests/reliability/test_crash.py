@@ -24,7 +24,7 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, select
 
-from posdesk.companion import reconcile
+from posdesk.companion.payments import reconcile
 from posdesk.companion.models import Payment, SavedCard
 from posdesk.companion.pay.security import csrf_token
 from posdesk.companion.payments import GatewayDirectory

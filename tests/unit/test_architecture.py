@@ -186,3 +186,58 @@ def test_the_probe_reports_a_module_that_does_not_import(tmp_path: Path) -> None
     (package / "half_written.py").write_text("from broken import nothing_here\n")
     with pytest.raises(AssertionError, match="does not import"):
         probe("broken", extra_path=tmp_path)
+
+
+# -- the companion is gateway-neutral ---------------------------------------------------------------------
+GATEWAY_PACKAGES = ("posdesk.gateways.stripe", "posdesk.gateways.cloud9")
+
+
+def gateway_names() -> set[str]:
+    from posdesk.gateways import DRIVERS
+
+    return set(DRIVERS)
+
+
+def gateway_specific_code(source: str, names: set[str]) -> list[str]:
+    """Where ``source`` imports a gateway's own package or compares something with a gateway's name."""
+    import ast
+
+    found: list[str] = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            modules = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+            if isinstance(node, ast.ImportFrom) and node.module == "posdesk.gateways":
+                modules += [f"posdesk.gateways.{a.name}" for a in node.names]
+            found += [f"line {node.lineno}: imports {m}" for m in modules if m.startswith(GATEWAY_PACKAGES)]
+        elif isinstance(node, ast.Compare):
+            operands = [node.left, *node.comparators]
+            constants = [c for o in operands for c in ([o] if isinstance(o, ast.Constant) else getattr(o, "elts", []))]
+            named = [c.value for c in constants if isinstance(c, ast.Constant) and c.value in names]
+            found += [f"line {node.lineno}: compares with the gateway name {n!r}" for n in named]
+    return found
+
+
+def test_the_companion_never_imports_a_gateways_own_package_nor_asks_its_name() -> None:
+    """Gateway-specific needs are capabilities declared in posdesk.gateways.base (issue 12)."""
+    names = gateway_names()
+    offences = {
+        str(path.relative_to(ROOT)): found
+        for path in sorted((ROOT / "posdesk" / "companion").rglob("*.py"))
+        if "migrations" not in path.parts and (found := gateway_specific_code(path.read_text(), names))
+    }
+    assert offences == {}
+    result = probe("posdesk.companion", must_import=False)
+    assert loaded_of(result, GATEWAY_PACKAGES) == []
+
+
+def test_the_gateway_neutrality_check_can_fail() -> None:
+    names = {"stripe", "cloud9", "simulator"}
+    leaky = (
+        "from posdesk.gateways.stripe import StripeGateway\n"
+        "from posdesk.gateways import cloud9\n"
+        "if store.gateway_kind == 'stripe': pass\n"
+        "ok = kind in ('simulator', 'x')\n"
+        "fine = kind == other\n"
+    )
+    found = gateway_specific_code(leaky, names)
+    assert [f.split(":")[0] for f in found] == ["line 1", "line 2", "line 3", "line 4"]

@@ -13,6 +13,7 @@ from posdesk.companion.deps import ConfigDep, DbDep, TerminalDep
 from posdesk.companion.models import Store
 from posdesk.companion.secrets_box import SecretsBox, SecretsUnreadable
 from posdesk.core.currencies import UnchargeableAmount, check_gateway_currency
+from posdesk.gateways import COMPANION_SECRET
 
 router = APIRouter(tags=["gateway"])
 
@@ -90,7 +91,7 @@ def put_gateway(update: GatewayUpdate, terminal: TerminalDep, db: DbDep, config:
 def gateway_secrets_for(store: Store, config: Any) -> dict[str, str]:
     """The store's decrypted secrets, with the Simulator's webhook secret from the configuration."""
     secrets = SecretsBox(config.secret_key).open(store.gateway_secrets)
-    if store.gateway_kind == "simulator":
+    if store.gateway_kind in COMPANION_SECRET:
         secrets.setdefault("webhook_secret", config.simulator_webhook_secret)
     return secrets
 

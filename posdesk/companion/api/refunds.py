@@ -9,8 +9,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from posdesk.companion.deps import DbDep, TerminalDep
-from posdesk.companion.payments import gateway_directory
-from posdesk.companion.refunds import RefundRefused, refund_payment
+from posdesk.companion.payments import RefundRefused, gateway_directory, refund_payment
 
 router = APIRouter(tags=["refunds"])
 

@@ -19,7 +19,8 @@ from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Resp
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
-from posdesk.companion import payments, stripe_pay
+from posdesk.companion import payments
+from posdesk.companion.payments import saved_cards
 from posdesk.companion.config import CompanionConfig
 from posdesk.companion.database import Database
 from posdesk.companion.i18n import Translator, pick_language, translator
@@ -36,7 +37,6 @@ from posdesk.core.links import hash_token
 from posdesk.core.money import Money, MoneyFormatError
 from posdesk.core.tips import TipChoice, TipError
 from posdesk.gateways.base import GatewayError
-from posdesk.gateways.stripe import StripeGateway
 
 router = APIRouter(dependencies=[Depends(limit_by_address)], include_in_schema=False)
 STATIC = Path(__file__).resolve().parent.parent / "static"
@@ -105,19 +105,19 @@ def static_file(name: str) -> Response:
 # -- the page ------------------------------------------------------------------------------------------
 @router.get("/pay/{token}")
 async def show_invoice(request: Request, token: str) -> Response:
-    """The page: one trip to the thread pool, one read transaction (a known client of a Stripe store
-    first has their saved cards brought in line with Stripe's, see :func:`_show_invoice`)."""
+    """The page: one trip to the thread pool, one read transaction (a known client of a gateway that
+    keeps the card list first has their saved cards brought in line with it, see :func:`_show_invoice`)."""
     return await _in_thread(_show_invoice, request, token, None, None, 200, True)
 
 
-def _cards_kept_at_stripe(found: Found) -> bool:
-    return (
-        found.state is LinkState.PAYABLE
-        and found.store is not None
-        and found.store.gateway_kind == StripeGateway.kind
-        and found.row is not None
-        and found.row.client_id is not None
-    )
+def _cards_kept_at_gateway(request: Request, found: Found) -> bool:
+    if found.state is not LinkState.PAYABLE or found.store is None or found.row is None or found.row.client_id is None:
+        return False
+    try:
+        gateway = payments.gateway_directory(request.app.state).for_store(found.store)
+    except GatewayError:
+        return False
+    return saved_cards.cards_kept_at_gateway(gateway)
 
 
 def _show_invoice(
@@ -132,13 +132,13 @@ def _show_invoice(
     db = _db(request)
     with db.read() as session:
         found = views.find(session, token)
-        refresh_cards = refresh_cards and _cards_kept_at_stripe(found)
+        refresh_cards = refresh_cards and _cards_kept_at_gateway(request, found)
         if not refresh_cards:
             response, first_open = _invoice_page(request, session, found, token, error, notice, status_code, chosen)
     if refresh_cards:
-        # Stripe's list of the client's cards (at most one call a minute per customer; Stripe down, the
-        # stored ones), outside the read transaction since it may write; then the page, read afresh.
-        stripe_pay.refresh_saved_cards(db, payments.gateway_directory(request.app.state), hash_token(token))
+        # The gateway's list of the client's cards (at most one call a minute per customer; gateway down,
+        # the stored ones), outside the read transaction since it may write; then the page, read afresh.
+        saved_cards.refresh_saved_cards(db, payments.gateway_directory(request.app.state), hash_token(token))
         return _show_invoice(request, token, error, notice, status_code, chosen=chosen)
     if first_open is not None:
         payments.mark_opened(db, first_open)

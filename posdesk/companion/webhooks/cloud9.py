@@ -1,4 +1,4 @@
-"""``POST /webhooks/cloud9/{store_id}/card-token``: Cloud9's card form reporting a new card token.
+"""``POST /webhooks/{gateway}/{store_id}/card-token``: a card form (Cloud9's) reporting a new card token.
 
 Cloud9 signs nothing, so this callback is a **hint**: it is remembered for the card form it names
 (``CallbackContext``, a random reference made for one page render) and used only if the page itself
@@ -27,6 +27,7 @@ from fastapi.responses import JSONResponse
 from posdesk.companion.database import Database
 from posdesk.companion.models import Store
 from posdesk.companion.payments import gateway_directory
+from posdesk.gateways import CARD_TOKEN_CALLBACKS
 
 router = APIRouter(include_in_schema=False)
 
@@ -83,16 +84,17 @@ def _fields(raw: bytes, content_type: str) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(raw.decode("utf-8", "replace")).items()}
 
 
-def _is_cloud9_store(db: Database, store_id: str) -> bool:
+def _takes_callbacks(db: Database, gateway: str, store_id: str) -> bool:
+    if gateway not in CARD_TOKEN_CALLBACKS:
+        return False
     with db.read() as session:
         store = session.get(Store, store_id)
-        return store is not None and store.gateway_kind == "cloud9"
+        return store is not None and store.gateway_kind == gateway
 
 
-@router.post("/webhooks/cloud9/{store_id}/card-token")
-async def card_token_callback(request: Request, store_id: str) -> JSONResponse:
+async def card_token_callback(request: Request, gateway: str, store_id: str) -> JSONResponse:
     raw = await request.body()
-    if len(store_id) > 64 or not await run_in_threadpool(_is_cloud9_store, request.app.state.db, store_id):
+    if len(store_id) > 64 or not await run_in_threadpool(_takes_callbacks, request.app.state.db, gateway, store_id):
         return JSONResponse({"detail": "Unknown callback address"}, status_code=404)
     fields = _fields(raw, request.headers.get("content-type", ""))
     token, form_ref = fields.get("CardToken", ""), fields.get("CallbackContext", "")
@@ -104,3 +106,14 @@ async def card_token_callback(request: Request, store_id: str) -> JSONResponse:
         return JSONResponse({"received": True, "used": False})  # a decline or noise: nothing to remember
     hints_of(request.app.state).record(store_id, form_ref, token)
     return JSONResponse({"received": True, "used": True})
+
+
+def _route_for(gateway: str) -> None:
+    async def callback(request: Request, store_id: str) -> JSONResponse:
+        return await card_token_callback(request, gateway, store_id)
+
+    router.add_api_route(f"/webhooks/{gateway}/{{store_id}}/card-token", callback, methods=["POST"])
+
+
+for _gateway in sorted(CARD_TOKEN_CALLBACKS):
+    _route_for(_gateway)

@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from dataclasses import replace
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -27,21 +28,25 @@ from sqlalchemy.orm import Session
 
 from posdesk.companion.database import Database
 from posdesk.companion.models import Invoice, Store, WebhookEvent, utcnow
+from posdesk.companion.payments import gateway_events
+from posdesk.companion.payments.directory import GatewayDirectory
+from posdesk.companion.payments.errors import MismatchError
+from posdesk.companion.payments.ledger import apply_gateway_payment, payment_from_gateway
+from posdesk.gateways import COMPANION_SECRET
 from posdesk.gateways.base import (
     BadSignature,
     GatewayEvent,
     Misconfigured,
     payment_from_wire,
     payment_to_wire,
+    AttemptCancelled,
+    refund_from_wire,
+    refund_to_wire,
 )
-
-if TYPE_CHECKING:
-    from posdesk.companion.payments import GatewayDirectory
 
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 500  # an event still unknown after this many tries is left for a person to look at
-COMPANION_WIDE = frozenset({"simulator"})  # gateways whose webhook secret is the companion's, not a store's
 
 
 class UnknownGateway(LookupError):
@@ -51,21 +56,35 @@ class UnknownGateway(LookupError):
 def verify(
     db: Database, directory: GatewayDirectory, gateway: str, raw_body: bytes, headers: Mapping[str, str], store_id: str | None = None
 ) -> GatewayEvent:
-    """The verified event; :class:`BadSignature` when it does not verify."""
-    if store_id is None:
-        if gateway not in COMPANION_WIDE:
-            raise UnknownGateway(gateway)
-        driver = directory.build(gateway, {}, {})
-    else:
-        with db.read() as session:
-            store = session.get(Store, store_id)
-            if store is None or store.gateway_kind != gateway:
-                raise UnknownGateway(gateway)
-            try:
-                driver = directory.for_store(store)
-            except Misconfigured as exc:
-                raise BadSignature(f"the store's gateway is not configured: {exc.message}") from None
-    return driver.verify_and_parse_webhook(raw_body, headers)
+    """The verified event, naming the store whose secret verified it (``verified_for``);
+    :class:`BadSignature` when it does not verify.
+
+    With no store in the address a gateway with per-store secrets is tried with each of its stores'
+    secrets until one verifies (one endpoint for every store of a companion).
+    """
+    if store_id is None and gateway in COMPANION_SECRET:
+        return directory.build(gateway, {}, {}).verify_and_parse_webhook(raw_body, headers)
+    with db.read() as session:
+        query = select(Store).where(Store.gateway_kind == gateway)
+        if store_id is not None:
+            query = query.where(Store.id == store_id)
+        stores = list(session.scalars(query))
+        for store in stores:
+            session.expunge(store)
+    if not stores:
+        raise UnknownGateway(gateway)  # no such store, or none takes this gateway: 404 like any unknown endpoint
+    failure = BadSignature(f"no {gateway} store's secret verifies this event")
+    for store in stores:
+        try:
+            driver = directory.for_store(store)
+        except Misconfigured as exc:
+            failure = BadSignature(f"the store's gateway is not configured: {exc.message}")
+            continue
+        try:
+            return replace(driver.verify_and_parse_webhook(raw_body, headers), verified_for=store.id)
+        except BadSignature as exc:
+            failure = exc
+    raise failure
 
 
 def _insert_values(gateway: str, event: GatewayEvent) -> dict[str, Any]:
@@ -76,6 +95,9 @@ def _insert_values(gateway: str, event: GatewayEvent) -> dict[str, Any]:
         "payload": {
             "event": dict(event.payload),
             "payment": payment_to_wire(event.payment) if event.payment else None,
+            "refund": refund_to_wire(event.refund) if event.refund else None,
+            "cancelled": event.cancelled.payment_ref if event.cancelled else None,
+            "store_id": event.verified_for,
         },
         "received_at": utcnow(),
         "attempts": 0,
@@ -152,13 +174,16 @@ def receive(
 
 def _apply(session: Session, row: WebhookEvent) -> bool:
     """Apply one stored event in ``session``; True when it is done with (applied, ignored or refused)."""
-    from posdesk.companion.payments import MismatchError, apply_gateway_payment, payment_from_gateway
-
     # The row's own changes are made last, so they go out in one UPDATE with the final flush.
-    raw_payment = (row.payload or {}).get("payment")
+    payload = row.payload or {}
+    raw_payment = payload.get("payment")
     if raw_payment is None:
+        if payload.get("refund") is not None:
+            gateway_events.apply_refund(session, row.gateway, refund_from_wire(payload["refund"]))
+        elif payload.get("cancelled"):
+            gateway_events.apply_cancelled(session, row.gateway, AttemptCancelled(str(payload["cancelled"])))
         row.attempts += 1
-        row.processed_at = utcnow()  # an event type the companion does not act on
+        row.processed_at = utcnow()  # applied, or an event type the companion does not act on
         return True
     result = payment_from_wire(raw_payment)
     payment = payment_from_gateway(session, result, row.gateway)
@@ -282,11 +307,25 @@ def retry_pending(db: Database, limit: int = 200, *, tried_only: bool = False) -
 
 
 def in_process_sink(db: Database, directory: GatewayDirectory) -> Callable[[bytes, Mapping[str, str]], None]:
-    """Where the Simulator delivers its signed events: the same verify, store and apply as the route."""
+    """Where a driver running inside the companion (the Simulator) delivers its signed events: the same
+    verify, store and apply as the route."""
 
     def deliver(raw_body: bytes, headers: Mapping[str, str]) -> None:
-        row_id = receive(db, directory, "simulator", raw_body, headers)
-        if row_id is not None:
-            process(db, row_id)
+        failure = BadSignature("no in-process gateway verifies this event")
+        for gateway in sorted(COMPANION_SECRET):
+            try:
+                row_id = receive(db, directory, gateway, raw_body, headers)
+            except BadSignature as exc:
+                failure = exc
+                continue
+            if row_id is not None:
+                process(db, row_id)
+            return
+        raise failure
 
     return deliver
+
+
+def sink_factory(db: Database) -> Callable[[GatewayDirectory], Callable[[bytes, Mapping[str, str]], None]]:
+    """What the app factory hands the payments package (``app.state.webhook_sink_factory``)."""
+    return lambda directory: in_process_sink(db, directory)

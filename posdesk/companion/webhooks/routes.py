@@ -1,5 +1,5 @@
-"""``POST /webhooks/{gateway}`` (companion-wide secret, the Simulator) and
-``POST /webhooks/{gateway}/{store_id}`` (a store's own webhook secret, e.g. Stripe).
+"""``POST /webhooks/{gateway}`` (a companion-wide secret, the Simulator; or any store's secret of that
+gateway, tried in turn) and ``POST /webhooks/{gateway}/{store_id}`` (that store's webhook secret).
 
 Answers fast: verify (on the event loop when the secret is the companion's; a store's secret needs a
 database read, done in the thread pool), hand the event to the app's writer, which stores it with the
@@ -22,8 +22,10 @@ from fastapi.responses import JSONResponse
 
 from posdesk.companion.database import Database
 from posdesk.companion.payments import gateway_directory
+from posdesk.companion.payments.gateway_events import apply_method_saved
 from posdesk.companion.webhooks import cloud9, pipeline
 from posdesk.companion.webhooks.writer import Writer, WriterStopped
+from posdesk.gateways import COMPANION_SECRET, DRIVERS
 from posdesk.gateways.base import BadSignature
 
 router = APIRouter(include_in_schema=False)
@@ -42,7 +44,7 @@ async def _receive(request: Request, background: BackgroundTasks, gateway: str, 
     directory = gateway_directory(request.app.state)
     headers = dict(request.headers)
     try:
-        if store_id is None:  # the companion's own secret: nothing to read, so no thread hop
+        if store_id is None and gateway in COMPANION_SECRET:  # the companion's own secret: no thread hop
             event = pipeline.verify(db, directory, gateway, raw, headers)
         else:
             event = await run_in_threadpool(pipeline.verify, db, directory, gateway, raw, headers, store_id)
@@ -63,17 +65,29 @@ async def _receive(request: Request, background: BackgroundTasks, gateway: str, 
         if not isinstance(exc, WriterStopped):
             log.error("webhook %s/%s not stored: %s: %s", gateway, event.event_id, type(exc).__name__, exc)
         return JSONResponse({"detail": "The event was not stored; send it again"}, status_code=503)
+    if event.method_saved is not None:
+        # Needs the gateway (the card's details): after the answer, outside any transaction, on every
+        # delivery (idempotent), so a delivery that failed half-way is finished by the gateway's retry.
+        background.add_task(apply_method_saved, db, directory, event.method_saved)
     return JSONResponse({"received": True, "duplicate": row_id is None})
 
 
-@router.post("/webhooks/{gateway}")
-async def gateway_webhook(request: Request, background: BackgroundTasks, gateway: str) -> JSONResponse:
-    return await _receive(request, background, gateway, None)
+def _routes_for(gateway: str) -> None:
+    """``/webhooks/<gateway>`` and ``/webhooks/<gateway>/{store_id}``: one pair per driver in the registry,
+    spelled out (an address a deploy guide gives is a route, not a catch-all)."""
+
+    async def gateway_webhook(request: Request, background: BackgroundTasks) -> JSONResponse:
+        return await _receive(request, background, gateway, None)
+
+    async def store_webhook(request: Request, background: BackgroundTasks, store_id: str) -> JSONResponse:
+        return await _receive(request, background, gateway, store_id[:32])
+
+    router.add_api_route(f"/webhooks/{gateway}", gateway_webhook, methods=["POST"])
+    router.add_api_route(f"/webhooks/{gateway}/{{store_id}}", store_webhook, methods=["POST"])
 
 
-@router.post("/webhooks/{gateway}/{store_id}")
-async def store_webhook(request: Request, background: BackgroundTasks, gateway: str, store_id: str) -> JSONResponse:
-    return await _receive(request, background, gateway, store_id)
+for _gateway in sorted(DRIVERS):
+    _routes_for(_gateway)
 
 
 def install(app: Any) -> None:

@@ -29,6 +29,7 @@ from typing import Any, Protocol
 
 from posdesk.core.money import Money
 from posdesk.gateways.base import (
+    AttemptKeys,
     BadSignature,
     ChargeRequest,
     ChargeStatus,
@@ -515,6 +516,18 @@ class Cloud9Gateway:
             card_last4=_last4(answer.get("AccountNum", "")),
             method_ref=answer.get("CardToken", ""),
             message=meaning.client_message if status is ChargeStatus.FAILED else "",
+        )
+
+    def find_attempt(self, keys: AttemptKeys) -> GatewayPayment | None:
+        """The Sale whose GTRC derives from the attempt's idempotency key, else in the invoice's list."""
+        return self.lookup(
+            keys.gateway_ref or None,
+            metadata={
+                "payment_id": keys.payment_id,
+                "idempotency_key": keys.idempotency_key,
+                "invoice_id": keys.invoice_id,
+                "kind": keys.kind,
+            }
         )
 
     # -- webhooks ---------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from typing import Any
 from posdesk.core.money import Money
 from posdesk.gateways import signing
 from posdesk.gateways.base import (
+    AttemptKeys,
     BadSignature,
     ChargeRequest,
     ChargeStatus,
@@ -203,6 +204,12 @@ class SimulatorGateway:
             succeeded = [p for p in matches if p.status is ChargeStatus.SUCCEEDED]
             found = succeeded or matches
             return found[-1] if found else None
+
+    def find_attempt(self, keys: AttemptKeys) -> GatewayPayment | None:
+        return self.lookup(keys.gateway_ref or None, metadata={"payment_id": keys.payment_id})
+
+    def forgets_on_restart(self) -> bool:
+        return True  # the ledger lives in the companion's memory
 
     # -- webhooks ---------------------------------------------------------------------------------------
     def event_body(self, payment: GatewayPayment, event_type: str | None = None) -> bytes:

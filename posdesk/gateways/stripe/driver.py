@@ -34,6 +34,7 @@ from stripe.params import (
 
 from posdesk.core.money import Money
 from posdesk.gateways.base import (
+    AttemptKeys,
     BadSignature,
     ChargeRequest,
     ChargeStatus,
@@ -44,15 +45,17 @@ from posdesk.gateways.base import (
     GatewayEvent,
     GatewayPayment,
     GatewayRefund,
+    MethodSaved,
     Misconfigured,
     NewCard,
+    PageAttempt,
     PageIntegration,
+    RefundUpdate,
     SavedMethod,
     Unavailable,
 )
-from posdesk.gateways.stripe import objects
+from posdesk.gateways.stripe import events, objects
 from posdesk.gateways.stripe.errors import GONE_CARD_MESSAGE, stripe_errors
-from posdesk.gateways.stripe.objects import IntentState
 
 log = logging.getLogger(__name__)
 
@@ -235,7 +238,7 @@ class StripeGateway:
             params["setup_future_usage"] = "off_session"
         return params
 
-    def prepare_payment(self, request: ChargeRequest) -> IntentState:
+    def prepare_payment(self, request: ChargeRequest) -> PageAttempt:
         """An unconfirmed PaymentIntent for the page to confirm with the Payment Element.
 
         The same request (same key) answers the same intent. ``request.new_card``/``method_ref`` are
@@ -251,20 +254,20 @@ class StripeGateway:
         self._check_amount(state, request.total)
         return state
 
-    def reprice(self, payment_ref: str, total: Money) -> IntentState:
+    def reprice(self, payment_ref: str, total: Money) -> PageAttempt:
         """Set an unconfirmed intent's amount to what the companion computes now."""
         with stripe_errors():
             intent = self.client.v1.payment_intents.update(payment_ref, {"amount": total.minor})
         return objects.intent_state(intent)
 
-    def cancel(self, payment_ref: str) -> IntentState:
+    def cancel(self, payment_ref: str) -> PageAttempt:
         """Cancel an intent nobody confirmed (the client changed the tip, or the invoice changed)."""
         with stripe_errors():
             intent = self.client.v1.payment_intents.cancel(payment_ref, {"cancellation_reason": "abandoned"})
         return objects.intent_state(intent)
 
     @staticmethod
-    def _check_amount(state: IntentState, total: Money) -> None:
+    def _check_amount(state: PageAttempt, total: Money) -> None:
         if (state.amount_minor, state.currency) != (total.minor, total.currency):
             raise GatewayError(
                 f"The payment at Stripe is for {state.amount_minor} {state.currency}, not {total.minor} {total.currency}"
@@ -329,16 +332,27 @@ class StripeGateway:
         return self.client.v1.payment_intents.retrieve(ref, {"expand": EXPAND})
 
     @staticmethod
-    def _answer(state: IntentState) -> GatewayPayment:
+    def _answer(state: PageAttempt) -> GatewayPayment:
         if state.payment is None:
             raise GatewayError("Stripe did not take this payment; please try again")
         return state.payment
 
-    def intent(self, payment_ref: str) -> IntentState:
+    def intent(self, payment_ref: str) -> PageAttempt:
         """The intent as Stripe has it now, with its card."""
         with stripe_errors():
             intent = self.client.v1.payment_intents.retrieve(payment_ref, {"expand": EXPAND})
         return objects.intent_state(intent)
+
+    def sync(self, payment_ref: str) -> PageAttempt:
+        """The attempt as Stripe has it now (retrieved by its own id, never searched)."""
+        return self.intent(payment_ref)
+
+    def lists_cards_at_gateway(self) -> bool:
+        return True  # cards are attached and detached at Stripe by other software too
+
+    def find_attempt(self, keys: AttemptKeys) -> GatewayPayment | None:
+        """An intent by its id, else by the ``payment_id`` posdesk put in its metadata (Stripe's Search)."""
+        return self.lookup(keys.gateway_ref or None, metadata={"payment_id": keys.payment_id})
 
     def confirm_action(self, payment_ref: str, fields: Mapping[str, str]) -> GatewayPayment:
         """After ``handleNextAction`` on the page: the payment's state at Stripe (never the page's word)."""
@@ -385,7 +399,7 @@ class StripeGateway:
         succeeded = [p for p in found if p.status is ChargeStatus.SUCCEEDED]
         return next(iter(succeeded or found), None)
 
-    def search(self, metadata: Mapping[str, str]) -> list[IntentState]:
+    def search(self, metadata: Mapping[str, str]) -> list[PageAttempt]:
         """Intents whose metadata has all of ``metadata`` (Stripe's search; newest first)."""
         if not metadata:
             return []
@@ -416,7 +430,7 @@ class StripeGateway:
             )
         return str(setup.id), str(objects._get(setup, "client_secret", ""))
 
-    def setup_result(self, setup_ref: str) -> objects.SetupReport | None:
+    def setup_result(self, setup_ref: str) -> MethodSaved | None:
         with stripe_errors():
             setup = self.client.v1.setup_intents.retrieve(setup_ref)
         return objects.setup_of_intent(setup)
@@ -446,19 +460,11 @@ class StripeGateway:
             raise BadSignature(f"the event body is malformed: {exc}") from None
         if not isinstance(event_id, str) or not isinstance(event_type, str) or not 0 < len(event_id) <= 100:
             raise BadSignature("the event has no usable id or type")
-        payment: GatewayPayment | None = None
-        if event_type in (
-            "payment_intent.succeeded",
-            "payment_intent.processing",
-            "payment_intent.payment_failed",
-            "payment_intent.requires_action",
-        ):
-            payment = objects.payment_of_intent(obj)
-            if payment is not None and payment.status is ChargeStatus.SUCCEEDED and not payment.card_last4:
-                payment = self._refetched(payment)
-        elif event_type == "charge.succeeded":
-            payment = objects.payment_of_charge(obj)
-        return GatewayEvent(event_id=event_id, type=event_type[:60], payment=payment, payload=body)
+        variant = events.read(event_type, obj)
+        payment = variant.get("payment")
+        if payment is not None and payment.status is ChargeStatus.SUCCEEDED and not payment.card_last4:
+            variant["payment"] = self._refetched(payment)
+        return GatewayEvent(event_id=event_id, type=event_type[:60], payload=body, payment=variant.pop("payment", None), **variant)
 
     def _refetched(self, payment: GatewayPayment) -> GatewayPayment:
         """A success as Stripe has it now, with the card (the event's intent names the card by id only,
@@ -471,26 +477,19 @@ class StripeGateway:
         return fresh if fresh is not None and fresh.status is ChargeStatus.SUCCEEDED else payment
 
 
-def refund_of(event: GatewayEvent) -> objects.RefundReport | None:
+def refund_of(event: GatewayEvent) -> RefundUpdate | None:
     """``charge.refunded``: the refunded total of the payment."""
-    if event.type != "charge.refunded":
-        return None
-    return objects.refund_of_charge(event.payload.get("data", {}).get("object"))
+    return event.refund
 
 
 def canceled_of(event: GatewayEvent) -> str | None:
     """``payment_intent.canceled``: the intent's id (posdesk's intents only)."""
-    if event.type != "payment_intent.canceled":
-        return None
-    obj = event.payload.get("data", {}).get("object") or {}
-    return str(obj.get("id")) if objects.is_ours(objects.metadata_of(obj)) else None
+    return event.cancelled.payment_ref if event.cancelled else None
 
 
-def setup_of(event: GatewayEvent) -> objects.SetupReport | None:
+def setup_of(event: GatewayEvent) -> MethodSaved | None:
     """``setup_intent.succeeded``: a card saved without paying."""
-    if event.type != "setup_intent.succeeded":
-        return None
-    return objects.setup_of_intent(event.payload.get("data", {}).get("object"))
+    return event.method_saved
 
 
 def _quote(text: str) -> str:

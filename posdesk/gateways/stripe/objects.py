@@ -11,54 +11,27 @@ software on the same Stripe account: it reads as ``None`` so the companion never
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from posdesk.core.money import Money
-from posdesk.gateways.base import ChargeStatus, GatewayPayment, SavedMethod
+from posdesk.gateways.base import (
+    ChargeStatus,
+    GatewayPayment,
+    MethodSaved,
+    PageAttempt,
+    RefundUpdate,
+    SavedMethod,
+)
 
 NEXT_ACTION = "stripe_next_action"  # ``GatewayPayment.action["type"]``: the page runs handleNextAction
 FAILED_MESSAGE = "The payment did not go through"
 SAVE_FLAG = "save_card"  # metadata: the client asked to keep this card
 
 
-@dataclass(frozen=True, slots=True)
-class IntentState:
-    """A PaymentIntent as the companion needs it: Stripe's own status word, and the payment to apply
-    (None while nobody has confirmed the intent yet, or once it is canceled)."""
-
-    ref: str
-    status: str
-    amount_minor: int
-    currency: str
-    client_secret: str
-    payment: GatewayPayment | None
-    metadata: Mapping[str, str]
-
-    @property
-    def confirmable(self) -> bool:
-        """Still waiting for the page to confirm it (so it can be re-priced or canceled)."""
-        return self.status in ("requires_payment_method", "requires_confirmation") and (
-            self.payment is None or self.payment.status is not ChargeStatus.FAILED
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class RefundReport:
-    """``charge.refunded``: how much of the payment behind ``payment_ref`` is refunded in all."""
-
-    payment_ref: str
-    refunded_total: Money
-
-
-@dataclass(frozen=True, slots=True)
-class SetupReport:
-    """A card saved without paying (``setup_intent.succeeded``)."""
-
-    setup_ref: str
-    customer_ref: str
-    method_ref: str
-    metadata: Mapping[str, str]
+IntentState = PageAttempt  # a PaymentIntent, as the companion's page-confirm flow needs it
+RefundReport = RefundUpdate  # ``charge.refunded``: the refunded total of the payment behind ``payment_ref``
+SetupReport = MethodSaved  # a card saved without paying (``setup_intent.succeeded``)
+CONFIRMABLE = ("requires_payment_method", "requires_confirmation")
 
 
 def _get(obj: Any, key: str, default: Any = None) -> Any:
@@ -203,15 +176,19 @@ def payment_of_charge(charge: Any) -> GatewayPayment | None:
     )
 
 
-def intent_state(intent: Any) -> IntentState:
-    return IntentState(
+def intent_state(intent: Any) -> PageAttempt:
+    status = str(_get(intent, "status", ""))
+    payment = payment_of_intent(intent)
+    return PageAttempt(
         ref=str(_get(intent, "id", "")),
-        status=str(_get(intent, "status", "")),
+        status=status,
         amount_minor=int(_get(intent, "amount", 0)),
         currency=str(_get(intent, "currency", "")).upper(),
         client_secret=str(_get(intent, "client_secret", "")),
-        payment=payment_of_intent(intent),
+        payment=payment,
         metadata=metadata_of(intent),
+        confirmable=status in CONFIRMABLE and (payment is None or payment.status is not ChargeStatus.FAILED),
+        cancelled=status == "canceled",
     )
 
 

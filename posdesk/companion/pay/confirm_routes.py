@@ -1,12 +1,11 @@
-"""Routes for Stripe: the payment page's JSON steps (see :mod:`posdesk.companion.stripe_pay`) and
-``POST /webhooks/stripe`` (see :mod:`posdesk.companion.stripe_webhooks`).
+"""The payment page's JSON steps for gateways that confirm in the browser
+(:mod:`posdesk.companion.payments.page_confirm`, :class:`~posdesk.gateways.base.ConfirmsOnPage`).
 
-Included before the generic page and webhook routers, so ``/webhooks/stripe`` is answered here. The page
-itself, ``GET /pay/{token}``, is the generic one (:func:`posdesk.companion.pay.routes.show_invoice`),
-which first brings a known client's saved cards in line with Stripe's list
-(:func:`stripe_pay.refresh_saved_cards`) in the same trip to the thread pool. Page steps take the same
-guards as the page's forms: a per-link CSRF token, no cross-site posts, the rate limit per address, and
-no amount from the browser.
+The addresses are the ones the gateway's own page partial calls (``/pay/{token}/stripe/...`` for the
+Stripe driver's templates); the handlers are gateway-neutral. The page itself, ``GET /pay/{token}``,
+is the generic one (:func:`posdesk.companion.pay.routes.show_invoice`). Page steps take the same guards
+as the page's forms: a per-link CSRF token, no cross-site posts, the rate limit per address, and no
+amount from the browser.
 """
 
 from __future__ import annotations
@@ -14,27 +13,26 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from fastapi import APIRouter, BackgroundTasks, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
-from posdesk.companion import payments, stripe_pay, stripe_webhooks
+from posdesk.companion import payments
+from posdesk.companion.payments import page_confirm, saved_cards
 from posdesk.companion.config import CompanionConfig
 from posdesk.companion.database import Database
 from posdesk.companion.i18n import Translator, translator
 from posdesk.companion.models import PaymentStatus
 from posdesk.companion.pay.security import csrf_ok, same_origin_post
 from posdesk.companion.ratelimit import limit_by_address
-from posdesk.companion.webhooks import pipeline
 from posdesk.core.links import hash_token
 from posdesk.core.money import Money, MoneyFormatError
 from posdesk.core.tips import TipChoice, TipError
-from posdesk.gateways.base import BadSignature, GatewayError
+from posdesk.gateways.base import GatewayError
 
 log = logging.getLogger(__name__)
 page_router = APIRouter(dependencies=[Depends(limit_by_address)], include_in_schema=False)
-webhook_router = APIRouter(include_in_schema=False)
 MONEY_FIELDS = ("amount", "amount_minor", "total", "currency", "due_now")  # their presence is tampering
 TAMPERED_MESSAGE = "This request was changed and has been refused. Nothing was charged."
 
@@ -112,7 +110,7 @@ def _start_payment(request: Request, token: str, form: FormData) -> Response:
             tip=_tip(form, found.balance.currency),
             save_card=_text(form, "save_card", 5) in ("on", "1", "yes"),
         )
-        prepared = stripe_pay.start_payment(
+        prepared = page_confirm.start_payment(
             _db(request), payments.gateway_directory(request.app.state), hash_token(token), pay
         )
     except TipError as exc:
@@ -143,7 +141,7 @@ async def sync_payment(request: Request, token: str, payment_id: str) -> Respons
 
 def _sync_payment(request: Request, token: str, payment_id: str, t: Translator) -> Response:
     try:
-        outcome = stripe_pay.sync_payment(
+        outcome = page_confirm.sync_payment(
             _db(request), payments.gateway_directory(request.app.state), hash_token(token), payment_id
         )
     except LookupError:
@@ -165,7 +163,7 @@ async def payment_return(request: Request, token: str, payment_id: str) -> Respo
 
     def work() -> Response:
         try:
-            stripe_pay.sync_payment(
+            page_confirm.sync_payment(
                 _db(request), payments.gateway_directory(request.app.state), hash_token(token), payment_id
             )
         except LookupError:
@@ -185,7 +183,7 @@ async def payment_secret(request: Request, token: str, payment_id: str) -> Respo
 
     def work() -> Response:
         try:
-            secret = stripe_pay.client_secret(
+            secret = page_confirm.client_secret(
                 _db(request), payments.gateway_directory(request.app.state), hash_token(token), payment_id
             )
         except (LookupError, payments.PaymentRefused):
@@ -205,7 +203,7 @@ async def start_setup(request: Request, token: str) -> Response:
 
     def work() -> Response:
         try:
-            setup_ref, secret = stripe_pay.start_setup(
+            setup_ref, secret = saved_cards.start_setup(
                 _db(request), payments.gateway_directory(request.app.state), hash_token(token)
             )
         except payments.PaymentRefused as exc:
@@ -229,7 +227,7 @@ async def finish_setup(request: Request, token: str, setup_ref: str) -> Response
 
     def work() -> Response:
         try:
-            card = stripe_pay.finish_setup(
+            card = saved_cards.finish_setup(
                 _db(request),
                 payments.gateway_directory(request.app.state),
                 hash_token(token),
@@ -244,38 +242,3 @@ async def finish_setup(request: Request, token: str, setup_ref: str) -> Response
         return JSONResponse({"card_id": card.id, "last4": card.last4, "next": f"/pay/{token}"})
 
     return await run_in_threadpool(work)
-
-
-# -- webhooks ----------------------------------------------------------------------------------------------
-async def _webhook(request: Request, background: BackgroundTasks, store_id: str | None) -> JSONResponse:
-    raw = await request.body()
-    db = _db(request)
-    directory = payments.gateway_directory(request.app.state)
-    try:
-        event, row_id = await run_in_threadpool(
-            stripe_webhooks.receive, db, directory, raw, dict(request.headers), store_id
-        )
-    except BadSignature as exc:
-        log.warning("stripe webhook refused: %s", exc.message)
-        return JSONResponse({"detail": "The webhook signature did not verify"}, status_code=400)
-    except pipeline.UnknownGateway:
-        return JSONResponse({"detail": "Unknown webhook endpoint"}, status_code=404)
-
-    def apply() -> None:
-        if row_id is not None:
-            pipeline.process(db, row_id)
-        stripe_webhooks.apply_saved_card(db, directory, event)
-        pipeline.retry_pending(db, limit=20)
-
-    background.add_task(apply)  # a plain function: Starlette runs it in the thread pool
-    return JSONResponse({"received": True, "duplicate": row_id is None})
-
-
-@webhook_router.post("/webhooks/stripe")
-async def stripe_webhook(request: Request, background: BackgroundTasks) -> JSONResponse:
-    return await _webhook(request, background, None)
-
-
-@webhook_router.post("/webhooks/stripe/{store_id}")
-async def stripe_store_webhook(request: Request, background: BackgroundTasks, store_id: str) -> JSONResponse:
-    return await _webhook(request, background, store_id[:32])

@@ -2,13 +2,12 @@
 crash between the charge and the commit) never leaves a paid ticket open.
 
 A periodic pass (and one at start-up) takes every payment still ``pending``, ``requires_action`` or
-``processing`` a few minutes after it began, looks it up at its gateway (by the gateway's id, or by the
-``payment_id`` the companion put in the metadata when the id never got recorded; Cloud9, which keeps no
-metadata, by the attempt's idempotency key) and applies what it
-finds through :func:`~posdesk.companion.payments.apply_gateway_payment`: forward only, checked against
-the record, with the same events as a webhook. A Stripe intent nobody confirmed within
-:data:`ABANDONED_AFTER` is canceled, so its attempt ends and nothing can confirm it later; a payment the
-gateway has no record of is ended as failed (see :func:`_end_unknown`), so its link can be paid again.
+``processing`` a few minutes after it began, looks it up at its gateway (by the gateway's id, or by what
+the companion sent when the id never got recorded, :meth:`~posdesk.gateways.base.Gateway.find_attempt`)
+and applies what it finds through the ledger: forward only, checked against the record, with the same
+events as a webhook. An attempt confirmed on the page that nobody confirmed within
+:data:`ABANDONED_AFTER` is cancelled, so its attempt ends and nothing can confirm it later; a payment
+the gateway has no record of is ended as failed (see :func:`_end_unknown`), so its link can be paid again.
 """
 
 from __future__ import annotations
@@ -16,27 +15,26 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
-from posdesk.companion import payments
 from posdesk.companion.database import Database
 from posdesk.companion.models import Payment, PaymentStatus, Store, utcnow
-from posdesk.companion.payments import GatewayDirectory
-from posdesk.companion.stripe_pay import apply_intent, remember_card
-from posdesk.gateways.base import Gateway, GatewayError
-from posdesk.gateways.cloud9 import Cloud9Gateway
-from posdesk.gateways.stripe import StripeGateway
+from posdesk.companion.payments import ledger
+from posdesk.companion.payments.charging import fail_payment
+from posdesk.companion.payments.directory import GatewayDirectory, gateway_directory
+from posdesk.companion.payments.page_confirm import apply_attempt
+from posdesk.gateways.base import AttemptKeys, ConfirmsOnPage, ForgetsOnRestart, Gateway, GatewayError
 
 log = logging.getLogger(__name__)
 
 WAITING = (PaymentStatus.PENDING, PaymentStatus.REQUIRES_ACTION, PaymentStatus.PROCESSING)
 SETTLE_TIME = timedelta(minutes=3)  # the page and the webhook usually finish a payment well within this
-ABANDONED_AFTER = timedelta(hours=1)  # an unconfirmed intent older than this: the client left
+ABANDONED_AFTER = timedelta(hours=1)  # an unconfirmed attempt older than this: the client left
 LOOK_BACK = timedelta(days=7)  # older payments still waiting are left for a person to look at
 INTERVAL_SECONDS = 60.0
 
@@ -69,10 +67,7 @@ def reconcile(
             )
             .order_by(Payment.created_at)
         ).all()
-        stores = {
-            s.id: s
-            for s in session.scalars(select(Store).where(Store.id.in_({row.store_id for row in waiting})))
-        }
+        stores = {s.id: s for s in session.scalars(select(Store).where(Store.id.in_({row.store_id for row in waiting})))}
         for store in stores.values():
             session.expunge(store)
     changed = 0
@@ -88,10 +83,8 @@ def reconcile(
         if gateway is None or gateway.kind != kind:
             continue
         try:
-            facts = lookup_metadata(gateway, payment_id, invoice_id, payment_kind, key)
-            if reconcile_payment(
-                db, gateway, payment_id, ref, abandoned=now - created_at >= ABANDONED_AFTER, metadata=facts
-            ):
+            keys = AttemptKeys(payment_id, key, invoice_id, payment_kind, ref)
+            if reconcile_payment(db, gateway, keys, abandoned=now - created_at >= ABANDONED_AFTER):
                 changed += 1
         except GatewayError as exc:  # the gateway is down: next pass
             log.warning("reconciling payment %s failed: %s", payment_id, exc.message)
@@ -105,71 +98,42 @@ def _status(db: Database, payment_id: str) -> PaymentStatus:
         return PaymentStatus(payment.status)
 
 
-def lookup_metadata(
-    gateway: Gateway, payment_id: str, invoice_id: str, kind: str, idempotency_key: str
-) -> dict[str, str]:
-    """What :meth:`Gateway.lookup` is given to find a payment whose gateway id was never recorded.
-
-    Stripe and the Simulator search the metadata the companion attached (``payment_id``). Cloud9 keeps
-    none of it: its driver derives the Sale's GTRC from the attempt's idempotency key and its
-    ``InvoiceNum`` from the invoice, and needs the payment's kind to read a tip charged on its own.
-    """
-    metadata = {"payment_id": payment_id}
-    if isinstance(gateway, Cloud9Gateway):
-        metadata.update(idempotency_key=idempotency_key, invoice_id=invoice_id, kind=kind)
-    return metadata
-
-
-def reconcile_payment(
-    db: Database,
-    gateway: Gateway,
-    payment_id: str,
-    ref: str | None,
-    *,
-    abandoned: bool = False,
-    metadata: Mapping[str, str] | None = None,
-) -> bool:
-    """Apply the gateway's view of one payment; True when its state moved.
-
-    ``metadata`` (see :func:`lookup_metadata`; by default the payment's id) goes to the gateway's
-    ``lookup``: it finds the payment when ``ref`` was never recorded, and tells Cloud9 what kind it is.
-    """
+def reconcile_payment(db: Database, gateway: Gateway, keys: AttemptKeys, *, abandoned: bool = False) -> bool:
+    """Apply the gateway's view of one payment; True when its state moved."""
+    payment_id, ref = keys.payment_id, keys.gateway_ref
     before = _status(db, payment_id)
-    if isinstance(gateway, StripeGateway) and ref:
-        state = gateway.intent(ref)
+    if isinstance(gateway, ConfirmsOnPage) and ref:
+        state = gateway.sync(ref)
         if state.confirmable and abandoned:
             state = gateway.cancel(ref)
-        return apply_intent(db, payment_id, state).status is not before
-    metadata = metadata or {"payment_id": payment_id}
-    found = gateway.lookup(ref or None, metadata=metadata)
+        return apply_attempt(db, payment_id, state).status is not before
+    found = gateway.find_attempt(keys)
     if found is None:
         return _end_unknown(db, gateway, payment_id, abandoned=abandoned)
     with db.write() as session:
-        payment = payments.lock_payment(session, payment_id)
+        payment = ledger.lock_payment(session, payment_id)
         try:
-            moved = payments.apply_gateway_payment(session, payment, found)
-        except payments.MismatchError as exc:
+            return ledger.apply_gateway_payment(session, payment, found)
+        except ledger.MismatchError as exc:
             log.warning("reconciliation of payment %s refused: %s", payment_id, exc)
             return False
-        remember_card(session, payment, found)
-        return moved
 
 
 def _end_unknown(db: Database, gateway: Gateway, payment_id: str, *, abandoned: bool) -> bool:
     """A waiting payment its gateway has no record of: end it, so the link can be paid again.
 
-    The Simulator's ledger lives in the companion's memory, so after a restart a payment it does not
-    know never reached it (no card was charged) and is ended at once. A real gateway may still be
-    processing a request we lost track of, so there it ends only after :data:`ABANDONED_AFTER`.
+    A gateway whose books live in the companion's memory (:class:`ForgetsOnRestart`) never received a
+    payment it does not know after a restart (no card was charged): ended at once. A real gateway may
+    still be processing a request we lost track of, so there it ends only after :data:`ABANDONED_AFTER`.
     """
-    if gateway.kind == "simulator":
+    if isinstance(gateway, ForgetsOnRestart) and gateway.forgets_on_restart():
         message = "The payment was interrupted before it completed. No card was charged: please try again."
     elif abandoned:
         message = "The payment did not reach the payment gateway. No card was charged: please try again."
     else:
         return False
     before = _status(db, payment_id)
-    payments.fail_payment(db, payment_id, message)
+    fail_payment(db, payment_id, message)
     return _status(db, payment_id) is not before
 
 
@@ -195,9 +159,7 @@ async def _reconcile_forever(state: Any) -> None:
     settle_time = timedelta(0)  # at start-up: whatever was in flight when the companion stopped
     while True:
         try:
-            await run_in_threadpool(
-                reconcile, state.db, payments.gateway_directory(state), settle_time=settle_time
-            )
+            await run_in_threadpool(reconcile, state.db, gateway_directory(state), settle_time=settle_time)
         except Exception:  # tried again next pass; never kill the task
             log.exception("reconciliation pass failed")
         settle_time = SETTLE_TIME

@@ -1,0 +1,144 @@
+"""Charging an invoice on the server (a saved card, a card tokenised by the gateway's own fields) and the
+3-D Secure step after it.
+
+The payment row is committed before the gateway is called, so a crash in between leaves a pending row
+that reconciliation can finish; the gateway's answer is applied by the ledger afterwards, in its own
+transaction (no gateway call ever runs inside a write transaction).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+from posdesk.companion.database import Database
+from posdesk.companion.models import PaymentStatus, Store
+from posdesk.companion.payments import ledger
+from posdesk.companion.payments.attempts import (
+    metadata,
+    outcome_of,
+    payment_for_token,
+    plan_invoice_payment,
+    start_attempt,
+)
+from posdesk.companion.payments.directory import GatewayDirectory
+from posdesk.companion.payments.errors import PaymentRefused
+from posdesk.companion.payments.saved_cards import customer_ref, saved_card
+from posdesk.companion.payments.values import UNAVAILABLE_MESSAGE, PayOutcome, PayRequest
+from posdesk.gateways.base import (
+    AttemptKeys,
+    ChargeRequest,
+    Declined,
+    Gateway,
+    GatewayError,
+    GatewayPayment,
+    NewCard,
+    Unavailable,
+)
+
+log = logging.getLogger(__name__)
+
+
+def pay_invoice(db: Database, gateways: GatewayDirectory, token_hash: str, request: PayRequest) -> PayOutcome:
+    """Charge the invoice behind ``token_hash`` once for its version; raise :class:`PaymentRefused`."""
+    with db.read() as session:
+        plan = plan_invoice_payment(session, token_hash, request)
+        store = session.get(Store, plan.store_id)
+        assert store is not None
+        gateway = gateways.for_store(store)
+        method_ref: str | None = None
+        if request.saved_card_id:
+            method_ref = saved_card(session, plan.store_id, plan.client_id, gateway.kind, request.saved_card_id).method_ref
+    new_card: NewCard | None = None
+    if method_ref is None:
+        try:
+            new_card = gateway.read_new_card(request.card_fields or {})
+        except Declined as exc:
+            raise PaymentRefused(exc.message) from None
+    save = bool(request.save_card and plan.client and new_card)
+
+    payment_id, key, existing = start_attempt(db, plan, gateway.kind, kind="invoice", scope=f"{plan.invoice_id}:v{plan.version}")
+    if existing is not None:
+        return existing
+    customer = None
+    if save and plan.client:
+        with db.write() as session:
+            customer = customer_ref(session, gateway, plan.store_id, plan.client)
+    return charge(
+        db,
+        gateway,
+        payment_id,
+        ChargeRequest(
+            amount=plan.amount,
+            tip=plan.tip,
+            idempotency_key=key,
+            metadata=metadata(plan, payment_id, "invoice"),
+            method_ref=method_ref,
+            new_card=new_card,
+            customer_ref=customer,
+            save_card=save,
+            description=f"{plan.store_name} invoice",
+        ),
+    )
+
+
+def charge(db: Database, gateway: Gateway, payment_id: str, request: ChargeRequest) -> PayOutcome:
+    """Send ``request`` for the pending payment ``payment_id`` and apply the answer."""
+    try:
+        result = gateway.charge(request)
+    except Declined as exc:
+        return fail_payment(db, payment_id, exc.message)
+    except Unavailable:
+        # The charge may have gone through: ask before calling it failed (never charge twice).
+        found = _find(gateway, payment_id, request)
+        if found is None:
+            return fail_payment(db, payment_id, UNAVAILABLE_MESSAGE)
+        result = found
+    except GatewayError as exc:
+        log.warning("charge refused by the gateway: %s", exc.message)
+        return fail_payment(db, payment_id, exc.message)
+    return apply_result(db, payment_id, result)
+
+
+def _find(gateway: Gateway, payment_id: str, request: ChargeRequest) -> GatewayPayment | None:
+    keys = AttemptKeys(
+        payment_id=payment_id,
+        idempotency_key=request.idempotency_key,
+        invoice_id=request.metadata.get("invoice_id", ""),
+        kind=request.metadata.get("kind", "invoice"),
+    )
+    try:
+        return gateway.find_attempt(keys)
+    except GatewayError:
+        return None
+
+
+def apply_result(db: Database, payment_id: str, result: GatewayPayment) -> PayOutcome:
+    with db.write() as session:
+        payment = ledger.lock_payment(session, payment_id)
+        ledger.apply_gateway_payment(session, payment, result)
+        return outcome_of(payment, result.action or None)
+
+
+def fail_payment(db: Database, payment_id: str, message: str) -> PayOutcome:
+    with db.write() as session:
+        payment = ledger.lock_payment(session, payment_id)
+        ledger.fail(session, payment, message)
+        return outcome_of(payment)
+
+
+def confirm_action(db: Database, gateways: GatewayDirectory, token_hash: str, payment_id: str, fields: Mapping[str, str]) -> PayOutcome:
+    """The client finished (or failed) 3-D Secure on the page: ask the gateway and apply its answer."""
+    with db.read() as session:
+        payment, invoice = payment_for_token(session, token_hash, payment_id)
+        store = session.get(Store, invoice.store_id)
+        assert store is not None
+        gateway = gateways.for_store(store)
+        current, gateway_ref = outcome_of(payment), payment.gateway_payment_id
+    if current.status is not PaymentStatus.REQUIRES_ACTION or not gateway_ref:
+        return current
+    try:
+        result = gateway.confirm_action(gateway_ref, fields)
+    except GatewayError as exc:
+        return fail_payment(db, payment_id, exc.message)
+    return apply_result(db, payment_id, result)

@@ -1,0 +1,279 @@
+"""The ledger: the only code that changes a payment's state.
+
+Whatever the news comes from -- the charge call's answer, the page after 3-D Secure, a webhook,
+reconciliation, a refund from the POS -- it is applied here, to a payment row taken under a lock
+(:func:`lock_payment`), checked against the companion's record (:func:`check_matches`), moved forward
+only (a late "failed" never undoes "succeeded", see :func:`posdesk.companion.models.payment_status_advances`),
+and the POS events are appended in the same transaction. No function here calls a gateway.
+
+Refunds are recorded as the refunded total, which only grows (:func:`record_refund`): duplicated,
+reordered and late reports are harmless.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session
+
+from posdesk.companion.events import append_event
+from posdesk.companion.models import Invoice as InvoiceRow
+from posdesk.companion.models import InvoiceStatus, Payment, PaymentStatus, Store, payment_status_advances, utcnow
+from posdesk.companion.payments.balance import balance_of
+from posdesk.companion.payments.errors import MismatchError
+from posdesk.companion.payments.saved_cards import save_card
+from posdesk.companion.payments.values import STATUS_OF_CHARGE
+from posdesk.core.events import EventType
+from posdesk.core.money import Money
+from posdesk.core.ticket import PaymentMethod
+from posdesk.gateways.base import GatewayPayment
+
+log = logging.getLogger(__name__)
+
+REFUNDABLE = (PaymentStatus.SUCCEEDED, PaymentStatus.REFUNDED)
+
+
+def lock_payment(session: Session, payment_id: str) -> Payment:
+    """The payment row under its lock (read afresh), or ``LookupError``."""
+    payment = session.get(Payment, payment_id, with_for_update=True, populate_existing=True)
+    if payment is None:
+        raise LookupError(payment_id)
+    return payment
+
+
+# -- news from a gateway ---------------------------------------------------------------------------
+def check_matches(payment: Payment, result: GatewayPayment) -> None:
+    if result.amount.currency != payment.currency:
+        raise MismatchError(f"currency {result.amount.currency} differs from {payment.currency}")
+    if (result.amount.minor, result.tip.minor) != (payment.amount_minor, payment.tip_minor):
+        raise MismatchError(
+            f"amount {result.amount.minor}+{result.tip.minor} differs from {payment.amount_minor}+{payment.tip_minor}"
+        )
+    version = result.metadata.get("invoice_version")
+    if version is not None and version != str(payment.invoice_version):
+        raise MismatchError(f"invoice version {version} differs from {payment.invoice_version}")
+    payment_id = result.metadata.get("payment_id")
+    if payment_id is not None and payment_id != payment.id:
+        raise MismatchError("the event is for another payment")
+
+
+def apply_gateway_payment(session: Session, payment: Payment, result: GatewayPayment) -> bool:
+    """Apply a gateway's view of ``payment`` (locked by the caller). True when its state moved.
+
+    Raises :class:`MismatchError` (nothing changed) when the gateway's figures differ from the record.
+    """
+    check_matches(payment, result)
+    if payment.gateway_payment_id is None:
+        payment.gateway_payment_id = result.ref
+    elif payment.gateway_payment_id != result.ref:
+        raise MismatchError("the event names another gateway payment")
+    if result.card_last4 and not payment.card_last4:
+        payment.card_brand, payment.card_last4 = result.card_brand[:20], result.card_last4[:4]
+    if result.method_ref and payment.kind == "invoice":
+        payment.payment_method_ref = result.method_ref[:100]
+    moved = move(session, payment, STATUS_OF_CHARGE[result.status], message=result.message)
+    remember_card(session, payment, result)
+    return moved
+
+
+def remember_card(session: Session, payment: Payment, result: GatewayPayment) -> None:
+    """Keep the card the client asked to save, once the payment succeeded (whichever report came first)."""
+    if result.saved_method is None or PaymentStatus(payment.status) not in REFUNDABLE:
+        return
+    invoice = session.get(InvoiceRow, payment.invoice_id)
+    if invoice is not None and invoice.client_id is not None:
+        save_card(session, payment.store_id, invoice.client_id, payment.gateway, result.saved_method)
+
+
+def move(session: Session, payment: Payment, new: PaymentStatus, *, message: str = "") -> bool:
+    """Move ``payment`` (locked) to ``new`` when that is forward, with its POS event; True when it moved."""
+    current = PaymentStatus(payment.status)
+    if not payment_status_advances(current, new):
+        return False
+    payment.status = new.value
+    if new is PaymentStatus.SUCCEEDED:
+        # Set before the invoice's SELECT, whose autoflush writes the payment: one UPDATE, not two.
+        payment.succeeded_at = utcnow()
+        payment.failure_message = ""
+    invoice = session.get(InvoiceRow, payment.invoice_id, with_for_update=True)
+    assert invoice is not None
+    if new is PaymentStatus.FAILED:
+        payment.failure_message = message or "The payment did not go through"
+        append_event(
+            session,
+            payment.store_id,
+            EventType.PAYMENT_FAILED,
+            invoice_id=invoice.id,
+            ticket_id=invoice.ticket_id,
+            data={"version": payment.invoice_version, "payment_id": payment.id, "message": payment.failure_message},
+        )
+    elif new is PaymentStatus.SUCCEEDED:
+        _record_success(session, payment, invoice)
+    elif new is PaymentStatus.REFUNDED:
+        payment.refunded_minor = payment.amount_minor + payment.tip_minor
+        append_event(
+            session,
+            payment.store_id,
+            EventType.PAYMENT_REFUNDED,
+            invoice_id=invoice.id,
+            ticket_id=invoice.ticket_id,
+            # refunded_total: what the POS records on the ticket (posdesk.sync.applying)
+            data={"version": invoice.version, "payment_id": payment.id, "amount": payment.refunded_minor, "refunded_total": payment.refunded_minor},
+        )
+    return True
+
+
+def fail(session: Session, payment: Payment, message: str) -> bool:
+    """The gateway declined (explicitly): the attempt is over and the client may try another card."""
+    return move(session, payment, PaymentStatus.FAILED, message=message)
+
+
+def cancel(payment: Payment) -> bool:
+    """An attempt cancelled at the gateway: over, quietly (nothing was charged)."""
+    if (
+        payment_status_advances(PaymentStatus(payment.status), PaymentStatus.CANCELED)
+        and payment.status != PaymentStatus.FAILED.value
+    ):
+        payment.status = PaymentStatus.CANCELED.value
+        return True
+    return False
+
+
+def payment_wire(payment: Payment) -> dict[str, Any]:
+    """A payment as the POS records it on the ticket (:class:`posdesk.core.ticket.Payment` wire form)."""
+    return {
+        "id": payment.id,
+        "amount": payment.amount_minor,
+        "tip": payment.tip_minor,
+        "currency": payment.currency,
+        "method": PaymentMethod.ONLINE_CARD.value,
+        "card_brand": payment.card_brand,
+        "card_last4": payment.card_last4,
+        "received_at": (payment.succeeded_at or utcnow()).isoformat(),
+        "reference": payment.gateway_payment_id or "",
+    }
+
+
+def _record_success(session: Session, payment: Payment, invoice: InvoiceRow) -> None:
+    store = session.get(Store, invoice.store_id)
+    assert store is not None
+    # The balance counts the payment's succeeded row (autoflushed), not the invoice's running totals:
+    # read it first, so the invoice's totals and status go out in one UPDATE.
+    balance = balance_of(session, invoice, store)
+    invoice.paid_minor += payment.amount_minor
+    invoice.tip_minor += payment.tip_minor
+    if payment.kind == "tip":
+        append_event(
+            session,
+            store.id,
+            EventType.TIP_ADDED,
+            invoice_id=invoice.id,
+            ticket_id=invoice.ticket_id,
+            data={"version": invoice.version, "payment": payment_wire(payment)},
+        )
+        return
+    paid_in_full = balance.balance_due.is_zero()
+    invoice.status = (InvoiceStatus.PAID if paid_in_full else InvoiceStatus.PARTIALLY_PAID).value
+    append_event(
+        session,
+        store.id,
+        EventType.INVOICE_PAID if paid_in_full else EventType.INVOICE_PARTIALLY_PAID,
+        invoice_id=invoice.id,
+        ticket_id=invoice.ticket_id,
+        data={
+            "version": invoice.version,
+            "payment": payment_wire(payment),
+            "paid_total": balance.paid_total.minor,
+            "balance_due": balance.balance_due.minor,
+        },
+    )
+
+
+# -- refunds ---------------------------------------------------------------------------------------
+def record_refund(session: Session, payment: Payment, refunded_total: Money) -> bool:
+    """Move ``payment`` (locked by the caller) up to ``refunded_total``; True when it moved.
+
+    Fully refunded makes the payment ``refunded``. A total above what was paid is refused (logged)
+    rather than believed.
+    """
+    paid = payment.amount_minor + payment.tip_minor
+    total = refunded_total.minor
+    if refunded_total.currency != payment.currency or total > paid:
+        log.warning("refund report for payment %s refused: %s of %s %s", payment.id, total, paid, payment.currency)
+        return False
+    if total <= payment.refunded_minor or PaymentStatus(payment.status) not in REFUNDABLE:
+        return False
+    amount = total - payment.refunded_minor
+    payment.refunded_minor = total
+    if total == paid:
+        payment.status = PaymentStatus.REFUNDED.value
+    invoice = session.get(InvoiceRow, payment.invoice_id)
+    assert invoice is not None
+    append_event(
+        session,
+        payment.store_id,
+        EventType.PAYMENT_REFUNDED,
+        invoice_id=invoice.id,
+        ticket_id=invoice.ticket_id,
+        data={"version": invoice.version, "payment_id": payment.id, "amount": amount, "refunded_total": total},
+    )
+    return True
+
+
+# -- which payment a report is about -----------------------------------------------------------------
+def payment_by_ref(session: Session, gateway: str, ref: str) -> Payment | None:
+    """The payment the gateway knows as ``ref``, locked; None when the companion never recorded it."""
+    payment_id = session.scalars(
+        select(Payment.id).where(Payment.gateway == gateway, Payment.gateway_payment_id == ref)
+    ).one_or_none()
+    return None if payment_id is None else lock_payment(session, payment_id)
+
+
+def payment_from_gateway(session: Session, result: GatewayPayment, gateway: str) -> Payment | None:
+    """The payment a gateway's report is about: by the gateway's id, else by the id we gave it.
+
+    A report about a payment the companion never recorded (it crashed between the charge and the commit)
+    makes its row from the metadata, when the invoice is known; None when it is not (yet).
+    """
+    payment_id = result.metadata.get("payment_id")
+    # One locked read for both ways of knowing the payment; the gateway's id wins when both match.
+    known = session.scalars(
+        select(Payment)
+        .where(
+            or_(
+                and_(Payment.gateway == gateway, Payment.gateway_payment_id == result.ref),
+                Payment.id == (payment_id or ""),
+            )
+        )
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).all()
+    by_ref = [p for p in known if p.gateway == gateway and p.gateway_payment_id == result.ref]
+    if by_ref or known:
+        return (by_ref or known)[0]
+    invoice = session.get(InvoiceRow, result.metadata.get("invoice_id", ""))
+    if invoice is None or not payment_id or result.metadata.get("store_id") != invoice.store_id:
+        return None
+    version = result.metadata.get("invoice_version", "")
+    if not version.isdigit():
+        return None
+    kind = "tip" if result.metadata.get("kind") == "tip" else "invoice"
+    payment = Payment(
+        id=payment_id[:32],
+        store_id=invoice.store_id,
+        invoice_id=invoice.id,
+        invoice_version=int(version),
+        gateway=gateway,
+        gateway_payment_id=None,
+        idempotency_key=f"{gateway}:{result.ref}",
+        kind=kind,
+        status=PaymentStatus.PENDING.value,
+        amount_minor=result.amount.minor,
+        tip_minor=result.tip.minor,
+        currency=result.amount.currency,
+    )
+    session.add(payment)
+    session.flush()
+    return payment

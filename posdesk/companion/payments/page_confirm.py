@@ -1,0 +1,152 @@
+"""Payments confirmed in the browser (:class:`~posdesk.gateways.base.ConfirmsOnPage`, e.g. Stripe's
+Payment Element): the card never reaches this server.
+
+When the client presses Pay the page asks :func:`start_payment` for an attempt: the companion prices
+the invoice itself (the same plan, attempt and idempotency key as any charge), has the gateway prepare
+an unconfirmed attempt for that amount and hands back its client secret; the gateway's script confirms
+it. Then :func:`sync_payment` asks the gateway (never the page) how it went and applies that through
+the ledger, exactly as a webhook would, so whichever arrives first wins and the other changes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import select
+
+from posdesk.companion.database import Database
+from posdesk.companion.models import Payment, PaymentStatus, Store
+from posdesk.companion.payments import ledger
+from posdesk.companion.payments.attempts import (
+    metadata,
+    outcome_of,
+    payment_for_token,
+    plan_invoice_payment,
+    start_attempt,
+)
+from posdesk.companion.payments.charging import fail_payment
+from posdesk.companion.payments.directory import GatewayDirectory
+from posdesk.companion.payments.errors import PaymentRefused
+from posdesk.companion.payments.saved_cards import NOT_ON_PAGE_MESSAGE, customer_ref
+from posdesk.companion.payments.values import PayOutcome, PayRequest, PreparedPayment
+from posdesk.gateways.base import ChargeRequest, ConfirmsOnPage, Gateway, GatewayError, NewCard, PageAttempt
+
+log = logging.getLogger(__name__)
+
+
+def confirms_on_page(gateway: Gateway) -> ConfirmsOnPage:
+    if not isinstance(gateway, ConfirmsOnPage):
+        raise PaymentRefused(NOT_ON_PAGE_MESSAGE)
+    return gateway
+
+
+def start_payment(db: Database, gateways: GatewayDirectory, token_hash: str, request: PayRequest) -> PreparedPayment:
+    """An unconfirmed attempt for this invoice's amount now plus the tip (see the module docstring).
+
+    Raises :class:`PaymentRefused` (and its ``VersionChanged``) like :func:`charging.pay_invoice`.
+    """
+    with db.read() as session:
+        plan = plan_invoice_payment(session, token_hash, request)
+        store = session.get(Store, plan.store_id)
+        assert store is not None
+        base = gateways.for_store(store)
+    gateway = confirms_on_page(base)
+    save = bool(request.save_card and plan.client)
+    release_abandoned(db, gateway, plan.invoice_id, keep=(plan.version, plan.amount.minor, plan.tip.minor))
+    payment_id, key, existing = start_attempt(db, plan, gateway.kind, kind="invoice", scope=f"{plan.invoice_id}:v{plan.version}")
+    if existing is not None and existing.status in (PaymentStatus.SUCCEEDED, PaymentStatus.PROCESSING):
+        raise PaymentRefused("This invoice is already being paid. Please wait a moment and refresh.")
+    customer = None
+    if save and plan.client is not None:
+        with db.write() as session:
+            customer = customer_ref(session, base, plan.store_id, plan.client)
+    charge = ChargeRequest(
+        amount=plan.amount,
+        tip=plan.tip,
+        idempotency_key=key,
+        metadata=metadata(plan, payment_id, "invoice"),
+        new_card=NewCard("payment-element"),  # the card stays in the page's element
+        customer_ref=customer,
+        save_card=save,
+        description=f"{plan.store_name} invoice",
+    )
+    try:
+        state = gateway.prepare_payment(charge)
+    except GatewayError as exc:
+        fail_payment(db, payment_id, exc.message)  # nothing was confirmed: nothing charged
+        raise PaymentRefused(exc.message) from None
+    with db.write() as session:
+        payment = ledger.lock_payment(session, payment_id)
+        if payment.gateway_payment_id is None:
+            payment.gateway_payment_id = state.ref
+        status = PaymentStatus(payment.status)
+    return PreparedPayment(payment_id, state.client_secret, charge.total, save, status)
+
+
+def release_abandoned(db: Database, gateway: ConfirmsOnPage, invoice_id: str, keep: tuple[int, int, int]) -> int:
+    """Cancel this invoice's attempts that nobody confirmed and that are for another version, amount or
+    tip than ``keep`` (the client changed the tip, the cashier sent a new version); how many.
+
+    An attempt that did move (another tab paid) is applied instead, never cancelled.
+    """
+    with db.read() as session:
+        open_ones = session.scalars(
+            select(Payment).where(
+                Payment.invoice_id == invoice_id,
+                Payment.gateway == gateway.kind,
+                Payment.kind == "invoice",
+                Payment.status == PaymentStatus.PENDING.value,
+                Payment.gateway_payment_id.is_not(None),
+            )
+        ).all()
+        stale = [(p.id, p.gateway_payment_id) for p in open_ones if (p.invoice_version, p.amount_minor, p.tip_minor) != keep]
+    released = 0
+    for payment_id, ref in stale:
+        assert ref is not None
+        state = gateway.sync(ref)
+        if state.confirmable:
+            state = gateway.cancel(ref)
+        apply_attempt(db, payment_id, state)
+        released += 1
+    return released
+
+
+def apply_attempt(db: Database, payment_id: str, state: PageAttempt) -> PayOutcome:
+    """Apply what the gateway says about an attempt to its payment (forward only); the payment's outcome."""
+    with db.write() as session:
+        payment = ledger.lock_payment(session, payment_id)
+        if state.payment is not None:
+            try:
+                ledger.apply_gateway_payment(session, payment, state.payment)
+            except ledger.MismatchError as exc:
+                log.warning("attempt %s not applied to payment %s: %s", state.ref, payment_id, exc)
+        elif state.cancelled:
+            ledger.cancel(payment)
+        return outcome_of(payment, state.payment.action if state.payment else None)
+
+
+def sync_payment(db: Database, gateways: GatewayDirectory, token_hash: str, payment_id: str) -> PayOutcome:
+    """After the page confirmed (or failed to): ask the gateway how the payment stands and apply it."""
+    with db.read() as session:
+        payment, invoice = payment_for_token(session, token_hash, payment_id)
+        store = session.get(Store, invoice.store_id)
+        assert store is not None
+        ref, kind = payment.gateway_payment_id, payment.gateway
+        current = outcome_of(payment)
+        gateway = gateways.for_store(store)
+    if not ref or not isinstance(gateway, ConfirmsOnPage) or kind != gateway.kind:
+        return current
+    return apply_attempt(db, payment_id, gateway.sync(ref))
+
+
+def client_secret(db: Database, gateways: GatewayDirectory, token_hash: str, payment_id: str) -> str:
+    """The client secret of a payment waiting for 3-D Secure (for the gateway's script on the page)."""
+    with db.read() as session:
+        payment, invoice = payment_for_token(session, token_hash, payment_id)
+        store = session.get(Store, invoice.store_id)
+        assert store is not None
+        ref = payment.gateway_payment_id
+        gateway = confirms_on_page(gateways.for_store(store))
+        if PaymentStatus(payment.status) is not PaymentStatus.REQUIRES_ACTION or not ref:
+            raise LookupError("nothing to confirm")
+    return gateway.sync(ref).client_secret

@@ -1,0 +1,56 @@
+"""Refunding an online payment (a manager's action on the POS).
+
+A payment's ``refunded_minor`` is the refunded total, and it only grows: the ledger's
+:func:`~posdesk.companion.payments.ledger.record_refund` takes a total (the gateway's refunded total,
+or a lower bound the companion knows to be true) and moves the record up to it.
+"""
+
+from __future__ import annotations
+
+from posdesk.companion.database import Database
+from posdesk.companion.models import Payment, PaymentStatus, Store
+from posdesk.companion.payments import ledger
+from posdesk.companion.payments.directory import GatewayDirectory
+from posdesk.companion.payments.errors import RefundRefused
+from posdesk.companion.payments.values import RefundOutcome
+from posdesk.core.money import Money
+from posdesk.gateways.base import GatewayError
+
+
+def refund_payment(
+    db: Database, gateways: GatewayDirectory, store_id: str, payment_id: str, amount_minor: int | None
+) -> RefundOutcome:
+    """Refund ``amount_minor`` (all that is left when None) of a store's payment through its gateway.
+
+    The refund's idempotency key is the payment and the refunded total it leads to, so a retried
+    request never refunds twice. What the gateway confirmed is recorded at once as a lower bound of
+    the refunded total; the gateway's own report brings the exact total.
+    """
+    with db.read() as session:
+        payment = session.get(Payment, payment_id)
+        if payment is None or payment.store_id != store_id:
+            raise RefundRefused("No such payment", 404)
+        if PaymentStatus(payment.status) not in ledger.REFUNDABLE or not payment.gateway_payment_id:
+            raise RefundRefused("Only a successful online payment can be refunded", 409)
+        left = payment.amount_minor + payment.tip_minor - payment.refunded_minor
+        amount = left if amount_minor is None else amount_minor
+        if left <= 0:
+            raise RefundRefused("This payment is already refunded in full", 409)
+        if not 0 < amount <= left:
+            raise RefundRefused(f"The refund must be more than zero and at most {Money(left, payment.currency).format()}", 422)
+        store = session.get(Store, store_id)
+        assert store is not None
+        gateway = gateways.for_store(store)
+        if gateway.kind != payment.gateway:
+            raise RefundRefused("This payment was taken by another gateway than the store's current one", 409)
+        before, currency, ref = payment.refunded_minor, payment.currency, payment.gateway_payment_id
+    key = f"refund:{payment_id}:to{before + amount}"
+    try:
+        refund = gateway.refund(ref, Money(amount, currency), key)
+    except GatewayError as exc:
+        raise RefundRefused(exc.message, 502) from None
+    with db.write() as session:
+        locked = ledger.lock_payment(session, payment_id)
+        if refund.succeeded:
+            ledger.record_refund(session, locked, Money(before + refund.amount.minor, currency))
+        return RefundOutcome(payment_id, refund.ref, refund.amount, Money(locked.refunded_minor, currency))
