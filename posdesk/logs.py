@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import logging
 import logging.handlers
-import os
 import re
 import sys
 from pathlib import Path
 
 from posdesk import paths
+from posdesk.config import PosConfig
 
 LOG_FOLDER = "logs"
 MAX_BYTES = 1_000_000  # a month of a busy terminal's INFO lines is a few MB: keep 5 x 1 MB
@@ -99,9 +99,7 @@ def log_file(program: str = "posdesk") -> Path:
 
 
 def _level() -> int:
-    name = os.environ.get("POSDESK_LOG_LEVEL", "INFO").strip().upper()
-    level = logging.getLevelName(name)
-    return level if isinstance(level, int) else logging.INFO
+    return PosConfig.from_env().log_level
 
 
 def _library_level(verbose: bool) -> int:

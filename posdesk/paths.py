@@ -1,19 +1,20 @@
-"""Where posdesk keeps its files. The one place that decides; tests redirect it with POSDESK_DATA_DIR."""
+"""Where posdesk keeps its files. The one place that decides; tests redirect it with POSDESK_DATA_DIR
+(read by :mod:`posdesk.config`)."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import platformdirs
+
+from posdesk.config import PosConfig
 
 APP_NAME = "posdesk"
 
 
 def data_dir() -> Path:
     """The user's data directory for posdesk (created on first use)."""
-    override = os.environ.get("POSDESK_DATA_DIR")
-    path = Path(override) if override else Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+    path = PosConfig.from_env().data_dir or Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
     path.mkdir(parents=True, exist_ok=True)
     return path
 

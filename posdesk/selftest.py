@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from posdesk import __version__, paths
+from posdesk.config import PosConfig
 
 log = logging.getLogger("posdesk.selftest")
 SAMPLE_SERVICE = "Self-test haircut"
@@ -155,7 +156,7 @@ class SelfTest:
             ok = True
         except Exception as exc:
             detail = f"{type(exc).__name__}: {exc}"
-            if os.environ.get("POSDESK_SELF_TEST_TRACEBACK"):
+            if PosConfig.from_env().self_test_traceback:
                 detail += "\n" + traceback.format_exc()
             ok = False
         elapsed = time.perf_counter() - started

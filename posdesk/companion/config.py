@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from posdesk import paths
+from posdesk.config import ConfigError as ConfigError  # the error of both programs' configurations
+from posdesk.config import PosConfig, flag
 from posdesk.messaging import MessagingConfigError, email_settings, sms_settings
 from posdesk.messaging.email import SmtpSettings
 from posdesk.messaging.limits import LimitPolicy
@@ -27,12 +29,6 @@ from posdesk.messaging.sms import TwilioSettings
 PLACEHOLDERS = {"", "changeme", "change-me", "secret", "placeholder", "xxx", "test"}
 MIN_SECRET_LENGTH = 32
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:8700"
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"", "0", "false", "no", "off"}
-
-
-class ConfigError(RuntimeError):
-    """The configuration cannot be used; the message says what to set."""
 
 
 def default_database_url() -> str:
@@ -61,12 +57,13 @@ class CompanionConfig:
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> CompanionConfig:
         """Read the environment (or ``env``); ``overrides`` that are not None win (command-line options)."""
         env = os.environ if env is None else env
+        PosConfig.from_env(env)  # the data folder and log level, which both programs read, are usable
         values: dict[str, object] = {
             "database_url": env.get("DATABASE_URL") or default_database_url(),
             "public_url": _url(env, "POSDESK_PUBLIC_URL") or DEFAULT_PUBLIC_URL,
             "secret_key": env.get("POSDESK_SECRET_KEY", ""),
             "simulator_webhook_secret": env.get("POSDESK_SIMULATOR_WEBHOOK_SECRET", ""),
-            "demo": _flag(env, "POSDESK_DEMO"),
+            "demo": flag(env, "POSDESK_DEMO"),
             "stripe_api_base": _url(env, "POSDESK_STRIPE_API_BASE"),
         }
         for name, variable in (
@@ -119,15 +116,6 @@ class CompanionConfig:
         if problems and not self.demo:
             raise ConfigError("; ".join(problems))
         return self
-
-
-def _flag(env: Mapping[str, str], variable: str) -> bool:
-    text = env.get(variable, "").strip().lower()
-    if text in _TRUE:
-        return True
-    if text in _FALSE:
-        return False
-    raise ConfigError(f"{variable} must be 1, true, yes or on (or 0, false, no, off), not {text!r}")
 
 
 def _positive(env: Mapping[str, str], variable: str) -> int:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TextIO
 
 from posdesk import __version__
+from posdesk.config import ConfigError, PosConfig
 
 log = logging.getLogger("posdesk")
 
@@ -98,6 +99,11 @@ def main(argv: list[str] | None = None) -> int:
         args = parse_args(argv)
     if args.data_dir:
         os.environ["POSDESK_DATA_DIR"] = str(args.data_dir)
+    try:
+        PosConfig.from_env()
+    except ConfigError as exc:
+        print(f"posdesk: {exc}", file=sys.stderr)
+        return 2
     from posdesk import crash, logs
 
     if args.self_test:  # offscreen: needs no display

@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import importlib
 import logging
-import os
 import socket
 import sys
 import time
@@ -31,6 +30,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from posdesk import paths
+from posdesk.config import PosConfig
 from posdesk.gui.backend import PosBackend
 from posdesk.gui.context import PosContext
 from posdesk.gui.credentials import CredentialVault
@@ -407,7 +407,7 @@ def run(*, companion_url: str | None = None, demo: bool = False, self_test: bool
     watch_for_updates(pos.ctx, pos.window, pos.data_dir or paths.data_dir())
     if self_test:
         QTimer.singleShot(0, app.quit)
-    if os.environ.get("POSDESK_STARTUP_PROBE"):
+    if PosConfig.from_env().startup_probe:
         view = pos.window.ticket_view
         if view.loaded:
             QTimer.singleShot(0, lambda: _report_ready(app, pos.window))
