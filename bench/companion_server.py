@@ -67,9 +67,13 @@ def main(database_url: str) -> None:
     )
     uvicorn.Server(
         uvicorn.Config(
-            app, log_level="warning", access_log=False, ws="none", timeout_graceful_shutdown=1,
+            app,
+            log_level="warning",
+            access_log=False,
+            ws="none",
+            timeout_graceful_shutdown=1,
             http=os.environ.get("POSDESK_BENCH_HTTP", "auto"),  # "h11" to compare with the pure-Python parser
-        )  # fmt: skip
+        )
     ).run(sockets=[sock])
 
 

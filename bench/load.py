@@ -13,9 +13,11 @@ from receiving the request to starting its response; see ``posdesk/companion/ser
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import re
 import shutil
+import statistics
 import subprocess
 import tempfile
 import time
@@ -40,6 +42,9 @@ class Load:
     server_p99: float = float("nan")
     server_max: float = float("nan")
     requests: int = 0
+    seconds: float = 0.0  # how long the load ran
+    server_samples: tuple[float, ...] = ()  # every Server-Timing value, in seconds
+    server_cpu: float = float("nan")  # the server process's CPU seconds per request, when measured
 
 
 _UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0}
@@ -76,7 +81,7 @@ end
 """
 
 
-def _server_figures(samples_ms: list[float]) -> dict[str, float]:
+def _server_figures(samples_ms: list[float]) -> dict[str, object]:
     if not samples_ms:
         return {}
     seconds = [ms / 1000 for ms in samples_ms]
@@ -84,6 +89,7 @@ def _server_figures(samples_ms: list[float]) -> dict[str, float]:
         "server_p50": percentile(seconds, 50),
         "server_p99": percentile(seconds, 99),
         "server_max": max(seconds),
+        "server_samples": tuple(seconds),
     }
 
 
@@ -113,7 +119,7 @@ def wrk(url: str, concurrency: int, seconds: float, think: tuple[float, float] |
     requests = int(re.search(r"(\d+) requests in", text).group(1))  # type: ignore[union-attr]
     return Load(
         _wrk_time(latency["50"]), _wrk_time(latency["99"]), rate, failed, "wrk",
-        requests=requests, **_server_figures(server_ms),
+        requests=requests, seconds=requests / rate if rate else 0.0, **_server_figures(server_ms),
     )  # fmt: skip
 
 
@@ -143,7 +149,7 @@ async def _httpx(url: str, concurrency: int, seconds: float, think: tuple[float,
         elapsed = time.perf_counter() - began
     return Load(
         percentile(samples, 50), percentile(samples, 99), len(samples) / elapsed, errors, "httpx",
-        requests=len(samples), **_server_figures(server_ms),
+        requests=len(samples), seconds=elapsed, **_server_figures(server_ms),
     )  # fmt: skip
 
 
@@ -151,3 +157,62 @@ def measure(url: str, concurrency: int, seconds: float, think: tuple[float, floa
     if shutil.which("wrk"):
         return wrk(url, concurrency, seconds, think)
     return asyncio.run(_httpx(url, concurrency, seconds, think))
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds the process has used so far (Linux ``/proc``; NaN elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _merged(loads: list[Load], cpu_seconds: float) -> Load:
+    """One load out of slices of it: throughput over their total time, server percentiles over every
+    sample, client percentiles as the median of the slices' (wrk reports only percentiles)."""
+    requests = sum(load.requests for load in loads)
+    seconds = sum(load.seconds for load in loads)
+    samples = [sample for load in loads for sample in load.server_samples]
+    server = {
+        "server_p50": percentile(samples, 50), "server_p99": percentile(samples, 99),
+        "server_max": max(samples), "server_samples": tuple(samples),
+    } if samples else {}  # fmt: skip
+    return Load(
+        statistics.median(load.p50 for load in loads), statistics.median(load.p99 for load in loads),
+        requests / seconds if seconds else 0.0, sum(load.errors for load in loads), loads[0].tool,
+        requests=requests, seconds=seconds, server_cpu=cpu_seconds / requests if requests else float("nan"),
+        **server,  # type: ignore[arg-type]
+    )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Paired:
+    """Two URLs loaded in turn, slice by slice (A B A B ...), so the machine's drift hits both alike."""
+
+    a: Load
+    b: Load
+    ratios: tuple[float, ...]  # A's requests/s over B's, slice pair by slice pair
+
+    @property
+    def ratio(self) -> float:
+        return statistics.median(self.ratios)
+
+
+def paired(
+    a_url: str, b_url: str, concurrency: int, rounds: int, seconds: float, server_pid: int | None = None
+) -> Paired:
+    """``rounds`` pairs of ``seconds``-long saturating loads, A then B (B then A every other round)."""
+    slices: dict[str, list[Load]] = {"a": [], "b": []}
+    cpu = {"a": 0.0, "b": 0.0}
+    ratios = []
+    for round_ in range(rounds):
+        got = {}
+        for name in ("a", "b") if round_ % 2 == 0 else ("b", "a"):
+            before = process_cpu_seconds(server_pid) if server_pid else float("nan")
+            got[name] = measure(a_url if name == "a" else b_url, concurrency, seconds)
+            cpu[name] += (process_cpu_seconds(server_pid) if server_pid else float("nan")) - before
+            slices[name].append(got[name])
+        if got["b"].requests_per_s:
+            ratios.append(got["a"].requests_per_s / got["b"].requests_per_s)
+    return Paired(_merged(slices["a"], cpu["a"]), _merged(slices["b"], cpu["b"]), tuple(ratios))

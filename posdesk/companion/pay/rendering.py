@@ -25,6 +25,7 @@ from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined
 
 from posdesk import gateways
 from posdesk.companion.i18n import LANGUAGES, Translator
+from posdesk.companion.pay import page_memo
 from posdesk.gateways.base import PageIntegration
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -108,6 +109,7 @@ def render(
     key = None if keep is None else (template, keep, t, status_code, tuple(languages), _integration_key(integration))
     kept = _kept_page(key) if key is not None else None
     if kept is not None:
+        page_memo.rendered_kept_page(request)
         return HTMLResponse(kept, status_code=status_code, headers={"Cache-Control": "no-store"})
     html = environment.get_template(template).render(
         _=t,

@@ -25,7 +25,7 @@ from posdesk.companion.config import CompanionConfig
 from posdesk.companion.database import Database
 from posdesk.companion.i18n import Translator, pick_language, translator
 from posdesk.companion.models import PaymentStatus
-from posdesk.companion.pay import choices, views
+from posdesk.companion.pay import choices, page_memo, views
 from posdesk.companion.pay.brand import Brand, brand_of, logo_bytes, logo_version
 from posdesk.companion.pay.cards import make_default, remove_card
 from posdesk.companion.pay.receipt import ReceiptForm, blank_form, send_receipt
@@ -107,7 +107,21 @@ def static_file(name: str) -> Response:
 async def show_invoice(request: Request, token: str) -> Response:
     """The page: one trip to the thread pool, one read transaction (a known client of a gateway that
     keeps the card list first has their saved cards brought in line with it, see :func:`_show_invoice`)."""
-    return await _in_thread(_show_invoice, request, token, None, None, 200, True)
+    return await _in_thread(_show_invoice_remembered, request, token)
+
+
+def _show_invoice_remembered(request: Request, token: str) -> Response:
+    """The page served again while nothing it is made from has changed (see :mod:`.page_memo`), else
+    made by :func:`_show_invoice`."""
+    memo = page_memo.memo_for(request)
+    before = memo.rows(request, token)
+    kept = memo.page(token, before)
+    if kept is not None:
+        return page_memo.kept_response(request, kept)
+    with page_memo.recording() as reads:
+        response = _show_invoice(request, token, None, None, 200, True)
+    page_memo.remember(request, memo, token, before, reads, response)
+    return response
 
 
 def _cards_kept_at_gateway(request: Request, found: Found) -> bool:
@@ -133,6 +147,8 @@ def _show_invoice(
     with db.read() as session:
         found = views.find(session, token)
         refresh_cards = refresh_cards and _cards_kept_at_gateway(request, found)
+        if refresh_cards:
+            page_memo.refuse(request)
         if not refresh_cards:
             response, first_open = _invoice_page(request, session, found, token, error, notice, status_code, chosen)
     if refresh_cards:
@@ -142,6 +158,8 @@ def _show_invoice(
         return _show_invoice(request, token, error, notice, status_code, chosen=chosen)
     if first_open is not None:
         payments.mark_opened(db, first_open)
+    elif found.state is LinkState.PAYABLE and found.row is not None and (error, notice, status_code) == (None, None, 200):
+        page_memo.may_keep(request, found.row.expires_at)
     return response
 
 
