@@ -158,7 +158,7 @@ def _show_invoice(
         return _show_invoice(request, token, error, notice, status_code, chosen=chosen)
     if first_open is not None:
         payments.mark_opened(db, first_open)
-    elif found.state is LinkState.PAYABLE and found.row is not None and (error, notice, status_code) == (None, None, 200):
+    elif found.state is LinkState.PAYABLE and found.row is not None and (error, notice, status_code, chosen) == (None, None, 200, choices.NOTHING):
         page_memo.may_keep(request, found.row.expires_at)
     return response
 
