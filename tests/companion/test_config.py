@@ -99,3 +99,12 @@ def test_serve_leaves_the_environment_as_it_found_it(monkeypatch: pytest.MonkeyP
     [config] = handed
     assert (config.demo, config.database_url) == (True, url)
     assert len(config.secret_key) >= 32 and len(config.simulator_webhook_secret) >= 32
+
+
+def test_the_stripe_driver_is_handed_the_operators_api_base() -> None:
+    from posdesk.companion.payments.directory import GatewayDirectory
+
+    config = CompanionConfig.from_env({"POSDESK_STRIPE_API_BASE": "http://127.0.0.1:12111/"})
+    public, secrets = {"publishable_key": "pk_test_x"}, {"secret_key": "sk_test_x", "webhook_secret": "whsec_x"}
+    gateway = GatewayDirectory(config).build("stripe", public, secrets)
+    assert getattr(gateway, "base", None) == "http://127.0.0.1:12111"

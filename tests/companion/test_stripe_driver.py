@@ -18,7 +18,7 @@ from posdesk.gateways.base import (
     Misconfigured,
     NewCard,
 )
-from posdesk.gateways.stripe import BASE_ENV, StripeGateway, refund_of
+from posdesk.gateways.stripe import StripeGateway, refund_of
 from tests.fakes.serve import serve_app
 from tests.fakes.stripe_api import FakeStripe, make_fake_stripe, sign_webhook_payload
 
@@ -118,17 +118,18 @@ def test_build_refuses_unusable_settings(
         build_gateway("stripe", public, secrets)
 
 
-def test_the_api_base_defaults_to_stripe_and_the_environment_wins(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_api_base_defaults_to_stripe_and_the_operators_wins() -> None:
     keys = {"secret_key": "sk_test_x"}
     assert stripe_gateway_base({"publishable_key": "pk_test_x"}, keys) == "https://api.stripe.com"
-    monkeypatch.setenv(BASE_ENV, "https://stripe-proxy.internal.example/")
+    operator = "https://stripe-proxy.internal.example/"  # POSDESK_STRIPE_API_BASE, via the configuration
     assert (
-        stripe_gateway_base({"publishable_key": "pk_test_x"}, keys) == "https://stripe-proxy.internal.example"
+        stripe_gateway_base({"publishable_key": "pk_test_x"}, keys, operator)
+        == "https://stripe-proxy.internal.example"
     )
 
 
-def stripe_gateway_base(public: dict[str, str], secrets: dict[str, str]) -> str:
-    gateway = build_gateway("stripe", public, secrets)
+def stripe_gateway_base(public: dict[str, str], secrets: dict[str, str], operator: str = "") -> str:
+    gateway = build_gateway("stripe", public, secrets, stripe_api_base=operator)
     assert isinstance(gateway, StripeGateway)
     return gateway.base
 

@@ -116,7 +116,7 @@ async def test_gateway(terminal: TerminalDep, db: DbDep, config: ConfigDep) -> V
 
     def check() -> Values:
         try:
-            gateway = build_gateway(kind, public, secrets)
+            gateway = build_gateway(kind, public, secrets, stripe_api_base=config.stripe_api_base)
             result = gateway.test_connection()
         except Exception as exc:  # typed gateway errors carry a message fit for a manager
             message = getattr(exc, "message", None) or str(exc) or type(exc).__name__

@@ -45,6 +45,7 @@ class GatewayDirectory:
             webhook_sink=self.webhook_sink,
             store_id=store_id,
             public_url=self.config.public_url,
+            stripe_api_base=self.config.stripe_api_base,
             **self.lent,
         )
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections.abc import Mapping
 from typing import Any, cast
 from urllib.parse import urlsplit
@@ -76,15 +75,15 @@ NEEDS_JS_MESSAGE = (
 )
 
 
-def api_base(public: Mapping[str, Any]) -> str:
-    """Where the Stripe API is: the environment (operators), else the store's setting, else Stripe.
+def api_base(public: Mapping[str, Any], operator_base: str = "") -> str:
+    """Where the Stripe API is: the operator's (``POSDESK_STRIPE_API_BASE``, handed in by the companion),
+    else the store's setting, else Stripe.
 
     A store's setting may only name Stripe itself or this machine (a local Stripe mock): the secret key
     travels with every call, so a terminal must not be able to send it to another host.
     """
-    configured = os.environ.get(BASE_ENV, "").strip()
-    if configured:
-        return configured.rstrip("/")
+    if operator_base.strip():
+        return operator_base.strip().rstrip("/")
     asked = str(public.get("stripe_api_base") or "").strip().rstrip("/")
     if not asked:
         return STRIPE_API
@@ -509,6 +508,7 @@ def build(public: Mapping[str, Any], secrets: Mapping[str, Any], **ctx: Any) -> 
 
     Public: ``publishable_key`` (pk_...), optional ``stripe_api_base`` and ``max_network_retries``.
     Secrets: ``secret_key`` (sk_... or rk_...) and ``webhook_secret`` (whsec_...).
+    ``ctx["stripe_api_base"]``: the operator's API address, which wins over the store's.
     """
     secret_key = str(secrets.get("secret_key") or "")
     publishable_key = str(public.get("publishable_key") or "")
@@ -524,6 +524,6 @@ def build(public: Mapping[str, Any], secrets: Mapping[str, Any], **ctx: Any) -> 
         secret_key,
         publishable_key,
         str(secrets.get("webhook_secret") or ""),
-        base=api_base(public),
+        base=api_base(public, str(ctx.get("stripe_api_base") or "")),
         max_network_retries=min(retries, 5),
     )
