@@ -11,6 +11,7 @@ Use as a dependency::
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import time
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 
 from fastapi import HTTPException, Request
 
+log = logging.getLogger(__name__)
 MAX_TRACKED = 50_000  # addresses remembered; the idlest half is dropped beyond this
 
 
@@ -66,7 +68,28 @@ class RateLimiter:
 
 def client_address(request: Request) -> str:
     """The client's address (uvicorn applies X-Forwarded-For from trusted proxies: FORWARDED_ALLOW_IPS)."""
-    return request.client.host if request.client else "unknown"
+    address = request.client.host if request.client else "unknown"
+    forwarded = request.headers.get("x-forwarded-for")
+    if forwarded and address not in {hop.strip() for hop in forwarded.split(",")}:
+        _warn_untrusted_proxy(address)
+    return address
+
+
+_warned_proxies: set[str] = set()
+
+
+def _warn_untrusted_proxy(address: str) -> None:
+    """A proxy sends X-Forwarded-For but is not trusted: say so once, with the setting that fixes it."""
+    if address in _warned_proxies or len(_warned_proxies) > 16:
+        return
+    _warned_proxies.add(address)
+    log.warning(
+        "requests from %s carry X-Forwarded-For, but FORWARDED_ALLOW_IPS does not trust that address: "
+        "every client behind it shares one rate limit and HSTS is not sent. If it is your proxy, set "
+        "FORWARDED_ALLOW_IPS=%s (docs/deploy.md)",
+        address,
+        address,
+    )
 
 
 def enforce(limiter: RateLimiter, key: str) -> None:
