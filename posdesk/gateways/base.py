@@ -39,10 +39,6 @@ class Declined(GatewayError):
     """The card or the issuer refused (a client can try another card)."""
 
 
-class NeedsAction(GatewayError):
-    """The operation cannot finish without the client (e.g. a saved card now asks for 3-D Secure)."""
-
-
 class Misconfigured(GatewayError):
     """Credentials are missing or wrong, or the driver does not exist: the manager must fix settings."""
 

@@ -302,7 +302,7 @@ class NewTicketView(QWidget):
 
     # -- opening, saving ---------------------------------------------------------------------------
     def _currency(self) -> str:
-        return str(getattr(self.ctx.settings, "currency", "USD"))
+        return self.ctx.settings.currency
 
     def new_ticket(self) -> None:
         self.editor.new(self._currency())

@@ -75,12 +75,6 @@ def _keep_page(key: Hashable, html: bytes) -> None:
             _kept.popitem(last=False)
 
 
-def forget_kept_pages() -> None:
-    """Drop every kept page (tests; the cache needs no invalidation to stay right)."""
-    with _kept_lock:
-        _kept.clear()
-
-
 def render(
     request: Request,
     template: str,
