@@ -14,12 +14,11 @@ reference yet; channels derive what they can from it (the email ``Message-ID`` h
 from __future__ import annotations
 
 import enum
-import re
-import unicodedata
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from posdesk.core.client import Client
+from posdesk.core.text import single_line as single_line  # names in headers and SMS (re-exported)
 
 
 class ChannelKind(enum.StrEnum):
@@ -61,28 +60,6 @@ def message_status_advances(current: MessageStatus, new: MessageStatus) -> bool:
     if current in FINAL_STATUSES:
         return False
     return _STATUS_RANK[new] > _STATUS_RANK[current]
-
-
-# Characters that change how text around them is displayed without being visible themselves: the
-# bidirectional embeddings, overrides and isolates. A client name holding U+202E can make a link or an
-# amount read backwards, so names lose them before they reach a header, an SMS or an HTML page.
-_BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
-
-
-def single_line(value: str, max_length: int) -> str:
-    """``value`` made safe for one line of display: controls (CR, LF, tab...) and bidi overrides turned
-    into spaces, whitespace collapsed, cut to ``max_length`` characters (``...`` marks the cut).
-
-    Used for client and business names in headers, SMS and templates; escaping for HTML is separate.
-    """
-    cleaned = _BIDI_CONTROLS.sub(" ", value)
-    cleaned = "".join(" " if unicodedata.category(ch) == "Cc" else ch for ch in cleaned)
-    cleaned = " ".join(cleaned.split())
-    if len(cleaned) > max_length:
-        # Three dots, not "…": one character outside the GSM alphabet makes a whole SMS UCS-2, at
-        # less than half the characters per segment.
-        cleaned = cleaned[: max_length - 3].rstrip() + "..."
-    return cleaned
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,7 +40,7 @@ from posdesk.messaging.base import (
     SendResult,
     single_line,
 )
-from posdesk.messaging.templates import text_to_html
+from posdesk.messaging.email_html import text_to_html
 
 MAX_DISPLAY_NAME = 78
 MAX_SUBJECT = 200

@@ -7,9 +7,10 @@ import re
 from collections.abc import Mapping
 
 from posdesk.core.client import Client
+from posdesk.core.text import MAX_NAME_IN_MESSAGE, single_line
 from posdesk.store.messages import ClientMessage, MessageChannel, MessageState
 
-# Placeholders: {first_name}, {business}, {amount}, {link}. The texts match the companion's defaults.
+# Placeholders: {first_name}, {business}, {amount}, {link}.
 INVOICE_SMS = "Hi {first_name}, your invoice from {business} for {amount} is ready. Pay securely here: {link}"
 INVOICE_SUBJECT = "Your invoice from {business}: {amount}"
 INVOICE_EMAIL = (
@@ -45,8 +46,15 @@ STATE_WORDS = {
 
 def fill_template(template: str, values: Mapping[str, str]) -> str:
     """One pass over the template: a value is inserted as it is and never read again, so a client named
-    ``{link}`` stays that name. An unknown ``{name}`` is left as written for the cashier to fix."""
-    return _PLACEHOLDER.sub(lambda match: values.get(match.group(1), match.group(0)), template)
+    ``{link}`` stays that name. An unknown ``{name}`` is left as written for the cashier to fix.
+
+    Names are put on one line without bidi overrides and cut to 60 characters (a 10 kB name must not
+    make a 10 kB text message, nor a U+202E make the amount read backwards)."""
+    cleaned = {
+        key: single_line(value, MAX_NAME_IN_MESSAGE) if key in ("first_name", "business") else value
+        for key, value in values.items()
+    }
+    return _PLACEHOLDER.sub(lambda match: cleaned.get(match.group(1), match.group(0)), template)
 
 
 def delivery_words(message: ClientMessage) -> str:

@@ -22,7 +22,8 @@ from posdesk.messaging.base import (
     OutgoingMessage,
 )
 from posdesk.messaging.email import EmailChannel, SmtpSecurity, SmtpSettings, normalize_email_address
-from posdesk.messaging.templates import TemplateValues, render_invoice_email
+from posdesk.messaging.email_html import text_to_html
+from posdesk.pos.messages import INVOICE_EMAIL, INVOICE_SUBJECT, fill_template
 from tests.plugins.smtp import ReceivedMessage, SmtpTestServer
 
 LINK = "https://pay.salon.example/pay/Zx81-abc_DEF"
@@ -41,13 +42,12 @@ HOSTILE_NAMES = [
 def invoice(
     first_name: str = "Ada", client_name: str = "Ada King", to: str = "ada@example.com", **kw: Any
 ) -> OutgoingMessage:
-    rendered = render_invoice_email(
-        TemplateValues(first_name=first_name, business="Salon Nova", amount="$42.50", link=LINK)
-    )
+    values = {"first_name": first_name, "business": "Salon Nova", "amount": "$42.50", "link": LINK}
+    text = fill_template(INVOICE_EMAIL, values)
     fields: dict[str, Any] = {
         "message_id": "msg-7f3a", "store_id": "store-1", "business_name": "Salon Nova", "client_id": "c-ada",
-        "client_name": client_name, "to": to, "subject": rendered.subject, "text": rendered.text,
-        "html": rendered.html, "link": LINK,
+        "client_name": client_name, "to": to, "subject": fill_template(INVOICE_SUBJECT, values), "text": text,
+        "html": text_to_html(text, link=LINK, business="Salon Nova", button_label="Pay $42.50"), "link": LINK,
     }  # fmt: skip
     fields.update(kw)
     return OutgoingMessage(**fields)

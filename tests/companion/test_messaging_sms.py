@@ -38,7 +38,7 @@ from posdesk.messaging.sms import (
     parse_status_callback,
     verify_twilio_signature,
 )
-from posdesk.messaging.templates import TemplateValues, render_invoice_sms
+from posdesk.pos.messages import INVOICE_SMS, fill_template
 from tests.fakes.serve import serve_app
 from tests.fakes.twilio_api import FakeTwilio
 
@@ -129,8 +129,8 @@ def setup() -> Iterator[Setup]:
 def message(
     to: str = "(555) 010-2000", message_id: str = "msg-1", text: str | None = None
 ) -> OutgoingMessage:
-    body = text or render_invoice_sms(
-        TemplateValues(first_name="Ada", business="Salon Nova", amount="$42.50", link=LINK)
+    body = text or fill_template(
+        INVOICE_SMS, {"first_name": "Ada", "business": "Salon Nova", "amount": "$42.50", "link": LINK}
     )
     return OutgoingMessage(
         message_id=message_id, store_id="store-1", business_name="Salon Nova", client_id="c-ada",

@@ -25,7 +25,8 @@ from posdesk.core.invoice import InvoiceClient
 from posdesk.core.links import hash_token, new_link_token
 from posdesk.core.money import Money
 from posdesk.core.ticket import TicketLine
-from posdesk.messaging.templates import TemplateValues, render_invoice_email, render_invoice_sms
+from posdesk.messaging.email_html import text_to_html
+from posdesk.pos.messages import INVOICE_EMAIL, INVOICE_SMS, INVOICE_SUBJECT, fill_template
 from tests.companion.conftest import Companion, PairedTerminal, invoice_upload, put_invoice, service_line
 from tests.reliability.programs import CARD, CompanionProcess, csrf_of, pay_link, prepare_store
 from tests.reliability.till import Till
@@ -191,16 +192,17 @@ def test_hostile_names_and_notes_are_text_on_the_page(companion: Companion) -> N
 @pytest.mark.parametrize("hostile", list(HOSTILE.values()), ids=list(HOSTILE))
 def test_hostile_names_in_emails_and_sms_are_text(hostile: str) -> None:
     link = "https://pay.example/pay/" + new_link_token()
-    values = TemplateValues(first_name=hostile, business=hostile, amount="$10.00", link=link)
-    email = render_invoice_email(values)
-    sms = render_invoice_sms(values)
+    values = {"first_name": hostile, "business": hostile, "amount": "$10.00", "link": link}
+    # What the Communicator fills in on the POS, and the HTML part the companion's email channel makes.
+    subject, text, sms = (fill_template(t, values) for t in (INVOICE_SUBJECT, INVOICE_EMAIL, INVOICE_SMS))
+    page = text_to_html(text, link=link, business=hostile)
     # The HTML part is the only one a client renders: there the name is escaped text.
-    assert "<script>" not in email.html and "<img src=x" not in email.html
+    assert "<script>" not in page and "<img src=x" not in page
     # Subject, plain text and SMS are text by nature; the bidi override is taken out of all of them.
-    for text in (email.subject, email.text, email.html, sms):
-        assert "\u202e" not in text
-    assert "\n" not in email.subject and len(email.subject) <= 200
-    assert link in email.text and link in email.html and link in sms
+    for part in (subject, text, page, sms):
+        assert "\u202e" not in part
+    assert "\n" not in subject and len(subject) <= 200
+    assert link in text and link in page and link in sms
     assert len(sms) < 1000, "a 10 kB name does not make a 10 kB text message"
 
 

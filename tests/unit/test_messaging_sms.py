@@ -126,7 +126,7 @@ def test_inbound_parsing() -> None:
 def test_messaging_depends_only_on_core() -> None:
     """``companion -> messaging -> core``: importing messaging pulls in no GUI, store, sync or companion."""
     code = (
-        "import sys, posdesk.messaging, posdesk.messaging.limits, posdesk.messaging.templates\n"
+        "import sys, posdesk.messaging, posdesk.messaging.limits, posdesk.messaging.email_html\n"
         "bad = [m for m in sys.modules if m.split('.')[0] in {'PySide6', 'fastapi', 'starlette', 'sqlalchemy'}\n"
         "       or m.startswith(('posdesk.gui', 'posdesk.store', 'posdesk.sync', 'posdesk.companion'))]\n"
         "print(','.join(sorted(bad)))\n"
