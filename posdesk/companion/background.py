@@ -20,8 +20,19 @@ from posdesk.companion.health import DatabaseHealth, database_unavailable
 log = logging.getLogger("posdesk.companion")
 
 
-def run_with_app(app: Any, name: str, work: Callable[[Any], Coroutine[Any, Any, None]]) -> None:
-    """Run ``work(app)`` as a task named ``name`` while ``app`` runs (wraps its lifespan)."""
+def run_with_app(
+    app: Any,
+    name: str,
+    work: Callable[[Any], Coroutine[Any, Any, None]],
+    *,
+    stopped: Callable[[Any], None] | None = None,
+) -> None:
+    """Run ``work(app)`` as a task named ``name`` while ``app`` runs (wraps its lifespan).
+
+    ``work`` is called when the app has started, before it serves: a plain function that sets up state
+    and returns the coroutine has that state in place for the first request. ``stopped(app)`` runs once
+    the task has ended.
+    """
     inner = app.router.lifespan_context
 
     @contextlib.asynccontextmanager
@@ -34,6 +45,8 @@ def run_with_app(app: Any, name: str, work: Callable[[Any], Coroutine[Any, Any, 
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+                if stopped is not None:
+                    stopped(app_)
 
     app.router.lifespan_context = lifespan
 

@@ -12,16 +12,14 @@ the gateway has no record of is ended as failed (see :func:`_end_unknown`), so i
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
+from posdesk.companion.background import repeat, run_with_app
 from posdesk.companion.database import Database
 from posdesk.companion.models import Payment, PaymentStatus, Store, utcnow
 from posdesk.companion.payments import ledger
@@ -139,28 +137,15 @@ def _end_unknown(db: Database, gateway: Gateway, payment_id: str, *, abandoned: 
 
 def install(app: Any) -> None:
     """Called by ``create_app``: a pass at start-up (nothing waits for it), then every minute."""
-    inner = app.router.lifespan_context
-
-    @contextlib.asynccontextmanager
-    async def lifespan(app_: Any) -> AsyncIterator[Any]:
-        task = asyncio.create_task(_reconcile_forever(app_.state), name="posdesk-reconcile")
-        try:
-            async with inner(app_) as state:
-                yield state
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-    app.router.lifespan_context = lifespan
+    run_with_app(app, "posdesk-reconcile", _reconcile_forever)
 
 
-async def _reconcile_forever(state: Any) -> None:
-    settle_time = timedelta(0)  # at start-up: whatever was in flight when the companion stopped
-    while True:
-        try:
-            await run_in_threadpool(reconcile, state.db, gateway_directory(state), settle_time=settle_time)
-        except Exception:  # tried again next pass; never kill the task
-            log.exception("reconciliation pass failed")
-        settle_time = SETTLE_TIME
-        await asyncio.sleep(INTERVAL_SECONDS)
+async def _reconcile_forever(app: Any) -> None:
+    state = app.state
+    settle_times = iter([timedelta(0)])  # at start-up: whatever was in flight when the companion stopped
+
+    async def one_pass() -> None:
+        settle_time = next(settle_times, SETTLE_TIME)
+        await run_in_threadpool(reconcile, state.db, gateway_directory(state), settle_time=settle_time)
+
+    await repeat("reconciliation pass", INTERVAL_SECONDS, one_pass, state.db.health)

@@ -10,16 +10,15 @@ gets 400 and writes nothing; an event that could not be stored gets 503, so the 
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import Coroutine
 from typing import Any
 
 from fastapi import APIRouter, BackgroundTasks, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
+from posdesk.companion.background import run_with_app
 from posdesk.companion.database import Database
 from posdesk.companion.payments import gateway_directory
 from posdesk.companion.payments.gateway_events import apply_method_saved
@@ -92,19 +91,12 @@ for _gateway in sorted(DRIVERS):
 
 def install(app: Any) -> None:
     """Called by ``create_app``: the one task that stores deliveries and applies stored webhook events."""
-    inner = app.router.lifespan_context
 
-    @contextlib.asynccontextmanager
-    async def lifespan(app_: Any) -> AsyncIterator[Any]:
-        writer = app_.state.webhook_writer = Writer(app_.state.db)
-        task = asyncio.create_task(writer.run(), name="posdesk-webhook-writer")
-        try:
-            async with inner(app_) as state:
-                yield state
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-            app_.state.webhook_writer = None
+    def start(app_: Any) -> Coroutine[Any, Any, None]:
+        writer = app_.state.webhook_writer = Writer(app_.state.db)  # in place before the first request
+        return writer.run()
 
-    app.router.lifespan_context = lifespan
+    def stopped(app_: Any) -> None:
+        app_.state.webhook_writer = None
+
+    run_with_app(app, "posdesk-webhook-writer", start, stopped=stopped)
