@@ -2,12 +2,20 @@
 ;
 ; Per-machine install into Program Files (needs an administrator), a Start-menu entry, an optional
 ; desktop icon, and an uninstaller (Settings > Apps). The cashier's data (the local database, logs,
-; crash reports) lives in the user's profile (%LOCALAPPDATA%\posdesk) and is deliberately left in place
-; by the uninstaller: removing the program must never remove unsent tickets.
+; crash reports) lives in each Windows user's profile (%LOCALAPPDATA%\posdesk), as does the terminal's
+; credential (Windows Credential Manager): deliberately per user, so on a terminal shared by several
+; Windows accounts each account pairs and keeps its own tickets (docs/release.md). The uninstaller
+; leaves that data in place: removing the program must never remove unsent tickets.
+;
+; Silent install (Intune, SCCM, GPO scripts), e.g.
+;   posdesk-<version>-windows-setup.exe /VERYSILENT /SUPPRESSMSGBOXES /NORESTART /CLOSEAPPLICATIONS /LOG="C:\Windows\Temp\posdesk-setup.log"
+; Detection: posdesk.exe's file version (its version resource), or the uninstall key named after AppId.
 ;
 ; Build (packaging/windows/build-windows.ps1 does all of this):
 ;   pyinstaller --noconfirm --clean packaging\pyinstaller\posdesk.spec
 ;   iscc /DAppVersion=<posdesk.__version__> packaging\windows\posdesk.iss
+; Signed: iscc /DSign "/Strustedsigning=<a command signing $f>" ... (the script passes Azure Trusted
+; Signing's); the installer and its uninstaller are then both signed.
 ; The version comes from posdesk/__init__.py (the one source of truth); it is never written here.
 
 #ifndef AppVersion
@@ -46,6 +54,12 @@ UninstallDisplayName={#AppName} {#AppVersion}
 Compression=lzma2/max
 SolidCompression=yes
 WizardStyle=modern
+#ifdef Sign
+; Signs the installer and, with SignedUninstaller, the uninstaller it writes (unins000.exe): an unsigned
+; uninstaller is what SmartScreen and application control policies stop.
+SignTool=trustedsigning
+SignedUninstaller=yes
+#endif
 ; A running posdesk holds its DLLs open: ask to close it rather than fail half way.
 CloseApplications=yes
 RestartApplications=no

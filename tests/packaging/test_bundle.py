@@ -81,3 +81,8 @@ def test_the_bundle_carries_what_the_pos_needs_and_no_more(bundle) -> None:
     names = [p.name for p in inside.rglob("*")]
     assert not [n for n in names if any(unwanted in n for unwanted in UNWANTED_QT)]
     assert not [n for n in names if n.startswith(("libgtk-3", "psycopg"))]
+    # Babel's locale data only for the shipped languages (bundle_filter.py): about 1 MB of 32.
+    locale_data = {p.stem for p in (inside / "babel" / "locale-data").glob("*.dat")}
+    assert {"en", "en_US", "es", "fr", "root"} <= locale_data
+    assert not {"de", "ja", "zh"} & locale_data
+    assert all(name.split("_")[0] in {"en", "es", "fr", "root"} for name in locale_data)
