@@ -13,7 +13,13 @@ import shutil
 import pytest
 
 # Shared fixtures: a real PostgreSQL server, Debian's Chromium through Playwright, an SMTP server.
-pytest_plugins = ["tests.plugins.postgres", "tests.plugins.browser", "tests.plugins.smtp", "tests.plugins.axe"]
+pytest_plugins = [
+    "tests.plugins.postgres",
+    "tests.plugins.browser",
+    "tests.plugins.smtp",
+    "tests.plugins.axe",
+    "tests.fakes.keyring",
+]
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 # The POS must never touch the developer's real keyring or data directory from tests.

@@ -8,15 +8,14 @@ from posdesk.gui.qt import QApplication, QDialog, QLabel, QLineEdit, Qt, QWidget
 from posdesk.sync import pair
 from tests.e2e.test_pos_pay_by_link import (  # noqa: F401 - fixtures among them
     WAIT_MS,
-    MemoryKeyring,
     Store,
-    memory_keyring,
     pending_uploads,
     prepare_terminal,
     start_terminal,
     status_text,
     store,
 )
+from tests.fakes.keyring import MemoryKeyring
 
 SCREEN_ORDER = [
     "ticketLinesView",
@@ -55,7 +54,7 @@ def test_the_keyboard_builds_saves_and_sends_a_ticket_in_screen_order(
     qtbot,
     tmp_path: Path,
     store: Store,  # noqa: F811
-    memory_keyring: MemoryKeyring,  # noqa: F811
+    memory_keyring: MemoryKeyring,
     start_terminal,  # noqa: F811
 ) -> None:
     prepare_terminal(tmp_path / "till", store.url, pair(store.url, store.pairing_code(), "Till").credential)

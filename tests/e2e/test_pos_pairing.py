@@ -11,16 +11,15 @@ from posdesk.gui.qt import QDialog, QLabel, QLineEdit, QPushButton
 from posdesk.store import Database
 from tests.e2e.test_pos_pay_by_link import (  # noqa: F401 - fixtures among them
     WAIT_MS,
-    MemoryKeyring,
     Store,
     build_ticket_for_bob,
-    memory_keyring,
     pending_uploads,
     send_via_link,
     start_terminal,
     status_text,
     store,
 )
+from tests.fakes.keyring import MemoryKeyring
 from tests.gui.conftest import enable_feature, seed
 
 
@@ -33,7 +32,7 @@ def test_an_unpaired_terminal_says_so_and_pairing_in_settings_puts_it_online(
     qtbot,
     tmp_path: Path,
     store: Store,  # noqa: F811
-    memory_keyring: MemoryKeyring,  # noqa: F811
+    memory_keyring: MemoryKeyring,
     start_terminal,  # noqa: F811
 ) -> None:
     data_dir = tmp_path / "till"

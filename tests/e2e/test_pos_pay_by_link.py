@@ -31,6 +31,7 @@ from posdesk.gui.qt import QApplication, QDialog, QLabel, QLineEdit, QPushButton
 from posdesk.store import Database, Outbox
 from posdesk.sync import pair
 from tests.companion.conftest import add_store, demo_config
+from tests.fakes.keyring import MemoryKeyring
 from tests.fakes.serve import serve_app
 from tests.gui.conftest import enable_feature, seed
 from tests.plugins.qr import decode_qr_png
@@ -39,36 +40,6 @@ pytestmark = pytest.mark.e2e
 
 WAIT_MS = 20_000
 TEST_CARD = "4242 4242 4242 4242"
-
-
-class MemoryKeyring(keyring.backend.KeyringBackend):
-    """The OS keyring of a test: kept in memory, gone with the test."""
-
-    priority = 1  # type: ignore[assignment]
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.passwords: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.passwords.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.passwords[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        self.passwords.pop((service, username), None)
-
-
-@pytest.fixture
-def memory_keyring() -> Iterator[MemoryKeyring]:
-    previous = keyring.get_keyring()
-    backend = MemoryKeyring()
-    keyring.set_keyring(backend)
-    try:
-        yield backend
-    finally:
-        keyring.set_keyring(previous)
 
 
 def free_port() -> int:

@@ -27,18 +27,17 @@ from posdesk.sync.applying import apply_event, origin_note
 from tests.companion.conftest import add_store
 from tests.e2e.test_pos_pay_by_link import (
     WAIT_MS,
-    MemoryKeyring,
     Store,
     assert_closed_by_payment,
     build_ticket_for_bob,
     companion_on,
-    memory_keyring,  # noqa: F401 - a fixture
     pay_with_test_card,
     prepare_terminal,
     send_via_link,
     start_terminal,  # noqa: F401 - a fixture
     status_text,
 )
+from tests.fakes.keyring import MemoryKeyring
 
 pytestmark = pytest.mark.e2e
 
@@ -53,7 +52,7 @@ def test_both_terminals_close_the_ticket_when_the_client_pays(
     qtbot,
     tmp_path: Path,
     store: Store,
-    memory_keyring: MemoryKeyring,  # noqa: F811
+    memory_keyring: MemoryKeyring,
     start_terminal,  # noqa: F811
     phone_page,
 ) -> None:

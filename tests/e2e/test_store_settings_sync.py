@@ -22,65 +22,17 @@ from posdesk.core.events import LinkStatus
 from posdesk.core.money import Money
 from posdesk.core.pricing import Promotion
 from posdesk.core.tips import TipPolicy, TipPreset
-from posdesk.store.invoices import InvoiceRecordRepository
 from posdesk.store.outbox import Outbox
-from posdesk.store.settings import TerminalSettings
-from posdesk.store.tickets import TicketRepository
-from posdesk.sync import ConnectionState, SyncService, pair
+from posdesk.sync import ConnectionState, pair
 from posdesk.sync.sending import send_invoice
 from posdesk.sync.store_settings import OUTBOX_KIND, save_and_queue
 from tests.companion.conftest import add_store
-from tests.e2e.test_sync import Terminal, free_port, running_companion, wait_until
+from tests.e2e.test_sync import free_port, running_companion, wait_until
+from tests.till import Till
 
 pytestmark = pytest.mark.e2e
 
 SPRING = Promotion(code="SPRING15", name="Spring 15%", percent=Decimal("0.15"))
-
-
-class Till(Terminal):
-    """A terminal whose sync service also reports adopted settings and notices for the manager."""
-
-    def __init__(self, *args: Any) -> None:
-        super().__init__(*args)
-        self.adoptions = 0
-        self.notices: list[str] = []
-
-    def start(self) -> None:
-        def adopted() -> None:
-            self.adoptions += 1
-
-        self.sync = SyncService(
-            self.db,
-            self.companion_url,
-            self.credential,
-            on_state=self.states.append,
-            on_tickets_changed=self.changed.append,
-            on_settings_changed=adopted,
-            on_notice=self.notices.append,
-            store_key=self.store_id,
-        )
-        self.sync.start()
-
-    def manager_saves(self, **changes: Any) -> TerminalSettings:
-        settings = save_and_queue(self.db, replace(self.settings(), **changes))
-        if self.sync:
-            self.sync.wake()
-        return settings
-
-    def ticket_with_promo(self, code: str) -> str:
-        ticket = self.new_ticket_for_client()
-        with self.db.session() as session:
-            tickets = TicketRepository(session)
-            stored = tickets.get(ticket.id)
-            assert stored is not None
-            base = stored.revision
-            stored.add_promo_code(code)
-            tickets.save(stored, base_revision=base)
-        return ticket.id
-
-    def invoice(self, ticket_id: str) -> Any:
-        with self.db.reading() as session:
-            return InvoiceRecordRepository(session).get(ticket_id)
 
 
 MANAGER = {
@@ -149,7 +101,7 @@ def test_the_managers_surcharge_tips_and_promotion_price_the_invoice_and_show_on
                 assert f"<b>{label}</b><small>{amount}</small>" in html
             assert "<b>18%</b>" not in html and "<b>15%</b>" not in html
         finally:
-            till.stop()
+            till.close()
 
 
 def test_a_change_made_offline_reaches_the_companion_before_the_invoice_priced_with_it(
@@ -185,7 +137,7 @@ def test_a_change_made_offline_reaches_the_companion_before_the_invoice_priced_w
             assert not till.invoice(ticket_id).out_of_date, "the invoice was not refused for its surcharge"
             assert store_row(app2, store_id).settings["surcharge_rate"] == "0.03"
     finally:
-        till.stop()
+        till.close()
 
 
 def test_a_second_terminal_adopts_the_store_settings_and_prices_alike(tmp_path: Path) -> None:
@@ -223,8 +175,8 @@ def test_a_second_terminal_adopts_the_store_settings_and_prices_alike(tmp_path: 
             time.sleep(0.3)
             assert till2.adoptions == 1 and till2.pending() == 0
         finally:
-            till1.stop()
-            till2.stop()
+            till1.close()
+            till2.close()
 
 
 def test_a_terminal_online_adopts_a_change_saved_on_another_without_reconnecting(tmp_path: Path) -> None:
@@ -259,8 +211,8 @@ def test_a_terminal_online_adopts_a_change_saved_on_another_without_reconnecting
             wait_until(lambda: back.link_status(ticket_id) is LinkStatus.SENT, what="the back till's upload")
             assert not back.invoice(ticket_id).out_of_date, "priced like the companion: no 422"
         finally:
-            front.stop()
-            back.stop()
+            front.close()
+            back.close()
 
 
 def test_refused_store_settings_are_told_to_the_manager(tmp_path: Path) -> None:
@@ -277,7 +229,7 @@ def test_refused_store_settings_are_told_to_the_manager(tmp_path: Path) -> None:
             assert "tip_presets[0].amount" in till.notices[0]
             assert till.pending() == 0, "a refusal is final: it is not retried forever"
         finally:
-            till.stop()
+            till.close()
 
 
 def demo_store_settings(pos: Any) -> dict[str, Any]:

@@ -12,7 +12,6 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -22,20 +21,13 @@ import pytest
 from posdesk.companion.app import create_app
 from posdesk.companion.events import append_event
 from posdesk.companion.models import Invoice as InvoiceRow
-from posdesk.core.catalog import ItemKind
 from posdesk.core.events import EventType, LinkStatus
-from posdesk.core.money import Money
-from posdesk.core.ticket import Ticket, TicketLine, TicketState
-from posdesk.store.clients import ClientRepository
-from posdesk.store.database import Database
-from posdesk.store.invoices import InvoiceRecordRepository
-from posdesk.store.outbox import Outbox
-from posdesk.store.settings import SettingsRepository
-from posdesk.store.tickets import TicketRepository
-from posdesk.sync import ConnectionState, SyncService, pair
+from posdesk.core.ticket import TicketState
+from posdesk.sync import ConnectionState, pair
 from posdesk.sync.sending import send_invoice
 from tests.companion.conftest import add_store, demo_config
 from tests.fakes.serve import serve_app
+from tests.till import Till
 
 pytestmark = pytest.mark.e2e
 
@@ -56,82 +48,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-class Terminal:
-    """One POS: its cache, its settings and its sync service (started on demand)."""
-
-    def __init__(self, path: Path, companion_url: str, credential: str, store_id: str) -> None:
-        self.db = Database.open(path)
-        self.companion_url = companion_url
-        self.credential = credential
-        self.store_id = store_id
-        self.states: list[ConnectionState] = []
-        self.changed: list[set[str]] = []
-        self.sync: SyncService | None = None
-        with self.db.session() as session:
-            repo = SettingsRepository(session)
-            repo.save_terminal(
-                replace(repo.terminal(), online_payment_link_enabled=True, companion_url=companion_url)
-            )
-
-    def start(self) -> None:
-        self.sync = SyncService(
-            self.db,
-            self.companion_url,
-            self.credential,
-            on_state=self.states.append,
-            on_tickets_changed=self.changed.append,
-            store_key=self.store_id,
-        )
-        self.sync.start()
-
-    def stop(self) -> None:
-        if self.sync:
-            self.sync.stop()
-        self.db.close()
-
-    def settings(self) -> Any:
-        with self.db.reading() as session:
-            return SettingsRepository(session).terminal()
-
-    def ticket(self, ticket_id: str) -> Ticket:
-        with self.db.reading() as session:
-            ticket = TicketRepository(session).get(ticket_id)
-        assert ticket is not None
-        return ticket
-
-    def link_status(self, ticket_id: str) -> LinkStatus | None:
-        with self.db.reading() as session:
-            record = InvoiceRecordRepository(session).get(ticket_id)
-        return record.link_status if record else None
-
-    def pending(self) -> int:
-        with self.db.reading() as session:
-            return Outbox(session).pending_count()
-
-    def new_ticket_for_client(self) -> Ticket:
-        from posdesk.core.client import Client
-
-        with self.db.session() as session:
-            client = ClientRepository(session).create(
-                Client(id="client-ana", first_name="Ana", last_name="Díaz", email="ana@example.com")
-            )
-            tickets = TicketRepository(session)
-            ticket = Ticket.new(tickets.next_number(), "USD")
-            ticket.set_client(client.id, client.display_name)
-            ticket.add_line(
-                TicketLine(
-                    id="line-1",
-                    item_id="svc-cut",
-                    kind=ItemKind.APPOINTMENT,
-                    name="Haircut",
-                    unit_price=Money(6000, "USD"),
-                    staff="Rosa",
-                )
-            )
-            tickets.save(ticket, base_revision=None)
-        return ticket
 
 
 @contextlib.contextmanager
@@ -177,19 +93,19 @@ def record_paid(app: Any, store_id: str, invoice_id: str, amount: int) -> None:
 
 
 @pytest.fixture
-def companion_and_terminals(tmp_path: Path) -> Iterator[tuple[Any, str, list[Terminal], Callable[[], Terminal]]]:
-    terminals: list[Terminal] = []
+def companion_and_terminals(tmp_path: Path) -> Iterator[tuple[Any, str, list[Till], Callable[[], Till]]]:
+    terminals: list[Till] = []
     with running_companion(tmp_path / "companion.db") as (app, url):
         paired = add_store(app)
 
-        def make_terminal() -> Terminal:
+        def make_terminal() -> Till:
             from posdesk.companion.auth import new_pairing_code
 
             with app.state.db.write() as session:
                 code = new_pairing_code(session, paired.store_id)
             result = pair(url, code, f"Till {len(terminals) + 1}")
             assert result.store_id == paired.store_id
-            terminal = Terminal(tmp_path / f"pos{len(terminals)}.db", url, result.credential, result.store_id)
+            terminal = Till(tmp_path / f"pos{len(terminals)}.db", url, result.credential, result.store_id)
             terminals.append(terminal)
             return terminal
 
@@ -197,13 +113,13 @@ def companion_and_terminals(tmp_path: Path) -> Iterator[tuple[Any, str, list[Ter
             yield app, paired.store_id, terminals, make_terminal
         finally:
             for terminal in terminals:
-                terminal.stop()
+                terminal.close()
 
 
 def test_invoice_uploads_and_payment_closes_the_ticket(companion_and_terminals: Any) -> None:
     app, store_id, _terminals, make_terminal = companion_and_terminals
     pos = make_terminal()
-    ticket = pos.new_ticket_for_client()
+    ticket = pos.new_ticket()
     link = send_invoice(pos.db, ticket.id, amount_requested=None, companion_url=pos.companion_url, settings=pos.settings())
     assert link.url.startswith(pos.companion_url + "/pay/")
     assert pos.link_status(ticket.id) is LinkStatus.PREPARING
@@ -233,9 +149,9 @@ def test_offline_send_uploads_on_reconnect_and_closes(tmp_path: Path) -> None:
             code = new_pairing_code(session, paired.store_id)
         credential = pair(url, code, "Till 1").credential
     # The companion is stopped now.
-    pos = Terminal(tmp_path / "pos.db", url, credential, paired.store_id)
+    pos = Till(tmp_path / "pos.db", url, credential, paired.store_id)
     try:
-        ticket = pos.new_ticket_for_client()
+        ticket = pos.new_ticket()
         link = send_invoice(pos.db, ticket.id, amount_requested=None, companion_url=url, settings=pos.settings())
         assert link.url.endswith(link.token)
         pos.start()
@@ -251,13 +167,13 @@ def test_offline_send_uploads_on_reconnect_and_closes(tmp_path: Path) -> None:
             assert time.monotonic() - reconnect < 20
             assert len(pos.ticket(ticket.id).payments) == 1
     finally:
-        pos.stop()
+        pos.close()
 
 
 def test_two_terminals_both_see_the_close_and_replay_is_harmless(companion_and_terminals: Any) -> None:
     app, store_id, _terminals, make_terminal = companion_and_terminals
     till1, till2 = make_terminal(), make_terminal()
-    ticket = till1.new_ticket_for_client()
+    ticket = till1.new_ticket()
     link = send_invoice(till1.db, ticket.id, amount_requested=None, companion_url=till1.companion_url, settings=till1.settings())
     till1.start()
     till2.start()
@@ -291,7 +207,7 @@ def test_an_event_of_a_type_this_pos_does_not_know_is_passed_over(
     older = core_events._KNOWN_TYPES - {EventType.STORE_SETTINGS_CHANGED.value}
     monkeypatch.setattr(core_events, "_KNOWN_TYPES", older)  # what this POS's version knows
     pos = make_terminal()
-    ticket = pos.new_ticket_for_client()
+    ticket = pos.new_ticket()
     link = send_invoice(pos.db, ticket.id, amount_requested=None, companion_url=pos.companion_url, settings=pos.settings())
     pos.start()
     wait_until(lambda: pos.link_status(ticket.id) is LinkStatus.SENT, what="the link to show as sent")

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import keyring
 import pytest
-from keyring.backend import KeyringBackend
 from keyring.backends import fail
 
 from posdesk.gui.credentials import CredentialVault, NoKeyringAvailable
@@ -12,37 +10,9 @@ from posdesk.gui.pin import ITERATIONS, hash_pin, verify_pin
 from posdesk.gui.qt import QCheckBox, QDialog, QLabel, QLineEdit, QPushButton, QWidget
 from posdesk.gui.settings_dialog import NO_KEYRING, SettingsDialog, mask_secret
 from posdesk.store import SettingsRepository
+from tests.fakes.keyring import MemoryKeyring
 from tests.gui.conftest import Pos, wait_idle
 from tests.gui.test_new_ticket_view import add_from_catalog
-
-
-class MemoryKeyring(KeyringBackend):
-    priority = 1  # type: ignore[assignment]
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.passwords: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.passwords.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.passwords[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        self.passwords.pop((service, username), None)
-
-
-@pytest.fixture
-def use_keyring():
-    previous = keyring.get_keyring()
-
-    def use(backend: KeyringBackend) -> KeyringBackend:
-        keyring.set_keyring(backend)
-        return backend
-
-    yield use
-    keyring.set_keyring(previous)
 
 
 def visible(pos: Pos, name: str) -> QDialog:

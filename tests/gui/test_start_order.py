@@ -19,16 +19,15 @@ from posdesk.store import Database
 from posdesk.sync import pair
 from tests.e2e.test_pos_pay_by_link import (  # noqa: F401 - fixtures among them
     WAIT_MS,
-    MemoryKeyring,
     Store,
     build_ticket_for_bob,
-    memory_keyring,
     pending_uploads,
     prepare_terminal,
     send_via_link,
     status_text,
     store,
 )
+from tests.fakes.keyring import MemoryKeyring
 from tests.gui.conftest import enable_feature, seed
 
 UNREACHABLE = "http://127.0.0.1:9"
@@ -48,7 +47,7 @@ def test_a_paired_terminal_is_usable_at_once_then_goes_online_and_uploads(
     qtbot,
     tmp_path: Path,
     store: Store,  # noqa: F811
-    memory_keyring: MemoryKeyring,  # noqa: F811
+    memory_keyring: MemoryKeyring,
 ) -> None:
     credential = pair(store.url, store.pairing_code(), "Front desk").credential
     prepare_terminal(tmp_path / "till", store.url, credential)

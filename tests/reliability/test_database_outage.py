@@ -18,7 +18,7 @@ from posdesk.sync import ConnectionState
 from tests.conftest import require_tool
 from tests.plugins.postgres import LocalPostgres, find_bindir
 from tests.reliability.programs import companion_process, pay_link, prepare_store, wait_until
-from tests.reliability.till import Till
+from tests.till import Till
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres, pytest.mark.slow]
 

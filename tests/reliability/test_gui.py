@@ -26,7 +26,6 @@ from posdesk.store import CatalogRepository, ClientRepository
 from tests.companion.conftest import add_store, demo_config
 from tests.e2e.test_pos_pay_by_link import (  # noqa: F401 - fixtures
     build_ticket_for_bob,
-    memory_keyring,
     pending_uploads,
     prepare_terminal,
     start_terminal,
@@ -127,9 +126,18 @@ HOSTILE_ITEM = "<b>Bold</b> <a href='x'>cut</a> " + "W" * 400
 @pytest.fixture
 def hostile_pos(db: Any, make_pos: Any) -> Pos:  # noqa: F811 - the imported fixture
     with db.session() as session:
-        ClientRepository(session).create(Client("c_evil", HOSTILE_FIRST, HOSTILE_LAST, email="evil@example.com"))
+        ClientRepository(session).create(
+            Client("c_evil", HOSTILE_FIRST, HOSTILE_LAST, email="evil@example.com")
+        )
         CatalogRepository(session).upsert(
-            CatalogItem("prd_evil", ItemKind.PRODUCT, HOSTILE_ITEM, Money(1000, "USD"), ProductDetails(sku="E-1"), Decimal("0"))
+            CatalogItem(
+                "prd_evil",
+                ItemKind.PRODUCT,
+                HOSTILE_ITEM,
+                Money(1000, "USD"),
+                ProductDetails(sku="E-1"),
+                Decimal("0"),
+            )
         )
     pos: Pos = make_pos()
     return pos
@@ -153,13 +161,19 @@ def test_hostile_names_show_as_plain_text_in_every_label(qtbot, hostile_pos: Pos
     ]
     tree.setCurrentItem(row)
     qtbot.mouseClick(hostile_pos.window.findChild(QPushButton, "addItemButton"), Qt.MouseButton.LeftButton)
-    qtbot.mouseClick(hostile_pos.window.findChild(QPushButton, "sendInvoiceButton"), Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(
+        hostile_pos.window.findChild(QPushButton, "sendInvoiceButton"), Qt.MouseButton.LeftButton
+    )
     dialogs = [d for d in hostile_pos.window.findChildren(QDialog, "sendInvoiceDialog") if d.isVisible()]
     assert dialogs, "the Send Invoice dialog opened"
 
     shown = labels_showing(hostile_pos.window, "<script>", "<img", "<b>Bold")
     assert shown, "the names are on screen"
-    rich = [label.objectName() or label.text()[:40] for label in shown if label.textFormat() is not Qt.TextFormat.PlainText]
+    rich = [
+        label.objectName() or label.text()[:40]
+        for label in shown
+        if label.textFormat() is not Qt.TextFormat.PlainText
+    ]
     assert rich == [], f"labels that would render markup: {rich}"
     # And on screen they read as the characters typed, markup included.
     assert any(HOSTILE_FIRST in label.text() for label in shown)

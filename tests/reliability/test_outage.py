@@ -27,7 +27,7 @@ from posdesk.sync import ConnectionState
 from posdesk.sync.service import RETRY_MAX
 from tests.companion.conftest import Companion, invoice_upload
 from tests.reliability.programs import pay_link, tcp_link, wait_until
-from tests.reliability.till import Till
+from tests.till import Till
 
 pytestmark = pytest.mark.e2e
 

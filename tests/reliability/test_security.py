@@ -29,7 +29,7 @@ from posdesk.messaging.email_html import text_to_html
 from posdesk.pos.messages import INVOICE_EMAIL, INVOICE_SMS, INVOICE_SUBJECT, fill_template
 from tests.companion.conftest import Companion, PairedTerminal, invoice_upload, put_invoice, service_line
 from tests.reliability.programs import CARD, CompanionProcess, csrf_of, pay_link, prepare_store
-from tests.reliability.till import Till
+from tests.till import Till
 
 HOSTILE = {
     "script": "<script>alert(1)</script>",

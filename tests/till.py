@@ -1,7 +1,8 @@
 """One POS terminal without its window: the local SQLite cache and the real sync service.
 
-What a cashier's clicks do, through the same functions the window calls: make a ticket for a client,
-send its invoice (token made here, upload queued in the outbox), and read what the cache now says.
+What a cashier's and a manager's clicks do, through the same functions the window calls: make a ticket
+for a client, send its invoice (token made here, upload queued in the outbox), save store settings; and
+what the cache and the sync service now say. The one terminal helper of the e2e and reliability tests.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from posdesk.core.catalog import ItemKind
 from posdesk.core.client import Client
@@ -19,10 +21,11 @@ from posdesk.store.clients import ClientRepository
 from posdesk.store.database import Database
 from posdesk.store.invoices import InvoiceRecordRepository
 from posdesk.store.outbox import Outbox
-from posdesk.store.settings import SettingsRepository
+from posdesk.store.settings import SettingsRepository, TerminalSettings
 from posdesk.store.tickets import TicketRepository
 from posdesk.sync import ConnectionState, SyncService
 from posdesk.sync.sending import SentLink, send_invoice
+from posdesk.sync.store_settings import save_and_queue
 
 CLIENT = Client(id="client-ana", first_name="Ana", last_name="Díaz", email="ana@example.com")
 
@@ -36,6 +39,9 @@ class Till:
         self.credential = credential
         self.store_id = store_id
         self.states: list[ConnectionState] = []
+        self.changed: list[set[str]] = []  # ticket ids each applied event touched
+        self.adoptions = 0  # store settings adopted from another terminal
+        self.notices: list[str] = []  # refusals the manager is shown
         self.sync: SyncService | None = None
         with self.db.session() as session:
             settings = SettingsRepository(session)
@@ -48,8 +54,18 @@ class Till:
 
     # -- the sync service --------------------------------------------------------------------------
     def start(self) -> None:
+        def adopted() -> None:
+            self.adoptions += 1
+
         self.sync = SyncService(
-            self.db, self.companion_url, self.credential, on_state=self.states.append, store_key=self.store_id
+            self.db,
+            self.companion_url,
+            self.credential,
+            on_state=self.states.append,
+            on_tickets_changed=self.changed.append,
+            on_settings_changed=adopted,
+            on_notice=self.notices.append,
+            store_key=self.store_id,
         )
         self.sync.start()
 
@@ -94,7 +110,33 @@ class Till:
             self.sync.wake()
         return link
 
+    def manager_saves(self, **changes: Any) -> TerminalSettings:
+        """Save store settings as the Settings dialog does (queued for the companion)."""
+        settings = save_and_queue(self.db, replace(self.settings(), **changes))
+        if self.sync is not None:
+            self.sync.wake()
+        return settings
+
+    def ticket_with_promo(self, code: str) -> str:
+        ticket = self.new_ticket()
+        with self.db.session() as session:
+            tickets = TicketRepository(session)
+            stored = tickets.get(ticket.id)
+            assert stored is not None
+            base = stored.revision
+            stored.add_promo_code(code)
+            tickets.save(stored, base_revision=base)
+        return ticket.id
+
     # -- what the cache says -----------------------------------------------------------------------
+    def settings(self) -> TerminalSettings:
+        with self.db.reading() as session:
+            return SettingsRepository(session).terminal()
+
+    def invoice(self, ticket_id: str) -> Any:
+        with self.db.reading() as session:
+            return InvoiceRecordRepository(session).get(ticket_id)
+
     def ticket(self, ticket_id: str) -> Ticket:
         with self.db.reading() as session:
             ticket = TicketRepository(session).get(ticket_id)
