@@ -6,6 +6,9 @@ reconciliation, a refund from the POS -- it is applied here, to a payment row ta
 only (a late "failed" never undoes "succeeded", see :func:`posdesk.companion.models.payment_status_advances`),
 and the POS events are appended in the same transaction. No function here calls a gateway.
 
+A batch of webhooks' plain "payment succeeded" reports is applied by :mod:`.ledger_batch`, the same
+rules with a few statements for the whole batch; everything else comes here one at a time.
+
 Refunds are recorded as the refunded total, which only grows (:func:`record_refund`): duplicated,
 reordered and late reports are harmless.
 """

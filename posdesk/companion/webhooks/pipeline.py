@@ -20,26 +20,26 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from posdesk.companion.database import Database
 from posdesk.companion.models import Invoice, Store, WebhookEvent, utcnow
-from posdesk.companion.payments import gateway_events
+from posdesk.companion.payments import gateway_events, ledger_batch
 from posdesk.companion.payments.directory import GatewayDirectory
 from posdesk.companion.payments.errors import MismatchError
 from posdesk.companion.payments.ledger import apply_gateway_payment, payment_from_gateway
 from posdesk.gateways import COMPANION_SECRET
 from posdesk.gateways.base import (
+    AttemptCancelled,
     BadSignature,
     GatewayEvent,
     Misconfigured,
     payment_from_wire,
     payment_to_wire,
-    AttemptCancelled,
     refund_from_wire,
     refund_to_wire,
 )
@@ -237,6 +237,33 @@ def _load_invoices_and_stores(session: Session, rows: Sequence[WebhookEvent]) ->
     return held
 
 
+def _apply_plain_successes(session: Session, rows: Sequence[WebhookEvent]) -> set[int]:
+    """Apply the batch's plain "payment succeeded" reports together (:mod:`posdesk.companion.payments.ledger_batch`:
+    the ledger's rules, a few statements for all of them); the ids of the rows done. The others are left
+    to :func:`_apply`, one at a time."""
+    reports: list[ledger_batch.Report] = []
+    other_refs: list[tuple[str, str]] = []
+    try:
+        for row in rows:
+            payload = row.payload or {}
+            if payload.get("payment") is not None:
+                reports.append(ledger_batch.Report(row.id, row.gateway, payment_from_wire(payload["payment"])))
+            elif payload.get("refund") is not None:
+                other_refs.append((row.gateway, refund_from_wire(payload["refund"]).payment_ref))
+            elif payload.get("cancelled"):
+                other_refs.append((row.gateway, str(payload["cancelled"])))
+    except Exception:  # a report the ledger cannot read: it says so, one at a time
+        return set()
+    done = ledger_batch.apply_successes(session, reports, other_refs)
+    if done:
+        table = cast(Table, WebhookEvent.__table__)
+        session.execute(
+            update(table).where(table.c.id == bindparam("row_id")).values(attempts=table.c.attempts + 1, processed_at=utcnow()),
+            [{"row_id": row_id} for row_id in done],
+        )
+    return done
+
+
 def _pending(
     session: Session, *, limit: int, after: int | None = None, tried_only: bool = False
 ) -> Sequence[WebhookEvent]:
@@ -285,8 +312,10 @@ def apply_some(db: Database, limit: int = BATCH) -> int:
     try:
         with db.write() as session:
             rows = _pending(session, limit=limit, after=0)
-            held = _load_invoices_and_stores(session, rows) if db.is_sqlite else []
-            for row in rows:
+            done = _apply_plain_successes(session, rows)
+            rest = [row for row in rows if row.id not in done]
+            held = _load_invoices_and_stores(session, rest) if db.is_sqlite and rest else []
+            for row in rest:
                 _apply(session, row)
             del held
             return len(rows)
