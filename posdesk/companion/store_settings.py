@@ -241,18 +241,6 @@ def _preset_from_wire(raw: Any, currency: str, index: int) -> TipPreset:
 
 
 # -- promotions ------------------------------------------------------------------------------------
-def promotion_to_wire(promotion: Promotion) -> dict[str, Any]:
-    return {
-        "code": promotion.code,
-        "name": promotion.name,
-        "percent": None if promotion.percent is None else str(promotion.percent),
-        "amount": None if promotion.amount is None else promotion.amount.minor,
-        "stackable": promotion.stackable,
-        "eligible_kinds": sorted(kind.value for kind in promotion.eligible_kinds),
-        "active": promotion.active,
-    }
-
-
 def promotion_from_wire(raw: Any, currency: str, index: int = 0) -> Promotion:
     where = f"promotions[{index}]"
     if not isinstance(raw, Mapping):
@@ -322,7 +310,7 @@ def stored_promotions(stored: Mapping[str, Any], currency: str) -> dict[str, Pro
 def store_promotions_wire(values: Mapping[str, Promotion]) -> dict[str, Any]:
     """The stored form: code -> promotion wire form without its code."""
     return {
-        code: {k: v for k, v in promotion_to_wire(p).items() if k != "code"} for code, p in values.items()
+        code: {k: v for k, v in p.to_wire().items() if k != "code"} for code, p in values.items()
     }
 
 

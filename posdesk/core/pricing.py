@@ -29,6 +29,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from posdesk.core.catalog import ItemKind
 from posdesk.core.money import Money, total
@@ -54,6 +55,33 @@ class Promotion:
             raise ValueError("a promotion percent must be more than 0% and at most 100%")
         if self.amount is not None and not self.amount.is_positive():
             raise ValueError("a promotion amount must be positive")
+
+    def to_wire(self) -> dict[str, Any]:
+        """The one JSON form of a promotion: in the POS's cache, on the API, in the companion's store."""
+        return {
+            "code": self.code,
+            "name": self.name,
+            "percent": None if self.percent is None else str(self.percent),
+            "amount": None if self.amount is None else self.amount.minor,
+            "stackable": self.stackable,
+            "eligible_kinds": sorted(kind.value for kind in self.eligible_kinds),
+            "active": self.active,
+        }
+
+    @classmethod
+    def from_wire(cls, raw: Mapping[str, Any], currency: str) -> Promotion:
+        """Read :meth:`to_wire`'s form written by posdesk itself (the companion checks a terminal's
+        upload field by field first). An amount is in ``currency``, the store's."""
+        amount, percent = raw.get("amount"), raw.get("percent")
+        return cls(
+            code=str(raw["code"]).upper(),
+            name=str(raw.get("name") or raw["code"]),
+            percent=None if percent is None else Decimal(str(percent)),
+            amount=None if amount is None else Money(int(amount), raw.get("currency") or currency),
+            stackable=bool(raw.get("stackable", True)),
+            eligible_kinds=frozenset(ItemKind(k) for k in raw.get("eligible_kinds", ())),
+            active=bool(raw.get("active", True)),
+        )
 
     def applies_to(self, kind: ItemKind) -> bool:
         # Selling stored value at a discount is a loss, so gift cards take a promotion only when named.

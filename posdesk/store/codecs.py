@@ -23,7 +23,6 @@ from posdesk.core.catalog import (
     ProductDetails,
 )
 from posdesk.core.money import Money
-from posdesk.core.pricing import Promotion
 from posdesk.core.tips import TipPolicy, TipPreset
 
 DETAILS_TYPES: dict[ItemKind, type[Any]] = {
@@ -62,33 +61,6 @@ def details_from_json(kind: ItemKind, raw: dict[str, Any]) -> ItemDetails:
         values[f.name] = value
     details: ItemDetails = cls(**values)
     return details
-
-
-def promotion_to_json(promo: Promotion) -> dict[str, Any]:
-    return {
-        "code": promo.code,
-        "name": promo.name,
-        "percent": None if promo.percent is None else str(promo.percent),
-        "amount": None if promo.amount is None else promo.amount.minor,
-        "currency": None if promo.amount is None else promo.amount.currency,
-        "stackable": promo.stackable,
-        "eligible_kinds": sorted(kind.value for kind in promo.eligible_kinds),
-        "active": promo.active,
-    }
-
-
-def promotion_from_json(raw: dict[str, Any], currency: str) -> Promotion:
-    amount = raw.get("amount")
-    percent = raw.get("percent")
-    return Promotion(
-        code=str(raw["code"]).upper(),
-        name=str(raw.get("name") or raw["code"]),
-        percent=None if percent is None else Decimal(str(percent)),
-        amount=None if amount is None else Money(int(amount), raw.get("currency") or currency),
-        stackable=bool(raw.get("stackable", True)),
-        eligible_kinds=frozenset(ItemKind(k) for k in raw.get("eligible_kinds", ())),
-        active=bool(raw.get("active", True)),
-    )
 
 
 def tip_policy_to_json(policy: TipPolicy) -> dict[str, Any]:

@@ -22,8 +22,6 @@ from posdesk.core.pricing import Promotion
 from posdesk.core.ticket import TicketLine, new_id
 from posdesk.core.tips import TipPolicy
 from posdesk.store.codecs import (
-    promotion_from_json,
-    promotion_to_json,
     tip_policy_from_json,
     tip_policy_to_json,
 )
@@ -67,7 +65,7 @@ class TerminalSettings:
             "tip_policy": tip_policy_to_json(self.tip_policy),
             "surcharge_rate": str(self.surcharge_rate),
             "link_expiry_hours": self.link_expiry_hours,
-            "promotions": [promotion_to_json(p) for p in self.promotions],
+            "promotions": [p.to_wire() for p in self.promotions],
             "companion_url": self.companion_url,
             "store_id": self.store_id,
             "terminal_name": self.terminal_name,
@@ -91,7 +89,7 @@ class TerminalSettings:
             "tip_policy": lambda v: tip_policy_from_json(v, currency),
             "surcharge_rate": _rate,
             "link_expiry_hours": _positive_int,
-            "promotions": lambda v: tuple(promotion_from_json(p, currency) for p in v),
+            "promotions": lambda v: tuple(Promotion.from_wire(p, currency) for p in v),
             "companion_url": str,
             "store_id": str,
             "terminal_name": str,

@@ -37,8 +37,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from posdesk.core.money import Money
+from posdesk.core.pricing import Promotion
 from posdesk.core.tips import TipPolicy, TipPreset
-from posdesk.store.codecs import promotion_from_json
 from posdesk.store.database import Database
 from posdesk.store.models import OutboxRow
 from posdesk.store.outbox import Outbox, OutboxEntry
@@ -86,18 +86,7 @@ def settings_document(settings: TerminalSettings) -> dict[str, Any]:
 
 def promotions_document(settings: TerminalSettings) -> list[dict[str, Any]]:
     """The body's list of ``PUT /api/v1/promotions``."""
-    return [
-        {
-            "code": promo.code,
-            "name": promo.name,
-            "percent": None if promo.percent is None else str(promo.percent),
-            "amount": None if promo.amount is None else promo.amount.minor,
-            "stackable": promo.stackable,
-            "eligible_kinds": sorted(kind.value for kind in promo.eligible_kinds),
-            "active": promo.active,
-        }
-        for promo in settings.promotions
-    ]
+    return [promo.to_wire() for promo in settings.promotions]
 
 
 def documents_hash(settings: TerminalSettings) -> str:
@@ -140,7 +129,7 @@ def adopted(settings: TerminalSettings, store: dict[str, Any], promotions: list[
         ),
         surcharge_rate=Decimal(str(store.get("surcharge_rate", "0"))),
         link_expiry_hours=int(store.get("link_expiry_hours", settings.link_expiry_hours)),
-        promotions=tuple(promotion_from_json(p, currency) for p in promotions),
+        promotions=tuple(Promotion.from_wire(p, currency) for p in promotions),
     )
 
 

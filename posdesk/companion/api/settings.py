@@ -16,7 +16,6 @@ from posdesk.companion.store_settings import (
     SettingsError,
     StoreSettings,
     apply_settings,
-    promotion_to_wire,
     promotions,
     promotions_from_wire,
     store_promotions_wire,
@@ -87,7 +86,7 @@ def put_settings(
 def get_promotions(terminal: TerminalDep, db: DbDep) -> dict[str, Any]:
     with db.read() as session:
         store = terminal_store(session, terminal)
-        return {"promotions": [promotion_to_wire(p) for p in promotions(store).values()]}
+        return {"promotions": [p.to_wire() for p in promotions(store).values()]}
 
 
 @router.put("/promotions")
@@ -112,7 +111,7 @@ def put_promotions(
         if wire != store.promotions:
             store.promotions = wire
             _settings_changed(session, store, terminal.id, "promotions")
-        return {"promotions": [promotion_to_wire(p) for p in values.values()]}
+        return {"promotions": [p.to_wire() for p in values.values()]}
 
 
 def _settings_changed(session: Session, store: Store, terminal_id: str, part: str) -> None:
