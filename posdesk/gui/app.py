@@ -234,7 +234,10 @@ class PosApp:
 
 def load_style(app: QApplication) -> None:
     try:
-        app.setStyleSheet((paths.resources_dir() / "style" / "posdesk.qss").read_text(encoding="utf-8"))
+        folder = paths.resources_dir() / "style"
+        # The sheet names its images by folder (url() in a style sheet is relative to the working directory).
+        sheet = (folder / "posdesk.qss").read_text(encoding="utf-8").replace("@STYLE_DIR@", folder.as_posix())
+        app.setStyleSheet(sheet)
     except OSError:
         log.warning("style sheet not found; using Qt's default look")
 

@@ -53,6 +53,9 @@ CONNECTION_WORDS = {
 TICKET_ID_ROLE = Qt.ItemDataRole.UserRole
 
 
+# A small terminal, or a large one at 200%: the ticket's totals and actions stay in view down to this.
+MINIMUM_SIZE = (800, 540)
+
 class TicketsPanel(QWidget):
     """Saved tickets, searchable by number or client name, filtered by state.
 
@@ -176,7 +179,7 @@ class MainWindow(QMainWindow):
         ctx.tickets_changed.connect(self.on_tickets_changed)
         ctx.settings_changed.connect(self.tickets_panel.reload_when_shown)  # promotions, surcharge
         self._show_connection(ctx.connection.state)
-        self.setMinimumSize(1024, 700)
+        self.setMinimumSize(MINIMUM_SIZE[0], MINIMUM_SIZE[1])
         self.resize(1280, 800)
 
     def _build_menu(self) -> None:

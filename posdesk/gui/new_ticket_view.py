@@ -24,6 +24,8 @@ from posdesk.gui.qt import (
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QResizeEvent,
+    QScrollArea,
     QSplitter,
     Qt,
     QTimer,
@@ -46,6 +48,9 @@ from posdesk.pos.editor import TicketEditor
 
 __all__ = ["ITEM_ROLE", "NewTicketView"]
 log = logging.getLogger(__name__)
+# Narrower than this (a small terminal, or 200% scale), the ticket keeps the room and one side panel shows
+# at a time: the catalog, or today's services behind a toggle.
+NARROW_WIDTH = 1000
 
 
 class NewTicketView(QWidget):
@@ -125,7 +130,7 @@ class NewTicketView(QWidget):
         self.actions_bar.send_invoice_requested.connect(self.send_invoice_requested.emit)
         self.actions_bar.set_send_invoice(self._feature_on())
 
-        splitter = QSplitter(Qt.Orientation.Horizontal, self)
+        splitter = self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
         splitter.setChildrenCollapsible(False)
         splitter.addWidget(self.catalog)
         splitter.addWidget(self._build_ticket())
@@ -141,12 +146,30 @@ class NewTicketView(QWidget):
     def _build_ticket(self) -> QWidget:
         frame = QFrame()
         frame.setObjectName("card")
-        layout = QVBoxLayout(frame)
+        outer = QVBoxLayout(frame)
+        # The ticket's header, client and lines scroll when the window is short (a small terminal, 200%
+        # scale); the totals and actions below them stay in view, always.
+        upper = QWidget()
+        upper.setObjectName("ticketScrollContents")
+        layout = QVBoxLayout(upper)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.ticket_scroll = name(QScrollArea(), "ticketScrollArea", "Ticket")
+        self.ticket_scroll.setWidget(upper)
+        self.ticket_scroll.setWidgetResizable(True)
+        self.ticket_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.ticket_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.ticket_scroll.viewport().setAutoFillBackground(False)
+        outer.addWidget(self.ticket_scroll, 1)
         top = QHBoxLayout()
         self.title_label = QLabel("New ticket")
         self.title_label.setObjectName("ticketTitle")
         top.addWidget(self.title_label)
         top.addStretch(1)
+        self.panel_toggle = name(QPushButton("Services today"), "sidePanelToggleButton", "Show today's services")
+        self.panel_toggle.setCheckable(True)
+        self.panel_toggle.toggled.connect(lambda _on: self._fit_panels())
+        self.panel_toggle.hide()
+        top.addWidget(self.panel_toggle)
         self.status_label = name(plain_label(), "ticketStatusLabel", "Ticket status")
         top.addWidget(self.status_label)
         layout.addLayout(top)
@@ -162,8 +185,12 @@ class NewTicketView(QWidget):
         layout.addWidget(self.message_status_label)
         layout.addWidget(self.client_bar)
         layout.addWidget(self.lines, 1)
-        layout.addWidget(self.totals_panel)
-        layout.addWidget(self.actions_bar)
+        footer = name(QWidget(), "ticketFooter", "Totals and actions")
+        footer_layout = QVBoxLayout(footer)
+        footer_layout.setContentsMargins(0, 0, 0, 0)
+        footer_layout.addWidget(self.totals_panel)
+        footer_layout.addWidget(self.actions_bar)
+        outer.addWidget(footer)
         return frame
 
     def _alias_widgets(self) -> None:
@@ -182,6 +209,20 @@ class NewTicketView(QWidget):
         self.balance_due_label = self.totals_panel.balance_due_label
         self.services_panel = self.services.list
         self.save_button = self.actions_bar.save_button
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._fit_panels()
+
+    def _fit_panels(self) -> None:
+        """Both side panels on a wide window; on a narrow one, the catalog or (toggled) the services."""
+        narrow = self.width() < NARROW_WIDTH
+        services = self.panel_toggle.isChecked()
+        self.panel_toggle.setVisible(narrow)
+        self.panel_toggle.setText("Catalog" if services else "Services today")
+        self.panel_toggle.setAccessibleName("Show the catalog" if services else "Show today's services")
+        self.catalog.setVisible(not narrow or not services)
+        self.services.setVisible(not narrow or services)
 
     def _feature_on(self) -> bool:
         return bool(getattr(self.ctx.settings, "online_payment_link_enabled", False))

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from posdesk.core.pricing import PricedTicket
-from posdesk.gui.qt import QHBoxLayout, QPushButton, QWidget, Signal, name
+from posdesk.gui.qt import QHBoxLayout, QPushButton, Qt, QWidget, Signal, name, plain_label
 from posdesk.pos.editor import TicketEditor
 
 
 class ActionBar(QWidget):
-    """Buttons enabled by what the ticket allows, each with a tooltip saying why not.
+    """Buttons enabled by what the ticket allows; why Send Invoice is off is said beside it (a touch
+    screen shows no tooltip), and in its tooltip.
 
     Signals:
         save_requested(), send_invoice_requested().
@@ -21,7 +22,11 @@ class ActionBar(QWidget):
         super().__init__(parent)
         self.row = QHBoxLayout(self)
         self.row.setContentsMargins(0, 0, 0, 0)
-        self.row.addStretch(1)
+        self.reason = name(plain_label(), "sendInvoiceReason", "Why Send Invoice is not available")
+        self.reason.setWordWrap(True)
+        self.reason.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        self.reason.hide()
+        self.row.addWidget(self.reason, 1)
         self.save_button = name(QPushButton("Save"), "saveTicketButton", "Save ticket")
         self.save_button.setToolTip("Save the ticket (Ctrl+S)")
         self.save_button.clicked.connect(self.save_requested.emit)
@@ -44,6 +49,7 @@ class ActionBar(QWidget):
         ticket, editable = editor.ticket, not editor.read_only
         self.save_button.setEnabled(editable and bool(ticket.lines))
         if self.send_button is None:
+            self.reason.hide()
             return
         if editor.sent_elsewhere:
             enabled, tip = False, "Sent from another terminal: change or send it again there"
@@ -57,3 +63,5 @@ class ActionBar(QWidget):
             enabled, tip = True, "Send a pay-by-link invoice (Ctrl+I)"
         self.send_button.setEnabled(enabled)
         self.send_button.setToolTip(tip)
+        self.reason.setText("" if enabled else tip)
+        self.reason.setVisible(not enabled)

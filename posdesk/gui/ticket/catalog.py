@@ -7,7 +7,12 @@ from posdesk.gui.qt import (
     QFrame,
     QHeaderView,
     QLineEdit,
+    QModelIndex,
     QPushButton,
+    QRect,
+    QSize,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
     Qt,
     QTreeWidget,
     QTreeWidgetItem,
@@ -26,6 +31,23 @@ KIND_GROUPS = (
     (ItemKind.PACKAGE, "Packages"),
     (ItemKind.GIFT_CARD, "Gift cards"),
 )
+
+
+class _WrappedNames(QStyledItemDelegate):
+    """Item names wrap onto more lines instead of being cut: a row is as tall as its name needs."""
+
+    def __init__(self, tree: QTreeWidget) -> None:
+        super().__init__(tree)
+        self.tree = tree
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:
+        hint = super().sizeHint(option, index)
+        if index.column() != 0 or not index.parent().isValid():
+            return hint
+        width = max(40, self.tree.columnWidth(0) - 2 * self.tree.indentation() - 8)
+        text = str(index.data() or "")
+        needed = option.fontMetrics.boundingRect(QRect(0, 0, width, 10_000), Qt.TextFlag.TextWordWrap, text)
+        return QSize(hint.width(), max(hint.height(), needed.height() + 10))
 
 
 class CatalogPanel(QFrame):
@@ -53,11 +75,18 @@ class CatalogPanel(QFrame):
         self.browser.setColumnCount(2)
         self.browser.setHeaderLabels(["Item", "Price"])
         self.browser.setRootIsDecorated(True)
-        self.browser.setUniformRowHeights(True)
+        # Names show in full, wrapped, in a narrow pane: "Argan repair conditioner" and "Argan repair mask"
+        # must not both read "Argan repa…".
+        self.browser.setUniformRowHeights(False)
+        self.browser.setWordWrap(True)
+        self.browser.setTextElideMode(Qt.TextElideMode.ElideNone)
+        self.browser.setItemDelegate(_WrappedNames(self.browser))
         header = self.browser.header()
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
         header.setStretchLastSection(False)
+        # Rows re-measure their wrapped names when the pane's width changes.
+        header.sectionResized.connect(lambda *_: self.browser.doItemsLayout())
         # ``itemActivated`` alone: it comes once for a double-click and for Enter (itemDoubleClicked too
         # would add a double-clicked item twice).
         self.browser.itemActivated.connect(self._on_activated)

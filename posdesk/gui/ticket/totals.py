@@ -163,6 +163,10 @@ class TotalsPanel(QWidget):
                 self.payments.selectRow(row)
         self.payments.blockSignals(False)
         self.payments.setVisible(bool(payments))
+        # As tall as its rows (at most about three): on a short screen every pixel goes to the totals.
+        rows = sum(self.payments.rowHeight(row) for row in range(len(payments)))
+        header = self.payments.horizontalHeader().sizeHint().height()
+        self.payments.setMaximumHeight(min(110, header + rows + 2 * self.payments.frameWidth() + 2))
 
     def selected_payment_id(self) -> str:
         item = self.payments.item(self.payments.currentRow(), 0) if self.payments.selectedItems() else None
