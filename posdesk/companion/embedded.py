@@ -25,12 +25,13 @@ from posdesk.companion.config import CompanionConfig
 from posdesk.companion.database import Database
 from posdesk.companion.models import Store
 from posdesk.companion.store_settings import create_store
+from posdesk.core.languages import PAGE_LANGUAGES
 
 DEMO_STORE_NAME = "posdesk Demo Salon"
 DEMO_SETTINGS: dict[str, Any] = {
     "business_name": DEMO_STORE_NAME,
     "address": "100 Demo Street, Springfield",
-    "languages": ["en", "es", "fr"],
+    "languages": list(PAGE_LANGUAGES),
     "tips_allowed": True,
     "tip_presets": [{"percent": "0.15"}, {"percent": "0.18"}, {"percent": "0.20"}],
     "link_expiry_hours": 72,

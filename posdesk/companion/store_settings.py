@@ -21,11 +21,12 @@ from sqlalchemy.orm import Session
 from posdesk.companion.models import Store, StoreEventCounter
 from posdesk.core.catalog import ItemKind
 from posdesk.core.currencies import check_gateway_currency, check_store_currency
+from posdesk.core.languages import PAGE_LANGUAGES
 from posdesk.core.money import Money, validate_currency
 from posdesk.core.pricing import Promotion
 from posdesk.core.tips import DEFAULT_PRESETS, TipPolicy, TipPreset
 
-SUPPORTED_LANGUAGES = ("en", "es", "fr")
+SUPPORTED_LANGUAGES = PAGE_LANGUAGES
 MAX_PRESETS = 6
 MAX_PROMOTIONS = 500
 MAX_LINK_EXPIRY_HOURS = 24 * 90

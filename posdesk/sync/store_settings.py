@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from posdesk.core.languages import PAGE_LANGUAGES as PAGE_LANGUAGES  # the settings dialog offers these
 from posdesk.core.money import Money
 from posdesk.core.pricing import Promotion
 from posdesk.core.tips import TipPolicy, TipPreset
@@ -52,7 +53,6 @@ log = logging.getLogger(__name__)
 OUTBOX_KIND = "store.settings"
 SYNC_KEY = "store_settings_sync"  # settings row: {"hash": <documents last agreed>, "sequence": n}
 MARKER = "pos_managed"  # kept by the companion as an extra key: a terminal has set these settings
-PAGE_LANGUAGES = ("en", "es", "fr")  # the payment page's catalogs; the companion refuses others
 
 
 # -- the companion's wire shapes -------------------------------------------------------------------

@@ -22,6 +22,7 @@ from posdesk.companion.store_settings import (
 )
 from posdesk.core.currencies import check_gateway_currency, check_store_currency
 from posdesk.core.events import EventType
+from posdesk.core.languages import PAGE_LANGUAGES
 
 router = APIRouter(tags=["settings"])
 
@@ -30,7 +31,7 @@ SETTINGS_EXAMPLE = {
     "address": "12 Main St, Springfield",
     "currency": "USD",
     "default_locale": "en",
-    "languages": ["en", "es", "fr"],
+    "languages": list(PAGE_LANGUAGES),
     "tips_allowed": True,
     "tip_presets": [{"percent": "0.15"}, {"percent": "0.20"}, {"amount": 500}],
     "tip_max_rate": "1",

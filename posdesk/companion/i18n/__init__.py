@@ -16,10 +16,11 @@ from typing import Any
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_datetime
 
+from posdesk.core.languages import DEFAULT_PAGE_LANGUAGE, PAGE_LANGUAGE_NAMES
 from posdesk.core.money import Money
 
-LANGUAGES = {"en": "English", "es": "Español", "fr": "Français"}
-DEFAULT_LANGUAGE = "en"
+LANGUAGES = PAGE_LANGUAGE_NAMES
+DEFAULT_LANGUAGE = DEFAULT_PAGE_LANGUAGE
 
 
 @functools.cache

@@ -20,7 +20,6 @@ from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
 from posdesk.companion import payments
-from posdesk.companion.payments import saved_cards
 from posdesk.companion.config import CompanionConfig
 from posdesk.companion.database import Database
 from posdesk.companion.i18n import Translator, pick_language, translator
@@ -32,7 +31,9 @@ from posdesk.companion.pay.receipt import ReceiptForm, blank_form, send_receipt
 from posdesk.companion.pay.rendering import render
 from posdesk.companion.pay.security import csrf_ok, csrf_token, same_origin_post
 from posdesk.companion.pay.views import Found, LinkState
+from posdesk.companion.payments import saved_cards
 from posdesk.companion.ratelimit import limit_by_address
+from posdesk.core.languages import DEFAULT_PAGE_LANGUAGE, PAGE_LANGUAGES
 from posdesk.core.links import hash_token
 from posdesk.core.money import Money, MoneyFormatError
 from posdesk.core.tips import TipChoice, TipError
@@ -62,7 +63,7 @@ async def _in_thread(function: Callable[..., T], *args: Any) -> T:
 def _translator(request: Request, found: Found, asked: str | None = None) -> Translator:
     asked = asked or request.query_params.get("lang")
     if found.settings is None:
-        return translator(pick_language(asked, ("en", "es", "fr"), "en", request.headers.get("accept-language")))
+        return translator(pick_language(asked, PAGE_LANGUAGES, DEFAULT_PAGE_LANGUAGE, request.headers.get("accept-language")))
     settings = found.settings
     lang = pick_language(asked, settings.languages, settings.default_locale, request.headers.get("accept-language"))
     return translator(lang, found.balance.invoice.locale if found.balance else "en_US")
@@ -91,7 +92,7 @@ def _invoice_date(found: Found, t: Translator) -> str:
 
 def _inactive(request: Request, t: Translator) -> Response:
     # One page for unknown, expired and revoked links: a token cannot be probed by its answer.
-    return render(request, "inactive.html", t, status_code=404, languages=("en", "es", "fr"))
+    return render(request, "inactive.html", t, status_code=404, languages=PAGE_LANGUAGES)
 
 
 # -- static ----------------------------------------------------------------------------------------------
