@@ -8,6 +8,7 @@ from posdesk.gui.qt import (
     QHeaderView,
     QLineEdit,
     QModelIndex,
+    QPersistentModelIndex,
     QPushButton,
     QRect,
     QSize,
@@ -40,7 +41,7 @@ class _WrappedNames(QStyledItemDelegate):
         super().__init__(tree)
         self.tree = tree
 
-    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:
+    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> QSize:
         hint = super().sizeHint(option, index)
         if index.column() != 0 or not index.parent().isValid():
             return hint
