@@ -69,7 +69,7 @@ class GatewayCurrencies:
 
     def exponent(self, currency: str) -> int:
         if not self.charges(currency):
-            raise UnchargeableAmount(f"{self.gateway} does not charge in {currency}")
+            raise UnchargeableAmount(f"{self.gateway} cannot charge in {currency}")
         if currency in self.exponents:
             return self.exponents[currency]
         return currency_exponent(currency) if self.default_exponent is None else self.default_exponent
@@ -145,6 +145,14 @@ def check_gateway_currency(gateway_kind: str, currency: str) -> None:
         raise UnchargeableAmount(
             f"{table.gateway} cannot charge in {currency}; choose another gateway or currency"
         )
+
+
+def gateway_scale(gateway_kind: str, currency: str) -> int:
+    """How many of the gateway's units one display minor unit is (1 where they agree or it cannot charge)."""
+    table = table_for(gateway_kind)
+    if not table.charges(currency):
+        return 1
+    return 10 ** max(table.exponent(currency) - currency_exponent(currency), 0)
 
 
 def to_gateway_minor(amount: Money, table: GatewayCurrencies) -> int:

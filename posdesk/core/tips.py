@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal
 
+from posdesk.core.amount_input import AmountInputError, amount_rules, read_amount
 from posdesk.core.money import Money
 
 _CUSTOM_MINOR = re.compile(r"-?[0-9]{1,12}")  # negative is read, then refused by tip_amount
@@ -140,6 +141,21 @@ class TipChoice:
         if not _PRESET_INDEX.fullmatch(preset):
             raise TipError("Unknown tip option")
         return cls(preset_index=int(preset))
+
+
+def read_tip_choice(preset: str, custom_text: str, currency: str, locale: str) -> TipChoice:
+    """A tip choice from the page's form: ``preset`` as posted, a custom tip as typed in ``locale``.
+
+    The custom text is read by :mod:`posdesk.core.amount_input`, the grammar the page's script uses
+    too, so the amount the page showed is the amount charged, and what the page refused is refused.
+    """
+    if preset != "custom":
+        return TipChoice.parse(preset or "none", None)
+    try:
+        amount = read_amount(custom_text, amount_rules(currency, locale))
+    except AmountInputError as exc:
+        raise TipError("Enter a tip amount" if exc.reason == "empty" else str(exc)) from None
+    return TipChoice(custom_minor=amount.minor)
 
 
 def tip_amount(choice: TipChoice, base: Money, policy: TipPolicy, cap: Money | None = None) -> Money:

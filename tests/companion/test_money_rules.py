@@ -6,6 +6,8 @@ JavaScript (the page's script is checked in Chromium in ``tests/e2e/test_pay_tip
 
 from __future__ import annotations
 
+import dataclasses
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -14,7 +16,7 @@ from hypothesis import strategies as st
 
 from posdesk.core.money import Money
 from posdesk.core.pricing import Promotion
-from tests.companion.conftest import Companion, invoice_upload, product_line, put_invoice
+from tests.companion.conftest import Companion, invoice_upload, product_line, put_invoice, service_line
 from tests.companion.test_pay_page import Page, events, payments_of, uploaded
 
 VIP25 = {"code": "VIP25", "name": "VIP", "percent": "0.25"}
@@ -122,3 +124,97 @@ def test_a_stored_version_prices_to_its_accepted_figures_whatever_the_promotions
     store.promotions = store_promotions_wire({p.code: p for p in edited})  # the manager edits them
     repriced = Invoice.from_wire(stored).price(version_promotions(stored, store))
     assert totals_of(repriced) == dict(document.totals)
+
+
+# -- 1, 5, 6: tips on part payments, presets as seen, never above the cap ------------------------------------
+def _settings(companion: Companion, **changes: Any) -> None:
+    current = companion.api.get("/api/v1/settings").json()
+    assert companion.api.put("/api/v1/settings", json={**current, **changes}).status_code == 200
+
+
+def _tip_values(html: str) -> dict[str, str]:
+    """The tip buttons on a page: their label -> the value each posts."""
+    found = re.findall(r'name="tip" value="([^"]+)"[^>]*>.*?<b>([^<]+)</b>', html)
+    return {label: value for value, label in found if value not in ("custom", "none")}
+
+
+def _haircut_with_tax() -> Any:
+    return dataclasses.replace(service_line("Haircut", 10000), tax_rate=Decimal("0.0825"))
+
+
+def test_each_part_payment_tips_on_its_share_and_twenty_percent_twice_is_twenty_dollars(companion: Companion) -> None:
+    haircut = _haircut_with_tax()
+    body = uploaded(companion, lines=[haircut], amount_requested=5000)
+    page = Page(companion, body)
+    page.open()
+    assert "$46.19" in page.html  # the tips are suggested on this part's share of the $100 service
+    page.follow(page.pay(tip=_tip_values(page.html)["20%"]))
+    second = invoice_upload(
+        invoice_id=body["invoice_id"], ticket_id=body["ticket_id"], version=2, lines=[haircut],
+        link_token=body["link_token"],
+    )  # fmt: skip
+    assert put_invoice(companion.api, second).status_code in (200, 201)
+    page.open()
+    assert "$53.81" in page.html
+    page.follow(page.pay(version=2, tip=_tip_values(page.html)["20%"]))
+    first, rest = sorted(payments_of(companion), key=lambda p: p.invoice_version)
+    assert (first.amount_minor, first.tip_minor) == (5000, 924)
+    assert (rest.amount_minor, rest.tip_minor) == (5825, 1076)
+    assert first.tip_minor + rest.tip_minor == 2000  # 20% of the $100 service, not $40
+
+
+def test_the_tip_cap_holds_for_the_invoice_across_parts(companion: Companion) -> None:
+    _settings(companion, tip_max_rate="0.30")
+    haircut = _haircut_with_tax()
+    body = uploaded(companion, lines=[haircut], amount_requested=5000)
+    page = Page(companion, body)
+    page.open()
+    page.follow(page.pay(tip="custom", tip_custom="30.00"))
+    second = invoice_upload(
+        invoice_id=body["invoice_id"], ticket_id=body["ticket_id"], version=2, lines=[haircut],
+        link_token=body["link_token"],
+    )  # fmt: skip
+    assert put_invoice(companion.api, second).status_code in (200, 201)
+    page.open()
+    assert 'id="tip-custom"' not in page.html  # the cap is used up: no tip is offered on this part
+    refused = page.pay(version=2, tip="custom", tip_custom="30.00")
+    assert refused.status_code == 400 and "at most $0.00" in refused.text
+    assert [p.tip_minor for p in payments_of(companion)] == [3000]
+
+
+def test_a_preset_changed_while_the_page_was_open_is_refused_with_the_new_choices(companion: Companion) -> None:
+    body = uploaded(companion, lines=[service_line("Haircut", 10000)])
+    page = Page(companion, body)
+    page.open()
+    seen = _tip_values(page.html)["15%"]
+    _settings(companion, tip_presets=[{"percent": "0.25"}])
+    refused = page.pay(tip=seen)
+    assert refused.status_code == 400
+    assert "The tip choices have changed" in refused.text
+    assert list(_tip_values(refused.text)) == ["25%"]  # the new choices are on the page
+    assert payments_of(companion) == [] and companion.app.state.gateways.ledger.payments == {}
+
+
+def test_no_page_offers_a_tip_above_the_cap(companion: Companion) -> None:
+    _settings(companion, tip_max_rate="0.30", tip_presets=[{"percent": "0.15"}, {"percent": "0.50"}, {"amount": 4000}])
+    page = Page(companion, uploaded(companion, lines=[service_line("Haircut", 10000)]))
+    page.open()
+    assert list(_tip_values(page.html)) == ["15%"]
+    receipt = page.follow(page.pay(tip="none"))
+    assert 'id="add-tip-form"' in receipt.text
+    assert list(_tip_values(receipt.text)) == ["15%"]
+
+
+# -- 7: the page's summary has the POS's lines and signs --------------------------------------------------
+def test_a_covered_visit_adds_up_with_a_negative_prepaid_line(companion: Companion) -> None:
+    from posdesk.core.ticket import Coverage
+
+    lines = [service_line("Massage", 4500, prepaid=Coverage.MEMBERSHIP), product_line("Oil", 2400)]
+    page = Page(companion, uploaded(companion, lines=lines))
+    html = page.open().text
+    rows = dict(re.findall(r'<div class="row[^"]*"[^>]*><dt>([^<]+)</dt><dd>([^<]+)</dd></div>', html))
+    assert rows["Subtotal"] == "$69.00"
+    assert rows["Prepaid"] == "−$45.00"
+    assert rows["Tax"] == "$1.98"
+    assert rows["Total"] == "$25.98"
+    assert "Covered by package or membership" not in html

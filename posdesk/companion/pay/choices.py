@@ -38,7 +38,7 @@ def posted(form: FormData) -> Chosen:
         return value.strip()[:limit] if isinstance(value, str) else ""
 
     return Chosen(
-        tip=text("tip", 20) or "none",
+        tip=text("tip", 40) or "none",
         tip_custom=text("tip_custom", 40),
         card=text("card", 64),
         save_card=text("save_card", 5) in ("on", "1", "yes"),

@@ -26,9 +26,9 @@ from posdesk.companion.i18n import Translator, translator
 from posdesk.companion.models import PaymentStatus
 from posdesk.companion.pay.security import csrf_ok, same_origin_post
 from posdesk.companion.ratelimit import limit_by_address
+from posdesk.core.currencies import table_for, to_gateway_minor
 from posdesk.core.links import hash_token
-from posdesk.core.money import Money, MoneyFormatError
-from posdesk.core.tips import TipChoice, TipError
+from posdesk.core.tips import TipChoice, TipError, read_tip_choice
 from posdesk.gateways.base import GatewayError
 
 log = logging.getLogger(__name__)
@@ -66,15 +66,9 @@ def _t(form: FormData) -> Translator:
     return translator(_text(form, "lang", 5) or "en")
 
 
-def _tip(form: FormData, currency: str) -> TipChoice:
-    choice = _text(form, "tip", 20) or "none"
-    if choice != "custom":
-        return TipChoice.parse(choice, None)
-    try:
-        amount = Money.parse(_text(form, "tip_custom", 40), currency)
-    except MoneyFormatError:
-        raise TipError("Enter a tip amount") from None
-    return TipChoice(custom_minor=amount.minor)
+def _tip(form: FormData, currency: str, locale: str) -> TipChoice:
+    # Read in the page's locale, as the page read it (posdesk.core.amount_input).
+    return read_tip_choice(_text(form, "tip", 40), _text(form, "tip_custom", 40), currency, locale)
 
 
 def _error(message: str, status: int) -> JSONResponse:
@@ -107,7 +101,7 @@ def _start_payment(request: Request, token: str, form: FormData) -> Response:
     try:
         pay = payments.PayRequest(
             version=int(version) if version.isdigit() else -1,
-            tip=_tip(form, found.balance.currency),
+            tip=_tip(form, found.balance.currency, translator(t.lang, found.balance.invoice.locale).locale),
             save_card=_text(form, "save_card", 5) in ("on", "1", "yes"),
         )
         prepared = page_confirm.start_payment(
@@ -123,7 +117,7 @@ def _start_payment(request: Request, token: str, form: FormData) -> Response:
         {
             "payment_id": prepared.payment_id,
             "client_secret": prepared.client_secret,
-            "amount": prepared.total.minor,
+            "amount": to_gateway_minor(prepared.total, table_for(found.store.gateway_kind if found.store else "stripe")),
             "currency": prepared.total.currency.lower(),
             "setup_future_usage": "off_session" if prepared.save_card else None,
             "return_url": f"/pay/{token}/payments/{prepared.payment_id}/stripe/return",

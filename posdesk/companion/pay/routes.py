@@ -35,8 +35,8 @@ from posdesk.companion.payments import saved_cards
 from posdesk.companion.ratelimit import limit_by_address
 from posdesk.core.languages import DEFAULT_PAGE_LANGUAGE, PAGE_LANGUAGES
 from posdesk.core.links import hash_token
-from posdesk.core.money import Money, MoneyFormatError
-from posdesk.core.tips import TipChoice, TipError
+from posdesk.core.money import Money
+from posdesk.core.tips import TipChoice, TipError, read_tip_choice
 from posdesk.gateways.base import GatewayError
 
 router = APIRouter(dependencies=[Depends(limit_by_address)], include_in_schema=False)
@@ -260,15 +260,7 @@ def _text(form: FormData, name: str, limit: int = 200) -> str:
 
 
 def _tip_choice(form: FormData, currency: str, locale: str, prefix: str = "tip") -> TipChoice:
-    choice = _text(form, prefix, 20) or "none"
-    if choice != "custom":
-        return TipChoice.parse(choice, None)
-    text = _text(form, f"{prefix}_custom", 40)
-    try:
-        amount = Money.parse(text, currency, locale)
-    except MoneyFormatError:
-        raise TipError("Enter a tip amount") from None
-    return TipChoice(custom_minor=amount.minor)
+    return read_tip_choice(_text(form, prefix, 40), _text(form, f"{prefix}_custom", 40), currency, locale)
 
 
 @router.post("/pay/{token}/pay")

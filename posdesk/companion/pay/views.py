@@ -27,6 +27,9 @@ from posdesk.companion.payments import (
     tip_window_open,
 )
 from posdesk.companion.store_settings import StoreSettings
+from posdesk.companion.tipping import payment_tip_basis, tip_basis
+from posdesk.core.amount_input import AmountRules, amount_rules
+from posdesk.core.currencies import gateway_scale
 from posdesk.core.links import hash_token
 from posdesk.core.money import Money
 from posdesk.core.tips import TipPreset
@@ -168,6 +171,8 @@ class PageView:
     no_tip: str = ""
     locale: str = "en_US"
     exponent: int = 2
+    amount_rules: AmountRules | None = None  # how a typed tip is read, by the page and the server alike
+    gateway_scale: int = 1  # one minor unit of the store in the gateway's unit (100 for COP at Stripe)
     tip_base: str = ""  # what the tip buttons' percentages are of (the services), said beside them
 
     @property
@@ -175,13 +180,16 @@ class PageView:
         return self.due_now_minor == 0
 
 
-def _tip_options(presets: Sequence[TipPreset], base: Money, t: Translator, cap: Money | None = None) -> list[TipOption]:
-    """The tip buttons, each amount computed once; presets above ``cap`` are left out (keeping indexes)."""
+def _tip_options(presets: Sequence[TipPreset], base: Money, t: Translator, cap: Money) -> list[TipOption]:
+    """The tip buttons on ``base``; presets above ``cap`` are not offered (they would be refused).
+
+    Each posts what it shows (its rate or amount, and the amount), never its place in the list.
+    """
     options = []
-    for i, preset in enumerate(presets):
+    for preset in presets:
         amount = preset.amount_for(base)
-        if cap is None or amount <= cap:
-            options.append(TipOption(str(i), preset.label(t.locale), amount.minor, t.money(amount)))
+        if amount.is_positive() and amount <= cap:
+            options.append(TipOption(preset.form_value(base), preset.label(t.locale), amount.minor, t.money(amount)))
     return options
 
 
@@ -197,9 +205,10 @@ def page_view(session: Session, found: Found, t: Translator, gateway_kind: str) 
         badge = t(line.prepaid.label) if line.prepaid else ""
         was = t.money(p.gross) if p.net != p.gross else ""
         lines.append(LineView(line.name, detail, line.quantity, t.money(p.net), was, badge))
-    rows = [Row(t("Subtotal"), t.money(priced.subtotal))]
+    # The POS's lines and signs: the subtotal counts prepaid lines, taken off again by "Prepaid".
+    rows = [Row(t("Subtotal"), t.money(priced.subtotal + priced.prepaid), testid="invoice-subtotal")]
     if priced.prepaid.is_positive():
-        rows.append(Row(t("Covered by package or membership"), t.money(priced.prepaid)))
+        rows.append(Row(t("Prepaid"), "−" + t.money(priced.prepaid), testid="invoice-prepaid", negative=True))
     if priced.discounts.is_positive():
         rows.append(Row(t("Discounts"), "−" + t.money(priced.discounts), negative=True))
     if priced.promos.is_positive():
@@ -212,9 +221,9 @@ def page_view(session: Session, found: Found, t: Translator, gateway_kind: str) 
     payments = [Row(t("Paid"), "−" + t.money(balance.paid_total), negative=True)] if balance.paid_total.is_positive() else []
 
     policy = settings.tip_policy()
-    cap = policy.cap(balance.tip_base)
-    tip_options = _tip_options(policy.presets, balance.tip_base, t, cap)
-    tip_allowed = policy.allowed and balance.tip_base.is_positive()
+    basis = tip_basis(balance, policy, balance.due_now)
+    tip_options = _tip_options(policy.presets, basis.share, t, basis.cap)
+    tip_allowed = policy.allowed and basis.can_tip
 
     client = invoice.client
     cards: list[CardView] = []
@@ -238,14 +247,16 @@ def page_view(session: Session, found: Found, t: Translator, gateway_kind: str) 
         partial_request=balance.due_now != balance.balance_due,
         tip_allowed=tip_allowed,
         tip_options=tuple(tip_options),
-        tip_cap_minor=cap.minor,
+        tip_cap_minor=basis.cap.minor,
         promo_codes=tuple(priced.applied_promo_codes),
         saved_cards=tuple(cards),
         known_client=client is not None,
         no_tip=t.money(Money.zero(invoice.currency)),
         locale=t.locale,
         exponent=balance.due_now.exponent,
-        tip_base=t.money(balance.tip_base),
+        amount_rules=amount_rules(invoice.currency, t.locale),
+        gateway_scale=gateway_scale(gateway_kind, invoice.currency),
+        tip_base=t.money(basis.share),
     )
 
 
@@ -277,8 +288,9 @@ def receipt_view(session: Session, found: Found, payment: Payment, t: Translator
     later = tip_added_to(session, payment.id)
     balance = found.balance
     policy = found.settings.tip_policy()
-    options = _tip_options(policy.presets, balance.tip_base, t)
-    can_tip = later is None and policy.allowed and balance.tip_base.is_positive() and tip_window_open(payment)
+    basis = payment_tip_basis(balance, policy, payment)
+    options = _tip_options(policy.presets, basis.share, t, basis.cap)
+    can_tip = later is None and policy.allowed and basis.can_tip and tip_window_open(payment)
     when = payment.succeeded_at or payment.created_at
     return ReceiptView(
         payment_id=payment.id,

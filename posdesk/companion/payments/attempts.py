@@ -27,6 +27,7 @@ from posdesk.companion.payments.balance import balance_of, is_expired
 from posdesk.companion.payments.errors import AlreadyInProgress, PaymentRefused, VersionChanged
 from posdesk.companion.payments.values import FAILED, PayOutcome, PayRequest, Plan
 from posdesk.companion.store_settings import StoreSettings
+from posdesk.companion.tipping import tip_basis
 from posdesk.core.tips import TipError, tip_amount
 from posdesk.gateways.base import ClientInfo
 
@@ -47,7 +48,9 @@ def plan_invoice_payment(session: Session, token_hash: str, request: PayRequest)
             f"This invoice was updated. The new amount due is {balance.due_now.format()}. Please review it and pay again."
         )
     try:
-        tip = tip_amount(request.tip, balance.tip_base, StoreSettings.of(store).tip_policy())
+        policy = StoreSettings.of(store).tip_policy()
+        basis = tip_basis(balance, policy, balance.due_now)  # this part's share; the invoice's cap left
+        tip = tip_amount(request.tip, basis.share, policy, basis.cap)
     except TipError as exc:
         raise PaymentRefused(str(exc)) from None
     if (balance.due_now + tip).is_zero():

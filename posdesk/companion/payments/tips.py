@@ -17,6 +17,7 @@ from posdesk.companion.payments.directory import GatewayDirectory
 from posdesk.companion.payments.errors import PaymentRefused
 from posdesk.companion.payments.values import TIP_WINDOW, PayOutcome, Plan
 from posdesk.companion.store_settings import StoreSettings
+from posdesk.companion.tipping import payment_tip_basis
 from posdesk.core.money import Money
 from posdesk.core.tips import TipChoice, TipError, tip_amount
 from posdesk.gateways.base import ChargeRequest
@@ -46,7 +47,9 @@ def add_tip(db: Database, gateways: GatewayDirectory, token_hash: str, payment_i
         assert store is not None
         balance = balance_of(session, invoice, store)
         try:
-            tip = tip_amount(choice, balance.tip_base, StoreSettings.of(store).tip_policy())
+            policy = StoreSettings.of(store).tip_policy()
+            basis = payment_tip_basis(balance, policy, parent)  # the share the confirmation page suggested on
+            tip = tip_amount(choice, basis.share, policy, basis.cap)
         except TipError as exc:
             raise PaymentRefused(str(exc)) from None
         if tip.is_zero():

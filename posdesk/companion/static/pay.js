@@ -2,6 +2,51 @@
    The page works without this script; the server recomputes every amount. */
 (function () {
   "use strict";
+
+  // The amount grammar of posdesk/core/amount_input.py, step for step; {minor, negative} or {error}.
+  function readAmount(text, rules) {
+    var spaces = rules.spaces, i;
+    function strip(value) {
+      var start = 0, end = value.length;
+      while (start < end && spaces.indexOf(value.charAt(start)) >= 0) start++;
+      while (end > start && spaces.indexOf(value.charAt(end - 1)) >= 0) end--;
+      return value.slice(start, end);
+    }
+    var cleaned = String(text || "");
+    for (i = 0; i < rules.symbols.length; i++) cleaned = cleaned.split(rules.symbols[i]).join("");
+    cleaned = strip(cleaned);
+    if (!cleaned) return { error: "empty" };
+    var negative = false, first = cleaned.charAt(0);
+    if (first === "-" || first === rules.minus) { negative = true; cleaned = cleaned.slice(1); }
+    else if (first === "+") cleaned = cleaned.slice(1);
+    if (spaces.indexOf(rules.group) >= 0) {
+      for (i = 0; i < spaces.length; i++) cleaned = cleaned.split(spaces.charAt(i)).join(rules.group);
+    }
+    if (!cleaned || cleaned.split(rules.decimal).length > 2) return { error: "invalid" };
+    for (i = 0; i < cleaned.length; i++) {
+      var c = cleaned.charAt(i);
+      if (!(c >= "0" && c <= "9") && c !== rules.group && c !== rules.decimal) return { error: "invalid" };
+    }
+    var point = cleaned.indexOf(rules.decimal);
+    var whole = point < 0 ? cleaned : cleaned.slice(0, point);
+    var fraction = point < 0 ? "" : cleaned.slice(point + 1);
+    if (point >= 0 && !fraction) return { error: "invalid" };
+    if (!whole && !fraction) return { error: "invalid" };
+    if (whole) {
+      var parts = whole.split(rules.group);
+      if (parts.length > 1) {
+        if (parts[0].length < 1 || parts[0].length > 3) return { error: "invalid" };
+        for (i = 1; i < parts.length; i++) if (parts[i].length !== 3) return { error: "invalid" };
+      }
+    }
+    if (fraction.indexOf(rules.group) >= 0) return { error: "invalid" };
+    if (fraction.length > rules.exponent) return { error: "decimals" };
+    while (fraction.length < rules.exponent) fraction += "0";
+    var digits = whole.split(rules.group).join("") + fraction;
+    if (digits.replace(/^0+/, "").length > rules.maxDigits) return { error: "large" };
+    return { minor: parseInt(digits || "0", 10), negative: negative };
+  }
+  window.posdeskReadAmount = readAmount;
   document.documentElement.classList.add("js");
 
   // A link the terminal made while offline reaches the companion later. Its page cannot say so (an unknown
@@ -74,30 +119,48 @@
   var payButton = document.getElementById("pay-button");
   var scale = Math.pow(10, config.exponent);
   var formatter = new Intl.NumberFormat(config.locale.replace("_", "-"), { style: "currency", currency: config.currency });
-  function money(minor) { return formatter.format(minor / scale); }
+  // Amounts in the server's own format (its zero, "0,00 €", with the digits put in), so figures the script
+  // writes look like those the server wrote; the browser's formatter only where the pattern is unusual.
+  var rules = config.amountRules;
+  var zeroText = rules.exponent ? "0" + rules.decimal + new Array(rules.exponent + 1).join("0") : "0";
+  function money(minor) {
+    if (!config.moneyTemplate || config.moneyTemplate.indexOf(zeroText) < 0 || minor < 0) return formatter.format(minor / scale);
+    var digits = String(minor);
+    while (digits.length <= rules.exponent) digits = "0" + digits;
+    var whole = digits.slice(0, digits.length - rules.exponent), fraction = digits.slice(digits.length - rules.exponent);
+    var grouped = whole.replace(/\B(?=(\d{3})+(?!\d))/g, rules.group);
+    return config.moneyTemplate.replace(zeroText, rules.exponent ? grouped + rules.decimal + fraction : grouped);
+  }
 
-  function customMinor(text) {
-    var cleaned = (text || "").replace(/[^0-9.,]/g, "").replace(",", ".");
-    if (!cleaned) return 0;
-    var value = Math.round(parseFloat(cleaned) * scale);
-    return isFinite(value) && value > 0 ? value : 0;
+  // A typed custom tip, read by the server's grammar (posdesk/core/amount_input.py) with the rules it sent.
+  function customTip(text) {
+    var read = readAmount(text, config.amountRules);
+    if (read.error === "empty") return { minor: 0, problem: "", empty: true };
+    if (read.error) return { minor: 0, problem: config.amountMessages[read.error] };
+    if (read.negative && read.minor > 0) return { minor: 0, problem: config.amountMessages.negative };
+    if (read.minor > config.tipCap) {
+      return { minor: read.minor, problem: config.capText.replace("{amount}", money(config.tipCap)) };
+    }
+    return { minor: read.minor, problem: "" };
   }
 
   var stale = "";  // the new amount due, once the cashier has sent a new version
   function update() {
     if (!form || !payButton) return;
     var chosen = form.querySelector("input[name=tip]:checked");
-    var tip = 0, tooMuch = false;
+    var tip = 0, tooMuch = false, problemText = "";
     if (chosen && chosen.value === "custom") {
-      tip = customMinor(form.querySelector("#tip-custom").value);
-      tooMuch = tip > config.tipCap;
+      var typed = customTip(form.querySelector("#tip-custom").value);
+      problemText = typed.problem;
+      tip = problemText ? 0 : typed.minor;
+      tooMuch = !!problemText || !!typed.empty;  // Pay waits for an amount the server reads the same way
     } else if (chosen) {
       tip = parseInt(chosen.dataset.amount || "0", 10);
     }
     var error = document.getElementById("tip-error");
     if (error) {
-      error.hidden = !tooMuch;
-      error.textContent = config.capText.replace("{amount}", money(config.tipCap));
+      error.hidden = !problemText;
+      error.textContent = problemText;
     }
     var tipCell = document.getElementById("sum-tip");
     if (tipCell) tipCell.textContent = money(tip);
@@ -154,11 +217,23 @@
   }
 
   // The cashier may send a new version while this page is open: show it before anyone can pay.
+  // Only a 200 answer (or the 404 of a link that closed) says anything; a rate limit or a server error
+  // changes nothing on the page and the next check waits longer (3 s doubling to a minute).
+  var pollDelay = 3000;
+  function schedulePoll() { setTimeout(poll, pollDelay); }
   function poll() {
     fetch(config.statusUrl, { headers: { Accept: "application/json" }, cache: "no-store", credentials: "same-origin" })
-      .then(function (response) { return response.json(); })
-      .then(function (status) {
+      .then(function (response) {
+        if (response.status !== 200 && response.status !== 404) throw new Error("status " + response.status);
+        return response.json().then(function (status) { return { code: response.status, status: status }; });
+      })
+      .then(function (answer) {
+        var status = answer.status || {};
+        if (answer.code === 404 && status.state !== "inactive") throw new Error("not found");
+        pollDelay = 3000;
+        schedulePoll();
         if (status.state === "paid" || status.state === "inactive") { window.location.reload(); return; }
+        if (typeof status.version !== "number" || typeof status.due_now_text !== "string") return;
         if (status.version !== config.version) {
           showChange(status.due_now_text);
           document.getElementById("version-text").textContent = config.updatedText.replace("{amount}", status.due_now_text);
@@ -166,7 +241,7 @@
           update();
         }
       })
-      .catch(function () { /* offline for a moment: try again next time */ });
+      .catch(function () { pollDelay = Math.min(pollDelay * 2, 60000); schedulePoll(); });
   }
-  setInterval(poll, 3000);
+  schedulePoll();
 })();

@@ -33,20 +33,21 @@
   var errorBox = document.getElementById("stripe-error");
   var payButton = document.getElementById("pay-button");
   var saveBox = document.getElementById("save-card");
-  var scale = Math.pow(10, config.exponent);
   var stripe = window.Stripe(config.publishableKey, { locale: config.locale });
 
   function tipMinor() {
     var chosen = form.querySelector("input[name=tip]:checked");
     if (!chosen) return 0;
     if (chosen.value !== "custom") return parseInt(chosen.dataset.amount || "0", 10);
-    var text = (form.querySelector("#tip-custom").value || "").replace(/[^0-9.,]/g, "").replace(",", ".");
-    var value = Math.round(parseFloat(text) * scale);
-    return isFinite(value) && value > 0 ? value : 0;
+    // The page's one amount grammar (pay.js), read as the server reads it; what it refuses adds nothing.
+    var read = window.posdeskReadAmount ? window.posdeskReadAmount(form.querySelector("#tip-custom").value, config.amountRules) : {};
+    return read.error || read.negative || !read.minor ? 0 : read.minor;
   }
   function saving() { return Boolean(saveBox && saveBox.checked); }
   function intentOptions() {
-    return { amount: Math.max(config.due + tipMinor(), 1), setupFutureUsage: saving() ? "off_session" : null };
+    // Stripe counts some currencies finer than the store does (COP 50,000 is 5000000 at Stripe).
+    var amount = (config.due + tipMinor()) * (config.gatewayScale || 1);
+    return { amount: Math.max(amount, 1), setupFutureUsage: saving() ? "off_session" : null };
   }
 
   var elements = stripe.elements(Object.assign({ mode: "payment", currency: config.currency, locale: config.locale }, intentOptions()));

@@ -27,6 +27,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from posdesk.core.currencies import CLOUD9, UnchargeableAmount, to_gateway_minor
 from posdesk.core.money import Money
 from posdesk.gateways.base import (
     AttemptKeys,
@@ -109,6 +110,14 @@ def _expiry(mmyy: str) -> tuple[int, int]:
     if len(mmyy) == 4 and mmyy.isdigit() and 1 <= int(mmyy[:2]) <= 12:
         return int(mmyy[:2]), 2000 + int(mmyy[2:])
     return 0, 0
+
+
+def _cents_of(amount: Money) -> int:
+    """``amount`` in Cloud9's unit (cents of USD or CAD); a :class:`GatewayError` for anything else."""
+    try:
+        return to_gateway_minor(amount, CLOUD9)
+    except UnchargeableAmount as exc:
+        raise GatewayError(str(exc)) from None
 
 
 def _cents(answer: Mapping[str, str], name: str) -> int:
@@ -265,7 +274,7 @@ class Cloud9Gateway:
         token = request.method_ref or (request.new_card.token if request.new_card else "")
         gtrc = transaction_ref(self._gmid, request.idempotency_key)
         invoice_num = invoice_number(request.metadata)
-        main, tip = request.amount.minor, request.tip.minor
+        main, tip = _cents_of(request.amount), _cents_of(request.tip)
         if main == 0:
             # A tip on its own (the confirmation page's tip) is a second Sale on the same card token, not
             # Cloud9's AddTip: AddTip only works on an Auth that is not settled yet, and we charge Sales
@@ -456,7 +465,7 @@ class Cloud9Gateway:
         for _ in (1, 2):
             try:
                 answer: dict[str, str] | None = self.client.call(
-                    "Refund", GTRC=gtrc, MainAmt=str(amount.minor), NewGTRC=new_gtrc
+                    "Refund", GTRC=gtrc, MainAmt=str(_cents_of(amount)), NewGTRC=new_gtrc
                 )
             except CallFailed:
                 try:

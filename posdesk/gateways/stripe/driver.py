@@ -224,7 +224,7 @@ class StripeGateway:
 
     def _intent_params(self, request: ChargeRequest) -> dict[str, Any]:
         params: dict[str, Any] = {
-            "amount": request.total.minor,
+            "amount": objects.stripe_amount(request.total),
             "currency": request.total.currency.lower(),
             "automatic_payment_methods": PAYMENT_METHODS,
             "metadata": self._metadata(request),
@@ -256,7 +256,7 @@ class StripeGateway:
     def reprice(self, payment_ref: str, total: Money) -> PageAttempt:
         """Set an unconfirmed intent's amount to what the companion computes now."""
         with stripe_errors():
-            intent = self.client.v1.payment_intents.update(payment_ref, {"amount": total.minor})
+            intent = self.client.v1.payment_intents.update(payment_ref, {"amount": objects.stripe_amount(total)})
         return objects.intent_state(intent)
 
     def cancel(self, payment_ref: str) -> PageAttempt:
@@ -370,7 +370,7 @@ class StripeGateway:
     def refund(self, payment_ref: str, amount: Money, idempotency_key: str) -> GatewayRefund:
         with stripe_errors():
             refund = self.client.v1.refunds.create(
-                {"payment_intent": payment_ref, "amount": amount.minor, "reason": "requested_by_customer"},
+                {"payment_intent": payment_ref, "amount": objects.stripe_amount(amount), "reason": "requested_by_customer"},
                 {"idempotency_key": f"posdesk:{idempotency_key}"},
             )
         status = str(objects._get(refund, "status", ""))
@@ -380,7 +380,7 @@ class StripeGateway:
         return GatewayRefund(
             str(refund.id),
             payment_ref,
-            Money(int(objects._get(refund, "amount", 0)), currency),
+            objects.money_from_stripe(int(objects._get(refund, "amount", 0)), currency),
             status == "succeeded",
         )
 

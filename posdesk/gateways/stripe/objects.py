@@ -1,8 +1,10 @@
 """Stripe's objects read into the gateway's neutral values (pure functions, no API calls).
 
-Stripe amounts are the charge's total in the currency's smallest unit, like :class:`Money`'s minor
-units. Stripe has no tip field for online payments, so the companion writes the tip in the intent's
-``metadata["tip"]`` (minor units) and reads it back here to split the total into amount and tip.
+Stripe amounts are the charge's total in the currency's smallest unit *as Stripe counts it*, which is
+not always the store's (COP 50,000 is ``amount=5000000``; :mod:`posdesk.core.currencies` has the
+table): every amount field goes through :func:`stripe_amount` and :func:`money_from_stripe`. Stripe has
+no tip field for online payments, so the companion writes the tip in the intent's ``metadata["tip"]``
+(the store's minor units) and reads it back here to split the total into amount and tip.
 
 An intent or charge without posdesk's metadata (``payment_id`` and ``invoice_id``) belongs to other
 software on the same Stripe account: it reads as ``None`` so the companion never keeps it for retries.
@@ -13,9 +15,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from posdesk.core.currencies import STRIPE, UnchargeableAmount, from_gateway_minor, to_gateway_minor
 from posdesk.core.money import Money
 from posdesk.gateways.base import (
     ChargeStatus,
+    GatewayError,
     GatewayPayment,
     MethodSaved,
     PageAttempt,
@@ -86,9 +90,24 @@ def saved_method_of(method: Any, default_ref: str | None = None) -> SavedMethod:
     return SavedMethod(ref, brand, last4, month, year, is_default=ref == default_ref)
 
 
+def stripe_amount(amount: Money) -> int:
+    """``amount`` in Stripe's unit for its currency; a :class:`GatewayError` when Stripe cannot take it."""
+    try:
+        return to_gateway_minor(amount, STRIPE)
+    except UnchargeableAmount as exc:
+        raise GatewayError(str(exc)) from None
+
+
+def money_from_stripe(value: int, currency: str) -> Money:
+    """A Stripe amount field as :class:`Money` in the store's minor units (refused, never rounded, when
+    finer than the store's amounts)."""
+    return from_gateway_minor(value, currency, STRIPE)
+
+
 def _split(total: int, currency: str, metadata: Mapping[str, str]) -> tuple[Money, Money]:
-    tip = min(tip_of(metadata), total)
-    return Money(total - tip, currency), Money(tip, currency)
+    whole = money_from_stripe(total, currency)
+    tip = min(tip_of(metadata), whole.minor)
+    return Money(whole.minor - tip, currency), Money(tip, currency)
 
 
 def payment_of_intent(intent: Any) -> GatewayPayment | None:
@@ -182,7 +201,7 @@ def intent_state(intent: Any) -> PageAttempt:
     return PageAttempt(
         ref=str(_get(intent, "id", "")),
         status=status,
-        amount_minor=int(_get(intent, "amount", 0)),
+        amount_minor=money_from_stripe(int(_get(intent, "amount", 0)), str(_get(intent, "currency", "")).upper()).minor,
         currency=str(_get(intent, "currency", "")).upper(),
         client_secret=str(_get(intent, "client_secret", "")),
         payment=payment,
@@ -198,7 +217,7 @@ def refund_of_charge(charge: Any) -> RefundReport | None:
         return None
     currency = str(_get(charge, "currency", "")).upper()
     return RefundReport(
-        _id(_get(charge, "payment_intent")), Money(int(_get(charge, "amount_refunded", 0)), currency)
+        _id(_get(charge, "payment_intent")), money_from_stripe(int(_get(charge, "amount_refunded", 0)), currency)
     )
 
 
