@@ -8,6 +8,11 @@ secrets and link tokens taken out (:func:`posdesk.logs.redact`). It is also logg
 ``on_crash`` (optional) is called with the report's path so the GUI can say where it is. Ctrl+C
 (``KeyboardInterrupt``) is not a crash: it goes to the previous hook untouched, so it still stops the
 program the usual way.
+
+Sending reports to the store's companion is **off** unless IT opts in (``POSDESK_SEND_CRASH_REPORTS=1``
+in the terminal's environment, e.g. by GPO or an MDM profile), as Electrum's crash reporter asks first:
+a report names the machine's platform and what the cashier was doing. Then :func:`upload_pending`
+sends each report not yet sent (``POST /api/v1/crash-reports``) and moves it to ``crash-reports/sent/``.
 """
 
 from __future__ import annotations
@@ -28,7 +33,9 @@ from posdesk.logs import redact
 
 log = logging.getLogger(__name__)
 REPORT_FOLDER = "crash-reports"
+SENT_FOLDER = "sent"
 MAX_REPORTS = 50  # oldest removed beyond this: a crash loop must not fill the disk
+SEND_SETTING = "POSDESK_SEND_CRASH_REPORTS"
 
 CrashNotifier = Callable[[Path], None]
 
@@ -81,6 +88,50 @@ def write_report(
     path.write_text(report_text(exc_type, exc, tb, thread_name=thread_name, when=when), encoding="utf-8")
     _prune(folder)
     return path
+
+
+def sending_enabled() -> bool:
+    """Whether IT opted this terminal in to sending crash reports to its companion (off by default)."""
+    return os.environ.get(SEND_SETTING, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def pending_reports() -> list[Path]:
+    """Reports written and not yet sent, oldest first."""
+    return sorted(report_dir().glob("crash-*.txt"), key=lambda p: p.stat().st_mtime)
+
+
+def upload_pending(companion_url: str, credential: str) -> int:
+    """Send every pending report to the companion; return how many it took. Stops at the first failure
+    (the rest wait for the next time). Call only when :func:`sending_enabled`, off the UI thread."""
+    import httpx
+
+    from posdesk.sync.client import API, USER_AGENT
+
+    sent = 0
+    headers = {"Authorization": f"Bearer {credential}", "User-Agent": USER_AGENT}
+    for path in pending_reports():
+        text = redact(path.read_text("utf-8", errors="replace"))[-60_000:]
+        try:
+            answer = httpx.post(
+                f"{companion_url.rstrip('/')}{API}/crash-reports",
+                json={"name": path.name, "text": text},
+                headers=headers,
+                timeout=15,
+            )
+        except httpx.HTTPError as exc:
+            log.info("crash reports not sent: %s", exc)
+            break
+        if answer.status_code != 200:
+            log.info("crash report %s refused by the companion (%s)", path.name, answer.status_code)
+            break
+        done = report_dir() / SENT_FOLDER
+        done.mkdir(exist_ok=True)
+        path.replace(done / path.name)
+        _prune(done)
+        sent += 1
+    if sent:
+        log.info("sent %d crash report(s) to the companion", sent)
+    return sent
 
 
 def _prune(folder: Path) -> None:

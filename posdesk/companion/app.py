@@ -19,7 +19,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.concurrency import run_in_threadpool
 from starlette.staticfiles import StaticFiles
 
-from posdesk.companion import messages, migrations
+from posdesk.companion import error_tracking, messages, migrations
 from posdesk.companion.api import messages as messages_api
 from posdesk.companion.api import refunds as refunds_api
 from posdesk.companion.api import router as api_router
@@ -68,6 +68,7 @@ def open_database(config: CompanionConfig) -> Database:
 def create_app(config: CompanionConfig) -> FastAPI:
     """Build the companion app for ``config`` (raises :class:`ConfigError` on unusable secrets)."""
     config = config.checked()
+    error_tracking.start()  # only with POSDESK_SENTRY_DSN set
     db = open_database(config)
     bus = EventBus()
     bus.watch(db.write_sessionmaker)

@@ -340,3 +340,24 @@ class Message(Base):
     next_try_at: Mapped[datetime | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class CrashReport(Base):
+    """A POS crash report a terminal sent (opt-in on the terminal; posdesk.crash), redacted again here.
+
+    ``name`` is the report's file name on the terminal: a resent report is the same row.
+    """
+
+    __tablename__ = "crash_reports"
+    __table_args__ = (
+        UniqueConstraint("terminal_id", "name", name="uq_crash_reports_terminal_name"),
+        Index("ix_crash_reports_store_received", "store_id", "received_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    store_id: Mapped[str] = mapped_column(ForeignKey("stores.id"))
+    terminal_id: Mapped[str] = mapped_column(String(32))
+    app_version: Mapped[str | None] = mapped_column(String(40), default=None)
+    name: Mapped[str] = mapped_column(String(200))
+    text: Mapped[str] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -5,6 +5,8 @@ after start-up and then every few hours, on the network lane (a :class:`~posdesk
 never the database writer). Below the recommended version the status bar keeps a notice
 (``updateNotice``); below the minimum a box says so and the POS closes (its tickets stay in the cache for the updated build). :func:`refuse_below_minimum`
 applies the last remembered policy at start, so an outdated terminal refuses even while offline.
+When IT opted the terminal in (:func:`posdesk.crash.sending_enabled`), each round also sends the crash
+reports not yet sent.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from posdesk import crash
 from posdesk.gui.operations import QueryOp
 from posdesk.gui.qt import (
     QApplication,
@@ -86,6 +89,11 @@ class UpdateWatcher(QObject):
         data_dir = self.data_dir
 
         def ask() -> UpdateNotice | None:
+            if crash.sending_enabled():  # the same round trip sends the crash reports IT opted in to
+                try:
+                    crash.upload_pending(url, credential)
+                except Exception as exc:
+                    log.info("crash reports not sent: %s", exc)
             policy: Policy | None
             try:
                 policy = fetch(url, credential, data_dir)

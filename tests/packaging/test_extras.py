@@ -15,6 +15,7 @@ from packaging.utils import canonicalize_name
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))["project"]
 COMPANION_SIDE = ["companion", "gateways", "messaging", "core", "logs.py", "paths.py"]
+OPTIONAL = {"sentry-sdk"}  # imported only when configured, from its own extra
 POS_SIDE = [*COMPANION_SIDE, "gui", "store", "sync", "pos", "selftest.py", "crash.py"]
 
 
@@ -77,13 +78,14 @@ def imported_distributions(parts: list[str]) -> set[str]:
 
 def test_the_companion_extra_carries_what_the_companion_imports_and_no_qt() -> None:
     carried = closure(["companion"])
-    assert imported_distributions(COMPANION_SIDE) - carried == set()
+    assert imported_distributions(COMPANION_SIDE) - carried == OPTIONAL
+    assert OPTIONAL <= closure(["companion", "sentry"])
     assert not {name for name in carried if name.startswith(("pyside6", "shiboken6"))}
     assert "keyring" not in carried and "segno" not in carried
 
 
 def test_the_pos_extra_carries_what_the_pos_and_its_demo_companion_import() -> None:
-    assert imported_distributions(POS_SIDE) - closure(["pos"]) == set()
+    assert imported_distributions(POS_SIDE) - closure(["pos"]) <= OPTIONAL
     assert "pyside6-essentials" in closure(["pos"])
 
 
@@ -94,5 +96,6 @@ def test_dev_installs_both_programs() -> None:
 
 def test_the_container_installs_the_companion_extra() -> None:
     text = (ROOT / "packaging" / "companion" / "Containerfile").read_text("utf-8")
-    assert 'pip wheel --wheel-dir /wheels ".[companion]"' in text
-    assert '"posdesk[companion]"' in text
+    assert 'pip wheel --wheel-dir /wheels ".[companion,sentry]"' in text
+    assert '"posdesk[companion,sentry]"' in text
+    assert not {name for name in closure(["companion", "sentry"]) if name.startswith("pyside6")}

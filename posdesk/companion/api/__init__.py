@@ -5,10 +5,10 @@ Every route but pairing needs a paired terminal's bearer credential and sees onl
 
 from fastapi import APIRouter
 
-from posdesk.companion.api import events, gateway, invoices, settings, terminals, updates
+from posdesk.companion.api import crash_reports, events, gateway, invoices, settings, terminals, updates
 
 router = APIRouter()
-for module in (terminals, invoices, settings, gateway, events, updates):
+for module in (terminals, invoices, settings, gateway, events, updates, crash_reports):
     router.include_router(module.router)
 
 __all__ = ["router"]

@@ -19,12 +19,12 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
 from posdesk.companion import payments
-from posdesk.companion.payments import page_confirm, saved_cards
 from posdesk.companion.config import CompanionConfig
 from posdesk.companion.database import Database
 from posdesk.companion.i18n import Translator, translator
 from posdesk.companion.models import PaymentStatus
 from posdesk.companion.pay.security import csrf_ok, same_origin_post
+from posdesk.companion.payments import page_confirm, saved_cards
 from posdesk.companion.ratelimit import limit_by_address
 from posdesk.core.currencies import table_for, to_gateway_minor
 from posdesk.core.links import hash_token

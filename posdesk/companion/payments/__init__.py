@@ -20,6 +20,10 @@ is a capability declared in :mod:`posdesk.gateways.base`.
 
 from __future__ import annotations
 
+from posdesk.companion.payments.attempts import payment_for_token
+from posdesk.companion.payments.balance import Balance, balance_of, balance_with, is_expired
+from posdesk.companion.payments.charging import confirm_action, fail_payment, pay_invoice
+from posdesk.companion.payments.directory import GatewayDirectory, WebhookSink, gateway_directory
 from posdesk.companion.payments.errors import (
     AlreadyInProgress,
     MismatchError,
@@ -27,6 +31,16 @@ from posdesk.companion.payments.errors import (
     RefundRefused,
     VersionChanged,
 )
+from posdesk.companion.payments.invoice_page import apply_promo_code, mark_opened
+from posdesk.companion.payments.ledger import (
+    apply_gateway_payment,
+    lock_payment,
+    payment_from_gateway,
+    payment_wire,
+    record_refund,
+)
+from posdesk.companion.payments.refunds import refund_payment
+from posdesk.companion.payments.tips import add_tip, tip_added_to, tip_window_open
 from posdesk.companion.payments.values import (
     COUNTED,
     FAILED,
@@ -37,20 +51,6 @@ from posdesk.companion.payments.values import (
     PreparedPayment,
     RefundOutcome,
 )
-from posdesk.companion.payments.directory import GatewayDirectory, WebhookSink, gateway_directory  # noqa: I001
-from posdesk.companion.payments.balance import Balance, balance_of, balance_with, is_expired
-from posdesk.companion.payments.ledger import (
-    apply_gateway_payment,
-    lock_payment,
-    payment_from_gateway,
-    payment_wire,
-    record_refund,
-)
-from posdesk.companion.payments.attempts import payment_for_token
-from posdesk.companion.payments.charging import confirm_action, fail_payment, pay_invoice
-from posdesk.companion.payments.tips import add_tip, tip_added_to, tip_window_open
-from posdesk.companion.payments.invoice_page import apply_promo_code, mark_opened
-from posdesk.companion.payments.refunds import refund_payment
 
 __all__ = [
     "COUNTED",

@@ -9,10 +9,10 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from posdesk.companion.invoices import version_promotions
 from posdesk.companion.models import Invoice as InvoiceRow
 from posdesk.companion.models import Payment, Store, utcnow
 from posdesk.companion.payments.values import COUNTED
-from posdesk.companion.invoices import version_promotions
 from posdesk.core.invoice import Invoice
 from posdesk.core.money import Money
 from posdesk.core.pricing import PricedTicket

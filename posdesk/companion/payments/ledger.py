@@ -23,7 +23,14 @@ from sqlalchemy.orm import Session
 
 from posdesk.companion.events import append_event
 from posdesk.companion.models import Invoice as InvoiceRow
-from posdesk.companion.models import InvoiceStatus, Payment, PaymentStatus, Store, payment_status_advances, utcnow
+from posdesk.companion.models import (
+    InvoiceStatus,
+    Payment,
+    PaymentStatus,
+    Store,
+    payment_status_advances,
+    utcnow,
+)
 from posdesk.companion.payments.balance import balance_of
 from posdesk.companion.payments.errors import MismatchError
 from posdesk.companion.payments.saved_cards import save_card
