@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -37,12 +39,16 @@ class RunningCompanion:
     store_id: str
     credential: str
     webhook_secret: str
+    pids: list[int]  # every worker's process
 
     @property
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.credential}"}
 
     def stop(self) -> None:
+        for pid in self.pids[1:]:  # further workers first (uvicorn re-raises SIGTERM: no clean-up after it)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             try:
@@ -58,9 +64,9 @@ class RunningCompanion:
         self.stop()
 
 
-def start_companion(database_url: str, **env: str) -> RunningCompanion:
+def start_companion(database_url: str, workers: int = 1, **env: str) -> RunningCompanion:
     process = subprocess.Popen(
-        [sys.executable, "-m", "bench.companion_server", database_url],
+        [sys.executable, "-m", "bench.companion_server", database_url, "--workers", str(workers)],
         env=child_env(**env),
         cwd=ROOT,
         stdout=subprocess.PIPE,
@@ -73,7 +79,7 @@ def start_companion(database_url: str, **env: str) -> RunningCompanion:
         raise RuntimeError(f"the benchmark companion did not start (exit {process.returncode})")
     info = json.loads(line)
     companion = RunningCompanion(
-        process, info["url"], info["store_id"], info["credential"], info["webhook_secret"]
+        process, info["url"], info["store_id"], info["credential"], info["webhook_secret"], info["pids"]
     )
     deadline = time.monotonic() + 20
     while True:

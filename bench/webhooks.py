@@ -25,6 +25,7 @@ import signal
 import subprocess
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -124,7 +125,10 @@ def _deliver_wrk(url: str, deliveries: list[tuple[bytes, dict[str, str]]], tmp: 
     command = ["wrk", "-t1", f"-c{CONCURRENCY}", "-d600s", "--timeout", "60s", "-s", str(script), url]
     started = time.perf_counter()
     wrk = subprocess.Popen(
-        [*command, "--", str(lines), SIGNATURE_HEADER], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+        [*command, "--", str(lines), SIGNATURE_HEADER],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     assert wrk.stderr is not None
     done = wrk.stderr.readline()
@@ -137,8 +141,8 @@ def _deliver_wrk(url: str, deliveries: list[tuple[bytes, dict[str, str]]], tmp: 
     return elapsed, int(found.group(2))
 
 
-def ingest(database_url: str, unique: int) -> Ingest:
-    with start_companion(database_url) as companion:
+def ingest(database_url: str, unique: int, workers: int = 1) -> Ingest:
+    with start_companion(database_url, workers=workers) as companion:
         invoices = asyncio.run(_put_invoices(companion, unique))
         events = [
             paid_webhook(companion.webhook_secret, companion.store_id, i, amount) for i, amount in invoices
@@ -222,32 +226,48 @@ def postgres() -> Iterator[str]:
         server.stop()
 
 
+def fresh_database(server_url: str) -> str:
+    """A new, empty database on ``server_url``'s server (each run counts only its own rows)."""
+    import psycopg
+    from psycopg import sql
+
+    from tests.plugins.postgres import libpq_conninfo, sqlalchemy_url
+
+    name = f"bench_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(libpq_conninfo(server_url), autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    return sqlalchemy_url(server_url, database=name)
+
+
 def run(quick: bool = False) -> Table:
     unique = 28 if quick else 2100
     table = Table(
-        f"webhooks: signed events into one worker, {DUPLICATES:.0%} duplicates, {CONCURRENCY} senders"
+        f"webhooks: signed events into the companion, {DUPLICATES:.0%} duplicates, {CONCURRENCY} senders"
     )
     results: dict[str, Ingest] = {}
     with tempfile.TemporaryDirectory(prefix="posdesk-bench-hooks-") as tmp:
-        results["SQLite"] = ingest(f"sqlite+pysqlite:///{tmp}/companion.db", unique)
+        results["SQLite, 1 worker"] = ingest(f"sqlite+pysqlite:///{tmp}/companion.db", unique)
     try:
         with postgres() as url:
-            results["PostgreSQL"] = ingest(url, unique)
+            for workers in (1, 2):
+                results[f"PostgreSQL, {workers} worker{'s' if workers > 1 else ''}"] = ingest(
+                    fresh_database(url), unique, workers
+                )
     except Exception as exc:  # reported, not hidden: the SQLite figure still stands
         table.notes.append(f"PostgreSQL not measured: {type(exc).__name__}: {exc}")
-    sqlite = results["SQLite"]
+    sqlite = results["SQLite, 1 worker"]
     for name, result in results.items():
-        is_bar = name == "SQLite"
+        is_bar = result is sqlite
         clean = result.failures == 0 and result.double_effects == 0 and result.missing_effects == 0
         table.add(
-            f"{name}: accepted (2xx) events/s",
-            f"{result.accepted_per_s:.0f}/s",
-            baseline="-" if is_bar else f"{sqlite.accepted_per_s:.0f}/s SQLite",
-            ratio="-" if is_bar else ratio(result.accepted_per_s, sqlite.accepted_per_s),
+            f"{name}: applied payments/s (payment recorded, invoice.paid appended)",
+            f"{result.applied_per_s:.0f}/s",
+            baseline="-" if is_bar else f"{sqlite.applied_per_s:.0f}/s SQLite",
+            ratio="-" if is_bar else ratio(result.applied_per_s, sqlite.applied_per_s),
             bar=">= 500/s, no double effect" if is_bar else "-",
-            meets=(result.accepted_per_s >= BAR and clean) if is_bar else None,
+            meets=(result.applied_per_s >= BAR and clean) if is_bar else None,
         )
-        table.add(f"{name}: applied payments/s (until all processed)", f"{result.applied_per_s:.0f}/s")
+        table.add(f"{name}: accepted (2xx) deliveries/s", f"{result.accepted_per_s:.0f}/s")
         table.add(
             f"{name}: load generator ({result.sender}): GET /bench/trivial",
             f"{result.trivial_per_s:.0f} req/s",
@@ -264,4 +284,9 @@ def run(quick: bool = False) -> Table:
             bar="0 / 0",
             meets=result.double_effects == 0 and result.missing_effects == 0,
         )
+    table.notes.append(
+        "applied: from the first delivery sent until no stored event is left unprocessed (all 2,100 "
+        "payments recorded with their invoice.paid), over the unique events; several workers share this "
+        "machine's 2 cores"
+    )
     return table
