@@ -9,6 +9,8 @@ Settings screen; the environment only says where files go and how to run:
 ``POSDESK_STARTUP_PROBE``        ``1``: print a "ready" line once the window is interactive, then quit
                                  (``bench/startup.py``)
 ``POSDESK_SELF_TEST_TRACEBACK``  ``1``: ``--self-test`` prints the traceback of a failed step
+``POSDESK_SEND_CRASH_REPORTS``   ``1``: send crash reports to the companion (IT's opt-in; off by default,
+                                 :mod:`posdesk.crash`)
 
 The companion reads the first two through :mod:`posdesk.paths` and :mod:`posdesk.logs` as well; its own
 variables are in :mod:`posdesk.companion.config`.
@@ -37,6 +39,7 @@ class PosConfig:
     log_level: int = logging.INFO
     startup_probe: bool = False
     self_test_traceback: bool = False
+    send_crash_reports: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> PosConfig:
@@ -50,6 +53,7 @@ class PosConfig:
             log_level=logging.getLevelNamesMapping()[level],
             startup_probe=flag(env, "POSDESK_STARTUP_PROBE"),
             self_test_traceback=flag(env, "POSDESK_SELF_TEST_TRACEBACK"),
+            send_crash_reports=flag(env, "POSDESK_SEND_CRASH_REPORTS"),
         )
 
 

@@ -92,7 +92,13 @@ def write_report(
 
 def sending_enabled() -> bool:
     """Whether IT opted this terminal in to sending crash reports to its companion (off by default)."""
-    return os.environ.get(SEND_SETTING, "").strip().lower() in {"1", "true", "yes", "on"}
+    from posdesk.config import ConfigError, PosConfig
+
+    try:
+        return PosConfig.from_env().send_crash_reports
+    except ConfigError as exc:  # a bad value is refused at start; here, stay on the safe side
+        log.warning("%s", exc)
+        return False
 
 
 def pending_reports() -> list[Path]:
