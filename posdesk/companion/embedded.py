@@ -95,8 +95,12 @@ def _demo_store(db: Database, state: dict[str, str]) -> tuple[str, str]:
         return store.id, new_pairing_code(session, store.id)
 
 
-def start_embedded(data_dir: Path, *, port: int = 0) -> EmbeddedCompanion:
-    """Start the demo companion on ``127.0.0.1:port`` (0: any free port) with its files in ``data_dir``."""
+def start_embedded(data_dir: Path, *, port: int = 0, public_host: str = "127.0.0.1") -> EmbeddedCompanion:
+    """Start the demo companion on ``127.0.0.1:port`` (0: any free port) with its files in ``data_dir``.
+
+    ``public_host`` other than 127.0.0.1 (the manager allowed demo links on the local network): it listens
+    on every interface and its links name that host, so a phone on the same Wi-Fi can open them.
+    """
     data_dir.mkdir(parents=True, exist_ok=True)
     state = _load_state(data_dir)
     if len(state.get("secret_key", "")) < 32 or len(state.get("simulator_webhook_secret", "")) < 32:
@@ -106,9 +110,10 @@ def start_embedded(data_dir: Path, *, port: int = 0) -> EmbeddedCompanion:
     # without it every keep-alive request waits ~40 ms for Nagle and the peer's delayed ACK.
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", port))
+    on_lan = public_host != "127.0.0.1"
+    sock.bind(("0.0.0.0" if on_lan else "127.0.0.1", port))
     sock.listen(128)
-    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    url = f"http://{public_host}:{sock.getsockname()[1]}"
     config = CompanionConfig(
         database_url=f"sqlite+pysqlite:///{data_dir / DATABASE_FILE}",
         public_url=url,

@@ -39,7 +39,7 @@ from posdesk.gui.new_ticket_view import NewTicketView
 from posdesk.gui.qt import QApplication, QObject, QTimer, Signal
 from posdesk.gui.update_notice import watch_for_updates
 from posdesk.gui.worker import Worker
-from posdesk.store import Database
+from posdesk.store import Database, TerminalSettings
 
 log = logging.getLogger(__name__)
 DEMO_BANNER = "Demo mode: payments are simulated. Pay a link with the test card 4242 4242 4242 4242."
@@ -258,6 +258,15 @@ def free_local_port(preferred: int = 0) -> int:
     raise OSError("no free port on 127.0.0.1")
 
 
+def demo_host(settings: TerminalSettings) -> str:
+    """Where demo links point: this computer only, or (when the manager allows it) its network address."""
+    if not settings.demo_links_on_lan:
+        return "127.0.0.1"
+    from posdesk.lan import lan_address
+
+    return lan_address()
+
+
 DEMO_PORT_FILE = "demo-port"
 
 
@@ -311,8 +320,8 @@ def _start_companion(data_dir: Path, url: str) -> tuple[Any, Any]:
         from posdesk.companion.embedded import start_embedded
         from posdesk.sync import pair
 
-        port = int(url.rsplit(":", 1)[1])
-        companion = start_embedded(data_dir / "companion", port=port)
+        host, port = url.removeprefix("http://").rsplit(":", 1)
+        companion = start_embedded(data_dir / "companion", port=int(port), public_host=host)
         try:
             return companion, pair(companion.url, companion.pairing_code, "Demo terminal")
         except BaseException:
@@ -375,7 +384,7 @@ def open_pos(
         ctx.connection.demo = True
         _prepare_demo(db, ctx, notes)
         # Known before the companion starts, so a link made meanwhile already points at it.
-        ctx.connection.url = f"http://127.0.0.1:{demo_port(data_dir)}"
+        ctx.connection.url = f"http://{demo_host(ctx.settings)}:{demo_port(data_dir)}"
     else:
         ctx.connection.url = url
     banner = DEMO_BANNER if ctx.connection.demo else ""

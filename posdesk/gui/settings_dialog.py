@@ -12,8 +12,10 @@ OS keyring; when there is none the dialog says so and can keep it for this run o
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import replace
 from decimal import Decimal, InvalidOperation
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from posdesk.core.money import validate_currency
@@ -27,6 +29,7 @@ from posdesk.gui.qt import (
     QComboBox,
     QDialog,
     QDialogButtonBox,
+    QFileDialog,
     QFormLayout,
     QHBoxLayout,
     QLabel,
@@ -34,6 +37,7 @@ from posdesk.gui.qt import (
     QPushButton,
     QSpinBox,
     QStackedWidget,
+    Qt,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -46,11 +50,14 @@ from posdesk.pos.settings_form import (
     GATEWAYS,
     NO_KEYRING,
     PUBLIC_FIELDS,
+    logo_data_url,
     mask_secret,
     parse_tip_preset,
 )
 from posdesk.store import TerminalSettings
 from posdesk.sync.store_settings import PAGE_LANGUAGES
+
+LANGUAGE_NAMES = {"en": "English", "es": "Español", "fr": "Français"}
 
 if TYPE_CHECKING:  # the sync client is imported when pairing, not when the dialog opens
     from posdesk.sync.client import PairingResult
@@ -81,6 +88,9 @@ class SettingsDialog(QDialog):
         self.tabs.addTab(self._invoices_tab(), "Invoices")
         self.tabs.addTab(self._store_tab(), "Store")
         layout.addWidget(self.tabs)
+        # Labels level with their fields (Qt's default sets them on the field's top edge).
+        for form in self.tabs.findChildren(QFormLayout):
+            form.setLabelAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         self.error = name(plain_label(), "errorMessage", "Settings message")
         self.error.setWordWrap(True)
         layout.addWidget(self.error)
@@ -177,6 +187,25 @@ class SettingsDialog(QDialog):
         note = QLabel("Credentials are sent to the companion and never shown again.")
         note.setObjectName("hint")
         layout.addWidget(note)
+        self.demo_on_lan = name(
+            QCheckBox("Let phones on this Wi-Fi open demo payment links"),
+            "demoLinksOnLanCheckBox",
+            "Let phones on this network open demo payment links",
+        )
+        self.demo_on_lan.setChecked(self.settings.demo_links_on_lan)
+        layout.addWidget(self.demo_on_lan)
+        lan_hint = name(
+            plain_label(
+                "Demo mode only; off unless you turn it on. Off: demo links open on this computer only. "
+                "On: the demo companion also listens on this computer's network address, so anyone on the "
+                "same network can open a demo link (a phone can scan the QR code and pay with a test card). "
+                "Takes effect the next time the POS starts."
+            ),
+            "demoLinksOnLanHint",
+            "About demo links on the network",
+        )
+        lan_hint.setWordWrap(True)
+        layout.addWidget(lan_hint)
 
         test_row = QHBoxLayout()
         self.test_button = name(QPushButton("Test connection"), "testConnectionButton", "Test connection")
@@ -230,11 +259,15 @@ class SettingsDialog(QDialog):
             self.currency.addItem(self.settings.currency)
         self.currency.setCurrentText(self.settings.currency)
         form.addRow("Currency", self.currency)
-        self.languages = name(
-            QLineEdit(", ".join(self.settings.languages)), "languagesEdit", "Payment page languages"
-        )
-        self.languages.setPlaceholderText("en, es, fr")
-        form.addRow("Page languages", self.languages)
+        languages = QHBoxLayout()
+        self.language_boxes: dict[str, QCheckBox] = {}
+        for code in PAGE_LANGUAGES:
+            box = name(QCheckBox(LANGUAGE_NAMES.get(code, code)), f"language_{code}CheckBox", LANGUAGE_NAMES.get(code, code))
+            box.setChecked(code in self.settings.languages)
+            self.language_boxes[code] = box
+            languages.addWidget(box)
+        languages.addStretch(1)
+        form.addRow("Page languages", languages)
         return page
 
     def _store_tab(self) -> QWidget:
@@ -246,7 +279,48 @@ class SettingsDialog(QDialog):
             QLineEdit(self.settings.business_address), "businessAddressEdit", "Business address"
         )
         form.addRow("Address", self.business_address)
+        self.business_phone = name(QLineEdit(self.settings.business_phone), "businessPhoneEdit", "Business phone")
+        form.addRow("Phone", self.business_phone)
+        self.business_email = name(QLineEdit(self.settings.business_email), "businessEmailEdit", "Business email")
+        form.addRow("Email", self.business_email)
+        self.brand_color = name(QLineEdit(self.settings.brand_color), "brandColorEdit", "Brand colour")
+        self.brand_color.setPlaceholderText("#1a7f5a")
+        form.addRow("Brand colour", self.brand_color)
+        logo_row = QHBoxLayout()
+        self.logo = self.settings.logo
+        self.logo_label = name(plain_label(), "logoStatusLabel", "Logo")
+        logo_row.addWidget(self.logo_label, 1)
+        self.logo_button = name(QPushButton("Choose logo…"), "chooseLogoButton", "Choose a logo")
+        self.logo_button.clicked.connect(self._choose_logo)
+        logo_row.addWidget(self.logo_button)
+        self.remove_logo_button = name(QPushButton("Remove"), "removeLogoButton", "Remove the logo")
+        self.remove_logo_button.clicked.connect(lambda: self._show_logo(""))
+        logo_row.addWidget(self.remove_logo_button)
+        form.addRow("Logo", logo_row)
+        hint = QLabel("The payment page and receipts show the logo, brand colour, phone and email.")
+        hint.setObjectName("hint")
+        hint.setWordWrap(True)
+        form.addRow("", hint)
+        self._show_logo(self.logo)
         return page
+
+    def _choose_logo(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Choose a logo", "", "Images (*.png *.jpg *.jpeg *.webp)")
+        if path:
+            self.set_logo_file(path)
+
+    def set_logo_file(self, path: str) -> None:
+        """Take the image at ``path`` as the logo, or say in the dialog why not."""
+        try:
+            self._show_logo(logo_data_url(Path(path).read_bytes()))
+        except (OSError, ValueError) as exc:
+            self.error.setText(str(exc))
+
+    def _show_logo(self, logo: str) -> None:
+        self.logo = logo
+        size = len(logo) * 3 // 4 // 1024
+        self.logo_label.setText(f"Logo set ({size} KB)" if logo else "No logo: the page shows the initial")
+        self.remove_logo_button.setEnabled(bool(logo))
 
     # -- reading the form ----------------------------------------------------------------------
     def _load_gateway(self) -> dict[str, Any]:
@@ -265,12 +339,12 @@ class SettingsDialog(QDialog):
         presets = tuple(
             parse_tip_preset(e.text(), currency, self.ctx.locale) for e in self.tip_edits if e.text().strip()
         )
-        languages = tuple(part.strip() for part in self.languages.text().split(",") if part.strip()) or (
-            "en",
-        )
-        unknown = [code for code in languages if code not in PAGE_LANGUAGES]
-        if unknown:
-            raise ValueError(f"The payment page speaks {', '.join(PAGE_LANGUAGES)}; not {', '.join(unknown)}")
+        languages = tuple(code for code, box in self.language_boxes.items() if box.isChecked())
+        if not languages:
+            raise ValueError("Choose at least one language for the payment page")
+        color = self.brand_color.text().strip().lower()
+        if color and not re.fullmatch(r"#[0-9a-f]{6}", color):
+            raise ValueError("The brand colour is written like #1a7f5a")
         url = self.companion_url.text().strip().rstrip("/")
         if url and not url.startswith(("http://", "https://")):
             raise ValueError("The companion URL starts with https://")
@@ -285,6 +359,11 @@ class SettingsDialog(QDialog):
             languages=languages,
             business_name=self.business_name.text().strip(),
             business_address=self.business_address.text().strip(),
+            business_phone=self.business_phone.text().strip(),
+            business_email=self.business_email.text().strip(),
+            brand_color=color,
+            logo=self.logo,
+            demo_links_on_lan=self.demo_on_lan.isChecked(),
         )
 
     def _new_secrets(self) -> tuple[str, dict[str, str]]:
@@ -356,9 +435,14 @@ class SettingsDialog(QDialog):
         if self.currency.findText(adopted.currency) < 0:
             self.currency.addItem(adopted.currency)
         self.currency.setCurrentText(adopted.currency)
-        self.languages.setText(", ".join(adopted.languages))
+        for code, box in self.language_boxes.items():
+            box.setChecked(code in adopted.languages)
         self.business_name.setText(adopted.business_name)
         self.business_address.setText(adopted.business_address)
+        self.business_phone.setText(adopted.business_phone)
+        self.business_email.setText(adopted.business_email)
+        self.brand_color.setText(adopted.brand_color)
+        self._show_logo(adopted.logo)
 
     def _on_save_failed(self, error: Exception) -> None:
         self.save_button.setEnabled(True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from decimal import Decimal, InvalidOperation
 
 from posdesk.core.money import Money, MoneyFormatError
@@ -46,3 +47,18 @@ def parse_tip_preset(text: str, currency: str, locale: str) -> TipPreset:
         return TipPreset(amount=Money.parse(text, currency, locale))
     except (MoneyFormatError, ValueError):
         raise ValueError(f"{text!r} is not a tip such as 18% or 5.00") from None
+
+
+MAX_LOGO_BYTES = 100 * 1024  # the companion refuses more (posdesk.companion.store_settings)
+_IMAGE_TYPES = ((b"\x89PNG\r\n\x1a\n", "image/png"), (b"\xff\xd8\xff", "image/jpeg"), (b"RIFF", "image/webp"))
+
+
+def logo_data_url(image: bytes) -> str:
+    """The logo as the store settings carry it (a base64 data: URL); ValueError for what is not a PNG,
+    JPEG or WebP image of at most 100 KB."""
+    if len(image) > MAX_LOGO_BYTES:
+        raise ValueError(f"The logo is {len(image) // 1024} KB; choose one of at most 100 KB")
+    for magic, media_type in _IMAGE_TYPES:
+        if image.startswith(magic) and (media_type != "image/webp" or image[8:12] == b"WEBP"):
+            return f"data:{media_type};base64," + base64.b64encode(image).decode("ascii")
+    raise ValueError("The logo must be a PNG, JPEG or WebP image")

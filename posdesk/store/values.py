@@ -38,6 +38,10 @@ class TerminalSettings:
     online_payment_link_enabled: bool = False
     business_name: str = ""
     business_address: str = ""
+    business_phone: str = ""
+    business_email: str = ""
+    brand_color: str = ""  # "#rrggbb" for the payment page; "" keeps the page's own
+    logo: str = ""  # a PNG, JPEG or WebP as a data: URL, shown on the payment page
     currency: str = "USD"
     locale: str = "en_US"
     languages: tuple[str, ...] = ("en",)
@@ -49,6 +53,9 @@ class TerminalSettings:
     store_id: str = ""
     terminal_name: str = ""
     manager_pin_hash: str = ""
+    # Demo mode only: the embedded companion listens on this computer's network address, so a phone on
+    # the same Wi-Fi can open a demo link (off: links open on this computer only).
+    demo_links_on_lan: bool = False
 
     def promotions_by_code(self) -> dict[str, Promotion]:
         """The store's promotions keyed by code, as :func:`posdesk.core.pricing.price_ticket` takes them."""
@@ -59,6 +66,10 @@ class TerminalSettings:
             "online_payment_link_enabled": self.online_payment_link_enabled,
             "business_name": self.business_name,
             "business_address": self.business_address,
+            "business_phone": self.business_phone,
+            "business_email": self.business_email,
+            "brand_color": self.brand_color,
+            "logo": self.logo,
             "currency": self.currency,
             "locale": self.locale,
             "languages": list(self.languages),
@@ -70,6 +81,7 @@ class TerminalSettings:
             "store_id": self.store_id,
             "terminal_name": self.terminal_name,
             "manager_pin_hash": self.manager_pin_hash,
+            "demo_links_on_lan": self.demo_links_on_lan,
         }
 
     @classmethod
@@ -84,6 +96,10 @@ class TerminalSettings:
             "online_payment_link_enabled": _flag,
             "business_name": str,
             "business_address": str,
+            "business_phone": str,
+            "business_email": str,
+            "brand_color": str,
+            "logo": str,
             "locale": str,
             "languages": lambda v: tuple(str(x) for x in v) or ("en",),
             "tip_policy": lambda v: tip_policy_from_json(v, currency),
@@ -94,6 +110,7 @@ class TerminalSettings:
             "store_id": str,
             "terminal_name": str,
             "manager_pin_hash": str,
+            "demo_links_on_lan": _flag,
         }
         changes: dict[str, Any] = {"currency": currency}
         for f in fields(cls):

@@ -6,7 +6,7 @@ from dataclasses import replace
 from decimal import Decimal
 
 from posdesk.gui.pin import hash_pin
-from posdesk.gui.qt import QLabel, QLineEdit, QPushButton
+from posdesk.gui.qt import QCheckBox, QLabel, QLineEdit, QPushButton
 from posdesk.gui.settings_dialog import SettingsDialog
 from posdesk.store import Outbox, SettingsRepository
 from posdesk.sync.store_settings import OUTBOX_KIND
@@ -43,13 +43,22 @@ def test_saving_queues_the_store_settings_for_the_companion_once(qtbot, make_pos
     assert len(queued_pushes(pos.db)) == 1
 
 
-def test_a_language_the_payment_page_lacks_is_refused_in_place(qtbot, make_pos) -> None:
+def test_page_languages_are_a_checklist_of_the_pages_languages(qtbot, make_pos) -> None:
     pos = make_pos()
     dialog = SettingsDialog(pos.ctx, pos.window)
-    dialog.findChild(QLineEdit, "languagesEdit").setText("en, de")
+    boxes = {code: dialog.findChild(QCheckBox, f"language_{code}CheckBox") for code in ("en", "es", "fr")}
+    assert all(box is not None for box in boxes.values())  # only languages the page speaks can be chosen
+    for box in boxes.values():
+        box.setChecked(False)
     dialog.findChild(QPushButton, "saveSettingsButton").click()
-    assert dialog.findChild(QLabel, "errorMessage").text() == "The payment page speaks en, es, fr; not de"
+    assert dialog.findChild(QLabel, "errorMessage").text() == "Choose at least one language for the payment page"
     assert queued_pushes(pos.db) == []
+    boxes["es"].setChecked(True)
+    boxes["fr"].setChecked(True)
+    dialog.findChild(QPushButton, "saveSettingsButton").click()
+    wait_idle(qtbot, pos.ctx)
+    [push] = queued_pushes(pos.db)
+    assert push["settings"]["languages"] == ["es", "fr"]
 
 
 def test_settings_adopted_from_the_companion_fill_the_open_form(qtbot, make_pos) -> None:
@@ -62,3 +71,50 @@ def test_settings_adopted_from_the_companion_fill_the_open_form(qtbot, make_pos)
     pos.ctx.reload_settings()  # what the sync bridge does when the terminal adopts the store's settings
     assert dialog.findChild(QLineEdit, "surchargeEdit").text() == "4"
     assert dialog.findChild(QLineEdit, "businessNameEdit").text() == "Rosa's"
+
+
+def test_the_store_brand_and_contact_details_go_to_the_companion(qtbot, make_pos, tmp_path) -> None:
+    from tests.e2e.test_payment_page_states import tiny_png
+
+    pos = make_pos()
+    dialog = SettingsDialog(pos.ctx, pos.window)
+    dialog.show()
+    dialog.findChild(QLineEdit, "businessPhoneEdit").setText("+1 212 555 0142")
+    dialog.findChild(QLineEdit, "businessEmailEdit").setText("hello@rosa.example")
+    dialog.findChild(QLineEdit, "brandColorEdit").setText("green")
+    dialog.findChild(QPushButton, "saveSettingsButton").click()
+    assert dialog.findChild(QLabel, "errorMessage").text() == "The brand colour is written like #1a7f5a"
+    dialog.findChild(QLineEdit, "brandColorEdit").setText("#2BB673")
+    not_an_image = tmp_path / "logo.png"
+    not_an_image.write_text("<svg onload=alert(1)>")
+    dialog.set_logo_file(str(not_an_image))
+    assert dialog.findChild(QLabel, "errorMessage").text() == "The logo must be a PNG, JPEG or WebP image"
+    logo = tmp_path / "real.png"
+    logo.write_bytes(tiny_png())
+    dialog.set_logo_file(str(logo))
+    assert dialog.findChild(QLabel, "logoStatusLabel").text().startswith("Logo set")
+    dialog.findChild(QPushButton, "saveSettingsButton").click()
+    wait_idle(qtbot, pos.ctx)
+    [push] = queued_pushes(pos.db)
+    sent = push["settings"]
+    assert (sent["phone"], sent["email"], sent["brand_color"]) == ("+1 212 555 0142", "hello@rosa.example", "#2bb673")
+    assert sent["logo"].startswith("data:image/png;base64,")
+
+
+def test_demo_links_on_the_network_are_off_by_default_and_said_plainly(qtbot, make_pos) -> None:
+    from posdesk.gui.app import demo_host
+    from posdesk.lan import lan_address
+
+    pos = make_pos()
+    dialog = SettingsDialog(pos.ctx, pos.window)
+    box = dialog.findChild(QCheckBox, "demoLinksOnLanCheckBox")
+    hint = dialog.findChild(QLabel, "demoLinksOnLanHint").text()
+    assert not box.isChecked() and demo_host(pos.ctx.settings) == "127.0.0.1"
+    assert "Demo mode only" in hint and "anyone on the same network" in hint
+    box.setChecked(True)
+    dialog.findChild(QPushButton, "saveSettingsButton").click()
+    wait_idle(qtbot, pos.ctx)
+    assert pos.ctx.settings.demo_links_on_lan
+    assert demo_host(pos.ctx.settings) == lan_address()
+    [push] = queued_pushes(pos.db)
+    assert "demo_links_on_lan" not in push["settings"]  # the terminal's own choice, not the store's
