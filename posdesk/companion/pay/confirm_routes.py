@@ -19,8 +19,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
 from posdesk.companion import payments
-from posdesk.companion.config import CompanionConfig
-from posdesk.companion.database import Database
+from posdesk.companion.deps import get_config, get_db
 from posdesk.companion.i18n import Translator, translator
 from posdesk.companion.models import PaymentStatus
 from posdesk.companion.pay.security import csrf_ok, same_origin_post
@@ -37,22 +36,12 @@ MONEY_FIELDS = ("amount", "amount_minor", "total", "currency", "due_now")  # the
 TAMPERED_MESSAGE = "This request was changed and has been refused. Nothing was charged."
 
 
-def _db(request: Request) -> Database:
-    db: Database = request.app.state.db
-    return db
-
-
-def _config(request: Request) -> CompanionConfig:
-    config: CompanionConfig = request.app.state.config
-    return config
-
-
 async def _form(request: Request, token: str) -> FormData:
-    if not same_origin_post(request, _config(request)):
+    if not same_origin_post(request, get_config(request)):
         raise HTTPException(403, "Cross-site posts are refused")
     form = await request.form()
     presented = form.get("csrf")
-    if not csrf_ok(_config(request), hash_token(token), presented if isinstance(presented, str) else None):
+    if not csrf_ok(get_config(request), hash_token(token), presented if isinstance(presented, str) else None):
         raise HTTPException(403, "This form has expired. Reload the page and try again.")
     return form
 
@@ -91,7 +80,7 @@ def _start_payment(request: Request, token: str, form: FormData) -> Response:
     t = _t(form)
     if any(name in form for name in MONEY_FIELDS):
         return _error(t(TAMPERED_MESSAGE), 400)
-    with _db(request).read() as session:
+    with get_db(request).read() as session:
         from posdesk.companion.pay.views import find
 
         found = find(session, token)
@@ -105,7 +94,7 @@ def _start_payment(request: Request, token: str, form: FormData) -> Response:
             save_card=_text(form, "save_card", 5) in ("on", "1", "yes"),
         )
         prepared = page_confirm.start_payment(
-            _db(request), payments.gateway_directory(request.app.state), hash_token(token), pay
+            get_db(request), payments.gateway_directory(request.app.state), hash_token(token), pay
         )
     except TipError as exc:
         return _error(t(str(exc)), 400)
@@ -136,7 +125,7 @@ async def sync_payment(request: Request, token: str, payment_id: str) -> Respons
 def _sync_payment(request: Request, token: str, payment_id: str, t: Translator) -> Response:
     try:
         outcome = page_confirm.sync_payment(
-            _db(request), payments.gateway_directory(request.app.state), hash_token(token), payment_id
+            get_db(request), payments.gateway_directory(request.app.state), hash_token(token), payment_id
         )
     except LookupError:
         return _error(t("This payment could not be found"), 404)
@@ -158,7 +147,7 @@ async def payment_return(request: Request, token: str, payment_id: str) -> Respo
     def work() -> Response:
         try:
             page_confirm.sync_payment(
-                _db(request), payments.gateway_directory(request.app.state), hash_token(token), payment_id
+                get_db(request), payments.gateway_directory(request.app.state), hash_token(token), payment_id
             )
         except LookupError:
             return RedirectResponse(f"/pay/{token}", status_code=303)
@@ -178,7 +167,7 @@ async def payment_secret(request: Request, token: str, payment_id: str) -> Respo
     def work() -> Response:
         try:
             secret = page_confirm.client_secret(
-                _db(request), payments.gateway_directory(request.app.state), hash_token(token), payment_id
+                get_db(request), payments.gateway_directory(request.app.state), hash_token(token), payment_id
             )
         except (LookupError, payments.PaymentRefused):
             return _error("Nothing to confirm", 404)
@@ -198,7 +187,7 @@ async def start_setup(request: Request, token: str) -> Response:
     def work() -> Response:
         try:
             setup_ref, secret = saved_cards.start_setup(
-                _db(request), payments.gateway_directory(request.app.state), hash_token(token)
+                get_db(request), payments.gateway_directory(request.app.state), hash_token(token)
             )
         except payments.PaymentRefused as exc:
             return _error(t(exc.message), exc.status)
@@ -222,7 +211,7 @@ async def finish_setup(request: Request, token: str, setup_ref: str) -> Response
     def work() -> Response:
         try:
             card = saved_cards.finish_setup(
-                _db(request),
+                get_db(request),
                 payments.gateway_directory(request.app.state),
                 hash_token(token),
                 setup_ref[:100],

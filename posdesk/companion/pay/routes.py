@@ -20,8 +20,7 @@ from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
 from posdesk.companion import payments
-from posdesk.companion.config import CompanionConfig
-from posdesk.companion.database import Database
+from posdesk.companion.deps import get_config, get_db
 from posdesk.companion.i18n import Translator, pick_language, translator
 from posdesk.companion.models import PaymentStatus
 from posdesk.companion.pay import choices, page_memo, views
@@ -46,16 +45,6 @@ MONEY_FIELDS = ("amount", "amount_minor", "total", "currency", "due_now")  # nev
 T = TypeVar("T")
 
 
-def _db(request: Request) -> Database:
-    db: Database = request.app.state.db
-    return db
-
-
-def _config(request: Request) -> CompanionConfig:
-    config: CompanionConfig = request.app.state.config
-    return config
-
-
 async def _in_thread(function: Callable[..., T], *args: Any) -> T:
     return await run_in_threadpool(function, *args)
 
@@ -75,7 +64,7 @@ def _url(token: str, path: str = "", lang: str = "en", **query: str) -> str:
 
 
 def _find(request: Request, token: str) -> Found:
-    with _db(request).read() as session:
+    with get_db(request).read() as session:
         return views.find(session, token)
 
 
@@ -144,7 +133,7 @@ def _show_invoice(
     refresh_cards: bool = False,
     chosen: choices.Chosen = choices.NOTHING,
 ) -> Response:
-    db = _db(request)
+    db = get_db(request)
     with db.read() as session:
         found = views.find(session, token)
         refresh_cards = refresh_cards and _cards_kept_at_gateway(request, found)
@@ -179,7 +168,7 @@ def _invoice_page(
     if found.state is LinkState.INACTIVE:
         return _inactive(request, t), None
     assert found.row is not None and found.store is not None and found.settings is not None
-    csrf = csrf_token(_config(request), hash_token(token))
+    csrf = csrf_token(get_config(request), hash_token(token))
     if found.state is LinkState.PAID:
         last = views.latest_payment(session, found.row.id)
         receipt = views.receipt_view(session, found, last, t) if last is not None else None
@@ -245,11 +234,11 @@ async def invoice_status(request: Request, token: str) -> JSONResponse:
 # -- forms -----------------------------------------------------------------------------------------------
 async def _form(request: Request, token: str) -> FormData:
     """The posted form, after the cross-site and CSRF checks (403 otherwise)."""
-    if not same_origin_post(request, _config(request)):
+    if not same_origin_post(request, get_config(request)):
         raise HTTPException(403, "Cross-site form posts are refused")
     form = await request.form()
     presented = form.get("csrf")
-    if not csrf_ok(_config(request), hash_token(token), presented if isinstance(presented, str) else None):
+    if not csrf_ok(get_config(request), hash_token(token), presented if isinstance(presented, str) else None):
         raise HTTPException(403, "This form has expired. Reload the page and try again.")
     return form
 
@@ -287,7 +276,7 @@ def _pay(request: Request, token: str, form: FormData) -> Response:
             card_fields={name: _text(form, name, 40) for name in form if isinstance(name, str) and name.startswith(("sim_", "gw_"))},
             save_card=_text(form, "save_card", 5) in ("on", "1", "yes"),
         )
-        outcome = payments.pay_invoice(_db(request), payments.gateway_directory(request.app.state), hash_token(token), request_)
+        outcome = payments.pay_invoice(get_db(request), payments.gateway_directory(request.app.state), hash_token(token), request_)
     except TipError as exc:
         return _show_invoice(request, token, t(str(exc)), None, 400, chosen=chosen.at(choices.TIP))
     except payments.VersionChanged:
@@ -326,7 +315,7 @@ def _promo(request: Request, token: str, form: FormData) -> Response:
     version = _text(form, "version", 12)
     code = _text(form, "promo_code", 40)
     try:
-        payments.apply_promo_code(_db(request), hash_token(token), code, int(version) if version.isdigit() else -1)
+        payments.apply_promo_code(get_db(request), hash_token(token), code, int(version) if version.isdigit() else -1)
     except payments.PaymentRefused as exc:
         return _show_invoice(request, token, t(exc.message), None, 400, chosen=choices.NOTHING.at(choices.PROMO))
     return _show_invoice(request, token, None, t("Promo code {code} applied", code=code.upper()))
@@ -348,7 +337,7 @@ def _manage_card(request: Request, token: str, card_id: str, action: str, form: 
     gateway = payments.gateway_directory(request.app.state).for_store(found.store)
     change = remove_card if action == "remove" else make_default
     try:
-        change(_db(request), gateway, found.row.id, card_id)
+        change(get_db(request), gateway, found.row.id, card_id)
     except LookupError:
         raise HTTPException(404) from None
     except GatewayError as exc:
@@ -371,7 +360,7 @@ def _receipt(
     status_code: int = 200,
     emailing: ReceiptForm | None = None,
 ) -> Response:
-    with _db(request).read() as session:
+    with get_db(request).read() as session:
         found = views.find(session, token)
         t = _translator(request, found)
         if found.row is None or found.settings is None:
@@ -398,7 +387,7 @@ def _receipt(
         receipt=view,
         error=error,
         emailing=emailing or blank_form(found, request.app.state.messaging),
-        csrf=csrf_token(_config(request), hash_token(token)),
+        csrf=csrf_token(get_config(request), hash_token(token)),
         url=lambda path="", **q: _url(token, path, t.lang, **q),
         brand=_brand(found, token),
         invoice_date=_invoice_date(found, t),
@@ -412,7 +401,7 @@ async def authenticate_page(request: Request, token: str, payment_id: str) -> Re
 
 
 def _authenticate_page(request: Request, token: str, payment_id: str) -> Response:
-    with _db(request).read() as session:
+    with get_db(request).read() as session:
         found = views.find(session, token)
         t = _translator(request, found)
         if found.row is None or found.store is None or found.settings is None:
@@ -439,7 +428,7 @@ def _authenticate_page(request: Request, token: str, payment_id: str) -> Respons
         card=card,
         action_partial=integration.partial.replace("_card.html", "_action.html"),
         brand=_brand(found, token),
-        csrf=csrf_token(_config(request), hash_token(token)),
+        csrf=csrf_token(get_config(request), hash_token(token)),
         url=lambda path="", **q: _url(token, path, t.lang, **q),
         payment_id=payment_id,
     )
@@ -457,7 +446,7 @@ def _authenticate(request: Request, token: str, payment_id: str, form: FormData)
     fields = {name: _text(form, name, 100) for name in form if isinstance(name, str) and name not in ("csrf", "lang")}
     try:
         outcome = payments.confirm_action(
-            _db(request), payments.gateway_directory(request.app.state), hash_token(token), payment_id, fields
+            get_db(request), payments.gateway_directory(request.app.state), hash_token(token), payment_id, fields
         )
     except LookupError:
         return _inactive(request, t)
@@ -477,7 +466,7 @@ def _add_tip(request: Request, token: str, payment_id: str, form: FormData) -> R
         return _inactive(request, t)
     try:
         choice = _tip_choice(form, found.balance.currency, t.locale)
-        outcome = payments.add_tip(_db(request), payments.gateway_directory(request.app.state), hash_token(token), payment_id, choice)
+        outcome = payments.add_tip(get_db(request), payments.gateway_directory(request.app.state), hash_token(token), payment_id, choice)
     except TipError as exc:
         return _receipt(request, token, payment_id, t(str(exc)), 400)
     except payments.PaymentRefused as exc:
@@ -494,7 +483,7 @@ async def email_receipt(request: Request, token: str, payment_id: str) -> Respon
     found = await _in_thread(_find, request, token)
     t = _translator(request, found, _text(form, "lang", 5) or None)
     outcome = await send_receipt(
-        _db(request), request.app.state.messaging, token, payment_id, _text(form, "email", 400), t
+        get_db(request), request.app.state.messaging, token, payment_id, _text(form, "email", 400), t
     )
     if outcome is None:
         return _inactive(request, t)
