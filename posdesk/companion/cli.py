@@ -66,8 +66,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         proxy_headers=True,
         timeout_graceful_shutdown=5,
         ws="none",
-        # A worker that has not started within this is restarted; on a busy small machine importing
-        # the app takes longer than uvicorn's 5 s default, and workers were restarted in a loop.
+        # A worker that has not started within this is restarted. On a busy small machine importing the
+        # app takes longer than uvicorn's 5 s default, and a restarted worker would only start over.
         timeout_worker_healthcheck=60,
     )
     return 0

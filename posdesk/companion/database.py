@@ -44,8 +44,8 @@ class Database:
         self._write_sessions = sessionmaker(writer, expire_on_commit=False)
         # SQLite has one writer at a time; threads of this process wait for it here, woken the moment
         # it is free, instead of in SQLite's busy handler, which sleeps in steps of up to 100 ms (a
-        # webhook's one-row insert waited behind the applier's batch that way). Re-entrant, so a nested
-        # write in the same thread behaves as before. Other processes still meet the busy timeout.
+        # webhook's one-row insert would sleep behind the applier's batch). Re-entrant, so a nested
+        # write in the same thread works. Other processes still meet the busy timeout.
         self._sqlite_writer: AbstractContextManager[Any] = threading.RLock() if self.is_sqlite else nullcontext()
 
     @staticmethod

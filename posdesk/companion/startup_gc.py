@@ -2,9 +2,9 @@
 
 A started companion holds some 150,000 long-lived objects (FastAPI, SQLAlchemy, Babel, Jinja, the
 mapped models) that live as long as the process. Every full (generation 2) collection walks all of
-them: about 50 ms on a quiet core and 150 to 250 ms on a busy one, during which no request moves. Page
-views allocate enough (ORM rows) to set one off every few seconds to minutes, so at 50 clients those
-pauses alone made the page's server time p99 (bench ``page``: 75 to 270 ms with, 12 to 24 ms without).
+them, tens to hundreds of milliseconds during which no request moves, and page views allocate enough
+(ORM rows) to set one off every few seconds to minutes: those pauses alone would make the page's tail
+latency (the figures are in docs/performance.md, "Why the code is as it is").
 After start-up completes, one collection clears start-up's garbage and ``gc.freeze()`` moves the
 survivors to the permanent generation: later collections walk only what requests create. Objects
 frozen this way are still freed by reference counting when dropped; only cycles among them would stay.

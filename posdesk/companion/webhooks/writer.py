@@ -10,18 +10,18 @@ Between two groups the same task applies stored events (one transaction, :func:`
 :data:`APPLY_CHUNK` at a time when no delivery came in since, else one event for every eight
 deliveries just stored (at least one). At an ordinary rate groups hold one delivery, so each event is
 applied right after it is stored. During a burst (a gateway's retry storm) the answers come first:
-applying one payment costs about 20 times what storing it does (~4 ms through the ORM), and a gateway
-that waits for its answer retries and adds duplicates. The stored backlog keeps moving and is applied in
-full chunks once the burst ends, or once it is older than :data:`APPLY_LAG_MAX` (a storm that lasts:
-applying keeps pace, ~190 payments/s here, and ingest slows to match); a delivery waits at most one
-chunk before its group is stored. SQLite
+applying one payment costs many times what storing it does, and a gateway that waits for its answer
+retries and adds duplicates. The stored backlog keeps moving and is applied in full chunks once the
+burst ends, or once it is older than :data:`APPLY_LAG_MAX` (a storm that lasts: applying keeps pace and
+ingest slows to match); a delivery waits at most one chunk before its group is stored. SQLite
 has one writer at a time anyway; on PostgreSQL other processes' writers still work alongside (rows
 locked with ``SKIP LOCKED``). Every :data:`RETRY_INTERVAL` it retries events kept for later (an invoice
 not known yet) and sweeps new events stored without it.
 
 The writer's database work runs on a worker thread under a limiter of its own, not the shared pool's
 40 tokens: under a crowd of payers those tokens have a queue, and a writer waiting in it for every group
-made each delivery wait many queue turns (case 25 of RELIABILITY.md: webhook p50 32 s behind 200 payers; see docs/reliability.md).
+would make each delivery wait many queue turns (the figures are in docs/performance.md, "Why the code is
+as it is").
 """
 
 from __future__ import annotations
