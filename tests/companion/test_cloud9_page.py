@@ -248,8 +248,7 @@ def test_an_unconfirmed_sale_waits_as_processing_until_reconciliation_finds_it(
 ) -> None:
     from datetime import timedelta
 
-    from posdesk.companion.payments import reconcile
-    from posdesk.companion.payments import gateway_directory
+    from posdesk.companion.payments import gateway_directory, reconcile
 
     first = PayPage(cloud9_shop, cloud9_shop.invoice())
     first.open()
@@ -284,8 +283,7 @@ def _reconcile_after_restart(shop: Cloud9Shop) -> int:
     """The restarted companion's first reconciliation pass (a fresh gateway directory, no settle time)."""
     from datetime import timedelta
 
-    from posdesk.companion.payments import reconcile
-    from posdesk.companion.payments import GatewayDirectory
+    from posdesk.companion.payments import GatewayDirectory, reconcile
 
     app = shop.companion.app
     return reconcile.reconcile(app.state.db, GatewayDirectory(app.state.config), settle_time=timedelta(0))

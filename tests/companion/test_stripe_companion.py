@@ -15,10 +15,9 @@ from typing import Any
 import httpx
 import pytest
 
-from posdesk.companion.payments import reconcile, saved_cards
 from posdesk.companion.models import Payment, PaymentStatus, SavedCard, WebhookEvent
 from posdesk.companion.pay.security import csrf_token
-from posdesk.companion.payments import gateway_directory
+from posdesk.companion.payments import gateway_directory, reconcile, saved_cards
 from posdesk.core.links import hash_token
 from tests.companion.conftest import Companion, invoice_upload, put_invoice
 from tests.fakes.serve import serve_app

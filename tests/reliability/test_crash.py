@@ -24,10 +24,9 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, select
 
-from posdesk.companion.payments import reconcile
 from posdesk.companion.models import Payment, SavedCard
 from posdesk.companion.pay.security import csrf_token
-from posdesk.companion.payments import GatewayDirectory
+from posdesk.companion.payments import GatewayDirectory, reconcile
 from posdesk.core.links import hash_token
 from posdesk.core.ticket import TicketState
 from tests.companion.conftest import Companion, invoice_upload
