@@ -24,7 +24,7 @@ from posdesk.store.outbox import Outbox
 from posdesk.store.settings import SettingsRepository, TerminalSettings
 from posdesk.store.tickets import TicketRepository
 from posdesk.sync import ConnectionState, SyncService
-from posdesk.sync.sending import SentLink, send_invoice
+from posdesk.sync.invoice_links import SentLink, send_invoice
 from posdesk.sync.store_settings import save_and_queue
 
 CLIENT = Client(id="client-ana", first_name="Ana", last_name="Díaz", email="ana@example.com")

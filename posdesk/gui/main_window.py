@@ -36,7 +36,7 @@ from posdesk.gui.qt import (
 if TYPE_CHECKING:  # imported when first opened (start-up does without it and the invoice code)
     from posdesk.gui.backend import InvoiceInfo
     from posdesk.gui.send_invoice_dialog import SendInvoiceDialog
-    from posdesk.sync.sending import SentLink
+    from posdesk.sync.invoice_links import SentLink
 
 STATE_FILTERS: tuple[tuple[str, tuple[TicketState, ...]], ...] = (
     ("All tickets", ()),

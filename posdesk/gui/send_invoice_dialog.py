@@ -42,7 +42,7 @@ from posdesk.gui.qt import (
 
 if TYPE_CHECKING:  # imported when first opened: it brings SQLAlchemy, which start-up does without
     from posdesk.gui.communicator_dialog import CommunicatorDialog
-    from posdesk.sync.sending import SentLink
+    from posdesk.sync.invoice_links import SentLink
 
 log = logging.getLogger(__name__)
 OFFLINE_NOTE = "This terminal is offline: the client can pay once this terminal reconnects."

@@ -26,7 +26,7 @@ from posdesk.store.values import Appointment, TerminalSettings
 if TYPE_CHECKING:  # imported where used: they bring SQLAlchemy (see the module's docstring)
     from posdesk.store import Database, InvoiceRecord
     from posdesk.store.messages import ClientMessage
-    from posdesk.sync.sending import SentLink
+    from posdesk.sync.invoice_links import SentLink
 
 TodayAppointment = Appointment
 
@@ -197,7 +197,7 @@ class PosBackend:
         refused, never merged silently.
         """
         from posdesk.store import AppointmentRepository, InvoiceRecordRepository, TicketRepository
-        from posdesk.sync.sending import mark_out_of_date
+        from posdesk.sync.invoice_links import mark_out_of_date
 
         with self.db.session() as session:
             tickets = TicketRepository(session)
@@ -229,7 +229,7 @@ class PosBackend:
         base_revision: int | None,
     ) -> tuple[SentLink, Ticket, InvoiceInfo | None]:
         """Save the ticket as shown, then make its invoice and queue the upload."""
-        from posdesk.sync.sending import send_invoice
+        from posdesk.sync.invoice_links import send_invoice
 
         self.save_ticket(ticket, base_revision=base_revision, settings=settings)
         sent = send_invoice(

@@ -1,7 +1,7 @@
-"""The POS's side of the companion: sending invoices, the outbox relay and the event consumer.
+"""The POS's side of the companion: invoice links (made locally), the outbox relay and the event consumer.
 
 ``pair`` and ``SyncService`` are loaded on first use: they bring httpx, which the POS needs only once it
-connects, after its window is shown (``posdesk.sync.sending`` is imported at start-up without it).
+connects, after its window is shown (``posdesk.sync.invoice_links`` is imported at start-up without it).
 """
 
 from __future__ import annotations

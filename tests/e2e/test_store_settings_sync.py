@@ -24,7 +24,7 @@ from posdesk.core.pricing import Promotion
 from posdesk.core.tips import TipPolicy, TipPreset
 from posdesk.store.outbox import Outbox
 from posdesk.sync import ConnectionState, pair
-from posdesk.sync.sending import send_invoice
+from posdesk.sync.invoice_links import send_invoice
 from posdesk.sync.store_settings import OUTBOX_KIND, save_and_queue
 from tests.companion.conftest import add_store
 from tests.e2e.test_sync import free_port, running_companion, wait_until

@@ -24,7 +24,7 @@ from posdesk.companion.models import Invoice as InvoiceRow
 from posdesk.core.events import EventType, LinkStatus
 from posdesk.core.ticket import TicketState
 from posdesk.sync import ConnectionState, pair
-from posdesk.sync.sending import send_invoice
+from posdesk.sync.invoice_links import send_invoice
 from tests.companion.conftest import add_store, demo_config
 from tests.fakes.serve import serve_app
 from tests.till import Till

@@ -1,4 +1,4 @@
-"""posdesk.sync.sending on a real SQLite file: one link per ticket, versions only for priced changes."""
+"""posdesk.sync.invoice_links on a real SQLite file: one link per ticket, versions only for priced changes."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from posdesk.store import (
     SettingsRepository,
     TicketRepository,
 )
-from posdesk.sync.sending import SendInvoiceError, mark_out_of_date, send_invoice
+from posdesk.sync.invoice_links import SendInvoiceError, mark_out_of_date, send_invoice
 from tests.gui.conftest import BOB
 
 URL = "https://pay.example.com"
