@@ -232,12 +232,16 @@ class PosApp:
             self.ctx.set_connection_state("unpaired")
 
 
+def style_sheet() -> str:
+    """The POS's style sheet (OSError when the resources folder is missing)."""
+    folder = paths.resources_dir() / "style"
+    # The sheet names its images by folder (url() in a style sheet is relative to the working directory).
+    return (folder / "posdesk.qss").read_text(encoding="utf-8").replace("@STYLE_DIR@", folder.as_posix())
+
+
 def load_style(app: QApplication) -> None:
     try:
-        folder = paths.resources_dir() / "style"
-        # The sheet names its images by folder (url() in a style sheet is relative to the working directory).
-        sheet = (folder / "posdesk.qss").read_text(encoding="utf-8").replace("@STYLE_DIR@", folder.as_posix())
-        app.setStyleSheet(sheet)
+        app.setStyleSheet(style_sheet())
     except OSError:
         log.warning("style sheet not found; using Qt's default look")
 

@@ -39,6 +39,7 @@ from posdesk.gui.qt import (
     plain_label,
 )
 from posdesk.pos.messages import STATE_WORDS, TEMPLATES, available_channels, delivery_words, fill_template
+from posdesk.pos.phones import format_phone, store_region
 from posdesk.store.messages import (
     ClientMessage,
     MessageChannel,
@@ -165,6 +166,7 @@ class CommunicatorDialog(QDialog):
         layout.addWidget(self.feedback)
         buttons = QHBoxLayout()
         buttons.addStretch(1)
+        # Send is the dialog's primary action (filled, to the right); Close stays a plain button.
         self.close_button = name(QPushButton("Close"), "closeCommunicatorButton", "Close communicator")
         self.close_button.clicked.connect(self.accept)
         buttons.addWidget(self.close_button)
@@ -186,8 +188,10 @@ class CommunicatorDialog(QDialog):
         channels, why_not = available_channels(self.client)
         self.channel_combo.blockSignals(True)
         self.channel_combo.clear()
+        region = store_region(self.ctx.settings.locale)
+        phone = format_phone(self.client.phone, region)
         for channel in channels:
-            address = self.client.phone if channel is MessageChannel.SMS else self.client.email
+            address = phone if channel is MessageChannel.SMS else self.client.email
             self.channel_combo.addItem(f"{channel.label} · {address}", channel.value)
         if current in channels:
             self.channel_combo.setCurrentIndex(channels.index(current))
@@ -196,7 +200,7 @@ class CommunicatorDialog(QDialog):
         if not channels:
             why_not += " Record their consent in the client's details to message them."
         self.channel_hint.setText(why_not)
-        contact = [p for p in (self.client.phone, self.client.email) if p]
+        contact = [p for p in (phone, self.client.email) if p]
         self.contact_label.setText(" · ".join(contact) if contact else "No phone number or email on file")
         self._on_channel_changed()
 

@@ -23,6 +23,7 @@ from posdesk.gui.qt import (
     QFrame,
     QHBoxLayout,
     QLabel,
+    QMessageBox,
     QPushButton,
     QResizeEvent,
     QScrollArea,
@@ -45,6 +46,7 @@ from posdesk.gui.ticket.services import ServicesPanel
 from posdesk.gui.ticket.totals import TotalsPanel
 from posdesk.pos.backend import InvoiceInfo, TodayAppointment
 from posdesk.pos.editor import TicketEditor
+from posdesk.pos.phones import store_region
 
 __all__ = ["ITEM_ROLE", "NewTicketView"]
 log = logging.getLogger(__name__)
@@ -111,6 +113,7 @@ class NewTicketView(QWidget):
         self.catalog = CatalogPanel(ctx.locale)
         self.catalog.item_requested.connect(self.request_item)
         self.client_bar = ClientBar(lambda text: ctx.backend.search_clients(text, limit=20))
+        self.client_bar.region = store_region(ctx.settings.locale)
         self.client_bar.client_chosen.connect(self._on_client_chosen)
         self.client_bar.walk_in_requested.connect(self.set_walk_in)
         self.client_bar.new_client_requested.connect(self._on_new_client)
@@ -330,8 +333,32 @@ class NewTicketView(QWidget):
         return ok
 
     def set_walk_in(self) -> None:
+        """Make the ticket a walk-in; on a ticket already invoiced to a client, only after asking."""
+        if self.invoice is not None and self.client is not None and not self.read_only:
+            self._confirm_walk_in()
+            return
+        self._make_walk_in()
+
+    def _make_walk_in(self) -> None:
         self.set_client(None)
         self.client_bar.set_walk_in_active(True)
+
+    def _confirm_walk_in(self) -> None:
+        assert self.client is not None
+        box = QMessageBox(
+            QMessageBox.Icon.Question,
+            "Make this a walk-in?",
+            f"{self.client.display_name} was sent an invoice for this ticket. Remove them from the ticket? "
+            "Their link keeps showing the last invoice sent until you send a new one.",
+            QMessageBox.StandardButton.Cancel,
+            self,
+        )
+        name(box, "walkInConfirmDialog", "Confirm walk-in")
+        remove = box.addButton("Remove client", QMessageBox.ButtonRole.DestructiveRole)
+        name(remove, "confirmWalkInButton", "Remove the client from the ticket")
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        box.finished.connect(lambda _result: self._make_walk_in() if box.clickedButton() is remove else None)
+        box.open()
 
     def _on_new_client(self, prefill: str) -> None:
         dialog = ClientFormDialog(self.ctx, self)

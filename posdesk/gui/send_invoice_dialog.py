@@ -360,10 +360,14 @@ class SendInvoiceDialog(QDialog):
             QApplication.clipboard().setText(sent.url)
             self.link_edit.setText(sent.url)
             self._draw_qr()
-        what = (
-            f"Invoice version {sent.version} saved" if sent.is_new_version else "Invoice unchanged: same link"
-        )
-        self.progress_label.setText(what + (" and queued for upload." if self.ctx.connection.online else "."))
+        if not sent.is_new_version:
+            what = "Invoice unchanged: same link."
+        elif sent.version == 1:
+            what = "Invoice saved."
+        else:
+            what = "Invoice updated: the same link shows the new amount."
+        when = " The client can open it in a moment." if self.ctx.connection.online else ""
+        self.progress_label.setText(what + when)
         self.ctx.wake_sync()
         self.sent.emit(result)
 

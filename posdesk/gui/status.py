@@ -7,13 +7,14 @@ from posdesk.core.ticket import PaymentMethod, Ticket, TicketState
 from posdesk.gui.backend import InvoiceInfo
 
 _LINK_WORDS = {
-    LinkStatus.PREPARING: "being prepared",
-    LinkStatus.SENT: "sent",
-    LinkStatus.OPENED: "opened",
-    LinkStatus.PARTIALLY_PAID: "partially paid",
-    LinkStatus.PAID: "paid",
     LinkStatus.EXPIRED: "link expired",
     LinkStatus.REVOKED: "link revoked",
+}
+# What the client's link adds to "Invoice sent · awaiting payment" (said once, not "· sent" again).
+_WAITING_WORDS = {
+    LinkStatus.PREPARING: "Invoice sent · link not uploaded yet",
+    LinkStatus.OPENED: "Invoice opened by the client · awaiting payment",
+    LinkStatus.PARTIALLY_PAID: "Invoice partly paid · balance still due",
 }
 
 
@@ -32,7 +33,7 @@ def ticket_status(ticket: Ticket, invoice: InvoiceInfo | None, *, saved: bool = 
     if state is TicketState.AWAITING_PAYMENT and invoice is not None:
         if invoice.link_status in (LinkStatus.EXPIRED, LinkStatus.REVOKED):
             return (f"Invoice sent · {_LINK_WORDS[invoice.link_status]}: send again", "warning")
-        return (f"Invoice sent · awaiting payment · {_LINK_WORDS[invoice.link_status]}", "waiting")
+        return (_WAITING_WORDS.get(invoice.link_status, "Invoice sent · awaiting payment"), "waiting")
     if state is TicketState.AWAITING_PAYMENT:
         return ("Invoice sent · awaiting payment", "waiting")
     return ("Open" if saved else "New · not saved", "")

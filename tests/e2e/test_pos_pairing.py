@@ -61,5 +61,5 @@ def test_an_unpaired_terminal_says_so_and_pairing_in_settings_puts_it_online(
     settings.reject()
     build_ticket_for_bob(qtbot, pos)
     send_via_link(qtbot, pos)
-    qtbot.waitUntil(lambda: status_text(pos) == "Invoice sent · awaiting payment · sent", timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: status_text(pos) == "Invoice sent · awaiting payment", timeout=WAIT_MS)
     qtbot.waitUntil(lambda: pending_uploads(pos) == 0, timeout=WAIT_MS)

@@ -196,7 +196,7 @@ def test_paying_the_copied_link_closes_the_ticket_without_a_click(
     assert not dialog.findChild(QPushButton, "openPaymentPageButton").isVisible()  # demo mode only
     ticket_id = pos.window.ticket_view.ticket.id
     # The upload landed when the companion's event says the link is sent.
-    qtbot.waitUntil(lambda: status_text(pos) == "Invoice sent · awaiting payment · sent", timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: status_text(pos) == "Invoice sent · awaiting payment", timeout=WAIT_MS)
     qtbot.waitUntil(lambda: pending_uploads(pos) == 0, timeout=WAIT_MS)
     dialog.findChild(QPushButton, "closeButton").click()
 
@@ -221,7 +221,7 @@ def test_sending_again_after_an_edit_updates_the_open_page_before_the_old_total_
     build_ticket_for_bob(qtbot, pos)
     url, dialog = send_via_link(qtbot, pos)
     ticket_id = pos.window.ticket_view.ticket.id
-    qtbot.waitUntil(lambda: status_text(pos) == "Invoice sent · awaiting payment · sent", timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: status_text(pos) == "Invoice sent · awaiting payment", timeout=WAIT_MS)
     dialog.findChild(QPushButton, "closeButton").click()
     phone_page.goto(url)
     assert "$43.20" in phone_page.get_by_test_id("pay-button").inner_text()
@@ -235,7 +235,7 @@ def test_sending_again_after_an_edit_updates_the_open_page_before_the_old_total_
         dialog.findChild(QLabel, "resendNote").text().startswith("The ticket changed since its link was sent")
     )
     assert again == url, "the same link, now showing the new version"
-    qtbot.waitUntil(lambda: "Invoice version 2 saved" in dialog.findChild(QLabel, "sendProgressLabel").text())
+    qtbot.waitUntil(lambda: "Invoice updated" in dialog.findChild(QLabel, "sendProgressLabel").text())
 
     # The open page notices the new version by itself and will not take the old amount.
     phone_page.locator("#version-banner").wait_for(state="visible", timeout=WAIT_MS)
@@ -270,7 +270,7 @@ def test_a_link_sent_offline_is_payable_once_uploaded_and_still_closes(
     offline_notice = dialog.findChild(QLabel, "offlineNotice")
     assert offline_notice.isVisible() and "once this terminal reconnects" in offline_notice.text()
     ticket_id = pos.window.ticket_view.ticket.id
-    qtbot.waitUntil(lambda: "being prepared" in status_text(pos), timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: "link not uploaded yet" in status_text(pos), timeout=WAIT_MS)
     assert pending_uploads(pos) == 1
 
     # Hold the upload back: the companion returns before this terminal's outbox drains.

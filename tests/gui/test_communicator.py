@@ -267,3 +267,23 @@ def test_send_via_communicator_exists_only_with_a_client(qtbot, pos: Pos) -> Non
     button = with_client.findChild(QPushButton, "sendViaCommunicatorButton")
     assert button is not None and button.isEnabled() and button.accessibleName()
     assert isinstance(with_client, QDialog)
+
+
+def test_phone_numbers_read_as_in_the_stores_country_and_send_stands_apart_from_close(qtbot, pos: Pos) -> None:
+    from posdesk.gui.qt import QPushButton
+
+    abroad = replace(ADA, id="c_abroad", phone="+442079460958")
+    dialog = communicator(qtbot, pos, ADA)
+    combo = dialog.findChild(QComboBox, "channelCombo")
+    assert combo.itemText(0) == "SMS · (555) 010-0001"  # a US store: national form, not "+15550100001"
+    assert "(555) 010-0001" in dialog.contact_label.text()
+    assert communicator(qtbot, pos, abroad).findChild(QComboBox, "channelCombo").itemText(0) == "SMS · +44 20 7946 0958"
+    send = dialog.findChild(QPushButton, "sendMessageButton")
+    close = dialog.findChild(QPushButton, "closeCommunicatorButton")
+    assert send.isDefault() and not close.isDefault()
+    from posdesk.gui.app import style_sheet
+
+    dialog.setStyleSheet(style_sheet())
+    dialog.compose.setPlainText("Hello")  # Send enabled: filled in the primary colour, Close stays white
+    middle = (lambda button: button.grab().toImage().pixelColor(6, button.height() // 2).name())  # beside the text
+    assert middle(close) == "#ffffff" and middle(send) != "#ffffff"

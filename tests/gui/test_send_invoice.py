@@ -128,8 +128,8 @@ def test_send_via_link_copies_the_link_and_shows_a_qr_code_of_it(qtbot, pos: Pos
     assert entry.kind == "invoice.upsert" and entry.payload["link_token"] == token
     assert entry.payload["amount_requested"] == 2000 and entry.payload["client"]["id"] == BOB.id
     assert stored.state is TicketState.AWAITING_PAYMENT
-    assert pos.view.status_label.text() == "Invoice sent · awaiting payment · being prepared"
-    assert "Invoice version 1 saved" in dialog.findChild(QLabel, "sendProgressLabel").text()
+    assert pos.view.status_label.text() == "Invoice sent · link not uploaded yet"
+    assert "Invoice saved" in dialog.findChild(QLabel, "sendProgressLabel").text()
 
 
 def test_offline_the_link_still_exists_and_the_dialog_says_when_the_client_can_pay(qtbot, make_pos) -> None:
@@ -182,7 +182,7 @@ def test_sending_again_keeps_the_link_and_an_edit_makes_version_two(qtbot, pos: 
         v2.payload["totals"]["balance_due"] == 8964
         and v2.payload["link_token"] == first_url.rsplit("/", 1)[1]
     )
-    assert pos.view.status_label.text() == "Invoice sent · awaiting payment · being prepared"
+    assert pos.view.status_label.text() == "Invoice sent · link not uploaded yet"
 
 
 def test_a_fully_prepaid_ticket_says_so_and_can_be_sent_for_a_tip(qtbot, pos: Pos) -> None:
@@ -236,3 +236,37 @@ def test_paid_online_closes_the_open_ticket_live_and_makes_it_read_only(qtbot, p
     assert not pos.view.lines_view.cellWidget(0, 1).isEnabled()
     pos.window.tabs.setCurrentWidget(pos.window.tickets_panel)  # the list is read when it is shown
     assert pos.window.tickets_panel.table.item(0, 2).text() == "Paid · closed"
+
+
+def test_walk_in_on_an_invoiced_ticket_asks_first(qtbot, pos: Pos) -> None:
+    from posdesk.gui.qt import QMessageBox
+
+    ticket_for_bob(qtbot, pos)
+    dialog = open_dialog(qtbot, pos)
+    qtbot.mouseClick(dialog.findChild(QPushButton, "sendViaLinkButton"), Qt.MouseButton.LeftButton)
+    wait_idle(qtbot, pos.ctx)
+    dialog.accept()
+    qtbot.waitUntil(lambda: pos.view.invoice is not None)
+    walk_in = pos.window.findChild(QPushButton, "walkInButton")
+
+    qtbot.mouseClick(walk_in, Qt.MouseButton.LeftButton)
+    box = pos.window.findChild(QMessageBox, "walkInConfirmDialog")
+    assert box is not None and box.isVisible() and "Bob Plain was sent an invoice" in box.text()
+    assert pos.view.ticket.client_id == BOB.id  # nothing changed yet
+    box.button(QMessageBox.StandardButton.Cancel).click()
+    qtbot.waitUntil(lambda: not box.isVisible())
+    assert pos.view.ticket.client_id == BOB.id
+
+    qtbot.mouseClick(walk_in, Qt.MouseButton.LeftButton)
+    box = next(b for b in pos.window.findChildren(QMessageBox, "walkInConfirmDialog") if b.isVisible())
+    box.findChild(QPushButton, "confirmWalkInButton").click()
+    qtbot.waitUntil(lambda: pos.view.ticket.client_id is None)
+
+
+def test_walk_in_on_a_ticket_not_yet_invoiced_needs_no_question(qtbot, pos: Pos) -> None:
+    from posdesk.gui.qt import QMessageBox
+
+    ticket_for_bob(qtbot, pos)
+    qtbot.mouseClick(pos.window.findChild(QPushButton, "walkInButton"), Qt.MouseButton.LeftButton)
+    assert pos.view.ticket.client_id is None
+    assert pos.window.findChild(QMessageBox, "walkInConfirmDialog") is None

@@ -70,7 +70,7 @@ def test_the_page_opened_while_the_edit_saves_then_sending_again_updates_the_lin
 
     dialog = send_from_dialog(qtbot, pos)
     assert dialog.findChild(QLabel, "amountError").text() == ""
-    assert dialog.findChild(QLabel, "sendProgressLabel").text().startswith("Invoice version 2 saved")
+    assert dialog.findChild(QLabel, "sendProgressLabel").text().startswith("Invoice updated")
     assert QApplication.clipboard().text() == link
     assert pos.view.invoice.version == 2 and not pos.view.dirty
     assert [line.name for line in stored(pos, ticket_id).lines] == ["Haircut", "Shampoo"]
@@ -82,7 +82,7 @@ def test_send_invoice_clicked_before_the_save_is_back_sends_the_saved_ticket(qtb
     pos.view.save()  # Ctrl+S, then at once $ Send Invoice
     dialog = send_from_dialog(qtbot, pos)
     assert dialog.findChild(QLabel, "amountError").text() == ""
-    assert dialog.findChild(QLabel, "sendProgressLabel").text().startswith("Invoice version 1 saved")
+    assert dialog.findChild(QLabel, "sendProgressLabel").text().startswith("Invoice saved")
     assert pos.view.ticket.number == 1 and pos.view.ticket.state is TicketState.AWAITING_PAYMENT
     assert pos.view.ticket_error.text() == ""
 

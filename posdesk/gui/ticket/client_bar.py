@@ -19,6 +19,7 @@ from posdesk.gui.qt import (
     plain_label,
 )
 from posdesk.gui.ticket import ITEM_ROLE, repolish
+from posdesk.pos.phones import format_phone
 
 
 class ClientBar(QWidget):
@@ -36,6 +37,7 @@ class ClientBar(QWidget):
 
     def __init__(self, search: Callable[[str], list[Client]], parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.region = "US"  # the store's country, for phone numbers (set by the ticket view)
         self._search = search
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -74,7 +76,8 @@ class ClientBar(QWidget):
     def show_client(self, client: Client | None, *, read_only: bool) -> None:
         if client is not None:
             self.chip.setText(client.display_name)
-            self.chip.setToolTip(" · ".join(p for p in (client.phone, client.email) if p))
+            phone = format_phone(client.phone, self.region)
+            self.chip.setToolTip(" · ".join(p for p in (phone, client.email) if p))
             self.chip.show()
             self.change_button.setVisible(not read_only)
             self.search_edit.hide()
@@ -106,7 +109,7 @@ class ClientBar(QWidget):
             return
         found = self._search(text)
         for client in found:
-            contact = " · ".join(part for part in (client.phone, client.email) if part)
+            contact = " · ".join(part for part in (format_phone(client.phone, self.region), client.email) if part)
             row = QListWidgetItem(f"{client.display_name}    {contact}".rstrip())
             row.setData(ITEM_ROLE, client)
             self.results.addItem(row)
