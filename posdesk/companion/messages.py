@@ -116,26 +116,9 @@ async def _retry_forever(app: Any) -> None:
 
 
 @dataclass(frozen=True, slots=True)
-class ClientDetails:
-    """The client as the terminal knows them when it sends (addresses and consent)."""
-
-    id: str
-    first_name: str
-    last_name: str = ""
-    phone: str = ""
-    email: str = ""
-    sms_consent: bool = False
-    email_consent: bool = False
-
-    @property
-    def name(self) -> str:
-        return f"{self.first_name} {self.last_name}".strip()
-
-
-@dataclass(frozen=True, slots=True)
 class NewMessage:
     message_id: str
-    client: ClientDetails
+    client: Client  # as the terminal knows them when it sends (addresses and consent)
     channel: ChannelKind
     text: str
     subject: str = ""
@@ -210,7 +193,7 @@ def _phone_key(phone: str, setup: MessagingSetup) -> str:
 
 
 def _update_contact(
-    session: Session, store_id: str, client: ClientDetails, setup: MessagingSetup
+    session: Session, store_id: str, client: Client, setup: MessagingSetup
 ) -> ClientContact:
     contact = session.get(ClientContact, (store_id, client.id))
     phone = _phone_key(client.phone, setup)
@@ -219,7 +202,7 @@ def _update_contact(
         session.add(contact)
     elif contact.phone != phone:
         contact.sms_opted_out = False  # a STOP belongs to the number that sent it
-    contact.name = client.name[:420]
+    contact.name = client.display_name[:420]
     contact.phone = phone
     contact.email = client.email.strip()[:320]
     contact.sms_consent = client.sms_consent
@@ -231,7 +214,7 @@ def _refusal(
     store_id: str, new: NewMessage, contact: ClientContact | None, setup: MessagingSetup
 ) -> tuple[str, str]:
     """``(address, reason)``: the address to send to, or the reason the message may not go ("" if it may)."""
-    name = single_line(new.client.name, 60) or "This client"
+    name = single_line(new.client.display_name, 60) or "This client"
     kind = new.channel
     if new.requested_by_client:
         new = replace(new, client=replace(new.client, sms_consent=True, email_consent=True))
@@ -520,7 +503,7 @@ async def send_receipt_email(
     first, _, last = client_name.strip().partition(" ")
     new = NewMessage(
         message_id=f"receipt-{key}",
-        client=ClientDetails(
+        client=Client(
             id=client_id or "walk-in", first_name=first or "Client", last_name=last, email=to
         ),
         channel=ChannelKind.EMAIL,

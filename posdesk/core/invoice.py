@@ -42,7 +42,8 @@ class InvoiceFormatError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class InvoiceClient:
-    """The client an invoice is for, as the page and the Communicator need them."""
+    """The client an invoice is for, frozen with the invoice's version (not :class:`~posdesk.core.client.Client`:
+    a snapshot on the wire, with the full name as it was when the invoice was sent)."""
 
     id: str
     name: str

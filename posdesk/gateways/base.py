@@ -60,7 +60,8 @@ class ConnectionCheck:
 
 @dataclass(frozen=True, slots=True)
 class ClientInfo:
-    """A known client, as a gateway customer record needs them (never a walk-in)."""
+    """A known client, as a gateway customer record needs them (never a walk-in): what a driver may
+    send to the gateway, and no more of the POS's client (no consent flags)."""
 
     id: str
     name: str

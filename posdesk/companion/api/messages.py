@@ -17,7 +17,6 @@ from starlette.concurrency import run_in_threadpool
 from posdesk.companion.api.common import ID_PATTERN
 from posdesk.companion.deps import DbDep, TerminalDep
 from posdesk.companion.messages import (
-    ClientDetails,
     MessageConflict,
     MessagingSetup,
     NewMessage,
@@ -25,6 +24,7 @@ from posdesk.companion.messages import (
     client_messages,
     deliver,
 )
+from posdesk.core.client import Client
 from posdesk.messaging import ChannelKind
 
 router = APIRouter(tags=["messages"])
@@ -66,7 +66,7 @@ async def post_message(
     setup = _setup(request)
     new = NewMessage(
         message_id=body.message_id,
-        client=ClientDetails(**body.client.model_dump()),
+        client=Client(**body.client.model_dump()),
         channel=body.channel,
         text=body.text,
         subject=body.subject,
