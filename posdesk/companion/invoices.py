@@ -9,7 +9,6 @@ refused as invalid (422: the idempotency key was reused), an older version is a 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -37,11 +36,10 @@ from posdesk.companion.store_settings import (
 from posdesk.core.events import EventType
 from posdesk.core.invoice import Invoice as InvoiceDocument
 from posdesk.core.invoice import InvoiceFormatError, check_requested_amount, totals_difference
-from posdesk.core.links import hash_token
+from posdesk.core.links import hash_token, is_well_formed_token
 from posdesk.core.pricing import Promotion
 
 MAX_LINK_LIFETIME = timedelta(days=90)
-_TOKEN = re.compile(r"[A-Za-z0-9_-]{22,200}")  # URL-safe base64 of at least 128 bits
 PAYABLE = tuple(status.value for status in InvoiceStatus if status.is_payable)
 
 
@@ -100,8 +98,9 @@ def checked_document(
 ) -> tuple[InvoiceDocument, int, str]:
     """Read and re-price an upload; return the document, the amount due now (minor) and the token hash."""
     token = body.get("link_token")
-    if not isinstance(token, str) or not _TOKEN.fullmatch(token):
-        raise InvoiceInvalid("invoice.link_token: must be the link's URL-safe token (at least 128 bits)")
+    if not is_well_formed_token(token):
+        raise InvoiceInvalid("invoice.link_token: must be a link token the POS made (192 random bits, URL-safe)")
+    assert isinstance(token, str)
     try:
         document = InvoiceDocument.from_wire({k: v for k, v in body.items() if k != "link_token"})
     except InvoiceFormatError as exc:

@@ -23,6 +23,7 @@ import contextlib
 import functools
 import hashlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -254,11 +255,17 @@ def _refusal(
 
 
 def accept_message(
-    db: Database, setup: MessagingSetup, store_id: str, new: NewMessage
+    db: Database,
+    setup: MessagingSetup,
+    store_id: str,
+    new: NewMessage,
+    admit: Callable[[Session], None] | None = None,
 ) -> tuple[dict[str, Any], bool]:
     """Store the message (or find it, for a resent POST); return its view and whether to send it now.
 
-    Raises :class:`MessageConflict` when another store already used this id.
+    ``admit`` runs in the same write transaction before a new message is stored, and refuses it by
+    raising (a cap checked there holds under concurrent requests). Raises :class:`MessageConflict` when
+    another store already used this id.
     """
     for attempt in range(2):
         try:
@@ -268,6 +275,8 @@ def accept_message(
                     if existing.store_id != store_id:
                         raise MessageConflict(new.message_id)
                     return message_view(existing), False
+                if admit is not None:
+                    admit(session)
                 contact = (
                     None if new.requested_by_client else _update_contact(session, store_id, new.client, setup)
                 )
@@ -494,6 +503,7 @@ async def send_receipt_email(
     client_name: str = "",
     ticket_id: str | None = None,
     invoice_id: str | None = None,
+    admit: Callable[[Session], None] | None = None,
 ) -> dict[str, Any]:
     """The confirmation page's "email me a receipt", through the same email channel and limits as every
     message, stored in the client's conversation (walk-ins under ``"walk-in"``). One receipt per payment
@@ -513,7 +523,7 @@ async def send_receipt_email(
         invoice_id=invoice_id,
         requested_by_client=True,
     )
-    view, send_now = await run_in_threadpool(accept_message, db, setup, store_id, new)
+    view, send_now = await run_in_threadpool(accept_message, db, setup, store_id, new, admit)
     if send_now:
         await deliver(db, setup, new.message_id)
         with db.read() as session:

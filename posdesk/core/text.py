@@ -27,3 +27,9 @@ def single_line(value: str, max_length: int) -> str:
         # less than half the characters per segment.
         cleaned = cleaned[: max_length - 3].rstrip() + "..."
     return cleaned
+
+
+def without_bidi_controls(value: str) -> str:
+    """``value`` without bidi embeddings, overrides and isolates (each becomes a space), otherwise as it
+    was: for names shown on the payment page, which also isolates them in ``<bdi>``."""
+    return _BIDI_CONTROLS.sub(" ", value)

@@ -11,6 +11,7 @@ import re
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -18,6 +19,7 @@ from posdesk.core.money import Money
 from posdesk.core.pricing import Promotion
 from tests.companion.conftest import Companion, invoice_upload, product_line, put_invoice, service_line
 from tests.companion.test_pay_page import Page, events, payments_of, uploaded
+from tests.companion.test_receipt_email import ask_receipt, paid_page, shop  # noqa: F401
 
 VIP25 = {"code": "VIP25", "name": "VIP", "percent": "0.25"}
 
@@ -161,6 +163,12 @@ def test_each_part_payment_tips_on_its_share_and_twenty_percent_twice_is_twenty_
     assert (first.amount_minor, first.tip_minor) == (5000, 924)
     assert (rest.amount_minor, rest.tip_minor) == (5825, 1076)
     assert first.tip_minor + rest.tip_minor == 2000  # 20% of the $100 service, not $40
+    # 8. The paid page lists each part and the total, not only the last part.
+    paid = page.open().text
+    parts = re.findall(r'data-testid="paid-part"><dt>([^<]*)</dt><dd>([^<]+)</dd>', paid)
+    assert [amount for _, amount in parts] == ["$59.24", "$69.01"]
+    assert "Tip $9.24" in parts[0][0] and "Tip $10.76" in parts[1][0]
+    assert re.search(r'data-testid="paid-total"><dt>Paid</dt><dd>\$128\.25</dd>', paid)
 
 
 def test_the_tip_cap_holds_for_the_invoice_across_parts(companion: Companion) -> None:
@@ -218,3 +226,71 @@ def test_a_covered_visit_adds_up_with_a_negative_prepaid_line(companion: Compani
     assert rows["Tax"] == "$1.98"
     assert rows["Total"] == "$25.98"
     assert "Covered by package or membership" not in html
+
+
+# -- 11: smaller holes -----------------------------------------------------------------------------------
+def test_ten_receipts_at_once_to_different_addresses_send_three(shop: Companion, smtp_server: Any) -> None:  # noqa: F811
+    import concurrent.futures
+    import time
+
+    page, confirmation = paid_page(shop)
+    pages = []
+    for _ in range(10):
+        other = Page(shop, {"link_token": page.token})
+        other.open(confirmation)
+        pages.append(other)
+    with concurrent.futures.ThreadPoolExecutor(10) as pool:
+        answers = list(pool.map(lambda n: ask_receipt(pages[n], confirmation, f"person{n}@example.com"), range(10)))
+    assert sorted(a.status_code for a in answers) == [200] * 3 + [429] * 7
+    smtp_server.wait_for(3)
+    time.sleep(0.5)  # room for a fourth, which must not come
+    assert len(smtp_server.messages) == 3
+
+
+def test_a_name_with_bidi_controls_is_shown_without_them(companion: Companion) -> None:
+    from posdesk.core.invoice import InvoiceClient
+
+    sneaky = InvoiceClient(id="c-rlo", name="Ana \u202eevil\u202c Díaz")
+    line = dataclasses.replace(service_line("Cut \u2066x\u2069 \u202etxet"), staff="Rosa")
+    html = Page(companion, uploaded(companion, client=sneaky, lines=[line])).open().text
+    assert not re.search("[\u202a-\u202e\u2066-\u2069]", html)
+    assert "<bdi>Cut  x   txet</bdi>" in html and "Ana  evil  Díaz" in html
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        "A" * 22,  # the issue's: well-formed base64 of 128 zero-ish bits
+        "A" * 32,
+        "abcdefgh" * 4,  # 8 different symbols where random tokens show about 25
+        "0123456789" * 3 + "01",  # a counter
+        "short",
+        "x" * 31 + "=",
+        "a" * 30 + "/../" + "b" * 10,
+    ],
+)
+def test_a_malformed_or_low_entropy_link_token_is_refused(companion: Companion, token: str) -> None:
+    response = put_invoice(companion.api, invoice_upload(link_token=token))
+    assert response.status_code == 422 and "link_token" in response.text
+
+
+@pytest.mark.parametrize("after", [str(10**20), str(2**63)])
+def test_an_event_cursor_past_any_event_id_is_a_422_not_a_500(companion: Companion, after: str) -> None:
+    assert companion.api.get("/api/v1/events", params={"after": after}).status_code == 422
+    assert companion.api.get("/api/v1/events", params={"after": str(2**63 - 1)}).status_code == 200
+
+
+def test_promo_codes_tried_on_one_link_are_limited(companion: Companion) -> None:
+    _promotions(companion, {"code": "REAL10", "name": "Real", "percent": "0.10"})
+    page = Page(companion, uploaded(companion))
+    page.open()
+    answers = [page.post("/promo", version="1", promo_code=f"GUESS{n}").status_code for n in range(60)]
+    assert answers[:10] == [400] * 10 and set(answers[10:]) == {429}
+    # The right code is refused too once the link is over its limit, and nothing changed the invoice.
+    late = page.post("/promo", version="1", promo_code="REAL10")
+    assert late.status_code == 429 and "Too many promo codes" in late.text
+    assert events(companion, "invoice.repriced") == []
+    # Another link of the store is not affected.
+    other = Page(companion, uploaded(companion))
+    other.open()
+    assert other.post("/promo", version="1", promo_code="REAL10").status_code == 200

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -309,3 +310,50 @@ def test_parts_share_the_tip_base_exactly_and_never_tip_past_the_cap(
         paid = paid + part
     assert sum(s.minor for s in shares) == base.minor
     assert tips <= policy.cap(base)
+
+
+# -- docs/pricing.md's tip examples --------------------------------------------------------------------------
+def _tip_examples() -> list[dict[str, object]]:
+    import json
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "pricing.md").read_text(encoding="utf-8")
+    return [json.loads(block) for block in re.findall(r"```tip-example\n(.*?)```", text, flags=re.DOTALL)]
+
+
+def test_the_docs_have_tip_examples_with_two_parts_and_one_in_a_zero_decimal_currency() -> None:
+    examples = _tip_examples()
+    assert len(examples) >= 3
+    assert all(len(e["parts"]) >= 2 for e in examples)  # type: ignore[arg-type]
+    assert any(Money(0, str(e["currency"])).exponent == 0 for e in examples)
+
+
+@pytest.mark.parametrize("example", _tip_examples(), ids=lambda e: str(e["currency"]))
+def test_docs_tip_example_holds(example: dict[str, Any]) -> None:
+    currency = example["currency"]
+
+    def money(text: str) -> Money:
+        return Money.from_decimal(text, currency)
+
+    base, grand = money(example["tip_base"]), money(example["total"])
+    paid, tips = Money.zero(currency), Money.zero(currency)
+    for part in example["parts"]:
+        amount = money(part["amount"])
+        share = tip_share(base, grand, paid, amount)
+        assert share == money(part["expect"]["share"])
+        choice = part["choice"]
+        policy = TipPolicy(
+            presets=(TipPreset(percent=Decimal(choice.get("percent", "0.01"))),), max_rate=Decimal(example["max_rate"])
+        )
+        asked = TipChoice(preset_index=0) if "percent" in choice else TipChoice(custom_minor=money(choice["custom"]).minor)
+        cap = tip_cap_left(policy, base, tips)
+        if part["expect"].get("refused"):
+            with pytest.raises(TipError):
+                tip_amount(asked, share, policy, cap)
+        else:
+            tip = tip_amount(asked, share, policy, cap)
+            assert tip == money(part["expect"]["tip"])
+            tips = tips + tip
+        paid = paid + amount
+    assert tips == money(example["expect"]["tips"])

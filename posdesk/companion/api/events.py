@@ -39,11 +39,16 @@ def read_page(db: Database, store_id: str, after: int, limit: int) -> tuple[list
         return events_after(session, store_id, after, limit), last_event_id(session, store_id)
 
 
+# Event ids are 64-bit integers in both databases; a larger cursor cannot name an event and must be
+# refused before it reaches a query (SQLite and psycopg raise on it: a 500).
+MAX_EVENT_ID = 2**63 - 1
+
+
 @router.get("/events")
 def list_events(
     terminal: TerminalDep,
     db: DbDep,
-    after: Annotated[int, Query(ge=0, description="Return events with id greater than this")] = 0,
+    after: Annotated[int, Query(ge=0, le=MAX_EVENT_ID, description="Return events with id greater than this")] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = PAGE_LIMIT,
 ) -> dict[str, Any]:
     """Events after ``after``, oldest first. ``last_id``: the store's newest event id (more to read
@@ -63,7 +68,7 @@ def _start_position(last_event_id: str | None, after: int | None) -> int:
             position = int(last_event_id.strip())
         except ValueError:
             raise HTTPException(status_code=400, detail="Last-Event-ID must be an event id") from None
-        if position < 0:
+        if not 0 <= position <= MAX_EVENT_ID:
             raise HTTPException(status_code=400, detail="Last-Event-ID must be an event id")
         return position
     return after or 0
@@ -74,7 +79,9 @@ async def stream_events(
     terminal: TerminalDep,
     db: DbDep,
     bus: BusDep,
-    after: Annotated[int | None, Query(ge=0, description="Start after this id (Last-Event-ID wins)")] = None,
+    after: Annotated[
+        int | None, Query(ge=0, le=MAX_EVENT_ID, description="Start after this id (Last-Event-ID wins)")
+    ] = None,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
 ) -> StreamingResponse:
     """Server-Sent Events of the store's log, resuming from ``Last-Event-ID`` or ``?after=``."""

@@ -12,6 +12,7 @@ import hashlib
 from dataclasses import dataclass
 
 from posdesk.companion.store_settings import StoreSettings
+from posdesk.core.text import without_bidi_controls
 
 AA = 4.5
 
@@ -40,8 +41,8 @@ class Brand:
 
 def brand_of(settings: StoreSettings, logo_url: str) -> Brand:
     return Brand(
-        name=settings.business_name,
-        address=settings.address,
+        name=without_bidi_controls(settings.business_name),
+        address=without_bidi_controls(settings.address),
         phone=settings.phone,
         email=settings.email,
         accent=readable_on_white(settings.brand_color) if settings.brand_color else "",

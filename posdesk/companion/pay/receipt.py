@@ -9,6 +9,7 @@ supplies the address, which is checked here before anything is stored.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
@@ -18,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from posdesk.companion.database import Database
 from posdesk.companion.i18n import Translator
 from posdesk.companion.messages import MessagingSetup, send_receipt_email
+from posdesk.companion.models import Invoice as InvoiceRow
 from posdesk.companion.models import Message, Payment, PaymentStatus
 from posdesk.companion.pay import views
 from posdesk.companion.payments import payment_for_token
@@ -137,17 +139,38 @@ def _prepare(db: Database, token: str, payment_id: str, address: str, t: Transla
 
 
 def _receipts_to_others(session: Session, payment: Payment, invoice_id: str, address: str) -> int:
+    return _addresses_sent_to(session, payment.store_id, invoice_id, address)
+
+
+def _addresses_sent_to(session: Session, store_id: str, invoice_id: str, address: str) -> int:
+    """Other addresses the receipts of this invoice went to (one receipt per payment and address)."""
     count = session.scalar(
-        select(func.count())
+        select(func.count(func.distinct(func.lower(Message.to_address))))
         .select_from(Message)
         .where(
-            Message.store_id == payment.store_id,
+            Message.store_id == store_id,
             Message.invoice_id == invoice_id,
             Message.id.like("receipt-%"),
             func.lower(Message.to_address) != address.lower(),
         )
     )
     return int(count or 0)
+
+
+class _CapReached(Exception):
+    """The invoice's receipts already went to :data:`MAX_ADDRESSES_PER_INVOICE` other addresses."""
+
+
+def _within_cap(store_id: str, invoice_id: str, address: str) -> Callable[[Session], None]:
+    """The cap, checked again in the transaction that stores the receipt, with the invoice's row locked:
+    receipts of one invoice are admitted one at a time, so ten at once cannot all pass a count of two."""
+
+    def admit(session: Session) -> None:
+        session.get(InvoiceRow, invoice_id, with_for_update=True)
+        if _addresses_sent_to(session, store_id, invoice_id, address) >= MAX_ADDRESSES_PER_INVOICE:
+            raise _CapReached()
+
+    return admit
 
 
 async def send_receipt(
@@ -171,22 +194,26 @@ async def send_receipt(
     prepared = await run_in_threadpool(_prepare, db, token, payment_id, address, t)
     if prepared is None:
         return None
+    cap_reached = ReceiptOutcome(ReceiptForm(True, typed, error=t("No more receipts can be sent for this payment")), 429)
     if prepared.others_sent >= MAX_ADDRESSES_PER_INVOICE:
-        error = t("No more receipts can be sent for this payment")
-        return ReceiptOutcome(ReceiptForm(True, typed, error=error), 429)
-    view = await send_receipt_email(
-        db,
-        setup,
-        store_id=prepared.store_id,
-        payment_id=payment_id,
-        to=address,
-        subject=prepared.subject,
-        text=prepared.text,
-        client_id=prepared.client_id,
-        client_name=prepared.client_name,
-        ticket_id=prepared.ticket_id,
-        invoice_id=prepared.invoice_id,
-    )
+        return cap_reached
+    try:
+        view = await send_receipt_email(
+            db,
+            setup,
+            store_id=prepared.store_id,
+            payment_id=payment_id,
+            to=address,
+            subject=prepared.subject,
+            text=prepared.text,
+            client_id=prepared.client_id,
+            client_name=prepared.client_name,
+            ticket_id=prepared.ticket_id,
+            invoice_id=prepared.invoice_id,
+            admit=_within_cap(prepared.store_id, prepared.invoice_id, address),
+        )
+    except _CapReached:
+        return cap_reached
     if view["status"] == "failed":
         error = t("The receipt could not be sent. Please keep this page as your receipt.")
         return ReceiptOutcome(ReceiptForm(True, typed, error=error), 502)

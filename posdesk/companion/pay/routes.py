@@ -31,7 +31,7 @@ from posdesk.companion.pay.rendering import render
 from posdesk.companion.pay.security import csrf_ok, csrf_token, same_origin_post
 from posdesk.companion.pay.views import Found, LinkState
 from posdesk.companion.payments import saved_cards
-from posdesk.companion.ratelimit import limit_by_address
+from posdesk.companion.ratelimit import RateLimiter, limit_by_address
 from posdesk.core.languages import DEFAULT_PAGE_LANGUAGE, PAGE_LANGUAGES
 from posdesk.core.links import hash_token
 from posdesk.core.money import Money
@@ -43,6 +43,9 @@ STATIC = Path(__file__).resolve().parent.parent / "static"
 STATIC_FILES = {"pay.css": "text/css", "pay.js": "text/javascript"}
 MONEY_FIELDS = ("amount", "amount_minor", "total", "currency", "due_now")  # never read: their presence is tampering
 T = TypeVar("T")
+# Promo codes tried on one link: 10 at once, then one a minute (this process's memory, like the
+# per-address limits).
+PROMO_ATTEMPTS = RateLimiter(1, burst=10)
 
 
 async def _in_thread(function: Callable[..., T], *args: Any) -> T:
@@ -172,13 +175,16 @@ def _invoice_page(
     if found.state is LinkState.PAID:
         last = views.latest_payment(session, found.row.id)
         receipt = views.receipt_view(session, found, last, t) if last is not None else None
+        parts, paid_total = views.paid_parts(session, found.row.id, t)
         return render(
             request,
             "paid.html",
             t,
             token=token,
             receipt=receipt,
-            business=found.settings.business_name,
+            parts=parts,
+            paid_total=paid_total,
+            business=views.plain(found.settings.business_name),
             languages=found.settings.languages,
             balance=t.money(found.balance.balance_due) if found.balance else "",
             emailing=blank_form(found, request.app.state.messaging),
@@ -314,6 +320,10 @@ def _promo(request: Request, token: str, form: FormData) -> Response:
         return RedirectResponse(_url(token, lang=t.lang), status_code=303)
     version = _text(form, "version", 12)
     code = _text(form, "promo_code", 40)
+    if PROMO_ATTEMPTS.hit(hash_token(token)) > 0:
+        # Codes are short words: a link must not become a way to try the store's codes one by one.
+        message = t("Too many promo codes were tried on this link. Please try again later.")
+        return _show_invoice(request, token, message, None, 429, chosen=choices.NOTHING.at(choices.PROMO))
     try:
         payments.apply_promo_code(get_db(request), hash_token(token), code, int(version) if version.isdigit() else -1)
     except payments.PaymentRefused as exc:
@@ -423,7 +433,7 @@ def _authenticate_page(request: Request, token: str, payment_id: str) -> Respons
         integration=integration,
         languages=found.settings.languages,
         token=token,
-        business=found.settings.business_name,
+        business=views.plain(found.settings.business_name),
         total=total,
         card=card,
         action_partial=integration.partial.replace("_card.html", "_action.html"),

@@ -32,6 +32,7 @@ from posdesk.core.amount_input import AmountRules, amount_rules
 from posdesk.core.currencies import gateway_scale
 from posdesk.core.links import hash_token
 from posdesk.core.money import Money
+from posdesk.core.text import without_bidi_controls as plain
 from posdesk.core.tips import TipPreset
 
 COUNTED_STATUSES = [status.value for status in COUNTED]
@@ -204,7 +205,7 @@ def page_view(session: Session, found: Found, t: Translator, gateway_kind: str) 
             detail = t("{kind} with {staff}", kind=detail, staff=line.staff)
         badge = t(line.prepaid.label) if line.prepaid else ""
         was = t.money(p.gross) if p.net != p.gross else ""
-        lines.append(LineView(line.name, detail, line.quantity, t.money(p.net), was, badge))
+        lines.append(LineView(plain(line.name), plain(detail), line.quantity, t.money(p.net), was, badge))
     # The POS's lines and signs: the subtotal counts prepaid lines, taken off again by "Prepaid".
     rows = [Row(t("Subtotal"), t.money(priced.subtotal + priced.prepaid), testid="invoice-subtotal")]
     if priced.prepaid.is_positive():
@@ -232,10 +233,10 @@ def page_view(session: Session, found: Found, t: Translator, gateway_kind: str) 
         for card in session.scalars(_SAVED_CARDS, params):
             cards.append(CardView(card.id, brand_name(card.brand), card.last4, f"{card.exp_month:02d}/{card.exp_year % 100:02d}", card.is_default))
     return PageView(
-        business=settings.business_name,
-        address=settings.address,
+        business=plain(settings.business_name),
+        address=plain(settings.address),
         ticket_number=invoice.ticket_number,
-        client_name=client.name if client else "",
+        client_name=plain(client.name) if client else "",
         version=found.row.version,
         currency=invoice.currency,
         lines=tuple(lines),
@@ -294,7 +295,7 @@ def receipt_view(session: Session, found: Found, payment: Payment, t: Translator
     when = payment.succeeded_at or payment.created_at
     return ReceiptView(
         payment_id=payment.id,
-        business=found.settings.business_name,
+        business=plain(found.settings.business_name),
         amount=money(payment.amount_minor),
         tip=money(payment.tip_minor),
         tip_minor=payment.tip_minor,
@@ -309,6 +310,41 @@ def receipt_view(session: Session, found: Found, payment: Payment, t: Translator
         tip_options=options,
         tip_added=money(later.tip_minor) if later is not None else "",
     )
+
+
+@dataclass(frozen=True, slots=True)
+class PaidPart:
+    """One payment on a paid link, as the "already paid" page lists it."""
+
+    date: str
+    card: str
+    amount: str  # the part of the balance, with its tip added
+    tip: str
+    tip_minor: int
+
+
+def paid_parts(session: Session, invoice_id: str, t: Translator) -> tuple[tuple[PaidPart, ...], str]:
+    """Every succeeded payment of the invoice in order (a tip added later is its own line), and their total."""
+    payments = session.scalars(
+        select(Payment)
+        .where(Payment.invoice_id == invoice_id, Payment.status.in_(COUNTED_STATUSES))
+        .order_by(Payment.succeeded_at, Payment.created_at)
+    ).all()
+    parts, total_minor, currency = [], 0, ""
+    for payment in payments:
+        whole = payment.amount_minor + payment.tip_minor
+        total_minor, currency = total_minor + whole, payment.currency
+        card = f"{brand_name(payment.card_brand)} •••• {payment.card_last4}" if payment.card_last4 else ""
+        parts.append(
+            PaidPart(
+                date=t.datetime(payment.succeeded_at or payment.created_at),
+                card=card,
+                amount=t.money(Money(whole, payment.currency)),
+                tip=t.money(Money(payment.tip_minor, payment.currency)),
+                tip_minor=payment.tip_minor,
+            )
+        )
+    return tuple(parts), (t.money(Money(total_minor, currency)) if currency else "")
 
 
 def latest_payment(session: Session, invoice_id: str) -> Payment | None:
