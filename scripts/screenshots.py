@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
-"""Render the POS's main screens to PNGs in docs/screenshots/ (under Xvfb, with the real style sheet).
+"""Render the POS's main screens to PNGs in docs/screenshots/ (under Xvfb, with the real style sheet),
+and the client's payment page on a phone (Debian's Chromium at 390x844, 2x).
 
     python scripts/screenshots.py            # re-runs itself under xvfb-run when there is no display
 
-Uses a throwaway data directory with the sample data; no companion is needed (the link shown is the
-one the terminal makes, as it does offline).
+Uses a throwaway data directory with the sample data. The POS screens need no companion (the link shown
+is the one the terminal makes, as it does offline); the phone screenshots start the embedded demo
+companion, upload the sample ticket's invoice to it and pay it with the Simulator's test card.
 """
 
 from __future__ import annotations
@@ -119,6 +121,10 @@ def render(data: Path) -> int:
     view.save()
     settle()
     shot(window, "new-ticket")
+    window.resize(800, 540)  # a small terminal, or a 1600x1080 screen at 200%
+    shot(window, "new-ticket-small")
+    window.resize(1280, 800)
+    invoiced = view.ticket
 
     dialog = window.open_send_invoice()
     assert dialog is not None, "Send Invoice is not available on the sample ticket"
@@ -148,7 +154,58 @@ def render(data: Path) -> int:
         child.close()
     worker.shutdown()
     db.close()
+    phone_pages(data, invoiced)
     return 0
+
+
+PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True}
+
+
+def phone_pages(data: Path, ticket) -> None:
+    """The payment page of ``ticket``'s invoice as a client's phone shows it, then the receipt."""
+    import uuid
+    from datetime import timedelta
+
+    import httpx
+    from playwright.sync_api import sync_playwright
+
+    from posdesk.companion.embedded import start_embedded
+    from posdesk.core.invoice import Invoice, InvoiceClient
+    from posdesk.core.links import new_link_token
+    from posdesk.sync.client import pair
+
+    companion = start_embedded(data / "companion")
+    try:
+        paired = pair(companion.url, companion.pairing_code, "Screenshots")
+        auth = {"Authorization": f"Bearer {paired.credential}"}
+        with httpx.Client(base_url=companion.url, headers=auth, timeout=10) as api:
+            store = api.get("/api/v1/settings").json()
+            contact = {"phone": "+1 555 010 2000", "email": "hello@demo-salon.example", "brand_color": "#1a7f5a"}
+            api.put("/api/v1/settings", json={**store, **contact}).raise_for_status()
+            client = InvoiceClient(id=ticket.client_id or "walk-in", name=ticket.client_name or "Sofía Álvarez")
+            invoice = Invoice.from_ticket(
+                ticket, invoice_id=uuid.uuid4().hex, version=1, locale="en_US",
+                expires_at=datetime.now(UTC) + timedelta(hours=72), client=client,
+            )  # fmt: skip
+            body = {**invoice.to_wire(), "link_token": new_link_token()}
+            api.put(f"/api/v1/invoices/{body['invoice_id']}", json=body).raise_for_status()
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
+            page = browser.new_context(**PHONE).new_page()
+            page.goto(f"{companion.url}/pay/{body['link_token']}")
+            page.get_by_test_id("tip-option").nth(1).click()
+            page.screenshot(path=str(OUT / "payment-page-phone.png"))
+            print(OUT / "payment-page-phone.png")
+            page.locator("#sim_number").fill("4242424242424242")
+            page.locator("#sim_exp").fill("1239")
+            page.locator("#sim_cvc").fill("123")
+            page.get_by_test_id("pay-button").click()
+            page.get_by_test_id("confirmation").wait_for()
+            page.screenshot(path=str(OUT / "receipt-phone.png"), full_page=True)
+            print(OUT / "receipt-phone.png")
+            browser.close()
+    finally:
+        companion.stop()
 
 
 if __name__ == "__main__":

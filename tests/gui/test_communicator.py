@@ -285,5 +285,8 @@ def test_phone_numbers_read_as_in_the_stores_country_and_send_stands_apart_from_
 
     dialog.setStyleSheet(style_sheet())
     dialog.compose.setPlainText("Hello")  # Send enabled: filled in the primary colour, Close stays white
-    middle = (lambda button: button.grab().toImage().pixelColor(6, button.height() // 2).name())  # beside the text
-    assert middle(close) == "#ffffff" and middle(send) != "#ffffff"
+
+    def fill(button: QPushButton) -> str:  # a pixel beside the text
+        return button.grab().toImage().pixelColor(6, button.height() // 2).name()
+
+    assert fill(close) == "#ffffff" and fill(send) != "#ffffff"
