@@ -19,7 +19,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.concurrency import run_in_threadpool
 from starlette.staticfiles import StaticFiles
 
-from posdesk.companion import error_tracking, messages, migrations
+from posdesk.companion import communicator, error_tracking, migrations
 from posdesk.companion.api import messages as messages_api
 from posdesk.companion.api import refunds as refunds_api
 from posdesk.companion.api import router as api_router
@@ -100,7 +100,7 @@ def create_app(config: CompanionConfig) -> FastAPI:
     app.state.rate_limiter = RateLimiter(config.rate_limit_per_minute)
     app.state.pairing_limiter = RateLimiter(PAIRING_ATTEMPTS_PER_MINUTE)
     run_with_app(app, "posdesk-expiry", _expire_links_forever)
-    messages.install(app, config)  # the Communicator's channels (from the environment) and its retries
+    communicator.install(app, config)  # the Communicator's channels (from the configuration) and its retries
 
     # Outermost first: the log sees every answer, headers go on 413s too.
     app.add_middleware(BodyLimitMiddleware, max_bytes=config.max_body_bytes)

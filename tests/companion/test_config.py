@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from posdesk.companion.cli import main
+from posdesk.companion.communicator import make_setup
 from posdesk.companion.config import CompanionConfig, ConfigError
-from posdesk.companion.messages import make_setup
 
 STRONG = "s" * 40
 

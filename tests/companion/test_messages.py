@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from posdesk.companion.app import create_app
-from posdesk.companion.messages import INBOUND_PATH
+from posdesk.companion.communicator import INBOUND_PATH
 from posdesk.messaging import email_settings, sms_settings
 from posdesk.messaging.limits import LimitPolicy, MessageLimits
 from tests.companion.conftest import PairedTerminal, add_store, demo_config
@@ -339,7 +339,7 @@ def test_a_receipt_email_uses_the_same_channel_once_per_payment_and_keeps_consen
 ) -> None:
     import asyncio
 
-    from posdesk.companion.messages import send_receipt_email
+    from posdesk.companion.communicator import send_receipt_email
 
     comm.api.post("/api/v1/messages", json=message("sms", client=client(email_consent=False)))
 

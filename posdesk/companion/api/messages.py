@@ -15,8 +15,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from posdesk.companion.api.common import ID_PATTERN
-from posdesk.companion.deps import DbDep, TerminalDep
-from posdesk.companion.messages import (
+from posdesk.companion.communicator import (
     MessageConflict,
     MessagingSetup,
     NewMessage,
@@ -24,6 +23,7 @@ from posdesk.companion.messages import (
     client_messages,
     deliver,
 )
+from posdesk.companion.deps import DbDep, TerminalDep
 from posdesk.core.client import Client
 from posdesk.messaging import ChannelKind
 

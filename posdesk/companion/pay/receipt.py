@@ -1,6 +1,6 @@
 """The confirmation page's "email me a receipt": the little form, and sending it through the Communicator.
 
-The receipt goes out on the Communicator's email channel (:func:`posdesk.companion.messages.send_receipt_email`),
+The receipt goes out on the Communicator's email channel (:func:`posdesk.companion.communicator.send_receipt_email`),
 once per payment and address: asking twice sends once. The client asking for their receipt is not consent
 to the store's other emails, so the store's recorded consent is left alone. The text is written from the
 companion's own records of the payment (never from the form), in the page's language; the form only
@@ -16,9 +16,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from posdesk.companion.communicator import MessagingSetup, send_receipt_email
 from posdesk.companion.database import Database
 from posdesk.companion.i18n import Translator
-from posdesk.companion.messages import MessagingSetup, send_receipt_email
 from posdesk.companion.models import Invoice as InvoiceRow
 from posdesk.companion.models import Message, Payment, PaymentStatus
 from posdesk.companion.pay import views

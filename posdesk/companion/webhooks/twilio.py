@@ -14,7 +14,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from posdesk.companion.messages import (
+from posdesk.companion.communicator import (
     INBOUND_PATH,
     STATUS_CALLBACK_PATH,
     MessagingSetup,
