@@ -71,6 +71,24 @@ def open_settings(ctx: PosContext, parent: QWidget | None = None) -> PinDialog:
     return with_manager_pin(ctx, parent, lambda: SettingsDialog(ctx, parent), purpose="the settings")
 
 
+def _level_labels(form: QFormLayout) -> None:
+    """Each label as tall as the first line of its field and centred on it (Qt's form layout sets a label
+    on its field's top edge, a few pixels above a taller field's text)."""
+    for row in range(form.rowCount()):
+        label_item = form.itemAt(row, QFormLayout.ItemRole.LabelRole)
+        field_item = form.itemAt(row, QFormLayout.ItemRole.FieldRole)
+        label = label_item.widget() if label_item is not None else None
+        if not isinstance(label, QLabel) or field_item is None:
+            continue
+        field, inner = field_item.widget(), field_item.layout()
+        if field is None and inner is not None and inner.count():
+            first = inner.itemAt(0)
+            field = first.widget() if first is not None else None
+        if field is not None:
+            label.setMinimumHeight(field.sizeHint().height())
+            label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+
+
 class SettingsDialog(QDialog):
     """The manager's settings for this terminal and store."""
 
@@ -88,9 +106,8 @@ class SettingsDialog(QDialog):
         self.tabs.addTab(self._invoices_tab(), "Invoices")
         self.tabs.addTab(self._store_tab(), "Store")
         layout.addWidget(self.tabs)
-        # Labels level with their fields (Qt's default sets them on the field's top edge).
         for form in self.tabs.findChildren(QFormLayout):
-            form.setLabelAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+            _level_labels(form)
         self.error = name(plain_label(), "errorMessage", "Settings message")
         self.error.setWordWrap(True)
         layout.addWidget(self.error)
@@ -103,7 +120,7 @@ class SettingsDialog(QDialog):
         buttons.accepted.connect(self.save)
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
-        self.resize(640, 560)
+        self.resize(640, max(560, self.sizeHint().height()))  # every tab fits without squeezing
         ctx.settings_changed.connect(self._on_settings_changed)
 
     # -- tabs ----------------------------------------------------------------------------------

@@ -10,12 +10,24 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from posdesk.gui.main_window import MINIMUM_SIZE
 from posdesk.gui.qt import QLabel, QPoint, QPushButton, QRect, Qt, QTreeWidget, QWidget
 from tests.gui.conftest import Pos, wait_idle
 from tests.gui.test_new_ticket_view import add_from_catalog, catalog_row, services_row
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(autouse=True)
+def pos_look(qapp):
+    """The POS's own style sheet (bigger fields and buttons than Qt's), as a cashier sees it."""
+    from posdesk.gui.app import style_sheet
+
+    qapp.setStyleSheet(style_sheet())
+    yield
+    qapp.setStyleSheet("")
 
 def fully_shown(widget: QWidget, window: QWidget) -> bool:
     """Visible, not cut by its parents, and inside the window."""
@@ -101,3 +113,33 @@ def test_the_same_at_200_percent_scale(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
     assert " passed" in done.stdout and "failed" not in done.stdout
 
+
+
+def test_settings_labels_sit_level_with_their_fields(qtbot, pos: Pos) -> None:
+    assert level_rows(qtbot, pos) >= 6
+
+
+def level_rows(qtbot, pos: Pos) -> int:
+    from posdesk.gui.qt import QFormLayout
+    from posdesk.gui.settings_dialog import SettingsDialog
+
+    dialog = SettingsDialog(pos.ctx, pos.window)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    checked = 0
+    for tab in range(dialog.tabs.count()):
+        dialog.tabs.setCurrentIndex(tab)
+        qtbot.wait(20)
+        for form in dialog.tabs.widget(tab).findChildren(QFormLayout):
+            for row in range(form.rowCount()):
+                label = form.itemAt(row, QFormLayout.ItemRole.LabelRole)
+                field = form.itemAt(row, QFormLayout.ItemRole.FieldRole)
+                if label is None or field is None or not isinstance(label.widget(), QLabel) or not label.widget().text():
+                    continue
+                if field.widget() is None or not field.widget().isVisible():
+                    continue
+                label_middle = label.widget().geometry().center().y()
+                field_middle = field.widget().geometry().center().y()
+                assert abs(label_middle - field_middle) <= 2, label.widget().text()
+                checked += 1
+    return checked
