@@ -51,6 +51,8 @@ _UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0}
 
 
 def _wrk_time(text: str) -> float:
+    if text == "nan":
+        return float("nan")
     number, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()  # type: ignore[union-attr]
     return float(number) * _UNITS[unit]
 
@@ -118,7 +120,8 @@ def wrk(url: str, concurrency: int, seconds: float, think: tuple[float, float] |
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))  # type: ignore[union-attr]
     requests = int(re.search(r"(\d+) requests in", text).group(1))  # type: ignore[union-attr]
     return Load(
-        _wrk_time(latency["50"]), _wrk_time(latency["99"]), rate, failed, "wrk",
+        # A slice in which no request completed prints no distribution: NaN, and the rate says 0.
+        _wrk_time(latency.get("50", "nan")), _wrk_time(latency.get("99", "nan")), rate, failed, "wrk",
         requests=requests, seconds=requests / rate if rate else 0.0, **_server_figures(server_ms),
     )  # fmt: skip
 
