@@ -657,43 +657,23 @@ def test_callback_reaches_a_real_server_and_refuses_other_hosts(
 
 
 @pytest.mark.browser
-def test_iframe_in_a_real_browser_posts_to_the_parent(fake: FakeCloud9, base_url: str) -> None:
-    from tests.conftest import require_tool
-
-    chromium = require_tool("chromium", "/usr/bin/chromium")
-    from playwright.sync_api import sync_playwright
-
+def test_iframe_in_a_real_browser_posts_to_the_parent(fake: FakeCloud9, base_url: str, browser: Any) -> None:
     fake.callback_transport = httpx.MockTransport(lambda request: httpx.Response(200))
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=chromium,
-            args=[
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-                "--disable-quic",
-                "--disable-dev-shm-usage",
-            ],
+    page = browser.new_page()
+    try:
+        src = str(httpx.URL(f"{base_url}/CreateCardToken", params=iframe_query(fake)))
+        page.set_content(
+            "<script>window.msgs = []; window.addEventListener('message', e => { window.msgs.push(e.data); });</script>"
+            f'<iframe id="c9" src="{src.replace("&", "&amp;")}" width="400" height="300"></iframe>'
         )
-        try:
-            page = browser.new_page()
-            src = str(httpx.URL(f"{base_url}/CreateCardToken", params=iframe_query(fake)))
-            page.set_content(
-                "<script>window.msgs = []; window.addEventListener('message', e => { window.msgs.push(e.data); });</script>"
-                f'<iframe id="c9" src="{src.replace("&", "&amp;")}" width="400" height="300"></iframe>'
-            )
-            frame = page.frame_locator("#c9")
-            frame.get_by_test_id("c9-card-number").fill("4012000098765439")
-            frame.get_by_test_id("c9-exp").fill("1230")
-            frame.get_by_test_id("c9-cvv").fill("999")
-            frame.get_by_test_id("c9-submit").click()
-            page.wait_for_function("window.msgs.length > 0", timeout=10_000)
-            [message] = page.evaluate("window.msgs")
-        finally:
-            browser.close()
+        frame = page.frame_locator("#c9")
+        frame.get_by_test_id("c9-card-number").fill("4012000098765439")
+        frame.get_by_test_id("c9-exp").fill("1230")
+        frame.get_by_test_id("c9-cvv").fill("999")
+        frame.get_by_test_id("c9-submit").click()
+        page.wait_for_function("window.msgs.length > 0", timeout=10_000)
+        [message] = page.evaluate("window.msgs")
+    finally:
+        page.close()
     assert message["Status"] == "success" and message["AccountNum"] == "401200XXXXXX5439"
     assert message["CardToken"] in fake.tokens and message["CallbackContext"] == "ctx-<42>"
