@@ -152,7 +152,8 @@ def gateway_scale(gateway_kind: str, currency: str) -> int:
     table = table_for(gateway_kind)
     if not table.charges(currency):
         return 1
-    return 10 ** max(table.exponent(currency) - currency_exponent(currency), 0)
+    scale: int = 10 ** max(table.exponent(currency) - currency_exponent(currency), 0)
+    return scale
 
 
 def to_gateway_minor(amount: Money, table: GatewayCurrencies) -> int:

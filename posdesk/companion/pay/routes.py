@@ -35,6 +35,7 @@ from posdesk.companion.ratelimit import RateLimiter, limit_by_address
 from posdesk.core.languages import DEFAULT_PAGE_LANGUAGE, PAGE_LANGUAGES
 from posdesk.core.links import hash_token
 from posdesk.core.money import Money
+from posdesk.core.text import without_bidi_controls
 from posdesk.core.tips import TipChoice, TipError, read_tip_choice
 from posdesk.gateways.base import GatewayError
 
@@ -184,7 +185,7 @@ def _invoice_page(
             receipt=receipt,
             parts=parts,
             paid_total=paid_total,
-            business=views.plain(found.settings.business_name),
+            business=without_bidi_controls(found.settings.business_name),
             languages=found.settings.languages,
             balance=t.money(found.balance.balance_due) if found.balance else "",
             emailing=blank_form(found, request.app.state.messaging),
@@ -433,7 +434,7 @@ def _authenticate_page(request: Request, token: str, payment_id: str) -> Respons
         integration=integration,
         languages=found.settings.languages,
         token=token,
-        business=views.plain(found.settings.business_name),
+        business=without_bidi_controls(found.settings.business_name),
         total=total,
         card=card,
         action_partial=integration.partial.replace("_card.html", "_action.html"),
