@@ -26,9 +26,31 @@ def main_in_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator
     try:
         yield tmp_path
     finally:
+        _close_windows_left_open()
         for handler in list(root.handlers):
             if getattr(handler, "posdesk", False):
                 root.removeHandler(handler)
                 handler.close()
         root.setLevel(level)
         logging.captureWarnings(False)
+
+
+def _close_windows_left_open() -> None:
+    """``run()`` leaves its main window open when the event loop ends; close it without the app's
+    "last window closed" quit, which would end the next test's event loop."""
+    from posdesk.gui.main_window import MainWindow
+    from posdesk.gui.qt import QApplication
+
+    app = QApplication.instance()
+    if app is None:
+        return
+    keep = QApplication.quitOnLastWindowClosed()
+    QApplication.setQuitOnLastWindowClosed(False)
+    try:
+        for widget in QApplication.topLevelWidgets():
+            if isinstance(widget, MainWindow):
+                widget.close()
+                widget.deleteLater()
+        QApplication.processEvents()
+    finally:
+        QApplication.setQuitOnLastWindowClosed(keep)

@@ -49,7 +49,11 @@ def answer_the_box(button: str, seen: list[str]) -> QTimer:
         for widget in QApplication.topLevelWidgets():
             if isinstance(widget, MainWindow) and widget.isVisible():
                 seen.append("main window")
-                QApplication.quit()
+                # exit(), not quit(): quit() posts an event, and a second one left over would end the
+                # next event loop of this process (another test's wait) at once.
+                timer.stop()
+                QApplication.exit(0)
+                return
 
     timer = QTimer()
     timer.timeout.connect(look)

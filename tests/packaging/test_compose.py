@@ -5,11 +5,16 @@ and a finished migration, believes X-Forwarded-* from Caddy's network only, chec
 from __future__ import annotations
 
 import ipaddress
+import json
+import os
 import re
+import subprocess
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from tests.conftest import require_tool
 
 DEPLOY = Path(__file__).resolve().parents[2] / "packaging" / "companion"
 
@@ -61,3 +66,25 @@ def test_the_backup_job_keeps_a_retention_and_can_restore() -> None:
     assert backup["entrypoint"][-2:] == ["--every", "86400"]
     assert int(backup["environment"]["BACKUP_KEEP"]) >= 7
     assert "./restore.sh:/usr/local/bin/posdesk-restore:ro" in backup["volumes"]
+
+
+def test_caddy_reads_the_caddyfile_and_proxies_the_event_stream_unbuffered() -> None:
+    caddy = require_tool("caddy")
+    adapted = subprocess.run(
+        [caddy, "adapt", "--config", str(DEPLOY / "Caddyfile"), "--adapter", "caddyfile"],
+        env={**os.environ, "POSDESK_DOMAIN": "pay.example.com"},
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert adapted.returncode == 0, adapted.stderr
+    config = json.loads(adapted.stdout)
+    text = json.dumps(config)
+    [server] = config["apps"]["http"]["servers"].values()
+    assert server["listen"] == [":443"]  # HTTPS, with the certificate Caddy obtains for the host
+    assert '"host": ["pay.example.com"]' in text
+    assert (
+        '"flush_interval": -1, "handler": "reverse_proxy", "upstreams": [{"dial": "companion:8700"}]' in text
+    )
+    assert '"output": "discard"' in text
+    [site] = server["routes"]
+    [encoding] = [r for r in site["handle"][0]["routes"] if r["handle"][0]["handler"] == "encode"]
+    assert encoding["match"] == [{"not": [{"path": ["/api/v1/events/stream"]}]}]  # never the stream
