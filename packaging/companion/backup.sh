@@ -24,9 +24,14 @@ backup_once() {
     pg_dump --format=custom --no-owner --no-privileges --dbname="$url" --file="$partial"
     mv "$partial" "$dir/posdesk-$stamp.dump"
     trap - EXIT
-    # Newest first (the names sort by time); everything after the first $keep goes.
-    ls -1 "$dir" | grep -E '^posdesk-[0-9TZ]+\.dump$' | sort -r | tail -n +"$((keep + 1))" |
-        while read -r old; do rm -f -- "$dir/$old"; done
+    # The glob lists the dumps oldest first (the names sort by time): remove all but the last $keep.
+    set -- "$dir"/posdesk-*.dump
+    excess=$(($# - keep))
+    for old in "$@"; do
+        [ "$excess" -gt 0 ] || break
+        rm -f -- "$old"
+        excess=$((excess - 1))
+    done
     echo "posdesk-backup: wrote $dir/posdesk-$stamp.dump, keeping the newest $keep"
 }
 

@@ -178,3 +178,19 @@ def test_the_kept_locale_data_follows_the_payment_pages_languages() -> None:
     from posdesk.companion.i18n import LANGUAGES
 
     assert set(bundle_filter.SHIPPED_LANGUAGES) == set(LANGUAGES)
+
+
+def test_the_packaging_shell_scripts_pass_shellcheck() -> None:
+    import subprocess
+
+    from tests.conftest import require_tool
+
+    shellcheck = require_tool("shellcheck")
+    scripts = [
+        PACKAGING / "build-linux.sh",
+        PACKAGING / "macos" / "build-dmg.sh",
+        PACKAGING / "companion" / "backup.sh",
+        PACKAGING / "companion" / "restore.sh",
+    ]
+    checked = subprocess.run([shellcheck, *map(str, scripts)], capture_output=True, text=True, check=False)
+    assert checked.returncode == 0, checked.stdout
