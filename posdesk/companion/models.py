@@ -228,6 +228,27 @@ class Payment(Base):
     succeeded_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
+class Tender(Base):
+    """Money taken at the counter (cash, the counter card terminal, a gift card, other), recorded by the
+    terminal that took it under the POS's own payment id, so a resent record is stored once."""
+
+    __tablename__ = "tenders"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # the POS's payment id
+    store_id: Mapped[str] = mapped_column(ForeignKey("stores.id"), index=True)
+    terminal_id: Mapped[str] = mapped_column(String(32))
+    ticket_id: Mapped[str] = mapped_column(String(64), index=True)
+    invoice_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    method: Mapped[str] = mapped_column(String(20))  # cash | card | gift_card | other
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    tip_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    currency: Mapped[str] = mapped_column(String(3))
+    reference: Mapped[str] = mapped_column(String(100), default="")
+    refunded_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    received_at: Mapped[datetime] = mapped_column(index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class WebhookEvent(Base):
     """A gateway event, stored once by the gateway's event id before it is applied."""
 

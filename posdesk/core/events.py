@@ -17,6 +17,7 @@ class EventType(enum.StrEnum):
     PAYMENT_FAILED = "payment.failed"
     PAYMENT_REFUNDED = "payment.refunded"
     TIP_ADDED = "tip.added"  # a tip charged after payment, from the confirmation page
+    TENDER_RECORDED = "tender.recorded"  # money taken at a terminal's counter (cash, counter card...)
     LINK_EXPIRED = "link.expired"
     LINK_REVOKED = "link.revoked"
     MESSAGE_STATUS = "message.status"  # Communicator delivery state changed

@@ -154,6 +154,7 @@ class PaymentMethod(enum.StrEnum):
     CARD = "card"
     CASH = "cash"
     GIFT_CARD = "gift_card"
+    OTHER = "other"  # taken at the counter by other means (a cheque, a voucher...), with a reference
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,7 +35,10 @@ from posdesk.gui.qt import (
 
 if TYPE_CHECKING:  # imported when first opened (start-up does without it and the invoice code)
     from posdesk.gui.backend import InvoiceInfo
+    from posdesk.gui.refund_dialog import RefundDialog
     from posdesk.gui.send_invoice_dialog import SendInvoiceDialog
+    from posdesk.gui.tender_dialog import TenderDialog
+    from posdesk.pos.tenders import TenderOutcome
     from posdesk.sync.invoice_links import SentLink
 
 STATE_FILTERS: tuple[tuple[str, tuple[TicketState, ...]], ...] = (
@@ -55,6 +58,7 @@ TICKET_ID_ROLE = Qt.ItemDataRole.UserRole
 
 # A small terminal, or a large one at 200%: the ticket's totals and actions stay in view down to this.
 MINIMUM_SIZE = (800, 540)
+
 
 class TicketsPanel(QWidget):
     """Saved tickets, searchable by number or client name, filtered by state.
@@ -173,6 +177,8 @@ class MainWindow(QMainWindow):
         self.ticket_view.message.connect(lambda text: self.statusBar().showMessage(text, 5000))
         self.ticket_view.ticket_saved.connect(lambda _id: self.tickets_panel.reload_when_shown())
         self.ticket_view.send_invoice_requested.connect(self.open_send_invoice)
+        self.ticket_view.take_payment_requested.connect(self.open_take_payment)
+        self.ticket_view.refund_requested.connect(self.open_refund)
         self.tickets_panel.open_requested.connect(self.open_ticket)
         ctx.worker.failed.connect(lambda op, text: self.statusBar().showMessage(f"{op} failed: {text}", 8000))
         ctx.connection_changed.connect(self._show_connection)
@@ -191,10 +197,12 @@ class MainWindow(QMainWindow):
         pos.addSeparator()
         self._action(pos, "&Save Ticket", QKeySequence.StandardKey.Save, self.ticket_view.save)
         self._action(pos, "Send &Invoice…", "Ctrl+I", self.open_send_invoice)
+        self.take_payment_action = self._action(pos, "Take &Payment…", "Ctrl+P", self.open_take_payment)
         pos.addSeparator()
         self._action(pos, "&Quit", QKeySequence.StandardKey.Quit, self.close)
         manage = self.menuBar().addMenu("&Manage")
         self._action(manage, "&Settings…", "Ctrl+,", self.open_settings)
+        self._action(manage, "&Day Summary…", "Ctrl+D", self.open_day_summary)
         help_menu = self.menuBar().addMenu("&Help")
         self.about_action = self._action(help_menu, "&About posdesk", "", self.open_about)
 
@@ -251,6 +259,72 @@ class MainWindow(QMainWindow):
         _sent, ticket, invoice = result
         self.ticket_view.adopt_saved(ticket, invoice)
         self.tickets_panel.reload_when_shown()
+
+    def open_take_payment(self) -> TenderDialog | None:
+        """Take payment (button, Ctrl+P, POS menu): on the saved ticket, so unsaved edits are saved first."""
+        view = self.ticket_view
+        button = view.actions_bar.take_payment_button
+        if not button.isEnabled():
+            self.statusBar().showMessage(button.toolTip(), 5000)
+            return None
+        self.tabs.setCurrentWidget(view)
+        if view.saving or view.dirty or view.saved_revision is None:
+            view.save()
+            view.when_saved(self.open_take_payment)
+            return None
+        from posdesk.gui.tender_dialog import TenderDialog
+
+        for old in self.findChildren(TenderDialog):
+            if not old.isVisible() and not old.recording:
+                old.deleteLater()
+        dialog = TenderDialog(self.ctx, view.ticket, view.priced.balance_due, self)
+        dialog.recorded.connect(self._on_tender_recorded)
+        dialog.open()
+        return dialog
+
+    def _on_tender_recorded(self, outcome: TenderOutcome) -> None:
+        ticket = outcome.ticket
+        self.ticket_view.adopt_saved(ticket, self.ctx.backend.invoice_info(ticket.id))
+        self.tickets_panel.reload_when_shown()
+        locale = self.ctx.locale
+        words = [f"{outcome.payment.amount.format(locale)} recorded" if outcome.payment else "Recorded"]
+        if outcome.change.is_positive():
+            words.append(f"change due {outcome.change.format(locale)}")
+        if outcome.link:
+            words.append(f"invoice link {outcome.link}")
+        if ticket.is_closed:
+            words.append(f"ticket {ticket.number} closed")
+        self.statusBar().showMessage(" · ".join(words), 8000)
+
+    def open_refund(self, payment_id: str) -> None:
+        """Refund… on a payment: behind the manager PIN."""
+        from posdesk.gui.manager_pin import with_manager_pin
+        from posdesk.gui.refund_dialog import RefundDialog
+
+        view = self.ticket_view
+        payment = next((p for p in view.ticket.payments if p.id == payment_id), None)
+        if payment is None:
+            return
+        ticket = view.ticket
+
+        def refund_dialog() -> RefundDialog:
+            dialog = RefundDialog(self.ctx, ticket, payment, self)
+            dialog.refunded.connect(lambda stored: self._on_refunded(dialog, stored))
+            return dialog
+
+        with_manager_pin(self.ctx, self, refund_dialog, purpose="refunds")
+
+    def _on_refunded(self, dialog: RefundDialog, ticket: Ticket) -> None:
+        self.ticket_view.adopt_saved(ticket, self.ctx.backend.invoice_info(ticket.id))
+        self.tickets_panel.reload_when_shown()
+        self.statusBar().showMessage(dialog.note, 8000)
+
+    def open_day_summary(self) -> None:
+        """Manage > Day summary: behind the manager PIN."""
+        from posdesk.gui.day_summary_dialog import DaySummaryDialog
+        from posdesk.gui.manager_pin import with_manager_pin
+
+        with_manager_pin(self.ctx, self, lambda: DaySummaryDialog(self.ctx, self), purpose="the day summary")
 
     def open_settings(self) -> None:
         from posdesk.gui.settings_dialog import open_settings  # and httpx: not needed to start

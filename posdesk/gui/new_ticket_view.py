@@ -21,8 +21,6 @@ from posdesk.gui.gift_card_dialog import GiftCardDialog
 from posdesk.gui.operations import CollectionOp, OpChanges
 from posdesk.gui.qt import (
     QFrame,
-    QHBoxLayout,
-    QLabel,
     QMessageBox,
     QPushButton,
     QResizeEvent,
@@ -34,13 +32,12 @@ from posdesk.gui.qt import (
     QWidget,
     Signal,
     name,
-    plain_label,
 )
-from posdesk.gui.status import ticket_status
-from posdesk.gui.ticket import ITEM_ROLE, repolish
+from posdesk.gui.ticket import ITEM_ROLE
 from posdesk.gui.ticket.actions import ActionBar
 from posdesk.gui.ticket.catalog import CatalogPanel
 from posdesk.gui.ticket.client_bar import ClientBar
+from posdesk.gui.ticket.header import TicketHeader
 from posdesk.gui.ticket.lines import LinesPanel
 from posdesk.gui.ticket.services import ServicesPanel
 from posdesk.gui.ticket.totals import TotalsPanel
@@ -61,12 +58,16 @@ class NewTicketView(QWidget):
     Signals:
         ticket_saved(str): the ticket with this id was saved.
         send_invoice_requested(): the cashier asked to send the invoice (the main window opens the dialog).
+        take_payment_requested(): Take payment (the main window opens the tender dialog).
+        refund_requested(str): Refund… on the payment with this id (the main window asks for the PIN).
         message(str): a short note for the status bar.
         data_loaded(): the catalog and today's appointments are shown (see ``load_later``).
     """
 
     ticket_saved = Signal(str)
     send_invoice_requested = Signal()
+    take_payment_requested = Signal()
+    refund_requested = Signal(str)
     message = Signal(str)
     data_loaded = Signal()
 
@@ -127,10 +128,14 @@ class NewTicketView(QWidget):
         self.totals_panel.promo_entered.connect(self._on_apply_promo)
         self.lines.last_in_chain = self.totals_panel.promo_edit
         self.services = ServicesPanel()
+        self.header = TicketHeader()
         self.services.appointment_chosen.connect(self.open_appointment)
         self.actions_bar = ActionBar()
         self.actions_bar.save_requested.connect(self.save)
         self.actions_bar.send_invoice_requested.connect(self.send_invoice_requested.emit)
+        self.actions_bar.payment_requested.connect(self.take_payment_requested.emit)
+        self.actions_bar.close_requested.connect(self.close_ticket)
+        self.totals_panel.refund_requested.connect(self.refund_requested.emit)
         self.actions_bar.set_send_invoice(self._feature_on())
 
         splitter = self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
@@ -163,29 +168,14 @@ class NewTicketView(QWidget):
         self.ticket_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.ticket_scroll.viewport().setAutoFillBackground(False)
         outer.addWidget(self.ticket_scroll, 1)
-        top = QHBoxLayout()
-        self.title_label = QLabel("New ticket")
-        self.title_label.setObjectName("ticketTitle")
-        top.addWidget(self.title_label)
-        top.addStretch(1)
-        self.panel_toggle = name(QPushButton("Services today"), "sidePanelToggleButton", "Show today's services")
+        self.panel_toggle = name(
+            QPushButton("Services today"), "sidePanelToggleButton", "Show today's services"
+        )
         self.panel_toggle.setCheckable(True)
         self.panel_toggle.toggled.connect(lambda _on: self._fit_panels())
         self.panel_toggle.hide()
-        top.addWidget(self.panel_toggle)
-        self.status_label = name(plain_label(), "ticketStatusLabel", "Ticket status")
-        top.addWidget(self.status_label)
-        layout.addLayout(top)
-        # A ticket another terminal invoiced says so (and its number there), in the muted "hint" look.
-        self.origin_label = plain_label()
-        self.origin_label.setObjectName("hint")
-        self.origin_label.setAccessibleName("Ticket origin")
-        self.origin_label.hide()
-        layout.addWidget(self.origin_label)
-        self.message_status_label = name(plain_label(), "messageStatusLabel", "Last message to the client")
-        self.message_status_label.setAlignment(Qt.AlignmentFlag.AlignRight)
-        self.message_status_label.setWordWrap(True)
-        layout.addWidget(self.message_status_label)
+        self.header.add_beside_status(self.panel_toggle)
+        layout.addWidget(self.header)
         layout.addWidget(self.client_bar)
         layout.addWidget(self.lines, 1)
         footer = name(QWidget(), "ticketFooter", "Totals and actions")
@@ -211,6 +201,9 @@ class NewTicketView(QWidget):
         self.total_values = self.totals_panel.values
         self.balance_due_label = self.totals_panel.balance_due_label
         self.services_panel = self.services.list
+        self.title_label = self.header.title_label
+        self.status_label = self.header.status_label
+        self.origin_label = self.header.origin_label
         self.save_button = self.actions_bar.save_button
 
     def resizeEvent(self, event: QResizeEvent) -> None:
@@ -441,6 +434,28 @@ class NewTicketView(QWidget):
         for action in after.waiting:
             self.when_saved(action)
 
+    def close_ticket(self) -> None:
+        """Close a ticket with nothing due (fully prepaid, or paid online without a tip) in one click."""
+        if self.dirty or self.saved_revision is None:
+            self.save()
+            self.when_saved(self.close_ticket)
+            return
+        backend, settings, ticket_id = self.ctx.backend, self.ctx.settings, self.ticket.id
+        CollectionOp(
+            "close ticket",
+            lambda: (backend.close_settled_ticket(ticket_id, settings), backend.invoice_info(ticket_id)),
+            changes=OpChanges(tickets=frozenset({ticket_id})),
+            initiator=self,
+        ).success(lambda result: self._on_closed(*result)).failure(
+            lambda error: self.show_error(str(error))
+        ).run_in_background(self.ctx)
+
+    def _on_closed(self, ticket: Ticket, invoice: InvoiceInfo | None) -> None:
+        self.adopt_saved(ticket, invoice)
+        self.message.emit(f"Ticket {ticket.number} closed")
+        self.ticket_saved.emit(ticket.id)
+        self.ctx.wake_sync()
+
     def adopt_saved(self, ticket: Ticket, invoice: InvoiceInfo | None) -> None:
         """The ticket was saved (and sent) by another path: take its stored form."""
         if self.editor.adopt(ticket, invoice):
@@ -466,15 +481,11 @@ class NewTicketView(QWidget):
         except ValueError as exc:
             self.show_error(str(exc))
             self.priced = price_ticket(self.ticket)
-        number = f"Ticket #{self.ticket.number}" if self.ticket.number else "New ticket"
-        self.title_label.setText(number + ("  •" if self.dirty and self.ticket.lines else ""))
-        self.origin_label.setText(self.ticket.note)
-        self.origin_label.setVisible(bool(self.ticket.note))
+        self.header.show_state(self.editor, self._last_message_text)
         read_only = self.read_only
         self.client_bar.show_client(self.client, read_only=read_only)
         self.lines.show_lines(self.ticket, self.priced, read_only=read_only)
         self.totals_panel.show_totals(self.ticket, self.priced)
-        self._refresh_status()
         self._refresh_actions()
 
     def _read_last_message(self) -> None:
@@ -488,21 +499,6 @@ class NewTicketView(QWidget):
             else None
         )
         self._last_message_text = f"Last message: {delivery_words(last)}" if last else ""
-
-    def _refresh_status(self) -> None:
-        text, tone = ticket_status(self.ticket, self.invoice, saved=self.saved_revision is not None)
-        if (
-            self.invoice is not None
-            and not self.ticket.is_closed
-            and self.dirty
-            and not self.invoice.out_of_date
-        ):
-            text, tone = "Unsaved changes: the invoice will be out of date", "warning"
-        self.status_label.setText(text)
-        self.status_label.setProperty("tone", tone)
-        repolish(self.status_label)
-        self.message_status_label.setText(self._last_message_text)
-        self.message_status_label.setVisible(bool(self._last_message_text))
 
     def _refresh_actions(self) -> None:
         editable = not self.read_only

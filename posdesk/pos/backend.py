@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import functools
 from dataclasses import dataclass
-from datetime import date, datetime, tzinfo
+from datetime import UTC, date, datetime, tzinfo
 from typing import TYPE_CHECKING, Any
 
 from posdesk.core.catalog import CatalogItem
@@ -20,10 +20,14 @@ from posdesk.core.client import Client, Holdings
 from posdesk.core.events import LinkStatus
 from posdesk.core.money import Money
 from posdesk.core.pricing import Promotion, price_ticket
-from posdesk.core.ticket import Ticket, TicketState
+from posdesk.core.ticket import Payment, Ticket, TicketState
 from posdesk.store.values import Appointment, TerminalSettings
 
 if TYPE_CHECKING:  # imported where used: they bring SQLAlchemy (see the module's docstring)
+    from zoneinfo import ZoneInfo
+
+    from posdesk.core.day_summary import DaySummary
+    from posdesk.pos.tenders import Tender, TenderOutcome
     from posdesk.store import Database, InvoiceRecord
     from posdesk.store.messages import ClientMessage
     from posdesk.sync.invoice_links import SentLink
@@ -242,6 +246,45 @@ class PosBackend:
             invoice_id=invoice_id,
         )
         return sent, self.load_ticket(ticket.id), self.invoice_info(ticket.id)
+
+    # -- taking payment, refunds, the day ----------------------------------------------------------
+    def record_tender(
+        self, ticket_id: str, tender: Tender, *, settings: TerminalSettings, companion_url: str
+    ) -> TenderOutcome:
+        from posdesk.pos.tenders import record_tender
+
+        return record_tender(self.db, ticket_id, tender, settings, companion_url=companion_url)
+
+    def close_settled_ticket(self, ticket_id: str, settings: TerminalSettings) -> Ticket:
+        from posdesk.pos.tenders import close_settled_ticket
+
+        return close_settled_ticket(self.db, ticket_id, settings)
+
+    def gift_card_balance(self, code: str) -> Money | None:
+        from posdesk.pos.tenders import gift_card_balance
+
+        with self.db.reading() as session:
+            return gift_card_balance(session, code)
+
+    def refund_at_counter(self, ticket_id: str, payment: Payment, amount: Money) -> Ticket:
+        from posdesk.pos.refunds import refund_at_counter
+
+        return refund_at_counter(self.db, ticket_id, payment, amount)
+
+    def queue_online_refund(self, payment: Payment, amount: Money) -> None:
+        from posdesk.pos.refunds import queue_online_refund
+
+        queue_online_refund(self.db, payment, amount)
+
+    def record_refunded_total(self, ticket_id: str, payment_id: str, total: Money) -> Ticket:
+        from posdesk.pos.refunds import record_refunded_total
+
+        return record_refunded_total(self.db, ticket_id, payment_id, total)
+
+    def day_summary(self, day: date, timezone: ZoneInfo, settings: TerminalSettings) -> DaySummary:
+        from posdesk.pos.day_summary import local_day_summary
+
+        return local_day_summary(self.db, day, timezone, settings, datetime.now(UTC))
 
     def list_tickets(
         self, search: str = "", states: tuple[TicketState, ...] = (), limit: int = 100

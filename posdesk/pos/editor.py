@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 from posdesk.core.catalog import CatalogItem, ItemKind
 from posdesk.core.client import Client, Holdings
 from posdesk.core.money import Money, MoneyFormatError
-from posdesk.core.ticket import Coverage, LineDiscount, Ticket, TicketLine, TicketState
+from posdesk.core.ticket import Coverage, LineDiscount, PaymentMethod, Ticket, TicketLine, TicketState
 
 if TYPE_CHECKING:
     from posdesk.pos.backend import InvoiceInfo
@@ -118,10 +118,14 @@ class TicketEditor:
         This terminal has no link for it, so editing or sending it here would fork it (a second link for
         one ticket); the terminal that sent it is where it changes. It still closes here when paid.
         """
-        return (
-            self.saved_revision is not None
-            and self.invoice is None
-            and self.ticket.state in (TicketState.AWAITING_PAYMENT, TicketState.PARTIALLY_PAID)
+        ticket = self.ticket
+        if self.saved_revision is None or self.invoice is not None:
+            return False
+        if ticket.state is TicketState.AWAITING_PAYMENT:
+            return True
+        # Partly paid with no link here: online (so invoiced elsewhere), or only at this counter.
+        return ticket.state is TicketState.PARTIALLY_PAID and any(
+            p.method is PaymentMethod.ONLINE_CARD for p in ticket.payments
         )
 
     @property

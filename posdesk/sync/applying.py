@@ -22,11 +22,13 @@ from posdesk.core.client import Client
 from posdesk.core.events import Event, EventType, LinkStatus
 from posdesk.core.invoice import Invoice, InvoiceFormatError
 from posdesk.core.money import Money
+from posdesk.core.pricing import price_ticket
 from posdesk.core.ticket import Payment, PaymentMethod, Ticket, TicketState, TicketStateError
 from posdesk.store.clients import ClientRepository
 from posdesk.store.invoices import InvoiceRecordRepository
 from posdesk.store.messages import MESSAGES_PATH, apply_communicator_event, record_refused_message
 from posdesk.store.outbox import OutboxEntry
+from posdesk.store.settings import SettingsRepository
 from posdesk.store.tickets import TicketRepository
 
 log = logging.getLogger(__name__)
@@ -119,6 +121,23 @@ def materialize_ticket(session: Session, document: Invoice) -> bool:
     return True
 
 
+def _record_tender(session: Session, ticket: Ticket, raw: dict[str, Any]) -> None:
+    """Money another terminal (or this one, echoed back) took at its counter; once by payment id."""
+    payment = payment_from_event(raw, ticket.currency)
+    if any(p.id == payment.id for p in ticket.payments):
+        return
+    settings = SettingsRepository(session).terminal()
+    due = price_ticket(
+        ticket, promotions=settings.promotions_by_code(), surcharge_rate=settings.surcharge_rate
+    ).balance_due
+    try:
+        ticket.record_payment(payment, due - payment.amount)
+    except TicketStateError as exc:  # closed here meanwhile: keep the money on record, as for online
+        log.warning("tender %s on ticket %s: %s", payment.id, ticket.number, exc)
+        ticket.payments.append(payment)
+        ticket.revision += 1
+
+
 def _change_ticket(session: Session, ticket_id: str, change: Callable[[Ticket], None]) -> bool:
     tickets = TicketRepository(session)
     ticket = tickets.get(ticket_id)
@@ -174,6 +193,8 @@ def apply_event(session: Session, event: Event) -> set[str]:
                     ticket.revision += 1
 
         changed = _change_ticket(session, ticket_id, pay)
+    elif event.type is EventType.TENDER_RECORDED:
+        changed = _change_ticket(session, ticket_id, lambda t: _record_tender(session, t, data["payment"]))
     elif event.type is EventType.TIP_ADDED:
         changed = _change_ticket(
             session, ticket_id, lambda t: t.record_tip(payment_from_event(data["payment"], t.currency))

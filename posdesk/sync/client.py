@@ -186,7 +186,9 @@ class BlockingCompanion:
         self, companion_url: str, credential: str = "", *, transport: httpx.BaseTransport | None = None
     ) -> None:
         self.base_url = companion_url.rstrip("/")
-        headers = {"Authorization": f"Bearer {credential}"} if credential else {}
+        headers = {"User-Agent": USER_AGENT}
+        if credential:
+            headers["Authorization"] = f"Bearer {credential}"
         self._http = httpx.Client(
             base_url=self.base_url,
             headers=headers,

@@ -24,6 +24,7 @@ SCREEN_ORDER = [
     "removeLineButton",
     "promoCodeEdit",
     "applyPromoButton",
+    "takePaymentButton",
     "saveTicketButton",
     "sendInvoiceButton",
     "servicesPanel",

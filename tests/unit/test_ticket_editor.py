@@ -16,7 +16,9 @@ from posdesk.core.ticket import Coverage, LineDiscount, Payment, PaymentMethod, 
 from posdesk.pos.editor import TicketEditor, parse_discount
 
 TODAY = date(2026, 3, 2)
-CUT = CatalogItem("svc_cut", ItemKind.APPOINTMENT, "Haircut", Money(4000, "USD"), AppointmentDetails(staff="Sam"))
+CUT = CatalogItem(
+    "svc_cut", ItemKind.APPOINTMENT, "Haircut", Money(4000, "USD"), AppointmentDetails(staff="Sam")
+)
 GIFT = CatalogItem("gift", ItemKind.GIFT_CARD, "Gift card", Money(0, "USD"), GiftCardDetails())
 ADA = Client("c_ada", "Ada", "Lovelace")
 BOB = Client("c_bob", "Bob", "Plain")
@@ -107,7 +109,9 @@ def paid_elsewhere(e: TicketEditor, amount: int = 1000) -> object:
     stored = e.stored
     assert stored is not None
     stored = copy.deepcopy(stored)
-    payment = Payment("p1", Money(amount, "USD"), Money(0, "USD"), PaymentMethod.ONLINE_CARD, datetime.now(UTC))
+    payment = Payment(
+        "p1", Money(amount, "USD"), Money(0, "USD"), PaymentMethod.ONLINE_CARD, datetime.now(UTC)
+    )
     stored.record_payment(payment, Money(4000 - amount, "USD"))
     return stored
 

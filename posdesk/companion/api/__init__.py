@@ -5,10 +5,19 @@ Every route but pairing needs a paired terminal's bearer credential and sees onl
 
 from fastapi import APIRouter
 
-from posdesk.companion.api import crash_reports, events, gateway, invoices, settings, terminals, updates
+from posdesk.companion.api import (
+    crash_reports,
+    events,
+    gateway,
+    invoices,
+    settings,
+    tenders,
+    terminals,
+    updates,
+)
 
 router = APIRouter()
-for module in (terminals, invoices, settings, gateway, events, updates, crash_reports):
+for module in (terminals, invoices, settings, gateway, events, updates, crash_reports, tenders):
     router.include_router(module.router)
 
 __all__ = ["router"]

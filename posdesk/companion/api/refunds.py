@@ -18,6 +18,12 @@ class RefundRequest(BaseModel):
     amount: int | None = Field(
         default=None, gt=0, description="Minor units; leave out to refund what is left"
     )
+    refunded_before: int | None = Field(
+        default=None,
+        ge=0,
+        description="The refunded total the terminal saw when it asked (a queued refund sent again after a "
+        "lost answer): when the payment's refunded total already covers this refund, nothing is refunded again",
+    )
 
 
 @router.post("/payments/{payment_id}/refund")
@@ -29,6 +35,10 @@ async def refund(
     404 for another store's payment; 409 for a payment that cannot be refunded; 422 for an amount
     over what is left; 502 when the gateway refused.
     """
+    if body.refunded_before is not None and body.amount is not None:
+        done = await run_in_threadpool(_already_refunded, db, terminal.store_id, payment_id[:64], body)
+        if done is not None:
+            return done
     gateways = gateway_directory(request.app.state)
     try:
         outcome = await run_in_threadpool(
@@ -43,3 +53,23 @@ async def refund(
         "currency": outcome.amount.currency,
         "refunded_total": outcome.refunded_total.minor,
     }
+
+
+def _already_refunded(db: Any, store_id: str, payment_id: str, body: RefundRequest) -> dict[str, Any] | None:
+    """The answer to a refund that was already made (its first answer lost), or None."""
+    from posdesk.companion.models import Payment
+
+    assert body.amount is not None and body.refunded_before is not None
+    with db.read() as session:
+        payment = session.get(Payment, payment_id)
+        if payment is None or payment.store_id != store_id:
+            return None
+        if payment.refunded_minor < body.refunded_before + body.amount:
+            return None
+        return {
+            "payment_id": payment.id,
+            "refund_id": "",
+            "amount": body.amount,
+            "currency": payment.currency,
+            "refunded_total": payment.refunded_minor,
+        }

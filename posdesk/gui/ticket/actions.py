@@ -1,4 +1,4 @@
-"""The ticket's actions: Save and (when the feature is on) $ Send Invoice."""
+"""The ticket's actions: Save, Take payment, Close ticket and (when the feature is on) $ Send Invoice."""
 
 from __future__ import annotations
 
@@ -12,10 +12,12 @@ class ActionBar(QWidget):
     screen shows no tooltip), and in its tooltip.
 
     Signals:
-        save_requested(), send_invoice_requested().
+        save_requested(), payment_requested(), close_requested(), send_invoice_requested().
     """
 
     save_requested = Signal()
+    payment_requested = Signal()
+    close_requested = Signal()
     send_invoice_requested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -27,6 +29,13 @@ class ActionBar(QWidget):
         self.reason.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         self.reason.hide()
         self.row.addWidget(self.reason, 1)
+        self.close_button = name(QPushButton("Close ticket"), "closeTicketButton", "Close ticket")
+        self.close_button.setToolTip("Nothing is due: close the ticket")
+        self.close_button.clicked.connect(self.close_requested.emit)
+        self.row.addWidget(self.close_button)
+        self.take_payment_button = name(QPushButton("Take payment…"), "takePaymentButton", "Take payment")
+        self.take_payment_button.clicked.connect(self.payment_requested.emit)
+        self.row.addWidget(self.take_payment_button)
         self.save_button = name(QPushButton("Save"), "saveTicketButton", "Save ticket")
         self.save_button.setToolTip("Save the ticket (Ctrl+S)")
         self.save_button.clicked.connect(self.save_requested.emit)
@@ -48,6 +57,16 @@ class ActionBar(QWidget):
     def show_state(self, editor: TicketEditor, priced: PricedTicket) -> None:
         ticket, editable = editor.ticket, not editor.read_only
         self.save_button.setEnabled(editable and bool(ticket.lines))
+        due = priced.balance_due
+        payable = not ticket.is_closed and bool(ticket.lines) and not editor.sent_elsewhere
+        self.take_payment_button.setEnabled(payable and due.is_positive())
+        self.take_payment_button.setToolTip(
+            "Record cash, a counter card, a gift card or another payment (Ctrl+P)"
+            if payable and due.is_positive()
+            else ("Nothing is due" if payable else "This ticket takes no payment here")
+        )
+        # A $0 ticket (fully prepaid, or paid online without a tip) closes with one click.
+        self.close_button.setVisible(payable and due.is_zero())
         if self.send_button is None:
             self.reason.hide()
             return

@@ -109,7 +109,9 @@ class ClientBar(QWidget):
             return
         found = self._search(text)
         for client in found:
-            contact = " · ".join(part for part in (format_phone(client.phone, self.region), client.email) if part)
+            contact = " · ".join(
+                part for part in (format_phone(client.phone, self.region), client.email) if part
+            )
             row = QListWidgetItem(f"{client.display_name}    {contact}".rstrip())
             row.setData(ITEM_ROLE, client)
             self.results.addItem(row)

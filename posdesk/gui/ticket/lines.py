@@ -62,7 +62,9 @@ class LinesPanel(QWidget):
         header.setSectionResizeMode(COL_ITEM, QHeaderView.ResizeMode.Stretch)
         for column in (COL_QTY, COL_DISCOUNT, COL_AMOUNT, COL_REMOVE):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
-        self.table.setMinimumHeight(84)  # the header and a line: on a small screen the totals below come first
+        self.table.setMinimumHeight(
+            84
+        )  # the header and a line: on a small screen the totals below come first
         layout.addWidget(self.table, 1)
         self.empty_hint = QLabel("Add items from the catalog, or pick an appointment under Services.")
         self.empty_hint.setObjectName("hint")

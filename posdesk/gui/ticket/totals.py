@@ -26,6 +26,7 @@ from posdesk.gui.qt import (
 )
 from posdesk.gui.ticket import ITEM_ROLE
 from posdesk.pos.payments import method_label, payment_status, tips_of
+from posdesk.pos.refunds import refundable
 
 TOTAL_ROWS = (
     ("subtotal", "Subtotal"),
@@ -45,10 +46,12 @@ class TotalsPanel(QWidget):
     Signals:
         promo_entered(str): Apply (or Enter) with this code.
         payment_selected(str): the payment with this id was selected in the list ("" when none).
+        refund_requested(str): Refund… on the selected payment (its id).
     """
 
     promo_entered = Signal(str)
     payment_selected = Signal(str)
+    refund_requested = Signal(str)
 
     def __init__(self, locale: str, timezone: tzinfo, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -101,10 +104,16 @@ class TotalsPanel(QWidget):
         for column in range(1, 5):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
         self.payments.setMaximumHeight(110)
-        self.payments.itemSelectionChanged.connect(
-            lambda: self.payment_selected.emit(self.selected_payment_id())
-        )
+        self.payments.itemSelectionChanged.connect(self._on_selection)
         outer.addWidget(self.payments)
+        refund_row = QHBoxLayout()
+        refund_row.addStretch(1)
+        self.refund_button = name(QPushButton("Refund…"), "refundButton", "Refund the selected payment")
+        self.refund_button.setToolTip("Refund the selected payment (manager PIN)")
+        self.refund_button.clicked.connect(lambda: self.refund_requested.emit(self.selected_payment_id()))
+        refund_row.addWidget(self.refund_button)
+        outer.addLayout(refund_row)
+        self._refundable: set[str] = set()
 
     def _add_row(self, key: str, caption: str) -> QLabel:
         value = name(QLabel(), f"{key}Value", caption)
@@ -140,7 +149,13 @@ class TotalsPanel(QWidget):
         )
         self._show_payments(ticket.payments)
 
+    def _on_selection(self) -> None:
+        chosen = self.selected_payment_id()
+        self.refund_button.setEnabled(chosen in self._refundable)
+        self.payment_selected.emit(chosen)
+
     def _show_payments(self, payments: list[Payment]) -> None:
+        self._refundable = {p.id for p in payments if refundable(p).is_positive()}
         selected = self.selected_payment_id()
         self.payments.blockSignals(True)
         self.payments.setRowCount(len(payments))
@@ -167,6 +182,8 @@ class TotalsPanel(QWidget):
         rows = sum(self.payments.rowHeight(row) for row in range(len(payments)))
         header = self.payments.horizontalHeader().sizeHint().height()
         self.payments.setMaximumHeight(min(110, header + rows + 2 * self.payments.frameWidth() + 2))
+        self.refund_button.setVisible(bool(self._refundable))
+        self.refund_button.setEnabled(self.selected_payment_id() in self._refundable)
 
     def selected_payment_id(self) -> str:
         item = self.payments.item(self.payments.currentRow(), 0) if self.payments.selectedItems() else None

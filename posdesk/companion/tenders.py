@@ -1,0 +1,141 @@
+"""Money taken at a terminal's counter, recorded at the companion so every terminal and the day
+summary see it.
+
+A terminal records a tender under its own payment id (through its outbox, so offline tenders arrive
+later): stored once, then a ``tender.recorded`` event tells the other terminals. A refund of a tender
+(cash handed back, a refund on the counter terminal) moves its refunded total forward only and is told
+with the same ``payment.refunded`` event an online refund uses.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from posdesk.companion.events import append_event
+from posdesk.companion.models import Store, Tender
+from posdesk.core.events import EventType
+from posdesk.core.money import Money
+
+METHODS = frozenset({"cash", "card", "gift_card", "other"})
+
+
+class TenderRefused(ValueError):
+    """The record cannot be taken (``status`` is the HTTP answer)."""
+
+    def __init__(self, message: str, status: int = 422) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+@dataclass(frozen=True, slots=True)
+class TenderRecord:
+    """What a terminal sends: the wire form of the ticket's :class:`posdesk.core.ticket.Payment`."""
+
+    id: str
+    ticket_id: str
+    invoice_id: str | None
+    method: str
+    amount: Money
+    tip: Money
+    reference: str
+    received_at: datetime
+
+    @classmethod
+    def from_wire(cls, body: dict[str, Any]) -> TenderRecord:
+        try:
+            currency = str(body["currency"])
+            received = datetime.fromisoformat(str(body["received_at"]))
+            record = cls(
+                id=str(body["id"])[:64],
+                ticket_id=str(body["ticket_id"])[:64],
+                invoice_id=str(body["invoice_id"])[:64] if body.get("invoice_id") else None,
+                method=str(body["method"]),
+                amount=Money(int(body["amount"]), currency),
+                tip=Money(int(body.get("tip", 0)), currency),
+                reference=str(body.get("reference", ""))[:100],
+                received_at=received if received.tzinfo else received.replace(tzinfo=UTC),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise TenderRefused(f"not a tender: {exc}") from None
+        if record.method not in METHODS:
+            raise TenderRefused(f"unknown tender method {record.method!r}")
+        if record.amount.is_negative() or record.tip.is_negative() or (record.amount + record.tip).is_zero():
+            raise TenderRefused("a tender takes an amount above zero")
+        return record
+
+    def wire(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "amount": self.amount.minor,
+            "tip": self.tip.minor,
+            "currency": self.amount.currency,
+            "method": self.method,
+            "reference": self.reference,
+            "received_at": self.received_at.isoformat(),
+        }
+
+
+def record_tender(session: Session, store: Store, terminal_id: str, record: TenderRecord) -> Tender:
+    """Store a tender once (the same id again returns the stored one) and tell the other terminals."""
+    existing = session.get(Tender, record.id)
+    if existing is not None:
+        if existing.store_id != store.id:
+            raise TenderRefused("No such tender", 404)
+        if (existing.amount_minor, existing.method, existing.ticket_id) != (
+            record.amount.minor,
+            record.method,
+            record.ticket_id,
+        ):
+            raise TenderRefused("This tender id was already used for another tender", 409)
+        return existing
+    if record.amount.currency != store.currency:
+        raise TenderRefused(f"the store takes {store.currency}, not {record.amount.currency}")
+    tender = Tender(
+        id=record.id,
+        store_id=store.id,
+        terminal_id=terminal_id,
+        ticket_id=record.ticket_id,
+        invoice_id=record.invoice_id,
+        method=record.method,
+        amount_minor=record.amount.minor,
+        tip_minor=record.tip.minor,
+        currency=record.amount.currency,
+        reference=record.reference,
+        refunded_minor=0,
+        received_at=record.received_at,
+    )
+    session.add(tender)
+    append_event(
+        session,
+        store.id,
+        EventType.TENDER_RECORDED,
+        invoice_id=record.invoice_id,
+        ticket_id=record.ticket_id,
+        data={"payment": record.wire(), "terminal_id": terminal_id},
+    )
+    return tender
+
+
+def refund_tender(session: Session, store_id: str, tender_id: str, refunded_total: int) -> Tender:
+    """Raise a tender's refunded total to ``refunded_total`` (a lower total changes nothing)."""
+    tender = session.get(Tender, tender_id, with_for_update=True)
+    if tender is None or tender.store_id != store_id:
+        raise TenderRefused("No such tender", 404)
+    if not 0 < refunded_total <= tender.amount_minor + tender.tip_minor:
+        raise TenderRefused("A refund is more than zero and at most what was taken")
+    if refunded_total > tender.refunded_minor:
+        tender.refunded_minor = refunded_total
+        append_event(
+            session,
+            store_id,
+            EventType.PAYMENT_REFUNDED,
+            invoice_id=tender.invoice_id,
+            ticket_id=tender.ticket_id,
+            data={"payment_id": tender.id, "amount": refunded_total, "refunded_total": refunded_total},
+        )
+    return tender

@@ -1,0 +1,148 @@
+"""Refund a payment (behind the manager PIN): online through the companion, a counter tender at the
+counter. The amount defaults to what is left refundable."""
+
+from __future__ import annotations
+
+from posdesk.core.money import Money, MoneyFormatError
+from posdesk.core.ticket import Payment, Ticket
+from posdesk.gui.context import PosContext
+from posdesk.gui.operations import CollectionOp, OpChanges, QueryOp
+from posdesk.gui.qt import (
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QLineEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+    Signal,
+    name,
+    plain_label,
+)
+from posdesk.pos.payments import method_label
+from posdesk.pos.refunds import RefundError, check_refund, is_online, refund_online, refundable
+
+
+class RefundDialog(QDialog):
+    """One refund of one payment.
+
+    Signals:
+        refunded(object): the ticket as stored after the refund (or as it was, when the refund is queued).
+    """
+
+    refunded = Signal(object)
+
+    def __init__(
+        self, ctx: PosContext, ticket: Ticket, payment: Payment, parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
+        name(self, "refundDialog", "Refund")
+        self.setWindowTitle(f"Refund · Ticket #{ticket.number}")
+        self.ctx = ctx
+        self.ticket = ticket
+        self.payment = payment
+        self.busy = False
+        self.note = ""  # what the cashier is told once the dialog closes
+        left = refundable(payment)
+        layout = QVBoxLayout(self)
+        what = plain_label(
+            f"{method_label(payment)} · {(payment.amount + payment.tip).format(ctx.locale)}"
+            + (f" (tip {payment.tip.format(ctx.locale)})" if payment.tip.is_positive() else "")
+        )
+        layout.addWidget(what)
+        form = QFormLayout()
+        self.amount = name(QLineEdit(left.plain()), "refundAmountEdit", "Refund amount")
+        form.addRow(f"Refund ({left.currency})", self.amount)
+        layout.addLayout(form)
+        self.hint = name(plain_label(f"Up to {left.format(ctx.locale)} can be refunded."), "refundHint")
+        self.hint.setObjectName("hint")
+        layout.addWidget(self.hint)
+        self.error = name(plain_label(), "errorMessage", "Refund message")
+        self.error.setWordWrap(True)
+        layout.addWidget(self.error)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
+        self.confirm = name(QPushButton("Refund"), "confirmRefundButton", "Confirm refund")
+        buttons.addButton(self.confirm, QDialogButtonBox.ButtonRole.AcceptRole)
+        self.confirm.clicked.connect(self.submit)
+        buttons.rejected.connect(self.reject)
+        layout.addWidget(buttons)
+
+    def amount_entered(self) -> Money:
+        try:
+            amount = Money.parse(self.amount.text(), self.payment.amount.currency, self.ctx.locale)
+        except MoneyFormatError as exc:
+            raise RefundError(str(exc)) from None
+        check_refund(self.payment, amount)
+        return amount
+
+    def submit(self) -> None:
+        if self.busy:
+            return
+        try:
+            amount = self.amount_entered()
+        except RefundError as exc:
+            self.error.setText(str(exc))
+            return
+        self._busy(True)
+        if not is_online(self.payment):
+            self._write(
+                "refund at the counter", lambda b: b.refund_at_counter(self.ticket.id, self.payment, amount)
+            )
+            self.note = f"Refunded {amount.format(self.ctx.locale)} at the counter"
+            return
+        connection = self.ctx.connection
+        if not (connection.configured and connection.online):
+            self._queue(amount)
+            return
+        url, vault, payment = connection.url, self.ctx.vault, self.payment
+        QueryOp("refund online", lambda: refund_online(url, vault.load(url) or "", payment, amount)).success(
+            lambda total: self._on_refunded_online(amount, total)
+        ).failure(lambda error: self._on_online_failed(amount, error)).run_in_background(self.ctx)
+
+    def _on_refunded_online(self, amount: Money, total: Money) -> None:
+        self.note = f"Refunded {amount.format(self.ctx.locale)} to the client's card"
+        ticket_id, payment_id = self.ticket.id, self.payment.id
+        self._write("record refund", lambda b: b.record_refunded_total(ticket_id, payment_id, total))
+
+    def _on_online_failed(self, amount: Money, error: Exception) -> None:
+        from posdesk.sync.client import CompanionUnavailable
+
+        if isinstance(error, CompanionUnavailable):
+            self._queue(amount)
+            return
+        self._busy(False)
+        detail = getattr(error, "detail", None)
+        self.error.setText(f"Not refunded: {detail or error}")
+
+    def _queue(self, amount: Money) -> None:
+        self.note = (
+            f"Refund of {amount.format(self.ctx.locale)} queued: it is made when this terminal reconnects"
+        )
+        payment, ticket = self.payment, self.ticket
+        self._write("queue refund", lambda b: (b.queue_online_refund(payment, amount), ticket)[1])
+
+    def _write(self, what: str, write: object) -> None:
+        backend, ticket_id = self.ctx.backend, self.ticket.id
+        assert callable(write)
+        CollectionOp(
+            what,
+            lambda: write(backend),
+            changes=OpChanges(tickets=frozenset({ticket_id}), payments=True),
+            initiator=self,
+        ).success(self._on_done).failure(self._on_failed).run_in_background(self.ctx)
+
+    def _on_done(self, ticket: Ticket) -> None:
+        self.busy = False
+        self.ctx.wake_sync()
+        self.refunded.emit(ticket)
+        self.accept()
+
+    def _on_failed(self, error: Exception) -> None:
+        self._busy(False)
+        self.error.setText(f"Not refunded: {error}")
+
+    def _busy(self, busy: bool) -> None:
+        self.busy = busy
+        self.confirm.setEnabled(not busy)
+        if busy:
+            self.error.setText("Refunding…")

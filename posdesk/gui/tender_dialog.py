@@ -1,0 +1,159 @@
+"""Take payment: cash (with change), the counter card terminal, a gift card sold here, or other means."""
+
+from __future__ import annotations
+
+from posdesk.core.money import Money, MoneyFormatError
+from posdesk.core.ticket import PaymentMethod, Ticket
+from posdesk.gui.context import PosContext
+from posdesk.gui.operations import CollectionOp, OpChanges
+from posdesk.gui.qt import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+    Signal,
+    name,
+    plain_label,
+)
+from posdesk.pos.tenders import TENDER_METHODS, Tender, TenderError, TenderOutcome, plan_tender
+
+
+class TenderDialog(QDialog):
+    """One tender toward a saved ticket's balance. Several tenders may settle one ticket.
+
+    Signals:
+        recorded(object): the :class:`~posdesk.pos.tenders.TenderOutcome` once it is stored.
+    """
+
+    recorded = Signal(object)
+
+    def __init__(
+        self, ctx: PosContext, ticket: Ticket, balance_due: Money, parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
+        name(self, "tenderDialog", "Take payment")
+        self.setWindowTitle(f"Take payment · Ticket #{ticket.number}")
+        self.ctx = ctx
+        self.ticket = ticket
+        self.balance_due = balance_due
+        self.recording = False
+        self.outcome: TenderOutcome | None = None
+        money_locale = ctx.locale
+        layout = QVBoxLayout(self)
+        due = name(
+            QLabel(f"Balance due: {balance_due.format(money_locale)}"), "tenderBalanceLabel", "Balance due"
+        )
+        due.setObjectName("tenderBalanceLabel")
+        layout.addWidget(due)
+        form = self.form = QFormLayout()
+        self.method = name(QComboBox(), "tenderMethodCombo", "Payment method")
+        for method, caption in TENDER_METHODS:
+            self.method.addItem(caption, method.value)
+        form.addRow("Method", self.method)
+        self.amount = name(QLineEdit(balance_due.plain()), "tenderAmountEdit", "Amount")
+        form.addRow(f"Amount ({balance_due.currency})", self.amount)
+        self.reference = name(QLineEdit(), "tenderReferenceEdit", "Reference")
+        self.reference.setPlaceholderText("Terminal receipt or authorisation number")
+        self.reference.setMaxLength(100)
+        form.addRow("Reference", self.reference)
+        self.gift_code = name(QLineEdit(), "giftCardCodeEdit", "Gift card code")
+        self.gift_code.setPlaceholderText("The code on the gift card")
+        form.addRow("Gift card", self.gift_code)
+        layout.addLayout(form)
+        self.change_due = name(plain_label(), "changeDueLabel", "Change due")
+        self.change_due.setObjectName("changeDueLabel")
+        layout.addWidget(self.change_due)
+        self.error = name(plain_label(), "errorMessage", "Payment message")
+        self.error.setWordWrap(True)
+        layout.addWidget(self.error)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
+        self.record_button = name(QPushButton("Record payment"), "recordTenderButton", "Record payment")
+        self.record_button.setDefault(True)
+        buttons.addButton(self.record_button, QDialogButtonBox.ButtonRole.AcceptRole)
+        self.record_button.clicked.connect(self.record)
+        buttons.rejected.connect(self.reject)
+        layout.addWidget(buttons)
+        self.method.currentIndexChanged.connect(self._on_method)
+        self.amount.textChanged.connect(self._show_change)
+        self._on_method()
+
+    @property
+    def chosen(self) -> PaymentMethod:
+        return PaymentMethod(self.method.currentData())
+
+    def _on_method(self) -> None:
+        method = self.chosen
+        self._row_visible(self.reference, method in (PaymentMethod.CARD, PaymentMethod.OTHER))
+        self._row_visible(self.gift_code, method is PaymentMethod.GIFT_CARD)
+        self._show_change()
+
+    def _row_visible(self, field: QWidget, visible: bool) -> None:
+        self.form.setRowVisible(field, visible)
+
+    def _given(self) -> Money:
+        return Money.parse(self.amount.text(), self.balance_due.currency, self.ctx.locale)
+
+    def _show_change(self) -> None:
+        """Cash: what goes back to the client, as the amount handed over is typed."""
+        self.error.setText("")
+        if self.chosen is not PaymentMethod.CASH:
+            self.change_due.setText("")
+            return
+        try:
+            plan = plan_tender(Tender(PaymentMethod.CASH, self._given()), self.balance_due)
+        except (MoneyFormatError, TenderError):
+            self.change_due.setText("")
+            return
+        self.change_due.setText(f"Change due: {plan.change.format(self.ctx.locale)}")
+
+    def tender(self) -> Tender:
+        """The tender as entered; ValueError (with a message) when it cannot be taken."""
+        try:
+            given = self._given()
+        except MoneyFormatError as exc:
+            raise TenderError(str(exc)) from None
+        tender = Tender(self.chosen, given, self.reference.text(), self.gift_code.text().strip())
+        plan = plan_tender(tender, self.balance_due)
+        if tender.method is PaymentMethod.GIFT_CARD:
+            left = self.ctx.backend.gift_card_balance(tender.gift_card_code)
+            if left is None:
+                raise TenderError("No gift card with this code was sold here")
+            if left < plan.amount:
+                raise TenderError(f"This gift card has {left.format(self.ctx.locale)} left")
+        return tender
+
+    def record(self) -> None:
+        if self.recording:
+            return
+        try:
+            tender = self.tender()
+        except TenderError as exc:
+            self.error.setText(str(exc))
+            return
+        self.recording = True
+        self.record_button.setEnabled(False)
+        backend, settings, url = self.ctx.backend, self.ctx.settings, self.ctx.connection.url
+        ticket_id = self.ticket.id
+        CollectionOp(
+            "take payment",
+            lambda: backend.record_tender(ticket_id, tender, settings=settings, companion_url=url),
+            changes=OpChanges(tickets=frozenset({ticket_id}), payments=True),
+            initiator=self,
+        ).success(self._on_recorded).failure(self._on_failed).run_in_background(self.ctx)
+
+    def _on_recorded(self, outcome: TenderOutcome) -> None:
+        self.recording = False
+        self.outcome = outcome
+        self.ctx.wake_sync()
+        self.recorded.emit(outcome)
+        self.accept()
+
+    def _on_failed(self, error: Exception) -> None:
+        self.recording = False
+        self.record_button.setEnabled(True)
+        self.error.setText(str(error))

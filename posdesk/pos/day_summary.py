@@ -1,0 +1,103 @@
+"""The day summary from this terminal's own cache: the fallback when the companion cannot be asked.
+
+It sees what this terminal knows: its own tickets and those other terminals' events brought here. The
+dialog says which source the figures come from.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
+
+from posdesk.core.day_summary import DaySummary
+from posdesk.core.money import Money
+from posdesk.core.pricing import price_ticket
+from posdesk.core.tip_split import provider_bases, split_tip
+from posdesk.pos.tenders import LIVE_LINK
+
+if TYPE_CHECKING:
+    from posdesk.store import Database, TerminalSettings
+
+LOOK_AT = 5000  # tickets: a day's fallback figures, not an archive report
+
+
+def local_day_summary(
+    db: Database, day: date, timezone: ZoneInfo, settings: TerminalSettings, now: datetime
+) -> DaySummary:
+    from posdesk.store import InvoiceRecordRepository, TicketRepository
+
+    start = datetime.combine(day, time(0), timezone)
+    end = datetime.combine(day + timedelta(days=1), time(0), timezone)
+    zero = Money.zero(settings.currency)
+    tenders: dict[str, Money] = {}
+    tips, refunds, open_balance, awaiting_amount = zero, zero, zero, zero
+    by_provider: dict[str, Money] = {}
+    open_tickets = awaiting = expired = 0
+    promotions = settings.promotions_by_code()
+    with db.reading() as session:
+        tickets = TicketRepository(session).list((), "", limit=LOOK_AT)
+        records = InvoiceRecordRepository(session)
+        for ticket in tickets:
+            if ticket.currency != settings.currency:
+                continue
+            priced = price_ticket(ticket, promotions=promotions, surcharge_rate=settings.surcharge_rate)
+            for payment in ticket.payments:
+                if not start <= payment.received_at < end:
+                    continue
+                method = payment.method.value
+                tenders[method] = tenders.get(method, zero) + payment.amount
+                tips = tips + payment.tip
+                if payment.refunded is not None:
+                    refunds = refunds + payment.refunded
+                if payment.tip.is_positive():
+                    for name, share in split_tip(payment.tip, provider_bases(ticket.lines, priced)).items():
+                        by_provider[name] = by_provider.get(name, zero) + share
+            if not ticket.is_closed and priced.balance_due.is_positive() and ticket.number:
+                open_tickets += 1
+                open_balance = open_balance + priced.balance_due
+            record = records.get(ticket.id)
+            if record is not None and not ticket.is_closed and record.link_status in LIVE_LINK:
+                if record.expires_at <= now:
+                    expired += 1
+                else:
+                    awaiting += 1
+                    awaiting_amount = awaiting_amount + priced.balance_due
+            elif record is not None and not ticket.is_closed and record.link_status.value == "expired":
+                expired += 1
+    return DaySummary(
+        day=day,
+        currency=settings.currency,
+        source="terminal",
+        tenders=tenders,
+        tips=tips,
+        tips_by_provider=by_provider,
+        refunds=refunds,
+        open_balance=open_balance,
+        open_tickets=open_tickets,
+        links_awaiting=awaiting,
+        links_awaiting_amount=awaiting_amount,
+        links_expired=expired,
+    )
+
+
+def companion_day_summary(companion_url: str, credential: str, day: date, timezone: ZoneInfo) -> DaySummary:
+    """The store's figures from the companion (every terminal). Raises ``CompanionError``."""
+    from posdesk.sync.client import BlockingCompanion
+
+    with BlockingCompanion(companion_url, credential) as companion:
+        return DaySummary.from_wire(companion.get("/day-summary", day=day.isoformat(), tz=timezone.key))
+
+
+def summary_csv(summary: DaySummary, locale: str = "en_US") -> str:
+    """The summary as CSV: a heading naming the day and the source, then section, item, amount rows."""
+    import csv
+    import io
+
+    out = io.StringIO()
+    writer = csv.writer(out)
+    source = "all terminals (companion)" if summary.source == "companion" else "this terminal only"
+    writer.writerow(["Day summary", summary.day.isoformat(), source, summary.currency])
+    writer.writerow(["Section", "Item", "Amount"])
+    writer.writerows(summary.rows(locale))
+    return out.getvalue()

@@ -1,0 +1,110 @@
+"""Refunds from the POS (a manager's action).
+
+An online payment is refunded through the companion's refund API (the gateway gives the money back);
+the answer's refunded total is recorded on the ticket at once, and the ``payment.refunded`` event tells
+every terminal. Offline, the refund waits in the outbox with the refunded total the manager saw, so a
+resend after a lost answer never refunds twice. A tender taken at the counter is refunded at the counter
+(cash handed back, a refund on the counter terminal): recorded on the ticket, and at the companion
+through the outbox.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from posdesk.core.money import Money
+from posdesk.core.ticket import Payment, PaymentMethod, Ticket
+
+if TYPE_CHECKING:
+    from posdesk.store import Database
+
+
+class RefundError(ValueError):
+    """The refund cannot be made as entered; the message says why."""
+
+
+def refunded(payment: Payment) -> Money:
+    return payment.refunded if payment.refunded is not None else Money.zero(payment.amount.currency)
+
+
+def refundable(payment: Payment) -> Money:
+    """What is left to refund: the amount and the tip, less what was refunded already."""
+    return payment.amount + payment.tip - refunded(payment)
+
+
+def check_refund(payment: Payment, amount: Money) -> None:
+    left = refundable(payment)
+    if not left.is_positive():
+        raise RefundError("This payment is already refunded in full")
+    if not amount.is_positive() or amount > left:
+        raise RefundError(f"A refund is more than zero and at most {left.format()}")
+
+
+def is_online(payment: Payment) -> bool:
+    return payment.method is PaymentMethod.ONLINE_CARD
+
+
+def record_refunded_total(db: Database, ticket_id: str, payment_id: str, total: Money) -> Ticket:
+    """Note a payment's refunded total on the ticket (it only moves forward)."""
+    from posdesk.store import TicketRepository
+
+    with db.session() as session:
+        tickets = TicketRepository(session)
+        ticket = tickets.get(ticket_id)
+        if ticket is None:
+            raise RefundError("The ticket is not on this terminal")
+        payment = next((p for p in ticket.payments if p.id == payment_id), None)
+        if payment is None:
+            raise RefundError("The payment is not on this ticket")
+        if total > refunded(payment):
+            base = ticket.revision
+            ticket.record_refund(payment_id, total)
+            tickets.save(ticket, base_revision=base)
+        return ticket
+
+
+def refund_at_counter(db: Database, ticket_id: str, payment: Payment, amount: Money) -> Ticket:
+    """Refund a counter tender: recorded on the ticket and sent to the companion through the outbox."""
+    from posdesk.store import Outbox
+
+    check_refund(payment, amount)
+    total = refunded(payment) + amount
+    ticket = record_refunded_total(db, ticket_id, payment.id, total)
+    with db.session() as session:
+        Outbox(session).enqueue(
+            "api.post",
+            f"tender-refund:{payment.id}:to{total.minor}",
+            {"path": f"/tenders/{payment.id}/refund", "body": {"refunded_total": total.minor}},
+        )
+    return ticket
+
+
+def queue_online_refund(db: Database, payment: Payment, amount: Money) -> None:
+    """Offline: the refund goes when the terminal reconnects, once (see the module's docstring)."""
+    from posdesk.store import Outbox
+
+    check_refund(payment, amount)
+    before = refunded(payment)
+    with db.session() as session:
+        Outbox(session).enqueue(
+            "api.post",
+            f"refund:{payment.id}:to{(before + amount).minor}",
+            {
+                "path": f"/payments/{payment.id}/refund",
+                "body": {"amount": amount.minor, "refunded_before": before.minor},
+            },
+        )
+
+
+def refund_online(companion_url: str, credential: str, payment: Payment, amount: Money) -> Money:
+    """Ask the companion to refund now (blocking: run it as a QueryOp); the payment's refunded total."""
+    from posdesk.sync.client import BlockingCompanion
+
+    check_refund(payment, amount)
+    with BlockingCompanion(companion_url, credential) as companion:
+        answer = companion.post(
+            f"/payments/{payment.id}/refund",
+            {"amount": amount.minor, "refunded_before": refunded(payment).minor},
+            timeout=30,
+        )
+    return Money(int(answer["refunded_total"]), payment.amount.currency)

@@ -1,0 +1,232 @@
+"""Taking payment at the counter: cash, the counter card terminal, a gift card, or other means.
+
+:func:`record_tender` records one tender on a saved ticket in one local transaction: the payment on the
+ticket (a tender that brings the balance to zero closes it), the gift card's balance, and an outbox entry
+that records it at the companion (``POST /api/v1/tenders``), so every terminal and the day summary see
+it; offline it waits in the outbox like everything else. A ticket whose invoice link is still live gets
+its link revoked when the tender settles it, or re-issued for the rest (a new version of the same link,
+whose page shows the smaller balance) when it does not: the client cannot pay twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from posdesk.core.events import LinkStatus
+from posdesk.core.money import Money
+from posdesk.core.pricing import price_ticket
+from posdesk.core.ticket import Payment, PaymentMethod, Ticket, TicketStateError, new_id
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from posdesk.store import Database, InvoiceRecord, TerminalSettings
+
+TENDER_METHODS = (
+    (PaymentMethod.CASH, "Cash"),
+    (PaymentMethod.CARD, "Card on the counter terminal"),
+    (PaymentMethod.GIFT_CARD, "Gift card"),
+    (PaymentMethod.OTHER, "Other"),
+)
+TENDERS_PATH = "/tenders"
+LIVE_LINK = (LinkStatus.PREPARING, LinkStatus.SENT, LinkStatus.OPENED, LinkStatus.PARTIALLY_PAID)
+
+
+class TenderError(ValueError):
+    """The tender cannot be taken as entered; the message says why, in the cashier's words."""
+
+
+@dataclass(frozen=True, slots=True)
+class Tender:
+    """What the cashier entered. For cash, ``given`` is what the client handed over (change comes back)."""
+
+    method: PaymentMethod
+    given: Money
+    reference: str = ""
+    gift_card_code: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class TenderPlan:
+    amount: Money  # recorded toward the balance
+    change: Money  # handed back (cash only)
+
+
+def plan_tender(tender: Tender, balance_due: Money) -> TenderPlan:
+    """How much of ``tender`` goes to the balance, and the change. Raises :class:`TenderError`."""
+    if not tender.given.is_positive():
+        raise TenderError("Enter an amount above zero")
+    if not balance_due.is_positive():
+        raise TenderError("Nothing is due on this ticket")
+    if tender.method is PaymentMethod.CASH:
+        amount = tender.given.min(balance_due)
+        return TenderPlan(amount, tender.given - amount)
+    if tender.given > balance_due:
+        raise TenderError(f"At most the balance due, {balance_due.format()}, for this method")
+    if tender.method is PaymentMethod.GIFT_CARD and not tender.gift_card_code.strip():
+        raise TenderError("Enter the gift card's code")
+    return TenderPlan(tender.given, Money.zero(balance_due.currency))
+
+
+@dataclass(frozen=True, slots=True)
+class TenderOutcome:
+    ticket: Ticket
+    payment: Payment | None
+    change: Money
+    link: str  # "revoked", "reissued" or "" (no live link)
+
+
+def balance_due(ticket: Ticket, settings: TerminalSettings) -> Money:
+    return price_ticket(
+        ticket, promotions=settings.promotions_by_code(), surcharge_rate=settings.surcharge_rate
+    ).balance_due
+
+
+def gift_card_balance(session: Session, code: str) -> Money | None:
+    """The balance of a gift card sold through the POS (held by a client), or None for an unknown code."""
+    row = _gift_card(session, code)
+    return Money(row.balance_minor or 0, row.currency or "USD") if row is not None else None
+
+
+def _gift_card(session: Session, code: str) -> Any:
+    from sqlalchemy import func, select
+
+    from posdesk.store.models import ClientHoldingRow
+
+    return session.scalars(
+        select(ClientHoldingRow).where(
+            ClientHoldingRow.kind == "gift_card",
+            func.upper(ClientHoldingRow.holding_id) == code.strip().upper(),
+        )
+    ).first()
+
+
+def _redeem_gift_card(session: Session, code: str, amount: Money) -> None:
+    row = _gift_card(session, code)
+    if row is None:
+        raise TenderError("No gift card with this code was sold here")
+    balance = Money(row.balance_minor or 0, row.currency or amount.currency)
+    if balance < amount:
+        raise TenderError(f"This gift card has {balance.format()} left")
+    row.balance_minor = (balance - amount).minor
+
+
+def tender_wire(ticket: Ticket, payment: Payment, invoice_id: str | None) -> dict[str, Any]:
+    return {
+        "id": payment.id,
+        "ticket_id": ticket.id,
+        "invoice_id": invoice_id,
+        "method": payment.method.value,
+        "amount": payment.amount.minor,
+        "tip": payment.tip.minor,
+        "currency": payment.amount.currency,
+        "reference": payment.reference,
+        "received_at": payment.received_at.isoformat(),
+    }
+
+
+def record_tender(
+    db: Database,
+    ticket_id: str,
+    tender: Tender,
+    settings: TerminalSettings,
+    *,
+    companion_url: str = "",
+    now: datetime | None = None,
+) -> TenderOutcome:
+    """Record ``tender`` on the saved ticket (see the module's docstring). Raises :class:`TenderError`."""
+    from posdesk.store import InvoiceRecordRepository, Outbox, TicketRepository
+
+    now = now or datetime.now(UTC)
+    with db.session() as session:
+        tickets = TicketRepository(session)
+        ticket = tickets.get(ticket_id)
+        if ticket is None:
+            raise TenderError("Save the ticket before taking payment")
+        if ticket.is_closed:
+            raise TenderError(f"Ticket {ticket.number} is {ticket.state.label.lower()}")
+        due = balance_due(ticket, settings)
+        plan = plan_tender(tender, due)
+        if tender.method is PaymentMethod.GIFT_CARD:
+            _redeem_gift_card(session, tender.gift_card_code, plan.amount)
+        reference = tender.gift_card_code.strip().upper() if tender.method is PaymentMethod.GIFT_CARD else ""
+        payment = Payment(
+            id=new_id(),
+            amount=plan.amount,
+            tip=Money.zero(ticket.currency),
+            method=tender.method,
+            received_at=now,
+            reference=reference or tender.reference.strip()[:100],
+        )
+        base = ticket.revision
+        try:
+            ticket.record_payment(payment, due - plan.amount)
+        except TicketStateError as exc:
+            raise TenderError(str(exc)) from None
+        tickets.save(ticket, base_revision=base)
+        record = InvoiceRecordRepository(session).get(ticket.id)
+        Outbox(session).enqueue(
+            "api.post",
+            f"tender:{payment.id}",
+            {
+                "path": TENDERS_PATH,
+                "body": tender_wire(ticket, payment, record.invoice_id if record else None),
+            },
+            now=now,
+        )
+        link = _settle_link(session, ticket, record, now) if _is_live(record, now) else ""
+    if link == "reissue":
+        from posdesk.sync.invoice_links import send_invoice
+
+        send_invoice(
+            db, ticket_id, amount_requested=None, companion_url=companion_url, settings=settings, now=now
+        )
+        link = "reissued"
+    with db.reading() as session:
+        stored = TicketRepository(session).get(ticket_id)
+    assert stored is not None
+    return TenderOutcome(stored, payment, plan.change, link)
+
+
+def _is_live(record: InvoiceRecord | None, now: datetime) -> bool:
+    return record is not None and record.link_status in LIVE_LINK and record.expires_at > now
+
+
+def _settle_link(session: Session, ticket: Ticket, record: InvoiceRecord | None, now: datetime) -> str:
+    """Revoke the live link of a settled ticket; a ticket with a balance left gets it re-issued."""
+    from posdesk.store import InvoiceRecordRepository, Outbox
+
+    assert record is not None
+    if not ticket.is_closed:
+        return "reissue"
+    InvoiceRecordRepository(session).advance_link_status(ticket.id, LinkStatus.REVOKED)
+    Outbox(session).enqueue(
+        "invoice.revoke", f"revoke:{record.invoice_id}", {"invoice_id": record.invoice_id}, now=now
+    )
+    return "revoked"
+
+
+def close_settled_ticket(db: Database, ticket_id: str, settings: TerminalSettings) -> Ticket:
+    """Close a ticket with nothing due (fully prepaid, or paid online without a tip) in one click."""
+    from posdesk.core.ticket import TicketState
+    from posdesk.store import InvoiceRecordRepository, TicketRepository
+
+    now = datetime.now(UTC)
+    with db.session() as session:
+        tickets = TicketRepository(session)
+        ticket = tickets.get(ticket_id)
+        if ticket is None:
+            raise TenderError("Save the ticket before closing it")
+        if ticket.is_closed:
+            return ticket
+        if balance_due(ticket, settings).is_positive():
+            raise TenderError("This ticket still has a balance: take payment first")
+        base = ticket.revision
+        ticket.move_to(TicketState.PAID)
+        tickets.save(ticket, base_revision=base)
+        record = InvoiceRecordRepository(session).get(ticket.id)
+        if _is_live(record, now):
+            _settle_link(session, ticket, record, now)
+        return ticket

@@ -1,0 +1,200 @@
+"""Finishing a sale at the counter: Take payment (cash with change, counter card, gift card), several
+tenders on one ticket, the $0 close, every payment listed with its status and the tips apart, refunds
+behind the manager PIN, and the day summary from this terminal's cache."""
+
+from __future__ import annotations
+
+import csv
+from datetime import UTC, datetime
+from pathlib import Path
+
+from posdesk.core.client import GiftCardBalance, Holdings
+from posdesk.core.money import Money
+from posdesk.core.ticket import Payment, PaymentMethod, TicketState
+from posdesk.gui.pin import hash_pin
+from posdesk.gui.qt import QComboBox, QDialog, QLabel, QLineEdit, QPushButton, Qt, QTableWidget
+from posdesk.store import ClientRepository, Outbox, TicketRepository
+from tests.gui.conftest import ADA, BOB, GRACE, Pos, wait_idle
+from tests.gui.test_new_ticket_view import add_from_catalog
+from tests.gui.test_settings_dialog import enter_pin, visible
+
+PIN = "4821"
+
+
+def click(qtbot, pos: Pos, object_name: str) -> None:
+    button = pos.window.findChild(QPushButton, object_name)
+    assert button is not None and button.isVisible() and button.isEnabled(), object_name
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+
+
+def take_payment(qtbot, pos: Pos, method: str, amount: str, **fields: str) -> QDialog:
+    click(qtbot, pos, "takePaymentButton")
+    wait_idle(qtbot, pos.ctx)  # unsaved edits are saved first
+    qtbot.waitUntil(lambda: any(d.isVisible() for d in pos.window.findChildren(QDialog, "tenderDialog")))
+    dialog = visible(pos, "tenderDialog")
+    combo = dialog.findChild(QComboBox, "tenderMethodCombo")
+    combo.setCurrentIndex(combo.findText(method))
+    dialog.findChild(QLineEdit, "tenderAmountEdit").setText(amount)
+    for object_name, text in fields.items():
+        dialog.findChild(QLineEdit, object_name).setText(text)
+    return dialog
+
+
+def record(qtbot, pos: Pos, dialog: QDialog) -> None:
+    qtbot.mouseClick(dialog.findChild(QPushButton, "recordTenderButton"), Qt.MouseButton.LeftButton)
+    wait_idle(qtbot, pos.ctx)
+
+
+def payments_rows(pos: Pos) -> list[list[str]]:
+    table = pos.window.findChild(QTableWidget, "paymentsList")
+    return [[table.item(r, c).text() for c in range(table.columnCount())] for r in range(table.rowCount())]
+
+
+def label(pos: Pos, object_name: str) -> str:
+    return pos.window.findChild(QLabel, object_name).text()
+
+
+def test_cash_with_change_then_a_counter_card_settle_a_ticket_and_close_it(qtbot, pos: Pos) -> None:
+    pos.view.set_client(BOB)
+    add_from_catalog(qtbot, pos, "Haircut")  # 40.00 + 8% = 43.20
+    add_from_catalog(qtbot, pos, "Shampoo")  # 18.00 + 8% = 19.44 -> 62.64
+
+    dialog = take_payment(qtbot, pos, "Cash", "50")
+    assert dialog.findChild(QLineEdit, "tenderAmountEdit").text() == "50"
+    # Cash handed over below the balance: no change, the rest stays due.
+    assert dialog.findChild(QLabel, "changeDueLabel").text() == "Change due: $0.00"
+    record(qtbot, pos, dialog)
+    assert not dialog.isVisible()
+    assert pos.view.ticket.state is TicketState.PARTIALLY_PAID
+    assert label(pos, "balanceDueLabel") == "$12.64"
+    assert payments_rows(pos)[0][:2] == ["Cash", "$50.00"] and payments_rows(pos)[0][4] == "Paid"
+
+    dialog = take_payment(qtbot, pos, "Card on the counter terminal", "20", tenderReferenceEdit="AUTH 7731")
+    error = dialog.findChild(QLabel, "errorMessage")
+    qtbot.mouseClick(dialog.findChild(QPushButton, "recordTenderButton"), Qt.MouseButton.LeftButton)
+    assert dialog.isVisible() and "At most the balance due, $12.64" in error.text()
+    dialog.findChild(QLineEdit, "tenderAmountEdit").setText("12.64")
+    record(qtbot, pos, dialog)
+
+    ticket = pos.view.ticket
+    assert ticket.state is TicketState.PAID and pos.view.read_only
+    assert label(pos, "ticketStatusLabel").startswith("Paid")
+    assert [row[0] for row in payments_rows(pos)] == ["Cash", "Card (counter terminal) · AUTH 7731"]
+    assert not pos.window.findChild(QPushButton, "takePaymentButton").isEnabled()
+    with pos.db.reading() as session:
+        stored = TicketRepository(session).get(ticket.id)
+        queued = [e.payload["path"] for e in Outbox(session).due(limit=50) if e.kind == "api.post"]
+    assert stored is not None and stored.state is TicketState.PAID
+    assert [p.method for p in stored.payments] == [PaymentMethod.CASH, PaymentMethod.CARD]
+    assert queued == ["/tenders", "/tenders"]  # every tender goes to the companion through the outbox
+
+
+def test_cash_above_the_balance_gives_change_and_closes(qtbot, pos: Pos) -> None:
+    pos.view.set_client(BOB)
+    add_from_catalog(qtbot, pos, "Shampoo")  # 19.44
+    dialog = take_payment(qtbot, pos, "Cash", "20")
+    assert dialog.findChild(QLabel, "changeDueLabel").text() == "Change due: $0.56"
+    record(qtbot, pos, dialog)
+    assert pos.view.ticket.state is TicketState.PAID
+    assert payments_rows(pos)[0][1] == "$19.44"  # the change went back: it was never the store's
+    assert "change due $0.56" in pos.window.statusBar().currentMessage()
+
+
+def test_a_gift_card_sold_here_pays_up_to_its_balance(qtbot, pos: Pos) -> None:
+    with pos.db.session() as session:
+        ClientRepository(session).set_holdings(
+            GRACE.id, Holdings(gift_cards=(GiftCardBalance("GC-100", Money(1000, "USD")),))
+        )
+    pos.view.set_client(BOB)
+    add_from_catalog(qtbot, pos, "Shampoo")  # 19.44
+    dialog = take_payment(qtbot, pos, "Gift card", "19.44", giftCardCodeEdit="gc-100")
+    qtbot.mouseClick(dialog.findChild(QPushButton, "recordTenderButton"), Qt.MouseButton.LeftButton)
+    assert "This gift card has $10.00 left" in dialog.findChild(QLabel, "errorMessage").text()
+    dialog.findChild(QLineEdit, "giftCardCodeEdit").setText("NOPE")
+    dialog.findChild(QLineEdit, "tenderAmountEdit").setText("5")
+    qtbot.mouseClick(dialog.findChild(QPushButton, "recordTenderButton"), Qt.MouseButton.LeftButton)
+    assert "No gift card with this code" in dialog.findChild(QLabel, "errorMessage").text()
+    dialog.findChild(QLineEdit, "giftCardCodeEdit").setText("GC-100")
+    record(qtbot, pos, dialog)
+    assert pos.view.ticket.state is TicketState.PARTIALLY_PAID
+    assert pos.ctx.backend.gift_card_balance("GC-100") == Money(500, "USD")
+
+
+def test_a_fully_prepaid_ticket_closes_with_one_click(qtbot, pos: Pos) -> None:
+    pos.view.set_client(ADA)  # two haircuts left in her package
+    add_from_catalog(qtbot, pos, "Haircut")
+    assert label(pos, "balanceDueLabel") == "$0.00"
+    assert not pos.window.findChild(QPushButton, "takePaymentButton").isEnabled()
+    click(qtbot, pos, "closeTicketButton")
+    wait_idle(qtbot, pos.ctx)
+    wait_idle(qtbot, pos.ctx)
+    assert pos.view.ticket.state is TicketState.PAID
+    assert not pos.window.findChild(QPushButton, "closeTicketButton").isVisible()
+
+
+def test_online_payments_and_tips_are_listed_and_tips_shown_apart(qtbot, pos: Pos) -> None:
+    pos.view.set_client(BOB)
+    add_from_catalog(qtbot, pos, "Haircut")  # 43.20
+    pos.view.save()
+    wait_idle(qtbot, pos.ctx)
+    with pos.db.session() as session:
+        tickets = TicketRepository(session)
+        ticket = tickets.get(pos.view.ticket.id)
+        paid = Payment("pay_1", Money(2000, "USD"), Money(648, "USD"), PaymentMethod.ONLINE_CARD,
+                       datetime.now(UTC), card_brand="visa", card_last4="4242")  # fmt: skip
+        base = ticket.revision
+        ticket.record_payment(paid, Money(2320, "USD"))
+        tickets.save(ticket, base_revision=base)
+    pos.ctx.tickets_changed.emit({ticket.id})
+    rows = payments_rows(pos)
+    assert rows[0][0] == "Online card visa ···4242" and rows[0][1:3] == ["$20.00", "$6.48"]
+    assert label(pos, "tipsValue") == "$6.48" and label(pos, "paidValue") == "−$20.00"
+    assert label(pos, "balanceDueLabel") == "$23.20"
+
+
+def test_a_counter_refund_needs_the_manager_pin_and_shows_on_the_ticket(qtbot, make_pos) -> None:
+    pos = make_pos(manager_pin_hash=hash_pin(PIN, iterations=1000))
+    pos.view.set_client(BOB)
+    add_from_catalog(qtbot, pos, "Shampoo")
+    record(qtbot, pos, take_payment(qtbot, pos, "Cash", "19.44"))
+    table = pos.window.findChild(QTableWidget, "paymentsList")
+    assert not pos.window.findChild(QPushButton, "refundButton").isEnabled()  # nothing selected
+    table.selectRow(0)
+    click(qtbot, pos, "refundButton")
+    enter_pin(pos, "0000")
+    assert visible(pos, "managerPinDialog").findChild(QLabel, "errorMessage").text() == "Wrong PIN"
+    enter_pin(pos, PIN)
+    dialog = visible(pos, "refundDialog")
+    amount = dialog.findChild(QLineEdit, "refundAmountEdit")
+    assert amount.text() == "19.44"  # what is left refundable
+    amount.setText("25")
+    dialog.findChild(QPushButton, "confirmRefundButton").click()
+    assert "at most $19.44" in dialog.findChild(QLabel, "errorMessage").text()
+    amount.setText("5")
+    dialog.findChild(QPushButton, "confirmRefundButton").click()
+    wait_idle(qtbot, pos.ctx)
+    assert not dialog.isVisible()
+    assert payments_rows(pos)[0][4] == "Partly refunded ($5.00)"
+    with pos.db.reading() as session:
+        paths = [e.payload["path"] for e in Outbox(session).due(limit=50) if e.kind == "api.post"]
+    assert paths[-1].endswith("/refund")
+
+
+def test_the_day_summary_from_this_terminal_shows_tenders_and_exports_csv(
+    qtbot, make_pos, tmp_path: Path
+) -> None:
+    pos = make_pos(online=False, manager_pin_hash=hash_pin(PIN, iterations=1000))
+    pos.view.set_client(BOB)
+    add_from_catalog(qtbot, pos, "Shampoo")
+    record(qtbot, pos, take_payment(qtbot, pos, "Cash", "10"))
+    record(qtbot, pos, take_payment(qtbot, pos, "Card on the counter terminal", "9.44"))
+    pos.window.open_day_summary()
+    enter_pin(pos, PIN)
+    dialog = visible(pos, "daySummaryDialog")
+    qtbot.waitUntil(lambda: dialog.summary is not None, timeout=10_000)
+    assert "this terminal only" in dialog.findChild(QLabel, "daySummarySourceLabel").text()
+    assert dialog.figure("Takings", "Cash") == "$10.00"
+    assert dialog.figure("Takings", "Counter card") == "$9.44"
+    assert dialog.figure("Takings", "Total") == "$19.44"
+    rows = list(csv.reader(dialog.export_csv(tmp_path / "day.csv").read_text(encoding="utf-8").splitlines()))
+    assert rows[0][2] == "this terminal only" and ["Takings", "Cash", "$10.00"] in rows
