@@ -8,7 +8,7 @@ if one is missing, the POS still starts and works on its own (tickets are saved 
 ``run`` shows the window first and connects after (DESIGN.md section 7 wants the New Ticket view within
 3x of a bare window). Before the first frame only PySide6, ``posdesk.core`` and the stdlib ``sqlite3``
 are loaded: the first screen reads the cache through :meth:`Database.direct`. Once the window is up,
-a thread (:class:`DemoStarter`) starts the embedded companion (demo mode; FastAPI and uvicorn are
+a thread (:class:`~posdesk.gui.demo_start.DemoStarter`) starts the embedded companion (demo mode; FastAPI and uvicorn are
 imported there) and loads what connecting and the first save need (keyring, the sync client with
 httpx, SQLAlchemy and the models); then syncing starts from the event loop. Meanwhile the POS works
 offline: the demo companion's address is chosen before it starts, so a link made in those first
@@ -18,13 +18,10 @@ seconds is already the right one and its upload waits in the outbox.
 
 from __future__ import annotations
 
-import contextlib
-import importlib
 import logging
 import socket
 import sys
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, cast
@@ -34,6 +31,7 @@ from posdesk.config import PosConfig
 from posdesk.gui.backend import PosBackend
 from posdesk.gui.context import PosContext
 from posdesk.gui.credentials import CredentialVault
+from posdesk.gui.demo_start import DemoStarter, start_companion
 from posdesk.gui.main_window import MainWindow
 from posdesk.gui.new_ticket_view import NewTicketView
 from posdesk.gui.qt import QApplication, QObject, QTimer, Signal
@@ -44,7 +42,6 @@ from posdesk.store import Database, TerminalSettings
 log = logging.getLogger(__name__)
 DEMO_BANNER = "Demo mode: payments are simulated. Pay a link with the test card 4242 4242 4242 4242."
 STARTING_DEMO = "Starting demo companion…"
-UI_SWITCH_INTERVAL = 0.001  # seconds; see DemoStarter._run
 
 
 class SyncBridge(QObject):
@@ -75,76 +72,6 @@ class SyncBridge(QObject):
         self.notice.emit(text)
 
 
-class DemoStarter(QObject):
-    """Connecting's slow part, on its own thread once the window is up; says when done on the UI thread.
-
-    In demo mode it starts the embedded companion and pairs with it. In both modes it then loads what
-    connecting and the first save need and the first screen did without (:func:`_warm_up`: the
-    keyring backend, the sync client with httpx, SQLAlchemy and the models), so the UI thread does
-    not pay for those imports.
-
-    Signals:
-        finished(): ``outcome`` is set: ``(companion, pairing)``, or ``(None, exception)`` (demo mode);
-            ``None`` when there was no companion to start.
-    """
-
-    finished = Signal()
-
-    def __init__(self, data_dir: Path, url: str, db: Database | None = None, *, demo: bool = True) -> None:
-        super().__init__()
-        self.data_dir = data_dir
-        self.url = url
-        self.db = db
-        self.demo = demo
-        self.outcome: tuple[Any, Any] | None = None
-        self._future: Future[None] | None = None
-
-    def start(self) -> None:
-        runner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="posdesk-demo-start")
-        self._future = runner.submit(self._run)
-        runner.shutdown(wait=False)  # the thread ends when its one task does
-
-    def join(self, timeout: float) -> None:
-        """Wait (at most ``timeout`` seconds) for the start-up thread to finish."""
-        if self._future is not None:
-            with contextlib.suppress(TimeoutError, Exception):
-                self._future.result(timeout)
-
-    def _run(self) -> None:
-        # While this thread imports (which holds the GIL for long stretches), let the UI thread take the
-        # GIL back within 1 ms instead of Python's default 5 ms: the cashier is already typing.
-        interval = sys.getswitchinterval()
-        sys.setswitchinterval(min(interval, UI_SWITCH_INTERVAL))
-        try:
-            if self.demo:
-                self.outcome = _start_companion(self.data_dir, self.url)
-            if self.db is not None:
-                _warm_up(self.db)
-        finally:
-            sys.setswitchinterval(interval)
-        self.finished.emit()
-
-
-def _warm_up(db: Database) -> None:
-    """Import (on this thread) what connecting and the first write need; failures are left to the
-    code that needs them, which reports them as it always did."""
-    for what, load in (
-        ("the keyring", _load_keyring),
-        ("the sync client", lambda: importlib.import_module("posdesk.sync.service")),
-        ("the local cache's ORM", db.warm_up),
-    ):
-        try:
-            load()
-        except Exception as exc:
-            log.info("loading %s ahead of use failed: %s", what, exc)
-
-
-def _load_keyring() -> None:
-    import keyring
-
-    keyring.get_keyring()  # picks the backend (an entry-point scan) once, here
-
-
 @dataclass
 class PosApp:
     """A running POS: what start-up made, and how to stop it."""
@@ -165,7 +92,7 @@ class PosApp:
         """Start the demo companion (demo mode) and syncing, and wait for both (tests, the self-test)."""
         if self.ctx.connection.demo:
             assert self.data_dir is not None
-            self._adopt_companion(*_start_companion(self.data_dir, self.ctx.connection.url))
+            self._adopt_companion(*start_companion(self.data_dir, self.ctx.connection.url))
         else:
             self.reconnect()
 
@@ -311,29 +238,6 @@ def _prepare_demo(db: Database, ctx: PosContext, notes: list[str]) -> None:
             replace(settings, online_payment_link_enabled=True, languages=PAGE_LANGUAGES)
         )
     ctx.settings = settings
-
-
-def _start_companion(data_dir: Path, url: str) -> tuple[Any, Any]:
-    """Start the embedded companion at ``url`` and pair this terminal with it (any thread).
-
-    Returns ``(companion, pairing)``, or ``(None, exception)`` when it could not start: the POS then
-    works offline. Imports FastAPI and uvicorn, which is why ``run`` calls it only after the window
-    is shown.
-    """
-    try:
-        from posdesk.companion.embedded import start_embedded
-        from posdesk.sync import pair
-
-        host, port = url.removeprefix("http://").rsplit(":", 1)
-        companion = start_embedded(data_dir / "companion", port=int(port), public_host=host)
-        try:
-            return companion, pair(companion.url, companion.pairing_code, "Demo terminal")
-        except BaseException:
-            companion.stop()
-            raise
-    except Exception as exc:  # ImportError, a port taken meanwhile, a failed pairing
-        log.warning("demo companion not started: %s", exc)
-        return None, exc
 
 
 def _start_sync(db: Database, ctx: PosContext, bridge: SyncBridge) -> Any:

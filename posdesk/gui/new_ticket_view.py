@@ -20,11 +20,8 @@ from posdesk.gui.context import PosContext
 from posdesk.gui.gift_card_dialog import GiftCardDialog
 from posdesk.gui.operations import CollectionOp, OpChanges
 from posdesk.gui.qt import (
-    QFrame,
-    QMessageBox,
     QPushButton,
     QResizeEvent,
-    QScrollArea,
     QSplitter,
     Qt,
     QTimer,
@@ -35,6 +32,7 @@ from posdesk.gui.qt import (
 )
 from posdesk.gui.ticket import ITEM_ROLE
 from posdesk.gui.ticket.actions import ActionBar
+from posdesk.gui.ticket.card import TicketCard
 from posdesk.gui.ticket.catalog import CatalogPanel
 from posdesk.gui.ticket.client_bar import ClientBar
 from posdesk.gui.ticket.header import TicketHeader
@@ -136,12 +134,16 @@ class NewTicketView(QWidget):
         self.actions_bar.payment_requested.connect(self.take_payment_requested.emit)
         self.actions_bar.close_requested.connect(self.close_ticket)
         self.totals_panel.refund_requested.connect(self.refund_requested.emit)
-        self.actions_bar.set_send_invoice(self._feature_on())
+        self.actions_bar.set_send_invoice(self.ctx.settings.online_payment_link_enabled)
 
         splitter = self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
         splitter.setChildrenCollapsible(False)
         splitter.addWidget(self.catalog)
-        splitter.addWidget(self._build_ticket())
+        self.card = TicketCard(self.header, self.client_bar, self.lines, self.totals_panel, self.actions_bar)
+        self.panel_toggle = self.card.panel_toggle
+        self.panel_toggle.toggled.connect(lambda _on: self._fit_panels())
+        self.ticket_scroll = self.card.scroll_area
+        splitter.addWidget(self.card)
         splitter.addWidget(self.services)
         for index, stretch in enumerate((2, 5, 2)):
             splitter.setStretchFactor(index, stretch)
@@ -150,41 +152,6 @@ class NewTicketView(QWidget):
         layout.setContentsMargins(10, 10, 10, 10)
         layout.addWidget(splitter)
         self._alias_widgets()
-
-    def _build_ticket(self) -> QWidget:
-        frame = QFrame()
-        frame.setObjectName("card")
-        outer = QVBoxLayout(frame)
-        # The ticket's header, client and lines scroll when the window is short (a small terminal, 200%
-        # scale); the totals and actions below them stay in view, always.
-        upper = QWidget()
-        upper.setObjectName("ticketScrollContents")
-        layout = QVBoxLayout(upper)
-        layout.setContentsMargins(0, 0, 0, 0)
-        self.ticket_scroll = name(QScrollArea(), "ticketScrollArea", "Ticket")
-        self.ticket_scroll.setWidget(upper)
-        self.ticket_scroll.setWidgetResizable(True)
-        self.ticket_scroll.setFrameShape(QFrame.Shape.NoFrame)
-        self.ticket_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.ticket_scroll.viewport().setAutoFillBackground(False)
-        outer.addWidget(self.ticket_scroll, 1)
-        self.panel_toggle = name(
-            QPushButton("Services today"), "sidePanelToggleButton", "Show today's services"
-        )
-        self.panel_toggle.setCheckable(True)
-        self.panel_toggle.toggled.connect(lambda _on: self._fit_panels())
-        self.panel_toggle.hide()
-        self.header.add_beside_status(self.panel_toggle)
-        layout.addWidget(self.header)
-        layout.addWidget(self.client_bar)
-        layout.addWidget(self.lines, 1)
-        footer = name(QWidget(), "ticketFooter", "Totals and actions")
-        footer_layout = QVBoxLayout(footer)
-        footer_layout.setContentsMargins(0, 0, 0, 0)
-        footer_layout.addWidget(self.totals_panel)
-        footer_layout.addWidget(self.actions_bar)
-        outer.addWidget(footer)
-        return frame
 
     def _alias_widgets(self) -> None:
         """The panels' widgets under the names the main window, scripts and tests know."""
@@ -211,24 +178,14 @@ class NewTicketView(QWidget):
         self._fit_panels()
 
     def _fit_panels(self) -> None:
-        """Both side panels on a wide window; on a narrow one, the catalog or (toggled) the services."""
-        narrow = self.width() < NARROW_WIDTH
-        services = self.panel_toggle.isChecked()
-        self.panel_toggle.setVisible(narrow)
-        self.panel_toggle.setText("Catalog" if services else "Services today")
-        self.panel_toggle.setAccessibleName("Show the catalog" if services else "Show today's services")
-        self.catalog.setVisible(not narrow or not services)
-        self.services.setVisible(not narrow or services)
-
-    def _feature_on(self) -> bool:
-        return bool(getattr(self.ctx.settings, "online_payment_link_enabled", False))
+        self.card.fit_side_panels(self.width() < NARROW_WIDTH, self.catalog, self.services)
 
     @property
     def send_button(self) -> QPushButton | None:
         return self.actions_bar.send_button
 
     def _on_settings_changed(self) -> None:
-        self.actions_bar.set_send_invoice(self._feature_on())
+        self.actions_bar.set_send_invoice(self.ctx.settings.online_payment_link_enabled)
         self._refresh()
 
     # -- catalog and services ---------------------------------------------------------------------
@@ -328,30 +285,13 @@ class NewTicketView(QWidget):
     def set_walk_in(self) -> None:
         """Make the ticket a walk-in; on a ticket already invoiced to a client, only after asking."""
         if self.invoice is not None and self.client is not None and not self.read_only:
-            self._confirm_walk_in()
+            self.client_bar.confirm_walk_in(self.client.display_name, self._make_walk_in)
             return
         self._make_walk_in()
 
     def _make_walk_in(self) -> None:
         self.set_client(None)
         self.client_bar.set_walk_in_active(True)
-
-    def _confirm_walk_in(self) -> None:
-        assert self.client is not None
-        box = QMessageBox(
-            QMessageBox.Icon.Question,
-            "Make this a walk-in?",
-            f"{self.client.display_name} was sent an invoice for this ticket. Remove them from the ticket? "
-            "Their link keeps showing the last invoice sent until you send a new one.",
-            QMessageBox.StandardButton.Cancel,
-            self,
-        )
-        name(box, "walkInConfirmDialog", "Confirm walk-in")
-        remove = box.addButton("Remove client", QMessageBox.ButtonRole.DestructiveRole)
-        name(remove, "confirmWalkInButton", "Remove the client from the ticket")
-        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
-        box.finished.connect(lambda _result: self._make_walk_in() if box.clickedButton() is remove else None)
-        box.open()
 
     def _on_new_client(self, prefill: str) -> None:
         dialog = ClientFormDialog(self.ctx, self)

@@ -10,6 +10,7 @@ from posdesk.gui.qt import (
     QLineEdit,
     QListWidget,
     QListWidgetItem,
+    QMessageBox,
     QPushButton,
     Qt,
     QVBoxLayout,
@@ -101,6 +102,23 @@ class ClientBar(QWidget):
         self.search_edit.clear()
         self.search_edit.blockSignals(False)
         self.results.hide()
+
+    def confirm_walk_in(self, client_name: str, confirmed: Callable[[], object]) -> None:
+        """Ask before taking an invoiced client off the ticket; ``confirmed`` runs on "Remove client"."""
+        box = QMessageBox(
+            QMessageBox.Icon.Question,
+            "Make this a walk-in?",
+            f"{client_name} was sent an invoice for this ticket. Remove them from the ticket? "
+            "Their link keeps showing the last invoice sent until you send a new one.",
+            QMessageBox.StandardButton.Cancel,
+            self,
+        )
+        name(box, "walkInConfirmDialog", "Confirm walk-in")
+        remove = box.addButton("Remove client", QMessageBox.ButtonRole.DestructiveRole)
+        name(remove, "confirmWalkInButton", "Remove the client from the ticket")
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        box.finished.connect(lambda _result: confirmed() if box.clickedButton() is remove else None)
+        box.open()
 
     def _on_search(self, text: str) -> None:
         self.results.clear()
