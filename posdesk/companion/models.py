@@ -80,6 +80,9 @@ class PaymentStatus(enum.StrEnum):
     FAILED = "failed"
     CANCELED = "canceled"
     REFUNDED = "refunded"  # fully refunded; partial refunds keep SUCCEEDED with refunded_minor > 0
+    # Succeeded at the gateway for a superseded version or a link no longer active: never counted toward
+    # the invoice, refunded automatically (refunded_minor then equals the whole; payment.refunded_stale).
+    STALE = "stale"
 
     @property
     def is_final(self) -> bool:
@@ -93,6 +96,7 @@ PAYMENT_STATUS_RANK = {
     PaymentStatus.FAILED: 3,
     PaymentStatus.CANCELED: 3,
     PaymentStatus.SUCCEEDED: 4,
+    PaymentStatus.STALE: 4,
     PaymentStatus.REFUNDED: 5,
 }
 
@@ -107,6 +111,8 @@ def payment_status_advances(current: PaymentStatus, new: PaymentStatus) -> bool:
         return False
     if current is PaymentStatus.SUCCEEDED:
         return new is PaymentStatus.REFUNDED
+    if current is PaymentStatus.STALE:
+        return False  # final: its refund is recorded in refunded_minor
     if current is PaymentStatus.REFUNDED:
         return False
     if current in (PaymentStatus.FAILED, PaymentStatus.CANCELED):

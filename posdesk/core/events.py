@@ -16,6 +16,10 @@ class EventType(enum.StrEnum):
     INVOICE_PARTIALLY_PAID = "invoice.partially_paid"
     PAYMENT_FAILED = "payment.failed"
     PAYMENT_REFUNDED = "payment.refunded"
+    # Money taken for a superseded version or a revoked link, given back by the companion on its own.
+    PAYMENT_REFUNDED_STALE = "payment.refunded_stale"
+    # A gateway report that disagrees with the companion's record: kept, applied to nothing, for a manager.
+    PAYMENT_NEEDS_REVIEW = "payment.needs_review"
     TIP_ADDED = "tip.added"  # a tip charged after payment, from the confirmation page
     TENDER_RECORDED = "tender.recorded"  # money taken at a terminal's counter (cash, counter card...)
     LINK_EXPIRED = "link.expired"

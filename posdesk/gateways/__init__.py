@@ -29,6 +29,17 @@ COMPANION_SECRET: frozenset[str] = frozenset({"simulator"})
 CARD_TOKEN_CALLBACKS: frozenset[str] = frozenset({"cloud9"})
 
 
+def check_public_settings(kind: str, public: Mapping[str, Any]) -> None:
+    """Raise :class:`Misconfigured` for public settings the driver would refuse (e.g. an API address
+    other than the gateway's own or this machine's); drivers without such a check accept anything."""
+    module_name = DRIVERS.get(kind)
+    if module_name is None:
+        raise Misconfigured(f"unknown payment gateway {kind!r}")
+    check = getattr(importlib.import_module(module_name), "check_public", None)
+    if check is not None:
+        check(public)
+
+
 def build_gateway(kind: str, public: Mapping[str, Any], secrets: Mapping[str, Any], **ctx: Any) -> Gateway:
     """The driver for ``kind`` configured with a store's public settings and secrets.
 
@@ -46,4 +57,4 @@ def build_gateway(kind: str, public: Mapping[str, Any], secrets: Mapping[str, An
     return gateway
 
 
-__all__ = ["CARD_TOKEN_CALLBACKS", "COMPANION_SECRET", "DRIVERS", "build_gateway"]
+__all__ = ["CARD_TOKEN_CALLBACKS", "COMPANION_SECRET", "DRIVERS", "build_gateway", "check_public_settings"]

@@ -23,6 +23,7 @@ class ChargeStatus(enum.StrEnum):
     REQUIRES_ACTION = "requires_action"  # 3-D Secure or similar: the client must act on the page
     PROCESSING = "processing"  # accepted, the outcome comes later (by webhook)
     FAILED = "failed"
+    CANCELED = "canceled"  # the attempt was cancelled: it will never take money
     REFUNDED = "refunded"
 
 
@@ -188,6 +189,7 @@ class GatewayRefund:
     payment_ref: str
     amount: Money
     succeeded: bool
+    refunded_total: Money | None = None  # all refunded of the payment after this one, when the gateway says
 
 
 @dataclass(frozen=True, slots=True)
@@ -353,6 +355,17 @@ class ConfirmsOnPage(Protocol):
 
     def sync(self, payment_ref: str) -> PageAttempt:
         """The attempt as the gateway has it now, looked up by its own id."""
+        ...
+
+
+@runtime_checkable
+class CancelsAttempts(Protocol):
+    """A gateway that can cancel an attempt that has not taken money yet (one waiting for 3-D Secure or
+    for the page), so nothing can complete it later."""
+
+    def cancel_attempt(self, payment_ref: str) -> GatewayPayment | None:
+        """None: cancelled (or never existed), no money will move. Otherwise the attempt could not be
+        cancelled because it already moved, and this is where it stands now."""
         ...
 
 

@@ -193,7 +193,7 @@ def test_figures_that_differ_from_the_record_are_not_applied(
     assert eventually(lambda: rows(companion, Payment))
     tampered = payment_event(companion, invoice, **changes)
     assert post(client, tampered, signed(companion, tampered)).status_code == 200
-    assert eventually(lambda: any("refused" in r.last_error for r in rows(companion, WebhookEvent)))
+    assert eventually(lambda: any("review" in r.last_error for r in rows(companion, WebhookEvent)))
     [payment] = rows(companion, Payment)
     assert payment.status == "requires_action"
     assert events(companion, "invoice.paid") == []

@@ -13,7 +13,8 @@ from posdesk.companion.deps import ConfigDep, DbDep, TerminalDep
 from posdesk.companion.models import Store
 from posdesk.companion.secrets_box import SecretsBox, SecretsUnreadable
 from posdesk.core.currencies import UnchargeableAmount, check_gateway_currency
-from posdesk.gateways import COMPANION_SECRET
+from posdesk.gateways import COMPANION_SECRET, check_public_settings
+from posdesk.gateways.base import Misconfigured
 
 router = APIRouter(tags=["gateway"])
 
@@ -79,6 +80,10 @@ def put_gateway(update: GatewayUpdate, terminal: TerminalDep, db: DbDep, config:
             check_gateway_currency(update.kind, store.currency)
         except UnchargeableAmount as exc:
             raise HTTPException(status_code=422, detail=f"kind: {exc}") from None
+        try:
+            check_public_settings(update.kind, update.public)
+        except Misconfigured as exc:
+            raise HTTPException(status_code=422, detail=f"public: {exc.message}") from None
         if update.secrets is not None:
             store.gateway_secrets = box.seal(update.secrets)
         elif update.kind != store.gateway_kind:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body
+from fastapi import APIRouter, Body, Request
 from sqlalchemy.exc import IntegrityError
 
 from posdesk.companion.api.common import InvoiceIdPath, terminal_store
 from posdesk.companion.deps import DbDep, TerminalDep
+from posdesk.companion.payments import gateway_directory
+from posdesk.companion.payments.supersede import cancel_open_attempts
 from posdesk.companion.invoices import (
     expire_if_due,
     invoice_view,
@@ -32,6 +34,7 @@ INVOICE_EXAMPLE = {
 
 @router.put("/invoices/{invoice_id}")
 def put_invoice(
+    request: Request,
     terminal: TerminalDep,
     db: DbDep,
     body: Annotated[dict[str, Any], Body(examples=[INVOICE_EXAMPLE])],
@@ -48,7 +51,14 @@ def put_invoice(
             with db.write() as session:
                 store = terminal_store(session, terminal)
                 invoice = upsert_invoice(session, store, invoice_id, body)
-                return invoice_view(session, invoice)
+                view = invoice_view(session, invoice)
+                row_id = invoice.id
+            # A new version: attempts still open for an older one are cancelled at the gateway first
+            # (outside the transaction); a success that still arrives for one is refunded.
+            if cancel_open_attempts(db, gateway_directory(request.app.state), row_id):
+                with db.read() as session:
+                    view = invoice_view(session, store_invoice(session, terminal.store_id, invoice_id))
+            return view
         except IntegrityError:
             # Two first uploads of one invoice raced (PostgreSQL): the second now finds the first's row.
             if attempt:
@@ -72,8 +82,12 @@ def get_invoice(terminal: TerminalDep, db: DbDep, invoice_id: str = InvoiceIdPat
 
 
 @router.post("/invoices/{invoice_id}/revoke")
-def revoke(terminal: TerminalDep, db: DbDep, invoice_id: str = InvoiceIdPath) -> dict[str, Any]:
-    """Revoke the link: the ticket was voided or the link leaked. The page stops accepting payment."""
+def revoke(request: Request, terminal: TerminalDep, db: DbDep, invoice_id: str = InvoiceIdPath) -> dict[str, Any]:
+    """Revoke the link: the ticket was voided or the link leaked. The page stops accepting payment, and
+    attempts still open (a client at the 3-D Secure step) are cancelled at the gateway before the answer."""
     with db.write() as session:
         invoice = revoke_invoice(session, terminal.store_id, invoice_id)
-        return invoice_view(session, invoice)
+        row_id = invoice.id
+    cancel_open_attempts(db, gateway_directory(request.app.state), row_id)
+    with db.read() as session:
+        return invoice_view(session, store_invoice(session, terminal.store_id, invoice_id))

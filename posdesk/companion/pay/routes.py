@@ -305,6 +305,9 @@ def _after_outcome(
         return _show_invoice(request, token, message, None, 402, chosen=chosen.at(choices.CARD))
     if outcome.status is PaymentStatus.REQUIRES_ACTION:
         return RedirectResponse(_url(token, f"/payments/{outcome.payment_id}/authenticate", t.lang), status_code=303)
+    if outcome.status is PaymentStatus.STALE:
+        message = t("This invoice was updated before your payment went through. That payment is refunded; please review the new total.")
+        return _show_invoice(request, token, message, None, 409)
     return RedirectResponse(_url(token, f"/payments/{outcome.payment_id}", t.lang), status_code=303)
 
 
@@ -461,6 +464,8 @@ def _authenticate(request: Request, token: str, payment_id: str, form: FormData)
         )
     except LookupError:
         return _inactive(request, t)
+    except payments.PaymentRefused as exc:  # the invoice moved on while the client was at their bank
+        return _show_invoice(request, token, t(exc.message), None, exc.status)
     return _after_outcome(token, outcome, t, request)
 
 

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Mapping
 
 from posdesk.companion.database import Database
-from posdesk.companion.models import PaymentStatus, Store
+from posdesk.companion.models import InvoiceStatus, PaymentStatus, Store
 from posdesk.companion.payments import ledger
 from posdesk.companion.payments.attempts import (
     metadata,
@@ -22,7 +22,7 @@ from posdesk.companion.payments.attempts import (
     start_attempt,
 )
 from posdesk.companion.payments.directory import GatewayDirectory
-from posdesk.companion.payments.errors import PaymentRefused
+from posdesk.companion.payments.errors import PaymentRefused, VersionChanged
 from posdesk.companion.payments.saved_cards import customer_ref, saved_card
 from posdesk.companion.payments.values import UNAVAILABLE_MESSAGE, PayOutcome, PayRequest
 from posdesk.gateways.base import (
@@ -97,7 +97,16 @@ def charge(db: Database, gateway: Gateway, payment_id: str, request: ChargeReque
     except GatewayError as exc:
         log.warning("charge refused by the gateway: %s", exc.message)
         return fail_payment(db, payment_id, exc.message)
-    return apply_result(db, payment_id, result)
+    return _refund_if_stale(db, gateway, apply_result(db, payment_id, result))
+
+
+def _refund_if_stale(db: Database, gateway: Gateway, outcome: PayOutcome) -> PayOutcome:
+    if outcome.status is not PaymentStatus.STALE:
+        return outcome
+    from posdesk.companion.payments.supersede import refund_one
+
+    refund_one(db, gateway, outcome.payment_id)
+    return outcome
 
 
 def _find(gateway: Gateway, payment_id: str, request: ChargeRequest) -> GatewayPayment | None:
@@ -135,10 +144,19 @@ def confirm_action(db: Database, gateways: GatewayDirectory, token_hash: str, pa
         assert store is not None
         gateway = gateways.for_store(store)
         current, gateway_ref = outcome_of(payment), payment.gateway_payment_id
+        superseded = ledger.is_stale(payment, invoice)
     if current.status is not PaymentStatus.REQUIRES_ACTION or not gateway_ref:
         return current
+    if superseded:
+        # The invoice moved on (a new version, a revoked link): this attempt may not complete.
+        from posdesk.companion.payments.supersede import cancel_open_attempts
+
+        cancel_open_attempts(db, gateways, invoice.id)
+        if InvoiceStatus(invoice.status) in ledger.NOT_ACTIVE:
+            raise PaymentRefused("This payment link is no longer active")
+        raise VersionChanged("This invoice was updated. Please review the new total and pay again.")
     try:
         result = gateway.confirm_action(gateway_ref, fields)
     except GatewayError as exc:
         return fail_payment(db, payment_id, exc.message)
-    return apply_result(db, payment_id, result)
+    return _refund_if_stale(db, gateway, apply_result(db, payment_id, result))

@@ -35,4 +35,10 @@ class RefundRefused(Exception):
 
 
 class MismatchError(ValueError):
-    """A gateway reported an amount, currency, store or version the companion did not ask for."""
+    """A gateway reported an amount, currency, store or version the companion did not ask for.
+
+    Whoever catches it keeps the report for review; ``store_id`` and ``payment`` say whose it is.
+    """
+
+    store_id: str | None = None
+    payment: object | None = None

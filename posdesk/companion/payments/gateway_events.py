@@ -10,7 +10,7 @@ import logging
 from sqlalchemy.orm import Session
 
 from posdesk.companion.database import Database
-from posdesk.companion.models import Store
+from posdesk.companion.models import PaymentStatus, Store
 from posdesk.companion.payments import ledger
 from posdesk.companion.payments.directory import GatewayDirectory
 from posdesk.companion.payments.saved_cards import record_setup
@@ -19,17 +19,21 @@ from posdesk.gateways.base import AttemptCancelled, GatewayError, MethodSaved, R
 log = logging.getLogger(__name__)
 
 
-def apply_refund(session: Session, gateway: str, update: RefundUpdate) -> bool:
-    """The gateway's refunded total of a payment; True when the record moved (False: unknown or no news)."""
-    payment = ledger.payment_by_ref(session, gateway, update.payment_ref)
+def apply_refund(session: Session, gateway: str, update: RefundUpdate, store_id: str | None = None) -> bool | None:
+    """The gateway's refunded total of a payment; True when the record moved, False when there was
+    nothing new (or the payment is not this companion's), None while the payment's success is not
+    recorded yet (the caller keeps the report, so refund and success are recorded in order)."""
+    payment = ledger.payment_by_ref(session, gateway, update.payment_ref, store_id)
     if payment is None:
         log.info("%s refund for a payment this companion does not know: %s", gateway, update.payment_ref)
         return False
+    if PaymentStatus(payment.status) not in (*ledger.REFUNDABLE, PaymentStatus.STALE):
+        return None
     return ledger.record_refund(session, payment, update.refunded_total)
 
 
-def apply_cancelled(session: Session, gateway: str, cancelled: AttemptCancelled) -> bool:
-    payment = ledger.payment_by_ref(session, gateway, cancelled.payment_ref)
+def apply_cancelled(session: Session, gateway: str, cancelled: AttemptCancelled, store_id: str | None = None) -> bool:
+    payment = ledger.payment_by_ref(session, gateway, cancelled.payment_ref, store_id)
     if payment is None:
         log.info("%s cancellation for a payment this companion does not know: %s", gateway, cancelled.payment_ref)
         return False

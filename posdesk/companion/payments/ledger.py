@@ -10,12 +10,19 @@ A batch of webhooks' plain "payment succeeded" reports is applied by :mod:`.ledg
 rules with a few statements for the whole batch; everything else comes here one at a time.
 
 Refunds are recorded as the refunded total, which only grows (:func:`record_refund`): duplicated,
-reordered and late reports are harmless.
+reordered and late reports are harmless. A refund reported before the success it refunds records the
+success first, so the two are recorded in order whatever order they arrive in.
+
+A success for an attempt whose invoice moved on (a new version, a revoked or expired link) is recorded
+as ``stale``: never counted toward the invoice, refunded automatically
+(:mod:`posdesk.companion.payments.supersede`). A report that disagrees with the record is applied to
+nothing and raises ``payment.needs_review`` (:func:`needs_review`).
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any
 
 from sqlalchemy import and_, or_, select
@@ -35,6 +42,7 @@ from posdesk.companion.payments.balance import balance_of
 from posdesk.companion.payments.errors import MismatchError
 from posdesk.companion.payments.saved_cards import save_card
 from posdesk.companion.payments.values import STATUS_OF_CHARGE
+from posdesk.companion.store_settings import StoreSettings
 from posdesk.core.events import EventType
 from posdesk.core.money import Money
 from posdesk.core.ticket import PaymentMethod
@@ -43,6 +51,24 @@ from posdesk.gateways.base import GatewayPayment
 log = logging.getLogger(__name__)
 
 REFUNDABLE = (PaymentStatus.SUCCEEDED, PaymentStatus.REFUNDED)
+NOT_ACTIVE = (InvoiceStatus.REVOKED, InvoiceStatus.EXPIRED)
+_stale_seen = threading.Event()  # a stale success was recorded: someone outside a transaction refunds it
+
+
+def stale_seen() -> bool:
+    """True once after a stale success was recorded (the flag is cleared by asking)."""
+    if _stale_seen.is_set():
+        _stale_seen.clear()
+        return True
+    return False
+
+
+def is_stale(payment: Payment, invoice: InvoiceRow) -> bool:
+    """True when a success of ``payment`` may no longer count: its version is not the invoice's current
+    one, or the link is no longer active. Tips after paying belong to their payment, not a version."""
+    if payment.kind != "invoice":
+        return False
+    return payment.invoice_version != invoice.version or InvoiceStatus(invoice.status) in NOT_ACTIVE
 
 
 def lock_payment(session: Session, payment_id: str) -> Payment:
@@ -83,7 +109,15 @@ def apply_gateway_payment(session: Session, payment: Payment, result: GatewayPay
         payment.card_brand, payment.card_last4 = result.card_brand[:20], result.card_last4[:4]
     if result.method_ref and payment.kind == "invoice":
         payment.payment_method_ref = result.method_ref[:100]
-    moved = move(session, payment, STATUS_OF_CHARGE[result.status], message=result.message)
+    new = STATUS_OF_CHARGE[result.status]
+    moved = False
+    if new is PaymentStatus.REFUNDED and PaymentStatus(payment.status) not in (*REFUNDABLE, PaymentStatus.STALE):
+        # Refunded before its success was recorded (reports out of order): the success comes first.
+        moved = move(session, payment, PaymentStatus.SUCCEEDED)
+    if new is PaymentStatus.REFUNDED and PaymentStatus(payment.status) is PaymentStatus.STALE:
+        moved = stale_refunded(session, payment) or moved
+    else:
+        moved = move(session, payment, new, message=result.message) or moved
     remember_card(session, payment, result)
     return moved
 
@@ -102,13 +136,17 @@ def move(session: Session, payment: Payment, new: PaymentStatus, *, message: str
     current = PaymentStatus(payment.status)
     if not payment_status_advances(current, new):
         return False
-    payment.status = new.value
-    if new is PaymentStatus.SUCCEEDED:
-        # Set before the invoice's SELECT, whose autoflush writes the payment: one UPDATE, not two.
-        payment.succeeded_at = utcnow()
-        payment.failure_message = ""
     invoice = session.get(InvoiceRow, payment.invoice_id, with_for_update=True)
     assert invoice is not None
+    if new is PaymentStatus.SUCCEEDED and is_stale(payment, invoice):
+        new = PaymentStatus.STALE
+        _stale_seen.set()
+        log.warning("payment %s succeeded for version %s of invoice %s, now at %s (%s): refunding it",
+                    payment.id, payment.invoice_version, invoice.id, invoice.version, invoice.status)
+    payment.status = new.value
+    if new in (PaymentStatus.SUCCEEDED, PaymentStatus.STALE):
+        payment.succeeded_at = utcnow()
+        payment.failure_message = ""
     if new is PaymentStatus.FAILED:
         payment.failure_message = message or "The payment did not go through"
         append_event(
@@ -133,6 +171,50 @@ def move(session: Session, payment: Payment, new: PaymentStatus, *, message: str
             data={"version": invoice.version, "payment_id": payment.id, "amount": payment.refunded_minor, "refunded_total": payment.refunded_minor},
         )
     return True
+
+
+def stale_refunded(session: Session, payment: Payment) -> bool:
+    """The gateway refunded a stale success in full (``payment.refunded_stale``); True when recorded now."""
+    total = payment.amount_minor + payment.tip_minor
+    if PaymentStatus(payment.status) is not PaymentStatus.STALE or payment.refunded_minor >= total:
+        return False
+    invoice = session.get(InvoiceRow, payment.invoice_id)
+    assert invoice is not None
+    payment.refunded_minor = total
+    reason = "revoked" if invoice.status == InvoiceStatus.REVOKED.value else (
+        "expired" if invoice.status == InvoiceStatus.EXPIRED.value else "superseded"
+    )
+    append_event(
+        session,
+        payment.store_id,
+        EventType.PAYMENT_REFUNDED_STALE,
+        invoice_id=invoice.id,
+        ticket_id=invoice.ticket_id,
+        data={
+            "version": invoice.version,
+            "payment_id": payment.id,
+            "invoice_version": payment.invoice_version,
+            "amount": payment.refunded_minor,
+            "currency": payment.currency,
+            "reason": reason,
+            "reference": payment.gateway_payment_id or "",
+        },
+    )
+    return True
+
+
+def needs_review(session: Session, store_id: str, payment: Payment | None, reason: str, **data: Any) -> None:
+    """Keep a disagreeing report for a manager: ``payment.needs_review`` to the store's terminals."""
+    invoice = session.get(InvoiceRow, payment.invoice_id) if payment is not None else None
+    log.warning("payment report for review (store %s): %s", store_id, reason)
+    append_event(
+        session,
+        store_id,
+        EventType.PAYMENT_NEEDS_REVIEW,
+        invoice_id=invoice.id if invoice is not None else None,
+        ticket_id=invoice.ticket_id if invoice is not None else None,
+        data={"payment_id": payment.id if payment is not None else None, "reason": reason[:500], **data},
+    )
 
 
 def fail(session: Session, payment: Payment, message: str) -> bool:
@@ -213,6 +295,8 @@ def record_refund(session: Session, payment: Payment, refunded_total: Money) -> 
     if refunded_total.currency != payment.currency or total > paid:
         log.warning("refund report for payment %s refused: %s of %s %s", payment.id, total, paid, payment.currency)
         return False
+    if PaymentStatus(payment.status) is PaymentStatus.STALE:
+        return total == paid and stale_refunded(session, payment)
     if total <= payment.refunded_minor or PaymentStatus(payment.status) not in REFUNDABLE:
         return False
     amount = total - payment.refunded_minor
@@ -233,19 +317,31 @@ def record_refund(session: Session, payment: Payment, refunded_total: Money) -> 
 
 
 # -- which payment a report is about -----------------------------------------------------------------
-def payment_by_ref(session: Session, gateway: str, ref: str) -> Payment | None:
-    """The payment the gateway knows as ``ref``, locked; None when the companion never recorded it."""
-    payment_id = session.scalars(
-        select(Payment.id).where(Payment.gateway == gateway, Payment.gateway_payment_id == ref)
-    ).one_or_none()
-    return None if payment_id is None else lock_payment(session, payment_id)
+def payment_by_ref(session: Session, gateway: str, ref: str, store_id: str | None = None) -> Payment | None:
+    """The payment the gateway knows as ``ref``, locked; None when the companion never recorded it.
+
+    ``store_id``: the store whose secret verified the report; a payment of another store is a
+    :class:`MismatchError` (a store's gateway account can only speak for that store).
+    """
+    row = session.execute(
+        select(Payment.id, Payment.store_id).where(Payment.gateway == gateway, Payment.gateway_payment_id == ref)
+    ).first()
+    if row is None:
+        return None
+    if store_id is not None and row.store_id != store_id:
+        raise MismatchError("the report names another store's payment")
+    return lock_payment(session, row.id)
 
 
-def payment_from_gateway(session: Session, result: GatewayPayment, gateway: str) -> Payment | None:
-    """The payment a gateway's report is about: by the gateway's id, else by the id we gave it.
+def payment_from_gateway(session: Session, result: GatewayPayment, gateway: str, store_id: str | None = None) -> Payment | None:
+    """The payment a gateway's report is about: by the gateway's id, else by the id we gave it, within
+    the store whose secret verified the report (``store_id``; None for a companion-wide secret).
 
     A report about a payment the companion never recorded (it crashed between the charge and the commit)
-    makes its row from the metadata, when the invoice is known; None when it is not (yet).
+    makes its row from the metadata when the invoice is known and the figures are believable (a positive
+    amount within the balance, a tip within the cap, a version the invoice had); None while the invoice
+    is not known (yet). :class:`MismatchError` when the report cannot be about this store's payment or is
+    not believable: the caller keeps it for review.
     """
     payment_id = result.metadata.get("payment_id")
     # One locked read for both ways of knowing the payment; the gateway's id wins when both match.
@@ -260,21 +356,23 @@ def payment_from_gateway(session: Session, result: GatewayPayment, gateway: str)
         .with_for_update()
         .execution_options(populate_existing=True)
     ).all()
+    if store_id is not None and any(p.store_id != store_id for p in known):
+        raise MismatchError("the report names another store's payment")
     by_ref = [p for p in known if p.gateway == gateway and p.gateway_payment_id == result.ref]
     if by_ref or known:
         return (by_ref or known)[0]
     invoice = session.get(InvoiceRow, result.metadata.get("invoice_id", ""))
-    if invoice is None or not payment_id or result.metadata.get("store_id") != invoice.store_id:
+    if invoice is None or not payment_id:
         return None
-    version = result.metadata.get("invoice_version", "")
-    if not version.isdigit():
-        return None
+    if result.metadata.get("store_id") != invoice.store_id or (store_id is not None and invoice.store_id != store_id):
+        raise MismatchError("the report names another store's invoice")
+    _check_believable(session, invoice, result)
     kind = "tip" if result.metadata.get("kind") == "tip" else "invoice"
     payment = Payment(
         id=payment_id[:32],
         store_id=invoice.store_id,
         invoice_id=invoice.id,
-        invoice_version=int(version),
+        invoice_version=int(result.metadata.get("invoice_version", "")),
         gateway=gateway,
         gateway_payment_id=None,
         idempotency_key=f"{gateway}:{result.ref}",
@@ -287,3 +385,21 @@ def payment_from_gateway(session: Session, result: GatewayPayment, gateway: str)
     session.add(payment)
     session.flush()
     return payment
+
+
+def _check_believable(session: Session, invoice: InvoiceRow, result: GatewayPayment) -> None:
+    """A payment the companion never recorded is believed only within what the invoice could have asked."""
+    version = result.metadata.get("invoice_version", "")
+    if not (version.isascii() and version.isdigit()) or not 1 <= int(version) <= invoice.version:
+        raise MismatchError(f"invoice version {version[:12]!r} was never issued (the invoice is at {invoice.version})")
+    if result.amount.currency != invoice.currency:
+        raise MismatchError(f"currency {result.amount.currency} differs from the invoice's {invoice.currency}")
+    if result.amount.is_negative() or result.tip.is_negative() or (result.amount + result.tip).is_zero():
+        raise MismatchError(f"amount {result.amount.minor}+{result.tip.minor} is not a positive payment")
+    store = session.get(Store, invoice.store_id)
+    assert store is not None
+    balance = balance_of(session, invoice, store)
+    if result.amount > balance.balance_due:
+        raise MismatchError(f"amount {result.amount.minor} is more than the balance {balance.balance_due.minor}")
+    if result.tip > StoreSettings.of(store).tip_policy().cap(balance.tip_base):
+        raise MismatchError(f"tip {result.tip.minor} is more than the store's tip cap")

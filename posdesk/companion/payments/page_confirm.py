@@ -136,7 +136,12 @@ def sync_payment(db: Database, gateways: GatewayDirectory, token_hash: str, paym
         gateway = gateways.for_store(store)
     if not ref or not isinstance(gateway, ConfirmsOnPage) or kind != gateway.kind:
         return current
-    return apply_attempt(db, payment_id, gateway.sync(ref))
+    outcome = apply_attempt(db, payment_id, gateway.sync(ref))
+    if outcome.status is PaymentStatus.STALE:
+        from posdesk.companion.payments.supersede import refund_one
+
+        refund_one(db, gateway, payment_id)
+    return outcome
 
 
 def client_secret(db: Database, gateways: GatewayDirectory, token_hash: str, payment_id: str) -> str:
@@ -149,4 +154,6 @@ def client_secret(db: Database, gateways: GatewayDirectory, token_hash: str, pay
         gateway = confirms_on_page(gateways.for_store(store))
         if PaymentStatus(payment.status) is not PaymentStatus.REQUIRES_ACTION or not ref:
             raise LookupError("nothing to confirm")
+        if ledger.is_stale(payment, invoice):
+            raise LookupError("the invoice moved on: this attempt may not be confirmed")
     return gateway.sync(ref).client_secret

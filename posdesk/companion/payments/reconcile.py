@@ -26,6 +26,7 @@ from posdesk.companion.payments import ledger
 from posdesk.companion.payments.charging import fail_payment
 from posdesk.companion.payments.directory import GatewayDirectory, gateway_directory
 from posdesk.companion.payments.page_confirm import apply_attempt
+from posdesk.companion.payments.supersede import refund_stale
 from posdesk.gateways.base import AttemptKeys, ConfirmsOnPage, ForgetsOnRestart, Gateway, GatewayError
 
 log = logging.getLogger(__name__)
@@ -86,7 +87,7 @@ def reconcile(
                 changed += 1
         except GatewayError as exc:  # the gateway is down: next pass
             log.warning("reconciling payment %s failed: %s", payment_id, exc.message)
-    return changed
+    return changed + refund_stale(db, directory)
 
 
 def _status(db: Database, payment_id: str) -> PaymentStatus:

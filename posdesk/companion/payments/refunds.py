@@ -7,6 +7,9 @@ or a lower bound the companion knows to be true) and moves the record up to it.
 
 from __future__ import annotations
 
+import threading
+import weakref
+
 from posdesk.companion.database import Database
 from posdesk.companion.models import Payment, PaymentStatus, Store
 from posdesk.companion.payments import ledger
@@ -17,15 +20,39 @@ from posdesk.core.money import Money
 from posdesk.gateways.base import GatewayError
 
 
+_locks: weakref.WeakValueDictionary[str, threading.Lock] = weakref.WeakValueDictionary()
+_locks_guard = threading.Lock()
+
+
+def payment_lock(payment_id: str) -> threading.Lock:
+    """The lock that serialises this process's refunds of one payment (held across the gateway call,
+    which no database transaction may be)."""
+    with _locks_guard:
+        lock = _locks.get(payment_id)
+        if lock is None:
+            lock = _locks[payment_id] = threading.Lock()
+        return lock
+
+
 def refund_payment(
     db: Database, gateways: GatewayDirectory, store_id: str, payment_id: str, amount_minor: int | None
 ) -> RefundOutcome:
     """Refund ``amount_minor`` (all that is left when None) of a store's payment through its gateway.
 
-    The refund's idempotency key is the payment and the refunded total it leads to, so a retried
-    request never refunds twice. What the gateway confirmed is recorded at once as a lower bound of
-    the refunded total; the gateway's own report brings the exact total.
+    Refunds of one payment are made one at a time (:func:`payment_lock`): each sees what the one
+    before refunded, so concurrent requests never refund more than is left. The refund's idempotency key
+    is derived from what it asks (the payment, the total refunded before it and its amount), so the same
+    key never carries other parameters and a retried call never refunds twice. What the gateway
+    confirmed is recorded at once (its refunded total when it says, else a lower bound); the gateway's
+    own report brings the exact total.
     """
+    with payment_lock(payment_id):
+        return _refund(db, gateways, store_id, payment_id, amount_minor)
+
+
+def _refund(
+    db: Database, gateways: GatewayDirectory, store_id: str, payment_id: str, amount_minor: int | None
+) -> RefundOutcome:
     with db.read() as session:
         payment = session.get(Payment, payment_id)
         if payment is None or payment.store_id != store_id:
@@ -44,7 +71,7 @@ def refund_payment(
         if gateway.kind != payment.gateway:
             raise RefundRefused("This payment was taken by another gateway than the store's current one", 409)
         before, currency, ref = payment.refunded_minor, payment.currency, payment.gateway_payment_id
-    key = f"refund:{payment_id}:to{before + amount}"
+    key = f"refund:{payment_id}:from{before}:amount{amount}"
     try:
         refund = gateway.refund(ref, Money(amount, currency), key)
     except GatewayError as exc:
@@ -52,5 +79,6 @@ def refund_payment(
     with db.write() as session:
         locked = ledger.lock_payment(session, payment_id)
         if refund.succeeded:
-            ledger.record_refund(session, locked, Money(before + refund.amount.minor, currency))
+            total = refund.refunded_total or Money(before + refund.amount.minor, currency)
+            ledger.record_refund(session, locked, total)
         return RefundOutcome(payment_id, refund.ref, refund.amount, Money(locked.refunded_minor, currency))

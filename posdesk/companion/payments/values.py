@@ -21,6 +21,7 @@ STATUS_OF_CHARGE = {
     ChargeStatus.REQUIRES_ACTION: PaymentStatus.REQUIRES_ACTION,
     ChargeStatus.PROCESSING: PaymentStatus.PROCESSING,
     ChargeStatus.FAILED: PaymentStatus.FAILED,
+    ChargeStatus.CANCELED: PaymentStatus.CANCELED,
     ChargeStatus.REFUNDED: PaymentStatus.REFUNDED,
 }
 UNAVAILABLE_MESSAGE = "The payment service did not answer. You were not charged; please try again."

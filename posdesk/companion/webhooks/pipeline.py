@@ -31,12 +31,14 @@ from posdesk.companion.models import Invoice, Store, WebhookEvent, utcnow
 from posdesk.companion.payments import gateway_events, ledger_batch
 from posdesk.companion.payments.directory import GatewayDirectory
 from posdesk.companion.payments.errors import MismatchError
-from posdesk.companion.payments.ledger import apply_gateway_payment, payment_from_gateway
+from posdesk.companion.payments.ledger import apply_gateway_payment, needs_review, payment_from_gateway, stale_seen
+from posdesk.companion.payments.supersede import refund_stale
 from posdesk.gateways import COMPANION_SECRET
 from posdesk.gateways.base import (
     AttemptCancelled,
     BadSignature,
     GatewayEvent,
+    GatewayPayment,
     Misconfigured,
     payment_from_wire,
     payment_to_wire,
@@ -173,33 +175,61 @@ def receive(
 
 
 def _apply(session: Session, row: WebhookEvent) -> bool:
-    """Apply one stored event in ``session``; True when it is done with (applied, ignored or refused)."""
+    """Apply one stored event in ``session``; True when it is done with (applied, ignored or kept for
+    review). An event touches only the store whose secret verified it (``payload["store_id"]``)."""
     # The row's own changes are made last, so they go out in one UPDATE with the final flush.
     payload = row.payload or {}
+    store_id = payload.get("store_id")
     raw_payment = payload.get("payment")
-    if raw_payment is None:
-        if payload.get("refund") is not None:
-            gateway_events.apply_refund(session, row.gateway, refund_from_wire(payload["refund"]))
-        elif payload.get("cancelled"):
-            gateway_events.apply_cancelled(session, row.gateway, AttemptCancelled(str(payload["cancelled"])))
-        row.attempts += 1
-        row.processed_at = utcnow()  # applied, or an event type the companion does not act on
-        return True
-    result = payment_from_wire(raw_payment)
-    payment = payment_from_gateway(session, result, row.gateway)
-    if payment is None:
-        row.attempts += 1
+    try:
+        if raw_payment is None:
+            done = _apply_other(session, row.gateway, payload, store_id)
+        else:
+            done = _apply_payment(session, row.gateway, payment_from_wire(raw_payment), store_id)
+    except MismatchError as exc:
+        # Never applied, never dropped: kept with its reason, and the manager is told.
+        log.warning("webhook %s/%s kept for review: %s", row.gateway, row.event_id, exc)
+        row.last_error = f"review: {exc}"
+        if exc.store_id:
+            needs_review(session, exc.store_id, exc.payment, str(exc), gateway=row.gateway, event_id=row.event_id)
+        done = True
+    row.attempts += 1
+    if not done:
         row.last_error = "the invoice or payment is not known yet; kept for a retry"
+        return False
+    row.processed_at = utcnow()
+    return True
+
+
+def _apply_payment(session: Session, gateway: str, result: GatewayPayment, store_id: str | None) -> bool:
+    try:
+        payment = payment_from_gateway(session, result, gateway, store_id=store_id)
+    except MismatchError as exc:
+        raise _for_review(exc, store_id or result.metadata.get("store_id"), None) from None
+    if payment is None:
         return False
     try:
         apply_gateway_payment(session, payment, result)
     except MismatchError as exc:
-        # Never applied, never dropped: kept with its reason for a person to review.
-        log.warning("webhook %s/%s refused: %s", row.gateway, row.event_id, exc)
-        row.last_error = f"refused: {exc}"
-    row.attempts += 1
-    row.processed_at = utcnow()
+        raise _for_review(exc, payment.store_id, payment) from None
     return True
+
+
+def _apply_other(session: Session, gateway: str, payload: dict[str, Any], store_id: str | None) -> bool:
+    """A refund update or a cancelled attempt (by the gateway's id, within the verifying store)."""
+    try:
+        if payload.get("refund") is not None:
+            return gateway_events.apply_refund(session, gateway, refund_from_wire(payload["refund"]), store_id) is not None
+        if payload.get("cancelled"):
+            gateway_events.apply_cancelled(session, gateway, AttemptCancelled(str(payload["cancelled"])), store_id)
+    except MismatchError as exc:
+        raise _for_review(exc, store_id, None) from None
+    return True  # applied, or an event type the companion does not act on
+
+
+def _for_review(exc: MismatchError, store_id: str | None, payment: Any) -> MismatchError:
+    exc.store_id, exc.payment = store_id, payment
+    return exc
 
 
 def _apply_rows(session: Session, rows: Sequence[WebhookEvent]) -> int:
@@ -349,6 +379,8 @@ def in_process_sink(db: Database, directory: GatewayDirectory) -> Callable[[byte
                 continue
             if row_id is not None:
                 process(db, row_id)
+                if stale_seen():  # a success for a superseded attempt: refunded now, outside any transaction
+                    refund_stale(db, directory)
             return
         raise failure
 

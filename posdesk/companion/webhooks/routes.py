@@ -10,6 +10,7 @@ gets 400 and writes nothing; an event that could not be stored gets 503, so the 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Coroutine
 from typing import Any
@@ -22,6 +23,8 @@ from posdesk.companion.background import run_with_app
 from posdesk.companion.database import Database
 from posdesk.companion.payments import gateway_directory
 from posdesk.companion.payments.gateway_events import apply_method_saved
+from posdesk.companion.payments.ledger import stale_seen
+from posdesk.companion.payments.supersede import refund_stale
 from posdesk.companion.webhooks import cloud9, pipeline
 from posdesk.companion.webhooks.writer import Writer, WriterStopped
 from posdesk.gateways import COMPANION_SECRET, DRIVERS
@@ -93,7 +96,14 @@ def install(app: Any) -> None:
     """Called by ``create_app``: the one task that stores deliveries and applies stored webhook events."""
 
     def start(app_: Any) -> Coroutine[Any, Any, None]:
-        writer = app_.state.webhook_writer = Writer(app_.state.db)  # in place before the first request
+        db: Database = app_.state.db
+
+        def refund_stale_later() -> None:
+            # Money taken for a superseded version: refunded through the gateway, off the writer's thread.
+            if stale_seen():
+                asyncio.get_running_loop().create_task(run_in_threadpool(refund_stale, db, gateway_directory(app_.state)))
+
+        writer = app_.state.webhook_writer = Writer(db, after_apply=refund_stale_later)  # in place before the first request
         return writer.run()
 
     def stopped(app_: Any) -> None:

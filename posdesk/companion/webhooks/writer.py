@@ -57,8 +57,9 @@ class WriterStopped(RuntimeError):
 class Writer:
     """Made on the event loop (the app's lifespan); :meth:`run` is its task."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, after_apply: Callable[[], None] | None = None) -> None:
         self._db = db
+        self._after_apply = after_apply  # called on the loop after each apply (must not block)
         self._waiting: list[tuple[str, GatewayEvent, asyncio.Future[int | None]]] = []
         self._woken = asyncio.Event()
         self._apply_due = True  # events stored before a restart are applied at start
@@ -135,6 +136,7 @@ class Writer:
         except Exception:  # tried again after the next group or retry pass; never kill the task
             log.exception("applying webhook events failed")
             taken = 0
+        self._after()
         self._apply_due = taken == limit  # a full chunk: more may be waiting
         if not self._apply_due:
             self._backlog_since = None  # all applied (or kept for a retry pass)
@@ -146,7 +148,15 @@ class Writer:
             await self._on_thread(functools.partial(pipeline.retry_pending, self._db, tried_only=True))
         except Exception:
             log.exception("retrying kept webhook events failed")
+        self._after()
         self._apply_due = True
+
+    def _after(self) -> None:
+        if self._after_apply is not None:
+            try:
+                self._after_apply()
+            except Exception:
+                log.exception("the writer's after-apply step failed")
 
     async def _wait(self, timeout: float) -> None:
         with contextlib.suppress(TimeoutError):

@@ -20,12 +20,14 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 from posdesk.core.currencies import CLOUD9, UnchargeableAmount, to_gateway_minor
 from posdesk.core.money import Money
@@ -556,6 +558,38 @@ def _setting(
     return ""
 
 
+API_URL_ENV = "POSDESK_CLOUD9_API_URL"
+LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def api_url(public: Mapping[str, Any], test: bool) -> str:
+    """Where Cloud9's API is: the environment (operators), else the store's setting, else Cloud9's.
+
+    A store's setting may only name Cloud9's own hosts or this machine (a local Cloud9 stand-in): the
+    merchant password travels with every call, so a terminal must not be able to send it elsewhere.
+    """
+    configured = os.environ.get(API_URL_ENV, "").strip()
+    if configured:
+        return configured
+    asked = str(public.get("api_url") or "").strip()
+    if not asked:
+        return TEST_API_URL if test else LIVE_API_URL
+    parts = urlsplit(asked)
+    host = (parts.hostname or "").lower()
+    if (parts.scheme == "https" and (host == "c9pg.com" or host.endswith(".c9pg.com"))) or (
+        parts.scheme in ("http", "https") and host in LOOPBACK
+    ):
+        return asked
+    raise Misconfigured(
+        f"The Cloud9 API address {asked!r} is not allowed: use Cloud9's or one on this machine ({API_URL_ENV} for others)"
+    )
+
+
+def check_public(public: Mapping[str, Any]) -> None:
+    """Refuse public settings this driver would refuse to use (a settings form's check)."""
+    api_url(public, str(public.get("environment", "live")).lower() == "test")
+
+
 def build(public: Mapping[str, Any], secrets: Mapping[str, Any], **ctx: Any) -> Cloud9Gateway:
     """Driver entry point (see :func:`posdesk.gateways.build_gateway`).
 
@@ -577,7 +611,7 @@ def build(public: Mapping[str, Any], secrets: Mapping[str, Any], **ctx: Any) -> 
         raise Misconfigured("The Cloud9 timeout must be a number of seconds") from None
     client = Cloud9Client(
         Credentials(gmid, gtid, gmpw),
-        api_url=str(public.get("api_url") or (TEST_API_URL if test else LIVE_API_URL)),
+        api_url=api_url(public, test),
         timeout=timeout,
         transport=ctx.get("cloud9_transport"),
     )

@@ -183,6 +183,11 @@ class SimulatorGateway:
 
     def refund(self, payment_ref: str, amount: Money, idempotency_key: str) -> GatewayRefund:
         with self.ledger.lock:
+            earlier = self.ledger.refund_keys.get(idempotency_key)
+            if earlier is not None:
+                if earlier[:2] != (payment_ref, amount):
+                    raise GatewayError("This idempotency key was used for a different refund")
+                return earlier[2]
             payment = self.ledger.payments.get(payment_ref)
             if payment is None or payment.status not in (ChargeStatus.SUCCEEDED, ChargeStatus.REFUNDED):
                 raise Declined("Only a successful payment can be refunded")
@@ -192,8 +197,12 @@ class SimulatorGateway:
             self.ledger.refunded[payment_ref] = already + amount.minor
             if already + amount.minor == payment.amount.minor + payment.tip.minor:
                 payment = self.ledger.update(payment_ref, status=ChargeStatus.REFUNDED)
+            refund = GatewayRefund(
+                new_ref("re_sim"), payment_ref, amount, True, Money(already + amount.minor, amount.currency)
+            )
+            self.ledger.refund_keys[idempotency_key] = (payment_ref, amount, refund)
         self._send(payment, event_type="payment.refunded")
-        return GatewayRefund(new_ref("re_sim"), payment_ref, amount, True)
+        return refund
 
     def lookup(self, payment_ref: str | None = None, *, metadata: Mapping[str, str] | None = None) -> GatewayPayment | None:
         with self.ledger.lock:
@@ -207,6 +216,17 @@ class SimulatorGateway:
 
     def find_attempt(self, keys: AttemptKeys) -> GatewayPayment | None:
         return self.lookup(keys.gateway_ref or None, metadata={"payment_id": keys.payment_id})
+
+    def cancel_attempt(self, payment_ref: str) -> GatewayPayment | None:
+        with self.ledger.lock:
+            payment = self.ledger.payments.get(payment_ref)
+            if payment is None:
+                return None
+            if payment.status is not ChargeStatus.REQUIRES_ACTION:
+                return payment
+            payment = self.ledger.update(payment_ref, status=ChargeStatus.CANCELED, action={}, message="")
+        self._send(payment)
+        return None
 
     def forgets_on_restart(self) -> bool:
         return True  # the ledger lives in the companion's memory

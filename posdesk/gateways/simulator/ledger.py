@@ -11,7 +11,8 @@ import secrets
 import threading
 from dataclasses import dataclass, field, replace
 
-from posdesk.gateways.base import ChargeRequest, ClientInfo, GatewayPayment
+from posdesk.core.money import Money
+from posdesk.gateways.base import ChargeRequest, ClientInfo, GatewayPayment, GatewayRefund
 from posdesk.gateways.simulator.cards import Behaviour, TestCard
 
 
@@ -60,6 +61,7 @@ class SimulatorLedger:
         self.payments: dict[str, GatewayPayment] = {}
         self.idempotency: dict[str, tuple[ChargeRequest, str]] = {}
         self.refunded: dict[str, int] = {}
+        self.refund_keys: dict[str, tuple[str, Money, GatewayRefund]] = {}
 
     def card(self, ref: str) -> SimCard | None:
         with self.lock:

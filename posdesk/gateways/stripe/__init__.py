@@ -7,6 +7,7 @@ from posdesk.gateways.stripe.driver import (
     api_base,
     build,
     canceled_of,
+    check_public,
     refund_of,
     setup_of,
 )
@@ -23,6 +24,7 @@ __all__ = [
     "api_base",
     "build",
     "canceled_of",
+    "check_public",
     "refund_of",
     "setup_of",
 ]

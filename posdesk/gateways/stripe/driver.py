@@ -69,6 +69,7 @@ CONNECT_ORIGIN = "https://api.stripe.com"
 # Card payments only, never a redirect to a bank page: the page stays the page.
 PAYMENT_METHODS = {"enabled": True, "allow_redirects": "never"}
 EXPAND = ["payment_method"]
+CANCELABLE = ("requires_payment_method", "requires_confirmation", "requires_action")
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 NEEDS_JS_MESSAGE = (
     "Enter your card in the card form. If you see no card form, please enable JavaScript and reload."
@@ -346,6 +347,18 @@ class StripeGateway:
         """The attempt as Stripe has it now (retrieved by its own id, never searched)."""
         return self.intent(payment_ref)
 
+    def cancel_attempt(self, payment_ref: str) -> GatewayPayment | None:
+        """Cancel an intent that has not taken money (waiting for the page or for 3-D Secure)."""
+        state = self.intent(payment_ref)
+        if state.status in CANCELABLE:
+            try:
+                state = self.cancel(payment_ref)
+            except GatewayError:
+                state = self.intent(payment_ref)  # it moved meanwhile: say where it stands
+        if state.cancelled or state.payment is None:
+            return None
+        return state.payment
+
     def lists_cards_at_gateway(self) -> bool:
         return True  # cards are attached and detached at Stripe by other software too
 
@@ -501,6 +514,11 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
         lowered = name.lower()
         value = next((v for k, v in headers.items() if k.lower() == lowered), None)
     return value
+
+
+def check_public(public: Mapping[str, Any]) -> None:
+    """Refuse public settings this driver would refuse to use (a settings form's check)."""
+    api_base(public)
 
 
 def build(public: Mapping[str, Any], secrets: Mapping[str, Any], **ctx: Any) -> StripeGateway:
