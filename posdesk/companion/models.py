@@ -115,7 +115,10 @@ def payment_status_advances(current: PaymentStatus, new: PaymentStatus) -> bool:
         return False  # final: its refund is recorded in refunded_minor
     if current is PaymentStatus.REFUNDED:
         return False
-    if current in (PaymentStatus.FAILED, PaymentStatus.CANCELED):
+    if current is PaymentStatus.CANCELED:
+        # Cancelled at the gateway: nothing resumes it; only money that moved anyway is recorded.
+        return new in (PaymentStatus.SUCCEEDED, PaymentStatus.STALE, PaymentStatus.REFUNDED)
+    if current is PaymentStatus.FAILED:
         return new is not PaymentStatus.PENDING
     return PAYMENT_STATUS_RANK[new] > PAYMENT_STATUS_RANK[current]
 

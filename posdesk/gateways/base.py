@@ -45,7 +45,19 @@ class Misconfigured(GatewayError):
 
 
 class Unavailable(GatewayError):
-    """The gateway did not answer or answered 5xx; the outcome of a charge is unknown until looked up."""
+    """The gateway did not answer or answered 5xx; the outcome of a charge is unknown until looked up.
+
+    ``payment_ref`` names the attempt at the gateway when the driver knows it (look it up by that id)."""
+
+    def __init__(self, message: str, payment_ref: str | None = None) -> None:
+        super().__init__(message)
+        self.payment_ref = payment_ref
+
+
+class NotTaken(Unavailable):
+    """The gateway could not do it, and nothing was charged nor will be (the attempt is over): the client
+    may try again. Only a driver that made sure raises it (nothing left this machine, or it cancelled
+    the attempt)."""
 
 
 class BadSignature(GatewayError):
@@ -337,6 +349,7 @@ class PageAttempt:
     metadata: Mapping[str, str]
     confirmable: bool = False  # still waiting for the page: it may be re-priced or cancelled
     cancelled: bool = False
+    saves_card: bool = False  # confirming it keeps the card for the customer
 
 
 @runtime_checkable

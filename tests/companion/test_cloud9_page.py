@@ -358,3 +358,37 @@ def test_a_tip_afterwards_whose_answer_was_lost_is_applied_by_reconciliation(clo
     [added] = cloud9_shop.events("tip.added")
     assert (added["data"]["payment"]["amount"], added["data"]["payment"]["tip"]) == (0, 900)
     assert cloud9_shop.fake.approved_sales[inv] == 2 and cloud9_shop.fake.net_captured(inv) == 9065
+
+
+def test_a_146_on_a_resend_is_looked_up_again_never_read_as_a_decline(
+    cloud9_shop: Cloud9Shop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The Sale's answer is lost; GetTransInfo says "no record" (the Sale lands late); the resend gets 146
+    (duplicate) because the first Sale went through after all: that is looked up, not a decline."""
+    from posdesk.gateways.cloud9 import Cloud9Gateway
+
+    first = PayPage(cloud9_shop, cloud9_shop.invoice())
+    first.open()
+    assert first.pay(gw_c9_token=cloud9_shop.card_token(), save_card="on").status_code == 303
+    body = cloud9_shop.invoice()
+    page = PayPage(cloud9_shop, body)
+    page.open()
+    saved = re.search(r'name="card" value="([0-9a-f]{32})"', page.html)
+    assert saved, "the saved card is not offered"
+    find = Cloud9Gateway._find
+    lookups: list[str] = []
+
+    def lagging_find(gateway: Cloud9Gateway, gtrc: str, invoice_num: str) -> Any:
+        lookups.append(gtrc)
+        return None if len(lookups) == 1 else find(gateway, gtrc, invoice_num)
+
+    monkeypatch.setattr(Cloud9Gateway, "_find", lagging_find)
+    cloud9_shop.fake.resend_sees_duplicate = True
+    cloud9_shop.fake.fail_next(1, mode="disconnect", process=True)  # approved, the answer lost
+    paid = page.pay(card=saved.group(1))
+    assert paid.status_code == 303, paid.text[:300]
+    assert len(lookups) >= 2  # "no record", then 146, then looked up again
+    [closed] = [e for e in cloud9_shop.events("invoice.paid") if e["invoice_id"] == body["invoice_id"]]
+    assert closed["data"]["payment"]["amount"] > 0
+    assert cloud9_shop.events("payment.failed") == []
+    assert cloud9_shop.fake.approved_sales[invoice_number({"invoice_id": body["invoice_id"]})] == 1

@@ -140,4 +140,4 @@ def test_the_batch_form_leaves_what_the_ledger_one_at_a_time_leaves(
     assert got["invoices"]["paid"][0] == "paid" and got["invoices"]["partial"][0] == "partially_paid"
     assert got["invoices"]["disagrees"][1] == 0  # the report disagreeing with the record changed nothing
     assert len(got["events"]) >= 6
-    assert any("refused" in last_error for *_, last_error in got["webhooks"])
+    assert any("review" in last_error for *_, last_error in got["webhooks"])

@@ -371,3 +371,29 @@ def test_the_cloud9_api_address_is_restricted_like_stripes(companion: Companion,
         store.gateway_kind, store.gateway_public = "cloud9", settings["public"]
     tested = companion.api.post("/api/v1/gateway/test").json()
     assert tested["ok"] is False and "not allowed" in tested["message"]
+
+
+# -- money taken at the counter goes through the same ledger ------------------------------------------------
+def test_an_in_store_tender_is_recorded_by_the_ledger_once(companion: Companion) -> None:
+    from posdesk.companion.payments.ledger import record_in_store_tender
+    from posdesk.core.ticket import PaymentMethod
+
+    first = ticket(companion, V1_TOTAL)
+
+    def record(amount: int) -> str:
+        with companion.db.write() as session:
+            payment = record_in_store_tender(
+                session, store_id=companion.terminal.store_id, invoice_id=first["invoice_id"], tender_id="till-1-t1",
+                amount=Money(amount, "USD"), tip=Money(0, "USD"), method=PaymentMethod.CASH,
+            )
+            return payment.id
+
+    paid_id = record(2000)
+    assert record(2000) == paid_id  # the POS sent it again: one record
+    with pytest.raises(Exception, match="other figures"):
+        record(2500)
+    [partial] = events(companion, "invoice.partially_paid")
+    assert partial["data"]["payment"]["method"] == "cash" and partial["data"]["balance_due"] == V1_TOTAL - 2000
+    assert Phone(companion, first["link_token"]).pay(1, APPROVES).status_code == 303  # the rest online
+    assert taken(companion, first["invoice_id"]) == V1_TOTAL - 2000
+    assert len(events(companion, "invoice.paid")) == 1

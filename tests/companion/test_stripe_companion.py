@@ -589,3 +589,130 @@ def test_with_stripe_down_the_page_shows_the_stored_cards(
     assert page.status_code == 200 and shown_cards(page.text) == {"4242": True}
     assert any("could not be listed" in r.getMessage() for r in caplog.records)
     assert 'id="stripe-payment-element"' in page.text  # a new card can still be entered
+
+
+# -- the ledger's invariants on a Stripe store (issue 12) ------------------------------------------------
+def intent_of(stripe_store: StripeStore, client_secret: str) -> dict[str, Any]:
+    return stripe_store.fake.payment_intents[client_secret.split("_secret_")[0]]
+
+
+def saved_3ds_card(stripe_store: StripeStore) -> str:
+    """A client whose saved card asks for 3-D Secure on every charge: the card's id."""
+    token, _ = stripe_store.invoice()
+    first = stripe_store.pay_new_card(token, "pm_card_authenticationRequired", save=True)
+    stripe_store.fake.complete_action(first["client_secret"].split("_secret_")[0])
+    assert stripe_store.page.post(first["sync_url"], data=stripe_store.form(token)).json()["status"] == "succeeded"
+    with stripe_store.companion.db.read() as session:
+        [card] = session.query(SavedCard).all()
+        return card.id
+
+
+def test_a_new_version_cancels_the_intent_waiting_for_3d_secure_and_keeps_its_secret(stripe_store: StripeStore) -> None:
+    card = saved_3ds_card(stripe_store)
+    token, body = stripe_store.invoice()
+    used = stripe_store.page.post(f"/pay/{token}/pay", data=stripe_store.form(token, card=card))
+    assert used.headers["location"].endswith("/authenticate")
+    payment_id = used.headers["location"].split("/payments/")[1].split("/")[0]
+    waiting = stripe_store.payment(payment_id).gateway_payment_id
+    assert waiting
+    second = invoice_upload(invoice_id=body["invoice_id"], ticket_id=body["ticket_id"], link_token=token, version=2)
+    assert put_invoice(stripe_store.companion.api, second).status_code == 200
+    assert stripe_store.fake.payment_intents[waiting]["status"] == "canceled"  # before the POS's answer
+    assert stripe_store.payment(payment_id).status == PaymentStatus.CANCELED.value
+    secret = stripe_store.page.get(f"/pay/{token}/payments/{payment_id}/stripe/secret")
+    assert secret.status_code == 404  # the old intent's client secret is never handed out again
+    assert stripe_store.fake.charge_count(invoice_id=body["invoice_id"]) == 0
+
+
+def test_pressing_pay_again_after_ticking_save_card_starts_a_new_attempt(stripe_store: StripeStore) -> None:
+    token, _ = stripe_store.invoice()
+    first = stripe_store.start(token)
+    assert first.status_code == 200
+    again = stripe_store.start(token, save_card="on")  # the same attempt, another choice
+    assert again.status_code == 200, again.text  # not Stripe's 400 for a reused key
+    assert again.json()["payment_id"] != first.json()["payment_id"]
+    assert intent_of(stripe_store, first.json()["client_secret"])["status"] == "canceled"
+    assert intent_of(stripe_store, again.json()["client_secret"])["setup_future_usage"] == "off_session"
+    confirmed = stripe_store.fake.confirm_from_browser(
+        again.json()["client_secret"], "pm_card_visa",
+        elements={"mode": "payment", "currency": "usd", "setupFutureUsage": "off_session"},
+    )
+    assert "error" not in confirmed
+    assert stripe_store.page.post(again.json()["sync_url"], data=stripe_store.form(token)).json()["status"] == "succeeded"
+
+
+def test_a_new_card_while_a_saved_card_waits_for_3d_secure_cancels_the_waiting_intent(stripe_store: StripeStore) -> None:
+    card = saved_3ds_card(stripe_store)
+    token, body = stripe_store.invoice()
+    used = stripe_store.page.post(f"/pay/{token}/pay", data=stripe_store.form(token, card=card))
+    payment_id = used.headers["location"].split("/payments/")[1].split("/")[0]
+    waiting = stripe_store.payment(payment_id).gateway_payment_id or ""
+    paid = stripe_store.pay_new_card(token)  # the client gives up on the bank's page and enters a new card
+    assert paid["synced"]["status"] == "succeeded"
+    assert stripe_store.fake.payment_intents[waiting]["status"] == "canceled"
+    assert stripe_store.payment(payment_id).status == PaymentStatus.CANCELED.value
+    assert stripe_store.fake.charge_count(invoice_id=body["invoice_id"]) == 1
+
+
+def test_a_tip_afterwards_is_confirmed_on_session_so_3d_secure_can_be_done(stripe_store: StripeStore) -> None:
+    token, _ = stripe_store.invoice()
+    first = stripe_store.pay_new_card(token, "pm_card_authenticationRequired", save=True)
+    stripe_store.fake.complete_action(first["client_secret"].split("_secret_")[0])
+    stripe_store.page.post(first["sync_url"], data=stripe_store.form(token))
+    tipped = stripe_store.page.post(
+        f"/pay/{token}/payments/{first['payment_id']}/tip", data=stripe_store.form(token, tip="0")
+    )
+    # The bank asks for 3-D Secure on the tip too: the client gets the challenge, not a decline.
+    assert tipped.status_code == 303 and tipped.headers["location"].endswith("/authenticate"), tipped.text[:300]
+    tip_id = tipped.headers["location"].split("/payments/")[1].split("/")[0]
+    secret = stripe_store.page.get(f"/pay/{token}/payments/{tip_id}/stripe/secret").json()["client_secret"]
+    stripe_store.fake.complete_action(secret.split("_secret_")[0])
+    done = stripe_store.page.post(
+        f"/pay/{token}/payments/{tip_id}/authenticate", data={"csrf": stripe_store.form(token)["csrf"], "outcome": "done"}
+    )
+    assert done.status_code == 303
+    [added] = stripe_store.wait_for("tip.added")
+    assert added["data"]["payment"]["tip"] == 900
+
+
+def test_payments_are_for_cards_only(stripe_store: StripeStore) -> None:
+    token, _ = stripe_store.invoice()
+    started = stripe_store.start(token).json()
+    intent = intent_of(stripe_store, started["client_secret"])
+    assert intent["payment_method_types"] == ["card"] and intent.get("automatic_payment_methods") is None
+
+
+def test_an_event_signed_by_another_stripe_store_cannot_settle_this_stores_invoice(
+    stripe_store: StripeStore, other_terminal: Any
+) -> None:
+    token, _ = stripe_store.invoice()
+    started = stripe_store.start(token).json()  # store A's unconfirmed intent
+    other = stripe_store.companion.client(headers=other_terminal.headers)
+    assert other.put("/api/v1/gateway", json={
+        "kind": "stripe",
+        "public": {"publishable_key": "pk_test_other", "stripe_api_base": "http://127.0.0.1:9", "max_network_retries": "0"},
+        "secrets": {"secret_key": "sk_test_other", "webhook_secret": "whsec_store_b"},
+    }).status_code == 200
+    intent = intent_of(stripe_store, started["client_secret"])
+    forged = {
+        "id": "evt_cross_store",
+        "object": "event",
+        "type": "payment_intent.succeeded",
+        "created": int(time.time()),
+        "data": {"object": {**intent, "status": "succeeded", "amount_received": intent["amount"]}},
+    }
+    raw = json.dumps(forged).encode()
+    answer = stripe_store.page.post(
+        f"/webhooks/stripe/{other_terminal.store_id}", content=raw,
+        headers={"Stripe-Signature": sign_webhook_payload(raw, "whsec_store_b")},
+    )
+    assert answer.status_code == 200  # verified with store B's secret: stored, then kept for review
+    reviews = []
+    for _ in range(100):
+        reviews = [e for e in other.get("/api/v1/events").json()["events"] if e["type"] == "payment.needs_review"]
+        if reviews:
+            break
+        time.sleep(0.1)
+    assert reviews and "another store" in reviews[0]["data"]["reason"]
+    assert stripe_store.payment(started["payment_id"]).status == PaymentStatus.PENDING.value
+    assert stripe_store.events("invoice.paid") == []

@@ -452,6 +452,9 @@ class FakeCloud9:
         self.iframe_sessions: dict[str, _IframeSession] = {}
 
         self.timeout_mode = "hang"
+        # Cloud9 has answered a resent NewGTRC whose first Sale landed late with 146 (CheckDuplicate)
+        # instead of that Sale: True makes the fake do the same.
+        self.resend_sees_duplicate = False
         """What the timeout card/amount does after approving: ``hang`` (answer only after
         ``timeout_hang_seconds``, or never if the client leaves first), ``disconnect`` (drop the
         connection mid-answer) or ``status`` (answer ``Status:"timeout"``, ErrorCode 117)."""
@@ -772,7 +775,7 @@ class FakeCloud9:
         """Sale or Auth, by card data or CardToken."""
         trans_type = "Sale" if _text(body, "TransType").lower() == "sale" else "Auth"
         gtrc, existing = self._new_gtrc(body)
-        if existing is not None:
+        if existing is not None and not (self.resend_sees_duplicate and _flag(body, "CheckDuplicate")):
             # A retried NewGTRC is the caller asking "what happened to this one?": never charge twice.
             return _Outcome(existing.fields())
         main_amt = _amount(body, "MainAmt", required=True)

@@ -463,6 +463,10 @@ class FakeStripe:
         self.webhook_timeout = 10.0
         # When True, successful card payments stop in "processing" until ``settle()``.
         self.hold_processing = False
+        # Stripe's Search is eventually consistent ("don't use search for read-after-write flows"): an
+        # intent written less than this many seconds ago is not found by ``/v1/payment_intents/search``.
+        self.search_lag = 2.0
+        self._written_at: dict[str, float] = {}
         self.publishable_key = "pk_test_fake"
         self.account: Obj = {
             "id": "acct_1FakePosdeskTest0001",
@@ -988,6 +992,8 @@ class FakeStripe:
                 if isinstance(expand, str):
                     expand = [expand]
                 result = getattr(self, f"_h_{handler}")(params, ctx, **match.groupdict())
+                if method == "POST" and isinstance(result, dict) and result.get("object") == "payment_intent":
+                    self._written_at[str(result.get("id"))] = time.monotonic()
                 return self._expand(copy.deepcopy(result), expand)
         raise _invalid(
             f"Unrecognized request URL ({method}: {path}). Please see https://stripe.com/docs or we can "
@@ -1120,6 +1126,7 @@ class FakeStripe:
                 if not payment_method:
                     raise _invalid("A payment method is required to confirm.", param="payment_method")
                 if intent["object"] == "payment_intent":
+                    self._written_at[str(intent["id"])] = time.monotonic()
                     self._confirm_pi(intent, ctx, payment_method=str(payment_method), off_session=False)
                 else:
                     self._confirm_si(intent, ctx, payment_method=str(payment_method))
@@ -1663,7 +1670,12 @@ class FakeStripe:
                    "<=": value <= int(wanted)}
             return ops[m["op"]]
 
-        found = [pi for pi in reversed(self.payment_intents.values()) if all(ok(pi, m) for m in clauses)]
+        indexed_before = time.monotonic() - self.search_lag
+        found = [
+            pi
+            for pi in reversed(self.payment_intents.values())
+            if self._written_at.get(pi["id"], 0.0) <= indexed_before and all(ok(pi, m) for m in clauses)
+        ]
         limit = min(_int(params, "limit") or 10, 100)
         return {"object": "search_result", "data": found[:limit], "has_more": len(found) > limit,
                 "next_page": None, "url": "/v1/payment_intents/search"}

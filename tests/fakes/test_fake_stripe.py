@@ -267,7 +267,10 @@ def test_payment_intent_create_then_confirm_succeeds(client: stripe.StripeClient
 
     listed = client.v1.payment_intents.list(params={"customer": customer.id})
     assert [p.id for p in listed.data] == [pi.id]
-    found = client.v1.payment_intents.search(params={"query": "metadata['invoice_id']:'inv_7' AND status:'succeeded'"})
+    query = {"query": "metadata['invoice_id']:'inv_7' AND status:'succeeded'"}
+    assert client.v1.payment_intents.search(params=query).data == []  # Search lags writes, as Stripe's does
+    fake.search_lag = 0
+    found = client.v1.payment_intents.search(params=query)
     assert [p.id for p in found.data] == [pi.id]
 
 

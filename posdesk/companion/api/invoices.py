@@ -9,8 +9,6 @@ from sqlalchemy.exc import IntegrityError
 
 from posdesk.companion.api.common import InvoiceIdPath, terminal_store
 from posdesk.companion.deps import DbDep, TerminalDep
-from posdesk.companion.payments import gateway_directory
-from posdesk.companion.payments.supersede import cancel_open_attempts
 from posdesk.companion.invoices import (
     expire_if_due,
     invoice_view,
@@ -19,6 +17,8 @@ from posdesk.companion.invoices import (
     store_invoice,
     upsert_invoice,
 )
+from posdesk.companion.payments import gateway_directory
+from posdesk.companion.payments.supersede import cancel_open_attempts
 
 router = APIRouter(tags=["invoices"])
 

@@ -489,6 +489,8 @@ def _add_tip(request: Request, token: str, payment_id: str, form: FormData) -> R
         return _receipt(request, token, payment_id, t(exc.message), exc.status)
     if outcome.status is PaymentStatus.FAILED:
         return _receipt(request, token, payment_id, t(outcome.message or "The payment did not go through"), 402)
+    if outcome.status is PaymentStatus.REQUIRES_ACTION:  # the bank asks the client, who is right here
+        return RedirectResponse(_url(token, f"/payments/{outcome.payment_id}/authenticate", t.lang), status_code=303)
     return RedirectResponse(_url(token, f"/payments/{payment_id}", t.lang), status_code=303)
 
 

@@ -33,6 +33,7 @@ from posdesk.gateways.base import (
     GatewayError,
     GatewayPayment,
     NewCard,
+    NotTaken,
     Unavailable,
 )
 
@@ -62,8 +63,7 @@ def pay_invoice(db: Database, gateways: GatewayDirectory, token_hash: str, reque
         return existing
     customer = None
     if save and plan.client:
-        with db.write() as session:
-            customer = customer_ref(session, gateway, plan.store_id, plan.client)
+        customer = customer_ref(db, gateway, plan.store_id, plan.client)
     return charge(
         db,
         gateway,
@@ -86,13 +86,14 @@ def charge(db: Database, gateway: Gateway, payment_id: str, request: ChargeReque
     """Send ``request`` for the pending payment ``payment_id`` and apply the answer."""
     try:
         result = gateway.charge(request)
-    except Declined as exc:
-        return fail_payment(db, payment_id, exc.message)
-    except Unavailable:
-        # The charge may have gone through: ask before calling it failed (never charge twice).
-        found = _find(gateway, payment_id, request)
+    except (Declined, NotTaken) as exc:  # the gateway's explicit answer: nothing was charged
+        return fail_payment(db, payment_id, exc.message or UNAVAILABLE_MESSAGE)
+    except Unavailable as exc:
+        # The charge may have gone through: look the attempt up by its own id, and while nobody knows,
+        # it is unknown -- never failed (the page says it is being checked; reconciliation finishes it).
+        found = _find(gateway, payment_id, request, exc.payment_ref)
         if found is None:
-            return fail_payment(db, payment_id, UNAVAILABLE_MESSAGE)
+            return unknown_payment(db, payment_id, exc.payment_ref)
         result = found
     except GatewayError as exc:
         log.warning("charge refused by the gateway: %s", exc.message)
@@ -109,12 +110,13 @@ def _refund_if_stale(db: Database, gateway: Gateway, outcome: PayOutcome) -> Pay
     return outcome
 
 
-def _find(gateway: Gateway, payment_id: str, request: ChargeRequest) -> GatewayPayment | None:
+def _find(gateway: Gateway, payment_id: str, request: ChargeRequest, ref: str | None) -> GatewayPayment | None:
     keys = AttemptKeys(
         payment_id=payment_id,
         idempotency_key=request.idempotency_key,
         invoice_id=request.metadata.get("invoice_id", ""),
         kind=request.metadata.get("kind", "invoice"),
+        gateway_ref=ref,
     )
     try:
         return gateway.find_attempt(keys)
@@ -127,6 +129,14 @@ def apply_result(db: Database, payment_id: str, result: GatewayPayment) -> PayOu
         payment = ledger.lock_payment(session, payment_id)
         ledger.apply_gateway_payment(session, payment, result)
         return outcome_of(payment, result.action or None)
+
+
+def unknown_payment(db: Database, payment_id: str, ref: str | None) -> PayOutcome:
+    """The charge's outcome is not known: the payment waits (``processing``) for a lookup."""
+    with db.write() as session:
+        payment = ledger.lock_payment(session, payment_id)
+        ledger.unknown(session, payment, ref)
+        return outcome_of(payment)
 
 
 def fail_payment(db: Database, payment_id: str, message: str) -> PayOutcome:

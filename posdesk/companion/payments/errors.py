@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class PaymentRefused(Exception):
     """The request cannot be charged; ``message`` is for the client, ``status`` the HTTP status."""
@@ -41,4 +43,4 @@ class MismatchError(ValueError):
     """
 
     store_id: str | None = None
-    payment: object | None = None
+    payment: Any = None  # the Payment row, when there is one

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import uuid
 from typing import Any
 
 from sqlalchemy import and_, or_, select
@@ -63,10 +64,14 @@ def stale_seen() -> bool:
     return False
 
 
+IN_STORE = "in_store"  # ``Payment.gateway`` of money taken at the counter (no gateway involved)
+
+
 def is_stale(payment: Payment, invoice: InvoiceRow) -> bool:
     """True when a success of ``payment`` may no longer count: its version is not the invoice's current
-    one, or the link is no longer active. Tips after paying belong to their payment, not a version."""
-    if payment.kind != "invoice":
+    one, or the link is no longer active. Tips after paying belong to their payment, not a version;
+    money taken at the counter was handed over in person."""
+    if payment.kind != "invoice" or payment.gateway == IN_STORE:
         return False
     return payment.invoice_version != invoice.version or InvoiceStatus(invoice.status) in NOT_ACTIVE
 
@@ -217,6 +222,14 @@ def needs_review(session: Session, store_id: str, payment: Payment | None, reaso
     )
 
 
+def unknown(session: Session, payment: Payment, ref: str | None) -> bool:
+    """Nobody knows yet whether the gateway took the money: the payment waits as ``processing`` (never
+    failed) with the attempt's id when the gateway gave one, for the page and reconciliation to ask."""
+    if ref and payment.gateway_payment_id is None:
+        payment.gateway_payment_id = ref[:100]
+    return move(session, payment, PaymentStatus.PROCESSING)
+
+
 def fail(session: Session, payment: Payment, message: str) -> bool:
     """The gateway declined (explicitly): the attempt is over and the client may try another card."""
     return move(session, payment, PaymentStatus.FAILED, message=message)
@@ -240,7 +253,7 @@ def payment_wire(payment: Payment) -> dict[str, Any]:
         "amount": payment.amount_minor,
         "tip": payment.tip_minor,
         "currency": payment.currency,
-        "method": PaymentMethod.ONLINE_CARD.value,
+        "method": payment.payment_method_ref if payment.gateway == IN_STORE else PaymentMethod.ONLINE_CARD.value,
         "card_brand": payment.card_brand,
         "card_last4": payment.card_last4,
         "received_at": (payment.succeeded_at or utcnow()).isoformat(),
@@ -281,6 +294,64 @@ def _record_success(session: Session, payment: Payment, invoice: InvoiceRow) -> 
             "balance_due": balance.balance_due.minor,
         },
     )
+
+
+# -- money taken at the counter ----------------------------------------------------------------------
+def record_in_store_tender(
+    session: Session,
+    *,
+    store_id: str,
+    invoice_id: str,
+    tender_id: str,
+    amount: Money,
+    tip: Money,
+    method: PaymentMethod,
+    card_brand: str = "",
+    card_last4: str = "",
+) -> Payment:
+    """Record a payment that did not go through a gateway (cash, a counter card terminal, a gift card)
+    against a store's invoice: the same succeeded move and ``invoice.paid``/``invoice.partially_paid``
+    events as an online payment. Idempotent by the POS's ``tender_id``: the same tender again answers
+    the first record; the same id with other figures is a :class:`MismatchError`.
+    """
+    if method is PaymentMethod.ONLINE_CARD:
+        raise ValueError("an online card payment goes through a gateway")
+    if amount.currency != tip.currency or amount.is_negative() or tip.is_negative() or (amount + tip).is_zero():
+        raise MismatchError("a tender must be a positive amount in one currency")
+    key = f"{IN_STORE}:{tender_id}"[:200]
+    existing = session.scalars(select(Payment).where(Payment.idempotency_key == key)).one_or_none()
+    if existing is not None:
+        if (existing.store_id, existing.invoice_id, existing.amount_minor, existing.tip_minor, existing.currency) != (
+            store_id, invoice_id, amount.minor, tip.minor, amount.currency
+        ):
+            raise MismatchError("this tender was recorded with other figures")
+        return existing
+    invoice = session.get(InvoiceRow, invoice_id, with_for_update=True)
+    if invoice is None or invoice.store_id != store_id:
+        raise LookupError(invoice_id)
+    if invoice.currency != amount.currency:
+        raise MismatchError(f"currency {amount.currency} differs from the invoice's {invoice.currency}")
+    payment = Payment(
+        id=uuid.uuid4().hex,
+        store_id=store_id,
+        invoice_id=invoice_id,
+        invoice_version=invoice.version,
+        gateway=IN_STORE,
+        gateway_payment_id=None,
+        idempotency_key=key,
+        kind="invoice",
+        status=PaymentStatus.PENDING.value,
+        amount_minor=amount.minor,
+        tip_minor=tip.minor,
+        currency=amount.currency,
+        card_brand=card_brand[:20],
+        card_last4=card_last4[:4],
+        payment_method_ref=method.value,
+    )
+    session.add(payment)
+    session.flush()
+    move(session, payment, PaymentStatus.SUCCEEDED)
+    return payment
 
 
 # -- refunds ---------------------------------------------------------------------------------------

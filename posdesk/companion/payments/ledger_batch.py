@@ -64,12 +64,14 @@ class Report:
     key: Any  # the caller's handle (its row id)
     gateway: str
     result: GatewayPayment
+    store_id: str | None = None  # the store whose secret verified the report (None: a companion-wide secret)
 
 
 def _plain(result: GatewayPayment) -> bool:
     metadata = result.metadata
     return (
         result.status is ChargeStatus.SUCCEEDED
+        and bool(result.card_last4)  # one without the card waits for the event that has it (the pipeline)
         and result.saved_method is None
         and metadata.get("kind") != "tip"
         and bool(metadata.get("invoice_id"))
@@ -147,6 +149,8 @@ def apply_successes(
         if store is None:
             continue
         others = [p for p in counted[invoice.id] if p.id != payment.id]
+        if new and payment.amount_minor > balance_with(invoice, cast(Any, store), others).balance_due.minor:
+            continue  # never issued and more than the balance: the ledger keeps it for review
         balance = balance_with(invoice, cast(Any, store), [*others, payment])
         paid_in_full = balance.balance_due.is_zero()
         (inserts if new else updates).append(_columns(payment))
@@ -223,7 +227,9 @@ def _success(report: Report, found: Any, invoices: Mapping[str, Any], now: Any) 
     if found is None:
         invoice = invoices.get(metadata["invoice_id"])
         version = metadata.get("invoice_version", "")
-        if invoice is None or metadata.get("store_id") != invoice.store_id or not version.isdigit():
+        if invoice is None or metadata.get("store_id") != invoice.store_id or version != str(invoice.version):
+            return None  # not this invoice's current version: the ledger decides (stale, or for review)
+        if result.amount.minor <= 0 or result.tip.minor != 0 or result.amount.currency != invoice.currency:
             return None
         current = SimpleNamespace(
             id=metadata["payment_id"][:32], store_id=invoice.store_id, invoice_id=invoice.id,
@@ -235,9 +241,13 @@ def _success(report: Report, found: Any, invoices: Mapping[str, Any], now: Any) 
         )  # fmt: skip
     else:
         invoice = invoices.get(found.invoice_id)
-        if invoice is None or found.kind != "invoice":
-            return None
+        if invoice is None or found.kind != "invoice" or found.invoice_version != invoice.version:
+            return None  # a success for a superseded version: the ledger records it as stale
         current = SimpleNamespace(**found._mapping)
+    if report.store_id is not None and invoice.store_id != report.store_id:
+        return None  # another store's: the ledger keeps it for review
+    if invoice.status in (InvoiceStatus.REVOKED.value, InvoiceStatus.EXPIRED.value):
+        return None  # the link is no longer active: the ledger records it as stale
     try:
         check_matches(current, result)  # type: ignore[arg-type]
     except MismatchError:

@@ -26,10 +26,18 @@ from posdesk.companion.payments.attempts import (
 )
 from posdesk.companion.payments.charging import fail_payment
 from posdesk.companion.payments.directory import GatewayDirectory
-from posdesk.companion.payments.errors import PaymentRefused
+from posdesk.companion.payments.errors import MismatchError, PaymentRefused
 from posdesk.companion.payments.saved_cards import NOT_ON_PAGE_MESSAGE, customer_ref
 from posdesk.companion.payments.values import PayOutcome, PayRequest, PreparedPayment
-from posdesk.gateways.base import ChargeRequest, ConfirmsOnPage, Gateway, GatewayError, NewCard, PageAttempt
+from posdesk.gateways.base import (
+    CancelsAttempts,
+    ChargeRequest,
+    ConfirmsOnPage,
+    Gateway,
+    GatewayError,
+    NewCard,
+    PageAttempt,
+)
 
 log = logging.getLogger(__name__)
 
@@ -52,14 +60,13 @@ def start_payment(db: Database, gateways: GatewayDirectory, token_hash: str, req
         base = gateways.for_store(store)
     gateway = confirms_on_page(base)
     save = bool(request.save_card and plan.client)
-    release_abandoned(db, gateway, plan.invoice_id, keep=(plan.version, plan.amount.minor, plan.tip.minor))
+    release_abandoned(db, gateway, plan.invoice_id, keep=(plan.version, plan.amount.minor, plan.tip.minor), save=save)
     payment_id, key, existing = start_attempt(db, plan, gateway.kind, kind="invoice", scope=f"{plan.invoice_id}:v{plan.version}")
     if existing is not None and existing.status in (PaymentStatus.SUCCEEDED, PaymentStatus.PROCESSING):
         raise PaymentRefused("This invoice is already being paid. Please wait a moment and refresh.")
     customer = None
     if save and plan.client is not None:
-        with db.write() as session:
-            customer = customer_ref(session, base, plan.store_id, plan.client)
+        customer = customer_ref(db, base, plan.store_id, plan.client)
     charge = ChargeRequest(
         amount=plan.amount,
         tip=plan.tip,
@@ -83,9 +90,12 @@ def start_payment(db: Database, gateways: GatewayDirectory, token_hash: str, req
     return PreparedPayment(payment_id, state.client_secret, charge.total, save, status)
 
 
-def release_abandoned(db: Database, gateway: ConfirmsOnPage, invoice_id: str, keep: tuple[int, int, int]) -> int:
-    """Cancel this invoice's attempts that nobody confirmed and that are for another version, amount or
-    tip than ``keep`` (the client changed the tip, the cashier sent a new version); how many.
+def release_abandoned(
+    db: Database, gateway: ConfirmsOnPage, invoice_id: str, keep: tuple[int, int, int], save: bool | None = None
+) -> int:
+    """Cancel this invoice's attempts that wait for the page or for 3-D Secure and are not this new
+    choice: another version, amount or tip than ``keep``, another saving choice than ``save``, or a
+    saved card waiting for 3-D Secure (the client now pays with a new card); how many.
 
     An attempt that did move (another tab paid) is applied instead, never cancelled.
     """
@@ -95,18 +105,26 @@ def release_abandoned(db: Database, gateway: ConfirmsOnPage, invoice_id: str, ke
                 Payment.invoice_id == invoice_id,
                 Payment.gateway == gateway.kind,
                 Payment.kind == "invoice",
-                Payment.status == PaymentStatus.PENDING.value,
+                Payment.status.in_([PaymentStatus.PENDING.value, PaymentStatus.REQUIRES_ACTION.value]),
                 Payment.gateway_payment_id.is_not(None),
             )
         ).all()
-        stale = [(p.id, p.gateway_payment_id) for p in open_ones if (p.invoice_version, p.amount_minor, p.tip_minor) != keep]
+        waiting = [
+            (p.id, p.gateway_payment_id, (p.invoice_version, p.amount_minor, p.tip_minor) != keep or p.status != PaymentStatus.PENDING.value)
+            for p in open_ones
+        ]
     released = 0
-    for payment_id, ref in stale:
+    for payment_id, ref, other in waiting:
         assert ref is not None
         state = gateway.sync(ref)
-        if state.confirmable:
-            state = gateway.cancel(ref)
-        apply_attempt(db, payment_id, state)
+        if not other and (save is None or state.saves_card == save):
+            continue  # the same choice: the page confirms this attempt again
+        if isinstance(gateway, CancelsAttempts):
+            from posdesk.companion.payments.supersede import record_cancel
+
+            record_cancel(db, payment_id, gateway.cancel_attempt(ref))
+        else:
+            apply_attempt(db, payment_id, gateway.cancel(ref) if state.confirmable else state)
         released += 1
     return released
 
@@ -118,7 +136,7 @@ def apply_attempt(db: Database, payment_id: str, state: PageAttempt) -> PayOutco
         if state.payment is not None:
             try:
                 ledger.apply_gateway_payment(session, payment, state.payment)
-            except ledger.MismatchError as exc:
+            except MismatchError as exc:
                 log.warning("attempt %s not applied to payment %s: %s", state.ref, payment_id, exc)
         elif state.cancelled:
             ledger.cancel(payment)

@@ -25,6 +25,7 @@ from posdesk.companion.models import Payment, PaymentStatus, Store, utcnow
 from posdesk.companion.payments import ledger
 from posdesk.companion.payments.charging import fail_payment
 from posdesk.companion.payments.directory import GatewayDirectory, gateway_directory
+from posdesk.companion.payments.errors import MismatchError
 from posdesk.companion.payments.page_confirm import apply_attempt
 from posdesk.companion.payments.supersede import refund_stale
 from posdesk.gateways.base import AttemptKeys, ConfirmsOnPage, ForgetsOnRestart, Gateway, GatewayError
@@ -113,7 +114,7 @@ def reconcile_payment(db: Database, gateway: Gateway, keys: AttemptKeys, *, aban
         payment = ledger.lock_payment(session, payment_id)
         try:
             return ledger.apply_gateway_payment(session, payment, found)
-        except ledger.MismatchError as exc:
+        except MismatchError as exc:
             log.warning("reconciliation of payment %s refused: %s", payment_id, exc)
             return False
 

@@ -19,7 +19,6 @@ from posdesk.companion.payments.values import RefundOutcome
 from posdesk.core.money import Money
 from posdesk.gateways.base import GatewayError
 
-
 _locks: weakref.WeakValueDictionary[str, threading.Lock] = weakref.WeakValueDictionary()
 _locks_guard = threading.Lock()
 

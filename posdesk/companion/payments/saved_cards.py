@@ -46,17 +46,29 @@ def saved_card(session: Session, store_id: str, client_id: str | None, gateway: 
     return card
 
 
-def customer_ref(session: Session, gateway: Gateway, store_id: str, client: ClientInfo) -> str:
-    """The gateway's customer for a known client, created on first need."""
-    existing = session.scalars(
-        select(GatewayCustomer).where(
-            GatewayCustomer.store_id == store_id,
-            GatewayCustomer.client_id == client.id,
-            GatewayCustomer.gateway == gateway.kind,
-        )
-    ).one_or_none()
-    ref = gateway.ensure_customer(client, existing.customer_ref if existing else None)
-    if existing is None:
+def customer_ref(db: Database, gateway: Gateway, store_id: str, client: ClientInfo) -> str:
+    """The gateway's customer for a known client, created on first need (the gateway is asked between
+    two transactions, never inside one; two first needs at once keep the first row written)."""
+
+    def known(session: Session) -> GatewayCustomer | None:
+        return session.scalars(
+            select(GatewayCustomer).where(
+                GatewayCustomer.store_id == store_id,
+                GatewayCustomer.client_id == client.id,
+                GatewayCustomer.gateway == gateway.kind,
+            )
+        ).one_or_none()
+
+    with db.read() as session:
+        existing = known(session)
+        existing_ref = existing.customer_ref if existing else None
+    ref = gateway.ensure_customer(client, existing_ref)
+    if existing_ref is not None:
+        return ref
+    with db.write() as session:
+        again = known(session)
+        if again is not None:
+            return again.customer_ref
         session.add(GatewayCustomer(store_id=store_id, client_id=client.id, gateway=gateway.kind, customer_ref=ref))
     return ref
 
@@ -109,8 +121,7 @@ def start_setup(db: Database, gateways: GatewayDirectory, token_hash: str) -> tu
             raise PaymentRefused("Cards can only be saved for a known client")
         info = ClientInfo(client.id, client.name, client.email, client.phone)
         store_id, invoice_id = store.id, row.id
-    with db.write() as session:
-        customer = customer_ref(session, gateway, store_id, info)
+    customer = customer_ref(db, gateway, store_id, info)
     metadata = {"store_id": store_id, "client_id": info.id, "invoice_id": invoice_id}
     try:
         return saves_on_page(gateway).prepare_setup(customer, metadata, f"setup:{invoice_id}:{uuid.uuid4().hex}")
@@ -250,7 +261,7 @@ def refresh_saved_cards(db: Database, gateways: GatewayDirectory, token_hash: st
     return True
 
 
-def _cards_of(store_id: str, client_id: str, gateway: str) -> Select[tuple[SavedCard]]:
+def _cards_of(store_id: str, client_id: str, gateway: str) -> Select[SavedCard]:
     return select(SavedCard).where(SavedCard.store_id == store_id, SavedCard.client_id == client_id, SavedCard.gateway == gateway)
 
 

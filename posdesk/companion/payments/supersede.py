@@ -19,6 +19,7 @@ from posdesk.companion.models import Invoice as InvoiceRow
 from posdesk.companion.models import Payment, PaymentStatus, Store
 from posdesk.companion.payments import ledger
 from posdesk.companion.payments.directory import GatewayDirectory
+from posdesk.companion.payments.errors import MismatchError
 from posdesk.companion.payments.values import IN_FLIGHT
 from posdesk.core.money import Money
 from posdesk.gateways.base import CancelsAttempts, Gateway, GatewayError, GatewayPayment
@@ -63,19 +64,20 @@ def cancel_open_attempts(db: Database, directory: GatewayDirectory, invoice_id: 
         except GatewayError as exc:
             log.warning("attempt %s of invoice %s not cancelled yet: %s", ref, invoice_id, exc.message)
             continue
-        ended += _record(db, payment_id, found)
+        ended += record_cancel(db, payment_id, found)
     refund_stale(db, directory, invoice_id=invoice_id)
     return ended
 
 
-def _record(db: Database, payment_id: str, found: GatewayPayment | None) -> int:
+def record_cancel(db: Database, payment_id: str, found: GatewayPayment | None) -> int:
+    """What a cancel at the gateway answered, recorded: cancelled (None), or where the attempt stands."""
     with db.write() as session:
         payment = ledger.lock_payment(session, payment_id)
         if found is None:
             return int(ledger.cancel(payment))
         try:
             return int(ledger.apply_gateway_payment(session, payment, found))
-        except ledger.MismatchError as exc:
+        except MismatchError as exc:
             ledger.needs_review(session, payment.store_id, payment, f"the gateway's answer to a cancel disagrees: {exc}")
             return 0
 

@@ -50,7 +50,8 @@
     return { amount: Math.max(amount, 1), setupFutureUsage: saving() ? "off_session" : null };
   }
 
-  var elements = stripe.elements(Object.assign({ mode: "payment", currency: config.currency, locale: config.locale }, intentOptions()));
+  // Cards only, as the intent allows (allowed_payment_method_types): no wallet or bank the Dashboard enables.
+  var elements = stripe.elements(Object.assign({ mode: "payment", currency: config.currency, locale: config.locale, paymentMethodTypes: ["card"] }, intentOptions()));
   var element = elements.create("payment", { layout: "tabs" });
   element.mount("#stripe-payment-element");
   // The element's amount and saving choice follow the tip and the checkbox (what Stripe shows in wallets).

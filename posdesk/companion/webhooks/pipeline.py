@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
+from datetime import UTC, timedelta
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, select, update
@@ -31,12 +32,18 @@ from posdesk.companion.models import Invoice, Store, WebhookEvent, utcnow
 from posdesk.companion.payments import gateway_events, ledger_batch
 from posdesk.companion.payments.directory import GatewayDirectory
 from posdesk.companion.payments.errors import MismatchError
-from posdesk.companion.payments.ledger import apply_gateway_payment, needs_review, payment_from_gateway, stale_seen
+from posdesk.companion.payments.ledger import (
+    apply_gateway_payment,
+    needs_review,
+    payment_from_gateway,
+    stale_seen,
+)
 from posdesk.companion.payments.supersede import refund_stale
 from posdesk.gateways import COMPANION_SECRET
 from posdesk.gateways.base import (
     AttemptCancelled,
     BadSignature,
+    ChargeStatus,
     GatewayEvent,
     GatewayPayment,
     Misconfigured,
@@ -185,7 +192,7 @@ def _apply(session: Session, row: WebhookEvent) -> bool:
         if raw_payment is None:
             done = _apply_other(session, row.gateway, payload, store_id)
         else:
-            done = _apply_payment(session, row.gateway, payment_from_wire(raw_payment), store_id)
+            done = _apply_payment(session, row, payment_from_wire(raw_payment), store_id)
     except MismatchError as exc:
         # Never applied, never dropped: kept with its reason, and the manager is told.
         log.warning("webhook %s/%s kept for review: %s", row.gateway, row.event_id, exc)
@@ -201,12 +208,25 @@ def _apply(session: Session, row: WebhookEvent) -> bool:
     return True
 
 
-def _apply_payment(session: Session, gateway: str, result: GatewayPayment, store_id: str | None) -> bool:
+CARD_WAIT = timedelta(seconds=10)  # how long a success without the card's details waits for them
+
+
+def _waits_for_card(row: WebhookEvent, result: GatewayPayment, payment: Any) -> bool:
+    """A success that names no card (Stripe's intent event) is kept a moment for the event that does
+    (``charge.succeeded``), so the ticket shows the card; after :data:`CARD_WAIT` it is applied as is."""
+    if result.status is not ChargeStatus.SUCCEEDED or result.card_last4 or payment.card_last4:
+        return False
+    received = row.received_at if row.received_at.tzinfo else row.received_at.replace(tzinfo=UTC)
+    return utcnow() - received < CARD_WAIT
+
+
+def _apply_payment(session: Session, row: WebhookEvent, result: GatewayPayment, store_id: str | None) -> bool:
+    gateway = row.gateway
     try:
         payment = payment_from_gateway(session, result, gateway, store_id=store_id)
     except MismatchError as exc:
         raise _for_review(exc, store_id or result.metadata.get("store_id"), None) from None
-    if payment is None:
+    if payment is None or _waits_for_card(row, result, payment):
         return False
     try:
         apply_gateway_payment(session, payment, result)
@@ -277,7 +297,9 @@ def _apply_plain_successes(session: Session, rows: Sequence[WebhookEvent]) -> se
         for row in rows:
             payload = row.payload or {}
             if payload.get("payment") is not None:
-                reports.append(ledger_batch.Report(row.id, row.gateway, payment_from_wire(payload["payment"])))
+                reports.append(
+                    ledger_batch.Report(row.id, row.gateway, payment_from_wire(payload["payment"]), payload.get("store_id"))
+                )
             elif payload.get("refund") is not None:
                 other_refs.append((row.gateway, refund_from_wire(payload["refund"]).payment_ref))
             elif payload.get("cancelled"):

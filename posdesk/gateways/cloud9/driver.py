@@ -45,6 +45,7 @@ from posdesk.gateways.base import (
     GatewayRefund,
     Misconfigured,
     NewCard,
+    NotTaken,
     PageIntegration,
     SavedMethod,
     Unavailable,
@@ -297,12 +298,17 @@ class Cloud9Gateway:
             try:
                 answer = self.client.call("Sale", **fields)
             except NotSent:
-                # Nothing left this machine, and a second attempt only follows a confirmed "no record".
-                raise Unavailable(codes.UNAVAILABLE) from None
+                if attempt == 1:  # nothing left this machine: nothing was charged
+                    raise NotTaken(codes.UNAVAILABLE) from None
+                return self._unknown(request, gtrc, token)  # the first Sale may still land
             except LostAnswer:
                 answer = None
             if answer is not None:
                 meaning = codes.meaning(answer)
+                if meaning.kind is Kind.DUPLICATE:
+                    # 146: an approved Sale like this one exists. Ours, when it landed late: look again.
+                    # On a first send it is another attempt's (the duplicate guard), so ours was refused.
+                    return self._look_again(request, gtrc, invoice_num, token, answer, meaning, resent=attempt > 1)
                 if meaning.kind is not Kind.TIMEOUT:
                     return self._payment(request, gtrc, answer, meaning)
             # The Sale may have gone through: ask before anything else.
@@ -319,7 +325,29 @@ class Cloud9Gateway:
                 log.info("cloud9: sale %s answer was lost; GetTransInfo found it", gtrc)
                 return self._payment(request, gtrc, found, codes.meaning(found))
             log.info("cloud9: sale %s: no record after a lost answer (attempt %d)", gtrc, attempt)
-        raise Unavailable(codes.UNAVAILABLE)
+        return self._unknown(request, gtrc, token)  # two lost answers: reconciliation looks it up later
+
+    def _look_again(
+        self,
+        request: ChargeRequest,
+        gtrc: str,
+        invoice_num: str,
+        token: str,
+        answer: Mapping[str, str],
+        meaning: codes.Meaning,
+        *,
+        resent: bool,
+    ) -> GatewayPayment:
+        try:
+            found = self._find(gtrc, "")  # by our own GTRC only: the invoice's list holds the other Sale
+        except CallFailed:
+            return self._unknown(request, gtrc, token)
+        if found is not None:
+            return self._payment(request, gtrc, found, codes.meaning(found))
+        if resent:  # our first Sale may still be landing: unknown, never declined
+            log.warning("cloud9: sale %s answered 146 on a resend and is not found yet; its outcome is unknown", gtrc)
+            return self._unknown(request, gtrc, token)
+        return self._payment(request, gtrc, answer, meaning)
 
     def _find(self, gtrc: str, invoice_num: str) -> dict[str, str] | None:
         """A transaction by our GTRC, then in the invoice's list; None when Cloud9 has no record.

@@ -17,6 +17,7 @@ its version and the attempt; the tip is added so a changed tip can never replay 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections.abc import Mapping
@@ -47,6 +48,7 @@ from posdesk.gateways.base import (
     MethodSaved,
     Misconfigured,
     NewCard,
+    NotTaken,
     PageAttempt,
     PageIntegration,
     RefundUpdate,
@@ -66,9 +68,15 @@ TIMEOUT_SECONDS = 20.0  # a client waits on the page; Stripe's own default is 80
 SCRIPT_ORIGIN = "https://js.stripe.com"
 FRAME_ORIGINS = ("https://js.stripe.com", "https://hooks.stripe.com")
 CONNECT_ORIGIN = "https://api.stripe.com"
-# Card payments only, never a redirect to a bank page: the page stays the page.
-PAYMENT_METHODS = {"enabled": True, "allow_redirects": "never"}
+# Card payments only, never a redirect to a bank page: the page stays the page. Payment intents name the
+# card outright (``allowed_payment_method_types``, API 2026-07-29+; the older ``payment_method_types`` is
+# gone on the pinned version), so nothing switched on in the Dashboard is offered; the page's element
+# asks for cards only too (``paymentMethodTypes``).
+CARD_ONLY = ["card"]
+PAYMENT_METHODS = {"enabled": True, "allow_redirects": "never"}  # saving a card without paying
 EXPAND = ["payment_method"]
+CONFIRMABLE_HERE = ("requires_payment_method", "requires_confirmation")
+UNAVAILABLE_NOT_CHARGED = "The payment service did not answer. You were not charged; please try again."
 CANCELABLE = ("requires_payment_method", "requires_confirmation", "requires_action")
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 NEEDS_JS_MESSAGE = (
@@ -211,9 +219,11 @@ class StripeGateway:
 
     # -- money ---------------------------------------------------------------------------------------
     @staticmethod
-    def stripe_key(companion_key: str, tip: Money, step: str = "") -> str:
-        """The Stripe idempotency key: the companion's (invoice, version, attempt) plus the tip."""
-        return f"posdesk:{companion_key}:t{tip.minor}{':' + step if step else ''}"
+    def stripe_key(companion_key: str, params: Mapping[str, Any], step: str = "") -> str:
+        """The Stripe idempotency key: the companion's (invoice, version, attempt) plus a digest of every
+        parameter sent, so one key never carries other parameters (Stripe answers that with a 400)."""
+        digest = hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()[:24]
+        return f"posdesk:{companion_key}:{step + ':' if step else ''}{digest}"
 
     @staticmethod
     def _metadata(request: ChargeRequest) -> dict[str, str]:
@@ -227,7 +237,7 @@ class StripeGateway:
         params: dict[str, Any] = {
             "amount": objects.stripe_amount(request.total),
             "currency": request.total.currency.lower(),
-            "automatic_payment_methods": PAYMENT_METHODS,
+            "allowed_payment_method_types": CARD_ONLY,
             "metadata": self._metadata(request),
         }
         if request.description:
@@ -248,7 +258,7 @@ class StripeGateway:
         with stripe_errors():
             intent = self.client.v1.payment_intents.create(
                 cast(PaymentIntentCreateParams, params),
-                {"idempotency_key": self.stripe_key(request.idempotency_key, request.tip)},
+                {"idempotency_key": self.stripe_key(request.idempotency_key, params)},
             )
         state = objects.intent_state(intent)
         self._check_amount(state, request.total)
@@ -289,7 +299,12 @@ class StripeGateway:
 
         The intent is created unconfirmed, its amount re-checked against ``request`` (an idempotent
         replay must not confirm another amount), then confirmed. A tip after payment (``metadata
-        kind=tip``) is charged off-session: the client already left the card form.
+        kind=tip``) is confirmed on-session too: the client is on the confirmation page, so a bank that
+        asks for 3-D Secure gets it there (``requires_action`` goes back to the page).
+
+        A confirm whose answer is lost is looked up by the intent's own id (never Stripe's Search, which
+        lags writes): charged, it is the answer; not charged, the intent is cancelled so it never can be,
+        and :class:`NotTaken` says so; Stripe unreachable, :class:`Unavailable` names the intent.
         """
         method_ref = request.method_ref or (request.new_card.token if request.new_card else "")
         customer = request.customer_ref or (
@@ -298,30 +313,44 @@ class StripeGateway:
         params = self._intent_params(request)
         if customer:
             params["customer"] = customer
-        key = self.stripe_key(request.idempotency_key, request.tip)
+        key = self.stripe_key(request.idempotency_key, params)
         with stripe_errors():
             intent = self.client.v1.payment_intents.create(
                 cast(PaymentIntentCreateParams, params), {"idempotency_key": key}
             )
-            state = objects.intent_state(intent)
-            if state.payment is not None or state.status not in (
-                "requires_payment_method",
-                "requires_confirmation",
-            ):
-                return self._answer(state)  # an earlier try of this key already confirmed it
-            self._check_amount(state, request.total)
-            confirm: dict[str, Any] = {"payment_method": method_ref, "expand": EXPAND}
-            if request.metadata.get("kind") == "tip":
-                confirm["off_session"] = True
-            try:
-                intent = self.client.v1.payment_intents.confirm(
-                    state.ref,
-                    cast(PaymentIntentConfirmParams, confirm),
-                    {"idempotency_key": f"{key}:confirm"},
-                )
-            except stripe.CardError as exc:
-                intent = self._intent_after_decline(exc, state.ref)
+        state = objects.intent_state(intent)
+        if state.payment is not None or state.status not in CONFIRMABLE_HERE:
+            return self._answer(state)  # an earlier try of this key already confirmed it
+        self._check_amount(state, request.total)
+        confirm: dict[str, Any] = {"payment_method": method_ref, "expand": EXPAND}
+        try:
+            with stripe_errors():
+                try:
+                    intent = self.client.v1.payment_intents.confirm(
+                        state.ref,
+                        cast(PaymentIntentConfirmParams, confirm),
+                        {"idempotency_key": self.stripe_key(key, confirm, "confirm")},
+                    )
+                except stripe.CardError as exc:
+                    intent = self._intent_after_decline(exc, state.ref)
+        except Unavailable as exc:
+            return self._after_lost_confirm(state.ref, exc)
         return self._answer(objects.intent_state(intent))
+
+    def _after_lost_confirm(self, ref: str, lost: Unavailable) -> GatewayPayment:
+        """The confirm's answer was lost or refused with a 5xx: ask for the intent by its id."""
+        try:
+            state = self.intent(ref)
+            if state.payment is None and state.status in CONFIRMABLE_HERE:
+                self.cancel(ref)  # not charged: now it never can be, so the attempt is over
+                raise NotTaken(UNAVAILABLE_NOT_CHARGED)
+        except (Unavailable, NotTaken):
+            raise
+        except GatewayError:
+            raise Unavailable(lost.message, payment_ref=ref) from None
+        except Exception:
+            raise Unavailable(lost.message, payment_ref=ref) from None
+        return self._answer(state)
 
     def _intent_after_decline(self, exc: stripe.CardError, ref: str) -> Any:
         """A decline answers 402 with the intent inside the error; read it (or fetch it) to report FAILED."""
@@ -454,9 +483,10 @@ class StripeGateway:
     def verify_and_parse_webhook(self, raw_body: bytes, headers: Mapping[str, str]) -> GatewayEvent:
         """``stripe.Webhook.construct_event`` over the raw bytes, then the event as posdesk reads it.
 
-        Payment events carry the payment (``charge.succeeded`` too: it has the card's details);
-        refunds, cancellations and saved cards are read from ``payload`` with :func:`refund_of`,
-        :func:`canceled_of` and :func:`setup_of`.
+        Read as sent, with no call to Stripe (the event is stored and answered before anything else
+        happens): the dispatch table (:mod:`.events`) gives its variant. ``payment_intent.succeeded``
+        names the card by id only; ``charge.succeeded`` carries its details, and the companion waits a
+        moment for it before closing the ticket without them.
         """
         header = _header(headers, SIGNATURE_HEADER)
         if not self._webhook_secret:
@@ -473,20 +503,7 @@ class StripeGateway:
         if not isinstance(event_id, str) or not isinstance(event_type, str) or not 0 < len(event_id) <= 100:
             raise BadSignature("the event has no usable id or type")
         variant = events.read(event_type, obj)
-        payment = variant.get("payment")
-        if payment is not None and payment.status is ChargeStatus.SUCCEEDED and not payment.card_last4:
-            variant["payment"] = self._refetched(payment)
         return GatewayEvent(event_id=event_id, type=event_type[:60], payload=body, payment=variant.pop("payment", None), **variant)
-
-    def _refetched(self, payment: GatewayPayment) -> GatewayPayment:
-        """A success as Stripe has it now, with the card (the event's intent names the card by id only,
-        and the POS shows the card on the ticket). Stripe unreachable: the event's own figures."""
-        try:
-            fresh = self.intent(payment.ref).payment
-        except GatewayError as exc:
-            log.info("stripe: could not re-fetch %s (%s); using the event as sent", payment.ref, exc.message)
-            return payment
-        return fresh if fresh is not None and fresh.status is ChargeStatus.SUCCEEDED else payment
 
 
 def refund_of(event: GatewayEvent) -> RefundUpdate | None:

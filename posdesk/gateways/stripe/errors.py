@@ -26,6 +26,8 @@ def translate(exc: stripe.StripeError) -> GatewayError:
     """The gateway error that says what ``exc`` means for the client or the manager."""
     if isinstance(exc, stripe.CardError):
         return Declined(_text(exc))
+    if isinstance(exc, stripe.IdempotencyError):
+        return GatewayError("This payment could not be started. Please reload the page and try again.")
     if isinstance(exc, stripe.AuthenticationError):
         return Misconfigured(f"Stripe refused the secret key ({_text(exc)}). {BAD_KEY_HINT}")
     if isinstance(exc, stripe.PermissionError):

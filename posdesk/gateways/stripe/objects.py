@@ -208,6 +208,7 @@ def intent_state(intent: Any) -> PageAttempt:
         metadata=metadata_of(intent),
         confirmable=status in CONFIRMABLE and (payment is None or payment.status is not ChargeStatus.FAILED),
         cancelled=status == "canceled",
+        saves_card=bool(_get(intent, "setup_future_usage")),
     )
 
 
