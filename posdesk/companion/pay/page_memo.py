@@ -46,7 +46,7 @@ from posdesk.core.links import hash_token
 READ_TABLES = frozenset(
     {Invoice.__tablename__, Store.__tablename__, Payment.__tablename__, SavedCard.__tablename__}
 )
-REMEMBERED = 4096  # links per process (a page is about 7 KB)
+REMEMBERED = 1024  # links per process (a page and the rows it was made from: about 10-20 KB)
 _TRANSACTION_WORDS = frozenset({"BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE"})
 
 # Every column of each table (a column added later is compared too), all payments of the invoice
