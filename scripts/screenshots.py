@@ -56,6 +56,7 @@ def render(data: Path) -> int:
     from posdesk.gui.app import DEMO_BANNER, load_style
     from posdesk.gui.backend import PosBackend
     from posdesk.gui.context import Connection, PosContext
+    from posdesk.gui.day_summary_dialog import DaySummaryDialog
     from posdesk.gui.main_window import MainWindow
     from posdesk.gui.new_ticket_view import ITEM_ROLE
     from posdesk.gui.qt import QApplication, QDialog
@@ -85,7 +86,7 @@ def render(data: Path) -> int:
     def settle() -> None:
         for _ in range(20):
             app.processEvents()
-        while worker.busy:
+        while worker.busy or ctx.network.busy:
             app.processEvents()
 
     def shot(widget, name: str) -> None:
@@ -145,6 +146,25 @@ def render(data: Path) -> int:
         tickets.save(ticket, base_revision=base)
     ctx.tickets_changed.emit({ticket.id})
     shot(window, "closed-ticket")
+
+    # Another client pays at the counter: cash handed over, change due; then the manager's day summary.
+    view.new_ticket()
+    view.set_walk_in()
+    for item in products[:1] + classes[:1]:
+        view.add_item(item)
+    tender = window.open_take_payment()
+    settle()
+    tender = tender or window.open_take_payment()
+    assert tender is not None, "Take payment is not available on the walk-in ticket"
+    tender.amount.setText(f"{int(view.priced.balance_due.minor / 100) + 5}")
+    shot(tender, "tender")
+    tender.record()
+    settle()
+    summary = DaySummaryDialog(ctx, window)
+    summary.show()
+    settle()
+    shot(summary, "day-summary")
+    summary.close()
 
     settings_dialog = SettingsDialog(ctx, window)
     settings_dialog.show()
