@@ -9,9 +9,11 @@ from posdesk.core.ticket import Ticket, TicketState
 from posdesk.gui.about_dialog import AboutDialog
 from posdesk.gui.context import PosContext
 from posdesk.gui.new_ticket_view import NewTicketView
+from posdesk.gui.operations import CollectionOp, OpChanges
 from posdesk.gui.qt import (
     QAbstractItemView,
     QAction,
+    QApplication,
     QCloseEvent,
     QComboBox,
     QHBoxLayout,
@@ -21,6 +23,7 @@ from posdesk.gui.qt import (
     QLineEdit,
     QMainWindow,
     QMenu,
+    QPushButton,
     QShowEvent,
     Qt,
     QTableWidget,
@@ -34,7 +37,8 @@ from posdesk.gui.qt import (
 )
 
 if TYPE_CHECKING:  # imported when first opened (start-up does without it and the invoice code)
-    from posdesk.gui.backend import InvoiceInfo
+    from posdesk.gui.backend import InvoiceInfo, TicketSummary
+    from posdesk.gui.communicator_dialog import CommunicatorDialog
     from posdesk.gui.refund_dialog import RefundDialog
     from posdesk.gui.send_invoice_dialog import SendInvoiceDialog
     from posdesk.gui.tender_dialog import TenderDialog
@@ -46,7 +50,10 @@ STATE_FILTERS: tuple[tuple[str, tuple[TicketState, ...]], ...] = (
     ("Open", (TicketState.OPEN,)),
     ("Awaiting payment", (TicketState.AWAITING_PAYMENT, TicketState.PARTIALLY_PAID)),
     ("Closed", (TicketState.PAID, TicketState.VOIDED)),
+    ("Awaiting online payment", (TicketState.AWAITING_PAYMENT, TicketState.PARTIALLY_PAID)),
+    ("Link expired", (TicketState.AWAITING_PAYMENT, TicketState.PARTIALLY_PAID)),
 )
+LINK_FILTERS = {"Awaiting online payment": "awaiting", "Link expired": "expired"}
 CONNECTION_WORDS = {
     "online": "● Online",
     "offline": "● Offline: tickets are kept and sent when the connection returns",
@@ -65,9 +72,12 @@ class TicketsPanel(QWidget):
 
     Signals:
         open_requested(str): the cashier asked to reopen this ticket id.
+        remind_requested(str), reissue_requested(str): Send reminder… / Re-issue link on this ticket id.
     """
 
     open_requested = Signal(str)
+    remind_requested = Signal(str)
+    reissue_requested = Signal(str)
 
     def __init__(self, ctx: PosContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -99,9 +109,24 @@ class TicketsPanel(QWidget):
         self.table.itemActivated.connect(self._on_activated)
         self.table.itemDoubleClicked.connect(self._on_activated)
         layout.addWidget(self.table, 1)
+        row = QHBoxLayout()
         hint = QLabel("Double-click a ticket to open it.")
         hint.setObjectName("hint")
-        layout.addWidget(hint)
+        row.addWidget(hint, 1)
+        self.remind_button = name(QPushButton("Send reminder…"), "remindButton", "Send a payment reminder")
+        self.remind_button.setToolTip("Remind the client by SMS or email, with the link (consent respected)")
+        self.remind_button.clicked.connect(lambda: self.remind_requested.emit(self.selected_id()))
+        row.addWidget(self.remind_button)
+        self.reissue_button = name(
+            QPushButton("Re-issue link"), "reissueLinkButton", "Re-issue the expired link"
+        )
+        self.reissue_button.setToolTip("A fresh link for the current balance, copied to the clipboard")
+        self.reissue_button.clicked.connect(lambda: self.reissue_requested.emit(self.selected_id()))
+        row.addWidget(self.reissue_button)
+        layout.addLayout(row)
+        self.summaries: dict[str, TicketSummary] = {}
+        self.table.itemSelectionChanged.connect(self._on_selection)
+        self._on_selection()
 
     def reload_when_shown(self) -> None:
         """Tickets changed: reload now if the list is on screen, else mark it stale for its next showing.
@@ -122,8 +147,12 @@ class TicketsPanel(QWidget):
 
     def reload(self) -> None:
         self.stale = False
-        states = STATE_FILTERS[self.state_filter.currentIndex()][1]
-        found = self.ctx.backend.list_tickets(self.search.text(), states)
+        caption, states = STATE_FILTERS[self.state_filter.currentIndex()]
+        link = LINK_FILTERS.get(caption, "")
+        found = self.ctx.backend.list_tickets(self.search.text(), states, link=link)
+        self.summaries = {summary.id: summary for summary in found}
+        self.remind_button.setVisible(link == "awaiting")
+        self.reissue_button.setVisible(link == "expired")
         self.table.setRowCount(len(found))
         for row, summary in enumerate(found):
             cells = (
@@ -138,6 +167,15 @@ class TicketsPanel(QWidget):
                 if column == 3:
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 self.table.setItem(row, column, item)
+
+    def selected_id(self) -> str:
+        items = self.table.selectedItems()
+        return str(items[0].data(TICKET_ID_ROLE)) if items else ""
+
+    def _on_selection(self) -> None:
+        chosen = self.summaries.get(self.selected_id())
+        self.remind_button.setEnabled(chosen is not None and bool(chosen.client_name))
+        self.reissue_button.setEnabled(chosen is not None and bool(chosen.client_name))
 
     def _on_activated(self, item: QTableWidgetItem) -> None:
         self.open_requested.emit(item.data(TICKET_ID_ROLE))
@@ -180,6 +218,8 @@ class MainWindow(QMainWindow):
         self.ticket_view.take_payment_requested.connect(self.open_take_payment)
         self.ticket_view.refund_requested.connect(self.open_refund)
         self.tickets_panel.open_requested.connect(self.open_ticket)
+        self.tickets_panel.remind_requested.connect(self.remind)
+        self.tickets_panel.reissue_requested.connect(self.reissue_link)
         ctx.worker.failed.connect(lambda op, text: self.statusBar().showMessage(f"{op} failed: {text}", 8000))
         ctx.connection_changed.connect(self._show_connection)
         ctx.tickets_changed.connect(self.on_tickets_changed)
@@ -259,6 +299,42 @@ class MainWindow(QMainWindow):
         _sent, ticket, invoice = result
         self.ticket_view.adopt_saved(ticket, invoice)
         self.tickets_panel.reload_when_shown()
+
+    def remind(self, ticket_id: str) -> CommunicatorDialog | None:
+        """The Communicator on the client's conversation with the payment reminder and the link filled in."""
+        from posdesk.gui.communicator_dialog import CommunicatorDialog
+
+        summary = self.tickets_panel.summaries.get(ticket_id)
+        ticket = self.ctx.backend.load_ticket(ticket_id) if summary else None
+        client = self.ctx.backend.client(ticket.client_id) if ticket and ticket.client_id else None
+        info = self.ctx.backend.invoice_info(ticket_id)
+        if summary is None or client is None or info is None:
+            return None
+        dialog = CommunicatorDialog(
+            self.ctx, client, ticket_id=ticket_id, invoice_id=info.invoice_id,
+            link=self.ctx.backend.link_url(ticket_id, self.ctx.connection.url), amount=summary.balance_due,
+            template="Payment reminder", parent=self,
+        )  # fmt: skip
+        dialog.open()
+        return dialog
+
+    def reissue_link(self, ticket_id: str) -> None:
+        """One click: a fresh link for the current balance, uploaded through the outbox and copied."""
+        backend, settings, url = self.ctx.backend, self.ctx.settings, self.ctx.connection.url
+        CollectionOp(
+            "re-issue link",
+            lambda: backend.reissue_link(ticket_id, settings=settings, companion_url=url),
+            changes=OpChanges(tickets=frozenset({ticket_id})),
+        ).success(self._on_reissued).failure(
+            lambda error: self.statusBar().showMessage(f"Not re-issued: {error}", 8000)
+        ).run_in_background(self.ctx)
+
+    def _on_reissued(self, result: tuple[SentLink, InvoiceInfo | None]) -> None:
+        sent, _info = result
+        QApplication.clipboard().setText(sent.url)
+        self.ctx.wake_sync()
+        self.tickets_panel.reload()
+        self.statusBar().showMessage("A fresh link for the balance is on the clipboard", 8000)
 
     def open_take_payment(self) -> TenderDialog | None:
         """Take payment (button, Ctrl+P, POS menu): on the saved ticket, so unsaved edits are saved first."""

@@ -74,6 +74,23 @@ class InvoiceInfo:
         )
 
 
+def _link_state(record: InvoiceRecord | None, now: datetime) -> str:
+    """ "awaiting" (a live link), "expired", or "" (no link, paid or revoked)."""
+    if record is None:
+        return ""
+    if record.link_status is LinkStatus.EXPIRED:
+        return "expired"
+    live = record.link_status in (
+        LinkStatus.PREPARING,
+        LinkStatus.SENT,
+        LinkStatus.OPENED,
+        LinkStatus.PARTIALLY_PAID,
+    )
+    if not live:
+        return ""
+    return "awaiting" if record.expires_at > now else "expired"
+
+
 class PosBackend:
     """What the screens read and write, over one local :class:`~posdesk.store.Database`."""
 
@@ -281,18 +298,46 @@ class PosBackend:
 
         return record_refunded_total(self.db, ticket_id, payment_id, total)
 
+    def reissue_link(
+        self, ticket_id: str, *, settings: TerminalSettings, companion_url: str
+    ) -> tuple[SentLink, InvoiceInfo | None]:
+        """A new version of an expired link for the current balance (the same address, a fresh expiry)."""
+        from posdesk.store import InvoiceRecordRepository
+        from posdesk.sync.invoice_links import send_invoice
+
+        with self.db.session() as session:  # past its expiry before the companion said so: it is dead
+            records = InvoiceRecordRepository(session)
+            if _link_state(records.get(ticket_id), datetime.now(UTC)) == "expired":
+                records.advance_link_status(ticket_id, LinkStatus.EXPIRED)
+        sent = send_invoice(
+            self.db, ticket_id, amount_requested=None, companion_url=companion_url, settings=settings
+        )
+        return sent, self.invoice_info(ticket_id)
+
+    def link_url(self, ticket_id: str, companion_url: str) -> str:
+        from posdesk.core.links import pay_url
+
+        info = self.invoice_info(ticket_id)
+        return pay_url(companion_url, info.token) if info is not None else ""
+
     def day_summary(self, day: date, timezone: ZoneInfo, settings: TerminalSettings) -> DaySummary:
         from posdesk.pos.day_summary import local_day_summary
 
         return local_day_summary(self.db, day, timezone, settings, datetime.now(UTC))
 
     def list_tickets(
-        self, search: str = "", states: tuple[TicketState, ...] = (), limit: int = 100
+        self, search: str = "", states: tuple[TicketState, ...] = (), limit: int = 100, *, link: str = ""
     ) -> list[TicketSummary]:
-        from posdesk.store import TicketRepository
+        """Tickets by number or client name and state; ``link`` "awaiting" or "expired" keeps only the
+        open tickets whose invoice link is live (awaiting online payment) or has expired."""
+        from posdesk.store import InvoiceRecordRepository, TicketRepository
 
         with self.db.reading() as session:
             found = TicketRepository(session).list(states, search, limit=limit)
+            if link:
+                records = InvoiceRecordRepository(session)
+                now = datetime.now(UTC)
+                found = [t for t in found if _link_state(records.get(t.id), now) == link and not t.is_closed]
         promotions = self.promotions()
         rate = (self._settings or TerminalSettings()).surcharge_rate
         return [
