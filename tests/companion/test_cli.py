@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ from posdesk.companion.cli import main
 from posdesk.companion.embedded import DEMO_STORE_NAME, start_embedded
 from tests.companion.conftest import demo_config
 from tests.fakes.serve import serve_app
+from tests.waiting import free_port
 
 STRONG = "s3cr3t-" + "x" * 40
 
@@ -92,16 +92,12 @@ def test_serve_refuses_placeholder_secrets_and_names_them(
     assert not (tmp_path / "companion.db").exists()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _serve_until_healthy(tmp_path: Path, *options: str) -> tuple[str, int]:
     """Run ``serve`` until its health check answers, stop it (SIGINT); what it printed, and the status of
     ``/api/v1/docs`` (served in demo mode only)."""
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "POSDESK_SECRET_KEY": STRONG,

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import re
-import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from html import unescape
@@ -25,6 +24,7 @@ from posdesk.gateways.cloud9.codes import UNAVAILABLE
 from tests.companion.conftest import Companion, add_store, demo_config, invoice_upload, put_invoice
 from tests.fakes.cloud9_api import FakeCloud9, make_fake_cloud9
 from tests.fakes.serve import serve_app
+from tests.waiting import free_port
 
 SANDBOX = "4788250000028291"
 TIMEOUT_CARD = "4000000000000119"
@@ -71,10 +71,6 @@ class Cloud9Shop:
         ).fields["CardToken"]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture
@@ -83,7 +79,7 @@ def cloud9_shop(tmp_path: Path) -> Iterator[Cloud9Shop]:
     with contextlib.ExitStack() as stack:
         fake_url = stack.enter_context(serve_app(fake.app))
         stack.callback(fake.release_hangs)
-        port = _free_port()
+        port = free_port()
         app = create_app(
             demo_config(f"sqlite+pysqlite:///{tmp_path / 'companion.db'}", f"http://127.0.0.1:{port}")
         )

@@ -7,10 +7,9 @@ API on loopback, signed status callbacks, STOP replies, consent refusals, limits
 from __future__ import annotations
 
 import contextlib
-import socket
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -26,24 +25,12 @@ from tests.companion.conftest import PairedTerminal, add_store, demo_config
 from tests.fakes.serve import serve_app
 from tests.fakes.twilio_api import FAILED_NUMBER, FakeTwilio
 from tests.plugins.smtp import SmtpTestServer
+from tests.waiting import free_port, wait_until
 
 HOSTILE = '<script>alert(1)</script>"><img src=x onerror=alert(2)>'
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
-
-def wait_until(predicate: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @dataclass

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import html
 import re
-import socket
 import ssl
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -25,6 +24,7 @@ from posdesk.messaging.email import EmailChannel, SmtpSecurity, SmtpSettings, no
 from posdesk.messaging.email_html import text_to_html
 from posdesk.pos.messages import INVOICE_EMAIL, INVOICE_SUBJECT, fill_template
 from tests.plugins.smtp import ReceivedMessage, SmtpTestServer
+from tests.waiting import free_port
 
 LINK = "https://pay.salon.example/pay/Zx81-abc_DEF"
 HOSTILE_NAMES = [
@@ -251,16 +251,12 @@ class _PickyHandler:
 
 @pytest.fixture
 def picky_server() -> Iterator[Controller]:
-    controller = Controller(_PickyHandler(), hostname="127.0.0.1", port=_free_port())
+    controller = Controller(_PickyHandler(), hostname="127.0.0.1", port=free_port())
     controller.start()
     yield controller
     controller.stop()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_permanent_refusal_is_final_and_temporary_is_retryable(picky_server: Controller) -> None:
@@ -283,7 +279,7 @@ def test_permanent_refusal_is_final_and_temporary_is_retryable(picky_server: Con
 def test_unreachable_server_is_retryable() -> None:
     channel = EmailChannel(
         SmtpSettings(
-            host="127.0.0.1", port=_free_port(), security=SmtpSecurity.NONE, from_address="a@salon.example",
+            host="127.0.0.1", port=free_port(), security=SmtpSecurity.NONE, from_address="a@salon.example",
             timeout_s=2,
         )
     )  # fmt: skip

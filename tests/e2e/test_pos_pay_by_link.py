@@ -10,7 +10,6 @@ never touched after sending: the ticket must close by itself, from the companion
 from __future__ import annotations
 
 import contextlib
-import socket
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -35,6 +34,7 @@ from tests.fakes.keyring import MemoryKeyring
 from tests.fakes.serve import serve_app
 from tests.gui.conftest import enable_feature, seed
 from tests.plugins.qr import decode_qr_png
+from tests.waiting import free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -42,10 +42,6 @@ WAIT_MS = 20_000
 TEST_CARD = "4242 4242 4242 4242"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass

@@ -27,8 +27,9 @@ from posdesk.sync import ConnectionState, pair
 from posdesk.sync.invoice_links import send_invoice
 from posdesk.sync.store_settings import OUTBOX_KIND, save_and_queue
 from tests.companion.conftest import add_store
-from tests.e2e.test_sync import free_port, running_companion, wait_until
+from tests.e2e.test_sync import running_companion
 from tests.till import Till
+from tests.waiting import free_port, wait_until
 
 pytestmark = pytest.mark.e2e
 

@@ -8,7 +8,6 @@ appending the event the payment pipeline appends (the payment page itself is cov
 from __future__ import annotations
 
 import contextlib
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -28,26 +27,12 @@ from posdesk.sync.invoice_links import send_invoice
 from tests.companion.conftest import add_store, demo_config
 from tests.fakes.serve import serve_app
 from tests.till import Till
+from tests.waiting import free_port, wait_until
 
 pytestmark = pytest.mark.e2e
 
 WAIT = 15.0
 
-
-def wait_until(predicate: Callable[[], Any], timeout: float = WAIT, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @contextlib.contextmanager

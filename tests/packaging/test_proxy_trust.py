@@ -8,7 +8,6 @@ behind the proxy shares the proxy's limit, no HSTS, and the log says which setti
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -19,13 +18,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.waiting import free_port
+
 LIMIT = 3
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @contextmanager

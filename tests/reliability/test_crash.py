@@ -32,8 +32,9 @@ from posdesk.core.ticket import TicketState
 from tests.companion.conftest import Companion, invoice_upload
 from tests.fakes.serve import serve_app
 from tests.fakes.stripe_api import FakeStripe, make_fake_stripe
-from tests.reliability.programs import CompanionProcess, pay_link, prepare_store, wait_until
+from tests.reliability.programs import CompanionProcess, pay_link, prepare_store
 from tests.till import Till
+from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

@@ -17,8 +17,9 @@ from posdesk.core.ticket import TicketState
 from posdesk.sync import ConnectionState
 from tests.conftest import require_tool
 from tests.plugins.postgres import LocalPostgres, find_bindir
-from tests.reliability.programs import companion_process, pay_link, prepare_store, wait_until
+from tests.reliability.programs import companion_process, pay_link, prepare_store
 from tests.till import Till
+from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres, pytest.mark.slow]
 

@@ -26,8 +26,9 @@ from posdesk.store.outbox import Outbox
 from posdesk.sync import ConnectionState
 from posdesk.sync.service import RETRY_MAX
 from tests.companion.conftest import Companion, invoice_upload
-from tests.reliability.programs import pay_link, tcp_link, wait_until
+from tests.reliability.programs import pay_link, tcp_link
 from tests.till import Till
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
 

@@ -102,7 +102,7 @@ def test_a_link_token_carries_128_bits_and_is_stored_only_hashed(companion: Comp
         till.start()
         ticket = till.new_ticket()
         token = till.send(ticket.id).token
-        from tests.reliability.programs import wait_until
+        from tests.waiting import wait_until
 
         wait_until(lambda: till.pending() == 0, what="the upload")
     finally:
