@@ -401,3 +401,17 @@ def test_an_in_store_tender_is_recorded_by_the_ledger_once(companion: Companion)
     assert Phone(companion, first["link_token"]).pay(1, APPROVES).status_code == 303  # the rest online
     assert taken(companion, first["invoice_id"]) == V1_TOTAL - 2000
     assert len(events(companion, "invoice.paid")) == 1
+
+
+# -- (5) a new card choice cancels the attempt waiting for 3-D Secure first ----------------------------------
+def test_another_card_while_one_waits_for_3ds_cancels_the_waiting_attempt(companion: Companion) -> None:
+    first = ticket(companion, V1_TOTAL)
+    phone = Phone(companion, first["link_token"])
+    approve_first = phone.start_3ds(version=1)
+    paid = phone.pay(1, APPROVES)  # the client gives up on the bank's page and uses another card
+    assert paid.status_code == 303 and not paid.headers["location"].split("?")[0].endswith("/authenticate")
+    waiting, done = payments_of(companion, first["invoice_id"])
+    assert waiting.status == "canceled" and done.status == "succeeded"
+    phone.post(approve_first, outcome="approve")  # the bank's page, approved late
+    assert taken(companion, first["invoice_id"]) == V1_TOTAL
+    assert len(events(companion, "invoice.paid")) == 1

@@ -11,8 +11,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 
+from sqlalchemy import select
+
 from posdesk.companion.database import Database
-from posdesk.companion.models import InvoiceStatus, PaymentStatus, Store
+from posdesk.companion.models import InvoiceStatus, Payment, PaymentStatus, Store
 from posdesk.companion.payments import ledger
 from posdesk.companion.payments.attempts import (
     metadata,
@@ -27,6 +29,7 @@ from posdesk.companion.payments.saved_cards import customer_ref, saved_card
 from posdesk.companion.payments.values import UNAVAILABLE_MESSAGE, PayOutcome, PayRequest
 from posdesk.gateways.base import (
     AttemptKeys,
+    CancelsAttempts,
     ChargeRequest,
     Declined,
     Gateway,
@@ -57,8 +60,12 @@ def pay_invoice(db: Database, gateways: GatewayDirectory, token_hash: str, reque
         except Declined as exc:
             raise PaymentRefused(exc.message) from None
     save = bool(request.save_card and plan.client and new_card)
+    chosen = (method_ref or (new_card.token if new_card else ""))[:100]
+    _cancel_other_choices(db, gateway, plan.invoice_id, plan.version, chosen)
 
-    payment_id, key, existing = start_attempt(db, plan, gateway.kind, kind="invoice", scope=f"{plan.invoice_id}:v{plan.version}")
+    payment_id, key, existing = start_attempt(
+        db, plan, gateway.kind, kind="invoice", scope=f"{plan.invoice_id}:v{plan.version}", parent=chosen
+    )
     if existing is not None:
         return existing
     customer = None
@@ -80,6 +87,36 @@ def pay_invoice(db: Database, gateways: GatewayDirectory, token_hash: str, reque
             description=f"{plan.store_name} invoice",
         ),
     )
+
+
+def _cancel_other_choices(db: Database, gateway: Gateway, invoice_id: str, version: int, chosen: str) -> None:
+    """A new card choice cancels the attempt still waiting for 3-D Secure with another card first (so
+    it can never complete); the same card again finds that attempt (a double click)."""
+    if not isinstance(gateway, CancelsAttempts):
+        return
+    with db.read() as session:
+        waiting = [
+            (p.id, p.gateway_payment_id)
+            for p in session.scalars(
+                select(Payment).where(
+                    Payment.invoice_id == invoice_id,
+                    Payment.invoice_version == version,
+                    Payment.kind == "invoice",
+                    Payment.gateway == gateway.kind,
+                    Payment.status == PaymentStatus.REQUIRES_ACTION.value,
+                    Payment.gateway_payment_id.is_not(None),
+                    Payment.payment_method_ref.not_in(("", chosen)),
+                )
+            )
+        ]
+    from posdesk.companion.payments.supersede import record_cancel
+
+    for payment_id, ref in waiting:
+        assert ref is not None
+        try:
+            record_cancel(db, payment_id, gateway.cancel_attempt(ref))
+        except GatewayError as exc:
+            log.warning("attempt %s waiting for 3-D Secure not cancelled: %s", ref, exc.message)
 
 
 def charge(db: Database, gateway: Gateway, payment_id: str, request: ChargeRequest) -> PayOutcome:
