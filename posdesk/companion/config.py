@@ -49,6 +49,7 @@ class CompanionConfig:
     # The operator's Stripe API address for every store (a Stripe mock in tests); "" = Stripe's, or the
     # store's own setting where the driver allows one.
     stripe_api_base: str = ""
+    cloud9_api_url: str = ""  # likewise for Cloud9 (a Cloud9 stand-in on another host)
     email: SmtpSettings | None = field(default=None, repr=False)  # the Communicator's channels, when set
     sms: TwilioSettings | None = field(default=None, repr=False)
     message_limits: LimitPolicy = field(default_factory=LimitPolicy)
@@ -65,6 +66,7 @@ class CompanionConfig:
             "simulator_webhook_secret": env.get("POSDESK_SIMULATOR_WEBHOOK_SECRET", ""),
             "demo": flag(env, "POSDESK_DEMO"),
             "stripe_api_base": _url(env, "POSDESK_STRIPE_API_BASE"),
+            "cloud9_api_url": _url(env, "POSDESK_CLOUD9_API_URL"),
         }
         for name, variable in (
             ("rate_limit_per_minute", "POSDESK_RATE_LIMIT_PER_MINUTE"),

@@ -31,6 +31,8 @@ SETTING = re.compile(r"""["'`]((?:POSDESK|DATABASE|FORWARDED)_[A-Z0-9_]+)["'`]""
 
 def settings_read_by_the_companion() -> set[str]:
     names: set[str] = {"FORWARDED_ALLOW_IPS"}  # read by uvicorn, which the companion runs
+    # posdesk/config.py holds both programs' shared settings; the companion reads these two of them.
+    names |= {"POSDESK_DATA_DIR", "POSDESK_LOG_LEVEL"}
     for source in SOURCES:
         path = ROOT / source
         for file in [path] if path.is_file() else path.rglob("*.py"):

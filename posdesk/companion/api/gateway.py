@@ -121,7 +121,13 @@ async def test_gateway(terminal: TerminalDep, db: DbDep, config: ConfigDep) -> V
 
     def check() -> Values:
         try:
-            gateway = build_gateway(kind, public, secrets, stripe_api_base=config.stripe_api_base)
+            gateway = build_gateway(
+                kind,
+                public,
+                secrets,
+                stripe_api_base=config.stripe_api_base,
+                cloud9_api_url=config.cloud9_api_url,
+            )
             result = gateway.test_connection()
         except Exception as exc:  # typed gateway errors carry a message fit for a manager
             message = getattr(exc, "message", None) or str(exc) or type(exc).__name__

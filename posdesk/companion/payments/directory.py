@@ -46,6 +46,7 @@ class GatewayDirectory:
             store_id=store_id,
             public_url=self.config.public_url,
             stripe_api_base=self.config.stripe_api_base,
+            cloud9_api_url=self.config.cloud9_api_url,
             **self.lent,
         )
 

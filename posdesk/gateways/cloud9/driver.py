@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 import uuid
 from collections.abc import Callable, Mapping
@@ -590,15 +589,15 @@ API_URL_ENV = "POSDESK_CLOUD9_API_URL"
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
-def api_url(public: Mapping[str, Any], test: bool) -> str:
-    """Where Cloud9's API is: the environment (operators), else the store's setting, else Cloud9's.
+def api_url(public: Mapping[str, Any], test: bool, configured: str = "") -> str:
+    """Where Cloud9's API is: the operator's address (``configured``, from the companion's configuration),
+    else the store's setting, else Cloud9's.
 
     A store's setting may only name Cloud9's own hosts or this machine (a local Cloud9 stand-in): the
     merchant password travels with every call, so a terminal must not be able to send it elsewhere.
     """
-    configured = os.environ.get(API_URL_ENV, "").strip()
-    if configured:
-        return configured
+    if configured.strip():
+        return configured.strip()
     asked = str(public.get("api_url") or "").strip()
     if not asked:
         return TEST_API_URL if test else LIVE_API_URL
@@ -624,7 +623,7 @@ def build(public: Mapping[str, Any], secrets: Mapping[str, Any], **ctx: Any) -> 
     ``secrets``: ``GMPW`` (and ``GMID``/``GTID``, which may also be public). ``public``: ``environment``
     (``live``, the default, or ``test``), optional ``api_url`` and ``frame_url`` overrides, ``timeout``
     (seconds), ``currency``, ``merchant_name``. ``ctx`` from the companion: ``store_id`` and
-    ``public_url`` (for the card form's server callback), ``cloud9_card_hints``, ``clock``.
+    ``public_url`` (for the card form's server callback), ``cloud9_card_hints``, ``clock``, ``cloud9_api_url`` (the operator's API address).
     """
     gmid, gtid = _setting(public, secrets, "GMID"), _setting(public, secrets, "GTID")
     gmpw = _setting(public, secrets, "GMPW", secret_only=True)
@@ -639,7 +638,7 @@ def build(public: Mapping[str, Any], secrets: Mapping[str, Any], **ctx: Any) -> 
         raise Misconfigured("The Cloud9 timeout must be a number of seconds") from None
     client = Cloud9Client(
         Credentials(gmid, gtid, gmpw),
-        api_url=api_url(public, test),
+        api_url=api_url(public, test, str(ctx.get("cloud9_api_url") or "")),
         timeout=timeout,
         transport=ctx.get("cloud9_transport"),
     )
