@@ -318,6 +318,38 @@ def test_double_click_two_tabs_and_two_phones_make_one_charge(companion: Compani
     assert len(companion.app.state.gateways.ledger.payments) == 1  # the gateway charged once
 
 
+def test_while_a_lost_answer_is_checked_the_page_says_so_and_offers_no_new_attempt(
+    companion: Companion, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from posdesk.gateways.base import Unavailable
+    from posdesk.gateways.simulator.driver import SimulatorGateway
+
+    def lost(self: SimulatorGateway, request: Any) -> Any:
+        raise Unavailable("The payment service did not answer")
+
+    page = Page(companion, uploaded(companion))
+    page.open()
+    with monkeypatch.context() as patch:
+        patch.setattr(SimulatorGateway, "charge", lost)
+        waiting = page.follow(page.pay(tip="2"))
+    assert 'data-testid="processing"' in waiting.text
+    assert "Checking your payment…" in waiting.text and "Please do not pay again" in waiting.text
+    [payment] = payments_of(companion)
+    assert payment.status == "processing"  # unknown, never "you were not charged"
+    # Reopening the link shows the check, not a payment form: no card can be entered meanwhile.
+    reopened = page.open()
+    assert reopened.status_code == 303 and 'name="sim_number"' not in reopened.text
+    assert "Checking your payment…" in page.follow(reopened).text
+    # A second try (another tab, a resent form) starts nothing at the gateway.
+    for tip in ("2", "none"):
+        again = page.pay(tip=tip)
+        assert again.status_code == 303
+        assert "Checking your payment…" in page.follow(again).text
+    assert len(payments_of(companion)) == 1
+    assert companion.app.state.gateways.ledger.payments == {}
+    assert events(companion, "invoice.paid") == [] and events(companion, "payment.failed") == []
+
+
 def test_promo_code_on_the_page_makes_a_new_version(companion: Companion) -> None:
     promo = {"code": "WELCOME10", "name": "Welcome", "percent": "0.10"}
     assert companion.api.put("/api/v1/promotions", json={"promotions": [promo]}).status_code in (200, 204)

@@ -194,6 +194,9 @@ def _invoice_page(
             brand=_brand(found, token),
             invoice_date=_invoice_date(found, t),
         ), None
+    checking = views.payment_being_checked(session, found.row.id)
+    if checking is not None:
+        return RedirectResponse(_url(token, f"/payments/{checking.id}", t.lang), status_code=303), None
     gateway = payments.gateway_directory(request.app.state).for_store(found.store)
     view = views.page_view(session, found, t, gateway.kind)
     brand, invoice_date = _brand(found, token), _invoice_date(found, t)

@@ -355,6 +355,16 @@ def latest_payment(session: Session, invoice_id: str) -> Payment | None:
     ).first()
 
 
+def payment_being_checked(session: Session, invoice_id: str) -> Payment | None:
+    """An attempt whose outcome nobody knows yet (its answer was lost, a lookup is pending): while it
+    waits the page offers no new attempt, since the card may have been charged."""
+    return session.scalars(
+        select(Payment)
+        .where(Payment.invoice_id == invoice_id, Payment.kind == "invoice", Payment.status == PaymentStatus.PROCESSING.value)
+        .order_by(Payment.created_at.desc())
+    ).first()
+
+
 def status_json(found: Found, t: Translator) -> dict[str, Any]:
     """What the page's script polls to notice a new version or a payment made elsewhere."""
     if found.state is LinkState.INACTIVE or found.row is None or found.balance is None:
