@@ -95,6 +95,18 @@ def test_page_shows_the_invoice_with_balance_due_and_tip_options(companion: Comp
     assert response.headers["cache-control"] == "no-store"
 
 
+def test_every_tip_button_says_what_it_is_based_on(companion: Companion) -> None:
+    settings = companion.api.get("/api/v1/settings").json()
+    settings["tip_presets"] = [{"percent": "0.15"}, {"amount": 500}]
+    assert companion.api.put("/api/v1/settings", json=settings).status_code == 200
+    page = Page(companion, uploaded(companion))
+    html = page.open().text
+    names = re.findall(r'<input type="radio" name="tip" value="[^"]+" data-amount="\d+" aria-label="([^"]+)"', html)
+    assert names == ["15% of $60.00 services: $9.00", "Fixed tip of $5.00, not a share of the $60.00 of services"]
+    spanish = page.open("?lang=es").text
+    assert "Propina fija de $5.00, no un porcentaje de los $60.00 de servicios" in spanish
+
+
 def test_first_open_is_reported_once(companion: Companion) -> None:
     page = Page(companion, uploaded(companion))
     page.open()
