@@ -1,5 +1,5 @@
 """Refund a payment (behind the manager PIN): online through the companion, a counter tender at the
-counter. The amount defaults to what is left refundable."""
+counter. The amount and the tip are refunded separately, each defaulting to what is left of it."""
 
 from __future__ import annotations
 
@@ -20,7 +20,14 @@ from posdesk.gui.qt import (
     plain_label,
 )
 from posdesk.pos.payments import method_label
-from posdesk.pos.refunds import RefundError, check_refund, is_online, refund_online, refundable
+from posdesk.pos.refunds import (
+    RefundError,
+    is_online,
+    refund_of,
+    refund_online,
+    refundable,
+    refundable_parts,
+)
 
 
 class RefundDialog(QDialog):
@@ -44,6 +51,7 @@ class RefundDialog(QDialog):
         self.busy = False
         self.note = ""  # what the cashier is told once the dialog closes
         left = refundable(payment)
+        amount_left, tip_left = refundable_parts(payment)
         layout = QVBoxLayout(self)
         what = plain_label(
             f"{method_label(payment)} · {(payment.amount + payment.tip).format(ctx.locale)}"
@@ -51,8 +59,11 @@ class RefundDialog(QDialog):
         )
         layout.addWidget(what)
         form = QFormLayout()
-        self.amount = name(QLineEdit(left.plain()), "refundAmountEdit", "Refund amount")
+        self.amount = name(QLineEdit(amount_left.plain()), "refundAmountEdit", "Refund amount")
         form.addRow(f"Refund ({left.currency})", self.amount)
+        self.tip = name(QLineEdit(tip_left.plain()), "refundTipEdit", "Refund of the tip")
+        self.tip.setEnabled(payment.tip.is_positive())
+        form.addRow(f"Tip refund ({left.currency})", self.tip)
         layout.addLayout(form)
         self.hint = name(plain_label(f"Up to {left.format(ctx.locale)} can be refunded."), "refundHint")
         self.hint.setObjectName("hint")
@@ -68,12 +79,18 @@ class RefundDialog(QDialog):
         layout.addWidget(buttons)
 
     def amount_entered(self) -> Money:
+        """The whole refund: the amount and the tip entered (an empty field is zero)."""
+        currency = self.payment.amount.currency
         try:
-            amount = Money.parse(self.amount.text(), self.payment.amount.currency, self.ctx.locale)
+            amount, tip = (
+                Money.parse(edit.text(), currency, self.ctx.locale)
+                if edit.text().strip()
+                else Money.zero(currency)
+                for edit in (self.amount, self.tip)
+            )
         except MoneyFormatError as exc:
             raise RefundError(str(exc)) from None
-        check_refund(self.payment, amount)
-        return amount
+        return refund_of(self.payment, amount, tip)
 
     def submit(self) -> None:
         if self.busy:

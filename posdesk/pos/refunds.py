@@ -32,6 +32,27 @@ def refundable(payment: Payment) -> Money:
     return payment.amount + payment.tip - refunded(payment)
 
 
+def refundable_parts(payment: Payment) -> tuple[Money, Money]:
+    """What is left to refund of the amount and of the tip. A payment keeps one refunded total, so a
+    past refund counts against the amount first and the tip last: the tip went to the provider, and
+    a refund of part of a service is far more common than a refund of the tip alone."""
+    zero = Money.zero(payment.amount.currency)
+    amount_left = (payment.amount - refunded(payment)).max(zero)
+    return amount_left, refundable(payment) - amount_left
+
+
+def refund_of(payment: Payment, amount: Money, tip: Money) -> Money:
+    """One refund of ``amount`` off the payment and ``tip`` off its tip; the total to give back.
+    Raises :class:`RefundError` when either part is negative or the whole is more than is left."""
+    if amount.is_negative() or tip.is_negative():
+        raise RefundError("A refund cannot be negative")
+    if tip > payment.tip:
+        raise RefundError(f"The tip refund is at most the tip, {payment.tip.format()}")
+    whole = amount + tip
+    check_refund(payment, whole)
+    return whole
+
+
 def check_refund(payment: Payment, amount: Money) -> None:
     left = refundable(payment)
     if not left.is_positive():

@@ -180,6 +180,44 @@ def test_a_counter_refund_needs_the_manager_pin_and_shows_on_the_ticket(qtbot, m
     assert paths[-1].endswith("/refund")
 
 
+def test_the_tip_is_refunded_separately_from_the_amount(qtbot, make_pos) -> None:
+    pos = make_pos(online=False, manager_pin_hash=hash_pin(PIN, iterations=1000))
+    pos.view.set_client(BOB)
+    add_from_catalog(qtbot, pos, "Haircut")  # 43.20
+    pos.view.save()
+    wait_idle(qtbot, pos.ctx)
+    with pos.db.session() as session:
+        tickets = TicketRepository(session)
+        ticket = tickets.get(pos.view.ticket.id)
+        paid = Payment("pay_1", Money(2000, "USD"), Money(648, "USD"), PaymentMethod.ONLINE_CARD,
+                       datetime.now(UTC), card_brand="visa", card_last4="4242")  # fmt: skip
+        base = ticket.revision
+        ticket.record_payment(paid, Money(2320, "USD"))
+        tickets.save(ticket, base_revision=base)
+    pos.ctx.tickets_changed.emit({ticket.id})
+    pos.window.findChild(QTableWidget, "paymentsList").selectRow(0)
+    click(qtbot, pos, "refundButton")
+    enter_pin(pos, PIN)
+    dialog = visible(pos, "refundDialog")
+    amount, tip = (dialog.findChild(QLineEdit, n) for n in ("refundAmountEdit", "refundTipEdit"))
+    assert (amount.text(), tip.text()) == ("20.00", "6.48")  # each defaults to what is left of it
+    tip.setText("7")
+    dialog.findChild(QPushButton, "confirmRefundButton").click()
+    assert "at most the tip, $6.48" in dialog.findChild(QLabel, "errorMessage").text()
+    amount.setText("0")  # the tip alone: the service is not refunded
+    tip.setText("6.48")
+    dialog.findChild(QPushButton, "confirmRefundButton").click()
+    wait_idle(qtbot, pos.ctx)
+    assert not dialog.isVisible()
+    with pos.db.reading() as session:
+        [queued] = [
+            e.payload
+            for e in Outbox(session).due(limit=50)
+            if e.kind == "api.post" and e.payload["path"].endswith("/refund")
+        ]
+    assert queued["body"] == {"amount": 648, "refunded_before": 0}
+
+
 def test_the_day_summary_from_this_terminal_shows_tenders_and_exports_csv(
     qtbot, make_pos, tmp_path: Path
 ) -> None:
