@@ -682,6 +682,17 @@ def test_payments_are_for_cards_only(stripe_store: StripeStore) -> None:
     assert intent["payment_method_types"] == ["card"] and intent.get("automatic_payment_methods") is None
 
 
+def test_cards_saved_without_paying_are_cards_only(stripe_store: StripeStore) -> None:
+    token, _ = stripe_store.invoice()
+    form = stripe_store.form(token)
+    setup = stripe_store.page.post(f"/pay/{token}/stripe/setup", data=form).json()
+    seti = stripe_store.fake.setup_intents[setup["client_secret"].split("_secret_")[0]]
+    assert seti["allowed_payment_method_types"] == ["card"] and seti["payment_method_types"] == ["card"]
+    assert seti.get("automatic_payment_methods") is None  # nothing the Dashboard switches on is offered
+    stripe_store.fake.confirm_from_browser(setup["client_secret"], "pm_card_visa", elements={"mode": "setup"})
+    assert stripe_store.page.post(setup["done_url"], data=form).json()["last4"] == "4242"
+
+
 def test_an_event_signed_by_another_stripe_store_cannot_settle_this_stores_invoice(
     stripe_store: StripeStore, other_terminal: Any
 ) -> None:

@@ -68,12 +68,11 @@ TIMEOUT_SECONDS = 20.0  # a client waits on the page; Stripe's own default is 80
 SCRIPT_ORIGIN = "https://js.stripe.com"
 FRAME_ORIGINS = ("https://js.stripe.com", "https://hooks.stripe.com")
 CONNECT_ORIGIN = "https://api.stripe.com"
-# Card payments only, never a redirect to a bank page: the page stays the page. Payment intents name the
-# card outright (``allowed_payment_method_types``, API 2026-07-29+; the older ``payment_method_types`` is
-# gone on the pinned version), so nothing switched on in the Dashboard is offered; the page's element
-# asks for cards only too (``paymentMethodTypes``).
+# Card payments only, never a redirect to a bank page: the page stays the page. Payment and setup intents
+# name the card outright (``allowed_payment_method_types``, API 2026-07-29+; the older
+# ``payment_method_types`` is gone on the pinned version), so nothing switched on in the Dashboard is
+# offered; the page's element asks for cards only too (``paymentMethodTypes``).
 CARD_ONLY = ["card"]
-PAYMENT_METHODS = {"enabled": True, "allow_redirects": "never"}  # saving a card without paying
 EXPAND = ["payment_method"]
 CONFIRMABLE_HERE = ("requires_payment_method", "requires_confirmation")
 UNAVAILABLE_NOT_CHARGED = "The payment service did not answer. You were not charged; please try again."
@@ -463,7 +462,7 @@ class StripeGateway:
                     {
                         "customer": customer_ref,
                         "usage": "off_session",
-                        "automatic_payment_methods": PAYMENT_METHODS,
+                        "allowed_payment_method_types": CARD_ONLY,
                         "metadata": {str(k)[:40]: str(v)[:500] for k, v in metadata.items()},
                     },
                 ),
