@@ -88,7 +88,6 @@ def test_the_receipt_goes_to_the_prefilled_address_with_the_payments_figures(
     text = mail.body(("plain",))
     assert "Thank you for your payment to Salon Élan." in text
     for line in (
-        "Ticket: #7",
         "Amount: $81.65",
         "Tip: $12.00",
         "Total: $93.65",
@@ -101,6 +100,35 @@ def test_the_receipt_goes_to_the_prefilled_address_with_the_payments_figures(
     [*_, last] = receipt_messages(shop)
     assert (last["client_id"], last["channel"], last["status"]) == ("client-1", "email", "sent")
     assert last["ticket_id"] is not None
+
+
+def test_the_receipt_is_itemised_with_the_invoice_number_and_how_to_reach_the_store(
+    shop: Companion, smtp_server: SmtpTestServer
+) -> None:
+    settings = shop.api.get("/api/v1/settings").json()
+    settings.update(phone="+1 415 555 0100", email="hello@salon-elan.example")
+    assert shop.api.put("/api/v1/settings", json=settings).status_code == 200
+    page, confirmation = paid_page(shop, tip="none")
+    page_date = re.search(r'id="items-heading">Invoice #7 · ([^<]+)</h2>', page.html)
+    assert page_date is not None  # the page's receipt says the same
+    ask_receipt(page, confirmation, "ana@example.com")
+
+    [mail] = smtp_server.wait_for(1)
+    text = mail.body(("plain",)).splitlines()
+    items = text.index(f"Invoice #7 · {html.unescape(page_date.group(1))}")
+    assert text[items + 1 : items + 8] == [
+        "Haircut (Service with Rosa): $60.00",
+        "Shampoo (Product): $20.00",
+        "Subtotal: $80.00",
+        "Tax: $1.65",
+        "Total: $81.65",
+        "Paid: −$81.65",
+        "",
+    ]
+    assert text[-4:] == ["Salon Élan", "1 Test Street", "+1 415 555 0100", "hello@salon-elan.example"]
+    rich = mail.body(("html",))
+    for shown in ("Invoice #7", "Haircut", "Shampoo", "+1 415 555 0100", "hello@salon-elan.example"):
+        assert shown in rich, shown
 
 
 def test_asking_twice_sends_one_receipt(shop: Companion, smtp_server: SmtpTestServer) -> None:

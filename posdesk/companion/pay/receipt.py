@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from babel.dates import format_date
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
@@ -77,14 +78,11 @@ def blank_form(found: views.Found, setup: MessagingSetup) -> ReceiptForm:
 
 
 def receipt_email(found: views.Found, receipt: views.ReceiptView, t: Translator) -> tuple[str, str]:
-    """The subject and text of the receipt email, in the page's language."""
-    assert found.balance is not None and found.settings is not None
+    """The subject and text of the receipt email, in the page's language: the payment, then the invoice
+    itemised as the page's receipt shows it, then how to reach the store."""
+    assert found.balance is not None and found.settings is not None and found.row is not None
     settings, invoice = found.settings, found.balance.invoice
-    rows = [
-        (t("Ticket"), f"#{invoice.ticket_number}"),
-        (t("Amount"), receipt.amount),
-        (t("Tip"), receipt.tip),
-    ]
+    rows = [(t("Amount"), receipt.amount), (t("Tip"), receipt.tip)]
     if receipt.tip_added:
         rows.append((t("Tip added afterwards"), receipt.tip_added))
     rows += [(t("Total"), receipt.total), (t("Card"), receipt.card), (t("Date"), receipt.date)]
@@ -92,9 +90,16 @@ def receipt_email(found: views.Found, receipt: views.ReceiptView, t: Translator)
         rows.append((t("Balance still due"), receipt.balance_due))
     lines = [t("Thank you for your payment to {business}.", business=settings.business_name), ""]
     lines += [f"{label}: {value}" for label, value in rows if value]
-    lines += ["", t("Keep this email as your receipt."), "", settings.business_name]
-    if settings.address:
-        lines.append(settings.address)
+    invoice_date = format_date(found.row.created_at, "medium", locale=t.locale)
+    lines += ["", f"{t('Invoice #{number}', number=invoice.ticket_number)} · {invoice_date}"]
+    items, totals, payments = views.itemised(found.balance, t)
+    for item in items:
+        name = item.name + (f" × {item.quantity}" if item.quantity > 1 else "")
+        about = " · ".join(part for part in (item.detail, item.badge) if part)
+        lines.append(f"{name} ({about}): {item.amount}" if about else f"{name}: {item.amount}")
+    lines += [f"{row.label}: {row.amount}" for row in (*totals, *payments)]
+    lines += ["", t("Keep this email as your receipt."), ""]
+    lines += [part for part in (settings.business_name, settings.address, settings.phone, settings.email) if part]
     return t("Your receipt from {business}", business=settings.business_name), "\n".join(lines) + "\n"
 
 

@@ -194,9 +194,8 @@ def _tip_options(presets: Sequence[TipPreset], base: Money, t: Translator, cap: 
     return options
 
 
-def page_view(session: Session, found: Found, t: Translator, gateway_kind: str) -> PageView:
-    assert found.row is not None and found.store is not None and found.settings is not None and found.balance
-    balance, settings = found.balance, found.settings
+def itemised(balance: Balance, t: Translator) -> tuple[list[LineView], list[Row], list[Row]]:
+    """The invoice's lines, its total rows and what was paid, as the page and the receipts show them."""
     invoice, priced = balance.invoice, balance.priced
     lines = []
     for line, p in zip(invoice.lines, priced.lines, strict=True):
@@ -220,6 +219,14 @@ def page_view(session: Session, found: Found, t: Translator, gateway_kind: str) 
         rows.append(Row(t("Card surcharge"), t.money(priced.surcharge)))
     rows.append(Row(t("Total"), t.money(priced.total), testid="invoice-total"))
     payments = [Row(t("Paid"), "−" + t.money(balance.paid_total), negative=True)] if balance.paid_total.is_positive() else []
+    return lines, rows, payments
+
+
+def page_view(session: Session, found: Found, t: Translator, gateway_kind: str) -> PageView:
+    assert found.row is not None and found.store is not None and found.settings is not None and found.balance
+    balance, settings = found.balance, found.settings
+    invoice, priced = balance.invoice, balance.priced
+    lines, rows, payments = itemised(balance, t)
 
     policy = settings.tip_policy()
     basis = tip_basis(balance, policy, balance.due_now)
