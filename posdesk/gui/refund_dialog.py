@@ -103,7 +103,9 @@ class RefundDialog(QDialog):
         self._busy(True)
         if not is_online(self.payment):
             self._write(
-                "refund at the counter", lambda b: b.refund_at_counter(self.ticket.id, self.payment, amount)
+                "refund at the counter",
+                lambda b: b.refund_at_counter(self.ticket.id, self.payment, amount),
+                amount,
             )
             self.note = f"Refunded {amount.format(self.ctx.locale)} at the counter"
             return
@@ -119,7 +121,7 @@ class RefundDialog(QDialog):
     def _on_refunded_online(self, amount: Money, total: Money) -> None:
         self.note = f"Refunded {amount.format(self.ctx.locale)} to the client's card"
         ticket_id, payment_id = self.ticket.id, self.payment.id
-        self._write("record refund", lambda b: b.record_refunded_total(ticket_id, payment_id, total))
+        self._write("record refund", lambda b: b.record_refunded_total(ticket_id, payment_id, total), amount)
 
     def _on_online_failed(self, amount: Money, error: Exception) -> None:
         from posdesk.sync.client import CompanionUnavailable
@@ -136,14 +138,22 @@ class RefundDialog(QDialog):
             f"Refund of {amount.format(self.ctx.locale)} queued: it is made when this terminal reconnects"
         )
         payment, ticket = self.payment, self.ticket
-        self._write("queue refund", lambda b: (b.queue_online_refund(payment, amount), ticket)[1])
+        self._write("queue refund", lambda b: (b.queue_online_refund(payment, amount), ticket)[1], amount)
 
-    def _write(self, what: str, write: object) -> None:
-        backend, ticket_id = self.ctx.backend, self.ticket.id
+    def _write(self, what: str, write: object, amount: Money) -> None:
+        """Record the refund, then email the client a refund receipt when they agreed to emails."""
+        backend, ticket_id, payment = self.ctx.backend, self.ticket.id, self.payment
+        business, method, locale = self.ctx.settings.business_name, method_label(payment), self.ctx.locale
         assert callable(write)
+
+        def refund_and_receipt() -> Ticket:
+            ticket: Ticket = write(backend)
+            backend.queue_refund_receipt(ticket_id, payment, amount, business, method, locale)
+            return ticket
+
         CollectionOp(
             what,
-            lambda: write(backend),
+            refund_and_receipt,
             changes=OpChanges(tickets=frozenset({ticket_id}), payments=True),
             initiator=self,
         ).success(self._on_done).failure(self._on_failed).run_in_background(self.ctx)

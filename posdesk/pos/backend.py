@@ -298,6 +298,14 @@ class PosBackend:
 
         return record_refunded_total(self.db, ticket_id, payment_id, total)
 
+    def queue_refund_receipt(
+        self, ticket_id: str, payment: Payment, amount: Money, business: str, method: str, locale: str
+    ) -> bool:
+        """Email the client a refund receipt when they agreed to emails; whether one was queued."""
+        from posdesk.pos.refunds import queue_refund_receipt
+
+        return queue_refund_receipt(self.db, ticket_id, payment, amount, business, method, locale) is not None
+
     def reissue_link(
         self, ticket_id: str, *, settings: TerminalSettings, companion_url: str
     ) -> tuple[SentLink, InvoiceInfo | None]:

@@ -10,13 +10,24 @@ through the outbox.
 
 from __future__ import annotations
 
+import hashlib
 from typing import TYPE_CHECKING
 
+from posdesk.core.client import Client
 from posdesk.core.money import Money
+from posdesk.core.text import MAX_NAME_IN_MESSAGE, single_line
 from posdesk.core.ticket import Payment, PaymentMethod, Ticket
+from posdesk.pos.messages import fill_template
 
 if TYPE_CHECKING:
     from posdesk.store import Database
+    from posdesk.store.messages import ClientMessage
+
+REFUND_SUBJECT = "Your refund from {business}: {amount}"
+REFUND_EMAIL = (
+    "Hi {first_name},\n\n{business} has refunded {amount} of your payment ({method}, {paid}) on ticket "
+    "#{number}.\n{where}\n\nKeep this email as your refund receipt.\n\nThank you,\n{business}\n"
+)
 
 
 class RefundError(ValueError):
@@ -129,3 +140,65 @@ def refund_online(companion_url: str, credential: str, payment: Payment, amount:
             timeout=30,
         )
     return Money(int(answer["refunded_total"]), payment.amount.currency)
+
+
+def refund_receipt(
+    client: Client, ticket: Ticket, payment: Payment, amount: Money, business: str, method: str, locale: str
+) -> tuple[str, str] | None:
+    """The refund receipt's subject and text, or ``None`` when the client has not agreed to emails
+    (or has no address): no receipt is sent then."""
+    if not client.can_receive_email:
+        return None
+    where = (
+        "It goes back to the card you paid with; banks take a few days to show it."
+        if payment.method in (PaymentMethod.ONLINE_CARD, PaymentMethod.CARD)
+        else "It was handed back at the counter."
+    )
+    values = {
+        "first_name": client.first_name or "there",
+        "business": business or "the store",
+        "amount": amount.format(locale),
+        "paid": (payment.amount + payment.tip).format(locale),
+        "method": method,
+        "number": str(ticket.number),
+        "where": where,
+    }
+    # The client's and the store's names go in on one line, cut, never read as a template again.
+    one_line = {
+        k: single_line(v, MAX_NAME_IN_MESSAGE) if k in ("first_name", "business") else v
+        for k, v in values.items()
+    }
+    return fill_template(REFUND_SUBJECT, values), REFUND_EMAIL.format(**one_line)
+
+
+def queue_refund_receipt(
+    db: Database, ticket_id: str, payment: Payment, amount: Money, business: str, method: str, locale: str
+) -> ClientMessage | None:
+    """Queue the refund receipt for the ticket's client when they agreed to emails (see the module)."""
+    from posdesk.store import ClientRepository, TicketRepository
+    from posdesk.store.messages import MessageChannel, MessageRepository, queue_message
+
+    with db.session() as session:
+        ticket = TicketRepository(session).get(ticket_id)
+        if ticket is None or ticket.client_id is None:
+            return None
+        ticket_client = ClientRepository(session).get(ticket.client_id)
+        if ticket_client is None:
+            return None
+        receipt = refund_receipt(ticket_client, ticket, payment, amount, business, method, locale)
+        if receipt is None:
+            return None
+        key = f"{payment.id}\n{(refunded(payment) + amount).minor}"
+        message_id = f"refund-{hashlib.sha256(key.encode()).hexdigest()[:32]}"
+        if MessageRepository(session).get(message_id) is not None:
+            return None
+        subject, text = receipt
+        return queue_message(
+            session,
+            client=ticket_client,
+            channel=MessageChannel.EMAIL,
+            subject=subject,
+            text=text,
+            ticket_id=ticket.id,
+            message_id=message_id,
+        )

@@ -8,7 +8,7 @@ import csv
 from datetime import UTC, datetime
 from pathlib import Path
 
-from posdesk.core.client import GiftCardBalance, Holdings
+from posdesk.core.client import Client, GiftCardBalance, Holdings
 from posdesk.core.money import Money
 from posdesk.core.ticket import Payment, PaymentMethod, TicketState
 from posdesk.gui.pin import hash_pin
@@ -178,6 +178,7 @@ def test_a_counter_refund_needs_the_manager_pin_and_shows_on_the_ticket(qtbot, m
     with pos.db.reading() as session:
         paths = [e.payload["path"] for e in Outbox(session).due(limit=50) if e.kind == "api.post"]
     assert paths[-1].endswith("/refund")
+    assert not any(path == "/messages" for path in paths)  # Bob has not agreed to emails: no receipt
 
 
 def test_the_tip_is_refunded_separately_from_the_amount(qtbot, make_pos) -> None:
@@ -216,6 +217,32 @@ def test_the_tip_is_refunded_separately_from_the_amount(qtbot, make_pos) -> None
             if e.kind == "api.post" and e.payload["path"].endswith("/refund")
         ]
     assert queued["body"] == {"amount": 648, "refunded_before": 0}
+
+
+def test_a_client_who_agreed_to_emails_gets_a_refund_receipt_by_email(qtbot, make_pos) -> None:
+    pos = make_pos(manager_pin_hash=hash_pin(PIN, iterations=1000))
+    with pos.db.session() as session:
+        client = ClientRepository(session).create(
+            Client("c_eve", "Eve", "Mail", email="eve@example.com", email_consent=True)
+        )
+    pos.view.set_client(client)
+    add_from_catalog(qtbot, pos, "Shampoo")
+    record(qtbot, pos, take_payment(qtbot, pos, "Cash", "19.44"))
+    pos.window.findChild(QTableWidget, "paymentsList").selectRow(0)
+    click(qtbot, pos, "refundButton")
+    enter_pin(pos, PIN)
+    dialog = visible(pos, "refundDialog")
+    dialog.findChild(QLineEdit, "refundAmountEdit").setText("5")
+    dialog.findChild(QPushButton, "confirmRefundButton").click()
+    wait_idle(qtbot, pos.ctx)
+    assert not dialog.isVisible()
+    with pos.db.reading() as session:
+        [sent] = [
+            e.payload["body"] for e in Outbox(session).due(limit=50) if e.payload.get("path") == "/messages"
+        ]
+    assert sent["channel"] == "email" and sent["client"]["email"] == "eve@example.com"
+    assert sent["subject"].endswith(": $5.00") and "refunded $5.00 of your payment (Cash" in sent["text"]
+    assert "handed back at the counter" in sent["text"]
 
 
 def test_the_day_summary_from_this_terminal_shows_tenders_and_exports_csv(

@@ -52,3 +52,20 @@ def test_a_refund_beyond_what_is_left_is_refused(amount: int, tip: int, message:
     payment = paid(2000) if message == "at most $6.48" else paid()
     with pytest.raises(RefundError, match=message.replace("$", r"\$")):
         refund_of(payment, usd(amount), usd(tip))
+
+
+def test_the_refund_receipt_goes_only_to_a_client_who_agreed_to_emails() -> None:
+    from posdesk.core.client import Client
+    from posdesk.core.ticket import Ticket
+    from posdesk.pos.refunds import refund_receipt
+
+    ticket = Ticket.new(12, "USD")
+    agreed = Client("c_eve", "Eve", "Mail", email="eve@example.com", email_consent=True)
+    silent = Client("c_bob", "Bob", "Plain", email="bob@example.com")
+    assert refund_receipt(silent, ticket, paid(), usd(500), "Salon", "Online card", "en_US") is None
+    receipt = refund_receipt(agreed, ticket, paid(), usd(500), "Salon", "Online card", "en_US")
+    assert receipt is not None
+    subject, text = receipt
+    assert subject == "Your refund from Salon: $5.00"
+    assert "Salon has refunded $5.00 of your payment (Online card, $26.48)" in text
+    assert "on ticket #12" in text and "back to the card you paid with" in text
