@@ -251,6 +251,26 @@ def test_another_clients_card_cannot_be_used_or_removed(companion: Companion) ->
     assert len(payments_of(companion)) == 1
 
 
+def test_the_already_paid_page_itemises_the_invoice_as_the_receipt_does(companion: Companion) -> None:
+    page = Page(companion, uploaded(companion))
+    page.open()
+    page.follow(page.pay(tip="none"))
+    receipt = page.html
+    again = page.open().text
+    assert "This invoice is already paid" in again
+
+    def items(html: str) -> str:
+        found = re.search(r'<section class="panel receipt-items".*?</section>', html, re.S)
+        assert found is not None
+        return found.group(0)
+
+    shown = items(again)
+    assert shown == items(receipt)
+    assert re.search(r'id="items-heading">Invoice #7 · [^<]+</h2>', shown)
+    assert "Haircut" in shown and "Shampoo" in shown
+    assert re.search(r'data-testid="invoice-total"><dt>Total</dt><dd>\$81\.65</dd>', shown)
+
+
 def test_add_a_tip_on_the_confirmation_page_once(companion: Companion) -> None:
     page = Page(companion, uploaded(companion))
     page.open()

@@ -185,6 +185,8 @@ def _invoice_page(
             receipt=receipt,
             parts=parts,
             paid_total=paid_total,
+            # The invoice itemised, as under the receipt (no gateway: no saved cards).
+            view=views.page_view(session, found, t, "") if found.balance is not None else None,
             business=without_bidi_controls(found.settings.business_name),
             languages=found.settings.languages,
             balance=t.money(found.balance.balance_due) if found.balance else "",
