@@ -16,7 +16,10 @@ The order of operations (``docs/pricing.md`` has worked examples that the tests 
    minor unit is lost.
 5. **Tax** per line on what remains (half-up, per line). Gift cards are never taxed.
 6. **Surcharge** (card payments, i.e. every invoice paid online): a percent of (net + tax), rounded
-   half-up, shown as its own line.
+   half-up, shown as its own line. Priced **per tender** (the POS at the counter), the surcharge is
+   on card amounts only: each card tender carries its own (:func:`card_surcharge`), and the ticket's
+   surcharge is what its card payments carried (:func:`surcharge_within`); cash, gift cards and other
+   tenders carry none.
 7. **Total** = net + tax + surcharge; **paid** = payments' amounts (tips excluded);
    **balance due** = max(total - paid, 0).
 8. **Tip base** = the service lines (appointments and classes) after discounts and promotions, before
@@ -28,12 +31,35 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from posdesk.core.catalog import ItemKind
 from posdesk.core.money import Money, total
-from posdesk.core.ticket import Payment, Ticket, TicketLine
+from posdesk.core.ticket import Payment, PaymentMethod, Ticket, TicketLine
+
+CARD_METHODS = frozenset({PaymentMethod.CARD, PaymentMethod.ONLINE_CARD})
+
+
+def card_surcharge(amount: Money, rate: Decimal) -> Money:
+    """The surcharge a card tender of ``amount`` toward the balance carries: ``rate`` of it, half-up."""
+    return amount.apply_rate(rate)
+
+
+def surcharge_within(charged: Money, rate: Decimal) -> Money:
+    """The surcharge inside a card payment of ``charged`` (the amount toward the balance plus its
+    surcharge). Exact for what :func:`card_surcharge` made: its rounding error, under half a minor unit,
+    shrinks when divided by ``1 + rate``, so the amount rounds back to itself."""
+    base = (Decimal(charged.minor) / (1 + rate)).quantize(Decimal(1), rounding=ROUND_HALF_UP)
+    return charged - Money(int(base), charged.currency)
+
+
+def toward_balance(payment: Payment, rate: Decimal) -> Money:
+    """What a payment counts toward the balance when surcharges are per tender: a card payment less
+    the surcharge it carried, any other payment in full."""
+    if payment.method in CARD_METHODS:
+        return payment.amount - surcharge_within(payment.amount, rate)
+    return payment.amount
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,7 +198,10 @@ def _promo_savings(
 
 
 def _choose_promotions(
-    codes: Sequence[str], promotions: Mapping[str, Promotion], kinds: Sequence[ItemKind], amounts: Sequence[Money]
+    codes: Sequence[str],
+    promotions: Mapping[str, Promotion],
+    kinds: Sequence[ItemKind],
+    amounts: Sequence[Money],
 ) -> tuple[list[Money], tuple[str, ...], dict[str, str]]:
     rejected: dict[str, str] = {}
     usable: list[Promotion] = []
@@ -220,8 +249,10 @@ def price_lines(
     promotions: Mapping[str, Promotion] | None = None,
     payments: Sequence[Payment] = (),
     surcharge_rate: Decimal = Decimal(0),
+    per_tender: bool = False,
 ) -> PricedTicket:
-    """Price ``lines`` by the rules in this module's docstring."""
+    """Price ``lines`` by the rules in this module's docstring; ``per_tender``: the surcharge is what
+    the card payments carried, not a percent of the whole ticket (rule 6)."""
     zero = Money.zero(currency)
     promotions = promotions or {}
     if not Decimal(0) <= surcharge_rate < Decimal(1):
@@ -264,7 +295,11 @@ def price_lines(
 
     net_total = total((p.net for p in priced), currency)
     tax_total = total((p.tax for p in priced), currency)
-    surcharge = (net_total + tax_total).apply_rate(surcharge_rate)
+    if per_tender:
+        carried = (surcharge_within(p.amount, surcharge_rate) for p in payments if p.method in CARD_METHODS)
+        surcharge = total(carried, currency)
+    else:
+        surcharge = (net_total + tax_total).apply_rate(surcharge_rate)
     grand_total = net_total + tax_total + surcharge
     paid = total((p.amount for p in payments), currency)
     tip_base = total(
@@ -298,8 +333,9 @@ def price_ticket(
     *,
     promotions: Mapping[str, Promotion] | None = None,
     surcharge_rate: Decimal = Decimal(0),
+    per_tender: bool = False,
 ) -> PricedTicket:
-    """Price a ticket with the store's promotions and card surcharge."""
+    """Price a ticket with the store's promotions and card surcharge (per tender: see rule 6)."""
     return price_lines(
         ticket.lines,
         ticket.currency,
@@ -307,4 +343,5 @@ def price_ticket(
         promotions=promotions,
         payments=ticket.payments,
         surcharge_rate=surcharge_rate,
+        per_tender=per_tender,
     )

@@ -42,6 +42,7 @@ from posdesk.gui.ticket.totals import TotalsPanel
 from posdesk.pos.backend import InvoiceInfo, TodayAppointment
 from posdesk.pos.editor import TicketEditor
 from posdesk.pos.phones import store_region
+from posdesk.pos.tenders import price_at_counter
 
 __all__ = ["ITEM_ROLE", "NewTicketView"]
 log = logging.getLogger(__name__)
@@ -415,9 +416,7 @@ class NewTicketView(QWidget):
     def _refresh(self) -> None:
         surcharge = Decimal(str(getattr(self.ctx.settings, "surcharge_rate", 0) or 0))
         try:
-            self.priced = price_ticket(
-                self.ticket, promotions=self.ctx.backend.promotions(), surcharge_rate=surcharge
-            )
+            self.priced = price_at_counter(self.ticket, self.ctx.backend.promotions(), surcharge)
         except ValueError as exc:
             self.show_error(str(exc))
             self.priced = price_ticket(self.ticket)

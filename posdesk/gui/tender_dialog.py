@@ -1,4 +1,5 @@
-"""Take payment: cash (with change), the counter card terminal, a gift card sold here, or other means."""
+"""Take payment: cash (with change), the counter card terminal (with its surcharge on top), a gift card
+sold here, or other means."""
 
 from __future__ import annotations
 
@@ -68,6 +69,9 @@ class TenderDialog(QDialog):
         self.change_due = name(plain_label(), "changeDueLabel", "Change due")
         self.change_due.setObjectName("changeDueLabel")
         layout.addWidget(self.change_due)
+        self.surcharge = name(plain_label(), "tenderSurchargeLabel", "Card surcharge")
+        self.surcharge.setObjectName("tenderSurchargeLabel")
+        layout.addWidget(self.surcharge)
         self.error = name(plain_label(), "errorMessage", "Payment message")
         self.error.setWordWrap(True)
         layout.addWidget(self.error)
@@ -99,17 +103,25 @@ class TenderDialog(QDialog):
         return Money.parse(self.amount.text(), self.balance_due.currency, self.ctx.locale)
 
     def _show_change(self) -> None:
-        """Cash: what goes back to the client, as the amount handed over is typed."""
+        """Cash: what goes back to the client; card: the surcharge and what the terminal charges."""
         self.error.setText("")
-        if self.chosen is not PaymentMethod.CASH:
-            self.change_due.setText("")
+        self.change_due.setText("")
+        self.surcharge.setText("")
+        if self.chosen not in (PaymentMethod.CASH, PaymentMethod.CARD):
             return
+        rate = self.ctx.settings.surcharge_rate
         try:
-            plan = plan_tender(Tender(PaymentMethod.CASH, self._given()), self.balance_due)
+            plan = plan_tender(Tender(self.chosen, self._given()), self.balance_due, rate)
         except (MoneyFormatError, TenderError):
-            self.change_due.setText("")
             return
-        self.change_due.setText(f"Change due: {plan.change.format(self.ctx.locale)}")
+        locale = self.ctx.locale
+        if self.chosen is PaymentMethod.CASH:
+            self.change_due.setText(f"Change due: {plan.change.format(locale)}")
+        elif plan.surcharge.is_positive():
+            self.surcharge.setText(
+                f"Card surcharge ({(rate * 100).normalize():f}%): {plan.surcharge.format(locale)}"
+                f" · Charge on the terminal: {plan.charged.format(locale)}"
+            )
 
     def tender(self) -> Tender:
         """The tender as entered; ValueError (with a message) when it cannot be taken."""

@@ -354,7 +354,9 @@ class PosBackend:
                 number=t.number,
                 client_name=t.client_name,
                 state=t.state,
-                balance_due=price_ticket(t, promotions=promotions, surcharge_rate=rate).balance_due,
+                balance_due=price_ticket(
+                    t, promotions=promotions, surcharge_rate=rate, per_tender=True
+                ).balance_due,
                 updated_at=t.updated_at,
             )
             for t in found

@@ -41,7 +41,9 @@ def local_day_summary(
         for ticket in tickets:
             if ticket.currency != settings.currency:
                 continue
-            priced = price_ticket(ticket, promotions=promotions, surcharge_rate=settings.surcharge_rate)
+            priced = price_ticket(
+                ticket, promotions=promotions, surcharge_rate=settings.surcharge_rate, per_tender=True
+            )
             for payment in ticket.payments:
                 if not start <= payment.received_at < end:
                     continue

@@ -10,13 +10,15 @@ whose page shows the smaller balance) when it does not: the client cannot pay tw
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from posdesk.core.events import LinkStatus
 from posdesk.core.money import Money
-from posdesk.core.pricing import price_ticket
+from posdesk.core.pricing import PricedTicket, Promotion, card_surcharge, price_ticket
 from posdesk.core.ticket import Payment, PaymentMethod, Ticket, TicketStateError, new_id
 
 if TYPE_CHECKING:
@@ -50,24 +52,33 @@ class Tender:
 
 @dataclass(frozen=True, slots=True)
 class TenderPlan:
-    amount: Money  # recorded toward the balance
+    amount: Money  # toward the balance
     change: Money  # handed back (cash only)
+    surcharge: Money  # on top of the amount (a card tender only; recorded with it)
+
+    @property
+    def charged(self) -> Money:
+        """What the client pays and the tender records: the amount and its surcharge."""
+        return self.amount + self.surcharge
 
 
-def plan_tender(tender: Tender, balance_due: Money) -> TenderPlan:
-    """How much of ``tender`` goes to the balance, and the change. Raises :class:`TenderError`."""
+def plan_tender(tender: Tender, balance_due: Money, surcharge_rate: Decimal = Decimal(0)) -> TenderPlan:
+    """How much of ``tender`` goes to the balance, the change, and the card surcharge on top (card
+    amounts only, as MyTime: never cash, gift cards or other). Raises :class:`TenderError`."""
+    zero = Money.zero(balance_due.currency)
     if not tender.given.is_positive():
         raise TenderError("Enter an amount above zero")
     if not balance_due.is_positive():
         raise TenderError("Nothing is due on this ticket")
     if tender.method is PaymentMethod.CASH:
         amount = tender.given.min(balance_due)
-        return TenderPlan(amount, tender.given - amount)
+        return TenderPlan(amount, tender.given - amount, zero)
     if tender.given > balance_due:
         raise TenderError(f"At most the balance due, {balance_due.format()}, for this method")
     if tender.method is PaymentMethod.GIFT_CARD and not tender.gift_card_code.strip():
         raise TenderError("Enter the gift card's code")
-    return TenderPlan(tender.given, Money.zero(balance_due.currency))
+    surcharge = card_surcharge(tender.given, surcharge_rate) if tender.method is PaymentMethod.CARD else zero
+    return TenderPlan(tender.given, zero, surcharge)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,10 +89,15 @@ class TenderOutcome:
     link: str  # "revoked", "reissued" or "" (no live link)
 
 
+def price_at_counter(
+    ticket: Ticket, promotions: Mapping[str, Promotion] | None, surcharge_rate: Decimal
+) -> PricedTicket:
+    """The ticket as the counter prices it: the card surcharge per tender (``docs/pricing.md``)."""
+    return price_ticket(ticket, promotions=promotions, surcharge_rate=surcharge_rate, per_tender=True)
+
+
 def balance_due(ticket: Ticket, settings: TerminalSettings) -> Money:
-    return price_ticket(
-        ticket, promotions=settings.promotions_by_code(), surcharge_rate=settings.surcharge_rate
-    ).balance_due
+    return price_at_counter(ticket, settings.promotions_by_code(), settings.surcharge_rate).balance_due
 
 
 def gift_card_balance(session: Session, code: str) -> Money | None:
@@ -148,13 +164,13 @@ def record_tender(
         if ticket.is_closed:
             raise TenderError(f"Ticket {ticket.number} is {ticket.state.label.lower()}")
         due = balance_due(ticket, settings)
-        plan = plan_tender(tender, due)
+        plan = plan_tender(tender, due, settings.surcharge_rate)
         if tender.method is PaymentMethod.GIFT_CARD:
             _redeem_gift_card(session, tender.gift_card_code, plan.amount)
         reference = tender.gift_card_code.strip().upper() if tender.method is PaymentMethod.GIFT_CARD else ""
         payment = Payment(
             id=new_id(),
-            amount=plan.amount,
+            amount=plan.charged,
             tip=Money.zero(ticket.currency),
             method=tender.method,
             received_at=now,

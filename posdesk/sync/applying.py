@@ -22,7 +22,7 @@ from posdesk.core.client import Client
 from posdesk.core.events import Event, EventType, LinkStatus
 from posdesk.core.invoice import Invoice, InvoiceFormatError
 from posdesk.core.money import Money
-from posdesk.core.pricing import price_ticket
+from posdesk.core.pricing import price_ticket, toward_balance
 from posdesk.core.ticket import Payment, PaymentMethod, Ticket, TicketState, TicketStateError
 from posdesk.store.clients import ClientRepository
 from posdesk.store.invoices import InvoiceRecordRepository
@@ -127,11 +127,12 @@ def _record_tender(session: Session, ticket: Ticket, raw: dict[str, Any]) -> Non
     if any(p.id == payment.id for p in ticket.payments):
         return
     settings = SettingsRepository(session).terminal()
+    rate = settings.surcharge_rate
     due = price_ticket(
-        ticket, promotions=settings.promotions_by_code(), surcharge_rate=settings.surcharge_rate
+        ticket, promotions=settings.promotions_by_code(), surcharge_rate=rate, per_tender=True
     ).balance_due
-    try:
-        ticket.record_payment(payment, due - payment.amount)
+    try:  # a counter card tender carries its surcharge: only the rest counts toward the balance
+        ticket.record_payment(payment, due - toward_balance(payment, rate))
     except TicketStateError as exc:  # closed here meanwhile: keep the money on record, as for online
         log.warning("tender %s on ticket %s: %s", payment.id, ticket.number, exc)
         ticket.payments.append(payment)

@@ -5,7 +5,9 @@ behind the manager PIN, and the day summary from this terminal's cache."""
 from __future__ import annotations
 
 import csv
+from dataclasses import replace
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 
 from posdesk.core.client import Client, GiftCardBalance, Holdings
@@ -87,6 +89,55 @@ def test_cash_with_change_then_a_counter_card_settle_a_ticket_and_close_it(qtbot
     assert stored is not None and stored.state is TicketState.PAID
     assert [p.method for p in stored.payments] == [PaymentMethod.CASH, PaymentMethod.CARD]
     assert queued == ["/tenders", "/tenders"]  # every tender goes to the companion through the outbox
+
+
+def test_the_card_surcharge_is_on_card_tenders_only_never_on_cash(qtbot, make_pos) -> None:
+    pos = make_pos(surcharge_rate=Decimal("0.03"))
+    pos.view.set_client(BOB)
+    add_from_catalog(qtbot, pos, "Shampoo")  # 19.44
+    wait_idle(qtbot, pos.ctx)
+    assert label(pos, "balanceDueLabel") == "$19.44"  # no surcharge before a card is used
+
+    dialog = take_payment(qtbot, pos, "Cash", "10")
+    assert dialog.findChild(QLabel, "tenderSurchargeLabel").text() == ""
+    record(qtbot, pos, dialog)
+    assert payments_rows(pos)[0][1] == "$10.00" and label(pos, "balanceDueLabel") == "$9.44"
+
+    dialog = take_payment(qtbot, pos, "Card on the counter terminal", "9.44")
+    surcharge = dialog.findChild(QLabel, "tenderSurchargeLabel").text()
+    assert surcharge == "Card surcharge (3%): $0.28 · Charge on the terminal: $9.72"
+    combo = dialog.findChild(QComboBox, "tenderMethodCombo")
+    combo.setCurrentIndex(combo.findText("Cash"))
+    assert dialog.findChild(QLabel, "tenderSurchargeLabel").text() == ""  # cash: none
+    combo.setCurrentIndex(combo.findText("Card on the counter terminal"))
+    record(qtbot, pos, dialog)
+    assert pos.view.ticket.state is TicketState.PAID
+    assert [row[1] for row in payments_rows(pos)] == ["$10.00", "$9.72"]  # recorded with its surcharge
+    assert label(pos, "surchargeValue") == "$0.28"
+    with pos.db.reading() as session:
+        bodies = [
+            e.payload["body"] for e in Outbox(session).due(limit=50) if e.payload.get("path") == "/tenders"
+        ]
+    assert [b["amount"] for b in bodies] == [1000, 972]
+
+
+def test_another_terminals_card_tender_counts_without_its_surcharge(qtbot, make_pos) -> None:
+    from posdesk.core.events import Event, EventType
+    from posdesk.sync.applying import apply_event
+
+    pos = make_pos(surcharge_rate=Decimal("0.03"))
+    pos.view.set_client(BOB)
+    add_from_catalog(qtbot, pos, "Shampoo")  # 19.44
+    pos.view.save()
+    wait_idle(qtbot, pos.ctx)
+    card = {"id": "t_card", "amount": 1957, "currency": "USD", "method": "card",
+            "received_at": datetime.now(UTC).isoformat()}  # fmt: skip
+    with pos.db.session() as session:  # $19.00 toward the balance + $0.57 surcharge, from Till 2
+        event = Event(1, EventType.TENDER_RECORDED, datetime.now(UTC), ticket_id=pos.view.ticket.id)
+        apply_event(session, replace(event, data={"payment": card}))
+    pos.ctx.tickets_changed.emit({pos.view.ticket.id})
+    assert pos.view.ticket.state is TicketState.PARTIALLY_PAID
+    assert label(pos, "balanceDueLabel") == "$0.44" and label(pos, "surchargeValue") == "$0.57"
 
 
 def test_cash_above_the_balance_gives_change_and_closes(qtbot, pos: Pos) -> None:
