@@ -415,3 +415,36 @@ def test_another_card_while_one_waits_for_3ds_cancels_the_waiting_attempt(compan
     phone.post(approve_first, outcome="approve")  # the bank's page, approved late
     assert taken(companion, first["invoice_id"]) == V1_TOTAL
     assert len(events(companion, "invoice.paid")) == 1
+
+
+# -- (4) an outcome nobody can find is never failed: a manager is told ------------------------------------
+def test_an_answer_lost_for_an_hour_is_handed_to_a_manager_never_failed(
+    companion: Companion, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from posdesk.companion.payments import reconcile
+
+    def lost(self: SimulatorGateway, request: Any) -> Any:
+        raise Unavailable("The payment service did not answer")
+
+    first = ticket(companion, V1_TOTAL)
+    phone = Phone(companion, first["link_token"])
+    with monkeypatch.context() as patch:
+        patch.setattr(SimulatorGateway, "charge", lost)  # the create's answer is lost: no attempt id known
+        phone.pay(1, APPROVES)
+    [payment] = payments_of(companion, first["invoice_id"])
+    assert payment.status == "processing" and not payment.gateway_payment_id
+    # A real gateway (not one whose books live in memory) that still has no record of it an hour later.
+    monkeypatch.setattr(SimulatorGateway, "forgets_on_restart", lambda self: False)
+    later = reconcile.utcnow() + reconcile.ABANDONED_AFTER + reconcile.timedelta(minutes=1)
+    for _ in range(2):  # two passes: the manager is told once
+        reconcile.reconcile(companion.db, gateway_directory(companion.app.state), now=later)
+    [kept] = payments_of(companion, first["invoice_id"])
+    assert kept.status == "processing" and "No card was charged" not in kept.failure_message
+    assert events(companion, "payment.failed") == []
+    [review] = events(companion, "payment.needs_review")
+    assert review["data"]["payment_id"] == payment.id and review["invoice_id"] == first["invoice_id"]
+    assert "may have been charged" in review["data"]["reason"]
+    # The link still offers no new attempt while the check is open.
+    page = companion.client(follow_redirects=False).get(f"/pay/{first['link_token']}")
+    assert page.status_code == 303 and 'name="sim_number"' not in page.text
+

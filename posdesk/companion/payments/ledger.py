@@ -30,8 +30,8 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from posdesk.companion.events import append_event
-from posdesk.companion.models import Invoice as InvoiceRow
 from posdesk.companion.models import (
+    Event,
     InvoiceStatus,
     Payment,
     PaymentStatus,
@@ -39,6 +39,7 @@ from posdesk.companion.models import (
     payment_status_advances,
     utcnow,
 )
+from posdesk.companion.models import Invoice as InvoiceRow
 from posdesk.companion.payments.balance import balance_of
 from posdesk.companion.payments.errors import MismatchError
 from posdesk.companion.payments.saved_cards import save_card
@@ -220,6 +221,18 @@ def needs_review(session: Session, store_id: str, payment: Payment | None, reaso
         ticket_id=invoice.ticket_id if invoice is not None else None,
         data={"payment_id": payment.id if payment is not None else None, "reason": reason[:500], **data},
     )
+
+
+def review_raised(session: Session, payment: Payment) -> bool:
+    """Whether ``payment.needs_review`` was already reported for ``payment``."""
+    reported = session.scalars(
+        select(Event.data).where(
+            Event.store_id == payment.store_id,
+            Event.type == EventType.PAYMENT_NEEDS_REVIEW.value,
+            Event.invoice_id == payment.invoice_id,
+        )
+    )
+    return any(data.get("payment_id") == payment.id for data in reported)
 
 
 def unknown(session: Session, payment: Payment, ref: str | None) -> bool:

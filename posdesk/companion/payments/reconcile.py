@@ -7,7 +7,8 @@ the companion sent when the id never got recorded, :meth:`~posdesk.gateways.base
 and applies what it finds through the ledger: forward only, checked against the record, with the same
 events as a webhook. An attempt confirmed on the page that nobody confirmed within
 :data:`ABANDONED_AFTER` is cancelled, so its attempt ends and nothing can confirm it later; a payment
-the gateway has no record of is ended as failed (see :func:`_end_unknown`), so its link can be paid again.
+the gateway has no record of is never ended as failed while it may have been charged: after an hour it is
+reported for review (``payment.needs_review``) and kept waiting (see :func:`_end_unknown`).
 """
 
 from __future__ import annotations
@@ -37,6 +38,10 @@ SETTLE_TIME = timedelta(minutes=3)  # the page and the webhook usually finish a 
 ABANDONED_AFTER = timedelta(hours=1)  # an unconfirmed attempt older than this: the client left
 LOOK_BACK = timedelta(days=7)  # older payments still waiting are left for a person to look at
 INTERVAL_SECONDS = 60.0
+UNKNOWN_OUTCOME = (
+    "the payment gateway has no record of this attempt an hour after it began, but its answer was lost: "
+    "the card may have been charged; check the gateway's dashboard"
+)
 
 
 def reconcile(
@@ -120,21 +125,29 @@ def reconcile_payment(db: Database, gateway: Gateway, keys: AttemptKeys, *, aban
 
 
 def _end_unknown(db: Database, gateway: Gateway, payment_id: str, *, abandoned: bool) -> bool:
-    """A waiting payment its gateway has no record of: end it, so the link can be paid again.
+    """A waiting payment its gateway has no record of.
 
     A gateway whose books live in the companion's memory (:class:`ForgetsOnRestart`) never received a
-    payment it does not know after a restart (no card was charged): ended at once. A real gateway may
-    still be processing a request we lost track of, so there it ends only after :data:`ABANDONED_AFTER`.
+    payment it does not know after a restart (no card was charged): ended as failed at once, so the link
+    can be paid again. A real gateway may have taken the money although nobody can find it yet (a lost
+    answer, a search that lags), so an unknown outcome is never failed there: after :data:`ABANDONED_AFTER`
+    it is handed to a manager (:func:`_hand_to_manager`) and reconciliation keeps looking for it.
     """
     if isinstance(gateway, ForgetsOnRestart) and gateway.forgets_on_restart():
-        message = "The payment was interrupted before it completed. No card was charged: please try again."
-    elif abandoned:
-        message = "The payment did not reach the payment gateway. No card was charged: please try again."
-    else:
-        return False
-    before = _status(db, payment_id)
-    fail_payment(db, payment_id, message)
-    return _status(db, payment_id) is not before
+        before = _status(db, payment_id)
+        fail_payment(db, payment_id, "The payment was interrupted before it completed. No card was charged: please try again.")
+        return _status(db, payment_id) is not before
+    if abandoned:
+        _hand_to_manager(db, payment_id)
+    return False
+
+
+def _hand_to_manager(db: Database, payment_id: str) -> None:
+    """Keep the payment waiting (its outcome is unknown) and report it for review, once."""
+    with db.write() as session:
+        payment = ledger.lock_payment(session, payment_id)
+        if PaymentStatus(payment.status) in WAITING and not ledger.review_raised(session, payment):
+            ledger.needs_review(session, payment.store_id, payment, UNKNOWN_OUTCOME, unknown_outcome=True)
 
 
 def install(app: Any) -> None:
