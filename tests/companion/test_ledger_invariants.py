@@ -8,17 +8,22 @@ card was really charged. Concurrency cases run on SQLite and PostgreSQL.
 from __future__ import annotations
 
 import concurrent.futures
+import functools
 import json
 import re
+import threading
 import time
+import traceback
 import uuid
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
+import sqlalchemy
 
-from posdesk.companion.models import Payment, Store, WebhookEvent
+from posdesk.companion.models import Payment, Store, WebhookEvent, utcnow
 from posdesk.companion.payments import gateway_directory
 from posdesk.core.money import Money
 from posdesk.gateways.base import ChargeStatus, GatewayPayment, Unavailable, payment_to_wire
@@ -435,7 +440,7 @@ def test_an_answer_lost_for_an_hour_is_handed_to_a_manager_never_failed(
     assert payment.status == "processing" and not payment.gateway_payment_id
     # A real gateway (not one whose books live in memory) that still has no record of it an hour later.
     monkeypatch.setattr(SimulatorGateway, "forgets_on_restart", lambda self: False)
-    later = reconcile.utcnow() + reconcile.ABANDONED_AFTER + reconcile.timedelta(minutes=1)
+    later = utcnow() + reconcile.ABANDONED_AFTER + timedelta(minutes=1)
     for _ in range(2):  # two passes: the manager is told once
         reconcile.reconcile(companion.db, gateway_directory(companion.app.state), now=later)
     [kept] = payments_of(companion, first["invoice_id"])
@@ -448,3 +453,91 @@ def test_an_answer_lost_for_an_hour_is_handed_to_a_manager_never_failed(
     page = companion.client(follow_redirects=False).get(f"/pay/{first['link_token']}")
     assert page.status_code == 303 and 'name="sim_number"' not in page.text
 
+
+# -- (11) no gateway call runs inside a database write transaction ---------------------------------------
+GATEWAY_CALLS = (
+    "test_connection", "ensure_customer", "list_methods", "add_method", "remove_method", "set_default_method",
+    "charge", "confirm_action", "refund", "lookup", "find_attempt", "cancel_attempt", "verify_and_parse_webhook",
+)
+
+
+class WriteDepth(threading.local):
+    """How many write transactions the current thread has open."""
+
+    depth = 0
+
+
+def watch_gateway_calls(
+    companion: Companion, monkeypatch: pytest.MonkeyPatch
+) -> tuple[list[str], list[str], Callable[[], None]]:
+    """Every Simulator call, and those made while the calling thread held a write transaction open.
+
+    A write transaction is one begun with SQLite's ``BEGIN IMMEDIATE`` (what ``Database.write`` starts);
+    the companion runs in this process, so its threads' transactions are seen here.
+    """
+    writing = WriteDepth()
+    calls: list[str] = []
+    inside: list[str] = []
+
+    def is_write(connection: Any) -> bool:
+        return bool(connection.get_execution_options().get("posdesk_begin") == "BEGIN IMMEDIATE")
+
+    def began(connection: Any) -> None:
+        if is_write(connection):
+            writing.depth += 1
+
+    def ended(connection: Any) -> None:
+        if is_write(connection) and writing.depth:
+            writing.depth -= 1
+
+    engine = companion.db.engine
+    listeners = (("begin", began), ("commit", ended), ("rollback", ended))
+    for name, listener in listeners:
+        sqlalchemy.event.listen(engine, name, listener)
+
+    def stop() -> None:
+        for name, listener in listeners:
+            sqlalchemy.event.remove(engine, name, listener)
+
+    def watched(name: str, original: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(original)
+        def call(self: SimulatorGateway, *args: Any, **kwargs: Any) -> Any:
+            calls.append(name)
+            if writing.depth:
+                inside.append(f"{name} in a write transaction:\n{''.join(traceback.format_stack(limit=12))}")
+            return original(self, *args, **kwargs)
+
+        return call
+
+    for name in GATEWAY_CALLS:
+        monkeypatch.setattr(SimulatorGateway, name, watched(name, getattr(SimulatorGateway, name)))
+    return calls, inside, stop
+
+
+def test_no_gateway_call_runs_inside_a_database_write_transaction(companion: Companion, monkeypatch: pytest.MonkeyPatch) -> None:
+    from posdesk.companion.payments import reconcile
+
+    calls, inside, stop = watch_gateway_calls(companion, monkeypatch)
+    try:
+        with companion.db.write() as session:  # the watch itself can fail
+            session.execute(sqlalchemy.select(Store.id)).all()
+            simulator(companion).lookup("pi_sim_none")
+        assert len(inside) == 1
+        inside.clear()
+
+        charged = ticket(companion, V1_TOTAL)  # a charge
+        assert Phone(companion, charged["link_token"]).pay(1, APPROVES).status_code == 303
+        secured = ticket(companion, V2_TOTAL)  # a 3-D Secure confirm
+        phone = Phone(companion, secured["link_token"])
+        assert phone.post(phone.start_3ds(version=1), outcome="approve").status_code == 303
+        [payment] = payments_of(companion, charged["invoice_id"])  # a refund from the POS
+        refund = companion.api.post(f"/api/v1/payments/{payment.id}/refund", json={"amount": 1000})
+        assert refund.status_code == 200, refund.text
+        reported = ticket(companion, V1_TOTAL)  # a webhook applied
+        deliver(companion, simulator_event(companion, reported, ref="pi_sim_webhook_only"))
+        assert eventually(lambda: len(events(companion, "invoice.paid")) == 3)
+        reconcile.reconcile(companion.db, gateway_directory(companion.app.state), settle_time=timedelta(0))
+    finally:
+        stop()
+    assert {"charge", "confirm_action", "refund", "verify_and_parse_webhook"} <= set(calls)
+    assert inside == [], "\n\n".join(inside)
