@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 from keyring.backends import fail
 
@@ -76,7 +78,10 @@ def test_enabling_the_payment_link_makes_send_invoice_appear(qtbot, make_pos) ->
     assert button is not None
     qtbot.waitUntil(button.isVisible)
     assert button.toolTip() == "Add a client to send an invoice"  # still a walk-in
-    assert pos.view.total_values["surcharge"].isVisible()
+    # The card surcharge is charged per card tender (docs/pricing.md): saved as 3%, and not on the ticket's
+    # totals until a card payment carries it (a client paying cash owes none).
+    assert saved.surcharge_rate == Decimal("0.03")
+    assert not pos.view.total_values["surcharge"].isVisible()
 
 
 def test_bad_settings_are_refused_with_a_message(qtbot, make_pos) -> None:
