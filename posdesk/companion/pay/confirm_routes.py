@@ -13,16 +13,16 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
 from posdesk.companion import payments
-from posdesk.companion.deps import get_config, get_db
+from posdesk.companion.deps import get_db
 from posdesk.companion.i18n import Translator, translator
 from posdesk.companion.models import PaymentStatus
-from posdesk.companion.pay.security import csrf_ok, same_origin_post
+from posdesk.companion.pay.security import checked_form, form_text
 from posdesk.companion.payments import page_confirm, saved_cards
 from posdesk.companion.ratelimit import limit_by_address
 from posdesk.core.currencies import table_for, to_gateway_minor
@@ -36,28 +36,13 @@ MONEY_FIELDS = ("amount", "amount_minor", "total", "currency", "due_now")  # the
 TAMPERED_MESSAGE = "This request was changed and has been refused. Nothing was charged."
 
 
-async def _form(request: Request, token: str) -> FormData:
-    if not same_origin_post(request, get_config(request)):
-        raise HTTPException(403, "Cross-site posts are refused")
-    form = await request.form()
-    presented = form.get("csrf")
-    if not csrf_ok(get_config(request), hash_token(token), presented if isinstance(presented, str) else None):
-        raise HTTPException(403, "This form has expired. Reload the page and try again.")
-    return form
-
-
-def _text(form: FormData, name: str, limit: int = 200) -> str:
-    value = form.get(name)
-    return value.strip()[:limit] if isinstance(value, str) else ""
-
-
 def _t(form: FormData) -> Translator:
-    return translator(_text(form, "lang", 5) or "en")
+    return translator(form_text(form, "lang", 5) or "en")
 
 
 def _tip(form: FormData, currency: str, locale: str) -> TipChoice:
     # Read in the page's locale, as the page read it (posdesk.core.amount_input).
-    return read_tip_choice(_text(form, "tip", 40), _text(form, "tip_custom", 40), currency, locale)
+    return read_tip_choice(form_text(form, "tip", 40), form_text(form, "tip_custom", 40), currency, locale)
 
 
 def _error(message: str, status: int) -> JSONResponse:
@@ -72,7 +57,7 @@ def _receipt_url(token: str, payment_id: str, lang: str) -> str:
 # -- a new card, confirmed on the page ------------------------------------------------------------------
 @page_router.post("/pay/{token}/stripe/intent")
 async def start_payment(request: Request, token: str) -> Response:
-    form = await _form(request, token)
+    form = await checked_form(request, token)
     return await run_in_threadpool(_start_payment, request, token, form)
 
 
@@ -86,12 +71,12 @@ def _start_payment(request: Request, token: str, form: FormData) -> Response:
         found = find(session, token)
     if found.balance is None:
         return _error(t("This payment link is no longer active"), 404)
-    version = _text(form, "version", 12)
+    version = form_text(form, "version", 12)
     try:
         pay = payments.PayRequest(
             version=int(version) if version.isdigit() else -1,
             tip=_tip(form, found.balance.currency, translator(t.lang, found.balance.invoice.locale).locale),
-            save_card=_text(form, "save_card", 5) in ("on", "1", "yes"),
+            save_card=form_text(form, "save_card", 5) in ("on", "1", "yes"),
         )
         prepared = page_confirm.start_payment(
             get_db(request), payments.gateway_directory(request.app.state), hash_token(token), pay
@@ -118,7 +103,7 @@ def _start_payment(request: Request, token: str, form: FormData) -> Response:
 
 @page_router.post("/pay/{token}/payments/{payment_id}/stripe/sync")
 async def sync_payment(request: Request, token: str, payment_id: str) -> Response:
-    form = await _form(request, token)
+    form = await checked_form(request, token)
     return await run_in_threadpool(_sync_payment, request, token, payment_id, _t(form))
 
 
@@ -181,7 +166,7 @@ async def payment_secret(request: Request, token: str, payment_id: str) -> Respo
 # -- saving a card without paying -------------------------------------------------------------------------
 @page_router.post("/pay/{token}/stripe/setup")
 async def start_setup(request: Request, token: str) -> Response:
-    form = await _form(request, token)
+    form = await checked_form(request, token)
     t = _t(form)
 
     def work() -> Response:
@@ -205,7 +190,7 @@ async def start_setup(request: Request, token: str) -> Response:
 
 @page_router.post("/pay/{token}/stripe/setup/{setup_ref}/done")
 async def finish_setup(request: Request, token: str, setup_ref: str) -> Response:
-    form = await _form(request, token)
+    form = await checked_form(request, token)
     t = _t(form)
 
     def work() -> Response:

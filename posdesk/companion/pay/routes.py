@@ -28,7 +28,7 @@ from posdesk.companion.pay.brand import Brand, brand_of, logo_bytes, logo_versio
 from posdesk.companion.pay.cards import make_default, remove_card
 from posdesk.companion.pay.receipt import ReceiptForm, blank_form, send_receipt
 from posdesk.companion.pay.rendering import render
-from posdesk.companion.pay.security import csrf_ok, csrf_token, same_origin_post
+from posdesk.companion.pay.security import checked_form, csrf_token, form_text
 from posdesk.companion.pay.views import Found, LinkState
 from posdesk.companion.payments import saved_cards
 from posdesk.companion.ratelimit import RateLimiter, limit_by_address
@@ -244,49 +244,33 @@ async def invoice_status(request: Request, token: str) -> JSONResponse:
 
 
 # -- forms -----------------------------------------------------------------------------------------------
-async def _form(request: Request, token: str) -> FormData:
-    """The posted form, after the cross-site and CSRF checks (403 otherwise)."""
-    if not same_origin_post(request, get_config(request)):
-        raise HTTPException(403, "Cross-site form posts are refused")
-    form = await request.form()
-    presented = form.get("csrf")
-    if not csrf_ok(get_config(request), hash_token(token), presented if isinstance(presented, str) else None):
-        raise HTTPException(403, "This form has expired. Reload the page and try again.")
-    return form
-
-
-def _text(form: FormData, name: str, limit: int = 200) -> str:
-    value = form.get(name)
-    return value.strip()[:limit] if isinstance(value, str) else ""
-
-
 def _tip_choice(form: FormData, currency: str, locale: str, prefix: str = "tip") -> TipChoice:
-    return read_tip_choice(_text(form, prefix, 40), _text(form, f"{prefix}_custom", 40), currency, locale)
+    return read_tip_choice(form_text(form, prefix, 40), form_text(form, f"{prefix}_custom", 40), currency, locale)
 
 
 @router.post("/pay/{token}/pay")
 async def pay(request: Request, token: str) -> Response:
-    form = await _form(request, token)
+    form = await checked_form(request, token)
     return await _in_thread(_pay, request, token, form)
 
 
 def _pay(request: Request, token: str, form: FormData) -> Response:
     found = _find(request, token)
-    t = _translator(request, found, _text(form, "lang", 5) or None)
+    t = _translator(request, found, form_text(form, "lang", 5) or None)
     if found.state is not LinkState.PAYABLE or found.balance is None:
         return RedirectResponse(_url(token, lang=t.lang), status_code=303)
     if any(name in form for name in MONEY_FIELDS):
         return _show_invoice(request, token, t("This request was changed and has been refused. Nothing was charged."), None, 400)
-    version = _text(form, "version", 12)
+    version = form_text(form, "version", 12)
     chosen = choices.posted(form)
     try:
         tip = _tip_choice(form, found.balance.currency, t.locale)
         request_ = payments.PayRequest(
             version=int(version) if version.isdigit() else -1,
             tip=tip,
-            saved_card_id=(_text(form, "card", 64) or None) if _text(form, "card", 64) not in ("", "new") else None,
-            card_fields={name: _text(form, name, 40) for name in form if isinstance(name, str) and name.startswith(("sim_", "gw_"))},
-            save_card=_text(form, "save_card", 5) in ("on", "1", "yes"),
+            saved_card_id=(form_text(form, "card", 64) or None) if form_text(form, "card", 64) not in ("", "new") else None,
+            card_fields={name: form_text(form, name, 40) for name in form if isinstance(name, str) and name.startswith(("sim_", "gw_"))},
+            save_card=form_text(form, "save_card", 5) in ("on", "1", "yes"),
         )
         outcome = payments.pay_invoice(get_db(request), payments.gateway_directory(request.app.state), hash_token(token), request_)
     except TipError as exc:
@@ -318,17 +302,17 @@ def _after_outcome(
 
 @router.post("/pay/{token}/promo")
 async def promo(request: Request, token: str) -> Response:
-    form = await _form(request, token)
+    form = await checked_form(request, token)
     return await _in_thread(_promo, request, token, form)
 
 
 def _promo(request: Request, token: str, form: FormData) -> Response:
     found = _find(request, token)
-    t = _translator(request, found, _text(form, "lang", 5) or None)
+    t = _translator(request, found, form_text(form, "lang", 5) or None)
     if found.state is not LinkState.PAYABLE:
         return RedirectResponse(_url(token, lang=t.lang), status_code=303)
-    version = _text(form, "version", 12)
-    code = _text(form, "promo_code", 40)
+    version = form_text(form, "version", 12)
+    code = form_text(form, "promo_code", 40)
     if PROMO_ATTEMPTS.hit(hash_token(token)) > 0:
         # Codes are short words: a link must not become a way to try the store's codes one by one.
         message = t("Too many promo codes were tried on this link. Please try again later.")
@@ -344,13 +328,13 @@ def _promo(request: Request, token: str, form: FormData) -> Response:
 async def manage_card(request: Request, token: str, card_id: str, action: str) -> Response:
     if action not in ("remove", "default"):
         raise HTTPException(404)
-    form = await _form(request, token)
+    form = await checked_form(request, token)
     return await _in_thread(_manage_card, request, token, card_id, action, form)
 
 
 def _manage_card(request: Request, token: str, card_id: str, action: str, form: FormData) -> Response:
     found = _find(request, token)
-    t = _translator(request, found, _text(form, "lang", 5) or None)
+    t = _translator(request, found, form_text(form, "lang", 5) or None)
     if found.state is not LinkState.PAYABLE or found.store is None or found.row is None:
         return RedirectResponse(_url(token, lang=t.lang), status_code=303)
     gateway = payments.gateway_directory(request.app.state).for_store(found.store)
@@ -455,14 +439,14 @@ def _authenticate_page(request: Request, token: str, payment_id: str) -> Respons
 
 @router.post("/pay/{token}/payments/{payment_id}/authenticate")
 async def authenticate(request: Request, token: str, payment_id: str) -> Response:
-    form = await _form(request, token)
+    form = await checked_form(request, token)
     return await _in_thread(_authenticate, request, token, payment_id, form)
 
 
 def _authenticate(request: Request, token: str, payment_id: str, form: FormData) -> Response:
     found = _find(request, token)
-    t = _translator(request, found, _text(form, "lang", 5) or None)
-    fields = {name: _text(form, name, 100) for name in form if isinstance(name, str) and name not in ("csrf", "lang")}
+    t = _translator(request, found, form_text(form, "lang", 5) or None)
+    fields = {name: form_text(form, name, 100) for name in form if isinstance(name, str) and name not in ("csrf", "lang")}
     try:
         outcome = payments.confirm_action(
             get_db(request), payments.gateway_directory(request.app.state), hash_token(token), payment_id, fields
@@ -476,13 +460,13 @@ def _authenticate(request: Request, token: str, payment_id: str, form: FormData)
 
 @router.post("/pay/{token}/payments/{payment_id}/tip")
 async def add_tip(request: Request, token: str, payment_id: str) -> Response:
-    form = await _form(request, token)
+    form = await checked_form(request, token)
     return await _in_thread(_add_tip, request, token, payment_id, form)
 
 
 def _add_tip(request: Request, token: str, payment_id: str, form: FormData) -> Response:
     found = _find(request, token)
-    t = _translator(request, found, _text(form, "lang", 5) or None)
+    t = _translator(request, found, form_text(form, "lang", 5) or None)
     if found.balance is None:
         return _inactive(request, t)
     try:
@@ -502,11 +486,11 @@ def _add_tip(request: Request, token: str, payment_id: str, form: FormData) -> R
 @router.post("/pay/{token}/payments/{payment_id}/receipt")
 async def email_receipt(request: Request, token: str, payment_id: str) -> Response:
     """The confirmation page's "email me a receipt" (see :mod:`posdesk.companion.pay.receipt`)."""
-    form = await _form(request, token)
+    form = await checked_form(request, token)
     found = await _in_thread(_find, request, token)
-    t = _translator(request, found, _text(form, "lang", 5) or None)
+    t = _translator(request, found, form_text(form, "lang", 5) or None)
     outcome = await send_receipt(
-        get_db(request), request.app.state.messaging, token, payment_id, _text(form, "email", 400), t
+        get_db(request), request.app.state.messaging, token, payment_id, form_text(form, "email", 400), t
     )
     if outcome is None:
         return _inactive(request, t)

@@ -12,7 +12,8 @@ import hashlib
 import hmac
 from urllib.parse import urlsplit
 
-from fastapi import Request
+from fastapi import HTTPException, Request
+from starlette.datastructures import FormData
 
 from posdesk.companion.config import CompanionConfig
 
@@ -47,3 +48,24 @@ def same_origin_post(request: Request, config: CompanionConfig) -> bool:
     if host:
         allowed.add(f"{request.url.scheme}://{host}".lower())
     return origin.lower() in allowed
+
+
+async def checked_form(request: Request, token: str) -> FormData:
+    """The posted form of the link ``token``, after the cross-site and CSRF checks (403 otherwise)."""
+    from posdesk.companion.deps import get_config
+    from posdesk.core.links import hash_token
+
+    config = get_config(request)
+    if not same_origin_post(request, config):
+        raise HTTPException(403, "Cross-site form posts are refused")
+    form = await request.form()
+    presented = form.get("csrf")
+    if not csrf_ok(config, hash_token(token), presented if isinstance(presented, str) else None):
+        raise HTTPException(403, "This form has expired. Reload the page and try again.")
+    return form
+
+
+def form_text(form: FormData, name: str, limit: int = 200) -> str:
+    """A posted text field, trimmed and cut to ``limit`` characters ("" when absent)."""
+    value = form.get(name)
+    return value.strip()[:limit] if isinstance(value, str) else ""
