@@ -28,7 +28,7 @@ from fastapi.responses import PlainTextResponse
 from posdesk.companion.app import create_app
 from posdesk.companion.auth import new_pairing_code, pair_terminal
 from posdesk.companion.config import CompanionConfig
-from posdesk.companion.store_settings import create_store
+from posdesk.companion.stores import create_store
 
 STORE_SETTINGS = {
     "business_name": "Bench Salon",

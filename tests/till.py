@@ -21,11 +21,11 @@ from posdesk.store.clients import ClientRepository
 from posdesk.store.database import Database
 from posdesk.store.invoices import InvoiceRecordRepository
 from posdesk.store.outbox import Outbox
-from posdesk.store.settings import SettingsRepository, TerminalSettings
+from posdesk.store.terminal_settings import SettingsRepository, TerminalSettings
 from posdesk.store.tickets import TicketRepository
 from posdesk.sync import ConnectionState, SyncService
 from posdesk.sync.invoice_links import SentLink, send_invoice
-from posdesk.sync.store_settings import save_and_queue
+from posdesk.sync.settings_reconciliation import save_and_queue
 
 CLIENT = Client(id="client-ana", first_name="Ana", last_name="Díaz", email="ana@example.com")
 

@@ -96,7 +96,7 @@ def _run_uvicorn(config: CompanionConfig, *, workers: int, **options: Any) -> No
 
 def cmd_create_store(args: argparse.Namespace) -> int:
     from posdesk.companion.auth import new_pairing_code
-    from posdesk.companion.store_settings import SettingsError, create_store
+    from posdesk.companion.stores import SettingsError, create_store
 
     db = _database(args)
     try:

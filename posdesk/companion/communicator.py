@@ -1,6 +1,6 @@
 """The Communicator on the companion: store messages per store, check consent and limits, send, track.
 
-A terminal POSTs a message with an id it made itself (see :mod:`posdesk.companion.api.messages`), so a
+A terminal POSTs a message with an id it made itself (see :mod:`posdesk.companion.api.communicator`), so a
 POST resent after a lost answer is the same message. :func:`accept_message` stores it, in one
 transaction with its first ``message.status`` event, as ``queued`` -- or as ``failed`` with the reason
 when the client has not consented, has no usable address, the channel is not set up, or a limit is
@@ -38,7 +38,7 @@ from posdesk.companion.config import CompanionConfig
 from posdesk.companion.database import Database
 from posdesk.companion.events import append_event
 from posdesk.companion.models import ClientContact, Message, Store, utcnow
-from posdesk.companion.store_settings import StoreSettings
+from posdesk.companion.stores import StoreSettings
 from posdesk.core.client import Client, normalize_phone
 from posdesk.core.events import EventType
 from posdesk.messaging import (

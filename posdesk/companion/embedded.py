@@ -24,7 +24,7 @@ from posdesk.companion.auth import new_pairing_code
 from posdesk.companion.config import CompanionConfig
 from posdesk.companion.database import Database
 from posdesk.companion.models import Store
-from posdesk.companion.store_settings import create_store
+from posdesk.companion.stores import create_store
 from posdesk.core.languages import PAGE_LANGUAGES
 
 DEMO_STORE_NAME = "posdesk Demo Salon"

@@ -27,7 +27,7 @@ from posdesk.companion.models import (
     Store,
     utcnow,
 )
-from posdesk.companion.store_settings import (
+from posdesk.companion.stores import (
     StoreSettings,
     promotions,
     store_promotions_wire,

@@ -230,10 +230,10 @@ def _prepare_demo(db: Database, ctx: PosContext, notes: list[str]) -> None:
         notes.append(f"sample data unavailable ({type(exc).__name__})")
     settings = ctx.backend.settings()
     if not settings.online_payment_link_enabled:
-        from posdesk.sync.store_settings import PAGE_LANGUAGES
+        from posdesk.sync.settings_reconciliation import PAGE_LANGUAGES
 
         # First demo run: the feature on, the page in every language it has. Once paired, the demo
-        # companion's store takes these settings (posdesk.sync.store_settings seeds an unset store).
+        # companion's store takes these settings (posdesk.sync.settings_reconciliation seeds an unset store).
         settings = ctx.backend.save_settings(
             replace(settings, online_payment_link_enabled=True, languages=PAGE_LANGUAGES)
         )

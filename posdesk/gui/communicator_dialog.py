@@ -38,9 +38,15 @@ from posdesk.gui.qt import (
     name,
     plain_label,
 )
-from posdesk.pos.messages import STATE_WORDS, TEMPLATES, available_channels, delivery_words, fill_template
+from posdesk.pos.message_templates import (
+    STATE_WORDS,
+    TEMPLATES,
+    available_channels,
+    delivery_words,
+    fill_template,
+)
 from posdesk.pos.phones import format_phone, store_region
-from posdesk.store.messages import (
+from posdesk.store.client_messages import (
     ClientMessage,
     MessageChannel,
     MessageState,
@@ -62,7 +68,7 @@ class CommunicatorDialog(QDialog):
     messages to a ticket (which then shows the last delivery state).
 
     Signals:
-        message_queued(object): a :class:`~posdesk.store.messages.ClientMessage` was written and queued.
+        message_queued(object): a :class:`~posdesk.store.client_messages.ClientMessage` was written and queued.
         history_merged(object): the companion's history was merged (the set of changed keys).
     """
 

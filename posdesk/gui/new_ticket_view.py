@@ -430,7 +430,7 @@ class NewTicketView(QWidget):
     def _read_last_message(self) -> None:
         """The Communicator's last message about this ticket: read when the ticket is opened, saved or
         changes, not on every edit."""
-        from posdesk.pos.messages import delivery_words  # SQLAlchemy: not needed to start
+        from posdesk.pos.message_templates import delivery_words  # SQLAlchemy: not needed to start
 
         last = (
             self.ctx.backend.last_message_for_ticket(self.ticket.id)

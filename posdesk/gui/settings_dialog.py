@@ -1,7 +1,7 @@
 """Settings, behind the manager PIN: online payments, tips, invoices and the store.
 
 The store's fields (tips, invoices, store) are pushed to the companion through the outbox when saved
-(see :mod:`posdesk.sync.store_settings`); if the terminal adopts the store's settings from the companion
+(see :mod:`posdesk.sync.settings_reconciliation`); if the terminal adopts the store's settings from the companion
 while the dialog is open (right after pairing), the form shows them.
 
 Gateway credentials are write-only: they go to the companion over its authenticated API and only a

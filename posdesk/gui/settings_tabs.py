@@ -32,7 +32,7 @@ from posdesk.gui.qt import (
 )
 from posdesk.pos.settings_form import GATEWAY_FIELDS, GATEWAYS, NO_KEYRING, logo_data_url
 from posdesk.store import TerminalSettings
-from posdesk.sync.store_settings import PAGE_LANGUAGES
+from posdesk.sync.settings_reconciliation import PAGE_LANGUAGES
 
 LANGUAGE_NAMES = {"en": "English", "es": "Español", "fr": "Français"}
 

@@ -29,7 +29,7 @@ if TYPE_CHECKING:  # imported where used: they bring SQLAlchemy (see the module'
     from posdesk.core.day_summary import DaySummary
     from posdesk.pos.tenders import Tender, TenderOutcome
     from posdesk.store import Database, InvoiceRecord
-    from posdesk.store.messages import ClientMessage
+    from posdesk.store.client_messages import ClientMessage
     from posdesk.sync.invoice_links import SentLink
 
 TodayAppointment = Appointment
@@ -116,7 +116,7 @@ class PosBackend:
 
     def save_settings_and_push(self, settings: TerminalSettings) -> None:
         """Save the settings and queue the store's fields for the companion, in one transaction."""
-        from posdesk.sync.store_settings import save_and_queue
+        from posdesk.sync.settings_reconciliation import save_and_queue
 
         save_and_queue(self.db, settings)
         self._settings = settings
@@ -142,20 +142,20 @@ class PosBackend:
 
     # -- messages --------------------------------------------------------------------------------
     def messages_for_client(self, client_id: str) -> list[ClientMessage]:
-        from posdesk.store.messages import MessageRepository
+        from posdesk.store.client_messages import MessageRepository
 
         with self.db.reading() as session:
             return list(MessageRepository(session).for_client(client_id))
 
     def last_message_for_ticket(self, ticket_id: str) -> ClientMessage | None:
-        from posdesk.store.messages import MessageRepository
+        from posdesk.store.client_messages import MessageRepository
 
         with self.db.reading() as session:
             return MessageRepository(session).last_for_ticket(ticket_id)
 
     def queue_message(self, **message: Any) -> ClientMessage:
         """Write a Communicator message and queue it for the companion (see ``queue_message``)."""
-        from posdesk.store.messages import queue_message
+        from posdesk.store.client_messages import queue_message
 
         with self.db.session() as session:
             return queue_message(session, **message)

@@ -17,11 +17,11 @@ from posdesk.core.client import Client
 from posdesk.core.money import Money
 from posdesk.core.text import MAX_NAME_IN_MESSAGE, single_line
 from posdesk.core.ticket import Payment, PaymentMethod, Ticket
-from posdesk.pos.messages import fill_template
+from posdesk.pos.message_templates import fill_template
 
 if TYPE_CHECKING:
     from posdesk.store import Database
-    from posdesk.store.messages import ClientMessage
+    from posdesk.store.client_messages import ClientMessage
 
 REFUND_SUBJECT = "Your refund from {business}: {amount}"
 REFUND_EMAIL = (
@@ -176,7 +176,7 @@ def queue_refund_receipt(
 ) -> ClientMessage | None:
     """Queue the refund receipt for the ticket's client when they agreed to emails (see the module)."""
     from posdesk.store import ClientRepository, TicketRepository
-    from posdesk.store.messages import MessageChannel, MessageRepository, queue_message
+    from posdesk.store.client_messages import MessageChannel, MessageRepository, queue_message
 
     with db.session() as session:
         ticket = TicketRepository(session).get(ticket_id)

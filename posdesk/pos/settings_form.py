@@ -49,7 +49,7 @@ def parse_tip_preset(text: str, currency: str, locale: str) -> TipPreset:
         raise ValueError(f"{text!r} is not a tip such as 18% or 5.00") from None
 
 
-MAX_LOGO_BYTES = 100 * 1024  # the companion refuses more (posdesk.companion.store_settings)
+MAX_LOGO_BYTES = 100 * 1024  # the companion refuses more (posdesk.companion.stores)
 _IMAGE_TYPES = ((b"\x89PNG\r\n\x1a\n", "image/png"), (b"\xff\xd8\xff", "image/jpeg"), (b"RIFF", "image/webp"))
 
 

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from posdesk.store.database import Database
     from posdesk.store.invoices import InvoiceRecord, InvoiceRecordRepository
     from posdesk.store.outbox import Outbox, OutboxEntry
-    from posdesk.store.settings import SettingsRepository
+    from posdesk.store.terminal_settings import SettingsRepository
     from posdesk.store.tickets import StaleTicketError, TicketRepository
     from posdesk.store.values import Appointment, AppointmentStatus, TerminalSettings
 
@@ -53,7 +53,7 @@ _HOMES = {
     "InvoiceRecordRepository": "posdesk.store.invoices",
     "Outbox": "posdesk.store.outbox",
     "OutboxEntry": "posdesk.store.outbox",
-    "SettingsRepository": "posdesk.store.settings",
+    "SettingsRepository": "posdesk.store.terminal_settings",
     "StaleTicketError": "posdesk.store.tickets",
     "TerminalSettings": "posdesk.store.values",
     "TicketRepository": "posdesk.store.tickets",

@@ -6,7 +6,7 @@ from posdesk.store.clients import ClientRepository
 from posdesk.store.cursor import EventCursor
 from posdesk.store.invoices import InvoiceRecordRepository
 from posdesk.store.outbox import Outbox
-from posdesk.store.settings import SettingsRepository
+from posdesk.store.terminal_settings import SettingsRepository
 from posdesk.store.tickets import StaleTicketError, TicketRepository
 
 __all__ = [

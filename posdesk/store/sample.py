@@ -24,7 +24,7 @@ from posdesk.store.catalog import CatalogRepository
 from posdesk.store.clients import ClientRepository
 from posdesk.store.codecs import details_from_json
 from posdesk.store.database import Database
-from posdesk.store.settings import SettingsRepository
+from posdesk.store.terminal_settings import SettingsRepository
 
 SAMPLE_FILE = "sample_data.json"
 

@@ -1,7 +1,7 @@
 """Values the store hands out that are not core values: terminal settings and today's appointments.
 
 No SQLAlchemy here (nor in :mod:`posdesk.store.direct`): the POS reads its first screen with these
-before SQLAlchemy is imported (DESIGN.md section 7, start-up). :mod:`posdesk.store.settings` and
+before SQLAlchemy is imported (DESIGN.md section 7, start-up). :mod:`posdesk.store.terminal_settings` and
 :mod:`posdesk.store.appointments` re-export them next to their repositories.
 """
 
@@ -26,7 +26,7 @@ from posdesk.store.codecs import (
     tip_policy_to_json,
 )
 
-log = logging.getLogger("posdesk.store.settings")  # where it was logged before the move
+log = logging.getLogger(__name__)
 
 TERMINAL_KEY = "terminal"
 

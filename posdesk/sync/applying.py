@@ -24,11 +24,11 @@ from posdesk.core.invoice import Invoice, InvoiceFormatError
 from posdesk.core.money import Money
 from posdesk.core.pricing import price_ticket, toward_balance
 from posdesk.core.ticket import Payment, PaymentMethod, Ticket, TicketState, TicketStateError
+from posdesk.store.client_messages import MESSAGES_PATH, apply_communicator_event, record_refused_message
 from posdesk.store.clients import ClientRepository
 from posdesk.store.invoices import InvoiceRecordRepository
-from posdesk.store.messages import MESSAGES_PATH, apply_communicator_event, record_refused_message
 from posdesk.store.outbox import OutboxEntry
-from posdesk.store.settings import SettingsRepository
+from posdesk.store.terminal_settings import SettingsRepository
 from posdesk.store.tickets import TicketRepository
 
 log = logging.getLogger(__name__)

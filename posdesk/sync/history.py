@@ -13,8 +13,8 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
+from posdesk.store.client_messages import apply_communicator_event
 from posdesk.store.database import Database
-from posdesk.store.messages import apply_communicator_event
 
 if TYPE_CHECKING:  # httpx is imported on the first fetch, not when the POS starts
     import httpx
@@ -39,7 +39,7 @@ def fetch_client_history(
 
 def merge_client_history(db: Database, messages: list[dict[str, Any]]) -> set[str]:
     """Learn the messages this terminal lacks and move known ones forward, in one transaction; return the
-    keys of what changed (ticket ids and :func:`~posdesk.store.messages.client_change_key`)."""
+    keys of what changed (ticket ids and :func:`~posdesk.store.client_messages.client_change_key`)."""
     changed: set[str] = set()
     with db.session() as session:
         for message in messages:

@@ -23,7 +23,7 @@ from posdesk.store.clients import ClientRepository
 from posdesk.store.database import Database
 from posdesk.store.invoices import InvoiceRecord, InvoiceRecordRepository
 from posdesk.store.outbox import Outbox
-from posdesk.store.settings import TerminalSettings
+from posdesk.store.terminal_settings import TerminalSettings
 from posdesk.store.tickets import TicketRepository
 
 OUTBOX_KIND = "invoice.upsert"

@@ -17,8 +17,8 @@ from posdesk.store.database import Database
 from posdesk.store.outbox import Outbox, OutboxEntry
 from posdesk.sync.applying import record_rejection
 from posdesk.sync.client import CompanionClient, CompanionRejected, CompanionUnavailable
-from posdesk.sync.store_settings import OUTBOX_KIND as STORE_SETTINGS
-from posdesk.sync.store_settings import push_store_settings, refusal_notice
+from posdesk.sync.settings_reconciliation import OUTBOX_KIND as STORE_SETTINGS
+from posdesk.sync.settings_reconciliation import push_store_settings, refusal_notice
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ Two tasks run on the loop:
 
 On every connect, before the outbox is pushed, and on every ``store.settings_changed`` event while
 connected, the store's settings are brought in step
-(:func:`posdesk.sync.store_settings.reconcile_store_settings`: a change made here is pushed, one made on
+(:func:`posdesk.sync.settings_reconciliation.reconcile_store_settings`: a change made here is pushed, one made on
 another terminal is adopted).
 
 Callbacks (``on_state``, ``on_tickets_changed``, ``on_settings_changed``, ``on_notice``) are called on the
@@ -34,7 +34,7 @@ from posdesk.store.outbox import Outbox
 from posdesk.sync.applying import apply_event
 from posdesk.sync.client import CompanionClient, CompanionError, CompanionUnavailable
 from posdesk.sync.relay import relay_once
-from posdesk.sync.store_settings import reconcile_store_settings
+from posdesk.sync.settings_reconciliation import reconcile_store_settings
 
 log = logging.getLogger(__name__)
 

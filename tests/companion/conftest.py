@@ -33,7 +33,7 @@ from posdesk.companion.app import create_app
 from posdesk.companion.auth import new_pairing_code, pair_terminal
 from posdesk.companion.config import CompanionConfig
 from posdesk.companion.database import Database
-from posdesk.companion.store_settings import create_store
+from posdesk.companion.stores import create_store
 from posdesk.core.catalog import ItemKind
 from posdesk.core.invoice import Invoice, InvoiceClient
 from posdesk.core.links import new_link_token

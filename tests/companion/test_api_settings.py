@@ -38,7 +38,7 @@ def test_settings_round_trip(api: httpx.Client) -> None:
 
 
 def test_tip_policy_comes_from_the_settings(companion: Companion) -> None:
-    from posdesk.companion.store_settings import StoreSettings
+    from posdesk.companion.stores import StoreSettings
 
     companion.api.put("/api/v1/settings", json={"business_name": "X", "tips_allowed": False})
     with companion.db.read() as session:

@@ -22,7 +22,7 @@ from posdesk.companion.database import Database
 from posdesk.companion.events import EventBus, append_event, events_after
 from posdesk.companion.models import Event as EventRow
 from posdesk.companion.relay import PgRelay
-from posdesk.companion.store_settings import create_store
+from posdesk.companion.stores import create_store
 from posdesk.core.events import EventType
 from tests.companion.conftest import Companion, PairedTerminal, demo_config, invoice_upload, put_invoice
 from tests.fakes.serve import serve_app

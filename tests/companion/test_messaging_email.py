@@ -22,7 +22,7 @@ from posdesk.messaging.base import (
 )
 from posdesk.messaging.email import EmailChannel, SmtpSecurity, SmtpSettings, normalize_email_address
 from posdesk.messaging.email_html import text_to_html
-from posdesk.pos.messages import INVOICE_EMAIL, INVOICE_SUBJECT, fill_template
+from posdesk.pos.message_templates import INVOICE_EMAIL, INVOICE_SUBJECT, fill_template
 from tests.plugins.smtp import ReceivedMessage, SmtpTestServer
 from tests.waiting import free_port
 

@@ -38,7 +38,7 @@ from posdesk.messaging.sms import (
     parse_status_callback,
     verify_twilio_signature,
 )
-from posdesk.pos.messages import INVOICE_SMS, fill_template
+from posdesk.pos.message_templates import INVOICE_SMS, fill_template
 from tests.fakes.serve import serve_app
 from tests.fakes.twilio_api import FakeTwilio
 

@@ -112,7 +112,7 @@ def test_a_stored_version_prices_to_its_accepted_figures_whatever_the_promotions
 ) -> None:
     from posdesk.companion.invoices import version_promotions, with_promotion_terms
     from posdesk.companion.models import Store
-    from posdesk.companion.store_settings import store_promotions_wire
+    from posdesk.companion.stores import store_promotions_wire
     from posdesk.core.invoice import Invoice, totals_of
 
     body = invoice_upload(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from posdesk.companion.pay.brand import contrast, readable_on_white
-from posdesk.companion.store_settings import SettingsError, StoreSettings
+from posdesk.companion.stores import SettingsError, StoreSettings
 
 BASE = {"business_name": "Test Salon", "currency": "USD"}
 

@@ -14,7 +14,7 @@ import pytest
 from posdesk.companion.app import create_app
 from posdesk.core.client import Client
 from posdesk.store import ClientRepository, Database, Outbox
-from posdesk.store.messages import (
+from posdesk.store.client_messages import (
     ClientMessage,
     MessageChannel,
     MessageRepository,

@@ -1,7 +1,7 @@
 """The manager's store settings reach the companion: pricing, the payment page, other terminals.
 
 A real companion in uvicorn on loopback, POS caches in SQLite files and their sync services. The manager
-saves settings the way the Settings dialog does (:func:`posdesk.sync.store_settings.save_and_queue`).
+saves settings the way the Settings dialog does (:func:`posdesk.sync.settings_reconciliation.save_and_queue`).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from posdesk.core.tips import TipPolicy, TipPreset
 from posdesk.store.outbox import Outbox
 from posdesk.sync import ConnectionState, pair
 from posdesk.sync.invoice_links import send_invoice
-from posdesk.sync.store_settings import OUTBOX_KIND, save_and_queue
+from posdesk.sync.settings_reconciliation import OUTBOX_KIND, save_and_queue
 from tests.companion.conftest import add_store
 from tests.e2e.test_sync import running_companion
 from tests.till import Till

@@ -21,7 +21,7 @@ from posdesk.gui.qt import QComboBox, QDialog, QLabel, QListWidget, QPlainTextEd
 from posdesk.gui.send_invoice_dialog import SendInvoiceDialog
 from posdesk.gui.worker import Worker
 from posdesk.store import ClientRepository, Database, Outbox
-from posdesk.store.messages import MessageRepository, MessageState
+from posdesk.store.client_messages import MessageRepository, MessageState
 from posdesk.sync import SyncService
 from tests.companion.test_messages import CommunicatorCompanion, communicator_companion
 from tests.gui.conftest import ADA, BOB, GRACE, TZ, Pos, enable_feature, wait_idle

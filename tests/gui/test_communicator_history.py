@@ -21,7 +21,7 @@ from posdesk.gui.context import Connection, PosContext
 from posdesk.gui.qt import QLabel, QListWidget
 from posdesk.gui.worker import Worker
 from posdesk.store import Database
-from posdesk.store.messages import (
+from posdesk.store.client_messages import (
     ClientMessage,
     MessageChannel,
     MessageRepository,

@@ -9,7 +9,7 @@ from posdesk.gui.pin import hash_pin
 from posdesk.gui.qt import QCheckBox, QLabel, QLineEdit, QPushButton
 from posdesk.gui.settings_dialog import SettingsDialog
 from posdesk.store import Outbox, SettingsRepository
-from posdesk.sync.store_settings import OUTBOX_KIND
+from posdesk.sync.settings_reconciliation import OUTBOX_KIND
 from tests.gui.conftest import wait_idle
 
 

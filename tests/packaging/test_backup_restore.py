@@ -15,7 +15,7 @@ from posdesk.companion import migrations
 from posdesk.companion.app import open_database
 from posdesk.companion.config import CompanionConfig
 from posdesk.companion.models import Store
-from posdesk.companion.store_settings import create_store
+from posdesk.companion.stores import create_store
 from tests.conftest import require_tool
 from tests.plugins import postgres as postgres_plugin
 from tests.plugins.postgres import find_bindir

@@ -26,7 +26,7 @@ from posdesk.core.links import hash_token, new_link_token
 from posdesk.core.money import Money
 from posdesk.core.ticket import TicketLine
 from posdesk.messaging.email_html import text_to_html
-from posdesk.pos.messages import INVOICE_EMAIL, INVOICE_SMS, INVOICE_SUBJECT, fill_template
+from posdesk.pos.message_templates import INVOICE_EMAIL, INVOICE_SMS, INVOICE_SUBJECT, fill_template
 from tests.companion.conftest import Companion, PairedTerminal, invoice_upload, put_invoice, service_line
 from tests.reliability.programs import CARD, CompanionProcess, csrf_of, pay_link, prepare_store
 from tests.till import Till

@@ -10,7 +10,7 @@ import re
 import pytest
 
 from posdesk.messaging.email_html import text_to_html
-from posdesk.pos.messages import INVOICE_EMAIL, INVOICE_SMS, INVOICE_SUBJECT, fill_template
+from posdesk.pos.message_templates import INVOICE_EMAIL, INVOICE_SMS, INVOICE_SUBJECT, fill_template
 
 LINK = "https://pay.salon.example/pay/tok_abc?x=1&y=2"
 

@@ -12,7 +12,7 @@ from posdesk.core.money import Money
 from posdesk.core.pricing import Promotion
 from posdesk.core.tips import TipPolicy, TipPreset
 from posdesk.store import Database, SettingsRepository, TerminalSettings
-from posdesk.store.settings import TERMINAL_KEY
+from posdesk.store.terminal_settings import TERMINAL_KEY
 
 
 @pytest.fixture

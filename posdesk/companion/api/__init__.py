@@ -10,14 +10,14 @@ from posdesk.companion.api import (
     events,
     gateway,
     invoices,
-    settings,
+    stores,
     tenders,
     terminals,
     updates,
 )
 
 router = APIRouter()
-for module in (terminals, invoices, settings, gateway, events, updates, crash_reports, tenders):
+for module in (terminals, invoices, stores, gateway, events, updates, crash_reports, tenders):
     router.include_router(module.router)
 
 __all__ = ["router"]

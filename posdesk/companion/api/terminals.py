@@ -11,7 +11,7 @@ from posdesk.companion.api.common import terminal_store
 from posdesk.companion.auth import PairingError, pair_terminal
 from posdesk.companion.deps import DbDep, TerminalDep
 from posdesk.companion.ratelimit import limit_pairing
-from posdesk.companion.store_settings import StoreSettings
+from posdesk.companion.stores import StoreSettings
 
 router = APIRouter(tags=["terminals"])
 

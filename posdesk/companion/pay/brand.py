@@ -11,7 +11,7 @@ import base64
 import hashlib
 from dataclasses import dataclass
 
-from posdesk.companion.store_settings import StoreSettings
+from posdesk.companion.stores import StoreSettings
 from posdesk.core.text import without_bidi_controls
 
 AA = 4.5

@@ -26,7 +26,7 @@ from posdesk.companion.payments import (
     tip_added_to,
     tip_window_open,
 )
-from posdesk.companion.store_settings import StoreSettings
+from posdesk.companion.stores import StoreSettings
 from posdesk.companion.tipping import payment_tip_basis, tip_basis
 from posdesk.core.amount_input import AmountRules, amount_rules
 from posdesk.core.currencies import gateway_scale

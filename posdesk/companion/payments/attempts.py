@@ -26,7 +26,7 @@ from posdesk.companion.models import InvoiceStatus, Payment, PaymentStatus, Stor
 from posdesk.companion.payments.balance import balance_of, is_expired
 from posdesk.companion.payments.errors import AlreadyInProgress, PaymentRefused, VersionChanged
 from posdesk.companion.payments.values import FAILED, PayOutcome, PayRequest, Plan
-from posdesk.companion.store_settings import StoreSettings
+from posdesk.companion.stores import StoreSettings
 from posdesk.companion.tipping import tip_basis
 from posdesk.core.tips import TipError, tip_amount
 from posdesk.gateways.base import ClientInfo

@@ -14,7 +14,7 @@ from posdesk.companion.models import InvoiceStatus, InvoiceVersion, Payment, Sto
 from posdesk.companion.payments.attempts import refuse_unpayable
 from posdesk.companion.payments.errors import PaymentRefused, VersionChanged
 from posdesk.companion.payments.values import COUNTED, IN_FLIGHT
-from posdesk.companion.store_settings import promotions
+from posdesk.companion.stores import promotions
 from posdesk.core.events import EventType
 from posdesk.core.invoice import Invoice, totals_of
 

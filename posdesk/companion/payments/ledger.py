@@ -44,7 +44,7 @@ from posdesk.companion.payments.balance import balance_of
 from posdesk.companion.payments.errors import MismatchError
 from posdesk.companion.payments.saved_cards import save_card
 from posdesk.companion.payments.values import STATUS_OF_CHARGE
-from posdesk.companion.store_settings import StoreSettings
+from posdesk.companion.stores import StoreSettings
 from posdesk.core.events import EventType
 from posdesk.core.money import Money
 from posdesk.core.ticket import PaymentMethod

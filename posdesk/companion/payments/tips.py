@@ -16,7 +16,7 @@ from posdesk.companion.payments.charging import charge
 from posdesk.companion.payments.directory import GatewayDirectory
 from posdesk.companion.payments.errors import PaymentRefused
 from posdesk.companion.payments.values import TIP_WINDOW, PayOutcome, Plan
-from posdesk.companion.store_settings import StoreSettings
+from posdesk.companion.stores import StoreSettings
 from posdesk.companion.tipping import payment_tip_basis
 from posdesk.core.money import Money
 from posdesk.core.tips import TipChoice, TipError, tip_amount

@@ -43,7 +43,7 @@ from posdesk.core.tips import TipPolicy, TipPreset
 from posdesk.store.database import Database
 from posdesk.store.models import OutboxRow
 from posdesk.store.outbox import Outbox, OutboxEntry
-from posdesk.store.settings import SettingsRepository, TerminalSettings
+from posdesk.store.terminal_settings import SettingsRepository, TerminalSettings
 
 if TYPE_CHECKING:  # httpx comes with the client, loaded once the POS connects
     from posdesk.sync.client import CompanionClient

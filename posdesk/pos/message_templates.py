@@ -8,7 +8,7 @@ from collections.abc import Mapping
 
 from posdesk.core.client import Client
 from posdesk.core.text import MAX_NAME_IN_MESSAGE, single_line
-from posdesk.store.messages import ClientMessage, MessageChannel, MessageState
+from posdesk.store.client_messages import ClientMessage, MessageChannel, MessageState
 
 # Placeholders: {first_name}, {business}, {amount}, {link}.
 INVOICE_SMS = "Hi {first_name}, your invoice from {business} for {amount} is ready. Pay securely here: {link}"

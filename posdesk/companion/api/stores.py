@@ -12,7 +12,7 @@ from posdesk.companion.api.common import terminal_store
 from posdesk.companion.deps import DbDep, TerminalDep
 from posdesk.companion.events import append_event
 from posdesk.companion.models import Invoice, Store
-from posdesk.companion.store_settings import (
+from posdesk.companion.stores import (
     SettingsError,
     StoreSettings,
     apply_settings,
