@@ -38,7 +38,6 @@ from posdesk.gui.qt import (
 
 if TYPE_CHECKING:  # imported when first opened (start-up does without it and the invoice code)
     from posdesk.gui.backend import InvoiceInfo, TicketSummary
-    from posdesk.gui.communicator_dialog import CommunicatorDialog
     from posdesk.gui.refund_dialog import RefundDialog
     from posdesk.gui.send_invoice_dialog import SendInvoiceDialog
     from posdesk.gui.tender_dialog import TenderDialog
@@ -72,7 +71,7 @@ class TicketsPanel(QWidget):
 
     Signals:
         open_requested(str): the cashier asked to reopen this ticket id.
-        remind_requested(str), reissue_requested(str): Send reminder… / Re-issue link on this ticket id.
+        remind_requested(str), reissue_requested(str): Send reminder / Re-issue link on this ticket id.
     """
 
     open_requested = Signal(str)
@@ -113,8 +112,12 @@ class TicketsPanel(QWidget):
         hint = QLabel("Double-click a ticket to open it.")
         hint.setObjectName("hint")
         row.addWidget(hint, 1)
-        self.remind_button = name(QPushButton("Send reminder…"), "remindButton", "Send a payment reminder")
-        self.remind_button.setToolTip("Remind the client by SMS or email, with the link (consent respected)")
+        self.remind_result = name(plain_label(""), "remindResultLabel", "Reminder result")
+        row.addWidget(self.remind_result, 1)
+        self.remind_button = name(QPushButton("Send reminder"), "remindButton", "Send a payment reminder")
+        self.remind_button.setToolTip(
+            "Send the reminder with the link now, by SMS or email (consent respected)"
+        )
         self.remind_button.clicked.connect(lambda: self.remind_requested.emit(self.selected_id()))
         row.addWidget(self.remind_button)
         self.reissue_button = name(
@@ -152,6 +155,7 @@ class TicketsPanel(QWidget):
         found = self.ctx.backend.list_tickets(self.search.text(), states, link=link)
         self.summaries = {summary.id: summary for summary in found}
         self.remind_button.setVisible(link == "awaiting")
+        self.remind_result.setVisible(link == "awaiting")
         self.reissue_button.setVisible(link == "expired")
         self.table.setRowCount(len(found))
         for row, summary in enumerate(found):
@@ -300,23 +304,21 @@ class MainWindow(QMainWindow):
         self.ticket_view.adopt_saved(ticket, invoice)
         self.tickets_panel.reload_when_shown()
 
-    def remind(self, ticket_id: str) -> CommunicatorDialog | None:
-        """The Communicator on the client's conversation with the payment reminder and the link filled in."""
-        from posdesk.gui.communicator_dialog import CommunicatorDialog
-
-        summary = self.tickets_panel.summaries.get(ticket_id)
-        ticket = self.ctx.backend.load_ticket(ticket_id) if summary else None
-        client = self.ctx.backend.client(ticket.client_id) if ticket and ticket.client_id else None
-        info = self.ctx.backend.invoice_info(ticket_id)
-        if summary is None or client is None or info is None:
-            return None
-        dialog = CommunicatorDialog(
-            self.ctx, client, ticket_id=ticket_id, invoice_id=info.invoice_id,
-            link=self.ctx.backend.link_url(ticket_id, self.ctx.connection.url), amount=summary.balance_due,
-            template="Payment reminder", parent=self,
-        )  # fmt: skip
-        dialog.open()
-        return dialog
+    def remind(self, ticket_id: str) -> None:
+        """One click: the payment reminder with the link goes to the client now (consent respected)."""
+        summary, panel = self.tickets_panel.summaries.get(ticket_id), self.tickets_panel
+        if summary is None:
+            return
+        ctx, link = self.ctx, self.ctx.backend.link_url(ticket_id, self.ctx.connection.url)
+        panel.remind_result.setText("Sending the reminder…")
+        CollectionOp(
+            "send reminder",
+            lambda: ctx.backend.send_reminder(ticket_id, link=link, amount=summary.balance_due,
+                                              business=ctx.settings.business_name, locale=ctx.locale),
+            changes=OpChanges(messages=True),
+        ).success(lambda sent: (panel.remind_result.setText(sent.words()), ctx.wake_sync())).failure(
+            lambda error: panel.remind_result.setText(str(error))
+        ).run_in_background(ctx)  # fmt: skip
 
     def reissue_link(self, ticket_id: str) -> None:
         """One click: a fresh link for the current balance, uploaded through the outbox and copied."""

@@ -27,6 +27,7 @@ if TYPE_CHECKING:  # imported where used: they bring SQLAlchemy (see the module'
     from zoneinfo import ZoneInfo
 
     from posdesk.core.day_summary import DaySummary
+    from posdesk.pos.reminders import SentReminder
     from posdesk.pos.tenders import Tender, TenderOutcome
     from posdesk.store import Database, InvoiceRecord
     from posdesk.store.client_messages import ClientMessage
@@ -321,6 +322,12 @@ class PosBackend:
             self.db, ticket_id, amount_requested=None, companion_url=companion_url, settings=settings
         )
         return sent, self.invoice_info(ticket_id)
+
+    def send_reminder(self, ticket_id: str, **reminder: Any) -> SentReminder:
+        """The payment reminder queued for the ticket's client now (see :mod:`posdesk.pos.reminders`)."""
+        from posdesk.pos.reminders import send_reminder
+
+        return send_reminder(self.db, ticket_id, **reminder)
 
     def link_url(self, ticket_id: str, companion_url: str) -> str:
         from posdesk.core.links import pay_url
