@@ -18,7 +18,7 @@ from typing import Any
 
 from posdesk.core.catalog import ItemKind
 from posdesk.core.money import Money, validate_currency
-from posdesk.core.pricing import PricedTicket, Promotion, price_lines
+from posdesk.core.pricing import PricedTicket, Promotion, price_lines, price_ticket
 from posdesk.core.ticket import Coverage, LineDiscount, Payment, PaymentMethod, Ticket, TicketLine
 
 TOTAL_FIELDS = (
@@ -86,14 +86,7 @@ class Invoice:
         surcharge_rate: Decimal = Decimal(0),
         amount_requested: Money | None = None,
     ) -> Invoice:
-        priced = price_lines(
-            ticket.lines,
-            ticket.currency,
-            promo_codes=ticket.promo_codes,
-            promotions=promotions,
-            payments=ticket.payments,
-            surcharge_rate=surcharge_rate,
-        )
+        priced = price_ticket(ticket, promotions=promotions, surcharge_rate=surcharge_rate)
         if amount_requested is not None:
             check_requested_amount(amount_requested, priced.balance_due)
         return cls(

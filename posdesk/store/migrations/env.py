@@ -1,18 +1,6 @@
 """Alembic environment of the POS cache. Run through posdesk.store.database (it passes a connection)."""
 
-from alembic import context
-
+from posdesk.schema_migrations import run_environment
 from posdesk.store.models import Base
 
-target_metadata = Base.metadata
-connection = context.config.attributes.get("connection")
-if connection is None:
-    # Only reached by hand-run "alembic revision --autogenerate" against a scratch database.
-    from sqlalchemy import create_engine
-
-    url = context.config.get_main_option("sqlalchemy.url") or "sqlite:///scratch-posdesk.db"
-    connection = create_engine(url).connect()
-
-context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
-with context.begin_transaction():
-    context.run_migrations()
+run_environment(Base.metadata, scratch_database="scratch-posdesk.db")

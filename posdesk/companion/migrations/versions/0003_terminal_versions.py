@@ -1,17 +1,10 @@
-"""terminals: the POS version each one last ran (User-Agent), for the update notice and IT
-
-Revision ID: 0003
-Revises: 0002
-Create Date: 2026-12-06 11:40:00
-"""
+"""terminals: the POS version each one last ran (User-Agent), for the update notice and IT"""
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = '0003'
 down_revision = '0002'
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

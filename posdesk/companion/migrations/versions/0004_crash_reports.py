@@ -1,17 +1,10 @@
-"""crash reports terminals chose to send (opt-in), for IT
-
-Revision ID: 0004
-Revises: 0003
-Create Date: 2026-12-06 12:05:00
-"""
+"""crash reports terminals chose to send (opt-in), for IT"""
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = '0004'
 down_revision = '0003'
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

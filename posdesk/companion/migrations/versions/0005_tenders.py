@@ -1,17 +1,10 @@
-"""tenders: money taken at a terminal's counter
-
-Revision ID: 0005
-Revises: 0004
-Create Date: 2026-12-06 11:40:00
-"""
+"""tenders: money taken at a terminal's counter"""
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0005"
 down_revision = "0004"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:
