@@ -1,6 +1,7 @@
 """Security headers on every response, a request body limit, and an access log without link tokens.
 
-All three are plain ASGI middleware (not ``BaseHTTPMiddleware``) so the event stream keeps streaming.
+All three are plain ASGI middleware (:class:`~posdesk.companion.asgi.ScopeMiddleware`), so the event stream
+keeps streaming.
 
 The Content-Security-Policy allows only this origin by default. A route that embeds a gateway's
 script or card frame widens it for its own response only::
@@ -19,6 +20,8 @@ from typing import Any
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from posdesk.companion.asgi import ScopeMiddleware
 
 access_log = logging.getLogger("posdesk.companion.access")
 
@@ -69,16 +72,10 @@ def redact_path(path: str) -> str:
     return _TOKEN_PATH.sub(REDACTED_PATH, path)
 
 
-class SecurityHeadersMiddleware:
+class SecurityHeadersMiddleware(ScopeMiddleware):
     """Adds CSP, ``frame-ancestors 'none'``, ``no-referrer``, ``nosniff`` and HSTS (over HTTPS)."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         state: dict[str, Any] = scope.setdefault("state", {})
         is_api = scope.get("path", "").startswith("/api/")
 
@@ -100,17 +97,14 @@ class SecurityHeadersMiddleware:
         await self.app(scope, receive, send_with_headers)
 
 
-class BodyLimitMiddleware:
+class BodyLimitMiddleware(ScopeMiddleware):
     """Refuses request bodies over ``max_bytes`` with 413, by Content-Length or while streaming."""
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self.app = app
+        super().__init__(app)
         self.max_bytes = max_bytes
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         for name, value in scope.get("headers", []):
             if name == b"content-length":
                 try:
@@ -163,16 +157,10 @@ class BodyLimitMiddleware:
         await send({"type": "http.response.body", "body": body})
 
 
-class AccessLogMiddleware:
+class AccessLogMiddleware(ScopeMiddleware):
     """One line per request on ``posdesk.companion.access``, with ``/pay/<token>`` redacted and no query."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
         status = 500
 

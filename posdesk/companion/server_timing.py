@@ -8,15 +8,17 @@ excludes the time a request spends in the socket's and the server's queues befor
 Browsers show it in their network panel; ``bench/page.py`` collects it to report the server's time
 apart from the latency the client sees.
 
-A plain ASGI middleware (not ``BaseHTTPMiddleware``), so event streams keep streaming; added outermost
-so it covers every other middleware.
+A plain ASGI middleware (:class:`~posdesk.companion.asgi.ScopeMiddleware`), so event streams keep
+streaming; added outermost so it covers every other middleware.
 """
 
 from __future__ import annotations
 
 import time
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
+
+from posdesk.companion.asgi import ScopeMiddleware
 
 HEADER = b"server-timing"
 
@@ -26,16 +28,10 @@ def server_timing(duration_s: float) -> bytes:
     return f"app;dur={duration_s * 1000:.3f}".encode("latin-1")
 
 
-class ServerTimingMiddleware:
+class ServerTimingMiddleware(ScopeMiddleware):
     """Adds ``Server-Timing: app;dur=...`` (time from request to response start, in ms)."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
 
         async def timed_send(message: Message) -> None:

@@ -22,7 +22,9 @@ import gc
 import logging
 import threading
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
+
+from posdesk.companion.asgi import ScopeMiddleware
 
 log = logging.getLogger(__name__)
 _frozen = False
@@ -44,17 +46,12 @@ def freeze_once() -> bool:
     return True
 
 
-class FreezeAfterStartupMiddleware:
+class FreezeAfterStartupMiddleware(ScopeMiddleware):
     """Calls :func:`freeze_once` when the app reports its start-up complete."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+    scope_type = "lifespan"
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "lifespan":
-            await self.app(scope, receive, send)
-            return
-
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         async def watching_send(message: Message) -> None:
             if message["type"] == "lifespan.startup.complete":
                 freeze_once()  # before the server is told: no request waits for it
