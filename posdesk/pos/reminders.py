@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from posdesk.core.money import Money
-from posdesk.pos.messages import TEMPLATES, available_channels, fill_template
-from posdesk.store.messages import ClientMessage, MessageChannel
+from posdesk.pos.message_templates import TEMPLATES, available_channels, fill_template
+from posdesk.store.client_messages import ClientMessage, MessageChannel
 
 if TYPE_CHECKING:
     from posdesk.store import Database
@@ -48,7 +48,7 @@ def send_reminder(
 ) -> SentReminder:
     """Queue the reminder for the ticket's client now. Raises :class:`ReminderRefused`."""
     from posdesk.store import ClientRepository, InvoiceRecordRepository, TicketRepository
-    from posdesk.store.messages import queue_message
+    from posdesk.store.client_messages import queue_message
 
     if not link:
         raise ReminderRefused("This ticket has no payment link to remind the client of")

@@ -20,7 +20,7 @@ from posdesk.gui.qt import (
     QTableWidget,
 )
 from posdesk.store import InvoiceRecordRepository, Outbox
-from posdesk.store.messages import MESSAGES_PATH, MessageRepository
+from posdesk.store.client_messages import MESSAGES_PATH, MessageRepository
 from tests.gui.conftest import ADA, BOB, COMPANION, Pos, wait_idle
 from tests.gui.test_send_invoice import add_from_catalog, open_dialog, ticket_for_bob
 
