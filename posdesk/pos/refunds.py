@@ -17,7 +17,6 @@ from posdesk.core.client import Client
 from posdesk.core.money import Money
 from posdesk.core.text import MAX_NAME_IN_MESSAGE, single_line
 from posdesk.core.ticket import Payment, PaymentMethod, Ticket
-from posdesk.pos.message_templates import fill_template
 
 if TYPE_CHECKING:
     from posdesk.store import Database
@@ -163,6 +162,10 @@ def refund_receipt(
         "number": str(ticket.number),
         "where": where,
     }
+    # Here, not at the top: the templates' module loads the message store (SQLAlchemy), which the
+    # ticket view's first frame, importing this module, does not need.
+    from posdesk.pos.message_templates import fill_template
+
     # The client's and the store's names go in on one line, cut, never read as a template again.
     one_line = {
         k: single_line(v, MAX_NAME_IN_MESSAGE) if k in ("first_name", "business") else v

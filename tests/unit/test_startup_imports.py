@@ -1,0 +1,58 @@
+"""The POS's first frame loads only what it draws (DESIGN.md section 7: start-up within 2x of a bare window).
+
+Before the New Ticket view is shown the UI thread imports ``posdesk.gui.app`` and what it names; the
+database layer, HTTP, the keyring and the companion load afterwards on the start-up thread. A
+module-level import that drags one of them back in costs every launch 0.1-0.9 s (SQLAlchemy alone
+was most of a second on this machine), so the modules the first frame imports are checked in a fresh
+interpreter, the way the program starts.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# Loaded after the window is shown (posdesk.gui.demo_start warms them up on its thread), or on first use.
+AFTER_THE_FIRST_FRAME = (
+    "sqlalchemy",
+    "alembic",
+    "httpx",
+    "keyring",
+    "fastapi",
+    "starlette",
+    "uvicorn",
+    "phonenumbers",
+    "posdesk.companion",
+    "posdesk.sync.client",
+    "posdesk.store.models",
+)
+
+
+def loaded_by_the_first_frame() -> list[str]:
+    code = (
+        "import json, sys; import posdesk.gui.__main__, posdesk.gui.app; "
+        "print(json.dumps(sorted(sys.modules)))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120, check=True
+    )
+    loaded: list[str] = json.loads(done.stdout.strip().splitlines()[-1])
+    return loaded
+
+
+def test_the_first_frame_imports_no_database_layer_http_keyring_or_companion() -> None:
+    loaded = loaded_by_the_first_frame()
+    early = sorted(n for n in AFTER_THE_FIRST_FRAME if any(m == n or m.startswith(n + ".") for m in loaded))
+    assert early == [], f"imported before the window is shown: {early}"
+
+
+def test_a_phone_number_is_still_formatted_once_its_library_loads() -> None:
+    from posdesk.pos.phones import format_phone
+
+    assert format_phone("5550100001", "US") == "(555) 010-0001"
+    assert format_phone("+44 20 7946 0958", "US") == "+44 20 7946 0958"
+    assert format_phone("not a phone", "US") == "not a phone"
