@@ -23,7 +23,7 @@ from sqlalchemy import event as sa_event
 from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
-from posdesk.companion.models import Event, StoreEventCounter, utcnow
+from posdesk.companion.models import Event, Invoice, StoreEventCounter, utcnow
 from posdesk.core.events import Event as CoreEvent
 from posdesk.core.events import EventType
 
@@ -70,6 +70,26 @@ def append_event(
         )
     session.info.setdefault("posdesk_appended_stores", set()).add(store_id)
     return int(seq)
+
+
+def append_invoice_event(
+    session: Session,
+    invoice: Invoice,
+    type_: EventType,
+    data: dict[str, Any] | None = None,
+    *,
+    at: datetime | None = None,
+) -> int:
+    """:func:`append_event` about ``invoice``: its store, id and ticket, and its version in ``data``."""
+    return append_event(
+        session,
+        invoice.store_id,
+        type_,
+        invoice_id=invoice.id,
+        ticket_id=invoice.ticket_id,
+        data={"version": invoice.version, **(data or {})},
+        at=at,
+    )
 
 
 def events_after(session: Session, store_id: str, after: int, limit: int = 500) -> list[CoreEvent]:

@@ -17,7 +17,7 @@ from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
 from posdesk.companion.database import Database
-from posdesk.companion.events import append_event
+from posdesk.companion.events import append_invoice_event
 from posdesk.companion.models import (
     Invoice,
     InvoiceStatus,
@@ -226,14 +226,8 @@ def upsert_invoice(
         )
     )
     session.flush()
-    append_event(
-        session,
-        store.id,
-        EventType.INVOICE_UPDATED,
-        invoice_id=invoice_id,
-        ticket_id=held.ticket_id,
-        data={"version": held.version, "status": held.status, "document": document.to_wire()},
-        at=now,
+    append_invoice_event(
+        session, held, EventType.INVOICE_UPDATED, {"status": held.status, "document": document.to_wire()}, at=now
     )
     expire_if_due(session, held, now=now)
     return held
@@ -264,15 +258,7 @@ def revoke_invoice(
         raise InvoiceConflict("This invoice is paid; there is no open link to revoke")
     invoice.status = InvoiceStatus.REVOKED.value
     invoice.updated_at = now
-    append_event(
-        session,
-        store_id,
-        EventType.LINK_REVOKED,
-        invoice_id=invoice.id,
-        ticket_id=invoice.ticket_id,
-        data={"version": invoice.version},
-        at=now,
-    )
+    append_invoice_event(session, invoice, EventType.LINK_REVOKED, at=now)
     return invoice
 
 
@@ -296,15 +282,7 @@ def expire_if_due(session: Session, invoice: Invoice, *, now: datetime | None = 
     if not moved.rowcount:  # another worker expired it first
         return False
     invoice.status = InvoiceStatus.EXPIRED.value
-    append_event(
-        session,
-        invoice.store_id,
-        EventType.LINK_EXPIRED,
-        invoice_id=invoice.id,
-        ticket_id=invoice.ticket_id,
-        data={"version": invoice.version},
-        at=now,
-    )
+    append_invoice_event(session, invoice, EventType.LINK_EXPIRED, at=now)
     return True
 
 

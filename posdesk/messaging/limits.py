@@ -110,31 +110,32 @@ class MessageLimits:
         if message_id is not None and message_id in self._counted and self._counted[message_id] > now - DAY:
             return None  # a retry of a message already counted
         policy = self.policy
-        client_wait = self._clients.get((store_id, client_id), _Window()).wait(
-            now, HOUR, policy.per_client_per_hour
+        windows = (
+            (
+                self._clients.get((store_id, client_id)),
+                HOUR,
+                policy.per_client_per_hour,
+                "This client has already been sent {limit} messages in the last hour.",
+            ),
+            (
+                self._store_minute.get(store_id),
+                MINUTE,
+                policy.per_store_per_minute,
+                "The store has sent {limit} messages in the last minute.",
+            ),
+            (
+                self._store_day.get(store_id),
+                DAY,
+                policy.per_store_per_day,
+                "The store has reached its limit of {limit} messages a day.",
+            ),
         )
-        if client_wait is not None:
-            return RateLimited(
-                f"This client has already been sent {policy.per_client_per_hour} messages in the last hour. "
-                f"Try again in {_wait_text(client_wait)}.",
-                retry_after_s=client_wait,
-            )
-        minute_wait = self._store_minute.get(store_id, _Window()).wait(
-            now, MINUTE, policy.per_store_per_minute
-        )
-        if minute_wait is not None:
-            return RateLimited(
-                f"The store has sent {policy.per_store_per_minute} messages in the last minute. "
-                f"Try again in {_wait_text(minute_wait)}.",
-                retry_after_s=minute_wait,
-            )
-        day_wait = self._store_day.get(store_id, _Window()).wait(now, DAY, policy.per_store_per_day)
-        if day_wait is not None:
-            return RateLimited(
-                f"The store has reached its limit of {policy.per_store_per_day} messages a day. "
-                f"Try again in {_wait_text(day_wait)}.",
-                retry_after_s=day_wait,
-            )
+        for window, span, limit, refusal in windows:
+            wait = (window or _Window()).wait(now, span, limit)
+            if wait is not None:
+                return RateLimited(
+                    f"{refusal.format(limit=limit)} Try again in {_wait_text(wait)}.", retry_after_s=wait
+                )
         return None
 
     def _sweep(self, now: float) -> None:

@@ -9,8 +9,9 @@ SQLAlchemy, which the POS imports only after its first screen is up (see :mod:`p
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from posdesk.lazy_names import lazy_names
 
 if TYPE_CHECKING:
     from posdesk.store.appointments import AppointmentRepository
@@ -59,13 +60,7 @@ _HOMES = {
     "TicketRepository": "posdesk.store.tickets",
 }
 
-
-def __getattr__(name: str) -> Any:
-    if name not in _HOMES:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(_HOMES[name]), name)
-    globals()[name] = value  # once: later lookups are plain attribute reads
-    return value
+__getattr__ = lazy_names(__name__, _HOMES)
 
 
 def __dir__() -> list[str]:

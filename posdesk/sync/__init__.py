@@ -6,8 +6,9 @@ connects, after its window is shown (``posdesk.sync.invoice_links`` is imported 
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from posdesk.lazy_names import lazy_names
 
 if TYPE_CHECKING:
     from posdesk.sync.client import PairingResult, pair
@@ -21,8 +22,4 @@ _HOMES = {
     "pair": "posdesk.sync.client",
 }
 
-
-def __getattr__(name: str) -> Any:
-    if name not in _HOMES:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(_HOMES[name]), name)
+__getattr__ = lazy_names(__name__, _HOMES)

@@ -7,7 +7,7 @@ from dataclasses import replace
 from sqlalchemy import func, select
 
 from posdesk.companion.database import Database
-from posdesk.companion.events import append_event
+from posdesk.companion.events import append_event, append_invoice_event
 from posdesk.companion.invoices import version_promotions, with_promotion_terms
 from posdesk.companion.models import Invoice as InvoiceRow
 from posdesk.companion.models import InvoiceStatus, InvoiceVersion, Payment, Store, utcnow
@@ -77,5 +77,5 @@ def mark_opened(db: Database, invoice_id: str) -> bool:
         row.opened_at = utcnow()
         if row.status == InvoiceStatus.SENT.value:
             row.status = InvoiceStatus.OPENED.value
-        append_event(session, row.store_id, EventType.INVOICE_OPENED, invoice_id=row.id, ticket_id=row.ticket_id, data={"version": row.version})
+        append_invoice_event(session, row, EventType.INVOICE_OPENED)
         return True

@@ -29,7 +29,7 @@ from typing import Any
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
-from posdesk.companion.events import append_event
+from posdesk.companion.events import append_event, append_invoice_event
 from posdesk.companion.models import (
     Event,
     InvoiceStatus,
@@ -167,16 +167,18 @@ def move(session: Session, payment: Payment, new: PaymentStatus, *, message: str
         _record_success(session, payment, invoice)
     elif new is PaymentStatus.REFUNDED:
         payment.refunded_minor = payment.amount_minor + payment.tip_minor
-        append_event(
-            session,
-            payment.store_id,
-            EventType.PAYMENT_REFUNDED,
-            invoice_id=invoice.id,
-            ticket_id=invoice.ticket_id,
-            # refunded_total: what the POS records on the ticket (posdesk.sync.applying)
-            data={"version": invoice.version, "payment_id": payment.id, "amount": payment.refunded_minor, "refunded_total": payment.refunded_minor},
-        )
+        _refunded_event(session, payment, invoice, amount=payment.refunded_minor, total=payment.refunded_minor)
     return True
+
+
+def _refunded_event(session: Session, payment: Payment, invoice: InvoiceRow, *, amount: int, total: int) -> None:
+    # refunded_total: what the POS records on the ticket (posdesk.sync.applying)
+    append_invoice_event(
+        session,
+        invoice,
+        EventType.PAYMENT_REFUNDED,
+        {"payment_id": payment.id, "amount": amount, "refunded_total": total},
+    )
 
 
 def stale_refunded(session: Session, payment: Payment) -> bool:
@@ -190,14 +192,11 @@ def stale_refunded(session: Session, payment: Payment) -> bool:
     reason = "revoked" if invoice.status == InvoiceStatus.REVOKED.value else (
         "expired" if invoice.status == InvoiceStatus.EXPIRED.value else "superseded"
     )
-    append_event(
+    append_invoice_event(
         session,
-        payment.store_id,
+        invoice,
         EventType.PAYMENT_REFUNDED_STALE,
-        invoice_id=invoice.id,
-        ticket_id=invoice.ticket_id,
-        data={
-            "version": invoice.version,
+        {
             "payment_id": payment.id,
             "invoice_version": payment.invoice_version,
             "amount": payment.refunded_minor,
@@ -283,25 +282,15 @@ def _record_success(session: Session, payment: Payment, invoice: InvoiceRow) -> 
     invoice.paid_minor += payment.amount_minor
     invoice.tip_minor += payment.tip_minor
     if payment.kind == "tip":
-        append_event(
-            session,
-            store.id,
-            EventType.TIP_ADDED,
-            invoice_id=invoice.id,
-            ticket_id=invoice.ticket_id,
-            data={"version": invoice.version, "payment": payment_wire(payment)},
-        )
+        append_invoice_event(session, invoice, EventType.TIP_ADDED, {"payment": payment_wire(payment)})
         return
     paid_in_full = balance.balance_due.is_zero()
     invoice.status = (InvoiceStatus.PAID if paid_in_full else InvoiceStatus.PARTIALLY_PAID).value
-    append_event(
+    append_invoice_event(
         session,
-        store.id,
+        invoice,
         EventType.INVOICE_PAID if paid_in_full else EventType.INVOICE_PARTIALLY_PAID,
-        invoice_id=invoice.id,
-        ticket_id=invoice.ticket_id,
-        data={
-            "version": invoice.version,
+        {
             "payment": payment_wire(payment),
             "paid_total": balance.paid_total.minor,
             "balance_due": balance.balance_due.minor,
@@ -389,14 +378,7 @@ def record_refund(session: Session, payment: Payment, refunded_total: Money) -> 
         payment.status = PaymentStatus.REFUNDED.value
     invoice = session.get(InvoiceRow, payment.invoice_id)
     assert invoice is not None
-    append_event(
-        session,
-        payment.store_id,
-        EventType.PAYMENT_REFUNDED,
-        invoice_id=invoice.id,
-        ticket_id=invoice.ticket_id,
-        data={"version": invoice.version, "payment_id": payment.id, "amount": amount, "refunded_total": total},
-    )
+    _refunded_event(session, payment, invoice, amount=amount, total=total)
     return True
 
 
