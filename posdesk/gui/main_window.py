@@ -41,6 +41,7 @@ if TYPE_CHECKING:  # imported when first opened (start-up does without it and th
     from posdesk.gui.refund_dialog import RefundDialog
     from posdesk.gui.send_invoice_dialog import SendInvoiceDialog
     from posdesk.gui.tender_dialog import TenderDialog
+    from posdesk.pos.reminders import SentReminder
     from posdesk.pos.tenders import TenderOutcome
     from posdesk.sync.invoice_links import SentLink
 
@@ -311,14 +312,19 @@ class MainWindow(QMainWindow):
             return
         ctx, link = self.ctx, self.ctx.backend.link_url(ticket_id, self.ctx.connection.url)
         panel.remind_result.setText("Sending the reminder…")
+
+        def sent_reminder(sent: SentReminder) -> None:
+            panel.remind_result.setText(sent.words())
+            ctx.wake_sync()
+
         CollectionOp(
             "send reminder",
             lambda: ctx.backend.send_reminder(ticket_id, link=link, amount=summary.balance_due,
                                               business=ctx.settings.business_name, locale=ctx.locale),
             changes=OpChanges(messages=True),
-        ).success(lambda sent: (panel.remind_result.setText(sent.words()), ctx.wake_sync())).failure(
-            lambda error: panel.remind_result.setText(str(error))
-        ).run_in_background(ctx)  # fmt: skip
+        ).success(sent_reminder).failure(lambda error: panel.remind_result.setText(str(error))).run_in_background(
+            ctx
+        )  # fmt: skip
 
     def reissue_link(self, ticket_id: str) -> None:
         """One click: a fresh link for the current balance, uploaded through the outbox and copied."""
