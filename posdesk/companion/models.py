@@ -235,6 +235,16 @@ class Payment(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     succeeded_at: Mapped[datetime | None] = mapped_column(default=None)
+    # A refund in progress (one at a time, across workers): the claim's holder and when it lapses, and
+    # the refund asked at the gateway whose answer is not recorded yet (looked up if the holder died).
+    refund_claim: Mapped[str | None] = mapped_column(String(32), default=None)
+    refund_claim_until: Mapped[datetime | None] = mapped_column(default=None)
+    refund_pending_key: Mapped[str | None] = mapped_column(String(200), default=None)
+    refund_pending_minor: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    # Kept for a manager (payment.needs_review): "" none, "open", or how it was settled
+    # (posdesk.companion.payments.review).
+    review: Mapped[str] = mapped_column(String(20), default="")
+    review_reason: Mapped[str] = mapped_column(Text, default="")
 
 
 class Tender(Base):

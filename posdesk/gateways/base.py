@@ -383,6 +383,19 @@ class CancelsAttempts(Protocol):
 
 
 @runtime_checkable
+class FindsRefunds(Protocol):
+    """A gateway that can say what became of a refund asked under an idempotency key (the worker that
+    asked died before it recorded the answer)."""
+
+    kind: str
+
+    def find_refund(self, payment_ref: str, amount: Money, idempotency_key: str) -> GatewayRefund | None:
+        """The refund made under ``idempotency_key`` (its ``refunded_total`` when the gateway says), or
+        None when the gateway made no such refund. Never makes one."""
+        ...
+
+
+@runtime_checkable
 class SavesCardsOnPage(Protocol):
     """A gateway that saves a card without a payment, confirmed in the browser (Stripe SetupIntent)."""
 

@@ -8,7 +8,9 @@ and applies what it finds through the ledger: forward only, checked against the 
 events as a webhook. An attempt confirmed on the page that nobody confirmed within
 :data:`ABANDONED_AFTER` is cancelled, so its attempt ends and nothing can confirm it later; a payment
 the gateway has no record of is never ended as failed while it may have been charged: after an hour it is
-reported for review (``payment.needs_review``) and kept waiting (see :func:`_end_unknown`).
+reported for review (``payment.needs_review``) and kept waiting (see :func:`_end_unknown`). A refund
+whose worker died between asking the gateway and recording the answer is looked up and recorded
+(:func:`~posdesk.companion.payments.refund_claims.settle_abandoned`).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from starlette.concurrency import run_in_threadpool
 from posdesk.companion.background import repeat, run_with_app
 from posdesk.companion.database import Database
 from posdesk.companion.models import Payment, PaymentStatus, Store, utcnow
-from posdesk.companion.payments import ledger
+from posdesk.companion.payments import ledger, refund_claims
 from posdesk.companion.payments.charging import fail_payment
 from posdesk.companion.payments.directory import GatewayDirectory, gateway_directory
 from posdesk.companion.payments.errors import MismatchError
@@ -93,7 +95,7 @@ def reconcile(
                 changed += 1
         except GatewayError as exc:  # the gateway is down: next pass
             log.warning("reconciling payment %s failed: %s", payment_id, exc.message)
-    return changed + refund_stale(db, directory)
+    return changed + refund_stale(db, directory) + refund_claims.settle_abandoned(db, directory)
 
 
 def _status(db: Database, payment_id: str) -> PaymentStatus:

@@ -467,6 +467,21 @@ class Cloud9Gateway:
                 return GatewayRefund(f"void:{payment_ref}", payment_ref, amount, True)
         return self._refund(payment_ref, amount, idempotency_key)
 
+    def find_refund(self, payment_ref: str, amount: Money, idempotency_key: str) -> GatewayRefund | None:
+        """The Refund whose GTRC derives from ``idempotency_key``, or the Void :meth:`refund` sends for a
+        whole unsettled Sale; None when Cloud9 has neither (Cloud9 reports no refunded total)."""
+        new_gtrc = transaction_ref(self._gmid, idempotency_key, "refund")
+        try:
+            made = self._find(new_gtrc, "")
+            base = self._find(payment_ref.replace("-", "").upper(), "") if made is None else None
+        except CallFailed:
+            raise Unavailable(NO_ANSWER) from None
+        if made is not None and codes.meaning(made).kind is Kind.APPROVED and made.get("IsVoided", "N").upper() != "Y":
+            return GatewayRefund(made.get("GTRC", new_gtrc).upper(), payment_ref, amount, True)
+        if base is not None and base.get("IsVoided", "N").upper() == "Y" and amount.minor == _cents(base, "AuthAmt"):
+            return GatewayRefund(f"void:{payment_ref}", payment_ref, amount, True, amount)
+        return None
+
     def _void(self, gtrc: str) -> bool:
         """True when the Sale is voided (now or before); False when it is too late (settled)."""
         for _ in (1, 2):

@@ -204,6 +204,15 @@ class SimulatorGateway:
         self._send(payment, event_type="payment.refunded")
         return refund
 
+    def find_refund(self, payment_ref: str, amount: Money, idempotency_key: str) -> GatewayRefund | None:
+        with self.ledger.lock:
+            earlier = self.ledger.refund_keys.get(idempotency_key)
+            if earlier is None or earlier[0] != payment_ref:
+                return None
+            refund = earlier[2]
+            total = Money(self.ledger.refunded.get(payment_ref, 0), refund.amount.currency)
+            return GatewayRefund(refund.ref, payment_ref, refund.amount, refund.succeeded, total)
+
     def lookup(self, payment_ref: str | None = None, *, metadata: Mapping[str, str] | None = None) -> GatewayPayment | None:
         with self.ledger.lock:
             if payment_ref is not None:

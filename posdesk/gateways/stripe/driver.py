@@ -73,6 +73,7 @@ CONNECT_ORIGIN = "https://api.stripe.com"
 # ``payment_method_types`` is gone on the pinned version), so nothing switched on in the Dashboard is
 # offered; the page's element asks for cards only too (``paymentMethodTypes``).
 CARD_ONLY = ["card"]
+REFUND_KEY = "posdesk_refund"  # a refund's metadata: the idempotency key it was asked under
 EXPAND = ["payment_method"]
 CONFIRMABLE_HERE = ("requires_payment_method", "requires_confirmation")
 UNAVAILABLE_NOT_CHARGED = "The payment service did not answer. You were not charged; please try again."
@@ -411,7 +412,12 @@ class StripeGateway:
     def refund(self, payment_ref: str, amount: Money, idempotency_key: str) -> GatewayRefund:
         with stripe_errors():
             refund = self.client.v1.refunds.create(
-                {"payment_intent": payment_ref, "amount": objects.stripe_amount(amount), "reason": "requested_by_customer"},
+                {
+                    "payment_intent": payment_ref,
+                    "amount": objects.stripe_amount(amount),
+                    "reason": "requested_by_customer",
+                    "metadata": {REFUND_KEY: idempotency_key},
+                },
                 {"idempotency_key": f"posdesk:{idempotency_key}"},
             )
         status = str(objects._get(refund, "status", ""))
@@ -423,6 +429,25 @@ class StripeGateway:
             payment_ref,
             objects.money_from_stripe(int(objects._get(refund, "amount", 0)), currency),
             status == "succeeded",
+        )
+
+    def find_refund(self, payment_ref: str, amount: Money, idempotency_key: str) -> GatewayRefund | None:
+        """The intent's refund posdesk asked under ``idempotency_key`` (its metadata says), with the
+        intent's refunded total (every refund that did not fail, made anywhere)."""
+        with stripe_errors():
+            listed = self.client.v1.refunds.list({"payment_intent": payment_ref, "limit": 100})
+        refunds = [r for r in listed.data if str(objects._get(r, "status", "")) not in ("failed", "canceled")]
+        mine = [r for r in refunds if objects.metadata_of(r).get(REFUND_KEY) == idempotency_key]
+        if not mine:
+            return None
+        currency = str(objects._get(mine[0], "currency", amount.currency)).upper()
+        total = sum(int(objects._get(r, "amount", 0)) for r in refunds)
+        return GatewayRefund(
+            str(mine[0].id),
+            payment_ref,
+            objects.money_from_stripe(int(objects._get(mine[0], "amount", 0)), currency),
+            str(objects._get(mine[0], "status", "")) == "succeeded",
+            objects.money_from_stripe(total, currency),
         )
 
     def lookup(
