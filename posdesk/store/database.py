@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from posdesk import paths
 from posdesk.store.backups import SchemaTooNew, back_up, backups_of
 from posdesk.store.direct import DirectReader, DirectReads
+from posdesk.store.fresh_schema import create_if_new
 from posdesk.store.migrations.head import HEAD_REVISION
 
 if TYPE_CHECKING:
@@ -143,13 +144,15 @@ class Database:
     def open(cls, path: Path | None = None) -> Database:
         """Open (creating if needed) and migrate the cache; ``paths.data_dir()/posdesk.db`` by default.
 
-        An up-to-date file opens without SQLAlchemy (see the module's docstring).
+        An up-to-date file opens without SQLAlchemy (see the module's docstring), and so does a new one
+        (:mod:`posdesk.store.fresh_schema`: the newest schema from a snapshot, no migrations to run).
         """
         path = Path(path) if path is not None else paths.data_dir() / DB_FILE_NAME
         path.parent.mkdir(parents=True, exist_ok=True)
         database = cls(None, path)
         try:
-            if _stored_revision(path) != HEAD_REVISION:
+            stored = _stored_revision(path)
+            if stored != HEAD_REVISION and not (stored is None and create_if_new(path, BUSY_TIMEOUT_MS / 1000)):
                 database.migrate()
         except BaseException:
             database.close(optimize=False)
