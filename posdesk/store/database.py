@@ -152,7 +152,8 @@ class Database:
         database = cls(None, path)
         try:
             stored = _stored_revision(path)
-            if stored != HEAD_REVISION and not (stored is None and create_if_new(path, BUSY_TIMEOUT_MS / 1000)):
+            made = stored is None and create_if_new(path, BUSY_TIMEOUT_MS / 1000)
+            if stored != HEAD_REVISION and not made:
                 database.migrate()
         except BaseException:
             database.close(optimize=False)

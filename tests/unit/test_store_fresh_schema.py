@@ -23,7 +23,7 @@ def master(path: Path) -> list[tuple[str, str, str, str | None]]:
         revision = connection.execute("SELECT version_num FROM alembic_version").fetchall()
     finally:
         connection.close()
-    return sorted(rows) + [("revision", str(revision), "", None)]
+    return [*sorted(rows), ("revision", str(revision), "", None)]
 
 
 def test_a_new_file_has_exactly_the_schema_and_revision_the_migrations_give(tmp_path: Path) -> None:
