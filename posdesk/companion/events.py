@@ -80,7 +80,8 @@ def append_invoice_event(
     *,
     at: datetime | None = None,
 ) -> int:
-    """:func:`append_event` about ``invoice``: its store, id and ticket, and its version in ``data``."""
+    """:func:`append_event` about ``invoice``: its store, id and ticket, and its current version in
+    ``data`` (unless ``data`` names another ``version``)."""
     return append_event(
         session,
         invoice.store_id,

@@ -7,7 +7,7 @@ from dataclasses import replace
 from sqlalchemy import func, select
 
 from posdesk.companion.database import Database
-from posdesk.companion.events import append_event, append_invoice_event
+from posdesk.companion.events import append_invoice_event
 from posdesk.companion.invoices import version_promotions, with_promotion_terms
 from posdesk.companion.models import Invoice as InvoiceRow
 from posdesk.companion.models import InvoiceStatus, InvoiceVersion, Payment, Store, utcnow
@@ -57,14 +57,7 @@ def apply_promo_code(db: Database, token_hash: str, code: str, version: int) -> 
         row.document = document
         row.amount_due_minor = candidate.amount_due_now(priced).minor
         session.add(InvoiceVersion(invoice_id=row.id, version=candidate.version, fingerprint=candidate.fingerprint(), document=document))
-        append_event(
-            session,
-            store.id,
-            EventType.INVOICE_REPRICED,
-            invoice_id=row.id,
-            ticket_id=row.ticket_id,
-            data={"version": candidate.version, "document": candidate.to_wire()},
-        )
+        append_invoice_event(session, row, EventType.INVOICE_REPRICED, {"document": candidate.to_wire()})
         return candidate.version
 
 

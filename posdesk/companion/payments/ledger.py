@@ -155,13 +155,12 @@ def move(session: Session, payment: Payment, new: PaymentStatus, *, message: str
         payment.failure_message = ""
     if new is PaymentStatus.FAILED:
         payment.failure_message = message or "The payment did not go through"
-        append_event(
+        append_invoice_event(
             session,
-            payment.store_id,
+            invoice,
             EventType.PAYMENT_FAILED,
-            invoice_id=invoice.id,
-            ticket_id=invoice.ticket_id,
-            data={"version": payment.invoice_version, "payment_id": payment.id, "message": payment.failure_message},
+            # the version the attempt was for, which may be behind the invoice's
+            {"version": payment.invoice_version, "payment_id": payment.id, "message": payment.failure_message},
         )
     elif new is PaymentStatus.SUCCEEDED:
         _record_success(session, payment, invoice)
