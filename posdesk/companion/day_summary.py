@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from posdesk.companion.models import Invoice, InvoiceStatus, Payment, PaymentStatus, Store, Tender
+from posdesk.companion.payments.balance import IN_STORE
 from posdesk.core.day_summary import DaySummary
 from posdesk.core.money import Money
 from posdesk.core.tip_split import provider_bases, split_tip
@@ -40,6 +41,7 @@ def day_summary(session: Session, store: Store, day: date, timezone: ZoneInfo, n
         select(Payment).where(
             Payment.store_id == store.id,
             Payment.status.in_(COUNTED),
+            Payment.gateway != IN_STORE,  # counted below from the tenders' detail
             Payment.succeeded_at >= start,
             Payment.succeeded_at < end,
         )

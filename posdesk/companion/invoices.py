@@ -132,7 +132,7 @@ def checked_document(
             check_requested_amount(document.amount_requested, priced.balance_due)
         except ValueError as exc:
             raise InvoiceInvalid(f"invoice.amount_requested: {exc}") from None
-    return document, document.amount_due_now(priced).minor, hash_token(token)
+    return document, document.card_charge(document.amount_due_now(priced)).minor, hash_token(token)
 
 
 def upsert_invoice(

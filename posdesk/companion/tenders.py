@@ -2,9 +2,14 @@
 summary see it.
 
 A terminal records a tender under its own payment id (through its outbox, so offline tenders arrive
-later): stored once, then a ``tender.recorded`` event tells the other terminals. A refund of a tender
-(cash handed back, a refund on the counter terminal) moves its refunded total forward only and is told
-with the same ``payment.refunded`` event an online refund uses.
+later): stored once in ``tenders`` (the detail: terminal, ticket, method, reference), then a
+``tender.recorded`` event tells the other terminals. A tender on an invoiced ticket is also money
+toward that invoice, and only the payments ledger moves that
+(:func:`posdesk.companion.payments.ledger.record_in_store_tender`, same transaction): the invoice's
+balance and what its link charges go down, under the invoice's lock. The ledger's payment has the
+tender's id (its idempotency key is ``in_store:<tender id>``). A refund of a tender (cash handed back,
+a refund on the counter terminal) moves its refunded total forward only, through the ledger when the
+tender is on an invoice, and is told with the same ``payment.refunded`` event an online refund uses.
 """
 
 from __future__ import annotations
@@ -13,12 +18,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from posdesk.companion.events import append_event
-from posdesk.companion.models import Store, Tender
+from posdesk.companion.models import Invoice, Payment, Store, Tender
+from posdesk.companion.payments import ledger
+from posdesk.companion.payments.balance import IN_STORE
+from posdesk.companion.payments.errors import MismatchError
 from posdesk.core.events import EventType
 from posdesk.core.money import Money
+from posdesk.core.ticket import PaymentMethod
 
 METHODS = frozenset({"cash", "card", "gift_card", "other"})
 
@@ -118,7 +128,42 @@ def record_tender(session: Session, store: Store, terminal_id: str, record: Tend
         ticket_id=record.ticket_id,
         data={"payment": record.wire(), "terminal_id": terminal_id},
     )
+    invoice = invoice_of(session, store, record)
+    if invoice is not None:
+        try:
+            ledger.record_in_store_tender(
+                session,
+                store_id=store.id,
+                invoice_id=invoice.id,
+                tender_id=record.id,
+                amount=record.amount,
+                tip=record.tip,
+                method=PaymentMethod(record.method),
+            )
+        except MismatchError as exc:
+            raise TenderRefused(str(exc), 409) from None
     return tender
+
+
+def invoice_of(session: Session, store: Store, record: TenderRecord) -> Invoice | None:
+    """The invoice the tender pays toward: the one it names, else the ticket's latest invoice here (a
+    terminal holding a ticket another terminal invoiced does not know the invoice; the companion does)."""
+    if record.invoice_id:
+        named = session.get(Invoice, record.invoice_id)
+        return named if named is not None and named.store_id == store.id else None
+    return session.scalars(
+        select(Invoice)
+        .where(Invoice.store_id == store.id, Invoice.ticket_id == record.ticket_id)
+        .order_by(Invoice.created_at.desc())
+    ).first()
+
+
+def ledger_payment(session: Session, tender_id: str) -> Payment | None:
+    """The ledger's payment of a tender on an invoice, locked; None for a ticket never invoiced."""
+    found = session.scalars(
+        select(Payment.id).where(Payment.idempotency_key == f"{IN_STORE}:{tender_id}"[:200])
+    ).first()
+    return ledger.lock_payment(session, found) if found is not None else None
 
 
 def refund_tender(session: Session, store_id: str, tender_id: str, refunded_total: int) -> Tender:
@@ -128,7 +173,11 @@ def refund_tender(session: Session, store_id: str, tender_id: str, refunded_tota
         raise TenderRefused("No such tender", 404)
     if not 0 < refunded_total <= tender.amount_minor + tender.tip_minor:
         raise TenderRefused("A refund is more than zero and at most what was taken")
-    if refunded_total > tender.refunded_minor:
+    payment = ledger_payment(session, tender.id)
+    if payment is not None:
+        ledger.record_refund(session, payment, Money(refunded_total, tender.currency))
+        tender.refunded_minor = max(tender.refunded_minor, payment.refunded_minor)
+    elif refunded_total > tender.refunded_minor:
         tender.refunded_minor = refunded_total
         append_event(
             session,

@@ -39,16 +39,17 @@ def tips_before(balance: Balance) -> Money:
 
 
 def tip_basis(balance: Balance, policy: TipPolicy, amount: Money, paid_before: Money | None = None) -> TipBasis:
-    """The basis of a tip on a payment of ``amount`` (``due_now`` for the next charge; a payment's own
-    amount for a tip added afterwards, with ``paid_before`` what was paid before it)."""
-    before = balance.paid_total if paid_before is None else paid_before
-    share = tip_share(balance.tip_base, balance.priced.total, before, amount)
+    """The basis of a tip on a payment of ``amount`` off the balance (``due_toward`` for the next charge;
+    a payment's own part for a tip added afterwards, with ``paid_before`` what was paid off before it).
+    Card surcharges are left out of every figure: a tip is on the services, not on the surcharge."""
+    before = balance.paid_toward if paid_before is None else paid_before
+    share = tip_share(balance.tip_base, balance.total_toward, before, amount)
     return TipBasis(share=share, cap=tip_cap_left(policy, balance.tip_base, tips_before(balance)))
 
 
 def payment_tip_basis(balance: Balance, policy: TipPolicy, payment: Payment) -> TipBasis:
     """The basis of a tip added after ``payment`` (the confirmation page): that payment's own share."""
-    amount = Money(payment.amount_minor, payment.currency)
+    amount = balance.toward(payment)
     counted = payment.status in ("succeeded", "refunded")
-    before = (balance.paid_total - amount) if counted and payment.kind == "invoice" else balance.paid_total
+    before = (balance.paid_toward - amount) if counted and payment.kind == "invoice" else balance.paid_toward
     return tip_basis(balance, policy, amount, paid_before=before.max(Money.zero(balance.currency)))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -18,7 +18,7 @@ from typing import Any
 
 from posdesk.core.catalog import ItemKind
 from posdesk.core.money import Money, validate_currency
-from posdesk.core.pricing import PricedTicket, Promotion, price_lines, price_ticket
+from posdesk.core.pricing import PricedTicket, Promotion, card_charge, price_lines, price_ticket
 from posdesk.core.ticket import Coverage, LineDiscount, Payment, PaymentMethod, Ticket, TicketLine
 
 TOTAL_FIELDS = (
@@ -86,7 +86,7 @@ class Invoice:
         surcharge_rate: Decimal = Decimal(0),
         amount_requested: Money | None = None,
     ) -> Invoice:
-        priced = price_ticket(ticket, promotions=promotions, surcharge_rate=surcharge_rate)
+        priced = price_ticket(ticket, promotions=promotions, surcharge_rate=surcharge_rate, per_tender=True)
         if amount_requested is not None:
             check_requested_amount(amount_requested, priced.balance_due)
         return cls(
@@ -106,21 +106,33 @@ class Invoice:
             totals=totals_of(priced),
         )
 
-    def price(self, promotions: Mapping[str, Promotion] | None = None) -> PricedTicket:
+    def price(
+        self, promotions: Mapping[str, Promotion] | None = None, also_paid: Sequence[Payment] = ()
+    ) -> PricedTicket:
+        """The document priced per tender (``docs/pricing.md``): the surcharge is what its card payments
+        carried, as the counter prices the ticket. ``also_paid``: payments the document does not list
+        yet (taken through the companion since it was sent)."""
         return price_lines(
             self.lines,
             self.currency,
             promo_codes=self.promo_codes,
             promotions=promotions,
-            payments=self.payments,
+            payments=(*self.payments, *also_paid),
             surcharge_rate=self.surcharge_rate,
+            per_tender=True,
         )
 
     def amount_due_now(self, priced: PricedTicket) -> Money:
-        """What this invoice asks the client to pay: the requested amount, capped by the balance due."""
+        """What this invoice asks off the balance now: the requested amount, capped by the balance due
+        (both without the card surcharge, as the POS's "Balance due")."""
         if self.amount_requested is None:
             return priced.balance_due
         return self.amount_requested.min(priced.balance_due)
+
+    def card_charge(self, toward: Money) -> Money:
+        """What the link charges the client's card to take ``toward`` off the balance: the amount and
+        its card surcharge (on this card amount only)."""
+        return card_charge(toward, self.surcharge_rate)
 
     def fingerprint(self) -> str:
         """Hash of everything that changes what the client pays; equal fingerprints need no new version."""

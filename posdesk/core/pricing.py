@@ -15,11 +15,12 @@ The order of operations (``docs/pricing.md`` has worked examples that the tests 
    spread over its eligible lines in proportion to their amounts with :meth:`Money.allocate`, so no
    minor unit is lost.
 5. **Tax** per line on what remains (half-up, per line). Gift cards are never taxed.
-6. **Surcharge** (card payments, i.e. every invoice paid online): a percent of (net + tax), rounded
-   half-up, shown as its own line. Priced **per tender** (the POS at the counter), the surcharge is
-   on card amounts only: each card tender carries its own (:func:`card_surcharge`), and the ticket's
-   surcharge is what its card payments carried (:func:`surcharge_within`); cash, gift cards and other
-   tenders carry none.
+6. **Surcharge** (card payments): a percent of (net + tax), rounded half-up, shown as its own line
+   (``per_tender=False``, the whole ticket paid by card). Priced **per tender** (the counter, and every
+   invoice link), the surcharge is on card amounts only: each card payment carries its own
+   (:func:`card_surcharge`; a link asks :func:`card_charge` of what it wants off the balance), and the
+   ticket's surcharge is what its card payments carried (:func:`surcharge_within`); cash, gift cards
+   and other tenders carry none.
 7. **Total** = net + tax + surcharge; **paid** = payments' amounts (tips excluded);
    **balance due** = max(total - paid, 0).
 8. **Tip base** = the service lines (appointments and classes) after discounts and promotions, before
@@ -52,6 +53,13 @@ def surcharge_within(charged: Money, rate: Decimal) -> Money:
     shrinks when divided by ``1 + rate``, so the amount rounds back to itself."""
     base = (Decimal(charged.minor) / (1 + rate)).quantize(Decimal(1), rounding=ROUND_HALF_UP)
     return charged - Money(int(base), charged.currency)
+
+
+def card_charge(amount: Money, rate: Decimal) -> Money:
+    """What a card pays to bring ``amount`` off the balance: the amount and its surcharge. An invoice
+    link asks this for its amount due (whoever pays online pays by card); :func:`toward_balance` of
+    the result is ``amount`` again, exactly."""
+    return amount + card_surcharge(amount, rate)
 
 
 def toward_balance(payment: Payment, rate: Decimal) -> Money:

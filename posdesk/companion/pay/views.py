@@ -175,6 +175,7 @@ class PageView:
     amount_rules: AmountRules | None = None  # how a typed tip is read, by the page and the server alike
     gateway_scale: int = 1  # one minor unit of the store in the gateway's unit (100 for COP at Stripe)
     tip_base: str = ""  # what the tip buttons' percentages are of (the services), said beside them
+    card_surcharge: str = ""  # the card surcharge on what the link charges now (on this card amount only)
 
     @property
     def nothing_due(self) -> bool:
@@ -229,7 +230,7 @@ def page_view(session: Session, found: Found, t: Translator, gateway_kind: str) 
     lines, rows, payments = itemised(balance, t)
 
     policy = settings.tip_policy()
-    basis = tip_basis(balance, policy, balance.due_now)
+    basis = tip_basis(balance, policy, balance.due_toward)
     tip_options = _tip_options(policy.presets, basis.share, t, basis.cap)
     tip_allowed = policy.allowed and basis.can_tip
 
@@ -252,7 +253,7 @@ def page_view(session: Session, found: Found, t: Translator, gateway_kind: str) 
         balance_due=t.money(balance.balance_due),
         due_now_minor=balance.due_now.minor,
         due_now=t.money(balance.due_now),
-        partial_request=balance.due_now != balance.balance_due,
+        partial_request=balance.due_toward != balance.balance_due,
         tip_allowed=tip_allowed,
         tip_options=tuple(tip_options),
         tip_cap_minor=basis.cap.minor,
@@ -265,6 +266,7 @@ def page_view(session: Session, found: Found, t: Translator, gateway_kind: str) 
         amount_rules=amount_rules(invoice.currency, t.locale),
         gateway_scale=gateway_scale(gateway_kind, invoice.currency),
         tip_base=t.money(basis.share),
+        card_surcharge=t.money(balance.due_surcharge) if balance.due_surcharge.is_positive() else "",
     )
 
 

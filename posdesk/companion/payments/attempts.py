@@ -49,7 +49,7 @@ def plan_invoice_payment(session: Session, token_hash: str, request: PayRequest)
         )
     try:
         policy = StoreSettings.of(store).tip_policy()
-        basis = tip_basis(balance, policy, balance.due_now)  # this part's share; the invoice's cap left
+        basis = tip_basis(balance, policy, balance.due_toward)  # this part's share; the invoice's cap left
         tip = tip_amount(request.tip, basis.share, policy, basis.cap)
     except TipError as exc:
         raise PaymentRefused(str(exc)) from None

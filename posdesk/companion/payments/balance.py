@@ -1,4 +1,11 @@
-"""What an invoice asks for now: its document priced again, plus what was paid through the companion."""
+"""What an invoice asks for now: its document priced again, plus what was paid through the companion.
+
+Priced per tender (``docs/pricing.md``): the card surcharge is on card amounts only. The balance due
+is what the POS shows as "Balance due" (net + tax less what every payment counted toward it: an online
+or counter card payment counts less the surcharge it carried; cash, gift card and other in full). The
+link charges :attr:`Balance.due_now`, the part it asks off the balance (:attr:`Balance.due_toward`)
+plus the card surcharge on that part only.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +22,11 @@ from posdesk.companion.models import Payment, Store, utcnow
 from posdesk.companion.payments.values import COUNTED
 from posdesk.core.invoice import Invoice
 from posdesk.core.money import Money
-from posdesk.core.pricing import PricedTicket
+from posdesk.core.pricing import PricedTicket, toward_balance
+from posdesk.core.ticket import Payment as TicketPayment
+from posdesk.core.ticket import PaymentMethod
+
+IN_STORE = "in_store"  # ``Payment.gateway`` of money taken at the counter (no gateway involved)
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,11 +34,12 @@ class Balance:
     """An invoice's figures now: its document priced again, plus what was paid through the companion."""
 
     invoice: Invoice
-    priced: PricedTicket
-    paid_here: Money  # succeeded link payments the document does not list yet
-    paid_total: Money
-    balance_due: Money
-    due_now: Money  # what this link asks for now (the requested amount less what this version got)
+    priced: PricedTicket  # with the payments the document does not list yet
+    paid_here: Money  # succeeded payments the document does not list yet (surcharges included)
+    paid_total: Money  # every payment's amount (a card payment's surcharge included)
+    balance_due: Money  # off the balance, without surcharge (the POS's "Balance due")
+    due_toward: Money  # what this link asks off the balance now
+    due_now: Money  # what this link charges now: ``due_toward`` and its card surcharge
     tips_paid: Money
 
     @property
@@ -37,6 +49,39 @@ class Balance:
     @property
     def tip_base(self) -> Money:
         return self.priced.tip_base
+
+    @property
+    def due_surcharge(self) -> Money:
+        """The card surcharge on what the link charges now."""
+        return self.due_now - self.due_toward
+
+    @property
+    def paid_toward(self) -> Money:
+        """What every payment counted toward the balance (their surcharges left out)."""
+        return self.paid_total - self.priced.surcharge
+
+    @property
+    def total_toward(self) -> Money:
+        """Net + tax: the total any mix of tenders pays off, before card surcharges."""
+        return self.priced.total - self.priced.surcharge
+
+    def toward(self, payment: Payment) -> Money:
+        """What ``payment`` counts (or would count) toward the balance."""
+        return toward_balance(as_ticket_payment(payment), self.invoice.surcharge_rate)
+
+
+def as_ticket_payment(payment: Payment) -> TicketPayment:
+    """A ledger row as the ticket records it: an online card payment, or the counter's own method."""
+    method = PaymentMethod.ONLINE_CARD
+    if payment.gateway == IN_STORE:
+        method = PaymentMethod(payment.payment_method_ref or PaymentMethod.OTHER.value)
+    return TicketPayment(
+        id=payment.id,
+        amount=Money(payment.amount_minor, payment.currency),
+        tip=Money(payment.tip_minor, payment.currency),
+        method=method,
+        received_at=payment.succeeded_at or payment.created_at or utcnow(),
+    )
 
 
 def balance_of(session: Session, row: InvoiceRow, store: Store) -> Balance:
@@ -49,26 +94,31 @@ def balance_of(session: Session, row: InvoiceRow, store: Store) -> Balance:
 def balance_with(row: InvoiceRow, store: Store, counted: Sequence[Payment]) -> Balance:
     """:func:`balance_of` for a caller that already read the invoice's counted payments (``COUNTED``)."""
     invoice = Invoice.from_wire(row.document)
-    priced = invoice.price(version_promotions(row.document, store))
+    terms = version_promotions(row.document, store)
     listed = {p.id for p in invoice.payments} | {p.reference for p in invoice.payments if p.reference}
     zero = Money.zero(invoice.currency)
-    paid_here = zero
+    unlisted: list[TicketPayment] = []
     paid_this_version = zero
     tips = zero
+    rate = invoice.surcharge_rate
     for payment in counted:
         tips = tips + Money(payment.tip_minor, payment.currency)
         if payment.kind != "invoice":
             continue
-        amount = Money(payment.amount_minor, payment.currency)
+        as_paid = as_ticket_payment(payment)
         if payment.id not in listed and (payment.gateway_payment_id or "") not in listed:
-            paid_here = paid_here + amount
+            unlisted.append(as_paid)
         if payment.invoice_version == row.version:
-            paid_this_version = paid_this_version + amount
-    paid_total = priced.paid + paid_here
-    balance_due = (priced.total - paid_total).max(zero)
-    asked = invoice.amount_due_now(priced) if invoice.amount_requested is None else invoice.amount_requested
-    due_now = (asked - paid_this_version).max(zero).min(balance_due)
-    return Balance(invoice, priced, paid_here, paid_total, balance_due, due_now, tips)
+            paid_this_version = paid_this_version + toward_balance(as_paid, rate)
+    document_priced = invoice.price(terms)
+    priced = invoice.price(terms, also_paid=unlisted) if unlisted else document_priced
+    paid_here = sum((p.amount for p in unlisted), zero)
+    balance_due = priced.balance_due
+    asked = invoice.amount_due_now(document_priced) if invoice.amount_requested is None else invoice.amount_requested
+    due_toward = (asked - paid_this_version).max(zero).min(balance_due)
+    return Balance(
+        invoice, priced, paid_here, priced.paid, balance_due, due_toward, invoice.card_charge(due_toward), tips
+    )
 
 
 def is_expired(row: InvoiceRow, now: datetime | None = None) -> bool:

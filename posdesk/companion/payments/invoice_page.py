@@ -55,7 +55,7 @@ def apply_promo_code(db: Database, token_hash: str, code: str, version: int) -> 
         document = with_promotion_terms(candidate.to_wire(), terms)
         row.version = candidate.version
         row.document = document
-        row.amount_due_minor = candidate.amount_due_now(priced).minor
+        row.amount_due_minor = candidate.card_charge(candidate.amount_due_now(priced)).minor
         session.add(InvoiceVersion(invoice_id=row.id, version=candidate.version, fingerprint=candidate.fingerprint(), document=document))
         append_invoice_event(session, row, EventType.INVOICE_REPRICED, {"document": candidate.to_wire()})
         return candidate.version

@@ -40,7 +40,7 @@ from posdesk.companion.models import (
     utcnow,
 )
 from posdesk.companion.models import Invoice as InvoiceRow
-from posdesk.companion.payments.balance import balance_of
+from posdesk.companion.payments.balance import IN_STORE, balance_of
 from posdesk.companion.payments.errors import MismatchError
 from posdesk.companion.payments.saved_cards import save_card
 from posdesk.companion.payments.values import STATUS_OF_CHARGE
@@ -65,7 +65,6 @@ def stale_seen() -> bool:
     return False
 
 
-IN_STORE = "in_store"  # ``Payment.gateway`` of money taken at the counter (no gateway involved)
 
 
 def is_stale(payment: Payment, invoice: InvoiceRow) -> bool:
@@ -144,7 +143,7 @@ def move(session: Session, payment: Payment, new: PaymentStatus, *, message: str
         return False
     invoice = session.get(InvoiceRow, payment.invoice_id, with_for_update=True)
     assert invoice is not None
-    if new is PaymentStatus.SUCCEEDED and is_stale(payment, invoice):
+    if new is PaymentStatus.SUCCEEDED and (is_stale(payment, invoice) or _paid_at_counter(session, payment, invoice)):
         new = PaymentStatus.STALE
         _stale_seen.set()
         log.warning("payment %s succeeded for version %s of invoice %s, now at %s (%s): refunding it",
@@ -152,7 +151,8 @@ def move(session: Session, payment: Payment, new: PaymentStatus, *, message: str
     payment.status = new.value
     if new in (PaymentStatus.SUCCEEDED, PaymentStatus.STALE):
         payment.succeeded_at = utcnow()
-        payment.failure_message = ""
+        if new is PaymentStatus.SUCCEEDED:
+            payment.failure_message = ""
     if new is PaymentStatus.FAILED:
         payment.failure_message = message or "The payment did not go through"
         append_invoice_event(
@@ -180,6 +180,34 @@ def _refunded_event(session: Session, payment: Payment, invoice: InvoiceRow, *, 
     )
 
 
+PAID_AT_COUNTER = "The balance was paid at the counter meanwhile"
+
+
+def _paid_at_counter(session: Session, payment: Payment, invoice: InvoiceRow) -> bool:
+    """True when an online payment would take more than is still due because money taken at the counter
+    came first (the cashier and the client paid at the same moment): the whole online payment is then
+    stale (refunded), since the counter's money is already in the till. The link is re-issued or revoked
+    by the POS for what is left."""
+    if payment.kind != "invoice" or payment.gateway == IN_STORE:
+        return False
+    at_counter = session.scalars(
+        select(Payment.id).where(
+            Payment.invoice_id == invoice.id,
+            Payment.gateway == IN_STORE,
+            Payment.status.in_([s.value for s in REFUNDABLE]),
+        )
+    ).first()
+    if at_counter is None:
+        return False
+    store = session.get(Store, invoice.store_id)
+    assert store is not None
+    balance = balance_of(session, invoice, store)
+    if balance.toward(payment) <= balance.balance_due:
+        return False
+    payment.failure_message = PAID_AT_COUNTER
+    return True
+
+
 def stale_refunded(session: Session, payment: Payment) -> bool:
     """The gateway refunded a stale success in full (``payment.refunded_stale``); True when recorded now."""
     total = payment.amount_minor + payment.tip_minor
@@ -191,6 +219,8 @@ def stale_refunded(session: Session, payment: Payment) -> bool:
     reason = "revoked" if invoice.status == InvoiceStatus.REVOKED.value else (
         "expired" if invoice.status == InvoiceStatus.EXPIRED.value else "superseded"
     )
+    if payment.failure_message == PAID_AT_COUNTER:
+        reason = "paid_at_counter"
     append_invoice_event(
         session,
         invoice,
@@ -311,15 +341,23 @@ def record_in_store_tender(
     card_last4: str = "",
 ) -> Payment:
     """Record a payment that did not go through a gateway (cash, a counter card terminal, a gift card)
-    against a store's invoice: the same succeeded move and ``invoice.paid``/``invoice.partially_paid``
-    events as an online payment. Idempotent by the POS's ``tender_id``: the same tender again answers
-    the first record; the same id with other figures is a :class:`MismatchError`.
+    against a store's invoice, under the invoice's lock: the same succeeded move and
+    ``invoice.paid``/``invoice.partially_paid`` events as an online payment, and it lowers what the link
+    charges. Idempotent by the POS's ``tender_id`` (the payment's id, so the terminals' tickets know it
+    as the tender they hold); the same id with other figures is a :class:`MismatchError`.
+
+    Money at the counter was handed over in person, so it is always recorded. When it is more than was
+    still due (the client paid online a moment before), the difference is kept for a manager:
+    ``payment.needs_review`` with ``overpaid`` (the manager hands cash back or refunds the online payment).
     """
     if method is PaymentMethod.ONLINE_CARD:
         raise ValueError("an online card payment goes through a gateway")
     if amount.currency != tip.currency or amount.is_negative() or tip.is_negative() or (amount + tip).is_zero():
         raise MismatchError("a tender must be a positive amount in one currency")
     key = f"{IN_STORE}:{tender_id}"[:200]
+    invoice = session.get(InvoiceRow, invoice_id, with_for_update=True)
+    if invoice is None or invoice.store_id != store_id:
+        raise LookupError(invoice_id)
     existing = session.scalars(select(Payment).where(Payment.idempotency_key == key)).one_or_none()
     if existing is not None:
         if (existing.store_id, existing.invoice_id, existing.amount_minor, existing.tip_minor, existing.currency) != (
@@ -327,13 +365,12 @@ def record_in_store_tender(
         ):
             raise MismatchError("this tender was recorded with other figures")
         return existing
-    invoice = session.get(InvoiceRow, invoice_id, with_for_update=True)
-    if invoice is None or invoice.store_id != store_id:
-        raise LookupError(invoice_id)
     if invoice.currency != amount.currency:
         raise MismatchError(f"currency {amount.currency} differs from the invoice's {invoice.currency}")
+    store = session.get(Store, store_id)
+    assert store is not None
     payment = Payment(
-        id=uuid.uuid4().hex,
+        id=tender_id if len(tender_id) <= 32 else uuid.uuid4().hex,
         store_id=store_id,
         invoice_id=invoice_id,
         invoice_version=invoice.version,
@@ -349,9 +386,20 @@ def record_in_store_tender(
         card_last4=card_last4[:4],
         payment_method_ref=method.value,
     )
+    before = balance_of(session, invoice, store)
     session.add(payment)
     session.flush()
     move(session, payment, PaymentStatus.SUCCEEDED)
+    overpaid = before.toward(payment) - before.balance_due
+    if overpaid.is_positive():
+        needs_review(
+            session,
+            store_id,
+            payment,
+            f"{method.value} taken at the counter after the invoice was paid: {overpaid.format()} more than was due",
+            overpaid=overpaid.minor,
+            currency=overpaid.currency,
+        )
     return payment
 
 
@@ -464,7 +512,7 @@ def _check_believable(session: Session, invoice: InvoiceRow, result: GatewayPaym
     store = session.get(Store, invoice.store_id)
     assert store is not None
     balance = balance_of(session, invoice, store)
-    if result.amount > balance.balance_due:
+    if result.amount > balance.invoice.card_charge(balance.balance_due):
         raise MismatchError(f"amount {result.amount.minor} is more than the balance {balance.balance_due.minor}")
     if result.tip > StoreSettings.of(store).tip_policy().cap(balance.tip_base):
         raise MismatchError(f"tip {result.tip.minor} is more than the store's tip cap")

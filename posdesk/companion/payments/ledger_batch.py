@@ -43,7 +43,7 @@ from posdesk.companion.models import (
     utcnow,
 )
 from posdesk.companion.models import Invoice as InvoiceRow
-from posdesk.companion.payments.balance import balance_with
+from posdesk.companion.payments.balance import IN_STORE, balance_with
 from posdesk.companion.payments.errors import MismatchError
 from posdesk.companion.payments.ledger import check_matches, payment_wire
 from posdesk.companion.payments.values import COUNTED
@@ -149,7 +149,9 @@ def apply_successes(
         if store is None:
             continue
         others = [p for p in counted[invoice.id] if p.id != payment.id]
-        if new and payment.amount_minor > balance_with(invoice, cast(Any, store), others).balance_due.minor:
+        if any(p.gateway == IN_STORE for p in others):
+            continue  # money was also taken at the counter: the ledger checks the two do not overlap
+        if new and payment.amount_minor > _most_believed(balance_with(invoice, cast(Any, store), others)):
             continue  # never issued and more than the balance: the ledger keeps it for review
         balance = balance_with(invoice, cast(Any, store), [*others, payment])
         paid_in_full = balance.balance_due.is_zero()
@@ -185,6 +187,11 @@ def apply_successes(
         applied.add(report.key)
     _write(session, inserts, updates, invoice_updates, events, postgres)
     return applied
+
+
+def _most_believed(balance: Any) -> int:
+    """The most a payment never issued may be: the whole balance paid by card."""
+    return int(balance.invoice.card_charge(balance.balance_due).minor)
 
 
 def _payments_named(

@@ -58,7 +58,9 @@ class ActionBar(QWidget):
         ticket, editable = editor.ticket, not editor.read_only
         self.save_button.setEnabled(editable and bool(ticket.lines))
         due = priced.balance_due
-        payable = not ticket.is_closed and bool(ticket.lines) and not editor.sent_elsewhere
+        # A ticket another terminal invoiced takes counter payments here too: the companion knows its
+        # invoice and lowers what the link charges (posdesk.companion.tenders).
+        payable = not ticket.is_closed and bool(ticket.lines)
         self.take_payment_button.setEnabled(payable and due.is_positive())
         self.take_payment_button.setToolTip(
             "Record cash, a counter card, a gift card or another payment (Ctrl+P)"

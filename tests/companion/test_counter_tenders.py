@@ -1,0 +1,154 @@
+"""Money taken at the counter goes through the payments ledger: it lowers what the invoice's link
+charges, under the same lock, once per tender id; and when the client pays online at the moment the
+cashier takes cash, no more than was due is ever kept silently (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import replace
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from tests.companion.conftest import Companion, invoice_upload, product_line, put_invoice, service_line
+from tests.companion.test_ledger_invariants import (
+    APPROVES,
+    V1_TOTAL,
+    Phone,
+    events,
+    eventually,
+    payments_of,
+    taken,
+    ticket,
+)
+
+
+def counter(invoice: dict[str, Any], amount: int, method: str = "cash", tender_id: str = "") -> dict[str, Any]:
+    """What a terminal's outbox posts for a tender on an invoiced ticket."""
+    return {
+        "id": tender_id or uuid.uuid4().hex,
+        "ticket_id": invoice["ticket_id"],
+        "invoice_id": invoice["invoice_id"],
+        "method": method,
+        "amount": amount,
+        "tip": 0,
+        "currency": "USD",
+        "reference": "",
+        "received_at": datetime.now(UTC).isoformat(),
+    }
+
+
+def page_amount(companion: Companion, token: str) -> int:
+    return int(companion.client().get(f"/pay/{token}/status").json()["due_now"])
+
+
+def test_cash_at_the_counter_lowers_what_the_link_charges_once_per_tender(companion_any_db: Companion) -> None:
+    companion = companion_any_db
+    first = ticket(companion, V1_TOTAL)
+    cash = counter(first, 2000)
+    for _ in range(3):  # the outbox resends after lost answers
+        assert companion.api.post("/api/v1/tenders", json=cash).status_code == 200
+    [payment] = payments_of(companion, first["invoice_id"])
+    assert (payment.id, payment.gateway, payment.status) == (cash["id"], "in_store", "succeeded")
+    [partial] = events(companion, "invoice.partially_paid")
+    assert partial["data"]["payment"]["id"] == cash["id"] and partial["data"]["balance_due"] == V1_TOTAL - 2000
+    assert len(events(companion, "tender.recorded")) == 1
+    assert page_amount(companion, first["link_token"]) == V1_TOTAL - 2000
+
+    assert Phone(companion, first["link_token"]).pay(1, APPROVES).status_code == 303  # the rest online
+    assert taken(companion, first["invoice_id"]) == V1_TOTAL - 2000
+    [paid] = events(companion, "invoice.paid")
+    assert paid["data"]["balance_due"] == 0
+    other = {**cash, "amount": 2500}  # the same tender id with other figures
+    assert companion.api.post("/api/v1/tenders", json=other).status_code == 409
+
+
+def test_a_refund_of_a_counter_tender_goes_through_the_ledger(companion: Companion) -> None:
+    first = ticket(companion, V1_TOTAL)
+    cash = counter(first, 2000)
+    companion.api.post("/api/v1/tenders", json=cash)
+    path = f"/api/v1/tenders/{cash['id']}/refund"
+    assert companion.api.post(path, json={"refunded_total": 500}).json()["refunded_total"] == 500
+    assert companion.api.post(path, json={"refunded_total": 300}).json()["refunded_total"] == 500  # forward only
+    [payment] = payments_of(companion, first["invoice_id"])
+    assert payment.refunded_minor == 500
+    [refunded] = events(companion, "payment.refunded")
+    assert (refunded["data"]["payment_id"], refunded["data"]["refunded_total"]) == (cash["id"], 500)
+
+
+def test_cash_taken_after_the_client_paid_online_is_kept_for_review(companion_any_db: Companion) -> None:
+    companion = companion_any_db
+    first = ticket(companion, V1_TOTAL)
+    assert Phone(companion, first["link_token"]).pay(1, APPROVES).status_code == 303  # online, a moment first
+    cash = counter(first, V1_TOTAL)  # the cashier had not seen it and took cash too
+    assert companion.api.post("/api/v1/tenders", json=cash).status_code == 200
+    [review] = events(companion, "payment.needs_review")
+    assert review["data"]["payment_id"] == cash["id"] and review["data"]["overpaid"] == V1_TOTAL
+    assert review["ticket_id"] == first["ticket_id"]
+    assert taken(companion, first["invoice_id"]) == V1_TOTAL  # nothing refunded behind the manager's back
+    online, at_counter = events(companion, "invoice.paid")  # both are on the ticket, for the manager to see
+    assert at_counter["data"]["payment"]["id"] == cash["id"] != online["data"]["payment"]["id"]
+
+
+def test_an_online_payment_that_lands_after_the_counter_settled_is_refunded_as_stale(
+    companion_any_db: Companion,
+) -> None:
+    companion = companion_any_db
+    first = ticket(companion, V1_TOTAL)
+    phone = Phone(companion, first["link_token"])
+    approve = phone.start_3ds(version=1)  # the client is at the bank's page for the whole amount...
+    cash = counter(first, V1_TOTAL)  # ...when the cashier takes cash (before the POS revokes the link)
+    assert companion.api.post("/api/v1/tenders", json=cash).status_code == 200
+    phone.post(approve, outcome="approve")  # the bank approves: the charge goes through at the gateway
+    [stale] = eventually(lambda: events(companion, "payment.refunded_stale"))
+    assert stale["data"]["reason"] == "paid_at_counter" and stale["data"]["amount"] == V1_TOTAL
+    assert eventually(lambda: taken(companion, first["invoice_id"]) == 0)  # given back to the card
+    [paid] = events(companion, "invoice.paid")
+    assert paid["data"]["payment"]["id"] == cash["id"]
+
+
+def test_a_link_charges_the_card_surcharge_on_the_card_part_only(companion: Companion) -> None:
+    settings = companion.api.get("/api/v1/settings").json()
+    assert companion.api.put("/api/v1/settings", json={**settings, "surcharge_rate": "0.035"}).status_code == 200
+    lines = [replace(service_line(price=8000), tax_rate=Decimal("0.0825")), product_line(price=2499)]  # net + tax $113.65 (docs/pricing.md)
+    body = invoice_upload(lines=lines, surcharge_rate=Decimal("0.035"))
+    answer = put_invoice(companion.api, body)
+    assert answer.status_code in (200, 201), answer.text
+    assert answer.json()["total"] == 11365  # the ticket's total, as the POS shows it before any card
+    assert page_amount(companion, body["link_token"]) == 11365 + 398  # paid all by card: 3.5% of it
+
+    cash = counter(body, 5000)
+    assert companion.api.post("/api/v1/tenders", json=cash).status_code == 200
+    assert page_amount(companion, body["link_token"]) == 6365 + 223  # never the cash x 3.5%
+    page = companion.client().get(f"/pay/{body['link_token']}").text
+    assert "$63.65" in page and "$2.23" in page and "$65.88" in page
+    assert Phone(companion, body["link_token"]).pay(1, APPROVES).status_code == 303
+    assert taken(companion, body["invoice_id"]) == 6588
+    [paid] = events(companion, "invoice.paid")
+    assert paid["data"]["balance_due"] == 0
+
+
+@pytest.mark.parametrize("method", ["card", "gift_card"])
+def test_a_counter_card_tender_counts_without_its_surcharge(companion: Companion, method: str) -> None:
+    settings = companion.api.get("/api/v1/settings").json()
+    companion.api.put("/api/v1/settings", json={**settings, "surcharge_rate": "0.035"})
+    body = invoice_upload(lines=[service_line(price=10000)], surcharge_rate=Decimal("0.035"))
+    assert put_invoice(companion.api, body).status_code in (200, 201)
+    # $40.00 off the balance: on the counter terminal it is charged $41.40 (its surcharge on top).
+    amount = 4140 if method == "card" else 4000
+    assert companion.api.post("/api/v1/tenders", json=counter(body, amount, method)).status_code == 200
+    assert page_amount(companion, body["link_token"]) == 6000 + 210
+
+
+def test_a_terminal_that_did_not_invoice_the_ticket_pays_toward_its_invoice(companion: Companion) -> None:
+    first = ticket(companion, V1_TOTAL)  # invoiced on terminal A
+    cash = {**counter(first, 2500), "invoice_id": None}  # terminal B holds the ticket, not the invoice
+    assert companion.api.post("/api/v1/tenders", json=cash).status_code == 200
+    [payment] = payments_of(companion, first["invoice_id"])
+    assert payment.id == cash["id"] and payment.status == "succeeded"
+    assert page_amount(companion, first["link_token"]) == V1_TOTAL - 2500
+    never_invoiced = {**counter(first, 700), "ticket_id": "walk-in-ticket", "invoice_id": None}
+    assert companion.api.post("/api/v1/tenders", json=never_invoiced).status_code == 200
+    assert len(payments_of(companion, first["invoice_id"])) == 1
