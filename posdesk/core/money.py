@@ -21,6 +21,7 @@ from decimal import (
     Overflow,
     localcontext,
 )
+from typing import Protocol
 
 from babel import Locale
 from babel import numbers as babel_numbers
@@ -310,3 +311,25 @@ def total(amounts: Iterable[Money], currency: str) -> Money:
     for amount in amounts:
         result = result + amount
     return result
+
+
+
+class PercentOrAmount(Protocol):
+    """A discount, a promotion or a tip preset: a percent or a fixed amount."""
+
+    @property
+    def percent(self) -> Decimal | None: ...
+
+    @property
+    def amount(self) -> Money | None: ...
+
+
+def check_percent_or_amount(rate: PercentOrAmount, what: str, percent_name: str, amount_name: str) -> None:
+    """Refuse a rate that is not exactly one of a percent (more than 0%, at most 100%) or a positive
+    amount; the message names what is wrong (``what``, its percent, its amount)."""
+    if (rate.percent is None) == (rate.amount is None):
+        raise ValueError(f"{what} is either a percent or an amount")
+    if rate.percent is not None and not Decimal(0) < rate.percent <= Decimal(1):
+        raise ValueError(f"{percent_name} must be more than 0% and at most 100%")
+    if rate.amount is not None and not rate.amount.is_positive():
+        raise ValueError(f"{amount_name} must be positive")

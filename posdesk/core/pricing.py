@@ -36,7 +36,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from posdesk.core.catalog import ItemKind
-from posdesk.core.money import Money, total
+from posdesk.core.money import Money, check_percent_or_amount, total
 from posdesk.core.ticket import Payment, PaymentMethod, Ticket, TicketLine
 
 CARD_METHODS = frozenset({PaymentMethod.CARD, PaymentMethod.ONLINE_CARD})
@@ -83,12 +83,7 @@ class Promotion:
     active: bool = True
 
     def __post_init__(self) -> None:
-        if (self.percent is None) == (self.amount is None):
-            raise ValueError("a promotion is either a percent or an amount")
-        if self.percent is not None and not Decimal(0) < self.percent <= Decimal(1):
-            raise ValueError("a promotion percent must be more than 0% and at most 100%")
-        if self.amount is not None and not self.amount.is_positive():
-            raise ValueError("a promotion amount must be positive")
+        check_percent_or_amount(self, "a promotion", "a promotion percent", "a promotion amount")
 
     def to_wire(self) -> dict[str, Any]:
         """The one JSON form of a promotion: in the POS's cache, on the API, in the companion's store."""

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from posdesk.core.catalog import CatalogItem, ItemKind
-from posdesk.core.money import Money
+from posdesk.core.money import Money, check_percent_or_amount
 
 MAX_QUANTITY = 999
 MAX_TEXT = 500
@@ -81,12 +81,7 @@ class LineDiscount:
     amount: Money | None = None
 
     def __post_init__(self) -> None:
-        if (self.percent is None) == (self.amount is None):
-            raise ValueError("a line discount is either a percent or an amount")
-        if self.percent is not None and not Decimal(0) < self.percent <= Decimal(1):
-            raise ValueError("a percent discount must be more than 0% and at most 100%")
-        if self.amount is not None and not self.amount.is_positive():
-            raise ValueError("a discount amount must be positive")
+        check_percent_or_amount(self, "a line discount", "a percent discount", "a discount amount")
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from posdesk.core.amount_input import AmountInputError, amount_rules, read_amount
-from posdesk.core.money import Money
+from posdesk.core.money import Money, check_percent_or_amount
 
 _CUSTOM_MINOR = re.compile(r"-?[0-9]{1,12}")  # negative is read, then refused by tip_amount
 _PRESET_INDEX = re.compile(r"[0-9]{1,3}")
@@ -43,12 +43,7 @@ class TipPreset:
     amount: Money | None = None
 
     def __post_init__(self) -> None:
-        if (self.percent is None) == (self.amount is None):
-            raise ValueError("a tip preset is either a percent or an amount")
-        if self.percent is not None and not Decimal(0) < self.percent <= Decimal(1):
-            raise ValueError("a tip percent must be more than 0% and at most 100%")
-        if self.amount is not None and not self.amount.is_positive():
-            raise ValueError("a tip amount must be positive")
+        check_percent_or_amount(self, "a tip preset", "a tip percent", "a tip amount")
 
     def matches(self, percent: Decimal | None, amount_minor: int | None) -> bool:
         """Whether this is the preset a page showed as ``percent`` or ``amount_minor``."""
