@@ -100,7 +100,14 @@ def static_file(name: str) -> Response:
 @router.get("/pay/{token}")
 async def show_invoice(request: Request, token: str) -> Response:
     """The page: one trip to the thread pool, one read transaction (a known client of a gateway that
-    keeps the card list first has their saved cards brought in line with it, see :func:`_show_invoice`)."""
+    keeps the card list first has their saved cards brought in line with it, see :func:`_show_invoice`).
+    A page remembered for the same rows is answered without the thread pool when they can be read at
+    once (SQLite, see :mod:`.page_memo`)."""
+    memo = page_memo.memo_for(request)
+    now = memo.rows_at_once(request, token)
+    kept = memo.page(token, now) if now is not None else None
+    if kept is not None:
+        return page_memo.kept_response(request, kept)
     return await _in_thread(_show_invoice_remembered, request, token)
 
 
