@@ -6,6 +6,7 @@ import enum
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from posdesk.core.money import Money
 
@@ -86,7 +87,7 @@ ItemDetails = (
     AppointmentDetails | ClassDetails | ProductDetails | MembershipDetails | PackageDetails | GiftCardDetails
 )
 
-_DETAILS_FOR_KIND: dict[ItemKind, type] = {
+DETAILS_TYPES: dict[ItemKind, type[Any]] = {  # the details each kind of item carries
     ItemKind.APPOINTMENT: AppointmentDetails,
     ItemKind.CLASS: ClassDetails,
     ItemKind.PRODUCT: ProductDetails,
@@ -116,7 +117,7 @@ class CatalogItem:
             raise ValueError("a catalog price cannot be negative")
         if not isinstance(self.tax_rate, Decimal) or not Decimal(0) <= self.tax_rate < Decimal(1):
             raise ValueError("tax rate must be a Decimal fraction between 0 and 1")
-        expected = _DETAILS_FOR_KIND[self.kind]
+        expected = DETAILS_TYPES[self.kind]
         if not isinstance(self.details, expected):
             raise TypeError(f"{self.kind.value} items need {expected.__name__}")
         if not self.kind.is_taxable and self.tax_rate:

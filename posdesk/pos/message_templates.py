@@ -68,16 +68,14 @@ def available_channels(client: Client) -> tuple[list[MessageChannel], str]:
     channels: list[MessageChannel] = []
     reasons: list[str] = []
     who = client.first_name or "This client"
-    if client.can_receive_sms:
-        channels.append(MessageChannel.SMS)
-    elif not client.phone:
-        reasons.append(f"{who} has no mobile number on file")
-    else:
-        reasons.append(f"{who} has not agreed to receive text messages")
-    if client.can_receive_email:
-        channels.append(MessageChannel.EMAIL)
-    elif not client.email:
-        reasons.append(f"{who} has no email address on file")
-    else:
-        reasons.append(f"{who} has not agreed to receive emails")
+    for channel, can_receive, address, address_name, what in (
+        (MessageChannel.SMS, client.can_receive_sms, client.phone, "mobile number", "text messages"),
+        (MessageChannel.EMAIL, client.can_receive_email, client.email, "email address", "emails"),
+    ):
+        if can_receive:
+            channels.append(channel)
+        elif not address:
+            reasons.append(f"{who} has no {address_name} on file")
+        else:
+            reasons.append(f"{who} has not agreed to receive {what}")
     return channels, ("; ".join(reasons) + "." if reasons else "")

@@ -12,27 +12,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from posdesk.core.catalog import (
-    AppointmentDetails,
-    ClassDetails,
-    GiftCardDetails,
-    ItemDetails,
-    ItemKind,
-    MembershipDetails,
-    PackageDetails,
-    ProductDetails,
-)
+from posdesk.core.catalog import DETAILS_TYPES, ItemDetails, ItemKind
 from posdesk.core.money import Money
 from posdesk.core.tips import TipPolicy, TipPreset
-
-DETAILS_TYPES: dict[ItemKind, type[Any]] = {
-    ItemKind.APPOINTMENT: AppointmentDetails,
-    ItemKind.CLASS: ClassDetails,
-    ItemKind.PRODUCT: ProductDetails,
-    ItemKind.MEMBERSHIP: MembershipDetails,
-    ItemKind.PACKAGE: PackageDetails,
-    ItemKind.GIFT_CARD: GiftCardDetails,
-}
 
 
 def details_to_json(details: ItemDetails) -> dict[str, Any]:

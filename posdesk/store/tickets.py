@@ -5,7 +5,7 @@ from __future__ import annotations
 import builtins
 from collections.abc import Iterable
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from sqlalchemy import Select, delete, func, insert, select, update
 from sqlalchemy.orm import Session
@@ -26,6 +26,14 @@ from posdesk.store.outbox import Outbox
 from posdesk.store.search import name_key, prefix_upper_bound
 
 DEFAULT_PAGE = 50
+
+
+class TicketPage(TypedDict, total=False):
+    """Which page of :meth:`TicketRepository.list`: one client's tickets only, page size, offset."""
+
+    client_id: str | None
+    limit: int
+    offset: int
 
 
 class StaleTicketError(Exception):
@@ -113,13 +121,7 @@ class TicketRepository:
         return self.session.scalar(select(TicketRow.revision).where(TicketRow.id == ticket_id))
 
     def list(
-        self,
-        states: Iterable[TicketState] = (),
-        search: str = "",
-        *,
-        client_id: str | None = None,
-        limit: int = DEFAULT_PAGE,
-        offset: int = 0,
+        self, states: Iterable[TicketState] = (), search: str = "", **page: Unpack[TicketPage]
     ) -> builtins.list[Ticket]:
         """Tickets matching every filter given.
 
@@ -128,9 +130,7 @@ class TicketRepository:
         newest first. Each order is read straight off an index, so a page costs the same with a million
         tickets as with a hundred.
         """
-        return self._load_many(
-            self.list_query(states, search, client_id=client_id, limit=limit, offset=offset)
-        )
+        return self._load_many(self.list_query(states, search, **page))
 
     def list_query(
         self,
