@@ -22,6 +22,7 @@ from starlette.staticfiles import StaticFiles
 from posdesk.companion import communicator, error_tracking, migrations
 from posdesk.companion.api import communicator as communicator_api
 from posdesk.companion.api import refunds as refunds_api
+from posdesk.companion.api import reviews as reviews_api
 from posdesk.companion.api import router as api_router
 from posdesk.companion.background import repeat, run_with_app
 from posdesk.companion.config import CompanionConfig
@@ -117,6 +118,7 @@ def create_app(config: CompanionConfig) -> FastAPI:
     app.include_router(api_router, prefix="/api/v1")
     app.include_router(communicator_api.router, prefix="/api/v1")
     app.include_router(refunds_api.router, prefix="/api/v1")
+    app.include_router(reviews_api.router, prefix="/api/v1")
     app.include_router(twilio_webhooks.router)  # before /webhooks/{gateway}/{store_id}, which would match it
     app.include_router(webhook_routes.router)
     for module in (pay_routes, webhook_routes, reconcile):

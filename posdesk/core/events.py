@@ -20,6 +20,8 @@ class EventType(enum.StrEnum):
     PAYMENT_REFUNDED_STALE = "payment.refunded_stale"
     # A gateway report that disagrees with the companion's record: kept, applied to nothing, for a manager.
     PAYMENT_NEEDS_REVIEW = "payment.needs_review"
+    # A manager settled a payment kept for review: counted, refunded, or dismissed as not charged.
+    PAYMENT_REVIEW_SETTLED = "payment.review_settled"
     TIP_ADDED = "tip.added"  # a tip charged after payment, from the confirmation page
     TENDER_RECORDED = "tender.recorded"  # money taken at a terminal's counter (cash, counter card...)
     LINK_EXPIRED = "link.expired"

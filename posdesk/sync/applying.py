@@ -225,8 +225,10 @@ def apply_event(session: Session, event: Event) -> set[str]:
     status = LINK_STATUS_OF.get(event.type)
     if status is not None and invoices.advance_link_status(ticket_id, status):
         changed = True
-    if event.type is EventType.PAYMENT_FAILED:
-        changed = True  # nothing to store; the GUI shows the failure from the event stream's refresh
+    if event.type in (EventType.PAYMENT_FAILED, EventType.PAYMENT_NEEDS_REVIEW, EventType.PAYMENT_REVIEW_SETTLED):
+        # Nothing to store: the ticket shows these from the companion (failures from the event stream,
+        # payments kept for review from its review list), refreshed now.
+        changed = True
     return {ticket_id} if changed else set()
 
 

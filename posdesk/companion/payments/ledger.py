@@ -221,6 +221,8 @@ def stale_refunded(session: Session, payment: Payment) -> bool:
     )
     if payment.failure_message == PAID_AT_COUNTER:
         reason = "paid_at_counter"
+    elif payment.review == "refunded":
+        reason = "review"  # a manager chose to give it back
     append_invoice_event(
         session,
         invoice,
@@ -241,6 +243,8 @@ def needs_review(session: Session, store_id: str, payment: Payment | None, reaso
     """Keep a disagreeing report for a manager: ``payment.needs_review`` to the store's terminals."""
     invoice = session.get(InvoiceRow, payment.invoice_id) if payment is not None else None
     log.warning("payment report for review (store %s): %s", store_id, reason)
+    if payment is not None and payment.store_id == store_id and payment.review != "open":
+        payment.review, payment.review_reason = "open", reason[:500]  # settled by a manager (payments.review)
     append_event(
         session,
         store_id,
@@ -249,6 +253,23 @@ def needs_review(session: Session, store_id: str, payment: Payment | None, reaso
         ticket_id=invoice.ticket_id if invoice is not None else None,
         data={"payment_id": payment.id if payment is not None else None, "reason": reason[:500], **data},
     )
+
+
+def keep_out(session: Session, payment: Payment, taken: GatewayPayment) -> None:
+    """A manager chose to give back what the gateway took for ``payment`` (locked), kept for review:
+    recorded as taken (the gateway's figures) but never counted toward the invoice (``stale``), to be
+    refunded in full like any stale success."""
+    if taken.amount.currency != payment.currency:
+        raise MismatchError(f"currency {taken.amount.currency} differs from {payment.currency}")
+    if PaymentStatus(payment.status) in (*REFUNDABLE, PaymentStatus.STALE):
+        return
+    payment.amount_minor, payment.tip_minor = taken.amount.minor, taken.tip.minor
+    if payment.gateway_payment_id is None:
+        payment.gateway_payment_id = taken.ref[:100]
+    payment.status = PaymentStatus.STALE.value
+    payment.succeeded_at = utcnow()
+    payment.failure_message = ""
+    _stale_seen.set()
 
 
 def review_raised(session: Session, payment: Payment) -> bool:

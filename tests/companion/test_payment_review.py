@@ -1,0 +1,139 @@
+"""A payment kept for review is listed for the manager with why, and the manager settles it: counted toward
+the invoice, refunded, or dismissed as not charged, each only when the gateway's answer allows it.
+
+A real companion (uvicorn on loopback) with the Simulator gateway, as in test_ledger_invariants.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from posdesk.companion.models import utcnow
+from posdesk.companion.payments import gateway_directory, reconcile
+from posdesk.gateways.base import ChargeStatus, Unavailable
+from posdesk.gateways.simulator import APPROVES, SimulatorGateway
+from tests.companion.conftest import Companion
+from tests.companion.test_ledger_invariants import (
+    V1_TOTAL,
+    Phone,
+    deliver,
+    events,
+    eventually,
+    payments_of,
+    simulator,
+    simulator_event,
+    taken,
+    ticket,
+)
+
+
+def kept(companion: Companion, ticket_id: str | None = None) -> list[dict[str, Any]]:
+    answer = companion.api.get("/api/v1/payments/review", params={"ticket_id": ticket_id} if ticket_id else {})
+    assert answer.status_code == 200, answer.text
+    return list(answer.json()["payments"])
+
+
+def settle(companion: Companion, payment_id: str, decision: str, api: httpx.Client | None = None) -> httpx.Response:
+    return (api or companion.api).post(f"/api/v1/payments/{payment_id}/review", json={"decision": decision})
+
+
+def lost_for_an_hour(companion: Companion, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """A charge whose answer was lost and that the gateway has no record of an hour later (kept for review)."""
+
+    def lost(self: SimulatorGateway, request: Any) -> Any:
+        raise Unavailable("The payment service did not answer")
+
+    first = ticket(companion, V1_TOTAL)
+    with monkeypatch.context() as patch:
+        patch.setattr(SimulatorGateway, "charge", lost)
+        Phone(companion, first["link_token"]).pay(1, APPROVES)
+    monkeypatch.setattr(SimulatorGateway, "forgets_on_restart", lambda self: False)
+    later = utcnow() + reconcile.ABANDONED_AFTER + timedelta(minutes=1)
+    reconcile.reconcile(companion.db, gateway_directory(companion.app.state), now=later)
+    return first
+
+
+def taken_quietly_with_a_disagreeing_report(companion: Companion) -> tuple[dict[str, Any], str]:
+    """The card was charged at the gateway (its webhook lost), and the one report that came disagrees."""
+    first = ticket(companion, V1_TOTAL)
+    Phone(companion, first["link_token"]).start_3ds(1)
+    [payment] = payments_of(companion, first["invoice_id"])
+    ref = payment.gateway_payment_id or ""
+    books = simulator(companion).ledger
+    with books.lock:
+        books.update(ref, status=ChargeStatus.SUCCEEDED, action={})  # the bank approved; no webhook told
+    deliver(companion, simulator_event(companion, first, payment_id=payment.id, ref=ref, amount=1))
+    eventually(lambda: events(companion, "payment.needs_review"))
+    return first, payment.id
+
+
+def test_a_payment_kept_for_review_is_listed_with_why(companion: Companion, monkeypatch: pytest.MonkeyPatch) -> None:
+    first = lost_for_an_hour(companion, monkeypatch)
+    [payment] = payments_of(companion, first["invoice_id"])
+    [listed] = kept(companion, first["ticket_id"])
+    assert listed["payment_id"] == payment.id and listed["ticket_id"] == first["ticket_id"]
+    assert listed["amount"] == V1_TOTAL and listed["status"] == "processing"
+    assert "may have been charged" in listed["reason"]
+    assert kept(companion, "another-ticket") == []
+
+
+def test_an_unknown_outcome_the_gateway_never_charged_is_dismissed_and_the_link_pays_again(
+    companion: Companion, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = lost_for_an_hour(companion, monkeypatch)
+    [payment] = payments_of(companion, first["invoice_id"])
+    refused = settle(companion, payment.id, "count")
+    assert refused.status_code == 409 and "does not confirm" in refused.json()["detail"]
+    assert settle(companion, payment.id, "refund").status_code == 409
+    answer = settle(companion, payment.id, "dismiss")
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["settled_as"] == "dismissed" and answer.json()["status"] == "failed"
+    [settled] = events(companion, "payment.review_settled")
+    assert settled["ticket_id"] == first["ticket_id"] and settled["data"]["decision"] == "dismiss"
+    assert kept(companion) == []
+    assert settle(companion, payment.id, "dismiss").status_code == 409  # settled once
+    page = companion.client(follow_redirects=False).get(f"/pay/{first['link_token']}")
+    assert page.status_code == 200 and 'name="sim_number"' in page.text  # no longer "Checking…"
+
+
+def test_money_the_gateway_took_is_counted_toward_the_invoice_not_dismissed(companion: Companion) -> None:
+    first, payment_id = taken_quietly_with_a_disagreeing_report(companion)
+    assert events(companion, "invoice.paid") == []
+    refused = settle(companion, payment_id, "dismiss")
+    assert refused.status_code == 409 and "was taken" in refused.json()["detail"]
+    answer = settle(companion, payment_id, "count")
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["status"] == "succeeded"
+    [paid] = events(companion, "invoice.paid")
+    assert paid["data"]["payment"]["id"] == payment_id and paid["data"]["balance_due"] == 0
+    [settled] = events(companion, "payment.review_settled")
+    assert settled["data"]["settled_as"] == "counted" and paid["id"] < settled["id"]
+    assert taken(companion, first["invoice_id"]) == V1_TOTAL
+
+
+def test_money_the_gateway_took_is_refunded_and_never_counted(companion: Companion) -> None:
+    first, payment_id = taken_quietly_with_a_disagreeing_report(companion)
+    answer = settle(companion, payment_id, "refund")
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["refunded_total"] == V1_TOTAL and answer.json()["status"] == "stale"
+    assert taken(companion, first["invoice_id"]) == 0  # the card got its money back
+    [given_back] = events(companion, "payment.refunded_stale")
+    assert given_back["data"]["reason"] == "review"
+    assert events(companion, "invoice.paid") == [] and events(companion, "invoice.partially_paid") == []
+    [settled] = events(companion, "payment.review_settled")
+    assert settled["data"]["settled_as"] == "refunded"
+
+
+def test_another_stores_terminal_cannot_see_or_settle_it(
+    companion: Companion, other_terminal: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = lost_for_an_hour(companion, monkeypatch)
+    [payment] = payments_of(companion, first["invoice_id"])
+    other = companion.client(headers=other_terminal.headers)
+    assert other.get("/api/v1/payments/review").json()["payments"] == []
+    assert settle(companion, payment.id, "dismiss", api=other).status_code == 404
+    assert [p["payment_id"] for p in kept(companion)] == [payment.id]
