@@ -137,3 +137,19 @@ def test_another_stores_terminal_cannot_see_or_settle_it(
     assert other.get("/api/v1/payments/review").json()["payments"] == []
     assert settle(companion, payment.id, "dismiss", api=other).status_code == 404
     assert [p["payment_id"] for p in kept(companion)] == [payment.id]
+
+
+def test_cash_taken_after_the_invoice_was_paid_online_is_kept_and_the_manager_keeps_it(companion: Companion) -> None:
+    from tests.companion.test_tenders import tender
+
+    first = ticket(companion, V1_TOTAL)
+    assert Phone(companion, first["link_token"]).pay(1, APPROVES).status_code == 303
+    cash = tender(first["ticket_id"], 2000, invoice_id=first["invoice_id"])
+    assert companion.api.post("/api/v1/tenders", json=cash).status_code == 200
+    [listed] = eventually(lambda: kept(companion, first["ticket_id"]))
+    assert "after the invoice was paid" in listed["reason"]
+    refused = settle(companion, listed["payment_id"], "dismiss")
+    assert refused.status_code == 409 and "refund it instead" in refused.json()["detail"]
+    answer = settle(companion, listed["payment_id"], "count")
+    assert answer.status_code == 200 and answer.json()["settled_as"] == "counted"
+    assert kept(companion) == []

@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import select
 
 from posdesk.companion.database import Database
-from posdesk.companion.events import append_event
+from posdesk.companion.events import append_invoice_event
 from posdesk.companion.models import Invoice as InvoiceRow
 from posdesk.companion.models import Payment, PaymentStatus, Store
 from posdesk.companion.payments import ledger, supersede
@@ -123,16 +123,19 @@ def settle(
         store = session.get(Store, store_id)
         assert store is not None
         keys = AttemptKeys(payment.id, payment.idempotency_key, payment.invoice_id, payment.kind, payment.gateway_payment_id)
-        counted = PaymentStatus(payment.status) in ledger.REFUNDABLE
-        kind = payment.gateway
-        try:
-            gateway = gateways.for_store(store)
-        except GatewayError as exc:
-            raise ReviewRefused(exc.message, 502) from None
+        if PaymentStatus(payment.status) in ledger.REFUNDABLE:
+            counted = True
+        else:
+            counted = False
+            kind = payment.gateway
+            try:
+                gateway = gateways.for_store(store)
+            except GatewayError as exc:
+                raise ReviewRefused(exc.message, 502) from None
+    if counted:  # money the ledger already counts (online or at the counter): keep it, or refund it
+        return _settle_counted(db, gateways, store_id, payment_id, decision)
     if gateway.kind != kind:
         raise ReviewRefused("This payment was taken by another gateway than the store's current one")
-    if counted:
-        return _settle_counted(db, gateways, store_id, payment_id, decision)
     found = _ask(gateway, keys)
     if decision is Decision.COUNT:
         return _count(db, payment_id, found)
@@ -208,7 +211,7 @@ def _settled(session: Any, payment: Payment, decision: Decision) -> dict[str, An
     payment.review = SETTLED_AS[decision]
     invoice = session.get(InvoiceRow, payment.invoice_id)
     assert invoice is not None
-    settled = {
+    settled: dict[str, Any] = {
         "payment_id": payment.id,
         "decision": decision.value,
         "settled_as": payment.review,
@@ -218,14 +221,7 @@ def _settled(session: Any, payment: Payment, decision: Decision) -> dict[str, An
         "refunded_total": payment.refunded_minor,
         "currency": payment.currency,
     }
-    append_event(
-        session,
-        payment.store_id,
-        EventType.PAYMENT_REVIEW_SETTLED,
-        invoice_id=invoice.id,
-        ticket_id=invoice.ticket_id,
-        data={"version": invoice.version, **settled},
-    )
+    append_invoice_event(session, invoice, EventType.PAYMENT_REVIEW_SETTLED, dict(settled))
     log.info("payment %s kept for review settled: %s", payment.id, payment.review)
     return settled
 
