@@ -69,7 +69,7 @@ def open_database(config: CompanionConfig) -> Database:
 def create_app(config: CompanionConfig) -> FastAPI:
     """Build the companion app for ``config`` (raises :class:`ConfigError` on unusable secrets)."""
     config = config.checked()
-    error_tracking.start()  # only with POSDESK_SENTRY_DSN set
+    error_tracking.start(config.sentry_dsn, config.sentry_environment)
     db = open_database(config)
     bus = EventBus()
     bus.watch(db.write_sessionmaker)

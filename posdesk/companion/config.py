@@ -13,6 +13,7 @@ webhooks or read gateway credentials.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -29,6 +30,17 @@ from posdesk.messaging.sms import TwilioSettings
 PLACEHOLDERS = {"", "changeme", "change-me", "secret", "placeholder", "xxx", "test"}
 MIN_SECRET_LENGTH = 32
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:8700"
+SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+@dataclass(frozen=True, slots=True)
+class UpdatePolicy:
+    """The POS versions the operator asks terminals to run (``GET /api/v1/updates`` signs it)."""
+
+    minimum: str | None = None  # terminals below it refuse to run
+    recommended: str | None = None  # terminals below it say an update is available
+    url: str = ""  # where the installer is
+    sha256: str = ""  # the installer's hash
 
 
 def default_database_url() -> str:
@@ -53,6 +65,9 @@ class CompanionConfig:
     email: SmtpSettings | None = field(default=None, repr=False)  # the Communicator's channels, when set
     sms: TwilioSettings | None = field(default=None, repr=False)
     message_limits: LimitPolicy = field(default_factory=LimitPolicy)
+    update_policy: UpdatePolicy = field(default_factory=UpdatePolicy)
+    sentry_dsn: str = field(default="", repr=False)  # error tracking, off when empty
+    sentry_environment: str = "production"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> CompanionConfig:
@@ -84,6 +99,9 @@ class CompanionConfig:
             if env.get(variable)
         }
         values["message_limits"] = LimitPolicy(**limits)
+        values["update_policy"] = _update_policy(env)
+        values["sentry_dsn"] = env.get("POSDESK_SENTRY_DSN", "").strip()
+        values["sentry_environment"] = env.get("POSDESK_SENTRY_ENVIRONMENT", "").strip() or "production"
         try:
             values["email"] = email_settings(env)
             values["sms"] = sms_settings(env)
@@ -132,3 +150,15 @@ def _url(env: Mapping[str, str], variable: str) -> str:
     if text and (urlsplit(text).scheme not in ("http", "https") or not urlsplit(text).hostname):
         raise ConfigError(f"{variable} must be an http:// or https:// address, not {text!r}")
     return text
+
+
+def _update_policy(env: Mapping[str, str]) -> UpdatePolicy:
+    sha256 = env.get("POSDESK_POS_UPDATE_SHA256", "").strip().lower()
+    if sha256 and not SHA256.match(sha256):
+        raise ConfigError(f"POSDESK_POS_UPDATE_SHA256 must be 64 hexadecimal digits, not {sha256!r}")
+    return UpdatePolicy(
+        minimum=env.get("POSDESK_POS_MINIMUM_VERSION", "").strip() or None,
+        recommended=env.get("POSDESK_POS_RECOMMENDED_VERSION", "").strip() or None,
+        url=_url(env, "POSDESK_POS_UPDATE_URL"),
+        sha256=sha256,
+    )

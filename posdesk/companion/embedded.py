@@ -21,7 +21,7 @@ import uvicorn
 
 from posdesk.companion.app import create_app
 from posdesk.companion.auth import new_pairing_code
-from posdesk.companion.config import CompanionConfig
+from posdesk.companion.config import CompanionConfig, UpdatePolicy
 from posdesk.companion.database import Database
 from posdesk.companion.models import Store
 from posdesk.companion.stores import create_store
@@ -95,8 +95,16 @@ def _demo_store(db: Database, state: dict[str, str]) -> tuple[str, str]:
         return store.id, new_pairing_code(session, store.id)
 
 
-def start_embedded(data_dir: Path, *, port: int = 0, public_host: str = "127.0.0.1") -> EmbeddedCompanion:
+def start_embedded(
+    data_dir: Path,
+    *,
+    port: int = 0,
+    public_host: str = "127.0.0.1",
+    update_policy: UpdatePolicy | None = None,
+) -> EmbeddedCompanion:
     """Start the demo companion on ``127.0.0.1:port`` (0: any free port) with its files in ``data_dir``.
+
+    ``update_policy``: the POS versions it asks terminals to run (the demo asks none).
 
     ``public_host`` other than 127.0.0.1 (the manager allowed demo links on the local network): it listens
     on every interface and its links name that host, so a phone on the same Wi-Fi can open them.
@@ -120,6 +128,7 @@ def start_embedded(data_dir: Path, *, port: int = 0, public_host: str = "127.0.0
         secret_key=state["secret_key"],
         simulator_webhook_secret=state["simulator_webhook_secret"],
         demo=True,
+        update_policy=update_policy or UpdatePolicy(),
     )
     try:
         app = create_app(config)

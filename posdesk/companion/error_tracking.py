@@ -11,8 +11,6 @@ token in a URL or a key in an error message never leaves. Needs the ``sentry`` e
 from __future__ import annotations
 
 import logging
-import os
-from collections.abc import Mapping
 from typing import Any
 
 from posdesk import __version__
@@ -40,10 +38,9 @@ def _before_send(event: dict[str, Any], _hint: dict[str, Any]) -> dict[str, Any]
     return scrubbed
 
 
-def start(env: Mapping[str, str] = os.environ) -> bool:
-    """Start sending errors when ``POSDESK_SENTRY_DSN`` is set; True when it does. Once per process."""
+def start(dsn: str, environment: str = "production") -> bool:
+    """Start sending errors when ``dsn`` (``POSDESK_SENTRY_DSN``) is set; True when it does. Once per process."""
     global _started_with
-    dsn = env.get("POSDESK_SENTRY_DSN", "").strip()
     if not dsn or dsn == _started_with:
         return bool(dsn)
     try:
@@ -57,7 +54,7 @@ def start(env: Mapping[str, str] = os.environ) -> bool:
     sentry_sdk.init(
         dsn=dsn,
         release=f"posdesk-companion@{__version__}",
-        environment=env.get("POSDESK_SENTRY_ENVIRONMENT", "").strip() or "production",
+        environment=environment,
         send_default_pii=False,
         # A frame's local variables hold link tokens (a route's ``token``), credentials and gateway
         # replies in plain form, where no pattern can find them: never sent.

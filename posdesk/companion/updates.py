@@ -3,7 +3,7 @@
 Every POS request says ``User-Agent: posdesk/<version>``; :func:`record_version` keeps it on the terminal
 (written only when it changes), so IT sees which terminals lag (``GET /api/v1/terminals``, :mod:`posdesk.companion.api.updates`).
 
-The policy (``GET /api/v1/updates``) comes from the companion's environment:
+The policy (``GET /api/v1/updates``) is the companion configuration's :class:`UpdatePolicy`, from:
 
 * ``POSDESK_POS_MINIMUM_VERSION``: terminals below it refuse to run, and say where the update is;
 * ``POSDESK_POS_RECOMMENDED_VERSION``: terminals below it show "an update is available";
@@ -19,20 +19,21 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import update
 
+from posdesk.companion.config import UpdatePolicy
 from posdesk.companion.database import Database
 from posdesk.companion.models import Terminal, utcnow
 
+__all__ = ["UpdatePolicy", "pos_version_of", "record_version", "signed_policy", "signing_key"]
+
 VERSION_IN_USER_AGENT = re.compile(r"\bposdesk/([0-9][0-9A-Za-z.+-]{0,38})")
-SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
 def pos_version_of(user_agent: str | None) -> str | None:
@@ -53,26 +54,6 @@ def record_version(db: Database, terminal: Terminal, user_agent: str | None) -> 
             .values(app_version=version, version_seen_at=utcnow())
         )
     terminal.app_version = version
-
-
-@dataclass(frozen=True, slots=True)
-class UpdatePolicy:
-    minimum: str | None = None
-    recommended: str | None = None
-    url: str = ""
-    sha256: str = ""
-
-    @classmethod
-    def from_env(cls, env: dict[str, str] | os._Environ[str] = os.environ) -> UpdatePolicy:
-        sha256 = env.get("POSDESK_POS_UPDATE_SHA256", "").strip().lower()
-        if sha256 and not SHA256.match(sha256):
-            raise ValueError("POSDESK_POS_UPDATE_SHA256 must be 64 hexadecimal digits")
-        return cls(
-            minimum=env.get("POSDESK_POS_MINIMUM_VERSION", "").strip() or None,
-            recommended=env.get("POSDESK_POS_RECOMMENDED_VERSION", "").strip() or None,
-            url=env.get("POSDESK_POS_UPDATE_URL", "").strip(),
-            sha256=sha256,
-        )
 
 
 def signing_key(secret_key: str) -> Ed25519PrivateKey:

@@ -34,6 +34,9 @@ def test_every_setting_is_read_from_the_environment(tmp_path: Path) -> None:
         "POSDESK_TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
         "POSDESK_TWILIO_AUTH_TOKEN": "t" * 32,
         "POSDESK_TWILIO_FROM": "+15550100",
+        "POSDESK_POS_RECOMMENDED_VERSION": "1.4.0",
+        "POSDESK_POS_UPDATE_URL": "https://downloads.example.com/posdesk-1.4.0.exe",
+        "POSDESK_SENTRY_DSN": "https://key@sentry.example.com/7",
     }
     config = CompanionConfig.from_env(env).checked()
 
@@ -48,9 +51,16 @@ def test_every_setting_is_read_from_the_environment(tmp_path: Path) -> None:
     assert (limits.per_client_per_hour, limits.per_store_per_minute, limits.per_store_per_day) == (2, 3, 4)
     assert config.email is not None and config.email.host == "smtp.example.com"
     assert config.sms is not None and config.sms.from_number == "+15550100"
+    policy = config.update_policy
+    assert (policy.minimum, policy.recommended, policy.url) == (
+        None,
+        "1.4.0",
+        "https://downloads.example.com/posdesk-1.4.0.exe",
+    )
+    assert (config.sentry_dsn, config.sentry_environment) == ("https://key@sentry.example.com/7", "production")
     setup = make_setup(config)  # the Communicator's channels come from the object, not the environment
     assert set(setup.channels) == {"email", "sms"}
-    assert STRONG not in repr(config) and "t" * 32 not in repr(config)
+    assert STRONG not in repr(config) and "t" * 32 not in repr(config) and "key@" not in repr(config)
 
 
 @pytest.mark.parametrize(
@@ -64,6 +74,8 @@ def test_every_setting_is_read_from_the_environment(tmp_path: Path) -> None:
         ("POSDESK_MESSAGES_PER_STORE_PER_DAY", "-5"),
         ("POSDESK_SMTP_SECURITY", "ssl3"),
         ("POSDESK_SMS_PROVIDER", "pigeon"),
+        ("POSDESK_POS_UPDATE_SHA256", "not-a-hash"),
+        ("POSDESK_POS_UPDATE_URL", "downloads.example.com/setup.exe"),
     ],
 )
 def test_a_bad_value_is_refused_with_its_variable_name(variable: str, value: str) -> None:

@@ -101,13 +101,16 @@ def sentry_server() -> Iterator[str]:
 
 
 FAILING_COMPANION = """
+import dataclasses
 import sys
 import httpx, sentry_sdk
 from posdesk.companion.app import create_app
 from posdesk.companion.config import CompanionConfig
 from tests.fakes.serve import serve_app
 
-app = create_app(CompanionConfig.for_demo(sys.argv[1], "https://pay.example.com"))
+demo = CompanionConfig.for_demo(sys.argv[1], "https://pay.example.com")
+# With the operator's POSDESK_SENTRY_DSN, read as the companion reads its environment.
+app = create_app(dataclasses.replace(demo, sentry_dsn=CompanionConfig.from_env().sentry_dsn))
 
 @app.get("/boom")
 def boom():

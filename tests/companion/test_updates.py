@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import base64
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
 import pytest
 
 from posdesk import __version__
+from posdesk.companion.config import CompanionConfig
 from posdesk.sync import updates as pos_updates
 from posdesk.sync.client import USER_AGENT
 from posdesk.sync.updates import Policy, UpdateRefused, Urgency, accept, fetch, notice_for, remembered
@@ -19,12 +21,19 @@ from tests.companion.conftest import Companion, add_store
 SHA = "ab" * 32
 
 
+POLICY_ENV = {
+    "POSDESK_POS_MINIMUM_VERSION": "0.0.9",
+    "POSDESK_POS_RECOMMENDED_VERSION": "99.1.0",
+    "POSDESK_POS_UPDATE_URL": "https://downloads.example.com/posdesk-99.1.0-setup.exe",
+    "POSDESK_POS_UPDATE_SHA256": SHA.upper(),
+}
+
+
 @pytest.fixture
-def policy_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("POSDESK_POS_MINIMUM_VERSION", "0.0.9")
-    monkeypatch.setenv("POSDESK_POS_RECOMMENDED_VERSION", "99.1.0")
-    monkeypatch.setenv("POSDESK_POS_UPDATE_URL", "https://downloads.example.com/posdesk-99.1.0-setup.exe")
-    monkeypatch.setenv("POSDESK_POS_UPDATE_SHA256", SHA)
+def policy_env(companion: Companion) -> None:
+    """The companion as restarted by an operator who set the update policy's variables."""
+    policy = CompanionConfig.from_env(POLICY_ENV).update_policy
+    companion.app.state.config = replace(companion.config, update_policy=policy)
 
 
 def terminals(companion: Companion) -> dict[str, dict[str, object]]:

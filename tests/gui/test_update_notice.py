@@ -3,11 +3,12 @@ store's minimum, at once and on later starts even without the companion."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from posdesk.companion.config import UpdatePolicy
 from posdesk.companion.embedded import EmbeddedCompanion, start_embedded
 from posdesk.gui import __main__ as pos_main
 from posdesk.gui.qt import QApplication, QLabel, QMessageBox, QTimer
@@ -21,11 +22,17 @@ main_in_process = in_process.main_in_process  # a fixture: main() run in this pr
 
 
 @pytest.fixture
-def companion(tmp_path: Path) -> Iterator[tuple[EmbeddedCompanion, str]]:
-    running = start_embedded(tmp_path / "companion")
-    try:
-        yield running, pair(running.url, running.pairing_code, "Front desk").credential
-    finally:
+def start_companion(tmp_path: Path) -> Iterator[Callable[[UpdatePolicy], tuple[EmbeddedCompanion, str]]]:
+    """Starts a companion whose operator set ``policy``, and pairs a terminal with it."""
+    started: list[EmbeddedCompanion] = []
+
+    def start(policy: UpdatePolicy) -> tuple[EmbeddedCompanion, str]:
+        running = start_embedded(tmp_path / "companion", update_policy=policy)
+        started.append(running)
+        return running, pair(running.url, running.pairing_code, "Front desk").credential
+
+    yield start
+    for running in started:
         running.stop()
 
 
@@ -53,10 +60,11 @@ def watch(pos: Pos, companion: tuple[EmbeddedCompanion, str], data_dir: Path, qt
 
 
 def test_a_recommended_version_shows_a_notice_in_the_status_bar(
-    qtbot, pos: Pos, companion, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    qtbot, pos: Pos, start_companion, tmp_path: Path
 ) -> None:
-    monkeypatch.setenv("POSDESK_POS_RECOMMENDED_VERSION", "99.0.0")
-    monkeypatch.setenv("POSDESK_POS_UPDATE_URL", "https://downloads.example.com/posdesk-99.0.0.pkg")
+    companion = start_companion(
+        UpdatePolicy(recommended="99.0.0", url="https://downloads.example.com/posdesk-99.0.0.pkg")
+    )
     watch(pos, companion, tmp_path, qtbot)
     window = pos.window
     label = window.findChild(QLabel, "updateNotice")
@@ -69,10 +77,10 @@ def test_a_recommended_version_shows_a_notice_in_the_status_bar(
 
 
 def test_below_the_minimum_the_pos_says_so_and_closes_then_refuses_to_start(
-    qtbot, pos: Pos, companion, main_in_process: Path, monkeypatch: pytest.MonkeyPatch, capsys
+    qtbot, pos: Pos, start_companion, main_in_process: Path, capsys
 ) -> None:
     tmp_path = main_in_process
-    monkeypatch.setenv("POSDESK_POS_MINIMUM_VERSION", "99.0.0")
+    companion = start_companion(UpdatePolicy(minimum="99.0.0"))
     seen: list[str] = []
     timer = close_boxes(seen)
     watcher = watch(pos, companion, tmp_path, qtbot)

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from posdesk.companion.deps import ConfigDep, DbDep, TerminalDep
 from posdesk.companion.models import Terminal
-from posdesk.companion.updates import UpdatePolicy, signed_policy
+from posdesk.companion.updates import signed_policy
 
 router = APIRouter(tags=["updates"])
 
@@ -17,7 +17,7 @@ router = APIRouter(tags=["updates"])
 @router.get("/updates")
 def get_update_policy(terminal: TerminalDep, config: ConfigDep) -> dict[str, str]:
     """The signed minimum and recommended POS versions, with the installer's URL and SHA-256."""
-    return signed_policy(UpdatePolicy.from_env(), config.secret_key, terminal.store_id)
+    return signed_policy(config.update_policy, config.secret_key, terminal.store_id)
 
 
 @router.get("/terminals")
