@@ -9,6 +9,8 @@ proxy the two differ.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Mapping
+from typing import TypeVar
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
@@ -26,6 +28,7 @@ from posdesk.messaging.sms import SIGNATURE_HEADER, SmsProvider, parse_inbound, 
 router = APIRouter(include_in_schema=False)
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 
 
@@ -34,7 +37,11 @@ def _public_url(request: Request, setup: MessagingSetup) -> str:
     return setup.public_url + request.url.path + (f"?{query}" if query else "")
 
 
-async def _verified_form(request: Request) -> tuple[MessagingSetup, dict[str, object]] | Response:
+async def _verified(
+    request: Request, parse: Callable[[Mapping[str, object]], T], missing: str
+) -> tuple[MessagingSetup, T] | Response:
+    """The setup and what ``parse`` reads of the request's form, once its signature verified; else the
+    answer to give (404 without SMS, 400 for a bad signature or a form ``parse`` refuses)."""
     setup: MessagingSetup = request.app.state.messaging
     sms = setup.channel("sms")
     if not isinstance(sms, SmsProvider):
@@ -43,20 +50,19 @@ async def _verified_form(request: Request) -> tuple[MessagingSetup, dict[str, ob
     if not sms.verify_request(_public_url(request, setup), form, request.headers.get(SIGNATURE_HEADER)):
         log.warning("Twilio request to %s refused: bad signature", request.url.path)
         return JSONResponse({"detail": "The request signature did not verify"}, status_code=400)
-    return setup, {key: value for key, value in form.multi_items()}
+    try:
+        return setup, parse({key: value for key, value in form.multi_items()})
+    except ValueError:
+        return JSONResponse({"detail": missing}, status_code=400)
 
 
 @router.post(STATUS_CALLBACK_PATH)
 async def status_callback(request: Request) -> Response:
     """A message's new delivery state (queued, sent, delivered, undelivered, failed)."""
-    verified = await _verified_form(request)
+    verified = await _verified(request, parse_status_callback, "MessageSid is missing")
     if isinstance(verified, Response):
         return verified
-    _setup, form = verified
-    try:
-        update = parse_status_callback(form)
-    except ValueError:
-        return JSONResponse({"detail": "MessageSid is missing"}, status_code=400)
+    _setup, update = verified
     if update is not None:
         applied = await apply_delivery_update_soon(request.app.state.db, update)
         if applied is None:
@@ -67,14 +73,10 @@ async def status_callback(request: Request) -> Response:
 @router.post(INBOUND_PATH)
 async def inbound(request: Request) -> Response:
     """A client texted the store's number: STOP withdraws SMS consent, START gives it back."""
-    verified = await _verified_form(request)
+    verified = await _verified(request, parse_inbound, "MessageSid or From is missing")
     if isinstance(verified, Response):
         return verified
-    setup, form = verified
-    try:
-        message = parse_inbound(form)
-    except ValueError:
-        return JSONResponse({"detail": "MessageSid or From is missing"}, status_code=400)
+    setup, message = verified
     await run_in_threadpool(record_inbound, request.app.state.db, message, setup)
     # Twilio answers STOP/START itself; we reply nothing.
     return Response(EMPTY_TWIML, media_type="text/xml")
