@@ -14,8 +14,8 @@ from posdesk.gui.qt import (
     QVBoxLayout,
     QWidget,
     Signal,
+    message_label,
     name,
-    plain_label,
 )
 
 
@@ -43,8 +43,7 @@ class ClientFormDialog(QDialog):
         self.email_consent = name(
             QCheckBox("Agrees to receive email"), "emailConsentCheckBox", "Email consent"
         )
-        self.error = name(plain_label(), "errorMessage", "Form message")
-        self.error.setWordWrap(True)
+        self.error = message_label("Form message")
         form = QFormLayout()
         form.addRow("First name *", self.first_name)
         form.addRow("Last name", self.last_name)

@@ -6,6 +6,7 @@ test can check that nothing outside ``posdesk.gui`` pulls Qt in.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TypeVar
 
 from PySide6.QtCore import (
@@ -198,3 +199,19 @@ def plain_label(text: str = "", parent: QWidget | None = None) -> QLabel:
     label.setTextFormat(Qt.TextFormat.PlainText)
     label.setText(text)
     return label
+
+
+def message_label(accessible: str) -> QLabel:
+    """Where a dialog or panel says what went wrong (objectName ``errorMessage``, plain text, wrapped)."""
+    label = name(plain_label(), "errorMessage", accessible)
+    label.setWordWrap(True)
+    return label
+
+
+def cancel_or(dialog: QDialog, button: QPushButton, on_click: Callable[[], object]) -> QDialogButtonBox:
+    """Cancel beside ``button``, the dialog's one action: ``on_click`` runs on it, Cancel rejects."""
+    buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
+    buttons.addButton(button, QDialogButtonBox.ButtonRole.AcceptRole)
+    button.clicked.connect(on_click)
+    buttons.rejected.connect(dialog.reject)
+    return buttons

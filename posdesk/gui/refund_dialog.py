@@ -9,13 +9,14 @@ from posdesk.gui.context import PosContext
 from posdesk.gui.operations import CollectionOp, OpChanges, QueryOp
 from posdesk.gui.qt import (
     QDialog,
-    QDialogButtonBox,
     QFormLayout,
     QLineEdit,
     QPushButton,
     QVBoxLayout,
     QWidget,
     Signal,
+    cancel_or,
+    message_label,
     name,
     plain_label,
 )
@@ -68,15 +69,10 @@ class RefundDialog(QDialog):
         self.hint = name(plain_label(f"Up to {left.format(ctx.locale)} can be refunded."), "refundHint")
         self.hint.setObjectName("hint")
         layout.addWidget(self.hint)
-        self.error = name(plain_label(), "errorMessage", "Refund message")
-        self.error.setWordWrap(True)
+        self.error = message_label("Refund message")
         layout.addWidget(self.error)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
         self.confirm = name(QPushButton("Refund"), "confirmRefundButton", "Confirm refund")
-        buttons.addButton(self.confirm, QDialogButtonBox.ButtonRole.AcceptRole)
-        self.confirm.clicked.connect(self.submit)
-        buttons.rejected.connect(self.reject)
-        layout.addWidget(buttons)
+        layout.addWidget(cancel_or(self, self.confirm, self.submit))
 
     def amount_entered(self) -> Money:
         """The whole refund: the amount and the tip entered (an empty field is zero)."""

@@ -29,8 +29,8 @@ from posdesk.gui.qt import (
     QTabWidget,
     QVBoxLayout,
     QWidget,
+    message_label,
     name,
-    plain_label,
 )
 from posdesk.gui.settings_tabs import SettingsTabs, level_labels
 from posdesk.pos.settings_form import (
@@ -73,8 +73,7 @@ class SettingsDialog(SettingsTabs):
         layout.addWidget(self.tabs)
         for form in self.tabs.findChildren(QFormLayout):
             level_labels(form)
-        self.error = name(plain_label(), "errorMessage", "Settings message")
-        self.error.setWordWrap(True)
+        self.error = message_label("Settings message")
         layout.addWidget(self.error)
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel

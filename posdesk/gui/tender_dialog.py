@@ -10,7 +10,6 @@ from posdesk.gui.operations import CollectionOp, OpChanges
 from posdesk.gui.qt import (
     QComboBox,
     QDialog,
-    QDialogButtonBox,
     QFormLayout,
     QLabel,
     QLineEdit,
@@ -18,6 +17,8 @@ from posdesk.gui.qt import (
     QVBoxLayout,
     QWidget,
     Signal,
+    cancel_or,
+    message_label,
     name,
     plain_label,
 )
@@ -72,16 +73,11 @@ class TenderDialog(QDialog):
         self.surcharge = name(plain_label(), "tenderSurchargeLabel", "Card surcharge")
         self.surcharge.setObjectName("tenderSurchargeLabel")
         layout.addWidget(self.surcharge)
-        self.error = name(plain_label(), "errorMessage", "Payment message")
-        self.error.setWordWrap(True)
+        self.error = message_label("Payment message")
         layout.addWidget(self.error)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
         self.record_button = name(QPushButton("Record payment"), "recordTenderButton", "Record payment")
         self.record_button.setDefault(True)
-        buttons.addButton(self.record_button, QDialogButtonBox.ButtonRole.AcceptRole)
-        self.record_button.clicked.connect(self.record)
-        buttons.rejected.connect(self.reject)
-        layout.addWidget(buttons)
+        layout.addWidget(cancel_or(self, self.record_button, self.record))
         self.method.currentIndexChanged.connect(self._on_method)
         self.amount.textChanged.connect(self._show_change)
         self._on_method()

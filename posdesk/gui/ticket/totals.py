@@ -21,6 +21,7 @@ from posdesk.gui.qt import (
     QVBoxLayout,
     QWidget,
     Signal,
+    message_label,
     name,
     plain_label,
 )
@@ -72,8 +73,7 @@ class TotalsPanel(QWidget):
         promo.addLayout(promo_row)
         self.promo_codes_label = name(plain_label(), "promoCodesLabel", "Promo codes on ticket")
         promo.addWidget(self.promo_codes_label)
-        self.error = name(plain_label(), "errorMessage", "Ticket message")
-        self.error.setWordWrap(True)
+        self.error = message_label("Ticket message")
         promo.addWidget(self.error)
         promo.addStretch(1)
         bottom.addLayout(promo, 1)
