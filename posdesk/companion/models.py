@@ -268,6 +268,19 @@ class Tender(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class TipSplit(Base):
+    """A manager's split of one payment's tip (online or counter) among providers."""
+
+    __tablename__ = "tip_splits"
+
+    payment_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    store_id: Mapped[str] = mapped_column(ForeignKey("stores.id"), index=True)
+    ticket_id: Mapped[str] = mapped_column(String(64))
+    currency: Mapped[str] = mapped_column(String(3))
+    shares: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)  # {provider: minor}
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
 class WebhookEvent(Base):
     """A gateway event, stored once by the gateway's event id before it is applied."""
 

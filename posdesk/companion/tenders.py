@@ -166,8 +166,15 @@ def ledger_payment(session: Session, tender_id: str) -> Payment | None:
     return ledger.lock_payment(session, found) if found is not None else None
 
 
-def refund_tender(session: Session, store_id: str, tender_id: str, refunded_total: int) -> Tender:
-    """Raise a tender's refunded total to ``refunded_total`` (a lower total changes nothing)."""
+def refund_tender(
+    session: Session,
+    store_id: str,
+    tender_id: str,
+    refunded_total: int,
+    refunded_tip_total: int | None = None,
+) -> Tender:
+    """Raise a tender's refunded total to ``refunded_total`` (a lower total changes nothing); the
+    terminal's ``refunded_tip_total`` (what of it was tip) goes to the other terminals with the event."""
     tender = session.get(Tender, tender_id, with_for_update=True)
     if tender is None or tender.store_id != store_id:
         raise TenderRefused("No such tender", 404)
@@ -185,6 +192,11 @@ def refund_tender(session: Session, store_id: str, tender_id: str, refunded_tota
             EventType.PAYMENT_REFUNDED,
             invoice_id=tender.invoice_id,
             ticket_id=tender.ticket_id,
-            data={"payment_id": tender.id, "amount": refunded_total, "refunded_total": refunded_total},
+            data={"payment_id": tender.id, "amount": refunded_total, "refunded_total": refunded_total}
+            | (
+                {}
+                if refunded_tip_total is None
+                else {"refunded_tip_total": min(refunded_tip_total, tender.tip_minor)}
+            ),
         )
     return tender

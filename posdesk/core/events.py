@@ -24,6 +24,7 @@ class EventType(enum.StrEnum):
     PAYMENT_REVIEW_SETTLED = "payment.review_settled"
     TIP_ADDED = "tip.added"  # a tip charged after payment, from the confirmation page
     TENDER_RECORDED = "tender.recorded"  # money taken at a terminal's counter (cash, counter card...)
+    TIP_SPLIT = "tip.split"  # a manager's split of a payment's tip among providers
     LINK_EXPIRED = "link.expired"
     LINK_REVOKED = "link.revoked"
     MESSAGE_STATUS = "message.status"  # Communicator delivery state changed

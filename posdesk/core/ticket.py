@@ -153,8 +153,27 @@ class PaymentMethod(enum.StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class Refund:
+    """One refund of a payment: when it was made, and how much of it came off the amount and the tip."""
+
+    at: datetime
+    amount: Money
+    tip: Money
+
+    @property
+    def total(self) -> Money:
+        return self.amount + self.tip
+
+
+@dataclass(frozen=True, slots=True)
 class Payment:
-    """Money received for a ticket. ``amount`` goes to the balance; ``tip`` is on top of it."""
+    """Money received for a ticket. ``amount`` goes to the balance; ``tip`` is on top of it.
+
+    ``refunded`` is all that was refunded of it (amount and tip), ``refunded_tip`` the part of that
+    which was tip, and ``refunds`` each refund with its time (the day summary counts a refund on the
+    day it was made). ``tip_split`` is a manager's split of the tip among providers, in their order;
+    None: the default split (:mod:`posdesk.core.tip_split`).
+    """
 
     id: str
     amount: Money
@@ -165,12 +184,56 @@ class Payment:
     card_brand: str = ""
     card_last4: str = ""
     refunded: Money | None = None
+    refunded_tip: Money | None = None
+    refunds: tuple[Refund, ...] = ()
+    tip_split: tuple[tuple[str, Money], ...] | None = None
 
     def __post_init__(self) -> None:
         if self.amount.is_negative() or self.tip.is_negative():
             raise ValueError("payments and tips cannot be negative")
         if self.amount.currency != self.tip.currency:
             raise ValueError("payment and tip currencies differ")
+
+    @property
+    def refunded_total(self) -> Money:
+        return self.refunded if self.refunded is not None else Money.zero(self.amount.currency)
+
+    @property
+    def refunded_of_tip(self) -> Money:
+        """The part of the refunded total that was tip (not recorded: what is beyond the amount)."""
+        if self.refunded_tip is not None:
+            return self.refunded_tip
+        return (self.refunded_total - self.amount).max(Money.zero(self.amount.currency))
+
+    @property
+    def refunded_of_amount(self) -> Money:
+        return self.refunded_total - self.refunded_of_tip
+
+    def with_refund(self, refunded_total: Money, tip_total: Money | None, at: datetime) -> Payment:
+        """This payment after a refund that brought its refunded total to ``refunded_total``, of which
+        ``tip_total`` is tip (None: not said, as in a report from the gateway; then the refund comes off
+        the amount first and the tip last). A total not above the one recorded changes nothing."""
+        if refunded_total > self.amount + self.tip:
+            raise ValueError("cannot refund more than was paid")
+        more = refunded_total - self.refunded_total
+        if not more.is_positive():
+            return self
+        amount_left = self.amount - self.refunded_of_amount
+        if tip_total is None:
+            of_tip = (more - amount_left).max(Money.zero(more.currency))
+        else:
+            of_tip = (tip_total - self.refunded_of_tip).max(Money.zero(more.currency)).min(more)
+        of_tip = of_tip.min(self.tip - self.refunded_of_tip)
+        of_amount = more - of_tip
+        if of_amount > amount_left:  # the tip said is less than the refund needs: the rest is tip
+            of_tip, of_amount = of_tip + (of_amount - amount_left), amount_left
+        refund = Refund(at, of_amount, of_tip)
+        return replace(
+            self,
+            refunded=refunded_total,
+            refunded_tip=self.refunded_of_tip + of_tip,
+            refunds=(*self.refunds, refund),
+        )
 
 
 def new_id() -> str:
@@ -329,15 +392,35 @@ class Ticket:
         self.revision += 1
         self.updated_at = utcnow()
 
-    def record_refund(self, payment_id: str, refunded_total: Money) -> None:
-        """Note how much of a payment has been refunded in all (a manager's refund, possibly partial)."""
+    def record_refund(
+        self,
+        payment_id: str,
+        refunded_total: Money,
+        *,
+        tip_total: Money | None = None,
+        at: datetime | None = None,
+    ) -> None:
+        """Note how much of a payment has been refunded in all (a manager's refund, possibly partial),
+        of which ``tip_total`` was tip, the latest refund made ``at`` (see :meth:`Payment.with_refund`)."""
         for index, payment in enumerate(self.payments):
             if payment.id == payment_id or payment.reference == payment_id:
-                if refunded_total > payment.amount + payment.tip:
-                    raise ValueError("cannot refund more than was paid")
-                self.payments[index] = replace(payment, refunded=refunded_total)
-                self.revision += 1
-                self.updated_at = utcnow()
+                after = payment.with_refund(refunded_total, tip_total, at or utcnow())
+                if after != payment:
+                    self.payments[index] = after
+                    self.revision += 1
+                    self.updated_at = utcnow()
+                return
+        raise KeyError(payment_id)
+
+    def split_tip(self, payment_id: str, shares: tuple[tuple[str, Money], ...] | None) -> None:
+        """A manager's split of a payment's tip (None: back to the default split). The caller checks it
+        adds up (:func:`posdesk.core.tip_split.check_manual_split`)."""
+        for index, payment in enumerate(self.payments):
+            if payment.id == payment_id:
+                if payment.tip_split != shares:
+                    self.payments[index] = replace(payment, tip_split=shares)
+                    self.revision += 1
+                    self.updated_at = utcnow()
                 return
         raise KeyError(payment_id)
 

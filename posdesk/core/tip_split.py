@@ -53,3 +53,19 @@ def check_manual_split(tip: Money, shares: Mapping[str, Money]) -> None:
         total = total + share
     if total != tip:
         raise ValueError(f"The shares add up to {total.format()}, the tips are {tip.format()}")
+
+
+def payment_split(
+    tip: Money, saved: Sequence[tuple[str, Money]] | None, bases: Mapping[str, Money]
+) -> dict[str, Money]:
+    """A payment's tip by provider: the manager's saved split when there is one that adds up to the
+    tip, else the default split of :func:`split_tip`."""
+    if saved is not None:
+        shares = dict(saved)
+        try:
+            check_manual_split(tip, shares)
+        except ValueError:
+            pass  # the tip changed since the split was saved: the default applies again
+        else:
+            return {name: share for name, share in shares.items() if not share.is_zero()}
+    return split_tip(tip, bases)

@@ -41,7 +41,6 @@ if TYPE_CHECKING:  # imported when first opened (start-up does without it and th
     from posdesk.gui.refund_dialog import RefundDialog
     from posdesk.gui.send_invoice_dialog import SendInvoiceDialog
     from posdesk.gui.tender_dialog import TenderDialog
-    from posdesk.pos.reminders import SentReminder
     from posdesk.pos.tenders import TenderOutcome
     from posdesk.sync.invoice_links import SentLink
 
@@ -222,6 +221,7 @@ class MainWindow(QMainWindow):
         self.ticket_view.send_invoice_requested.connect(self.open_send_invoice)
         self.ticket_view.take_payment_requested.connect(self.open_take_payment)
         self.ticket_view.refund_requested.connect(self.open_refund)
+        self.ticket_view.totals_panel.tip_split_requested.connect(self.open_tip_split)
         self.tickets_panel.open_requested.connect(self.open_ticket)
         self.tickets_panel.remind_requested.connect(self.remind)
         self.tickets_panel.reissue_requested.connect(self.reissue_link)
@@ -307,24 +307,11 @@ class MainWindow(QMainWindow):
 
     def remind(self, ticket_id: str) -> None:
         """One click: the payment reminder with the link goes to the client now (consent respected)."""
-        summary, panel = self.tickets_panel.summaries.get(ticket_id), self.tickets_panel
-        if summary is None:
-            return
-        ctx, link = self.ctx, self.ctx.backend.link_url(ticket_id, self.ctx.connection.url)
-        panel.remind_result.setText("Sending the reminder…")
+        from posdesk.gui.reminder import send_reminder
 
-        def sent_reminder(sent: SentReminder) -> None:
-            panel.remind_result.setText(sent.words())
-            ctx.wake_sync()
-
-        CollectionOp(
-            "send reminder",
-            lambda: ctx.backend.send_reminder(ticket_id, link=link, amount=summary.balance_due,
-                                              business=ctx.settings.business_name, locale=ctx.locale),
-            changes=OpChanges(messages=True),
-        ).success(sent_reminder).failure(lambda error: panel.remind_result.setText(str(error))).run_in_background(
-            ctx
-        )  # fmt: skip
+        summary = self.tickets_panel.summaries.get(ticket_id)
+        if summary is not None:
+            send_reminder(self.ctx, summary, self.tickets_panel.remind_result)
 
     def reissue_link(self, ticket_id: str) -> None:
         """One click: a fresh link for the current balance, uploaded through the outbox and copied."""
@@ -397,6 +384,11 @@ class MainWindow(QMainWindow):
             return dialog
 
         with_manager_pin(self.ctx, self, refund_dialog, purpose="refunds")
+
+    def open_tip_split(self, payment_id: str) -> None:
+        from posdesk.gui.tip_split_dialog import open_tip_split
+
+        open_tip_split(self, payment_id)
 
     def _on_refunded(self, dialog: RefundDialog, ticket: Ticket) -> None:
         self.ticket_view.adopt_saved(ticket, self.ctx.backend.invoice_info(ticket.id))

@@ -50,6 +50,7 @@ class RefundDialog(QDialog):
         self.ticket = ticket
         self.payment = payment
         self.busy = False
+        self.tip_entered = Money.zero(payment.amount.currency)
         self.note = ""  # what the cashier is told once the dialog closes
         left = refundable(payment)
         amount_left, tip_left = refundable_parts(payment)
@@ -86,6 +87,7 @@ class RefundDialog(QDialog):
             )
         except MoneyFormatError as exc:
             raise RefundError(str(exc)) from None
+        self.tip_entered = tip
         return refund_of(self.payment, amount, tip)
 
     def submit(self) -> None:
@@ -93,6 +95,7 @@ class RefundDialog(QDialog):
             return
         try:
             amount = self.amount_entered()
+            tip = self.tip_entered
         except RefundError as exc:
             self.error.setText(str(exc))
             return
@@ -100,7 +103,7 @@ class RefundDialog(QDialog):
         if not is_online(self.payment):
             self._write(
                 "refund at the counter",
-                lambda b: b.refund_at_counter(self.ticket.id, self.payment, amount),
+                lambda b: b.refund_at_counter(self.ticket.id, self.payment, amount, tip),
                 amount,
             )
             self.note = f"Refunded {amount.format(self.ctx.locale)} at the counter"
@@ -111,13 +114,18 @@ class RefundDialog(QDialog):
             return
         url, vault, payment = connection.url, self.ctx.vault, self.payment
         QueryOp("refund online", lambda: refund_online(url, vault.load(url) or "", payment, amount)).success(
-            lambda total: self._on_refunded_online(amount, total)
+            lambda total: self._on_refunded_online(amount, total, tip)
         ).failure(lambda error: self._on_online_failed(amount, error)).run_in_background(self.ctx)
 
-    def _on_refunded_online(self, amount: Money, total: Money) -> None:
+    def _on_refunded_online(self, amount: Money, total: Money, tip: Money) -> None:
         self.note = f"Refunded {amount.format(self.ctx.locale)} to the client's card"
         ticket_id, payment_id = self.ticket.id, self.payment.id
-        self._write("record refund", lambda b: b.record_refunded_total(ticket_id, payment_id, total), amount)
+        tip_total = self.payment.refunded_of_tip + tip
+        self._write(
+            "record refund",
+            lambda b: b.record_refunded_total(ticket_id, payment_id, total, tip_total),
+            amount,
+        )
 
     def _on_online_failed(self, amount: Money, error: Exception) -> None:
         from posdesk.sync.client import CompanionUnavailable

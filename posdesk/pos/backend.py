@@ -284,20 +284,24 @@ class PosBackend:
         with self.db.reading() as session:
             return gift_card_balance(session, code)
 
-    def refund_at_counter(self, ticket_id: str, payment: Payment, amount: Money) -> Ticket:
+    def refund_at_counter(
+        self, ticket_id: str, payment: Payment, amount: Money, tip: Money | None = None
+    ) -> Ticket:
         from posdesk.pos.refunds import refund_at_counter
 
-        return refund_at_counter(self.db, ticket_id, payment, amount)
+        return refund_at_counter(self.db, ticket_id, payment, amount, tip)
 
     def queue_online_refund(self, payment: Payment, amount: Money) -> None:
         from posdesk.pos.refunds import queue_online_refund
 
         queue_online_refund(self.db, payment, amount)
 
-    def record_refunded_total(self, ticket_id: str, payment_id: str, total: Money) -> Ticket:
+    def record_refunded_total(
+        self, ticket_id: str, payment_id: str, total: Money, tip_total: Money | None = None
+    ) -> Ticket:
         from posdesk.pos.refunds import record_refunded_total
 
-        return record_refunded_total(self.db, ticket_id, payment_id, total)
+        return record_refunded_total(self.db, ticket_id, payment_id, total, tip_total)
 
     def queue_refund_receipt(
         self, ticket_id: str, payment: Payment, amount: Money, business: str, method: str, locale: str
@@ -322,6 +326,14 @@ class PosBackend:
             self.db, ticket_id, amount_requested=None, companion_url=companion_url, settings=settings
         )
         return sent, self.invoice_info(ticket_id)
+
+    def save_tip_split(
+        self, ticket_id: str, payment_id: str, shares: dict[str, Money] | None, locale: str = "en_US"
+    ) -> Ticket:
+        """A manager's tip split saved on the payment and queued for the companion (see pos.tip_splits)."""
+        from posdesk.pos.tip_splits import save_tip_split
+
+        return save_tip_split(self.db, ticket_id, payment_id, shares, locale)
 
     def send_reminder(self, ticket_id: str, **reminder: Any) -> SentReminder:
         """The payment reminder queued for the ticket's client now (see :mod:`posdesk.pos.reminders`)."""

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from posdesk.core.day_summary import DaySummary
 from posdesk.core.money import Money
 from posdesk.core.pricing import price_ticket
-from posdesk.core.tip_split import provider_bases, split_tip
+from posdesk.core.tip_split import payment_split, provider_bases
 from posdesk.pos.tenders import LIVE_LINK
 
 if TYPE_CHECKING:
@@ -45,15 +45,21 @@ def local_day_summary(
                 ticket, promotions=promotions, surcharge_rate=settings.surcharge_rate, per_tender=True
             )
             for payment in ticket.payments:
-                if not start <= payment.received_at < end:
+                # A refund counts on the day it was made, whatever day the payment was taken.
+                for refund in payment.refunds:
+                    if start <= refund.at < end:
+                        refunds = refunds + refund.total
+                taken_today = start <= payment.received_at < end
+                if taken_today and not payment.refunds and payment.refunded is not None:
+                    refunds = refunds + payment.refunded  # recorded before refunds kept their day
+                if not taken_today:
                     continue
                 method = payment.method.value
                 tenders[method] = tenders.get(method, zero) + payment.amount
                 tips = tips + payment.tip
-                if payment.refunded is not None:
-                    refunds = refunds + payment.refunded
                 if payment.tip.is_positive():
-                    for name, share in split_tip(payment.tip, provider_bases(ticket.lines, priced)).items():
+                    bases = provider_bases(ticket.lines, priced)
+                    for name, share in payment_split(payment.tip, payment.tip_split, bases).items():
                         by_provider[name] = by_provider.get(name, zero) + share
             if not ticket.is_closed and priced.balance_due.is_positive() and ticket.number:
                 open_tickets += 1

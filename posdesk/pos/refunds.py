@@ -34,7 +34,7 @@ class RefundError(ValueError):
 
 
 def refunded(payment: Payment) -> Money:
-    return payment.refunded if payment.refunded is not None else Money.zero(payment.amount.currency)
+    return payment.refunded_total
 
 
 def refundable(payment: Payment) -> Money:
@@ -43,21 +43,22 @@ def refundable(payment: Payment) -> Money:
 
 
 def refundable_parts(payment: Payment) -> tuple[Money, Money]:
-    """What is left to refund of the amount and of the tip. A payment keeps one refunded total, so a
-    past refund counts against the amount first and the tip last: the tip went to the provider, and
-    a refund of part of a service is far more common than a refund of the tip alone."""
-    zero = Money.zero(payment.amount.currency)
-    amount_left = (payment.amount - refunded(payment)).max(zero)
-    return amount_left, refundable(payment) - amount_left
+    """What is left to refund of the amount and of the tip. The payment keeps the two apart (a tip
+    refunded alone leaves the whole amount refundable); a refund reported by the gateway without its
+    parts counts against the amount first and the tip last (:meth:`Payment.with_refund`)."""
+    return payment.amount - payment.refunded_of_amount, payment.tip - payment.refunded_of_tip
 
 
 def refund_of(payment: Payment, amount: Money, tip: Money) -> Money:
     """One refund of ``amount`` off the payment and ``tip`` off its tip; the total to give back.
-    Raises :class:`RefundError` when either part is negative or the whole is more than is left."""
+    Raises :class:`RefundError` when either part is negative or more than is left of it."""
     if amount.is_negative() or tip.is_negative():
         raise RefundError("A refund cannot be negative")
-    if tip > payment.tip:
-        raise RefundError(f"The tip refund is at most the tip, {payment.tip.format()}")
+    amount_left, tip_left = refundable_parts(payment)
+    if tip > tip_left:
+        raise RefundError(f"The tip refund is at most {tip_left.format()} (what is left of the tip)")
+    if amount > amount_left:
+        raise RefundError(f"The refund of the amount is at most {amount_left.format()} (what is left of it)")
     whole = amount + tip
     check_refund(payment, whole)
     return whole
@@ -75,8 +76,11 @@ def is_online(payment: Payment) -> bool:
     return payment.method is PaymentMethod.ONLINE_CARD
 
 
-def record_refunded_total(db: Database, ticket_id: str, payment_id: str, total: Money) -> Ticket:
-    """Note a payment's refunded total on the ticket (it only moves forward)."""
+def record_refunded_total(
+    db: Database, ticket_id: str, payment_id: str, total: Money, tip_total: Money | None = None
+) -> Ticket:
+    """Note a payment's refunded total (of which ``tip_total`` is tip) on the ticket; it only moves
+    forward."""
     from posdesk.store import TicketRepository
 
     with db.session() as session:
@@ -89,23 +93,31 @@ def record_refunded_total(db: Database, ticket_id: str, payment_id: str, total: 
             raise RefundError("The payment is not on this ticket")
         if total > refunded(payment):
             base = ticket.revision
-            ticket.record_refund(payment_id, total)
+            ticket.record_refund(payment_id, total, tip_total=tip_total)
             tickets.save(ticket, base_revision=base)
         return ticket
 
 
-def refund_at_counter(db: Database, ticket_id: str, payment: Payment, amount: Money) -> Ticket:
-    """Refund a counter tender: recorded on the ticket and sent to the companion through the outbox."""
+def refund_at_counter(
+    db: Database, ticket_id: str, payment: Payment, amount: Money, tip: Money | None = None
+) -> Ticket:
+    """Refund a counter tender (``amount`` in all, ``tip`` of it off the tip): recorded on the ticket
+    and sent to the companion through the outbox."""
     from posdesk.store import Outbox
 
     check_refund(payment, amount)
     total = refunded(payment) + amount
-    ticket = record_refunded_total(db, ticket_id, payment.id, total)
+    tip_total = payment.refunded_of_tip + (tip if tip is not None else Money.zero(amount.currency))
+    ticket = record_refunded_total(db, ticket_id, payment.id, total, tip_total if tip is not None else None)
+    recorded = next(p for p in ticket.payments if p.id == payment.id)
     with db.session() as session:
         Outbox(session).enqueue(
             "api.post",
             f"tender-refund:{payment.id}:to{total.minor}",
-            {"path": f"/tenders/{payment.id}/refund", "body": {"refunded_total": total.minor}},
+            {
+                "path": f"/tenders/{payment.id}/refund",
+                "body": {"refunded_total": total.minor, "refunded_tip_total": recorded.refunded_of_tip.minor},
+            },
         )
     return ticket
 

@@ -196,6 +196,27 @@ class PaymentRow(Base):
     card_brand: Mapped[str] = mapped_column(String(32), default="")
     card_last4: Mapped[str] = mapped_column(String(4), default="")
     refunded_minor: Mapped[int | None] = mapped_column(Integer)
+    refunded_tip_minor: Mapped[int | None] = mapped_column(Integer, default=None)  # of refunded_minor
+    refunds: Mapped[list[Any] | None] = mapped_column(default=None)  # [{at, amount, tip}]: each refund, when
+    tip_split: Mapped[dict[str, Any] | None] = mapped_column(
+        default=None
+    )  # a manager's split {provider: minor}
+
+
+class GiftCardRow(Base):
+    """A gift card sold through the POS: its code and what is left on it (the companion's figure when
+    this terminal last heard, lowered here by uses at this counter)."""
+
+    __tablename__ = "gift_cards"
+
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    currency: Mapped[str] = mapped_column(CURRENCY)
+    amount_minor: Mapped[int] = mapped_column(Integer)  # sold for
+    balance_minor: Mapped[int] = mapped_column(Integer)
+    ticket_id: Mapped[str] = mapped_column(String(64), default="")  # the ticket that sold it
+    client_id: Mapped[str | None] = mapped_column(String(64), default=None)  # who bought it
+    sold_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
 
 
 class InvoiceRow(Base):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Iterable
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, TypedDict, Unpack
 
@@ -17,6 +18,7 @@ from posdesk.core.ticket import (
     LineDiscount,
     Payment,
     PaymentMethod,
+    Refund,
     Ticket,
     TicketLine,
     TicketState,
@@ -290,7 +292,24 @@ def _payment_values(ticket_id: str, position: int, payment: Payment) -> dict[str
         "card_brand": payment.card_brand,
         "card_last4": payment.card_last4,
         "refunded_minor": None if payment.refunded is None else payment.refunded.minor,
+        "refunded_tip_minor": None if payment.refunded_tip is None else payment.refunded_tip.minor,
+        "refunds": [
+            {"at": r.at.isoformat(), "amount": r.amount.minor, "tip": r.tip.minor} for r in payment.refunds
+        ]
+        or None,
+        "tip_split": None
+        if payment.tip_split is None
+        else {who: share.minor for who, share in payment.tip_split},
     }
+
+
+def _refunds_of(raw: list[Any] | None, currency: str) -> tuple[Refund, ...]:
+    return tuple(
+        Refund(
+            datetime.fromisoformat(r["at"]), Money(int(r["amount"]), currency), Money(int(r["tip"]), currency)
+        )
+        for r in raw or ()
+    )
 
 
 def _payment_of(row: PaymentRow, currency: str) -> Payment:
@@ -304,4 +323,9 @@ def _payment_of(row: PaymentRow, currency: str) -> Payment:
         card_brand=row.card_brand,
         card_last4=row.card_last4,
         refunded=None if row.refunded_minor is None else Money(row.refunded_minor, currency),
+        refunded_tip=None if row.refunded_tip_minor is None else Money(row.refunded_tip_minor, currency),
+        refunds=_refunds_of(row.refunds, currency),
+        tip_split=None
+        if row.tip_split is None
+        else tuple((str(who), Money(int(minor), currency)) for who, minor in row.tip_split.items()),
     )

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -151,6 +151,14 @@ def _change_ticket(session: Session, ticket_id: str, change: Callable[[Ticket], 
     return True
 
 
+def _split_tip(ticket: Ticket, data: dict[str, Any]) -> None:
+    """A manager's tip split saved on another terminal (a payment this terminal lacks is left alone)."""
+    raw = data.get("shares")
+    shares = None if raw is None else tuple((str(k), Money(int(v), ticket.currency)) for k, v in raw.items())
+    if any(p.id == data.get("payment_id") for p in ticket.payments):
+        ticket.split_tip(str(data["payment_id"]), shares)
+
+
 def apply_event(session: Session, event: Event) -> set[str]:
     """Apply one event; return the ids of the tickets it changed (for the GUI to refresh).
 
@@ -203,9 +211,18 @@ def apply_event(session: Session, event: Event) -> set[str]:
     elif event.type is EventType.PAYMENT_REFUNDED:
 
         def refund(ticket: Ticket) -> None:
-            ticket.record_refund(str(data["payment_id"]), Money(int(data["refunded_total"]), ticket.currency))
+            tip = data.get("refunded_tip_total")
+            ticket.record_refund(
+                str(data["payment_id"]),
+                Money(int(data["refunded_total"]), ticket.currency),
+                tip_total=None if tip is None else Money(int(tip), ticket.currency),
+                # the day summary counts a refund on the day it was made
+                at=event.created_at if event.created_at.tzinfo else event.created_at.replace(tzinfo=UTC),
+            )
 
         changed = _change_ticket(session, ticket_id, refund)
+    elif event.type is EventType.TIP_SPLIT:
+        changed = _change_ticket(session, ticket_id, lambda t: _split_tip(t, data))
     elif event.type is EventType.INVOICE_REPRICED:
         document = Invoice.from_wire(data["document"])
 

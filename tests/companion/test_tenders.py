@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from posdesk.companion.models import Payment
+from posdesk.companion.models import Event, Payment
 from tests.companion.conftest import Companion, PairedTerminal, invoice_upload, put_invoice, service_line
 from tests.companion.test_webhooks import events, eventually, payment_event, post, rows, signed
 
@@ -90,3 +90,23 @@ def test_the_day_summary_counts_online_payments_tenders_tips_by_provider_and_ref
     assert (
         companion.api.get("/api/v1/day-summary", params={"day": today, "tz": "Mars/Base"}).status_code == 422
     )
+
+
+def test_a_refund_counts_on_the_day_it_was_made_not_the_day_of_the_payment(companion: Companion) -> None:
+    now = datetime.now(UTC)
+    day_1, day_2 = (now - timedelta(days=1)).date().isoformat(), now.date().isoformat()
+    taken = tender("t7", amount=3000, received_at=(now - timedelta(days=1)).isoformat())  # day 1
+    companion.api.post("/api/v1/tenders", json=taken)
+    path = f"/api/v1/tenders/{taken['id']}/refund"
+    companion.api.post(path, json={"refunded_total": 500})
+    with companion.db.write() as session:  # that first refund was made on day 1, at the counter
+        for event in session.query(Event).filter(Event.type == "payment.refunded"):
+            event.created_at = now - timedelta(days=1)
+    companion.api.post(path, json={"refunded_total": 1200})  # $7.00 more on day 2
+
+    def summary(day: str) -> dict[str, Any]:
+        return companion.api.get("/api/v1/day-summary", params={"day": day, "tz": "UTC"}).json()
+
+    first, second = summary(day_1), summary(day_2)
+    assert first["tenders"] == {"cash": 3000} and first["refunds"] == 500
+    assert second["tenders"] == {} and second["refunds"] == 700

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import csv
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -255,7 +255,7 @@ def test_the_tip_is_refunded_separately_from_the_amount(qtbot, make_pos) -> None
     assert (amount.text(), tip.text()) == ("20.00", "6.48")  # each defaults to what is left of it
     tip.setText("7")
     dialog.findChild(QPushButton, "confirmRefundButton").click()
-    assert "at most the tip, $6.48" in dialog.findChild(QLabel, "errorMessage").text()
+    assert "tip refund is at most $6.48" in dialog.findChild(QLabel, "errorMessage").text()
     amount.setText("0")  # the tip alone: the service is not refunded
     tip.setText("6.48")
     dialog.findChild(QPushButton, "confirmRefundButton").click()
@@ -268,6 +268,72 @@ def test_the_tip_is_refunded_separately_from_the_amount(qtbot, make_pos) -> None
             if e.kind == "api.post" and e.payload["path"].endswith("/refund")
         ]
     assert queued["body"] == {"amount": 648, "refunded_before": 0}
+
+
+def cash_with_tip(qtbot, pos: Pos, received_at: datetime) -> str:
+    """Bob's $43.20 haircut paid in cash with a $6.48 tip, at ``received_at``; the ticket's id."""
+    pos.view.set_client(BOB)
+    add_from_catalog(qtbot, pos, "Haircut")
+    pos.view.save()
+    wait_idle(qtbot, pos.ctx)
+    with pos.db.session() as session:
+        tickets = TicketRepository(session)
+        ticket = tickets.get(pos.view.ticket.id)
+        base = ticket.revision
+        cash = Payment("pay_cash", Money(4320, "USD"), Money(648, "USD"), PaymentMethod.CASH, received_at)
+        ticket.record_payment(cash, Money(0, "USD"))
+        tickets.save(ticket, base_revision=base)
+    pos.ctx.tickets_changed.emit({ticket.id})
+    return ticket.id
+
+
+def open_refund(qtbot, pos: Pos) -> tuple[QDialog, QLineEdit, QLineEdit]:
+    pos.window.findChild(QTableWidget, "paymentsList").selectRow(0)
+    click(qtbot, pos, "refundButton")
+    enter_pin(pos, PIN)
+    dialog = visible(pos, "refundDialog")
+    return dialog, dialog.findChild(QLineEdit, "refundAmountEdit"), dialog.findChild(QLineEdit, "refundTipEdit")
+
+
+def test_after_a_tip_only_refund_the_next_refund_offers_the_whole_amount_and_no_tip(qtbot, make_pos) -> None:
+    pos = make_pos(online=False, manager_pin_hash=hash_pin(PIN, iterations=1000))
+    cash_with_tip(qtbot, pos, datetime.now(UTC))
+    dialog, amount, tip = open_refund(qtbot, pos)
+    assert (amount.text(), tip.text()) == ("43.20", "6.48")
+    amount.setText("0")
+    dialog.findChild(QPushButton, "confirmRefundButton").click()  # the tip alone
+    wait_idle(qtbot, pos.ctx)
+    assert not dialog.isVisible()
+    [payment] = pos.view.ticket.payments
+    assert (payment.refunded_of_amount.minor, payment.refunded_of_tip.minor) == (0, 648)
+
+    dialog, amount, tip = open_refund(qtbot, pos)
+    assert (amount.text(), tip.text()) == ("43.20", "0.00")  # not $36.72 of the amount and $6.48 of tip
+    tip.setText("1")
+    dialog.findChild(QPushButton, "confirmRefundButton").click()
+    assert "tip refund is at most $0.00" in dialog.findChild(QLabel, "errorMessage").text()
+    tip.setText("0")
+    amount.setText("10")
+    dialog.findChild(QPushButton, "confirmRefundButton").click()
+    wait_idle(qtbot, pos.ctx)
+    with pos.db.reading() as session:
+        bodies = [e.payload["body"] for e in Outbox(session).due(limit=50) if e.payload.get("path", "").endswith("/refund")]
+    assert bodies == [{"refunded_total": 648, "refunded_tip_total": 648}, {"refunded_total": 1648, "refunded_tip_total": 648}]
+
+
+def test_the_day_summary_counts_a_refund_on_the_day_it_was_made(qtbot, make_pos) -> None:
+    pos = make_pos(online=False, manager_pin_hash=hash_pin(PIN, iterations=1000))
+    yesterday = datetime.now(UTC) - timedelta(days=1)
+    cash_with_tip(qtbot, pos, yesterday)  # paid on day 1
+    dialog, amount, _tip = open_refund(qtbot, pos)
+    amount.setText("5")
+    dialog.findChild(QPushButton, "confirmRefundButton").click()  # refunded on day 2 (today)
+    wait_idle(qtbot, pos.ctx)
+    ctx = pos.ctx
+    day_1 = ctx.backend.day_summary(yesterday.astimezone(ctx.timezone).date(), ctx.timezone, ctx.settings)
+    day_2 = ctx.backend.day_summary(ctx.today(), ctx.timezone, ctx.settings)
+    assert (day_1.tender("cash").minor, day_1.refunds.minor) == (4320, 0)
+    assert (day_2.tender("cash").minor, day_2.refunds.minor) == (0, 1148)  # $5.00 and the $6.48 tip
 
 
 def test_a_client_who_agreed_to_emails_gets_a_refund_receipt_by_email(qtbot, make_pos) -> None:

@@ -32,6 +32,9 @@ def cache_from_before_the_last_migration(path: Path, note: str) -> None:
         connection.execute("CREATE TABLE IF NOT EXISTS marker (note TEXT)")
         connection.execute("INSERT INTO marker VALUES (?)", (note,))
         connection.execute("DROP TABLE messages")
+        connection.execute("DROP TABLE gift_cards")
+        for column in ("refunded_tip_minor", "refunds", "tip_split"):
+            connection.execute(f"ALTER TABLE payments DROP COLUMN {column}")
         connection.execute("UPDATE alembic_version SET version_num = '0001'")
 
 

@@ -43,15 +43,40 @@ def test_one_refund_gives_back_the_amount_and_the_tip_entered() -> None:
     [
         (0, 0, "more than zero"),
         (-100, 200, "cannot be negative"),
-        (0, 700, "at most the tip, $6.48"),
-        (2100, 648, "at most $26.48"),
-        (2000, 100, "at most $6.48"),  # $20.00 of it was refunded already
+        (0, 700, "tip refund is at most $6.48"),
+        (2100, 648, "amount is at most $20.00"),
+        (100, 100, "amount is at most $0.00"),  # $20.00 of it was refunded already
     ],
 )
 def test_a_refund_beyond_what_is_left_is_refused(amount: int, tip: int, message: str) -> None:
-    payment = paid(2000) if message == "at most $6.48" else paid()
+    payment = paid(2000) if message.endswith("$0.00") else paid()
     with pytest.raises(RefundError, match=message.replace("$", r"\$")):
         refund_of(payment, usd(amount), usd(tip))
+
+
+DAY_1 = datetime(2026, 12, 1, 15, 0, tzinfo=UTC)
+DAY_2 = datetime(2026, 12, 2, 10, 0, tzinfo=UTC)
+
+
+def test_after_a_tip_only_refund_the_whole_amount_is_still_refundable_and_no_tip() -> None:
+    payment = paid().with_refund(usd(648), usd(648), DAY_1)  # the tip alone given back
+    assert (payment.refunded_of_amount, payment.refunded_of_tip) == (usd(0), usd(648))
+    assert refundable_parts(payment) == (usd(2000), usd(0))
+    with pytest.raises(RefundError, match=r"tip refund is at most \$0.00"):
+        refund_of(payment, usd(0), usd(1))
+    assert refund_of(payment, usd(2000), usd(0)) == usd(2000)
+
+
+def test_refunds_keep_their_day_and_parts_and_a_total_told_without_parts_comes_off_the_amount_first() -> None:
+    payment = paid().with_refund(usd(300), usd(300), DAY_1)  # $3.00 of the tip
+    payment = payment.with_refund(usd(2300), None, DAY_2)  # a gateway report: $20.00 more, no parts said
+    assert [(r.at, r.amount, r.tip) for r in payment.refunds] == [
+        (DAY_1, usd(0), usd(300)),
+        (DAY_2, usd(2000), usd(0)),
+    ]
+    assert refundable_parts(payment) == (usd(0), usd(348))
+    assert payment.with_refund(usd(2300), None, DAY_2) == payment  # the same total again changes nothing
+    assert payment.with_refund(usd(1000), None, DAY_2) == payment  # nor does a lower one
 
 
 def test_the_refund_receipt_goes_only_to_a_client_who_agreed_to_emails() -> None:

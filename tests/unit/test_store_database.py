@@ -87,11 +87,14 @@ def test_an_older_cache_is_migrated_and_an_up_to_date_one_opens_without_alembic(
     path = tmp_path / "old.db"
     Database.open(path).close()
     with sqlite3.connect(path) as connection:  # as a cache from before the last migration
-        connection.execute("DROP TABLE messages")
-        connection.execute("UPDATE alembic_version SET version_num = '0001'")
+        connection.execute("DROP TABLE gift_cards")
+        for column in ("refunded_tip_minor", "refunds", "tip_split"):
+            connection.execute(f"ALTER TABLE payments DROP COLUMN {column}")
+        connection.execute("UPDATE alembic_version SET version_num = '0002'")
     with Database.open(path) as database:
         assert database.stored_revision() == HEAD_REVISION
-        assert "messages" in inspect(database.engine).get_table_names()
+        assert "gift_cards" in inspect(database.engine).get_table_names()
+        assert "tip_split" in {c["name"] for c in inspect(database.engine).get_columns("payments")}
     opened = subprocess.run(
         [sys.executable, "-c", OPEN_AND_LIST_MODULES, str(path)],
         capture_output=True, text=True, timeout=120, check=True,

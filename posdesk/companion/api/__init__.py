@@ -13,11 +13,12 @@ from posdesk.companion.api import (
     stores,
     tenders,
     terminals,
+    tip_splits,
     updates,
 )
 
 router = APIRouter()
-for module in (terminals, invoices, stores, gateway, events, updates, crash_reports, tenders):
+for module in (terminals, invoices, stores, gateway, events, updates, crash_reports, tenders, tip_splits):
     router.include_router(module.router)
 
 __all__ = ["router"]

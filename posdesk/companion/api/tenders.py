@@ -36,6 +36,9 @@ class TenderRefund(BaseModel):
     refunded_total: int = Field(
         gt=0, description="The tender's refunded total after this refund (minor units)"
     )
+    refunded_tip_total: int | None = Field(
+        default=None, ge=0, description="Of the refunded total, what was tip (told to the other terminals)"
+    )
 
 
 @router.post("/tenders/{tender_id}/refund")
@@ -46,7 +49,9 @@ def post_tender_refund(
     sending it again is harmless."""
     try:
         with db.write() as session:
-            tender = refund_tender(session, terminal.store_id, tender_id, body.refunded_total)
+            tender = refund_tender(
+                session, terminal.store_id, tender_id, body.refunded_total, body.refunded_tip_total
+            )
             return {"id": tender.id, "refunded_total": tender.refunded_minor}
     except TenderRefused as exc:
         raise HTTPException(status_code=exc.status, detail=exc.message) from None

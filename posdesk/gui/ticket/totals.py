@@ -48,11 +48,13 @@ class TotalsPanel(QWidget):
         promo_entered(str): Apply (or Enter) with this code.
         payment_selected(str): the payment with this id was selected in the list ("" when none).
         refund_requested(str): Refund… on the selected payment (its id).
+        tip_split_requested(str): Split tip… on the selected payment (its id).
     """
 
     promo_entered = Signal(str)
     payment_selected = Signal(str)
     refund_requested = Signal(str)
+    tip_split_requested = Signal(str)
 
     def __init__(self, locale: str, timezone: tzinfo, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -108,12 +110,17 @@ class TotalsPanel(QWidget):
         outer.addWidget(self.payments)
         refund_row = QHBoxLayout()
         refund_row.addStretch(1)
+        self.tip_split_button = name(QPushButton("Split tip…"), "splitTipButton", "Split the tip among providers")
+        self.tip_split_button.setToolTip("Share the selected payment's tip among the providers (manager PIN)")
+        self.tip_split_button.clicked.connect(lambda: self.tip_split_requested.emit(self.selected_payment_id()))
+        refund_row.addWidget(self.tip_split_button)
         self.refund_button = name(QPushButton("Refund…"), "refundButton", "Refund the selected payment")
         self.refund_button.setToolTip("Refund the selected payment (manager PIN)")
         self.refund_button.clicked.connect(lambda: self.refund_requested.emit(self.selected_payment_id()))
         refund_row.addWidget(self.refund_button)
         outer.addLayout(refund_row)
         self._refundable: set[str] = set()
+        self._tipped: set[str] = set()
 
     def _add_row(self, key: str, caption: str) -> QLabel:
         value = name(QLabel(), f"{key}Value", caption)
@@ -152,10 +159,12 @@ class TotalsPanel(QWidget):
     def _on_selection(self) -> None:
         chosen = self.selected_payment_id()
         self.refund_button.setEnabled(chosen in self._refundable)
+        self.tip_split_button.setEnabled(chosen in self._tipped)
         self.payment_selected.emit(chosen)
 
     def _show_payments(self, payments: list[Payment]) -> None:
         self._refundable = {p.id for p in payments if refundable(p).is_positive()}
+        self._tipped = {p.id for p in payments if p.tip.is_positive()}
         selected = self.selected_payment_id()
         self.payments.blockSignals(True)
         self.payments.setRowCount(len(payments))
@@ -184,6 +193,8 @@ class TotalsPanel(QWidget):
         self.payments.setMaximumHeight(min(110, header + rows + 2 * self.payments.frameWidth() + 2))
         self.refund_button.setVisible(bool(self._refundable))
         self.refund_button.setEnabled(self.selected_payment_id() in self._refundable)
+        self.tip_split_button.setVisible(bool(self._tipped))
+        self.tip_split_button.setEnabled(self.selected_payment_id() in self._tipped)
 
     def selected_payment_id(self) -> str:
         item = self.payments.item(self.payments.currentRow(), 0) if self.payments.selectedItems() else None

@@ -5,4 +5,4 @@ Start-up compares it with the revision stored in the file and imports Alembic on
 ``tests/unit/test_store_database.py`` checks it equals the head Alembic finds in ``versions/``.
 """
 
-HEAD_REVISION = "0002"
+HEAD_REVISION = "0003"

@@ -1,0 +1,35 @@
+"""A manager's tip split of a payment, saved on a terminal (see :mod:`posdesk.companion.tip_splits`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Path
+from pydantic import BaseModel, Field
+
+from posdesk.companion.api.common import ID_PATTERN, terminal_store
+from posdesk.companion.deps import DbDep, TerminalDep
+from posdesk.companion.tip_splits import TipSplitRefused, read_shares, save_tip_split
+
+router = APIRouter(tags=["tenders"])
+
+
+class TipSplitBody(BaseModel):
+    ticket_id: str = Field(max_length=64)
+    currency: str = Field(min_length=3, max_length=3)
+    shares: dict[str, Any] | None = Field(description="{provider: minor units}; null: the default split")
+
+
+@router.post("/tip-splits/{payment_id}")
+def post_tip_split(
+    terminal: TerminalDep, db: DbDep, body: TipSplitBody, payment_id: str = Path(pattern=ID_PATTERN)
+) -> dict[str, Any]:
+    """Save a payment's tip split (the last one saved wins); other terminals hear ``tip.split``."""
+    try:
+        shares = read_shares(body.shares)
+        with db.write() as session:
+            store = terminal_store(session, terminal)
+            save_tip_split(session, store, payment_id, body.ticket_id, body.currency, shares)
+            return {"payment_id": payment_id, "shares": shares}
+    except TipSplitRefused as exc:
+        raise HTTPException(status_code=exc.status, detail=exc.message) from None

@@ -1,0 +1,64 @@
+"""A manager's tip split saved on a terminal: kept by the companion (the last one wins), told to the
+other terminals, and used by the store's day summary for tips by provider."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime
+
+import httpx
+
+from posdesk.companion.models import Payment
+from tests.companion.conftest import Companion, PairedTerminal, invoice_upload, put_invoice, service_line
+from tests.companion.test_tenders import tender
+from tests.companion.test_webhooks import events, eventually, payment_event, post, rows, signed
+
+
+def by_provider(companion: Companion) -> dict[str, int]:
+    today = datetime.now(UTC).date().isoformat()
+    summary = companion.api.get("/api/v1/day-summary", params={"day": today, "tz": "UTC"}).json()
+    return summary["tips_by_provider"]
+
+
+def test_a_saved_split_replaces_the_default_in_the_day_summary_and_reaches_the_other_terminals(
+    companion: Companion, client: httpx.Client
+) -> None:
+    lines = [service_line("Haircut", 6000), replace(service_line("Color", 3000), staff="Sam")]
+    invoice = invoice_upload(lines=lines)  # Rosa 60.00, Sam 30.00
+    assert put_invoice(companion.api, invoice).status_code in (200, 201)
+    raw = payment_event(companion, invoice, amount=5000, tip=900)
+    assert post(client, raw, signed(companion, raw)).status_code == 200
+    [online] = eventually(lambda: [p for p in rows(companion, Payment) if p.status == "succeeded"])
+    cash = tender("t-cash", amount=1000, tip=500)  # no invoice: the companion does not know its lines
+    companion.api.post("/api/v1/tenders", json=cash)
+    assert by_provider(companion) == {"Rosa": 600, "Sam": 300, "Unassigned": 500}
+
+    body = {"ticket_id": invoice["ticket_id"], "currency": "USD", "shares": {"Rosa": 400, "Sam": 500}}
+    assert companion.api.post(f"/api/v1/tip-splits/{online.id}", json=body).status_code == 200
+    cash_split = {"ticket_id": "t-cash", "currency": "USD", "shares": {"Sam": 200, "Lee": 300}}
+    assert companion.api.post(f"/api/v1/tip-splits/{cash['id']}", json=cash_split).status_code == 200
+    assert by_provider(companion) == {"Rosa": 400, "Sam": 700, "Lee": 300}
+    [first, _second] = events(companion, "tip.split")
+    assert first["ticket_id"] == invoice["ticket_id"]
+    assert first["data"] == {"payment_id": online.id, "currency": "USD", "shares": {"Rosa": 400, "Sam": 500}}
+
+    back = {**body, "shares": None}  # the manager went back to the default split
+    assert companion.api.post(f"/api/v1/tip-splits/{online.id}", json=back).status_code == 200
+    assert by_provider(companion) == {"Rosa": 600, "Sam": 500, "Lee": 300}
+
+
+def test_a_split_that_does_not_add_up_is_not_used_and_bad_shares_are_refused(
+    companion: Companion, other_terminal: PairedTerminal
+) -> None:
+    cash = tender("t-1", amount=1000, tip=500)
+    companion.api.post("/api/v1/tenders", json=cash)
+    path = f"/api/v1/tip-splits/{cash['id']}"
+    for shares in ({"Sam": -1}, {"Sam": 1.5}, {"": 500}, {"Sam": True}):
+        answer = companion.api.post(path, json={"ticket_id": "t-1", "currency": "USD", "shares": shares})
+        assert answer.status_code == 422, shares
+    assert companion.api.post(path, json={"ticket_id": "t-1", "currency": "EUR", "shares": None}).status_code == 422
+    # A split saved for a tip that later differs is not believed: the default applies.
+    companion.api.post(path, json={"ticket_id": "t-1", "currency": "USD", "shares": {"Sam": 400}})
+    assert by_provider(companion) == {"Unassigned": 500}
+    stranger = companion.client(headers=other_terminal.headers)
+    assert stranger.post(path, json={"ticket_id": "t-1", "currency": "USD", "shares": None}).status_code == 404
