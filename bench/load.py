@@ -45,6 +45,7 @@ class Load:
     seconds: float = 0.0  # how long the load ran
     server_samples: tuple[float, ...] = ()  # every Server-Timing value, in seconds
     server_cpu: float = float("nan")  # the server process's CPU seconds per request, when measured
+    server_waiting: float = float("nan")  # its threads' seconds waiting for a CPU per second of load
 
 
 _UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0}
@@ -171,7 +172,24 @@ def process_cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _merged(loads: list[Load], cpu_seconds: float) -> Load:
+def run_queue_seconds(pid: int) -> float:
+    """Seconds the process's threads have spent runnable but waiting for a CPU (``/proc/<pid>/task/*/
+    schedstat``; NaN where unknown). On a shared machine a server whose work is on one thread gets a
+    smaller share of the CPUs than one that spreads it over several: this says how much."""
+    try:
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
+    except OSError:
+        return float("nan")
+    waited = 0
+    for task in tasks:
+        try:
+            waited += int((task / "schedstat").read_text().split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+    return waited / 1e9
+
+
+def _merged(loads: list[Load], cpu_seconds: float, waited: float = float("nan")) -> Load:
     """One load out of slices of it: throughput over their total time, server percentiles over every
     sample, client percentiles as the median of the slices' (wrk reports only percentiles)."""
     requests = sum(load.requests for load in loads)
@@ -185,6 +203,7 @@ def _merged(loads: list[Load], cpu_seconds: float) -> Load:
         statistics.median(load.p50 for load in loads), statistics.median(load.p99 for load in loads),
         requests / seconds if seconds else 0.0, sum(load.errors for load in loads), loads[0].tool,
         requests=requests, seconds=seconds, server_cpu=cpu_seconds / requests if requests else float("nan"),
+        server_waiting=waited / seconds if seconds else float("nan"),
         **server,  # type: ignore[arg-type]
     )  # fmt: skip
 
@@ -208,14 +227,21 @@ def paired(
     """``rounds`` pairs of ``seconds``-long saturating loads, A then B (B then A every other round)."""
     slices: dict[str, list[Load]] = {"a": [], "b": []}
     cpu = {"a": 0.0, "b": 0.0}
+    waited = {"a": 0.0, "b": 0.0}
     ratios = []
     for round_ in range(rounds):
         got = {}
         for name in ("a", "b") if round_ % 2 == 0 else ("b", "a"):
             before = process_cpu_seconds(server_pid) if server_pid else float("nan")
+            queued = run_queue_seconds(server_pid) if server_pid else float("nan")
             got[name] = measure(a_url if name == "a" else b_url, concurrency, seconds)
             cpu[name] += (process_cpu_seconds(server_pid) if server_pid else float("nan")) - before
+            waited[name] += (run_queue_seconds(server_pid) if server_pid else float("nan")) - queued
             slices[name].append(got[name])
         if got["b"].requests_per_s:
             ratios.append(got["a"].requests_per_s / got["b"].requests_per_s)
-    return Paired(_merged(slices["a"], cpu["a"]), _merged(slices["b"], cpu["b"]), tuple(ratios))
+    return Paired(
+        _merged(slices["a"], cpu["a"], waited["a"]),
+        _merged(slices["b"], cpu["b"], waited["b"]),
+        tuple(ratios),
+    )

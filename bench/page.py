@@ -90,6 +90,12 @@ def _saturating_rows(table: Table, clients: int, pair: Paired) -> None:
         f"{load.server_cpu * 1e6:.0f} us", baseline=f"{base.server_cpu * 1e6:.0f} us trivial",
         ratio=ratio(base.server_cpu, load.server_cpu),
     )  # fmt: skip
+    busy, base_busy = load.server_cpu * load.requests_per_s, base.server_cpu * base.requests_per_s
+    table.add(
+        f"{clients} client(s), saturating: server on a CPU / waiting for one, per second",
+        f"{busy:.2f} s / {load.server_waiting:.2f} s",
+        baseline=f"{base_busy:.2f} s / {base.server_waiting:.2f} s trivial", ratio=ratio(busy, base_busy),
+    )  # fmt: skip
 
 
 def run(quick: bool = False) -> Table:
@@ -145,6 +151,12 @@ def run(quick: bool = False) -> Table:
     table.notes.append(
         "server CPU per request: the companion process's CPU time over the requests it served (all its "
         "threads); its ratio column is trivial over page, the share of the trivial rate it allows"
+    )
+    table.notes.append(
+        "on a CPU / waiting for one: the companion's CPU seconds, and its threads' seconds runnable but not "
+        "running (/proc schedstat), per second of load. A remembered page is answered on the event loop's "
+        "one thread, the trivial route on two (loop and thread pool): on a machine busy with other work the "
+        "page's one thread gets a smaller share of the CPUs, which the rate shows and CPU per request does not"
     )
     table.notes.append(f"the companion {'serves' if gzip_served else 'does not serve'} gzip itself")
     return table
