@@ -9,7 +9,7 @@ idempotency key. Its later states come back as ``message.status`` events and mov
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
@@ -222,15 +222,7 @@ def queue_message(
     MessageRepository(session).add(message)
     body: dict[str, Any] = {
         "message_id": message.id,
-        "client": {
-            "id": client.id,
-            "first_name": client.first_name,
-            "last_name": client.last_name,
-            "phone": client.phone,
-            "email": client.email,
-            "sms_consent": client.sms_consent,
-            "email_consent": client.email_consent,
-        },
+        "client": asdict(client),
         "channel": channel.value,
         "text": text,
         "subject": subject,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import asdict, replace
 from datetime import date
 
 from sqlalchemy import and_, delete, insert, or_, select, update
@@ -210,13 +210,7 @@ def _cleaned(client: Client) -> Client:
 def _row_values(client: Client) -> dict[str, object]:
     digits = phone_key(client.phone)
     return {
-        "id": client.id,
-        "first_name": client.first_name,
-        "last_name": client.last_name,
-        "phone": client.phone,
-        "email": client.email,
-        "sms_consent": client.sms_consent,
-        "email_consent": client.email_consent,
+        **asdict(client),  # a column for each of the client's fields, and the search keys
         "name_key": name_key(f"{client.first_name} {client.last_name}"),
         "last_name_key": name_key(f"{client.last_name} {client.first_name}"),
         "phone_key": digits,
