@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from posdesk.core.invoice import check_requested_amount
 from posdesk.core.links import new_link_token, pay_url
 from posdesk.core.money import Money, MoneyFormatError
-from posdesk.core.pricing import PricedTicket
+from posdesk.core.pricing import PricedTicket, card_surcharge
 from posdesk.core.ticket import Ticket, new_id
 from posdesk.gui.backend import InvoiceInfo
 from posdesk.gui.context import PosContext
@@ -111,6 +111,9 @@ class SendInvoiceDialog(QDialog):
             QLabel(self.balance_due.format(locale)), "amountToCharge", "Amount to be charged"
         )
         layout.addWidget(self.amount_label)
+        # The link is paid by card: it asks the amount plus the card surcharge on it (docs/pricing.md).
+        self.link_surcharge = name(plain_label(), "linkSurchargeLabel", "Card surcharge on the link")
+        layout.addWidget(self.link_surcharge)
         self.prepaid_note = name(plain_label(), "hint", "Invoice note")
         self.prepaid_note.setWordWrap(True)
         if self.balance_due.is_zero():
@@ -258,13 +261,24 @@ class SendInvoiceDialog(QDialog):
         self.amount_edit.style().polish(self.amount_edit)
         self.send_link_button.setEnabled(not message)
         self.send_link_button.setToolTip(message)
+        amount = self.balance_due
         if not message and self.customize.isChecked():
             amount = self.requested_amount() or self.balance_due
-            self.amount_label.setText(amount.format(self.ctx.locale))
-        else:
-            self.amount_label.setText(self.balance_due.format(self.ctx.locale))
+        self.amount_label.setText(amount.format(self.ctx.locale))
+        self._show_link_surcharge(amount)
         self._sync_communicator_button()
         return not message
+
+    def _show_link_surcharge(self, amount: Money) -> None:
+        locale, rate = self.ctx.locale, self.ctx.settings.surcharge_rate
+        surcharge = card_surcharge(amount, rate)
+        self.link_surcharge.setText(
+            f"Paid by card through the link: {amount.format(locale)} + card surcharge "
+            f"({(rate * 100).normalize():f}%) {surcharge.format(locale)} = {(amount + surcharge).format(locale)}"
+            if surcharge.is_positive()
+            else ""
+        )
+        self.link_surcharge.setVisible(surcharge.is_positive())
 
     def _sync_communicator_button(self) -> None:
         if self.send_communicator_button is not None:  # once the link exists it can always be messaged
