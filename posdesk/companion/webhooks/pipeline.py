@@ -114,16 +114,25 @@ def _insert_values(gateway: str, event: GatewayEvent) -> dict[str, Any]:
     }
 
 
-def _insert(db: Database, values: Sequence[dict[str, Any]]) -> Any:
-    """``INSERT ... ON CONFLICT (gateway, event_id) DO NOTHING RETURNING id, gateway, event_id``."""
-    dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
+def _insert_statement(dialect: Any) -> Any:
     table = WebhookEvent.__table__
     return (
         dialect.insert(table)
-        .values(list(values))
         .on_conflict_do_nothing(index_elements=["gateway", "event_id"])
         .returning(table.c.id, table.c.gateway, table.c.event_id)
     )
+
+
+# Built once: executed with a list of rows, SQLAlchemy sends them as one multi-row INSERT from a cached
+# compilation (a statement with the rows in its VALUES is compiled anew for every group).
+_INSERTS = {"postgresql": _insert_statement(postgresql), "sqlite": _insert_statement(sqlite)}
+
+
+def _insert(session: Session, db: Database, values: Sequence[dict[str, Any]]) -> Any:
+    """``INSERT ... ON CONFLICT (gateway, event_id) DO NOTHING RETURNING id, gateway, event_id``: the
+    rows stored (a duplicate returns none)."""
+    statement = _INSERTS["postgresql" if db.engine.dialect.name == "postgresql" else "sqlite"]
+    return session.execute(statement, list(values))
 
 
 def store(db: Database, gateway: str, event: GatewayEvent) -> int | None:
@@ -133,7 +142,7 @@ def store(db: Database, gateway: str, event: GatewayEvent) -> int | None:
     rollback and no second write.
     """
     with db.write() as session:
-        row = session.execute(_insert(db, [_insert_values(gateway, event)])).first()
+        row = _insert(session, db, [_insert_values(gateway, event)]).first()
         return None if row is None else int(row[0])
 
 
@@ -151,7 +160,7 @@ def store_many(db: Database, events: Sequence[tuple[str, GatewayEvent]]) -> list
     try:
         with db.write() as session:
             values = [_insert_values(*events[index]) for index in first.values()]
-            stored = {(gateway, event_id): int(row_id) for row_id, gateway, event_id in session.execute(_insert(db, values))}
+            stored = {(gateway, event_id): int(row_id) for row_id, gateway, event_id in _insert(session, db, values)}
     except Exception:
         log.warning("storing %d webhook events together failed; storing each alone", len(first), exc_info=True)
         alone: dict[tuple[str, str], int | Exception | None] = {}

@@ -6,16 +6,14 @@ task stores every delivery waiting at that moment with one multi-row insert in o
 event. While that commit runs, the next deliveries gather, so under load one commit serves many
 deliveries and the requests make no thread hop of their own (one hop per group).
 
-Between two groups the same task applies stored events (one transaction, :func:`pipeline.apply_some`):
-:data:`APPLY_CHUNK` at a time when no delivery came in since, else one event for every eight
-deliveries just stored (at least one). At an ordinary rate groups hold one delivery, so each event is
-applied right after it is stored. During a burst (a gateway's retry storm) the answers come first:
-applying one payment costs many times what storing it does, and a gateway that waits for its answer
-retries and adds duplicates. The stored backlog keeps moving and is applied in full chunks once the
-burst ends, or once it is older than :data:`APPLY_LAG_MAX` (a storm that lasts: applying keeps pace and
-ingest slows to match); a delivery waits at most one chunk before its group is stored. SQLite
-has one writer at a time anyway; on PostgreSQL other processes' writers still work alongside (rows
-locked with ``SKIP LOCKED``). Every :data:`RETRY_INTERVAL` it retries events kept for later (an invoice
+Between two groups the same task applies what is stored (one transaction, :func:`pipeline.apply_some`,
+up to :data:`APPLY_CHUNK` events), so each event is applied right after the group that stored it and a
+burst never leaves a backlog behind. Applying is done in batches (the ledger's batch form,
+:mod:`posdesk.companion.payments.ledger_batch`): a payment in a batch costs about what storing its
+delivery does, while a batch of one or two pays the batch's fixed statements for each event, so the
+writer never shrinks the batch to answer sooner (the figures are in docs/performance.md). A delivery
+waits at most one chunk before its group is stored. SQLite has one writer at a time anyway; on
+PostgreSQL other processes' writers still work alongside (rows locked with ``SKIP LOCKED``). Every :data:`RETRY_INTERVAL` it retries events kept for later (an invoice
 not known yet) and sweeps new events stored without it.
 
 The writer's database work runs on a worker thread under a limiter of its own, not the shared pool's
@@ -44,9 +42,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 MAX_GROUP = 256  # deliveries stored per transaction at most
-APPLY_CHUNK = 32  # events applied per transaction when no delivery is coming in (a few ms each)
-APPLY_PER_DELIVERY = 0.125  # during a burst: events applied between two groups per delivery just stored
-APPLY_LAG_MAX = 15.0  # seconds a backlog may wait before it is applied in full chunks, burst or not
+APPLY_CHUNK = 256  # events applied per transaction at most (well under a millisecond each in a batch)
 RETRY_INTERVAL = 10.0  # seconds between passes over events that arrived before their invoice
 
 
@@ -63,7 +59,6 @@ class Writer:
         self._waiting: list[tuple[str, GatewayEvent, asyncio.Future[int | None]]] = []
         self._woken = asyncio.Event()
         self._apply_due = True  # events stored before a restart are applied at start
-        self._backlog_since: float | None = None  # loop time the stored, unapplied events began to wait
         self._stopped = False
         self._storing: list[tuple[str, GatewayEvent, asyncio.Future[int | None]]] = []
         self._limiter = anyio.CapacityLimiter(1)  # the writer's own: never waits for the shared pool's tokens
@@ -88,12 +83,10 @@ class Writer:
         next_retry = loop.time() + RETRY_INTERVAL
         try:
             while True:
-                stored = await self._store_group() if self._waiting else 0
+                if self._waiting:
+                    await self._store_group()
                 if self._apply_due:
-                    since = self._backlog_since
-                    lagging = since is not None and loop.time() - since > APPLY_LAG_MAX
-                    burst = stored and not lagging
-                    await self._apply_chunk(max(1, int(stored * APPLY_PER_DELIVERY)) if burst else APPLY_CHUNK)
+                    await self._apply_chunk(APPLY_CHUNK)
                 if loop.time() >= next_retry:
                     next_retry = loop.time() + RETRY_INTERVAL
                     await self._retry()
@@ -106,8 +99,8 @@ class Writer:
                     future.set_exception(WriterStopped("the webhook writer has stopped"))
             self._waiting.clear()
 
-    async def _store_group(self) -> int:
-        """Store the waiting deliveries (up to :data:`MAX_GROUP`) and answer them; how many there were."""
+    async def _store_group(self) -> None:
+        """Store the waiting deliveries (up to :data:`MAX_GROUP`) and answer them."""
         group, self._waiting = self._waiting[:MAX_GROUP], self._waiting[MAX_GROUP:]
         self._storing = group
         try:
@@ -126,9 +119,6 @@ class Writer:
                 future.set_result(outcome)
         if any(isinstance(outcome, int) for outcome in outcomes):
             self._apply_due = True
-            if self._backlog_since is None:
-                self._backlog_since = asyncio.get_running_loop().time()
-        return len(group)
 
     async def _apply_chunk(self, limit: int) -> None:
         try:
@@ -138,8 +128,6 @@ class Writer:
             taken = 0
         self._after()
         self._apply_due = taken == limit  # a full chunk: more may be waiting
-        if not self._apply_due:
-            self._backlog_since = None  # all applied (or kept for a retry pass)
 
     async def _retry(self) -> None:
         """Events kept for later; and a sweep, in chunks, for new events stored without this writer
