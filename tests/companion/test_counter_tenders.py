@@ -152,3 +152,15 @@ def test_a_terminal_that_did_not_invoice_the_ticket_pays_toward_its_invoice(comp
     never_invoiced = {**counter(first, 700), "ticket_id": "walk-in-ticket", "invoice_id": None}
     assert companion.api.post("/api/v1/tenders", json=never_invoiced).status_code == 200
     assert len(payments_of(companion, first["invoice_id"])) == 1
+
+
+def test_tips_on_a_link_after_cash_are_on_the_services_not_on_the_surcharge(companion: Companion) -> None:
+    settings = companion.api.get("/api/v1/settings").json()
+    companion.api.put("/api/v1/settings", json={**settings, "surcharge_rate": "0.035"})
+    body = invoice_upload(lines=[service_line(price=10000)], surcharge_rate=Decimal("0.035"))
+    assert put_invoice(companion.api, body).status_code in (200, 201)
+    companion.api.post("/api/v1/tenders", json=counter(body, 4000))
+    assert page_amount(companion, body["link_token"]) == 6000 + 210
+    page = companion.client().get(f"/pay/{body['link_token']}").text
+    # The $60.00 left is 60% of the $100.00 haircut: 20% of it is $12.00 (not 20% of $62.10).
+    assert "<b>20%</b><small>$12.00</small>" in page
