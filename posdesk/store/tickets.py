@@ -6,7 +6,7 @@ import builtins
 from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, TypedDict, Unpack
+from typing import Any, TypedDict, TypeVar, Unpack
 
 from sqlalchemy import Select, delete, func, insert, select, update
 from sqlalchemy.orm import Session
@@ -28,6 +28,7 @@ from posdesk.store.outbox import Outbox
 from posdesk.store.search import name_key, prefix_upper_bound
 
 DEFAULT_PAGE = 50
+Part = TypeVar("Part", TicketLineRow, PaymentRow)
 
 
 class TicketPage(TypedDict, total=False):
@@ -171,30 +172,27 @@ class TicketRepository:
         return self.session.scalar(query) or 0
 
     def _load_many(self, query: Select[Any]) -> builtins.list[Ticket]:
-        # populate_existing: saves write with Core statements, so rows this session loaded earlier
-        # may be out of date in its identity map.
-        fresh = {"populate_existing": True}
-        rows = list(self.session.scalars(query.execution_options(**fresh)))
+        # populate_existing (here and in _by_ticket): saves write with Core statements, so rows this
+        # session loaded earlier may be out of date in its identity map.
+        rows = list(self.session.scalars(query.execution_options(populate_existing=True)))
         if not rows:
             return []
         ids = [row.id for row in rows]
-        lines: dict[str, list[TicketLineRow]] = {i: [] for i in ids}
-        for line in self.session.scalars(
-            select(TicketLineRow)
-            .where(TicketLineRow.ticket_id.in_(ids))
-            .order_by(TicketLineRow.ticket_id, TicketLineRow.position)
-            .execution_options(**fresh)
-        ):
-            lines[line.ticket_id].append(line)
-        payments: dict[str, list[PaymentRow]] = {i: [] for i in ids}
-        for payment in self.session.scalars(
-            select(PaymentRow)
-            .where(PaymentRow.ticket_id.in_(ids))
-            .order_by(PaymentRow.ticket_id, PaymentRow.position)
-            .execution_options(**fresh)
-        ):
-            payments[payment.ticket_id].append(payment)
+        lines = self._by_ticket(TicketLineRow, ids)
+        payments = self._by_ticket(PaymentRow, ids)
         return [_ticket_of(row, lines[row.id], payments[row.id]) for row in rows]
+
+    def _by_ticket(self, part: type[Part], ids: builtins.list[str]) -> dict[str, builtins.list[Part]]:
+        """The lines (or payments) of the tickets ``ids``, in their order, by ticket id."""
+        found: dict[str, builtins.list[Part]] = {i: [] for i in ids}
+        for row in self.session.scalars(
+            select(part)
+            .where(part.ticket_id.in_(ids))
+            .order_by(part.ticket_id, part.position)
+            .execution_options(populate_existing=True)
+        ):
+            found[row.ticket_id].append(row)
+        return found
 
 
 # -- rows <-> core ---------------------------------------------------------------------------------
