@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from PySide6.QtCore import QEventLoop, QTimer
+
 from posdesk.core.catalog import CatalogItem, ItemKind
 from posdesk.core.client import Client
 from posdesk.gui.app import SyncBridge
@@ -36,8 +38,20 @@ def qt_app() -> QApplication:
     return app
 
 
-def pump_until(condition: Callable[[], Any], timeout: float = 30.0, what: str = "the POS") -> Any:
-    """Run the Qt event loop until ``condition()`` is true (raises after ``timeout`` seconds)."""
+def pump_until(
+    condition: Callable[[], Any],
+    timeout: float = 30.0,
+    what: str = "the POS",
+    every: float = 0.0005,
+    idle: bool = False,
+) -> Any:
+    """Run the Qt event loop until ``condition()`` is true (raises after ``timeout`` seconds), asking it
+    again after ``every`` seconds.
+
+    ``idle``: between asks the UI thread waits in Qt's event loop (woken by the next event, as the POS's
+    own idle UI thread is) instead of sleeping and processing events 2,000 times a second; each of those
+    wake-ups takes Python's GIL from the worker and sync threads, which on a busy machine slows the very
+    work being timed."""
     app = qt_app()
     deadline = time.monotonic() + timeout
     while True:
@@ -47,7 +61,12 @@ def pump_until(condition: Callable[[], Any], timeout: float = 30.0, what: str = 
             return value
         if time.monotonic() > deadline:
             raise TimeoutError(f"timed out waiting for {what}")
-        time.sleep(0.0005)
+        if idle:
+            pause = QEventLoop()
+            QTimer.singleShot(max(1, round(every * 1000)), pause.quit)
+            pause.exec()
+        else:
+            time.sleep(every)
 
 
 @dataclass

@@ -322,6 +322,9 @@ class SendInvoiceDialog(QDialog):
                 token=token,
                 invoice_id=invoice_id,
                 base_revision=self.base_revision,
+                # From the worker thread (the sync service's wake is thread-safe): the upload starts
+                # as soon as it is queued, not after the ticket is read back and the UI thread runs.
+                on_queued=lambda: self.ctx.wake_sync(),
             ),
             on_done=self._on_sent,
             on_error=self._on_failed,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, tzinfo
 from typing import TYPE_CHECKING, Any
@@ -249,8 +250,14 @@ class PosBackend:
         token: str,
         invoice_id: str,
         base_revision: int | None,
+        on_queued: Callable[[], None] | None = None,
     ) -> tuple[SentLink, Ticket, InvoiceInfo | None]:
-        """Save the ticket as shown, then make its invoice and queue the upload."""
+        """Save the ticket as shown, then make its invoice and queue the upload.
+
+        ``on_queued`` is called (on this thread) the moment the upload is committed to the outbox, before
+        the ticket is read back for the screen: the sync service can start uploading at once, so a QR
+        code scanned at the counter finds the invoice sooner.
+        """
         from posdesk.sync.invoice_links import send_invoice
 
         self.save_ticket(ticket, base_revision=base_revision, settings=settings)
@@ -263,6 +270,8 @@ class PosBackend:
             token=token,
             invoice_id=invoice_id,
         )
+        if on_queued is not None:
+            on_queued()
         return sent, self.load_ticket(ticket.id), self.invoice_info(ticket.id)
 
     # -- taking payment, refunds, the day ----------------------------------------------------------
