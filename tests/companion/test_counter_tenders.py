@@ -4,6 +4,7 @@ cashier takes cash, no more than was due is ever kept silently (SQLite and Postg
 
 from __future__ import annotations
 
+import concurrent.futures
 import uuid
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -164,3 +165,28 @@ def test_tips_on_a_link_after_cash_are_on_the_services_not_on_the_surcharge(comp
     page = companion.client().get(f"/pay/{body['link_token']}").text
     # The $60.00 left is 60% of the $100.00 haircut: 20% of it is $12.00 (not 20% of $62.10).
     assert "<b>20%</b><small>$12.00</small>" in page
+
+
+def test_cash_and_an_online_payment_at_the_same_moment_never_keep_more_than_due_silently(
+    companion_any_db: Companion,
+) -> None:
+    companion = companion_any_db
+    for _ in range(4):
+        first = ticket(companion, V1_TOTAL)
+        phone = Phone(companion, first["link_token"])
+        cash = counter(first, V1_TOTAL)
+        cashier = companion.client(headers=companion.terminal.headers)
+        with concurrent.futures.ThreadPoolExecutor(2) as pool:
+            online = pool.submit(phone.pay, 1, APPROVES)
+            at_counter = pool.submit(cashier.post, "/api/v1/tenders", json=cash)
+            assert at_counter.result().status_code == 200
+            online.result()
+
+        def settled(invoice_id: str = first["invoice_id"]) -> bool:  # a stale success is refunded afterwards
+            return all(p.status != "stale" or p.refunded_minor for p in payments_of(companion, invoice_id))
+
+        assert eventually(settled)
+        reviews = [e for e in events(companion, "payment.needs_review") if e["invoice_id"] == first["invoice_id"]]
+        overpaid = sum(e["data"]["overpaid"] for e in reviews)
+        kept = taken(companion, first["invoice_id"]) + V1_TOTAL  # the card's and the till's
+        assert kept - V1_TOTAL == overpaid, (kept, reviews)  # any excess is in front of a manager
