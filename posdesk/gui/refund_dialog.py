@@ -8,7 +8,6 @@ from posdesk.core.ticket import Payment, Ticket
 from posdesk.gui.context import PosContext
 from posdesk.gui.operations import CollectionOp, OpChanges, QueryOp
 from posdesk.gui.qt import (
-    QDialog,
     QFormLayout,
     QLineEdit,
     QPushButton,
@@ -20,6 +19,7 @@ from posdesk.gui.qt import (
     name,
     plain_label,
 )
+from posdesk.gui.ticket_dialog import TicketDialog
 from posdesk.pos.payments import method_label
 from posdesk.pos.refunds import (
     RefundError,
@@ -31,7 +31,7 @@ from posdesk.pos.refunds import (
 )
 
 
-class RefundDialog(QDialog):
+class RefundDialog(TicketDialog):
     """One refund of one payment.
 
     Signals:
@@ -43,11 +43,7 @@ class RefundDialog(QDialog):
     def __init__(
         self, ctx: PosContext, ticket: Ticket, payment: Payment, parent: QWidget | None = None
     ) -> None:
-        super().__init__(parent)
-        name(self, "refundDialog", "Refund")
-        self.setWindowTitle(f"Refund · Ticket #{ticket.number}")
-        self.ctx = ctx
-        self.ticket = ticket
+        super().__init__(ctx, ticket, "refundDialog", "Refund", parent)
         self.payment = payment
         self.busy = False
         self.tip_entered = Money.zero(payment.amount.currency)

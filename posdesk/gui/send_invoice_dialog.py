@@ -24,7 +24,6 @@ from posdesk.gui.qt import (
     QApplication,
     QCheckBox,
     QDesktopServices,
-    QDialog,
     QFrame,
     QHBoxLayout,
     QLabel,
@@ -39,6 +38,7 @@ from posdesk.gui.qt import (
     name,
     plain_label,
 )
+from posdesk.gui.ticket_dialog import TicketDialog
 
 if TYPE_CHECKING:  # imported when first opened: it brings SQLAlchemy, which start-up does without
     from posdesk.gui.communicator_dialog import CommunicatorDialog
@@ -51,7 +51,7 @@ SENT_NOTE = "This invoice was already sent: sending again shows the same link."
 DEMO_OPEN_TIP = "Demo mode: open the payment page in this computer's browser and pay with 4242 4242 4242 4242"
 
 
-class SendInvoiceDialog(QDialog):
+class SendInvoiceDialog(TicketDialog):
     """Send one ticket's invoice as a shareable link (text, clipboard and QR code).
 
     Signals:
@@ -70,11 +70,7 @@ class SendInvoiceDialog(QDialog):
         base_revision: int | None,
         parent: QWidget | None = None,
     ) -> None:
-        super().__init__(parent)
-        name(self, "sendInvoiceDialog", "Send invoice")
-        self.setWindowTitle(f"Send invoice · Ticket #{ticket.number}" if ticket.number else "Send invoice")
-        self.ctx = ctx
-        self.ticket = ticket
+        super().__init__(ctx, ticket, "sendInvoiceDialog", "Send invoice", parent)
         self.priced = priced
         self.invoice = invoice
         self.base_revision = base_revision

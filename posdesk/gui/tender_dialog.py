@@ -9,7 +9,6 @@ from posdesk.gui.context import PosContext
 from posdesk.gui.operations import CollectionOp, OpChanges
 from posdesk.gui.qt import (
     QComboBox,
-    QDialog,
     QFormLayout,
     QLabel,
     QLineEdit,
@@ -22,10 +21,11 @@ from posdesk.gui.qt import (
     name,
     plain_label,
 )
+from posdesk.gui.ticket_dialog import TicketDialog
 from posdesk.pos.tenders import TENDER_METHODS, Tender, TenderError, TenderOutcome, plan_tender
 
 
-class TenderDialog(QDialog):
+class TenderDialog(TicketDialog):
     """One tender toward a saved ticket's balance. Several tenders may settle one ticket.
 
     Signals:
@@ -37,11 +37,7 @@ class TenderDialog(QDialog):
     def __init__(
         self, ctx: PosContext, ticket: Ticket, balance_due: Money, parent: QWidget | None = None
     ) -> None:
-        super().__init__(parent)
-        name(self, "tenderDialog", "Take payment")
-        self.setWindowTitle(f"Take payment · Ticket #{ticket.number}")
-        self.ctx = ctx
-        self.ticket = ticket
+        super().__init__(ctx, ticket, "tenderDialog", "Take payment", parent)
         self.balance_due = balance_due
         self.recording = False
         self.outcome: TenderOutcome | None = None

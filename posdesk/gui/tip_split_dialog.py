@@ -13,7 +13,6 @@ from posdesk.gui.context import PosContext
 from posdesk.gui.operations import CollectionOp, OpChanges
 from posdesk.gui.qt import (
     QAbstractItemView,
-    QDialog,
     QDialogButtonBox,
     QHeaderView,
     QPushButton,
@@ -26,6 +25,7 @@ from posdesk.gui.qt import (
     name,
     plain_label,
 )
+from posdesk.gui.ticket_dialog import TicketDialog
 from posdesk.pos.payments import method_label
 from posdesk.pos.tip_splits import TipSplitRow, split_difference, tip_split_rows
 
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 SHARE = 2  # the editable column
 
 
-class TipSplitDialog(QDialog):
+class TipSplitDialog(TicketDialog):
     """Edit one payment's tip split.
 
     Signals:
@@ -45,10 +45,8 @@ class TipSplitDialog(QDialog):
     saved = Signal(object)
 
     def __init__(self, ctx: PosContext, ticket: Ticket, payment: Payment, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        name(self, "tipSplitDialog", "Tip split")
-        self.setWindowTitle(f"Tip split · Ticket #{ticket.number}")
-        self.ctx, self.ticket, self.payment = ctx, ticket, payment
+        super().__init__(ctx, ticket, "tipSplitDialog", "Tip split", parent)
+        self.payment = payment
         self.rows: list[TipSplitRow] = tip_split_rows(ticket, payment, ctx.settings)
         layout = QVBoxLayout(self)
         layout.addWidget(
