@@ -35,6 +35,7 @@ from posdesk.gui.qt import (
     name,
     plain_label,
 )
+from posdesk.gui.review_dialog import open_review
 
 if TYPE_CHECKING:  # imported when first opened (start-up does without it and the invoice code)
     from posdesk.gui.backend import InvoiceInfo, TicketSummary
@@ -222,6 +223,7 @@ class MainWindow(QMainWindow):
         self.ticket_view.take_payment_requested.connect(self.open_take_payment)
         self.ticket_view.refund_requested.connect(self.open_refund)
         self.ticket_view.totals_panel.tip_split_requested.connect(self.open_tip_split)
+        self.ticket_view.totals_panel.review_requested.connect(lambda payment_id: open_review(self, payment_id))
         self.tickets_panel.open_requested.connect(self.open_ticket)
         self.tickets_panel.remind_requested.connect(self.remind)
         self.tickets_panel.reissue_requested.connect(self.reissue_link)

@@ -38,7 +38,7 @@ from posdesk.gui.ticket.client_bar import ClientBar
 from posdesk.gui.ticket.header import TicketHeader
 from posdesk.gui.ticket.lines import LinesPanel
 from posdesk.gui.ticket.services import ServicesPanel
-from posdesk.gui.ticket.totals import TotalsPanel
+from posdesk.gui.ticket.totals import TotalsPanel, load_kept_payments
 from posdesk.pos.backend import InvoiceInfo, TodayAppointment
 from posdesk.pos.editor import TicketEditor
 from posdesk.pos.phones import store_region
@@ -312,6 +312,7 @@ class NewTicketView(QWidget):
         self.client_bar.set_walk_in_active(False)
         self.show_error("")
         self._refresh()
+        load_kept_payments(self)
         self.client_search.setFocus()
 
     def open_ticket(self, ticket_id: str) -> None:
@@ -324,6 +325,7 @@ class NewTicketView(QWidget):
         self._read_last_message()
         self.show_error("")
         self._refresh()
+        load_kept_payments(self)  # online payments kept for a manager's review, from the companion
 
     def when_saved(self, action: Callable[[], object]) -> None:
         """Run ``action`` now, or once the save on the writer has landed (not if it was refused)."""
@@ -410,6 +412,7 @@ class NewTicketView(QWidget):
             self.editor.invoice = self.ctx.backend.invoice_info(self.ticket.id)
             self._read_last_message()
             self._refresh()
+            load_kept_payments(self)
         self.reload_services()
 
     # -- showing -----------------------------------------------------------------------------------

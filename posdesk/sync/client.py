@@ -237,3 +237,13 @@ class BlockingCompanion:
     def test_gateway(self) -> dict[str, Any]:
         """``POST /api/v1/gateway/test``: ``{"ok": bool, "message": str}``."""
         return self.post("/gateway/test", timeout=20)
+
+    def payments_for_review(self, ticket_id: str) -> list[dict[str, Any]]:
+        """``GET /api/v1/payments/review``: the ticket's online payments kept for a manager, with why."""
+        found = self.get("/payments/review", ticket_id=ticket_id).get("payments", [])
+        return [p for p in found if isinstance(p, dict)]
+
+    def settle_review(self, payment_id: str, decision: str) -> dict[str, Any]:
+        """``POST /api/v1/payments/{id}/review``: count, refund or dismiss a payment kept for review (the
+        companion asks the gateway first, hence the longer timeout)."""
+        return self.post(f"/payments/{quote(payment_id, safe='')}/review", {"decision": decision}, timeout=60)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import tzinfo
+from typing import Any
 
 from posdesk.core.money import Money
 from posdesk.core.pricing import PricedTicket
 from posdesk.core.ticket import Payment, Ticket
+from posdesk.gui.operations import QueryOp
 from posdesk.gui.qt import (
     QAbstractItemView,
     QFormLayout,
@@ -26,8 +29,12 @@ from posdesk.gui.qt import (
     plain_label,
 )
 from posdesk.gui.ticket import ITEM_ROLE
+from posdesk.pos.payment_reviews import NEEDS_REVIEW, KeptPayment
+from posdesk.pos.payment_reviews import notice as review_notice
 from posdesk.pos.payments import method_label, payment_status, tips_of
 from posdesk.pos.refunds import refundable
+
+log = logging.getLogger(__name__)
 
 TOTAL_ROWS = (
     ("subtotal", "Subtotal"),
@@ -49,12 +56,14 @@ class TotalsPanel(QWidget):
         payment_selected(str): the payment with this id was selected in the list ("" when none).
         refund_requested(str): Refund… on the selected payment (its id).
         tip_split_requested(str): Split tip… on the selected payment (its id).
+        review_requested(str): Review… on the selected payment kept for review (its id).
     """
 
     promo_entered = Signal(str)
     payment_selected = Signal(str)
     refund_requested = Signal(str)
     tip_split_requested = Signal(str)
+    review_requested = Signal(str)
 
     def __init__(self, locale: str, timezone: tzinfo, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -108,12 +117,22 @@ class TotalsPanel(QWidget):
         self.payments.setMaximumHeight(110)
         self.payments.itemSelectionChanged.connect(self._on_selection)
         outer.addWidget(self.payments)
+        self.review_notice = name(plain_label(), "reviewNotice", "Payments waiting for a manager's review")
+        self.review_notice.setWordWrap(True)
+        self.review_notice.setStyleSheet("color: #8a4b00; font-weight: 600;")
+        self.review_notice.hide()
+        outer.addWidget(self.review_notice)
         refund_row = QHBoxLayout()
         refund_row.addStretch(1)
         self.tip_split_button = name(QPushButton("Split tip…"), "splitTipButton", "Split the tip among providers")
         self.tip_split_button.setToolTip("Share the selected payment's tip among the providers (manager PIN)")
         self.tip_split_button.clicked.connect(lambda: self.tip_split_requested.emit(self.selected_payment_id()))
         refund_row.addWidget(self.tip_split_button)
+        self.review_button = name(QPushButton("Review…"), "reviewPaymentButton", "Review the selected payment")
+        self.review_button.setToolTip("Count, refund or dismiss a payment kept for review (manager PIN)")
+        self.review_button.clicked.connect(lambda: self.review_requested.emit(self.selected_payment_id()))
+        self.review_button.hide()
+        refund_row.addWidget(self.review_button)
         self.refund_button = name(QPushButton("Refund…"), "refundButton", "Refund the selected payment")
         self.refund_button.setToolTip("Refund the selected payment (manager PIN)")
         self.refund_button.clicked.connect(lambda: self.refund_requested.emit(self.selected_payment_id()))
@@ -121,6 +140,9 @@ class TotalsPanel(QWidget):
         outer.addLayout(refund_row)
         self._refundable: set[str] = set()
         self._tipped: set[str] = set()
+        self.kept: list[KeptPayment] = []  # online payments kept for review (from the companion)
+        self.kept_for = ""  # the ticket they are of
+        self._payments: list[Payment] = []
 
     def _add_row(self, key: str, caption: str) -> QLabel:
         value = name(QLabel(), f"{key}Value", caption)
@@ -160,41 +182,65 @@ class TotalsPanel(QWidget):
         chosen = self.selected_payment_id()
         self.refund_button.setEnabled(chosen in self._refundable)
         self.tip_split_button.setEnabled(chosen in self._tipped)
+        self.review_button.setEnabled(any(k.payment_id == chosen for k in self.kept))
         self.payment_selected.emit(chosen)
 
+    def show_kept(self, kept: list[KeptPayment], ticket_id: str = "") -> None:
+        """The ticket's online payments kept for a manager's review: rows "Needs review" and a notice."""
+        self.kept, self.kept_for = list(kept), ticket_id
+        self.review_notice.setText(review_notice(self.kept, self.money_locale))
+        self.review_notice.setVisible(bool(self.kept))
+        self._show_payments(self._payments)
+
     def _show_payments(self, payments: list[Payment]) -> None:
+        self._payments = list(payments)
         self._refundable = {p.id for p in payments if refundable(p).is_positive()}
         self._tipped = {p.id for p in payments if p.tip.is_positive()}
         selected = self.selected_payment_id()
+        kept = [k for k in self.kept if all(p.id != k.payment_id for p in payments)]
         self.payments.blockSignals(True)
-        self.payments.setRowCount(len(payments))
-        for row, payment in enumerate(payments):
-            when = payment.received_at.astimezone(self.timezone).strftime("%b %d %H:%M")
-            cells = (
-                method_label(payment),
-                payment.amount.format(self.money_locale),
-                payment.tip.format(self.money_locale) if payment.tip.is_positive() else "",
-                when,
-                payment_status(payment),
-            )
+        self.payments.setRowCount(len(payments) + len(kept))
+        rows: list[tuple[str, tuple[str, ...]]] = [(p.id, self._cells(p)) for p in payments]
+        rows += [(k.payment_id, self._kept_cells(k)) for k in kept]
+        for row, (payment_id, cells) in enumerate(rows):
             for column, text in enumerate(cells):
                 item = QTableWidgetItem(text)
-                item.setData(ITEM_ROLE, payment.id)
+                item.setData(ITEM_ROLE, payment_id)
                 if column in (1, 2):
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 self.payments.setItem(row, column, item)
-            if payment.id == selected:
+            if payment_id == selected:
                 self.payments.selectRow(row)
         self.payments.blockSignals(False)
-        self.payments.setVisible(bool(payments))
+        self.payments.setVisible(bool(rows))
         # As tall as its rows (at most about three): on a short screen every pixel goes to the totals.
-        rows = sum(self.payments.rowHeight(row) for row in range(len(payments)))
+        height = sum(self.payments.rowHeight(row) for row in range(len(rows)))
         header = self.payments.horizontalHeader().sizeHint().height()
-        self.payments.setMaximumHeight(min(110, header + rows + 2 * self.payments.frameWidth() + 2))
+        self.payments.setMaximumHeight(min(110, header + height + 2 * self.payments.frameWidth() + 2))
         self.refund_button.setVisible(bool(self._refundable))
         self.refund_button.setEnabled(self.selected_payment_id() in self._refundable)
         self.tip_split_button.setVisible(bool(self._tipped))
         self.tip_split_button.setEnabled(self.selected_payment_id() in self._tipped)
+        self.review_button.setVisible(bool(kept))
+        self.review_button.setEnabled(any(k.payment_id == self.selected_payment_id() for k in kept))
+
+    def _cells(self, payment: Payment) -> tuple[str, ...]:
+        return (
+            method_label(payment),
+            payment.amount.format(self.money_locale),
+            payment.tip.format(self.money_locale) if payment.tip.is_positive() else "",
+            payment.received_at.astimezone(self.timezone).strftime("%b %d %H:%M"),
+            payment_status(payment),
+        )
+
+    def _kept_cells(self, kept: KeptPayment) -> tuple[str, ...]:
+        return (
+            "Online card",
+            kept.amount.format(self.money_locale),
+            kept.tip.format(self.money_locale) if kept.tip.is_positive() else "",
+            "",
+            NEEDS_REVIEW,
+        )
 
     def selected_payment_id(self) -> str:
         item = self.payments.item(self.payments.currentRow(), 0) if self.payments.selectedItems() else None
@@ -203,3 +249,20 @@ class TotalsPanel(QWidget):
     def set_editable(self, editable: bool) -> None:
         self.promo_edit.setEnabled(editable)
         self.apply_promo_button.setEnabled(editable)
+
+
+def load_kept_payments(view: Any) -> None:
+    """Ask the companion (off the UI thread) for the shown ticket's online payments kept for a manager's
+    review (``view``: the ticket view); its totals panel lists them. None for an unsaved ticket or offline."""
+    panel, ctx, ticket_id = view.totals_panel, view.ctx, view.ticket.id
+    if panel.kept_for != ticket_id:
+        panel.show_kept([], ticket_id)
+    connection = ctx.connection
+    if view.saved_revision is None or not (connection.configured and connection.online):
+        return
+    from posdesk.pos.payment_reviews import kept_for_ticket
+
+    url, vault = connection.url, ctx.vault
+    QueryOp("payments kept for review", lambda: kept_for_ticket(url, vault.load(url) or "", ticket_id)).success(
+        lambda kept: panel.show_kept(kept, ticket_id) if view.ticket.id == ticket_id else None
+    ).failure(lambda error: log.info("payments kept for review not read: %s", error)).run_in_background(ctx)

@@ -1,0 +1,111 @@
+"""An online payment kept for review shows on its ticket as "Needs review" with a notice, and a manager
+settles it from the ticket behind the manager PIN. The POS talks to a real companion (uvicorn on loopback,
+Simulator gateway) through its companion client."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from posdesk.companion.models import utcnow
+from posdesk.companion.payments import gateway_directory, reconcile
+from posdesk.gateways.base import Unavailable
+from posdesk.gateways.simulator import APPROVES, SimulatorGateway
+from posdesk.gui.pin import hash_pin
+from posdesk.gui.qt import QLabel, QPushButton, QTableWidget
+from tests.companion.conftest import (  # noqa: F401 - fixtures
+    Companion,
+    companion,
+    companion_db_file,
+    invoice_upload,
+    make_companion,
+    put_invoice,
+    service_line,
+)
+from tests.companion.test_ledger_invariants import Phone, events, payments_of
+from tests.gui import conftest as gui
+from tests.gui.conftest import BOB, Pos, wait_idle
+from tests.gui.test_new_ticket_view import add_from_catalog
+from tests.gui.test_settings_dialog import enter_pin, visible
+from tests.gui.test_take_payment import PIN, click, payments_rows
+
+
+@pytest.fixture
+def pos_on_companion(
+    qtbot, make_pos: Callable[..., Pos], companion: Companion, monkeypatch: pytest.MonkeyPatch  # noqa: F811
+) -> Pos:
+    monkeypatch.setattr(gui, "COMPANION", companion.url)
+    pos = make_pos(manager_pin_hash=hash_pin(PIN, iterations=1000))
+    pos.ctx.vault.keep_for_session(companion.url, companion.terminal.credential)
+    return pos
+
+
+def kept_payment_on(pos: Pos, companion: Companion, monkeypatch: pytest.MonkeyPatch, qtbot) -> dict[str, Any]:  # noqa: F811
+    """The POS's saved ticket invoiced at the companion, and a charge whose answer was lost and that the
+    gateway has no record of an hour later: kept for review."""
+    pos.view.set_client(BOB)
+    add_from_catalog(qtbot, pos, "Haircut")
+    pos.view.save()
+    wait_idle(qtbot, pos.ctx)
+    body = invoice_upload(lines=[service_line(price=4320)], ticket_id=pos.view.ticket.id)
+    assert put_invoice(companion.api, body).status_code in (200, 201)
+
+    def lost(self: SimulatorGateway, request: Any) -> Any:
+        raise Unavailable("The payment service did not answer")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(SimulatorGateway, "charge", lost)
+        Phone(companion, body["link_token"]).pay(1, APPROVES)
+    monkeypatch.setattr(SimulatorGateway, "forgets_on_restart", lambda self: False)
+    later = utcnow() + reconcile.ABANDONED_AFTER + timedelta(minutes=1)
+    reconcile.reconcile(companion.db, gateway_directory(companion.app.state), now=later)
+    return body
+
+
+def test_a_payment_kept_for_review_shows_on_the_ticket_and_a_manager_dismisses_it(
+    qtbot, pos_on_companion: Pos, companion: Companion, monkeypatch: pytest.MonkeyPatch  # noqa: F811
+) -> None:
+    pos = pos_on_companion
+    body = kept_payment_on(pos, companion, monkeypatch, qtbot)
+    pos.ctx.tickets_changed.emit({pos.view.ticket.id})  # what the needs_review event does on every terminal
+    qtbot.waitUntil(lambda: any(row[4] == "Needs review" for row in payments_rows(pos)), timeout=10_000)
+    [row] = payments_rows(pos)
+    assert row[1] == "$43.20"
+    notice = pos.window.findChild(QLabel, "reviewNotice")
+    assert notice.isVisible() and "needs a manager's review" in notice.text() and "may have been charged" in notice.text()
+    assert not pos.window.findChild(QPushButton, "refundButton").isVisible()  # not money received
+
+    pos.window.findChild(QTableWidget, "paymentsList").selectRow(0)
+    click(qtbot, pos, "reviewPaymentButton")
+    enter_pin(pos, PIN)
+    dialog = visible(pos, "reviewDialog")
+    assert "may have been charged" in dialog.findChild(QLabel, "reviewReason").text()
+    dialog.findChild(QPushButton, "countPaymentButton").click()  # the gateway has no record: refused
+    wait_idle(qtbot, pos.ctx)
+    assert "does not confirm" in dialog.findChild(QLabel, "errorMessage").text() and dialog.isVisible()
+    dialog.findChild(QPushButton, "dismissPaymentButton").click()
+    wait_idle(qtbot, pos.ctx)
+    qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=10_000)
+    qtbot.waitUntil(lambda: payments_rows(pos) == [], timeout=10_000)
+    assert not notice.isVisible()
+    assert "dismissed as not charged" in pos.window.statusBar().currentMessage()
+    [payment] = payments_of(companion, body["invoice_id"])
+    assert payment.status == "failed" and payment.review == "dismissed"
+    [settled] = events(companion, "payment.review_settled")
+    assert settled["ticket_id"] == pos.view.ticket.id
+
+
+def test_the_review_needs_the_manager_pin(
+    qtbot, pos_on_companion: Pos, companion: Companion, monkeypatch: pytest.MonkeyPatch  # noqa: F811
+) -> None:
+    pos = pos_on_companion
+    kept_payment_on(pos, companion, monkeypatch, qtbot)
+    pos.view.open_ticket(pos.view.ticket.id)  # opening the ticket asks the companion too
+    qtbot.waitUntil(lambda: any(row[4] == "Needs review" for row in payments_rows(pos)), timeout=10_000)
+    pos.window.findChild(QTableWidget, "paymentsList").selectRow(0)
+    click(qtbot, pos, "reviewPaymentButton")
+    gate = enter_pin(pos, "0000")
+    assert gate.isVisible() and not any(d.isVisible() for d in pos.window.findChildren(type(gate), "reviewDialog"))
