@@ -56,3 +56,16 @@ def test_a_phone_number_is_still_formatted_once_its_library_loads() -> None:
     assert format_phone("5550100001", "US") == "(555) 010-0001"
     assert format_phone("+44 20 7946 0958", "US") == "+44 20 7946 0958"
     assert format_phone("not a phone", "US") == "not a phone"
+
+
+def test_every_qt_name_the_screens_import_is_there_when_first_used() -> None:
+    """``posdesk.gui.qt`` makes its Qt names on first use; each one must still be PySide6's own."""
+    code = (
+        "import importlib, json, posdesk.gui.qt as qt; "
+        "print(json.dumps([n for n in qt.__all__ if getattr(qt, n) is not "
+        "getattr(importlib.import_module(qt._HOMES[n]), n)]))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120, check=True
+    )
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == []
