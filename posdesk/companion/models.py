@@ -281,6 +281,35 @@ class TipSplit(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
+class GiftCard(Base):
+    """A gift card sold on a ticket through the POS: its code and what is left on it."""
+
+    __tablename__ = "gift_cards"
+
+    store_id: Mapped[str] = mapped_column(ForeignKey("stores.id"), primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    currency: Mapped[str] = mapped_column(String(3))
+    amount_minor: Mapped[int] = mapped_column(BigInteger)  # sold for
+    balance_minor: Mapped[int] = mapped_column(BigInteger)
+    ticket_id: Mapped[str] = mapped_column(String(64), default="")
+    client_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class GiftCardUse(Base):
+    """One use of a gift card at a counter, stored once by the terminal's use id."""
+
+    __tablename__ = "gift_card_uses"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    store_id: Mapped[str] = mapped_column(ForeignKey("stores.id"), index=True)
+    code: Mapped[str] = mapped_column(String(32))
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    ticket_id: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class WebhookEvent(Base):
     """A gateway event, stored once by the gateway's event id before it is applied."""
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from posdesk.core.money import Money, MoneyFormatError
 from posdesk.core.ticket import PaymentMethod, Ticket
 from posdesk.gui.context import PosContext
+from posdesk.gui.gift_card_check import GiftCardChecker
 from posdesk.gui.operations import CollectionOp, OpChanges
 from posdesk.gui.qt import (
     QComboBox,
@@ -22,7 +23,14 @@ from posdesk.gui.qt import (
     plain_label,
 )
 from posdesk.gui.ticket_dialog import TicketDialog
-from posdesk.pos.tenders import TENDER_METHODS, Tender, TenderError, TenderOutcome, plan_tender
+from posdesk.pos.tenders import (
+    TENDER_METHODS,
+    Tender,
+    TenderError,
+    TenderOutcome,
+    gift_card_refusal,
+    plan_tender,
+)
 
 
 class TenderDialog(TicketDialog):
@@ -62,6 +70,10 @@ class TenderDialog(TicketDialog):
         self.gift_code = name(QLineEdit(), "giftCardCodeEdit", "Gift card code")
         self.gift_code.setPlaceholderText("The code on the gift card")
         form.addRow("Gift card", self.gift_code)
+        self.gift_balance = name(plain_label(), "giftCardBalanceLabel", "Gift card balance")
+        self.gift_balance.setWordWrap(True)
+        form.addRow("", self.gift_balance)
+        self.gift_check = GiftCardChecker(ctx, self.gift_code, self.gift_balance, self._given_or_none)
         layout.addLayout(form)
         self.change_due = name(plain_label(), "changeDueLabel", "Change due")
         self.change_due.setObjectName("changeDueLabel")
@@ -86,10 +98,17 @@ class TenderDialog(TicketDialog):
         method = self.chosen
         self._row_visible(self.reference, method in (PaymentMethod.CARD, PaymentMethod.OTHER))
         self._row_visible(self.gift_code, method is PaymentMethod.GIFT_CARD)
+        self._row_visible(self.gift_balance, method is PaymentMethod.GIFT_CARD)
         self._show_change()
 
     def _row_visible(self, field: QWidget, visible: bool) -> None:
         self.form.setRowVisible(field, visible)
+
+    def _given_or_none(self) -> Money | None:
+        try:
+            return self._given()
+        except MoneyFormatError:
+            return None
 
     def _given(self) -> Money:
         return Money.parse(self.amount.text(), self.balance_due.currency, self.ctx.locale)
@@ -124,11 +143,9 @@ class TenderDialog(TicketDialog):
         tender = Tender(self.chosen, given, self.reference.text(), self.gift_code.text().strip())
         plan = plan_tender(tender, self.balance_due)
         if tender.method is PaymentMethod.GIFT_CARD:
-            left = self.ctx.backend.gift_card_balance(tender.gift_card_code)
-            if left is None:
-                raise TenderError("No gift card with this code was sold here")
-            if left < plan.amount:
-                raise TenderError(f"This gift card has {left.format(self.ctx.locale)} left")
+            refusal = gift_card_refusal(self.ctx.backend.gift_card_balance(tender.gift_card_code), plan.amount)
+            if refusal:
+                raise TenderError(refusal)
         return tender
 
     def record(self) -> None:

@@ -287,6 +287,13 @@ class PosBackend:
 
         return close_settled_ticket(self.db, ticket_id, settings)
 
+    def adopt_gift_card(self, card: dict[str, Any]) -> Money:
+        """The companion's record of a gift card noted in this cache (its balance only goes down)."""
+        from posdesk.store.gift_cards import GiftCardRepository
+
+        with self.db.session() as session:
+            return GiftCardRepository(session).set_from_companion(card).balance
+
     def gift_card_balance(self, code: str) -> Money | None:
         from posdesk.pos.tenders import gift_card_balance
 

@@ -101,9 +101,26 @@ def balance_due(ticket: Ticket, settings: TerminalSettings) -> Money:
 
 
 def gift_card_balance(session: Session, code: str) -> Money | None:
-    """The balance of a gift card sold through the POS (held by a client), or None for an unknown code."""
+    """The balance of a gift card sold through the POS (a paid ticket's, or held by a client), or None
+    for an unknown code."""
+    from posdesk.store.gift_cards import GiftCardRepository
+
+    sold = GiftCardRepository(session).get(code)
+    if sold is not None:
+        return sold.balance
     row = _gift_card(session, code)
     return Money(row.balance_minor or 0, row.currency or "USD") if row is not None else None
+
+
+def gift_card_refusal(balance: Money | None, amount: Money) -> str:
+    """Why a gift card cannot pay ``amount`` ("" when it can)."""
+    if balance is None:
+        return "No gift card with this code was sold here"
+    if not balance.is_positive():
+        return "This gift card is used up: nothing is left on it"
+    if balance < amount:
+        return f"This gift card has {balance.format()} left"
+    return ""
 
 
 def _gift_card(session: Session, code: str) -> Any:
@@ -119,7 +136,17 @@ def _gift_card(session: Session, code: str) -> Any:
     ).first()
 
 
-def _redeem_gift_card(session: Session, code: str, amount: Money) -> None:
+def _redeem_gift_card(session: Session, code: str, amount: Money, ticket_id: str = "") -> None:
+    from posdesk.store.gift_cards import GiftCardRepository
+
+    cards = GiftCardRepository(session)
+    sold = cards.get(code)
+    if sold is not None:  # sold on a ticket here: the use goes to the companion too
+        refusal = gift_card_refusal(sold.balance, amount)
+        if refusal:
+            raise TenderError(refusal)
+        cards.use(code, amount, ticket_id)
+        return
     row = _gift_card(session, code)
     if row is None:
         raise TenderError("No gift card with this code was sold here")
@@ -166,7 +193,7 @@ def record_tender(
         due = balance_due(ticket, settings)
         plan = plan_tender(tender, due, settings.surcharge_rate)
         if tender.method is PaymentMethod.GIFT_CARD:
-            _redeem_gift_card(session, tender.gift_card_code, plan.amount)
+            _redeem_gift_card(session, tender.gift_card_code, plan.amount, ticket.id)
         reference = tender.gift_card_code.strip().upper() if tender.method is PaymentMethod.GIFT_CARD else ""
         payment = Payment(
             id=new_id(),

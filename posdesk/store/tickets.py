@@ -98,6 +98,12 @@ class TicketRepository:
             self.session.execute(
                 insert(PaymentRow), [_payment_values(ticket.id, i, p) for i, p in enumerate(ticket.payments)]
             )
+        if ticket.state is TicketState.PAID and any(line.kind is ItemKind.GIFT_CARD for line in ticket.lines):
+            # Paid in full however it happened (a tender, an online payment, another terminal's event):
+            # the gift cards it sold become usable holdings in the same transaction.
+            from posdesk.store.gift_cards import GiftCardRepository
+
+            GiftCardRepository(self.session).issue_sold(ticket)
 
     def save_with_outbox(
         self, ticket: Ticket, *, base_revision: int | None, kind: str, key: str, payload: dict[str, Any]

@@ -169,6 +169,11 @@ def apply_event(session: Session, event: Event) -> set[str]:
         return set()
     if event.type in (EventType.MESSAGE_STATUS, EventType.CLIENT_CONSENT):
         return apply_communicator_event(session, event.type.value, event.data)
+    if event.type is EventType.GIFT_CARD_CHANGED:
+        from posdesk.store.gift_cards import GiftCardRepository
+
+        GiftCardRepository(session).set_from_companion(event.data)
+        return set()
     if event.type is EventType.INVOICE_UPDATED and isinstance(event.data.get("document"), dict):
         try:
             document = Invoice.from_wire(event.data["document"])

@@ -9,6 +9,7 @@ from posdesk.companion.api import (
     crash_reports,
     events,
     gateway,
+    gift_cards,
     invoices,
     stores,
     tenders,
@@ -18,7 +19,7 @@ from posdesk.companion.api import (
 )
 
 router = APIRouter()
-for module in (terminals, invoices, stores, gateway, events, updates, crash_reports, tenders, tip_splits):
+for module in (terminals, invoices, stores, gateway, events, updates, crash_reports, tenders, tip_splits, gift_cards):
     router.include_router(module.router)
 
 __all__ = ["router"]

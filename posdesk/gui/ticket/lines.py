@@ -6,6 +6,7 @@ import itertools
 from datetime import tzinfo
 from typing import cast
 
+from posdesk.core.gift_cards import codes_of
 from posdesk.core.pricing import PricedTicket
 from posdesk.core.ticket import Ticket, TicketLine
 from posdesk.gui.qt import (
@@ -79,6 +80,7 @@ class LinesPanel(QWidget):
             details.append(line.start.astimezone(self.timezone).strftime("%H:%M"))
         if line.note:
             details.append(line.note)
+        details += codes_of(line)  # a gift card's code(s), written on the card for the client
         return f"{line.name}\n{' · '.join(details)}"
 
     def show_lines(self, ticket: Ticket, priced: PricedTicket, *, read_only: bool) -> None:

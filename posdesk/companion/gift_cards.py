@@ -1,0 +1,93 @@
+"""Gift cards sold through the POS, kept by the companion so every terminal checks a code against the
+same balance: issued once by code when their ticket is paid, lowered once per use (by the terminal's
+use id), and told to every terminal with ``gift_card.changed`` (the new balance).
+
+A use is recorded even when it takes the balance below what it asks: the money was taken at a counter
+that saw an older balance; the balance stops at zero and the overdraft is logged for the manager.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from posdesk.companion.events import append_event
+from posdesk.companion.models import GiftCard, GiftCardUse, Store
+from posdesk.core.events import EventType
+from posdesk.core.gift_cards import normalize_code
+
+log = logging.getLogger(__name__)
+
+
+class GiftCardRefused(ValueError):
+    def __init__(self, message: str, status: int = 422) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+def card_wire(card: GiftCard) -> dict[str, Any]:
+    return {
+        "code": card.code,
+        "amount": card.amount_minor,
+        "balance": card.balance_minor,
+        "currency": card.currency,
+        "ticket_id": card.ticket_id,
+        "client_id": card.client_id,
+    }
+
+
+def _changed(session: Session, card: GiftCard) -> None:
+    append_event(session, card.store_id, EventType.GIFT_CARD_CHANGED, ticket_id=None, data=card_wire(card))
+
+
+def find_card(session: Session, store: Store, code: str) -> GiftCard | None:
+    return session.get(GiftCard, (store.id, normalize_code(code)))
+
+
+def issue_card(
+    session: Session, store: Store, code: str, amount: int, currency: str, ticket_id: str, client_id: str | None
+) -> GiftCard:
+    """Issue a sold card once (the same code again returns it as it is)."""
+    code = normalize_code(code)
+    if currency != store.currency:
+        raise GiftCardRefused(f"the store takes {store.currency}, not {currency}")
+    if amount <= 0:
+        raise GiftCardRefused("a gift card is sold for more than zero")
+    existing = find_card(session, store, code)
+    if existing is not None:
+        if existing.amount_minor != amount:
+            raise GiftCardRefused("this gift card code was issued for another amount", 409)
+        return existing
+    card = GiftCard(
+        store_id=store.id,
+        code=code,
+        currency=currency,
+        amount_minor=amount,
+        balance_minor=amount,
+        ticket_id=ticket_id,
+        client_id=client_id,
+    )
+    session.add(card)
+    session.flush()
+    _changed(session, card)
+    return card
+
+
+def use_card(session: Session, store: Store, code: str, use_id: str, amount: int, ticket_id: str) -> GiftCard:
+    """Lower the card's balance once for this use (see the module's docstring on overdrafts)."""
+    card = session.get(GiftCard, (store.id, normalize_code(code)), with_for_update=True)
+    if card is None:
+        raise GiftCardRefused("No gift card with this code was sold here", 404)
+    if amount <= 0:
+        raise GiftCardRefused("a use takes more than zero")
+    if session.get(GiftCardUse, use_id) is not None:
+        return card
+    if amount > card.balance_minor:
+        log.warning("gift card %s used for %s with %s left (ticket %s)", card.code, amount, card.balance_minor, ticket_id)
+    session.add(GiftCardUse(id=use_id, store_id=store.id, code=card.code, amount_minor=amount, ticket_id=ticket_id))
+    card.balance_minor = max(card.balance_minor - amount, 0)
+    _changed(session, card)
+    return card

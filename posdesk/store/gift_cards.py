@@ -1,0 +1,126 @@
+"""Gift cards sold through the POS, in the local cache: issued when their ticket is paid (and sent to the
+companion through the outbox), lowered by uses at this counter, and set to the companion's balance when
+it reports a change (a use at another terminal)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from posdesk.core.gift_cards import normalize_code, sold_gift_cards
+from posdesk.core.money import Money
+from posdesk.core.ticket import Ticket
+from posdesk.store.models import GiftCardRow
+from posdesk.store.outbox import Outbox
+
+GIFT_CARDS_PATH = "/gift-cards"
+
+
+@dataclass(frozen=True, slots=True)
+class GiftCard:
+    code: str
+    amount: Money  # what it was sold for
+    balance: Money
+    ticket_id: str
+    client_id: str | None
+
+
+def _card(row: GiftCardRow) -> GiftCard:
+    return GiftCard(
+        row.code,
+        Money(row.amount_minor, row.currency),
+        Money(row.balance_minor, row.currency),
+        row.ticket_id,
+        row.client_id,
+    )
+
+
+class GiftCardRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def get(self, code: str) -> GiftCard | None:
+        row = self.session.get(GiftCardRow, normalize_code(code))
+        return _card(row) if row is not None else None
+
+    def issue_sold(self, ticket: Ticket, now: datetime | None = None) -> list[GiftCard]:
+        """The paid ticket's gift cards, each issued once: here with its face value as balance, and at the
+        companion through the outbox. A ticket not paid in full issues none."""
+        now = now or datetime.now(UTC)
+        issued: list[GiftCard] = []
+        for code, amount in sold_gift_cards(ticket):
+            if self.session.get(GiftCardRow, code) is not None:
+                continue
+            row = GiftCardRow(
+                code=code,
+                currency=amount.currency,
+                amount_minor=amount.minor,
+                balance_minor=amount.minor,
+                ticket_id=ticket.id,
+                client_id=ticket.client_id,
+                sold_at=now,
+                updated_at=now,
+            )
+            self.session.add(row)
+            body = {
+                "code": code,
+                "amount": amount.minor,
+                "currency": amount.currency,
+                "ticket_id": ticket.id,
+                "client_id": ticket.client_id,
+            }
+            Outbox(self.session).enqueue(
+                "api.post", f"gift-card:{code}", {"path": GIFT_CARDS_PATH, "body": body}, now=now
+            )
+            issued.append(_card(row))
+        return issued
+
+    def use(self, code: str, amount: Money, ticket_id: str) -> GiftCard:
+        """Lower the card's balance by ``amount`` here and tell the companion (once, by the use's id).
+        The caller checked the balance."""
+        row = self.session.get(GiftCardRow, normalize_code(code))
+        if row is None:
+            raise KeyError(code)
+        row.balance_minor -= amount.minor
+        row.updated_at = datetime.now(UTC)
+        use_id = uuid.uuid4().hex
+        Outbox(self.session).enqueue(
+            "api.post",
+            f"gift-card-use:{use_id}",
+            {
+                "path": f"{GIFT_CARDS_PATH}/{row.code}/uses",
+                "body": {"use_id": use_id, "amount": amount.minor, "currency": amount.currency, "ticket_id": ticket_id},
+            },
+        )
+        return _card(row)
+
+    def set_from_companion(self, data: dict[str, object]) -> GiftCard:
+        """The companion's word on a card (issued anywhere, or used at another terminal)."""
+        code = normalize_code(str(data["code"]))
+        currency = str(data["currency"])
+        now = datetime.now(UTC)
+        row = self.session.get(GiftCardRow, code)
+        if row is None:
+            row = GiftCardRow(
+                code=code,
+                currency=currency,
+                amount_minor=int(str(data["amount"])),
+                balance_minor=int(str(data["balance"])),
+                ticket_id=str(data.get("ticket_id") or ""),
+                client_id=str(data["client_id"]) if data.get("client_id") else None,
+                sold_at=now,
+                updated_at=now,
+            )
+            self.session.add(row)
+        else:
+            # A balance only goes down: a use made here and not yet told to the companion stays counted.
+            row.balance_minor = min(row.balance_minor, int(str(data["balance"])))
+            row.updated_at = now
+        return _card(row)
+
+    def all(self) -> list[GiftCard]:
+        return [_card(r) for r in self.session.scalars(select(GiftCardRow).order_by(GiftCardRow.sold_at))]

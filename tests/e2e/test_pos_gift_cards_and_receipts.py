@@ -1,0 +1,156 @@
+"""With a real companion: a gift card sold on Till 1 is checked and used on Till 2 against the store's
+balance (and Till 1 hears the new balance); a refund at the counter emails the client a refund receipt
+through the Communicator's email path to a real SMTP server, only when the client agreed to emails."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from posdesk.core.catalog import ItemKind
+from posdesk.core.gift_cards import codes_of
+from posdesk.core.money import Money
+from posdesk.core.ticket import TicketState
+from posdesk.gui.qt import QComboBox, QDialog, QLabel, QLineEdit, QPushButton, Qt, QTableWidget
+from posdesk.store import ClientRepository, Database, Outbox
+from posdesk.sync import pair
+from tests.companion.test_messages import communicator_companion
+from tests.e2e.test_pos_pay_by_link import (  # noqa: F401 - fixtures
+    WAIT_MS,
+    Store,
+    add_from_catalog,
+    prepare_terminal,
+    start_terminal,
+    store,
+)
+from tests.e2e.test_pos_sale import enter_pin, visible, with_pin
+from tests.fakes.keyring import MemoryKeyring
+from tests.gui.conftest import BOB
+from tests.plugins.smtp import SmtpTestServer
+
+pytestmark = pytest.mark.e2e
+
+
+def take_payment(qtbot, window, method: str, amount: str) -> QDialog:
+    qtbot.mouseClick(window.findChild(QPushButton, "takePaymentButton"), Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: any(d.isVisible() for d in window.findChildren(QDialog, "tenderDialog")), timeout=WAIT_MS)
+    dialog = visible(window, "tenderDialog")
+    combo = dialog.findChild(QComboBox, "tenderMethodCombo")
+    combo.setCurrentIndex(combo.findText(method))
+    dialog.findChild(QLineEdit, "tenderAmountEdit").setText(amount)
+    return dialog
+
+
+def record(qtbot, dialog: QDialog) -> None:
+    qtbot.mouseClick(dialog.findChild(QPushButton, "recordTenderButton"), Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=WAIT_MS)
+
+
+def pending(till) -> int:
+    with till.ctx.backend.db.reading() as session:
+        return Outbox(session).pending_count()
+
+
+def for_bob(qtbot, till, item: str) -> None:
+    till.window.new_ticket()
+    till.window.ticket_view.set_client(BOB)
+    add_from_catalog(qtbot, till, item)
+
+
+def test_a_gift_card_sold_on_one_terminal_is_used_on_another_against_the_stores_balance(
+    qtbot, tmp_path: Path, store: Store, memory_keyring: MemoryKeyring, start_terminal  # noqa: F811
+) -> None:
+    for till in ("till1", "till2"):
+        prepare_terminal(tmp_path / till, store.url, pair(store.url, store.pairing_code(), till).credential)
+    till1 = start_terminal(tmp_path / "till1", store.url)
+    till2 = start_terminal(tmp_path / "till2", store.url)
+    for till in (till1, till2):
+        qtbot.waitUntil(lambda till=till: till.ctx.connection.online, timeout=WAIT_MS)
+
+    # Till 1 sells Bob a $50.00 gift card for Mia, paid in cash.
+    for_bob(qtbot, till1, "Gift card")
+    gift = visible(till1.window, "giftCardDialog")
+    gift.findChild(QLineEdit, "giftAmountEdit").setText("50")
+    gift.findChild(QLineEdit, "giftRecipientEdit").setText("Mia")
+    gift.findChild(QPushButton, "addGiftCardButton").click()
+    [line] = [line for line in till1.window.ticket_view.ticket.lines if line.kind is ItemKind.GIFT_CARD]
+    [code] = codes_of(line)
+    record(qtbot, take_payment(qtbot, till1.window, "Cash", "50"))
+    assert till1.window.ticket_view.ticket.state is TicketState.PAID
+
+    # Till 2 checks the code: the store's records know it. It pays $19.44 of a shampoo.
+    for_bob(qtbot, till2, "Shampoo")
+    dialog = take_payment(qtbot, till2.window, "Gift card", "19.44")
+    edit, label = dialog.findChild(QLineEdit, "giftCardCodeEdit"), dialog.findChild(QLabel, "giftCardBalanceLabel")
+    edit.setText(code)
+    edit.setFocus()
+    qtbot.keyClick(edit, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: label.text() == f"{code}: $50.00 left (the store's records)", timeout=WAIT_MS)
+    record(qtbot, dialog)
+    qtbot.waitUntil(lambda: till2.window.ticket_view.ticket.state is TicketState.PAID, timeout=WAIT_MS)
+
+    # The companion's balance is lower, and Till 1 hears it: its own check says $30.56 too.
+    left = Money(3056, "USD")
+    qtbot.waitUntil(lambda: till1.ctx.backend.gift_card_balance(code) == left, timeout=WAIT_MS)
+    for_bob(qtbot, till1, "5 haircuts")
+    dialog = take_payment(qtbot, till1.window, "Gift card", "180")
+    edit, label = dialog.findChild(QLineEdit, "giftCardCodeEdit"), dialog.findChild(QLabel, "giftCardBalanceLabel")
+    edit.setText(code)
+    edit.setFocus()
+    qtbot.keyClick(edit, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: "$30.56 left (the store's records)" in label.text(), timeout=WAIT_MS)
+    qtbot.mouseClick(dialog.findChild(QPushButton, "recordTenderButton"), Qt.MouseButton.LeftButton)
+    assert dialog.findChild(QLabel, "errorMessage").text() == "This gift card has $30.56 left"
+
+
+def test_a_counter_refund_emails_a_receipt_through_smtp_only_to_a_client_who_agreed(
+    qtbot, tmp_path: Path, smtp_server: SmtpTestServer, monkeypatch: pytest.MonkeyPatch,
+    memory_keyring: MemoryKeyring, start_terminal,  # noqa: F811
+) -> None:  # fmt: skip
+    with communicator_companion(tmp_path / "companion.db", smtp_server, monkeypatch) as comm:
+        prepare_terminal(tmp_path / "till", comm.url, comm.terminal.credential)
+        with_pin(tmp_path / "till")
+        db = Database.open(tmp_path / "till" / "posdesk.db")
+        try:
+            with db.session() as session:  # Bob agreed to emails at the desk
+                ClientRepository(session).update_consent(BOB.id, email=True)
+        finally:
+            db.close()
+        till = start_terminal(tmp_path / "till", comm.url)
+        qtbot.waitUntil(lambda: till.ctx.connection.online, timeout=WAIT_MS)
+        window = till.window
+
+        for_bob(qtbot, till, "Shampoo")  # $19.44
+        record(qtbot, take_payment(qtbot, window, "Cash", "19.44"))
+        window.findChild(QTableWidget, "paymentsList").selectRow(0)
+        qtbot.mouseClick(window.findChild(QPushButton, "refundButton"), Qt.MouseButton.LeftButton)
+        enter_pin(qtbot, window)
+        refund = visible(window, "refundDialog")
+        refund.findChild(QLineEdit, "refundAmountEdit").setText("5")
+        refund.findChild(QPushButton, "confirmRefundButton").click()
+        qtbot.waitUntil(lambda: not refund.isVisible(), timeout=WAIT_MS)
+
+        [mail] = smtp_server.wait_for(1, timeout=30)
+        assert mail.rcpt_tos == ("bob@example.com",)
+        assert mail.subject == "Your refund from Test Salon: $5.00"
+        body = mail.body()
+        assert "Test Salon has refunded $5.00 of your payment (Cash, $19.44)" in body
+        assert "handed back at the counter" in body and "refund receipt" in body
+
+        # Without consent: no receipt reaches the server.
+        with till.ctx.backend.db.session() as session:
+            ClientRepository(session).update_consent(BOB.id, email=False)
+        for_bob(qtbot, till, "Shampoo")
+        record(qtbot, take_payment(qtbot, window, "Cash", "19.44"))
+        window.findChild(QTableWidget, "paymentsList").selectRow(0)
+        qtbot.mouseClick(window.findChild(QPushButton, "refundButton"), Qt.MouseButton.LeftButton)
+        enter_pin(qtbot, window)
+        refund = visible(window, "refundDialog")
+        refund.findChild(QLineEdit, "refundAmountEdit").setText("5")
+        refund.findChild(QPushButton, "confirmRefundButton").click()
+        qtbot.waitUntil(lambda: not refund.isVisible(), timeout=WAIT_MS)
+        qtbot.waitUntil(lambda: pending(till) == 0, timeout=WAIT_MS)  # the tender and its refund went up
+        qtbot.wait(1000)
+        assert len(smtp_server.messages) == 1
+        till.stop()
