@@ -1,0 +1,85 @@
+"""A tip split across terminals with a real companion: a client tips online (Chromium, the Simulator) on
+a haircut by Sam and a blowout by Ana; the manager on Till 1 changes the split; the store's day summary
+on Till 2 shows the manager's tips by provider, and Till 2's copy of the payment has the split too."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from posdesk.core.money import Money
+from posdesk.core.ticket import TicketState
+from posdesk.gui.qt import QLabel, QPushButton, Qt, QTableWidget, QTableWidgetItem
+from posdesk.sync import pair
+from tests.e2e.test_pos_pay_by_link import (  # noqa: F401 - fixtures
+    WAIT_MS,
+    Store,
+    add_from_catalog,
+    pay_with_test_card,
+    prepare_terminal,
+    send_via_link,
+    start_terminal,
+    store,
+)
+from tests.e2e.test_pos_sale import enter_pin, visible, with_pin
+from tests.fakes.keyring import MemoryKeyring
+from tests.gui.conftest import BOB
+
+pytestmark = pytest.mark.e2e
+
+
+def test_a_managers_tip_split_on_one_terminal_is_the_stores_tips_by_provider_on_another(
+    qtbot, tmp_path: Path, store: Store, memory_keyring: MemoryKeyring, start_terminal, phone_page  # noqa: F811
+) -> None:
+    for till in ("till1", "till2"):
+        prepare_terminal(tmp_path / till, store.url, pair(store.url, store.pairing_code(), till).credential)
+        with_pin(tmp_path / till)
+    till1 = start_terminal(tmp_path / "till1", store.url)
+    till2 = start_terminal(tmp_path / "till2", store.url)
+    for till in (till1, till2):
+        qtbot.waitUntil(lambda till=till: till.ctx.connection.online, timeout=WAIT_MS)
+    window, view = till1.window, till1.window.ticket_view
+
+    view.set_client(BOB)
+    add_from_catalog(qtbot, till1, "Haircut")  # Sam, $40.00
+    add_from_catalog(qtbot, till1, "Blowout")  # Ana, $35.00
+    link, send = send_via_link(qtbot, till1)
+    send.findChild(QPushButton, "closeButton").click()
+    phone_page.goto(link)
+    pay_with_test_card(phone_page)  # with the first tip preset
+    qtbot.waitUntil(lambda: view.ticket.state is TicketState.PAID, timeout=WAIT_MS)
+    [paid] = view.ticket.payments
+    tip = paid.tip
+    assert tip.is_positive()
+
+    # The manager gives Ana $1.00 more than the default split.
+    window.findChild(QTableWidget, "paymentsList").selectRow(0)
+    qtbot.mouseClick(window.findChild(QPushButton, "splitTipButton"), Qt.MouseButton.LeftButton)
+    enter_pin(qtbot, window)
+    dialog = visible(window, "tipSplitDialog")
+    table = dialog.findChild(QTableWidget, "tipSplitTable")
+    default = {table.item(r, 0).text(): Money.parse(table.item(r, 2).text(), "USD") for r in range(table.rowCount())}
+    assert set(default) == {"Sam", "Ana"} and default["Sam"] + default["Ana"] == tip
+    split = {"Sam": default["Sam"] - Money(100, "USD"), "Ana": default["Ana"] + Money(100, "USD")}
+    for row in range(table.rowCount()):
+        table.setItem(row, 2, QTableWidgetItem(split[table.item(row, 0).text()].plain()))
+    assert dialog.findChild(QLabel, "tipSplitDifferenceLabel").text() == f"The shares add up to the {tip.format()} tip."
+    dialog.findChild(QPushButton, "saveTipSplitButton").click()
+    qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=WAIT_MS)
+
+    # Till 2 hears the split, and the store's day summary there (the companion's figures) uses it.
+    def till2_split() -> tuple | None:
+        ticket = till2.ctx.backend.load_ticket(view.ticket.id)
+        return ticket.payments[0].tip_split if ticket.payments else None
+
+    qtbot.waitUntil(lambda: till2_split() is not None, timeout=WAIT_MS)
+    assert dict(till2_split()) == split
+    till2.window.open_day_summary()
+    enter_pin(qtbot, till2.window)
+    summary = visible(till2.window, "daySummaryDialog")
+    qtbot.waitUntil(lambda: summary.summary is not None, timeout=WAIT_MS)
+    assert summary.summary.source == "companion"
+    assert summary.figure("Tips", "Sam") == split["Sam"].format()
+    assert summary.figure("Tips", "Ana") == split["Ana"].format()
+    assert summary.figure("Tips", "Total") == tip.format()
