@@ -470,7 +470,15 @@ class WriteDepth(threading.local):
 def watch_gateway_calls(
     companion: Companion, monkeypatch: pytest.MonkeyPatch
 ) -> tuple[list[str], list[str], Callable[[], None]]:
-    """Every Simulator call, and those made while the calling thread held a write transaction open.
+    """Every Simulator call, and those made while the calling thread held a write transaction open."""
+    return watch_calls(companion.db.engine, monkeypatch, [(SimulatorGateway, GATEWAY_CALLS)])
+
+
+def watch_calls(
+    engine: sqlalchemy.Engine, monkeypatch: pytest.MonkeyPatch, targets: list[tuple[type, tuple[str, ...]]]
+) -> tuple[list[str], list[str], Callable[[], None]]:
+    """Every call of the ``targets`` (a class and its methods: a driver's, or the HTTP client it talks to
+    its gateway with), and those made while the calling thread held a write transaction open.
 
     A write transaction is one begun with SQLite's ``BEGIN IMMEDIATE`` (what ``Database.write`` starts);
     the companion runs in this process, so its threads' transactions are seen here.
@@ -490,7 +498,6 @@ def watch_gateway_calls(
         if is_write(connection) and writing.depth:
             writing.depth -= 1
 
-    engine = companion.db.engine
     listeners = (("begin", began), ("commit", ended), ("rollback", ended))
     for name, listener in listeners:
         sqlalchemy.event.listen(engine, name, listener)
@@ -501,7 +508,7 @@ def watch_gateway_calls(
 
     def watched(name: str, original: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(original)
-        def call(self: SimulatorGateway, *args: Any, **kwargs: Any) -> Any:
+        def call(self: Any, *args: Any, **kwargs: Any) -> Any:
             calls.append(name)
             if writing.depth:
                 inside.append(f"{name} in a write transaction:\n{''.join(traceback.format_stack(limit=12))}")
@@ -509,8 +516,9 @@ def watch_gateway_calls(
 
         return call
 
-    for name in GATEWAY_CALLS:
-        monkeypatch.setattr(SimulatorGateway, name, watched(name, getattr(SimulatorGateway, name)))
+    for cls, names in targets:
+        for name in names:
+            monkeypatch.setattr(cls, name, watched(name, getattr(cls, name)))
     return calls, inside, stop
 
 
