@@ -39,7 +39,7 @@ from posdesk.core.invoice import Invoice, InvoiceClient
 from posdesk.core.links import new_link_token
 from posdesk.core.money import Money
 from posdesk.core.pricing import Promotion
-from posdesk.core.ticket import Coverage, Ticket, TicketLine
+from posdesk.core.ticket import Coverage, Payment, Ticket, TicketLine
 from tests.fakes.serve import serve_app
 
 # tests/conftest.py may load the shared plugins itself one day; until then, take their fixtures here.
@@ -216,6 +216,7 @@ def invoice_upload(
     expires_at: datetime | None = None,
     link_token: str | None = None,
     currency: str = "USD",
+    payments: Sequence[Payment] = (),
 ) -> dict[str, Any]:
     """The body of ``PUT /api/v1/invoices/{invoice_id}``, priced the way the POS prices it."""
     ticket = Ticket.new(7, currency, ticket_id=ticket_id or uuid.uuid4().hex)
@@ -225,6 +226,7 @@ def invoice_upload(
         ticket.add_promo_code(code)
     if client is not None:
         ticket.set_client(client.id, client.name)
+    ticket.payments = list(payments)
     invoice = Invoice.from_ticket(
         ticket,
         invoice_id=invoice_id or uuid.uuid4().hex,

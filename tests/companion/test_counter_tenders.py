@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 
+from posdesk.core.money import Money
+from posdesk.core.ticket import Payment, PaymentMethod
 from tests.companion.conftest import Companion, invoice_upload, product_line, put_invoice, service_line
 from tests.companion.test_ledger_invariants import (
     APPROVES,
@@ -190,3 +192,17 @@ def test_cash_and_an_online_payment_at_the_same_moment_never_keep_more_than_due_
         overpaid = sum(e["data"]["overpaid"] for e in reviews)
         kept = taken(companion, first["invoice_id"]) + V1_TOTAL  # the card's and the till's
         assert kept - V1_TOTAL == overpaid, (kept, reviews)  # any excess is in front of a manager
+
+
+def test_a_tender_that_arrives_after_the_version_listing_it_is_counted_once(companion: Companion) -> None:
+    first = ticket(companion, V1_TOTAL)
+    cash = counter(first, 2000)
+    # The POS re-issues the link listing the cash; the upload overtakes the tender in flight.
+    listed = invoice_upload(
+        lines=[service_line(price=V1_TOTAL)], version=2, invoice_id=first["invoice_id"],
+        ticket_id=first["ticket_id"], link_token=first["link_token"],
+        payments=[Payment(cash["id"], Money(2000, "USD"), Money(0, "USD"), PaymentMethod.CASH, datetime.now(UTC))],
+    )  # fmt: skip
+    assert put_invoice(companion.api, listed).status_code in (200, 201)
+    assert companion.api.post("/api/v1/tenders", json=cash).status_code == 200
+    assert page_amount(companion, first["link_token"]) == V1_TOTAL - 2000

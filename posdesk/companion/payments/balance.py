@@ -105,9 +105,10 @@ def balance_with(row: InvoiceRow, store: Store, counted: Sequence[Payment]) -> B
         tips = tips + Money(payment.tip_minor, payment.currency)
         if payment.kind != "invoice":
             continue
+        if payment.id in listed or (payment.gateway_payment_id or "") in listed:
+            continue  # the document already counts it (a tender listed by the version sent after it)
         as_paid = as_ticket_payment(payment)
-        if payment.id not in listed and (payment.gateway_payment_id or "") not in listed:
-            unlisted.append(as_paid)
+        unlisted.append(as_paid)
         if payment.invoice_version == row.version:
             paid_this_version = paid_this_version + toward_balance(as_paid, rate)
     document_priced = invoice.price(terms)
