@@ -221,3 +221,13 @@ def test_the_demo_runs_on_a_virtual_screen_and_a_screenshot_shows_its_window(tmp
         os.killpg(demo.pid, signal.SIGTERM)
         demo.communicate(timeout=30)
     assert not (tmp_path / "screen").exists()  # Xvfb stopped with the demo, its address forgotten
+
+
+def test_the_first_run_scripts_pass_shellcheck_and_the_ci_job_runs_the_one_procedure() -> None:
+    shellcheck = require_tool("shellcheck")
+    scripts = [ROOT / "dev", PREFLIGHT, SYSTEM_PACKAGES, ROOT / "scripts" / "bare-machine-check"]
+    checked = subprocess.run([shellcheck, *map(str, scripts)], capture_output=True, text=True, check=False)
+    assert checked.returncode == 0, checked.stdout
+    workflow = (ROOT / ".github" / "workflows" / "bare-machine.yml").read_text("utf-8")
+    assert "container: debian:12" in workflow
+    assert "run: scripts/bare-machine-check" in workflow  # the same steps as a check by hand
