@@ -241,6 +241,17 @@ def invoice_upload(
     return {**invoice.to_wire(), "link_token": link_token or new_link_token()}
 
 
+def same_invoice(body: dict[str, Any], version: int = 2, **changes: Any) -> dict[str, Any]:
+    """Another upload of ``body``'s invoice (its ids and link token): version 2 unless told, with ``changes``."""
+    return invoice_upload(
+        invoice_id=body["invoice_id"],
+        ticket_id=body["ticket_id"],
+        link_token=body["link_token"],
+        version=version,
+        **changes,
+    )
+
+
 def put_invoice(api: httpx.Client, body: dict[str, Any]) -> httpx.Response:
     """PUT ``body`` to its invoice's address; returns the response."""
     return api.put(f"/api/v1/invoices/{body['invoice_id']}", json=body)

@@ -21,6 +21,7 @@ from tests.companion.conftest import (
     invoice_upload,
     product_line,
     put_invoice,
+    same_invoice,
     service_line,
 )
 
@@ -93,10 +94,7 @@ def test_concurrent_first_uploads_of_one_invoice_make_one_invoice(companion_any_
 def test_the_same_version_with_other_content_is_refused_as_a_reused_key(companion: Companion) -> None:
     body = invoice_upload()
     put_invoice(companion.api, body)
-    changed = invoice_upload(
-        invoice_id=body["invoice_id"], ticket_id=body["ticket_id"], link_token=body["link_token"],
-        lines=[service_line(price=9000)],
-    )  # fmt: skip
+    changed = same_invoice(body, version=1, lines=[service_line(price=9000)])
     response = put_invoice(companion.api, changed)
     assert response.status_code == 422
     assert "Version 1 was already uploaded" in response.json()["detail"]
@@ -291,9 +289,7 @@ def test_revoking_stops_the_link_once(companion_any_db: Companion) -> None:
     events = events_of(companion_any_db)
     assert [e["type"] for e in events] == ["invoice.updated", "link.revoked"]
     assert events[1]["data"] == {"version": 1}
-    again = invoice_upload(
-        invoice_id=body["invoice_id"], ticket_id=body["ticket_id"], link_token=body["link_token"], version=2
-    )
+    again = same_invoice(body)
     assert put_invoice(api, again).status_code == 409
 
 
@@ -340,9 +336,7 @@ def test_a_paid_invoice_cannot_change_be_revoked_or_be_invoiced_again(companion:
     )
     assert payment["reference"] == "sim_8165"
 
-    newer = invoice_upload(
-        invoice_id=body["invoice_id"], ticket_id=body["ticket_id"], link_token=body["link_token"], version=2
-    )
+    newer = same_invoice(body)
     assert put_invoice(api, newer).status_code == 409
     assert api.post(f"/api/v1/invoices/{body['invoice_id']}/revoke").status_code == 409
     assert put_invoice(api, invoice_upload(ticket_id=body["ticket_id"])).status_code == 409
@@ -354,9 +348,7 @@ def test_a_new_version_after_a_partial_payment_keeps_it_partially_paid(companion
     body = invoice_upload(amount_requested=3000)
     put_invoice(api, body)
     _mark_paid(companion, body["invoice_id"], 3000, full=False)
-    newer = invoice_upload(
-        invoice_id=body["invoice_id"], ticket_id=body["ticket_id"], link_token=body["link_token"], version=2
-    )
+    newer = same_invoice(body)
     response = put_invoice(api, newer)
     assert response.status_code == 200
     assert response.json()["status"] == "partially_paid"
@@ -387,9 +379,7 @@ def test_an_expired_link_is_reopened_by_a_newer_version(api: httpx.Client) -> No
     response = put_invoice(api, body)
     assert response.status_code == 200
     assert response.json()["status"] == "expired"  # sat in the outbox past its expiry
-    newer = invoice_upload(
-        invoice_id=body["invoice_id"], ticket_id=body["ticket_id"], link_token=body["link_token"], version=2
-    )
+    newer = same_invoice(body)
     reopened = put_invoice(api, newer)
     assert reopened.json()["status"] == "sent"
     assert datetime.fromisoformat(reopened.json()["expires_at"]) > datetime.now(UTC)

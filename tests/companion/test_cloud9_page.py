@@ -134,6 +134,19 @@ class PayPage:
         return self.response
 
 
+def a_second_invoice_with_a_saved_card(shop: Cloud9Shop) -> tuple[PayPage, dict[str, Any], str]:
+    """The client paid a first invoice and saved the card; the page of a second offers it (its id)."""
+    first = PayPage(shop, shop.invoice())
+    first.open()
+    assert first.pay(gw_c9_token=shop.card_token(), save_card="on").status_code == 303
+    body = shop.invoice()
+    page = PayPage(shop, body)
+    page.open()
+    saved = re.search(r'name="card" value="([0-9a-f]{32})"', page.html)
+    assert saved, "the saved card is not offered"
+    return page, body, saved.group(1)
+
+
 def _iframe_submit(src: str, pan: str, exp: str = "1239") -> str:
     """What a client does in Cloud9's frame: open it, type a card, submit. Returns the result page."""
     with httpx.Client(timeout=10) as http:
@@ -246,17 +259,10 @@ def test_an_unconfirmed_sale_waits_as_processing_until_reconciliation_finds_it(
 
     from posdesk.companion.payments import gateway_directory, reconcile
 
-    first = PayPage(cloud9_shop, cloud9_shop.invoice())
-    first.open()
-    assert first.pay(gw_c9_token=cloud9_shop.card_token(), save_card="on").status_code == 303
-    body = cloud9_shop.invoice()
-    page = PayPage(cloud9_shop, body)
-    page.open()
-    saved = re.search(r'name="card" value="([0-9a-f]{32})"', page.html)
-    assert saved, "the saved card is not offered"
+    page, body, card = a_second_invoice_with_a_saved_card(cloud9_shop)
     cloud9_shop.fake.fail_next(1, mode="disconnect", process=True)  # the Sale is approved, its answer lost
     cloud9_shop.fake.fail_next(1, mode="http500")  # ... and the lookup gets no answer either
-    paid = page.pay(card=saved.group(1))
+    paid = page.pay(card=card)
     assert paid.status_code == 303
     waiting = page.client.get(paid.headers["location"])
     assert 'data-testid="processing"' in waiting.text  # never "you were not charged"
@@ -363,14 +369,7 @@ def test_a_146_on_a_resend_is_looked_up_again_never_read_as_a_decline(
     (duplicate) because the first Sale went through after all: that is looked up, not a decline."""
     from posdesk.gateways.cloud9 import Cloud9Gateway
 
-    first = PayPage(cloud9_shop, cloud9_shop.invoice())
-    first.open()
-    assert first.pay(gw_c9_token=cloud9_shop.card_token(), save_card="on").status_code == 303
-    body = cloud9_shop.invoice()
-    page = PayPage(cloud9_shop, body)
-    page.open()
-    saved = re.search(r'name="card" value="([0-9a-f]{32})"', page.html)
-    assert saved, "the saved card is not offered"
+    page, body, card = a_second_invoice_with_a_saved_card(cloud9_shop)
     find = Cloud9Gateway._find
     lookups: list[str] = []
 
@@ -381,7 +380,7 @@ def test_a_146_on_a_resend_is_looked_up_again_never_read_as_a_decline(
     monkeypatch.setattr(Cloud9Gateway, "_find", lagging_find)
     cloud9_shop.fake.resend_sees_duplicate = True
     cloud9_shop.fake.fail_next(1, mode="disconnect", process=True)  # approved, the answer lost
-    paid = page.pay(card=saved.group(1))
+    paid = page.pay(card=card)
     assert paid.status_code == 303, paid.text[:300]
     assert len(lookups) >= 2  # "no record", then 146, then looked up again
     [closed] = [e for e in cloud9_shop.events("invoice.paid") if e["invoice_id"] == body["invoice_id"]]

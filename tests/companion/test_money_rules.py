@@ -17,7 +17,14 @@ from hypothesis import strategies as st
 
 from posdesk.core.money import Money
 from posdesk.core.pricing import Promotion
-from tests.companion.conftest import Companion, invoice_upload, product_line, put_invoice, service_line
+from tests.companion.conftest import (
+    Companion,
+    invoice_upload,
+    product_line,
+    put_invoice,
+    same_invoice,
+    service_line,
+)
 from tests.companion.test_pay_page import Page, events, payments_of, uploaded
 from tests.companion.test_receipt_email import ask_receipt, paid_page, shop  # noqa: F401
 
@@ -55,15 +62,10 @@ def test_a_changed_promotion_applies_to_the_next_version(companion: Companion) -
     body = uploaded(companion, lines=[serum], promo_codes=["VIP25"], promotions=frozen)
     _promotions(companion, {**VIP25, "percent": "0.10"})
     # The POS sends version 2 priced with the old terms: refused, the companion prices with today's.
-    old_terms = invoice_upload(
-        invoice_id=body["invoice_id"], ticket_id=body["ticket_id"], version=2, lines=[serum],
-        promo_codes=["VIP25"], promotions=frozen, link_token=body["link_token"],
-    )  # fmt: skip
+    old_terms = same_invoice(body, lines=[serum], promo_codes=["VIP25"], promotions=frozen)
     assert put_invoice(companion.api, old_terms).status_code == 422
-    new_terms = {**old_terms, **invoice_upload(
-        invoice_id=body["invoice_id"], ticket_id=body["ticket_id"], version=2, lines=[serum], promo_codes=["VIP25"],
-        promotions={"VIP25": Promotion("VIP25", "VIP", percent=Decimal("0.10"))}, link_token=body["link_token"],
-    )}  # fmt: skip
+    todays = {"VIP25": Promotion("VIP25", "VIP", percent=Decimal("0.10"))}
+    new_terms = same_invoice(body, lines=[serum], promo_codes=["VIP25"], promotions=todays)
     assert put_invoice(companion.api, new_terms).status_code in (200, 201)
     page = Page(companion, body)
     assert "$90.00" in page.open().text
@@ -151,10 +153,7 @@ def test_each_part_payment_tips_on_its_share_and_twenty_percent_twice_is_twenty_
     page.open()
     assert "$46.19" in page.html  # the tips are suggested on this part's share of the $100 service
     page.follow(page.pay(tip=_tip_values(page.html)["20%"]))
-    second = invoice_upload(
-        invoice_id=body["invoice_id"], ticket_id=body["ticket_id"], version=2, lines=[haircut],
-        link_token=body["link_token"],
-    )  # fmt: skip
+    second = same_invoice(body, lines=[haircut])
     assert put_invoice(companion.api, second).status_code in (200, 201)
     page.open()
     assert "$53.81" in page.html
@@ -178,10 +177,7 @@ def test_the_tip_cap_holds_for_the_invoice_across_parts(companion: Companion) ->
     page = Page(companion, body)
     page.open()
     page.follow(page.pay(tip="custom", tip_custom="30.00"))
-    second = invoice_upload(
-        invoice_id=body["invoice_id"], ticket_id=body["ticket_id"], version=2, lines=[haircut],
-        link_token=body["link_token"],
-    )  # fmt: skip
+    second = same_invoice(body, lines=[haircut])
     assert put_invoice(companion.api, second).status_code in (200, 201)
     page.open()
     assert 'id="tip-custom"' not in page.html  # the cap is used up: no tip is offered on this part

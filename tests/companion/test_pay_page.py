@@ -16,7 +16,7 @@ import pytest
 
 from posdesk.core.ticket import Coverage
 from posdesk.gateways.simulator import APPROVES, ASKS_3DS, DECLINES
-from tests.companion.conftest import Companion, invoice_upload, put_invoice, service_line
+from tests.companion.conftest import Companion, invoice_upload, put_invoice, same_invoice, service_line
 
 HAIRCUT_AND_SHAMPOO_TOTAL = 8165  # 60.00 service + 20.00 product + 8.25% tax on the product
 
@@ -291,7 +291,7 @@ def test_an_old_version_is_refused_with_the_new_total(companion: Companion) -> N
     body = uploaded(companion)
     page = Page(companion, body)
     page.open()
-    newer = invoice_upload(invoice_id=body["invoice_id"], ticket_id=body["ticket_id"], version=2, lines=[service_line(price=9000)], link_token=body["link_token"])
+    newer = same_invoice(body, lines=[service_line(price=9000)])
     assert put_invoice(companion.api, newer).status_code in (200, 201)
     status = page.client.get(f"/pay/{page.token}/status").json()
     assert status["version"] == 2 and status["due_now"] == 9000

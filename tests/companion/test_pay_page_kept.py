@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from tests.companion.conftest import Companion, invoice_upload, put_invoice, service_line
+from tests.companion.conftest import Companion, put_invoice, same_invoice, service_line
 from tests.companion.test_pay_page import Page, csrf_of, uploaded
 
 
@@ -22,10 +22,7 @@ def test_a_kept_page_follows_a_new_version_and_then_a_payment(companion: Compani
     first, again = page.open().text, page.open().text
     assert first == again and due_now(again) == "$60.00"
 
-    newer = invoice_upload(
-        invoice_id=body["invoice_id"], ticket_id=body["ticket_id"], version=2,
-        lines=[service_line(price=9000)], link_token=body["link_token"],
-    )  # fmt: skip
+    newer = same_invoice(body, lines=[service_line(price=9000)])
     assert put_invoice(companion.api, newer).status_code in (200, 201)
     assert due_now(page.open().text) == "$90.00"
 

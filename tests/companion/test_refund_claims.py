@@ -26,6 +26,7 @@ from tests.companion.conftest import Companion, service_line
 from tests.companion.test_stripe_companion import WHSEC, StripeStore
 from tests.fakes.serve import serve_app
 from tests.fakes.stripe_api import FakeStripe, make_fake_stripe
+from tests.gateway_setup import connect_stripe
 
 
 @dataclass
@@ -65,19 +66,7 @@ def two(make_companion: Callable[[str], Companion], db_url: str, fake: FakeStrip
     with contextlib.ExitStack() as stack:
         base = stack.enter_context(serve_app(fake.app))
         fake.webhook_url = f"{companion.url}/webhooks/stripe"
-        answer = companion.api.put(
-            "/api/v1/gateway",
-            json={
-                "kind": "stripe",
-                "public": {
-                    "publishable_key": "pk_test_posdesk",
-                    "stripe_api_base": base,
-                    "max_network_retries": "0",
-                },
-                "secrets": {"secret_key": "sk_test_posdesk", "webhook_secret": WHSEC},
-            },
-        )
-        assert answer.status_code == 200, answer.text
+        connect_stripe(companion.api, base, WHSEC)
         second = create_app(companion.config)  # the same configuration: the same secret key
         stack.callback(second.state.db.dispose)
         second_url = stack.enter_context(serve_app(second))

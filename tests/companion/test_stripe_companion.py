@@ -22,6 +22,7 @@ from posdesk.core.links import hash_token
 from tests.companion.conftest import Companion, invoice_upload, put_invoice
 from tests.fakes.serve import serve_app
 from tests.fakes.stripe_api import FakeStripe, make_fake_stripe, sign_webhook_payload
+from tests.gateway_setup import connect_stripe
 
 WHSEC = "whsec_companion_test"
 SAVE = {"mode": "payment", "currency": "usd", "setupFutureUsage": "off_session"}
@@ -64,6 +65,14 @@ class StripeStore:
         )
         synced = self.page.post(intent["sync_url"], data=self.form(token)).json()
         return {**intent, "confirmed": confirmed, "synced": synced}
+
+    def send_event(
+        self, event_id: str, kind: str, obj: dict[str, Any], *, path: str = "/webhooks/stripe", secret: str = WHSEC
+    ) -> httpx.Response:
+        """Deliver a Stripe event about ``obj`` as Stripe would: the raw JSON body, signed with ``secret``."""
+        event = {"id": event_id, "object": "event", "type": kind, "created": int(time.time()), "data": {"object": obj}}
+        raw = json.dumps(event).encode()
+        return self.page.post(path, content=raw, headers={"Stripe-Signature": sign_webhook_payload(raw, secret)})
 
     def events(self, kind: str | None = None) -> list[dict[str, Any]]:
         events = self.companion.api.get("/api/v1/events").json()["events"]
@@ -124,19 +133,7 @@ def fake() -> Iterator[FakeStripe]:
 def stripe_store(companion: Companion, fake: FakeStripe) -> Iterator[StripeStore]:
     with serve_app(fake.app) as base:
         fake.webhook_url = f"{companion.url}/webhooks/stripe"
-        answer = companion.api.put(
-            "/api/v1/gateway",
-            json={
-                "kind": "stripe",
-                "public": {
-                    "publishable_key": "pk_test_posdesk",
-                    "stripe_api_base": base,
-                    "max_network_retries": "0",
-                },
-                "secrets": {"secret_key": "sk_test_posdesk", "webhook_secret": WHSEC},
-            },
-        )
-        assert answer.status_code == 200, answer.text
+        connect_stripe(companion.api, base, WHSEC)
         yield StripeStore(companion, fake, companion.client())
 
 
@@ -282,23 +279,9 @@ def test_a_late_failure_never_undoes_a_success(stripe_store: StripeStore) -> Non
     token, _ = stripe_store.invoice()
     paid = stripe_store.pay_new_card(token)
     intent = stripe_store.fake.payment_intents[paid["client_secret"].split("_secret_")[0]]
-    failed = {
-        "id": "evt_late_failure",
-        "object": "event",
-        "type": "payment_intent.payment_failed",
-        "created": int(time.time()),
-        "data": {
-            "object": {
-                **intent,
-                "status": "requires_payment_method",
-                "last_payment_error": {"message": "Your card was declined."},
-            }
-        },
-    }
-    raw = json.dumps(failed).encode()
-    answer = stripe_store.page.post(
-        "/webhooks/stripe", content=raw, headers={"Stripe-Signature": sign_webhook_payload(raw, WHSEC)}
-    )
+    declined = {"message": "Your card was declined."}
+    failed = {**intent, "status": "requires_payment_method", "last_payment_error": declined}
+    answer = stripe_store.send_event("evt_late_failure", "payment_intent.payment_failed", failed)
     assert answer.status_code == 200
     stripe_store.wait_for("invoice.paid")
     time.sleep(0.2)
@@ -310,23 +293,9 @@ def test_an_event_for_an_unknown_invoice_is_kept_and_applied_later(stripe_store:
     token, _ = stripe_store.invoice()
     paid = stripe_store.pay_new_card(token)
     intent = stripe_store.fake.payment_intents[paid["client_secret"].split("_secret_")[0]]
-    early = {
-        "id": "evt_before_invoice",
-        "object": "event",
-        "type": "payment_intent.succeeded",
-        "created": int(time.time()),
-        "data": {
-            "object": {
-                **intent,
-                "id": "pi_from_elsewhere",
-                "metadata": {**intent["metadata"], "invoice_id": "not-yet", "payment_id": "p-unknown"},
-            }
-        },
-    }
-    raw = json.dumps(early).encode()
-    stripe_store.page.post(
-        "/webhooks/stripe", content=raw, headers={"Stripe-Signature": sign_webhook_payload(raw, WHSEC)}
-    )
+    metadata = {**intent["metadata"], "invoice_id": "not-yet", "payment_id": "p-unknown"}
+    early = {**intent, "id": "pi_from_elsewhere", "metadata": metadata}
+    stripe_store.send_event("evt_before_invoice", "payment_intent.succeeded", early)
     time.sleep(0.3)
     with stripe_store.companion.db.read() as session:
         kept = session.query(WebhookEvent).filter_by(event_id="evt_before_invoice").one()
@@ -699,24 +668,13 @@ def test_an_event_signed_by_another_stripe_store_cannot_settle_this_stores_invoi
     token, _ = stripe_store.invoice()
     started = stripe_store.start(token).json()  # store A's unconfirmed intent
     other = stripe_store.companion.client(headers=other_terminal.headers)
-    assert other.put("/api/v1/gateway", json={
-        "kind": "stripe",
-        "public": {"publishable_key": "pk_test_other", "stripe_api_base": "http://127.0.0.1:9", "max_network_retries": "0"},
-        "secrets": {"secret_key": "sk_test_other", "webhook_secret": "whsec_store_b"},
-    }).status_code == 200
+    connect_stripe(other, "http://127.0.0.1:9", "whsec_store_b", key="other")
     intent = intent_of(stripe_store, started["client_secret"])
-    forged = {
-        "id": "evt_cross_store",
-        "object": "event",
-        "type": "payment_intent.succeeded",
-        "created": int(time.time()),
-        "data": {"object": {**intent, "status": "succeeded", "amount_received": intent["amount"]}},
-    }
-    raw = json.dumps(forged).encode()
-    answer = stripe_store.page.post(
-        f"/webhooks/stripe/{other_terminal.store_id}", content=raw,
-        headers={"Stripe-Signature": sign_webhook_payload(raw, "whsec_store_b")},
-    )
+    answer = stripe_store.send_event(
+        "evt_cross_store", "payment_intent.succeeded",
+        {**intent, "status": "succeeded", "amount_received": intent["amount"]},
+        path=f"/webhooks/stripe/{other_terminal.store_id}", secret="whsec_store_b",
+    )  # fmt: skip
     assert answer.status_code == 200  # verified with store B's secret: stored, then kept for review
     reviews = []
     for _ in range(100):

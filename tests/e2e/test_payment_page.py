@@ -16,7 +16,7 @@ from playwright.sync_api import Page, expect
 
 from posdesk.core.invoice import InvoiceClient
 from posdesk.gateways.simulator import APPROVES, ASKS_3DS, DECLINES
-from tests.companion.conftest import Companion, invoice_upload, put_invoice, service_line
+from tests.companion.conftest import Companion, invoice_upload, put_invoice, same_invoice, service_line
 from tests.companion.conftest import make_companion as make_companion  # the fixture, re-exported
 
 pytestmark = pytest.mark.e2e
@@ -137,10 +137,7 @@ def test_double_click_on_pay_charges_once(phone_page: Page, shop: Companion) -> 
 def test_open_page_learns_of_a_new_version_before_paying(phone_page: Page, shop: Companion) -> None:
     body = uploaded(shop)
     open_link(phone_page, shop, body)
-    newer = invoice_upload(
-        invoice_id=body["invoice_id"], ticket_id=body["ticket_id"], version=2,
-        lines=[service_line(price=9000)], link_token=body["link_token"],
-    )  # fmt: skip
+    newer = same_invoice(body, lines=[service_line(price=9000)])
     assert put_invoice(shop.api, newer).status_code in (200, 201)
     expect(phone_page.locator("#version-banner")).to_contain_text("$90.00", timeout=10_000)
     expect(phone_page.get_by_test_id("pay-button")).to_be_disabled()

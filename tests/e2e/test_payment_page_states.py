@@ -16,7 +16,7 @@ from playwright.sync_api import Page, expect
 
 from posdesk.core.ticket import Coverage
 from posdesk.gateways.simulator import APPROVES, ASKS_3DS, DECLINES
-from tests.companion.conftest import Companion, invoice_upload, put_invoice, service_line
+from tests.companion.conftest import Companion, put_invoice, same_invoice, service_line
 from tests.companion.conftest import make_companion as make_companion  # the fixture, re-exported
 from tests.e2e.test_payment_page import enter_card, open_link, uploaded
 
@@ -59,10 +59,7 @@ def state_declined(page: Page, shop: Companion) -> None:
 def state_out_of_date(page: Page, shop: Companion) -> None:
     body = uploaded(shop)
     open_link(page, shop, body)
-    newer = invoice_upload(
-        invoice_id=body["invoice_id"], ticket_id=body["ticket_id"], version=2,
-        lines=[service_line(price=9000)], link_token=body["link_token"],
-    )  # fmt: skip
+    newer = same_invoice(body, lines=[service_line(price=9000)])
     assert put_invoice(shop.api, newer).status_code in (200, 201)
     expect(page.locator("#version-banner")).to_be_visible(timeout=10_000)
 

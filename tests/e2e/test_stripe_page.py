@@ -20,6 +20,7 @@ from posdesk.companion.models import Payment, SavedCard
 from tests.companion.conftest import add_store, demo_config, invoice_upload, put_invoice
 from tests.fakes.serve import serve_app
 from tests.fakes.stripe_api import FakeStripe, make_fake_stripe
+from tests.gateway_setup import connect_stripe
 
 STAND_IN = Path(__file__).resolve().parent.parent / "fakes" / "stripe_js" / "stripe.js"
 WHSEC = "whsec_browser_test"
@@ -60,19 +61,7 @@ def shop(tmp_path: Path) -> Iterator[StripeShop]:
             with serve_app(app) as url, httpx.Client(base_url=url, timeout=10) as plain:
                 terminal = add_store(app)
                 api = httpx.Client(base_url=url, timeout=10, headers=terminal.headers)
-                answer = api.put(
-                    "/api/v1/gateway",
-                    json={
-                        "kind": "stripe",
-                        "public": {
-                            "publishable_key": "pk_test_browser",
-                            "stripe_api_base": stripe_base,
-                            "max_network_retries": "0",
-                        },
-                        "secrets": {"secret_key": "sk_test_browser", "webhook_secret": WHSEC},
-                    },
-                )
-                assert answer.status_code == 200, answer.text
+                connect_stripe(api, stripe_base, WHSEC, key="browser")
                 fake.webhook_url = f"{url}/webhooks/stripe"
                 yield StripeShop(url, api, fake, app, stripe_base)
                 fake.wait_for_webhooks()

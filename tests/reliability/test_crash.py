@@ -32,6 +32,7 @@ from posdesk.core.ticket import TicketState
 from tests.companion.conftest import Companion, invoice_upload
 from tests.fakes.serve import serve_app
 from tests.fakes.stripe_api import FakeStripe, make_fake_stripe
+from tests.gateway_setup import connect_stripe
 from tests.reliability.programs import CompanionProcess, pay_link, prepare_store
 from tests.till import Till
 from tests.waiting import wait_until
@@ -87,15 +88,7 @@ def stripe_companion(tmp_path: Path) -> Iterator[tuple[CompanionProcess, FakeStr
             try:
                 fake.webhook_url = f"{companion.url}/webhooks/stripe"
                 api = httpx.Client(base_url=companion.url, headers=terminal.headers, timeout=30)
-                answer = api.put(
-                    "/api/v1/gateway",
-                    json={
-                        "kind": "stripe",
-                        "public": {"publishable_key": "pk_test_x", "stripe_api_base": stripe_base, "max_network_retries": "0"},
-                        "secrets": {"secret_key": "sk_test_reliability", "webhook_secret": WHSEC},
-                    },
-                )
-                assert answer.status_code == 200, answer.text
+                connect_stripe(api, stripe_base, WHSEC, key="reliability")
                 yield companion, fake, killer, api
                 api.close()
             finally:

@@ -23,9 +23,10 @@ from posdesk.companion.models import Payment
 from posdesk.companion.pay.security import csrf_token
 from posdesk.core.links import hash_token
 from posdesk.gateways.simulator import SimulatorGateway
-from tests.companion.conftest import Companion, invoice_upload, put_invoice, service_line
+from tests.companion.conftest import Companion, invoice_upload, put_invoice, same_invoice, service_line
 from tests.fakes.serve import serve_app
 from tests.fakes.stripe_api import FakeStripe, make_fake_stripe
+from tests.gateway_setup import connect_stripe
 from tests.reliability.programs import CARD, csrf_of
 
 TOTAL = 8165  # the default test invoice: $60 haircut + $20 shampoo + 8.25% tax on the shampoo
@@ -167,7 +168,7 @@ def test_tampered_requests_are_refused_and_nothing_is_charged(companion: Compani
 # -- (12) one idempotency key, two bodies; the same key while the first runs ----------------------------------
 def test_the_same_invoice_version_with_another_body_is_refused(companion: Companion) -> None:
     body = uploaded(companion)
-    other = invoice_upload(invoice_id=body["invoice_id"], ticket_id=body["ticket_id"], link_token=body["link_token"], lines=[service_line(price=100)])
+    other = same_invoice(body, version=1, lines=[service_line(price=100)])
     refused = put_invoice(companion.api, other)
     assert refused.status_code == 422 and "already uploaded with different content" in refused.json()["detail"]
     assert put_invoice(companion.api, body).status_code == 200  # the same body again: the same answer
@@ -245,15 +246,7 @@ def stripe_shop(companion: Companion) -> Iterator[tuple[Companion, FakeStripe, L
         faults = LoseConfirmAnswers(fake)
         with serve_app(faults) as base:
             fake.webhook_url = f"{companion.url}/webhooks/stripe"
-            answer = companion.api.put(
-                "/api/v1/gateway",
-                json={
-                    "kind": "stripe",
-                    "public": {"publishable_key": "pk_test_x", "stripe_api_base": base, "max_network_retries": "0"},
-                    "secrets": {"secret_key": "sk_test_reliability", "webhook_secret": WHSEC},
-                },
-            )
-            assert answer.status_code == 200, answer.text
+            connect_stripe(companion.api, base, WHSEC, key="reliability")
             first = uploaded(companion)
             token = first["link_token"]
             page = companion.client()

@@ -5,10 +5,7 @@ from __future__ import annotations
 import json
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 from zoneinfo import ZoneInfo
-
-import pytest
 
 from posdesk.core.catalog import ItemKind
 from posdesk.core.money import Money
@@ -24,13 +21,6 @@ from posdesk.store.sample import load_sample_data, sample_data_path
 
 CHICAGO = ZoneInfo("America/Chicago")
 TODAY = date(2026, 3, 8)  # the day US clocks change: times of day must still land on this date
-
-
-@pytest.fixture
-def db(tmp_path: Path):
-    database = Database.open(tmp_path / "cache.db")
-    yield database
-    database.close()
 
 
 def test_the_catalog_has_every_kind_with_its_details(db: Database) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -33,13 +32,6 @@ from posdesk.store import (
     InvoiceRecordRepository,
     TicketRepository,
 )
-
-
-@pytest.fixture
-def db(tmp_path: Path):
-    database = Database.open(tmp_path / "cache.db")
-    yield database
-    database.close()
 
 
 @pytest.fixture

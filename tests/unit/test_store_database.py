@@ -21,13 +21,6 @@ from posdesk.store.migrations.head import HEAD_REVISION
 from posdesk.store.models import Base
 
 
-@pytest.fixture
-def db(tmp_path: Path):
-    database = Database.open(tmp_path / "cache.db")
-    yield database
-    database.close()
-
-
 def test_open_without_a_path_uses_the_data_directory() -> None:
     with Database.open() as database:
         assert database.path == paths.data_dir() / "posdesk.db"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import random
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy.orm import Session
@@ -13,13 +12,6 @@ from posdesk.store import Database, EventCursor, Outbox, SettingsRepository
 from posdesk.store.outbox import MAX_RETRY, retry_delay
 
 T0 = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def db(tmp_path: Path):
-    database = Database.open(tmp_path / "cache.db")
-    yield database
-    database.close()
 
 
 def test_enqueueing_the_same_key_twice_keeps_one_entry(db: Database) -> None:

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from pathlib import Path
-
-import pytest
 
 from posdesk.core.catalog import ItemKind
 from posdesk.core.money import Money
@@ -13,13 +10,6 @@ from posdesk.core.pricing import Promotion
 from posdesk.core.tips import TipPolicy, TipPreset
 from posdesk.store import Database, SettingsRepository, TerminalSettings
 from posdesk.store.terminal_settings import TERMINAL_KEY
-
-
-@pytest.fixture
-def db(tmp_path: Path):
-    database = Database.open(tmp_path / "cache.db")
-    yield database
-    database.close()
 
 
 def test_a_fresh_terminal_has_send_invoice_off_and_sensible_defaults(db: Database) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from sqlalchemy import insert, text
@@ -30,13 +29,6 @@ TAX = Decimal("0.0825")
 
 def usd(minor: int) -> Money:
     return Money(minor, "USD")
-
-
-@pytest.fixture
-def db(tmp_path: Path):
-    database = Database.open(tmp_path / "cache.db")
-    yield database
-    database.close()
 
 
 @pytest.fixture
