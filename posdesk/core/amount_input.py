@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from babel import numbers as babel_numbers
@@ -60,16 +60,7 @@ class AmountRules:
     symbols: tuple[str, ...]
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "currency": self.currency,
-            "exponent": self.exponent,
-            "group": self.group,
-            "decimal": self.decimal,
-            "minus": self.minus,
-            "symbols": list(self.symbols),
-            "spaces": SPACES,
-            "maxDigits": MAX_DIGITS,
-        }
+        return {**asdict(self), "symbols": list(self.symbols), "spaces": SPACES, "maxDigits": MAX_DIGITS}
 
 
 @functools.lru_cache(maxsize=256)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import enum
 import logging
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from sqlalchemy import select
@@ -76,18 +76,7 @@ class Kept:
     created_at: str
 
     def to_wire(self) -> dict[str, Any]:
-        return {
-            "payment_id": self.payment_id,
-            "invoice_id": self.invoice_id,
-            "ticket_id": self.ticket_id,
-            "status": self.status,
-            "amount": self.amount,
-            "tip": self.tip,
-            "currency": self.currency,
-            "reference": self.reference,
-            "reason": self.reason,
-            "created_at": self.created_at,
-        }
+        return asdict(self)
 
 
 def kept_for_review(db: Database, store_id: str, ticket_id: str | None = None) -> list[Kept]:
