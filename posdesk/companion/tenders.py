@@ -26,6 +26,7 @@ from posdesk.companion.models import Invoice, Payment, Store, Tender
 from posdesk.companion.payments import ledger
 from posdesk.companion.payments.balance import IN_STORE
 from posdesk.companion.payments.errors import MismatchError
+from posdesk.companion.refusal import Refused
 from posdesk.core.events import EventType
 from posdesk.core.money import Money
 from posdesk.core.ticket import PaymentMethod
@@ -33,13 +34,10 @@ from posdesk.core.ticket import PaymentMethod
 METHODS = frozenset({"cash", "card", "gift_card", "other"})
 
 
-class TenderRefused(ValueError):
-    """The record cannot be taken (``status`` is the HTTP answer)."""
+class TenderRefused(Refused, ValueError):
+    """The record cannot be taken."""
 
-    def __init__(self, message: str, status: int = 422) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
+    default_status = 422
 
 
 @dataclass(frozen=True, slots=True)

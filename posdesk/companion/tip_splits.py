@@ -15,17 +15,17 @@ from sqlalchemy.orm import Session
 
 from posdesk.companion.events import append_event
 from posdesk.companion.models import Store, TipSplit
+from posdesk.companion.refusal import Refused
 from posdesk.core.events import EventType
 from posdesk.core.money import Money
 
 MAX_PROVIDERS = 50
 
 
-class TipSplitRefused(ValueError):
-    def __init__(self, message: str, status: int = 422) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
+class TipSplitRefused(Refused, ValueError):
+    """The split cannot be saved as sent."""
+
+    default_status = 422
 
 
 def read_shares(raw: Any) -> dict[str, int] | None:

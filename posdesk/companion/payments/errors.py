@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from posdesk.companion.refusal import Refused
+
 
 class PaymentRefused(Exception):
     """The request cannot be charged; ``message`` is for the client, ``status`` the HTTP status."""
@@ -27,13 +29,8 @@ class AlreadyInProgress(PaymentRefused):
     status = 409
 
 
-class RefundRefused(Exception):
-    """The refund cannot be made; ``message`` is for the manager, ``status`` the HTTP status."""
-
-    def __init__(self, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
+class RefundRefused(Refused):
+    """The refund cannot be made; ``message`` is for the manager."""
 
 
 class MismatchError(ValueError):

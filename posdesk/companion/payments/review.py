@@ -31,6 +31,7 @@ from posdesk.companion.payments import ledger, supersede
 from posdesk.companion.payments.directory import GatewayDirectory
 from posdesk.companion.payments.errors import MismatchError, RefundRefused
 from posdesk.companion.payments.refunds import refund_payment
+from posdesk.companion.refusal import Refused
 from posdesk.core.events import EventType
 from posdesk.gateways.base import AttemptKeys, ChargeStatus, Gateway, GatewayError, GatewayPayment
 
@@ -51,13 +52,10 @@ NOT_TAKEN = (ChargeStatus.FAILED, ChargeStatus.CANCELED)
 DISMISSED_MESSAGE = "Not charged: the gateway has no record of this payment (settled by a manager)"
 
 
-class ReviewRefused(Exception):
-    """The decision cannot be made; ``message`` is for the manager, ``status`` the HTTP status."""
+class ReviewRefused(Refused):
+    """The decision cannot be made; ``message`` is for the manager."""
 
-    def __init__(self, message: str, status: int = 409) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
+    default_status = 409
 
 
 @dataclass(frozen=True)
