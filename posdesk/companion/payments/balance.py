@@ -22,7 +22,7 @@ from posdesk.companion.models import Payment, Store, utcnow
 from posdesk.companion.payments.values import COUNTED
 from posdesk.core.invoice import Invoice
 from posdesk.core.money import Money
-from posdesk.core.pricing import PricedTicket, toward_balance
+from posdesk.core.pricing import PricedTicket, Promotion, toward_balance
 from posdesk.core.ticket import Payment as TicketPayment
 from posdesk.core.ticket import PaymentMethod
 
@@ -91,10 +91,27 @@ def balance_of(session: Session, row: InvoiceRow, store: Store) -> Balance:
     return balance_with(row, store, counted)
 
 
-def balance_with(row: InvoiceRow, store: Store, counted: Sequence[Payment]) -> Balance:
-    """:func:`balance_of` for a caller that already read the invoice's counted payments (``COUNTED``)."""
+@dataclass(frozen=True, slots=True)
+class Document:
+    """An invoice row's document read and priced as it stands (only the payments it lists)."""
+
+    invoice: Invoice
+    terms: dict[str, Promotion]
+    priced: PricedTicket
+
+
+def document_of(row: InvoiceRow, store: Store) -> Document:
     invoice = Invoice.from_wire(row.document)
     terms = version_promotions(row.document, store)
+    return Document(invoice, terms, invoice.price(terms))
+
+
+def balance_with(row: InvoiceRow, store: Store, counted: Sequence[Payment], document: Document | None = None) -> Balance:
+    """:func:`balance_of` for a caller that already read the invoice's counted payments (``COUNTED``).
+    ``document``: the row's :func:`document_of`, for a caller weighing several payments against one
+    invoice (reading and pricing the document is most of the cost)."""
+    document = document or document_of(row, store)
+    invoice, terms = document.invoice, document.terms
     listed = {p.id for p in invoice.payments} | {p.reference for p in invoice.payments if p.reference}
     zero = Money.zero(invoice.currency)
     unlisted: list[TicketPayment] = []
@@ -111,7 +128,7 @@ def balance_with(row: InvoiceRow, store: Store, counted: Sequence[Payment]) -> B
         unlisted.append(as_paid)
         if payment.invoice_version == row.version:
             paid_this_version = paid_this_version + toward_balance(as_paid, rate)
-    document_priced = invoice.price(terms)
+    document_priced = document.priced
     priced = invoice.price(terms, also_paid=unlisted) if unlisted else document_priced
     paid_here = sum((p.amount for p in unlisted), zero)
     balance_due = priced.balance_due

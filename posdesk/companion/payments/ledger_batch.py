@@ -43,7 +43,7 @@ from posdesk.companion.models import (
     utcnow,
 )
 from posdesk.companion.models import Invoice as InvoiceRow
-from posdesk.companion.payments.balance import IN_STORE, balance_with
+from posdesk.companion.payments.balance import IN_STORE, balance_with, document_of
 from posdesk.companion.payments.errors import MismatchError
 from posdesk.companion.payments.ledger import check_matches, payment_wire
 from posdesk.companion.payments.values import COUNTED
@@ -151,9 +151,10 @@ def apply_successes(
         others = [p for p in counted[invoice.id] if p.id != payment.id]
         if any(p.gateway == IN_STORE for p in others):
             continue  # money was also taken at the counter: the ledger checks the two do not overlap
-        if new and payment.amount_minor > _most_believed(balance_with(invoice, cast(Any, store), others)):
+        document = document_of(invoice, cast(Any, store))
+        if new and payment.amount_minor > _most_believed(balance_with(invoice, cast(Any, store), others, document)):
             continue  # never issued and more than the balance: the ledger keeps it for review
-        balance = balance_with(invoice, cast(Any, store), [*others, payment])
+        balance = balance_with(invoice, cast(Any, store), [*others, payment], document)
         paid_in_full = balance.balance_due.is_zero()
         (inserts if new else updates).append(_columns(payment))
         invoice_updates.append(
