@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from posdesk.companion.events import append_event
-from posdesk.companion.models import Store, TipSplit
+from posdesk.companion.models import Payment, Store, Tender, TipSplit
 from posdesk.companion.refusal import Refused
 from posdesk.core.events import EventType
 from posdesk.core.money import Money
@@ -65,6 +65,24 @@ def save_tip_split(
         data={"payment_id": payment_id, "currency": currency, "shares": shares},
     )
     return row
+
+
+def note_refunded_tip(session: Session, store: Store, payment_id: str, ticket_id: str, refunded_tip_total: int) -> None:
+    """Tell the terminals how much of a payment's refunds was tip (a payment or tender of this store)."""
+    payment = session.get(Payment, payment_id)
+    tender = session.get(Tender, payment_id) if payment is None else None
+    found = payment or tender
+    if found is None or found.store_id != store.id:
+        raise TipSplitRefused("No such payment", 404)
+    if not 0 <= refunded_tip_total <= min(found.tip_minor, found.refunded_minor):
+        raise TipSplitRefused("The refunded tip is at most the tip and at most what was refunded")
+    append_event(
+        session,
+        store.id,
+        EventType.TIP_REFUNDED,
+        ticket_id=ticket_id,
+        data={"payment_id": payment_id, "refunded_tip_total": refunded_tip_total},
+    )
 
 
 def saved_splits(session: Session, store_id: str, payment_ids: Iterable[str]) -> dict[str, tuple[tuple[str, Money], ...]]:

@@ -25,6 +25,7 @@ class EventType(enum.StrEnum):
     TIP_ADDED = "tip.added"  # a tip charged after payment, from the confirmation page
     TENDER_RECORDED = "tender.recorded"  # money taken at a terminal's counter (cash, counter card...)
     TIP_SPLIT = "tip.split"  # a manager's split of a payment's tip among providers
+    TIP_REFUNDED = "tip.refunded"  # how much of a payment's refunded total was tip
     GIFT_CARD_CHANGED = "gift_card.changed"  # a gift card sold through the POS was issued or used
     LINK_EXPIRED = "link.expired"
     LINK_REVOKED = "link.revoked"

@@ -209,6 +209,22 @@ class Payment:
     def refunded_of_amount(self) -> Money:
         return self.refunded_total - self.refunded_of_tip
 
+    def with_refunded_tip(self, tip_total: Money) -> Payment:
+        """This payment once told that ``tip_total`` of its refunded total was tip (a terminal that heard
+        the refund without its parts counted it off the amount first): the refunds' parts move from
+        amount to tip, latest first. It only grows, and never beyond the tip or what was refunded."""
+        tip_total = tip_total.min(self.tip).min(self.refunded_total)
+        shift = tip_total - self.refunded_of_tip
+        if not shift.is_positive():
+            return self
+        refunds = list(self.refunds)
+        for index in reversed(range(len(refunds))):
+            refund = refunds[index]
+            moved = refund.amount.min(shift)
+            refunds[index] = Refund(refund.at, refund.amount - moved, refund.tip + moved)
+            shift = shift - moved
+        return replace(self, refunded_tip=tip_total, refunds=tuple(refunds))
+
     def with_refund(self, refunded_total: Money, tip_total: Money | None, at: datetime) -> Payment:
         """This payment after a refund that brought its refunded total to ``refunded_total``, of which
         ``tip_total`` is tip (None: not said, as in a report from the gateway; then the refund comes off
@@ -405,6 +421,18 @@ class Ticket:
         for index, payment in enumerate(self.payments):
             if payment.id == payment_id or payment.reference == payment_id:
                 after = payment.with_refund(refunded_total, tip_total, at or utcnow())
+                if after != payment:
+                    self.payments[index] = after
+                    self.revision += 1
+                    self.updated_at = utcnow()
+                return
+        raise KeyError(payment_id)
+
+    def note_refunded_tip(self, payment_id: str, tip_total: Money) -> None:
+        """Another terminal said how much of a payment's refunds was tip (see :meth:`Payment.with_refunded_tip`)."""
+        for index, payment in enumerate(self.payments):
+            if payment.id == payment_id:
+                after = payment.with_refunded_tip(tip_total)
                 if after != payment:
                     self.payments[index] = after
                     self.revision += 1

@@ -146,8 +146,12 @@ class RefundDialog(TicketDialog):
         business, method, locale = self.ctx.settings.business_name, method_label(payment), self.ctx.locale
         assert callable(write)
 
+        tip = self.tip_entered
+
         def refund_and_receipt() -> Ticket:
             ticket: Ticket = write(backend)
+            if tip.is_positive():
+                backend.queue_refunded_tip(ticket_id, payment.id, payment.refunded_of_tip + tip)
             backend.queue_refund_receipt(ticket_id, payment, amount, business, method, locale)
             return ticket
 

@@ -319,6 +319,11 @@ class PosBackend:
 
         return record_refunded_total(self.db, ticket_id, payment_id, total, tip_total)
 
+    def queue_refunded_tip(self, ticket_id: str, payment_id: str, tip_total: Money) -> None:
+        from posdesk.pos.refunds import queue_refunded_tip
+
+        queue_refunded_tip(self.db, ticket_id, payment_id, tip_total)
+
     def queue_refund_receipt(
         self, ticket_id: str, payment: Payment, amount: Money, business: str, method: str, locale: str
     ) -> bool:

@@ -122,6 +122,22 @@ def refund_at_counter(
     return ticket
 
 
+def queue_refunded_tip(db: Database, ticket_id: str, payment_id: str, tip_total: Money) -> None:
+    """Tell the other terminals how much of the payment's refunds was tip (the refund itself travels as a
+    total; without this they would count it off the amount first). Through the outbox, after the refund."""
+    from posdesk.store import Outbox
+
+    with db.session() as session:
+        Outbox(session).enqueue(
+            "api.post",
+            f"tip-refunded:{payment_id}:to{tip_total.minor}",
+            {
+                "path": f"/tips/{payment_id}/refunded",
+                "body": {"ticket_id": ticket_id, "refunded_tip_total": tip_total.minor},
+            },
+        )
+
+
 def queue_online_refund(db: Database, payment: Payment, amount: Money) -> None:
     """Offline: the refund goes when the terminal reconnects, once (see the module's docstring)."""
     from posdesk.store import Outbox

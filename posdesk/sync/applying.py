@@ -228,6 +228,14 @@ def apply_event(session: Session, event: Event) -> set[str]:
         changed = _change_ticket(session, ticket_id, refund)
     elif event.type is EventType.TIP_SPLIT:
         changed = _change_ticket(session, ticket_id, lambda t: _split_tip(t, data))
+    elif event.type is EventType.TIP_REFUNDED:
+
+        def tip_refunded(ticket: Ticket) -> None:
+            if any(p.id == data.get("payment_id") for p in ticket.payments):
+                tip = Money(int(data["refunded_tip_total"]), ticket.currency)
+                ticket.note_refunded_tip(str(data["payment_id"]), tip)
+
+        changed = _change_ticket(session, ticket_id, tip_refunded)
     elif event.type is EventType.INVOICE_REPRICED:
         document = Invoice.from_wire(data["document"])
 

@@ -62,3 +62,19 @@ def test_a_split_that_does_not_add_up_is_not_used_and_bad_shares_are_refused(
     assert by_provider(companion) == {"Unassigned": 500}
     stranger = companion.client(headers=other_terminal.headers)
     assert stranger.post(path, json={"ticket_id": "t-1", "currency": "USD", "shares": None}).status_code == 404
+
+
+def test_the_tip_part_of_a_refund_is_told_to_every_terminal_within_what_was_refunded(
+    companion: Companion, other_terminal: PairedTerminal
+) -> None:
+    cash = tender("t-2", amount=1000, tip=500)
+    companion.api.post("/api/v1/tenders", json=cash)
+    companion.api.post(f"/api/v1/tenders/{cash['id']}/refund", json={"refunded_total": 300})
+    path = f"/api/v1/tips/{cash['id']}/refunded"
+    assert companion.api.post(path, json={"ticket_id": "t-2", "refunded_tip_total": 400}).status_code == 422
+    assert companion.api.post(path, json={"ticket_id": "t-2", "refunded_tip_total": 300}).status_code == 200
+    [event] = events(companion, "tip.refunded")
+    assert event["ticket_id"] == "t-2" and event["data"] == {"payment_id": cash["id"], "refunded_tip_total": 300}
+    assert companion.api.post("/api/v1/tips/nope/refunded", json={"ticket_id": "x", "refunded_tip_total": 0}).status_code == 404
+    stranger = companion.client(headers=other_terminal.headers)
+    assert stranger.post(path, json={"ticket_id": "t-2", "refunded_tip_total": 0}).status_code == 404

@@ -268,6 +268,9 @@ def test_the_tip_is_refunded_separately_from_the_amount(qtbot, make_pos) -> None
             if e.kind == "api.post" and e.payload["path"].endswith("/refund")
         ]
     assert queued["body"] == {"amount": 648, "refunded_before": 0}
+    with pos.db.reading() as session:
+        [note] = [e.payload for e in Outbox(session).due(limit=50) if e.payload.get("path", "").startswith("/tips/")]
+    assert note == {"path": "/tips/pay_1/refunded", "body": {"ticket_id": ticket.id, "refunded_tip_total": 648}}
 
 
 def cash_with_tip(qtbot, pos: Pos, received_at: datetime) -> str:

@@ -141,3 +141,23 @@ def test_another_terminals_tip_split_and_tip_refund_are_kept_here(qtbot, make_po
     assert payment.tip_split == (("Ana", Money(1000, "USD")),)
     assert (payment.refunded_of_amount.minor, payment.refunded_of_tip.minor) == (0, 300)
     assert [r.at for r in payment.refunds] == [made_at]
+
+
+def test_a_refund_heard_without_its_parts_is_corrected_when_another_terminal_tells_the_tip_part(
+    qtbot, make_pos
+) -> None:
+    from posdesk.core.events import Event, EventType
+    from posdesk.sync.applying import apply_event
+
+    pos = make_pos(online=False)
+    ticket_id = paid_with_a_tip(qtbot, pos)
+    now = datetime.now(UTC)
+    refund = {"payment_id": "pay_cash", "amount": 1000, "refunded_total": 1000}  # as the gateway reports it
+    tip_part = {"payment_id": "pay_cash", "refunded_tip_total": 1000}  # Till 2 refunded the tip alone
+    with pos.db.session() as session:
+        apply_event(session, Event(1, EventType.PAYMENT_REFUNDED, now, ticket_id=ticket_id, data=refund))
+        assert TicketRepository(session).get(ticket_id).payments[0].refunded_of_tip.minor == 0
+        apply_event(session, Event(2, EventType.TIP_REFUNDED, now, ticket_id=ticket_id, data=tip_part))
+    pos.ctx.tickets_changed.emit({ticket_id})
+    [payment] = pos.view.ticket.payments
+    assert (payment.refunded_of_amount.minor, payment.refunded_of_tip.minor) == (0, 1000)

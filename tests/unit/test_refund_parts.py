@@ -79,6 +79,17 @@ def test_refunds_keep_their_day_and_parts_and_a_total_told_without_parts_comes_o
     assert payment.with_refund(usd(1000), None, DAY_2) == payment  # nor does a lower one
 
 
+def test_a_terminal_told_the_tip_part_later_moves_it_from_the_amount_to_the_tip() -> None:
+    heard = paid().with_refund(usd(500), None, DAY_1).with_refund(usd(1148), None, DAY_2)  # amount first
+    assert (heard.refunded_of_amount, heard.refunded_of_tip) == (usd(1148), usd(0))
+    told = heard.with_refunded_tip(usd(648))  # the second refund was $5.00 of the amount and the tip
+    assert (told.refunded_of_amount, told.refunded_of_tip) == (usd(500), usd(648))
+    assert [(r.amount, r.tip) for r in told.refunds] == [(usd(500), usd(0)), (usd(0), usd(648))]
+    assert refundable_parts(told) == (usd(1500), usd(0))
+    assert told.with_refunded_tip(usd(100)) == told  # it only grows
+    assert heard.with_refunded_tip(usd(9999)).refunded_of_tip == usd(648)  # never beyond the tip
+
+
 def test_the_refund_receipt_goes_only_to_a_client_who_agreed_to_emails() -> None:
     from posdesk.core.client import Client
     from posdesk.core.ticket import Ticket

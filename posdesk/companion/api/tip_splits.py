@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from posdesk.companion.api.common import ID_PATTERN, terminal_store
 from posdesk.companion.deps import DbDep, TerminalDep
-from posdesk.companion.tip_splits import TipSplitRefused, read_shares, save_tip_split
+from posdesk.companion.tip_splits import TipSplitRefused, note_refunded_tip, read_shares, save_tip_split
 
 router = APIRouter(tags=["tenders"])
 
@@ -31,5 +31,25 @@ def post_tip_split(
             store = terminal_store(session, terminal)
             save_tip_split(session, store, payment_id, body.ticket_id, body.currency, shares)
             return {"payment_id": payment_id, "shares": shares}
+    except TipSplitRefused as exc:
+        raise HTTPException(status_code=exc.status, detail=exc.message) from None
+
+
+class RefundedTipBody(BaseModel):
+    ticket_id: str = Field(max_length=64)
+    refunded_tip_total: int = Field(ge=0, description="Of the payment's refunded total, what was tip")
+
+
+@router.post("/tips/{payment_id}/refunded")
+def post_refunded_tip(
+    terminal: TerminalDep, db: DbDep, body: RefundedTipBody, payment_id: str = Path(pattern=ID_PATTERN)
+) -> dict[str, Any]:
+    """How much of a payment's refunds was tip, told to every terminal (``tip.refunded``): the refund
+    itself travels as a total, which a terminal would otherwise count off the amount first."""
+    try:
+        with db.write() as session:
+            store = terminal_store(session, terminal)
+            note_refunded_tip(session, store, payment_id, body.ticket_id, body.refunded_tip_total)
+            return {"payment_id": payment_id, "refunded_tip_total": body.refunded_tip_total}
     except TipSplitRefused as exc:
         raise HTTPException(status_code=exc.status, detail=exc.message) from None
