@@ -1,11 +1,11 @@
-"""What the companion's POS API refuses: a message for whoever asked and the HTTP status to answer."""
+"""What the companion refuses: a message for whoever asked and the HTTP status to answer."""
 
 from __future__ import annotations
 
 
 class Refused(Exception):
-    """Base of the API's refusals (refunds, reviews, tenders, tip splits): the route answers
-    ``status`` with ``message`` as its detail. Each kind says its usual status in ``default_status``."""
+    """Base of the refusals of a payment, a refund, a review, a tender or a tip split: the route answers
+    ``status`` with ``message``. Each kind says its usual status in ``default_status``."""
 
     default_status = 400
 

@@ -7,26 +7,20 @@ from typing import Any
 from posdesk.companion.refusal import Refused
 
 
-class PaymentRefused(Exception):
-    """The request cannot be charged; ``message`` is for the client, ``status`` the HTTP status."""
-
-    status = 400
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+class PaymentRefused(Refused):
+    """The request cannot be charged; ``message`` is for the client."""
 
 
 class VersionChanged(PaymentRefused):
     """The cashier sent a new version: the client must see the new total before paying."""
 
-    status = 409
+    default_status = 409
 
 
 class AlreadyInProgress(PaymentRefused):
     """Another tab or phone is paying this invoice right now with different choices."""
 
-    status = 409
+    default_status = 409
 
 
 class RefundRefused(Refused):
