@@ -206,3 +206,13 @@ def test_a_tender_that_arrives_after_the_version_listing_it_is_counted_once(comp
     assert put_invoice(companion.api, listed).status_code in (200, 201)
     assert companion.api.post("/api/v1/tenders", json=cash).status_code == 200
     assert page_amount(companion, first["link_token"]) == V1_TOTAL - 2000
+
+
+def test_cash_on_a_ticket_whose_link_was_revoked_does_not_open_the_link_again(companion: Companion) -> None:
+    first = ticket(companion, V1_TOTAL)
+    assert companion.api.post(f"/api/v1/invoices/{first['invoice_id']}/revoke").status_code == 200
+    assert companion.api.post("/api/v1/tenders", json=counter(first, 2000)).status_code == 200
+    status = companion.api.get(f"/api/v1/invoices/{first['invoice_id']}").json()["status"]
+    assert status == "revoked"
+    page = companion.client().get(f"/pay/{first['link_token']}").text
+    assert 'data-testid="pay-button"' not in page  # the client has nothing to pay there

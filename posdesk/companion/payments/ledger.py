@@ -335,7 +335,9 @@ def _record_success(session: Session, payment: Payment, invoice: InvoiceRow) -> 
         append_invoice_event(session, invoice, EventType.TIP_ADDED, {"payment": payment_wire(payment)})
         return
     paid_in_full = balance.balance_due.is_zero()
-    invoice.status = (InvoiceStatus.PAID if paid_in_full else InvoiceStatus.PARTIALLY_PAID).value
+    # Money at the counter on a ticket whose link was revoked or expired never makes the link payable again.
+    if paid_in_full or InvoiceStatus(invoice.status) not in NOT_ACTIVE:
+        invoice.status = (InvoiceStatus.PAID if paid_in_full else InvoiceStatus.PARTIALLY_PAID).value
     append_invoice_event(
         session,
         invoice,
