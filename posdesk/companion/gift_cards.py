@@ -15,17 +15,17 @@ from sqlalchemy.orm import Session
 
 from posdesk.companion.events import append_event
 from posdesk.companion.models import GiftCard, GiftCardUse, Store
+from posdesk.companion.refusal import Refused
 from posdesk.core.events import EventType
 from posdesk.core.gift_cards import normalize_code
 
 log = logging.getLogger(__name__)
 
 
-class GiftCardRefused(ValueError):
-    def __init__(self, message: str, status: int = 422) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
+class GiftCardRefused(Refused, ValueError):
+    """The gift card cannot be issued or used as asked."""
+
+    default_status = 422
 
 
 def card_wire(card: GiftCard) -> dict[str, Any]:
