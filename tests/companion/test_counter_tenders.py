@@ -5,7 +5,6 @@ cashier takes cash, no more than was due is ever kept silently (SQLite and Postg
 from __future__ import annotations
 
 import concurrent.futures
-import uuid
 from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -26,21 +25,13 @@ from tests.companion.test_ledger_invariants import (
     taken,
     ticket,
 )
+from tests.companion.test_tenders import tender
 
 
 def counter(invoice: dict[str, Any], amount: int, method: str = "cash", tender_id: str = "") -> dict[str, Any]:
     """What a terminal's outbox posts for a tender on an invoiced ticket."""
-    return {
-        "id": tender_id or uuid.uuid4().hex,
-        "ticket_id": invoice["ticket_id"],
-        "invoice_id": invoice["invoice_id"],
-        "method": method,
-        "amount": amount,
-        "tip": 0,
-        "currency": "USD",
-        "reference": "",
-        "received_at": datetime.now(UTC).isoformat(),
-    }
+    named = {"id": tender_id} if tender_id else {}
+    return tender(invoice["ticket_id"], amount, method, invoice_id=invoice["invoice_id"], **named)
 
 
 def page_amount(companion: Companion, token: str) -> int:

@@ -65,15 +65,22 @@ def test_a_tender_refund_moves_forward_only_and_stays_in_its_store(
     assert stranger.post(path, json={"refunded_total": 600}).status_code == 404
 
 
-def test_the_day_summary_counts_online_payments_tenders_tips_by_provider_and_refunds(
-    companion: Companion, client: httpx.Client
-) -> None:
+def paid_online_with_a_tip(companion: Companion, client: httpx.Client) -> tuple[dict[str, Any], Payment]:
+    """An invoice for Rosa's $60.00 haircut and Sam's $30.00 color; $50.00 of it paid online with a
+    $9.00 tip (a signed webhook). The invoice's upload and the payment's row."""
     lines = [service_line("Haircut", 6000), replace(service_line("Color", 3000), staff="Sam")]
-    invoice = invoice_upload(lines=lines)  # Rosa 60.00, Sam 30.00
+    invoice = invoice_upload(lines=lines)
     assert put_invoice(companion.api, invoice).status_code in (200, 201)
     raw = payment_event(companion, invoice, amount=5000, tip=900)
     assert post(client, raw, signed(companion, raw)).status_code == 200
-    eventually(lambda: [p for p in rows(companion, Payment) if p.status == "succeeded"])
+    [online] = eventually(lambda: [p for p in rows(companion, Payment) if p.status == "succeeded"])
+    return invoice, online
+
+
+def test_the_day_summary_counts_online_payments_tenders_tips_by_provider_and_refunds(
+    companion: Companion, client: httpx.Client
+) -> None:
+    invoice, _ = paid_online_with_a_tip(companion, client)
     cash = tender(invoice["ticket_id"], amount=4000, invoice_id=invoice["invoice_id"])
     companion.api.post("/api/v1/tenders", json=cash)
     companion.api.post(f"/api/v1/tenders/{cash['id']}/refund", json={"refunded_total": 1000})

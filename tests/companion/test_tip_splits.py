@@ -3,15 +3,13 @@ other terminals, and used by the store's day summary for tips by provider."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import UTC, datetime
 
 import httpx
 
-from posdesk.companion.models import Payment
-from tests.companion.conftest import Companion, PairedTerminal, invoice_upload, put_invoice, service_line
-from tests.companion.test_tenders import tender
-from tests.companion.test_webhooks import events, eventually, payment_event, post, rows, signed
+from tests.companion.conftest import Companion, PairedTerminal
+from tests.companion.test_tenders import paid_online_with_a_tip, tender
+from tests.companion.test_webhooks import events
 
 
 def by_provider(companion: Companion) -> dict[str, int]:
@@ -23,12 +21,7 @@ def by_provider(companion: Companion) -> dict[str, int]:
 def test_a_saved_split_replaces_the_default_in_the_day_summary_and_reaches_the_other_terminals(
     companion: Companion, client: httpx.Client
 ) -> None:
-    lines = [service_line("Haircut", 6000), replace(service_line("Color", 3000), staff="Sam")]
-    invoice = invoice_upload(lines=lines)  # Rosa 60.00, Sam 30.00
-    assert put_invoice(companion.api, invoice).status_code in (200, 201)
-    raw = payment_event(companion, invoice, amount=5000, tip=900)
-    assert post(client, raw, signed(companion, raw)).status_code == 200
-    [online] = eventually(lambda: [p for p in rows(companion, Payment) if p.status == "succeeded"])
+    invoice, online = paid_online_with_a_tip(companion, client)
     cash = tender("t-cash", amount=1000, tip=500)  # no invoice: the companion does not know its lines
     companion.api.post("/api/v1/tenders", json=cash)
     assert by_provider(companion) == {"Rosa": 600, "Sam": 300, "Unassigned": 500}

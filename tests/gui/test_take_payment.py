@@ -184,19 +184,7 @@ def test_a_fully_prepaid_ticket_closes_with_one_click(qtbot, pos: Pos) -> None:
 
 
 def test_online_payments_and_tips_are_listed_and_tips_shown_apart(qtbot, pos: Pos) -> None:
-    pos.view.set_client(BOB)
-    add_from_catalog(qtbot, pos, "Haircut")  # 43.20
-    pos.view.save()
-    wait_idle(qtbot, pos.ctx)
-    with pos.db.session() as session:
-        tickets = TicketRepository(session)
-        ticket = tickets.get(pos.view.ticket.id)
-        paid = Payment("pay_1", Money(2000, "USD"), Money(648, "USD"), PaymentMethod.ONLINE_CARD,
-                       datetime.now(UTC), card_brand="visa", card_last4="4242")  # fmt: skip
-        base = ticket.revision
-        ticket.record_payment(paid, Money(2320, "USD"))
-        tickets.save(ticket, base_revision=base)
-    pos.ctx.tickets_changed.emit({ticket.id})
+    paid_online_by_card(qtbot, pos)
     rows = payments_rows(pos)
     assert rows[0][0] == "Online card visa ···4242" and rows[0][1:3] == ["$20.00", "$6.48"]
     assert label(pos, "tipsValue") == "$6.48" and label(pos, "paidValue") == "−$20.00"
@@ -234,19 +222,7 @@ def test_a_counter_refund_needs_the_manager_pin_and_shows_on_the_ticket(qtbot, m
 
 def test_the_tip_is_refunded_separately_from_the_amount(qtbot, make_pos) -> None:
     pos = make_pos(online=False, manager_pin_hash=hash_pin(PIN, iterations=1000))
-    pos.view.set_client(BOB)
-    add_from_catalog(qtbot, pos, "Haircut")  # 43.20
-    pos.view.save()
-    wait_idle(qtbot, pos.ctx)
-    with pos.db.session() as session:
-        tickets = TicketRepository(session)
-        ticket = tickets.get(pos.view.ticket.id)
-        paid = Payment("pay_1", Money(2000, "USD"), Money(648, "USD"), PaymentMethod.ONLINE_CARD,
-                       datetime.now(UTC), card_brand="visa", card_last4="4242")  # fmt: skip
-        base = ticket.revision
-        ticket.record_payment(paid, Money(2320, "USD"))
-        tickets.save(ticket, base_revision=base)
-    pos.ctx.tickets_changed.emit({ticket.id})
+    ticket_id = paid_online_by_card(qtbot, pos)
     pos.window.findChild(QTableWidget, "paymentsList").selectRow(0)
     click(qtbot, pos, "refundButton")
     enter_pin(pos, PIN)
@@ -270,24 +246,38 @@ def test_the_tip_is_refunded_separately_from_the_amount(qtbot, make_pos) -> None
     assert queued["body"] == {"amount": 648, "refunded_before": 0}
     with pos.db.reading() as session:
         [note] = [e.payload for e in Outbox(session).due(limit=50) if e.payload.get("path", "").startswith("/tips/")]
-    assert note == {"path": "/tips/pay_1/refunded", "body": {"ticket_id": ticket.id, "refunded_tip_total": 648}}
+    assert note == {"path": "/tips/pay_1/refunded", "body": {"ticket_id": ticket_id, "refunded_tip_total": 648}}
 
 
-def cash_with_tip(qtbot, pos: Pos, received_at: datetime) -> str:
-    """Bob's $43.20 haircut paid in cash with a $6.48 tip, at ``received_at``; the ticket's id."""
+def paid_on_a_saved_ticket(qtbot, pos: Pos, items: list[str], payment: Payment, balance_due: int = 0) -> str:
+    """Bob's ticket with ``items`` from the catalog, saved, then ``payment`` recorded on it as the sync
+    records one (``balance_due`` left, in cents); the ticket's id."""
     pos.view.set_client(BOB)
-    add_from_catalog(qtbot, pos, "Haircut")
+    for item in items:
+        add_from_catalog(qtbot, pos, item)
     pos.view.save()
     wait_idle(qtbot, pos.ctx)
     with pos.db.session() as session:
         tickets = TicketRepository(session)
         ticket = tickets.get(pos.view.ticket.id)
         base = ticket.revision
-        cash = Payment("pay_cash", Money(4320, "USD"), Money(648, "USD"), PaymentMethod.CASH, received_at)
-        ticket.record_payment(cash, Money(0, "USD"))
+        ticket.record_payment(payment, Money(balance_due, "USD"))
         tickets.save(ticket, base_revision=base)
     pos.ctx.tickets_changed.emit({ticket.id})
     return ticket.id
+
+
+def paid_online_by_card(qtbot, pos: Pos) -> str:
+    """Bob's $43.20 haircut, $20.00 of it paid online by card with a $6.48 tip; the ticket's id."""
+    paid = Payment("pay_1", Money(2000, "USD"), Money(648, "USD"), PaymentMethod.ONLINE_CARD,
+                   datetime.now(UTC), card_brand="visa", card_last4="4242")  # fmt: skip
+    return paid_on_a_saved_ticket(qtbot, pos, ["Haircut"], paid, balance_due=2320)
+
+
+def cash_with_tip(qtbot, pos: Pos, received_at: datetime) -> str:
+    """Bob's $43.20 haircut paid in cash with a $6.48 tip, at ``received_at``; the ticket's id."""
+    cash = Payment("pay_cash", Money(4320, "USD"), Money(648, "USD"), PaymentMethod.CASH, received_at)
+    return paid_on_a_saved_ticket(qtbot, pos, ["Haircut"], cash)
 
 
 def open_refund(qtbot, pos: Pos) -> tuple[QDialog, QLineEdit, QLineEdit]:

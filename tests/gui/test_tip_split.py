@@ -11,28 +11,15 @@ from posdesk.core.ticket import Payment, PaymentMethod
 from posdesk.gui.pin import hash_pin
 from posdesk.gui.qt import QDialog, QLabel, QPushButton, QTableWidget, QTableWidgetItem
 from posdesk.store import Outbox, TicketRepository
-from tests.gui.conftest import BOB, Pos, wait_idle
-from tests.gui.test_new_ticket_view import add_from_catalog
+from tests.gui.conftest import Pos, wait_idle
 from tests.gui.test_settings_dialog import enter_pin, visible
-from tests.gui.test_take_payment import PIN, click
+from tests.gui.test_take_payment import PIN, click, paid_on_a_saved_ticket
 
 
 def paid_with_a_tip(qtbot, pos: Pos, tip: int = 1000) -> str:
     """Bob's haircut by Sam ($40) and blowout by Ana ($35), $81.00 with tax, paid in cash with a tip."""
-    pos.view.set_client(BOB)
-    add_from_catalog(qtbot, pos, "Haircut")
-    add_from_catalog(qtbot, pos, "Blowout")
-    pos.view.save()
-    wait_idle(qtbot, pos.ctx)
-    with pos.db.session() as session:
-        tickets = TicketRepository(session)
-        ticket = tickets.get(pos.view.ticket.id)
-        base = ticket.revision
-        cash = Payment("pay_cash", Money(8100, "USD"), Money(tip, "USD"), PaymentMethod.CASH, datetime.now(UTC))
-        ticket.record_payment(cash, Money(0, "USD"))
-        tickets.save(ticket, base_revision=base)
-    pos.ctx.tickets_changed.emit({ticket.id})
-    return ticket.id
+    cash = Payment("pay_cash", Money(8100, "USD"), Money(tip, "USD"), PaymentMethod.CASH, datetime.now(UTC))
+    return paid_on_a_saved_ticket(qtbot, pos, ["Haircut", "Blowout"], cash)
 
 
 def open_split(qtbot, pos: Pos) -> QDialog:
