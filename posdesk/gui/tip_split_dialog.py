@@ -14,7 +14,9 @@ from posdesk.gui.operations import CollectionOp, OpChanges
 from posdesk.gui.qt import (
     QAbstractItemView,
     QDialogButtonBox,
+    QHBoxLayout,
     QHeaderView,
+    QLineEdit,
     QPushButton,
     Qt,
     QTableWidget,
@@ -55,7 +57,7 @@ class TipSplitDialog(TicketDialog):
                 "in proportion to each provider's services."
             )
         )
-        self.table = name(QTableWidget(len(self.rows), 3), "tipSplitTable", "Tip shares by provider")
+        self.table = name(QTableWidget(0, 3), "tipSplitTable", "Tip shares by provider")
         self.table.setHorizontalHeaderLabels(["Provider", "Default", f"Share ({payment.tip.currency})"])
         self.table.verticalHeader().hide()
         self.table.setEditTriggers(
@@ -64,16 +66,21 @@ class TipSplitDialog(TicketDialog):
             | QAbstractItemView.EditTrigger.AnyKeyPressed
         )
         self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        for row, split in enumerate(self.rows):
-            for column, text in enumerate((split.provider, split.default.format(ctx.locale), split.share.plain())):
-                item = QTableWidgetItem(text)
-                if column != SHARE:
-                    item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEditable)
-                if column:
-                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-                self.table.setItem(row, column, item)
+        for split in self.rows:
+            self._show_row(split)
         self.table.itemChanged.connect(self._on_edited)
         layout.addWidget(self.table)
+        # Someone who did no service on the ticket (an assistant, a shampoo) may share the tip too.
+        adding = QHBoxLayout()
+        self.provider_edit = name(QLineEdit(), "tipSplitProviderEdit", "Another provider's name")
+        self.provider_edit.setPlaceholderText("Another provider (an assistant…)")
+        self.provider_edit.setMaxLength(100)
+        adding.addWidget(self.provider_edit, 1)
+        self.add_button = name(QPushButton("Add provider"), "addTipSplitProviderButton", "Add a provider")
+        self.add_button.clicked.connect(self.add_provider)
+        self.provider_edit.returnPressed.connect(self.add_provider)
+        adding.addWidget(self.add_button)
+        layout.addLayout(adding)
         # Right under the shares: where the manager is looking when the split does not add up.
         self.difference = name(plain_label(), "tipSplitDifferenceLabel", "Tip split check")
         self.difference.setWordWrap(True)
@@ -87,6 +94,35 @@ class TipSplitDialog(TicketDialog):
         self.save_button.clicked.connect(self.save)
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
+        self._on_edited()
+
+    def _show_row(self, split: TipSplitRow) -> None:
+        row = self.table.rowCount()
+        self.table.insertRow(row)
+        for column, text in enumerate((split.provider, split.default.format(self.ctx.locale), split.share.plain())):
+            item = QTableWidgetItem(text)
+            if column != SHARE:
+                item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEditable)
+            if column:
+                item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            self.table.setItem(row, column, item)
+
+    def add_provider(self) -> None:
+        """A row for someone not on the ticket, with no share yet (the manager types it)."""
+        who = " ".join(self.provider_edit.text().split())
+        if not who:
+            self.difference.setText("Type the provider's name first")
+            return
+        if any(r.provider.casefold() == who.casefold() for r in self.rows):
+            self.difference.setText(f"{who} is already in the split")
+            return
+        zero = Money.zero(self.payment.tip.currency)
+        split = TipSplitRow(who, zero, zero)
+        self.rows.append(split)
+        self.table.blockSignals(True)
+        self._show_row(split)
+        self.table.blockSignals(False)
+        self.provider_edit.clear()
         self._on_edited()
 
     def shares(self) -> dict[str, Money]:

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from posdesk.core.money import Money
 from posdesk.core.ticket import Payment, PaymentMethod
 from posdesk.gui.pin import hash_pin
-from posdesk.gui.qt import QDialog, QLabel, QPushButton, QTableWidget, QTableWidgetItem
+from posdesk.gui.qt import QDialog, QLabel, QLineEdit, QPushButton, QTableWidget, QTableWidgetItem
 from posdesk.store import Outbox, TicketRepository
 from tests.gui.conftest import Pos, wait_idle
 from tests.gui.test_settings_dialog import enter_pin, visible
@@ -148,3 +148,29 @@ def test_a_refund_heard_without_its_parts_is_corrected_when_another_terminal_tel
     pos.ctx.tickets_changed.emit({ticket_id})
     [payment] = pos.view.ticket.payments
     assert (payment.refunded_of_amount.minor, payment.refunded_of_tip.minor) == (0, 1000)
+
+
+def test_the_manager_adds_an_assistant_who_did_no_service_to_the_split(qtbot, make_pos) -> None:
+    pos = make_pos(online=False, manager_pin_hash=hash_pin(PIN, iterations=1000))
+    paid_with_a_tip(qtbot, pos)
+    dialog = open_split(qtbot, pos)
+    edit = dialog.findChild(QLineEdit, "tipSplitProviderEdit")
+    add = dialog.findChild(QPushButton, "addTipSplitProviderButton")
+    edit.setText("  sam ")
+    add.click()
+    assert check_text(dialog) == "sam is already in the split"
+    edit.setText("Lee")
+    add.click()
+    assert shares(dialog)[-1] == ("Lee", "$0.00", "0.00")
+    set_share(dialog, 0, "4.33")  # Sam gives Lee $1.00
+    assert check_text(dialog) == "The shares add up to $9.00: $1.00 short of the $10.00 tip"
+    set_share(dialog, 2, "1")
+    dialog.findChild(QPushButton, "saveTipSplitButton").click()
+    wait_idle(qtbot, pos.ctx)
+    assert not dialog.isVisible()
+    assert dict(pos.view.ticket.payments[0].tip_split) == {
+        "Sam": Money(433, "USD"), "Ana": Money(467, "USD"), "Lee": Money(100, "USD")
+    }
+    ctx = pos.ctx
+    summary = ctx.backend.day_summary(ctx.today(), ctx.timezone, ctx.settings)
+    assert {k: v.minor for k, v in summary.tips_by_provider.items()} == {"Sam": 433, "Ana": 467, "Lee": 100}
