@@ -36,15 +36,18 @@ def bare_start(pycache: Path | None = None) -> Ready:
     )
 
 
-def first_launches(tmp: Path, runs: int) -> tuple[list[Ready], list[Ready]]:
-    """(bare window, POS) first launches after install: an empty bytecode cache each (every module is
-    compiled and written, as on the first start of a program installed without compiled bytecode) and,
-    for the POS, a new data folder (the cache is created and migrated)."""
-    bare, pos = [], []
+def first_launches(tmp: Path, runs: int) -> tuple[list[Ready], list[Ready], list[Ready], list[Ready]]:
+    """First launches after install, each with a new data folder (the cache is created), against the bare
+    window launched alike: (bare, POS) with the bytecode an install leaves (``./dev setup``, pip and the
+    PyInstaller bundles all compile it at install), then (bare, POS) with an empty bytecode cache each
+    (every module compiled and written first, as an install that compiled nothing would leave it)."""
+    bare, pos, bare_raw, pos_raw = [], [], [], []
     for n in range(runs):
-        bare.append(bare_start(tmp / f"bytecode-bare-{n}"))
-        pos.append(pos_start(tmp / f"first-{n}", demo=False, pycache=tmp / f"bytecode-pos-{n}"))
-    return bare, pos
+        bare.append(bare_start())
+        pos.append(pos_start(tmp / f"installed-{n}", demo=False))
+        bare_raw.append(bare_start(tmp / f"bytecode-bare-{n}"))
+        pos_raw.append(pos_start(tmp / f"first-{n}", demo=False, pycache=tmp / f"bytecode-pos-{n}"))
+    return bare, pos, bare_raw, pos_raw
 
 
 def run(quick: bool = False, runs: int | None = None) -> Table:
@@ -55,7 +58,7 @@ def run(quick: bool = False, runs: int | None = None) -> Table:
         plain_dir, demo_dir = Path(tmp) / "plain", Path(tmp) / "demo"
         first_plain = pos_start(plain_dir, demo=False)
         first_demo = pos_start(demo_dir, demo=True)
-        cold_bare, cold_pos = first_launches(Path(tmp), 1 if quick else 3)
+        first_bare, first_pos, cold_bare, cold_pos = first_launches(Path(tmp), 1 if quick else 3)
         bare: list[Ready] = []
         plain: list[Ready] = []
         demo: list[Ready] = []
@@ -77,17 +80,24 @@ def run(quick: bool = False, runs: int | None = None) -> Table:
             bar=f"<= {BAR_RATIO:.0f}x bare",
             meets=value <= BAR_RATIO * floor and all(r.shown for r in samples),
         )
+    first, first_floor = median([r.seconds for r in first_pos]), median([r.seconds for r in first_bare])
+    table.add(
+        f"POS, companion configured: first launch after install (bytecode compiled at install, new data folder), median of {len(first_pos)}",
+        secs(first),
+        baseline=f"{secs(first_floor)} bare window",
+        ratio=ratio(first, first_floor),
+        bar=f"< {BAR_FIRST_LAUNCH:.0f} s",
+        meets=first < BAR_FIRST_LAUNCH and all(r.shown for r in first_pos),
+    )
     cold, cold_floor = median([r.seconds for r in cold_pos]), median([r.seconds for r in cold_bare])
     table.add(
-        f"POS, companion configured: first launch after install (no bytecode cache, new data folder), median of {len(cold_pos)}",
+        f"POS, companion configured: first launch with no bytecode at all (new data folder), median of {len(cold_pos)}",
         secs(cold),
         baseline=f"{secs(cold_floor)} bare window, no bytecode cache",
         ratio=ratio(cold, cold_floor),
-        bar=f"< {BAR_FIRST_LAUNCH:.0f} s",
-        meets=cold < BAR_FIRST_LAUNCH and all(r.shown for r in cold_pos),
     )
-    table.add("POS, companion configured: first launch (migrates)", secs(first_plain.seconds))
-    table.add("POS, demo mode: first launch (migrates, sample data)", secs(first_demo.seconds))
+    table.add("POS, companion configured: first launch (creates the cache)", secs(first_plain.seconds))
+    table.add("POS, demo mode: first launch (creates the cache, sample data)", secs(first_demo.seconds))
     table.add(
         "memory at ready (max RSS)",
         f"{median([r.rss_kb for r in plain]) / 1024:.0f} MiB / demo {median([r.rss_kb for r in demo]) / 1024:.0f} MiB",
@@ -96,6 +106,12 @@ def run(quick: bool = False, runs: int | None = None) -> Table:
     table.notes.append(
         "fresh interpreter per run, offscreen Qt, bytecode cache kept (as an installed app has); "
         "time = spawn to the first event-loop timer after the New Ticket view is shown"
+    )
+    table.notes.append(
+        "first launch after install: every install path compiles bytecode (./dev setup asks uv for it, pip "
+        "does it by default, the PyInstaller bundles ship it); a new data folder gets the schema from a "
+        "snapshot (posdesk.store.fresh_schema). The no-bytecode row is what an install that compiled "
+        "nothing would give"
     )
     table.notes.append(
         "at that moment the POS's start-up thread is running (demo companion, keyring, sync client, "
