@@ -57,9 +57,13 @@ def _detail(response: httpx.Response) -> Any:
     return body.get("detail", body) if isinstance(body, dict) else body
 
 
-def _check(response: httpx.Response) -> httpx.Response:
+def _check(response: httpx.Response, *, retry_conflicts: bool = False) -> httpx.Response:
+    """``retry_conflicts``: a 409 with ``Retry-After`` (another refund of the payment under way) is
+    temporary for queued work, to send again later; a person calling interactively reads its detail."""
     if response.status_code == 429 or response.status_code >= 500:
         raise CompanionUnavailable(f"companion answered {response.status_code}")
+    if retry_conflicts and response.status_code == 409 and "retry-after" in response.headers:
+        raise CompanionUnavailable(f"companion answered 409, retry: {_detail(response)}")
     if response.status_code >= 400:
         raise CompanionRejected(response.status_code, _detail(response))
     return response
@@ -113,7 +117,7 @@ class CompanionClient:
             response = await self._http.request(method, f"{API}{path}", **kwargs)
         except httpx.HTTPError as exc:
             raise CompanionUnavailable(str(exc) or type(exc).__name__) from exc
-        return _check(response)
+        return _check(response, retry_conflicts=True)
 
     async def put_invoice(self, invoice_id: str, document: dict[str, Any]) -> dict[str, Any]:
         response = await self._request("PUT", f"/invoices/{invoice_id}", json=document)

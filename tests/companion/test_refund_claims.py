@@ -7,12 +7,15 @@ Stripe is). Managers at two terminals refund the same payment at once, half thro
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import contextlib
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -23,6 +26,7 @@ from posdesk.companion.models import Payment, utcnow
 from posdesk.companion.payments import gateway_directory, reconcile, refund_claims
 from posdesk.core.money import Money
 from tests.companion.conftest import Companion, service_line
+from tests.companion.test_cloud9_page import cloud9_shop  # noqa: F401 - a fixture
 from tests.companion.test_stripe_companion import WHSEC, StripeStore
 from tests.fakes.serve import serve_app
 from tests.fakes.stripe_api import FakeStripe, make_fake_stripe
@@ -115,6 +119,7 @@ def test_a_refund_waits_for_the_one_in_progress_then_says_try_again(
     assert refund_claims.take(db, payment.id, "another-worker")  # a refund at the gateway right now
     busy = refund(two.terminal(1), payment, 1000)
     assert busy.status_code == 409 and busy.json()["detail"] == refund_claims.IN_PROGRESS
+    assert busy.headers["retry-after"] == "2"
     assert two.refunded_at_stripe(payment) == 0
     refund_claims.release(db, payment.id, "another-worker")
     assert refund(two.terminal(1), payment, 1000).status_code == 200
@@ -155,3 +160,83 @@ def test_the_next_refund_first_records_the_one_a_dead_worker_left(two: TwoCompan
     answer = refund(two.terminal(1), payment, 1000)
     assert answer.status_code == 200 and answer.json()["refunded_total"] == 2000
     assert two.refunded_at_stripe(payment) == 2000 == two.store.payment(payment.id).refunded_minor
+
+
+def test_a_queued_refund_that_meets_one_in_progress_is_sent_again_later(
+    two: TwoCompanions, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A terminal that was offline sends its queued refund (the relay) while another refund holds the claim:
+    the refund stays queued instead of being dropped as refused, and goes once the claim is free."""
+    from posdesk.store import Database as PosDatabase
+    from posdesk.store import Outbox
+    from posdesk.store.models import OutboxRow
+    from posdesk.sync.client import CompanionClient
+    from posdesk.sync.relay import relay_once
+
+    payment = two.paid(6000)
+    monkeypatch.setattr(refund_claims, "WAIT_SECONDS", 0.3)
+    terminal = PosDatabase.open(tmp_path / "till.db")
+    with terminal.session() as session:
+        Outbox(session).enqueue(
+            "api.post",
+            f"refund:{payment.id}:to1000",
+            {"path": f"/payments/{payment.id}/refund", "body": {"amount": 1000, "refunded_before": 0}},
+        )
+    companion = two.store.companion
+
+    def relay() -> Any:
+        async def once() -> Any:
+            client = CompanionClient(companion.url, companion.terminal.credential)
+            try:
+                return await relay_once(terminal, client)
+            finally:
+                await client.aclose()
+
+        return asyncio.run(once())
+
+    try:
+        assert refund_claims.take(companion.db, payment.id, "another-worker")
+        busy = relay()
+        assert (busy.sent, busy.rejected, busy.pending) == (0, 0, 1)
+        refund_claims.release(companion.db, payment.id, "another-worker")
+        with terminal.session() as session:  # its retry time has come
+            session.execute(update(OutboxRow).values(next_try_at=utcnow()))
+        sent = relay()
+        assert (sent.sent, sent.pending) == (1, 0)
+        assert two.refunded_at_stripe(payment) == 1000 == two.store.payment(payment.id).refunded_minor
+    finally:
+        terminal.close()
+
+
+def test_a_cloud9_refund_left_by_a_dead_worker_is_found_by_its_gtrc(cloud9_shop: Any) -> None:  # noqa: F811
+    """Cloud9 reports no refunded total: the refund is found by the GTRC derived from its key."""
+    from posdesk.companion.models import Store
+    from tests.companion.test_cloud9_page import PayPage
+
+    companion = cloud9_shop.companion
+    body = cloud9_shop.invoice()
+    page = PayPage(cloud9_shop, body)
+    page.open()
+    assert page.pay(gw_c9_token=cloud9_shop.card_token()).status_code == 303
+    [paid] = cloud9_shop.events("invoice.paid")
+    with companion.db.read() as session:
+        payment = session.get(Payment, paid["data"]["payment"]["id"])
+        store = session.get(Store, companion.terminal.store_id)
+        assert payment is not None and store is not None
+        session.expunge(payment)
+        driver = gateway_directory(companion.app.state).for_store(store)
+    token = uuid.uuid4().hex
+    assert refund_claims.take(companion.db, payment.id, token)
+    key = refund_claims.Claim(companion.db, payment.id, token).asking(0, 1500)
+    driver.refund(payment.gateway_payment_id, Money(1500, payment.currency), key)  # then the worker died
+    with companion.db.write() as session:
+        session.execute(
+            update(Payment).where(Payment.id == payment.id).values(refund_claim_until=utcnow() - timedelta(seconds=1))
+        )
+    reconcile.reconcile(companion.db, gateway_directory(companion.app.state))
+    with companion.db.read() as session:
+        after = session.get(Payment, payment.id)
+        assert after is not None
+        assert after.refunded_minor == 1500 and after.refund_pending_key is None and after.refund_claim is None
+    [refunded] = cloud9_shop.events("payment.refunded")
+    assert refunded["data"]["refunded_total"] == 1500

@@ -45,7 +45,9 @@ async def refund(
             refund_payment, db, gateways, terminal.store_id, payment_id[:64], body.amount
         )
     except RefundRefused as exc:
-        raise HTTPException(status_code=exc.status, detail=exc.message) from None
+        # Retry-After: a queued refund is sent again (the relay), a manager at the dialog reads the detail.
+        headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else None
+        raise HTTPException(status_code=exc.status, detail=exc.message, headers=headers) from None
     return {
         "payment_id": outcome.payment_id,
         "refund_id": outcome.refund_ref,

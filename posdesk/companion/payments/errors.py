@@ -26,6 +26,10 @@ class AlreadyInProgress(PaymentRefused):
 class RefundRefused(Refused):
     """The refund cannot be made; ``message`` is for the manager."""
 
+    def __init__(self, message: str, status: int | None = None, *, retry_after: int | None = None) -> None:
+        super().__init__(message, status)
+        self.retry_after = retry_after  # seconds: another refund of the payment is under way
+
 
 class MismatchError(ValueError):
     """A gateway reported an amount, currency, store or version the companion did not ask for.

@@ -124,7 +124,7 @@ def claimed(
     deadline = time.monotonic() + wait_seconds
     while not take(db, payment_id, token):
         if time.monotonic() >= deadline:
-            raise RefundRefused(IN_PROGRESS, 409)
+            raise RefundRefused(IN_PROGRESS, 409, retry_after=2)
         time.sleep(POLL_SECONDS)
     claim = Claim(db, payment_id, token)
     try:
