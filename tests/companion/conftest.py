@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import contextlib
+import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -173,6 +174,21 @@ def other_terminal(companion: Companion) -> PairedTerminal:
 def companion_any_db(make_companion: Callable[[str], Companion], db_url: str) -> Companion:
     """Like ``companion``, once on SQLite and once on PostgreSQL."""
     return make_companion(db_url)
+
+
+def events(companion: Companion, type_: str) -> list[dict[str, Any]]:
+    """The store's events of one type, as its terminal reads them."""
+    return [e for e in companion.api.get("/api/v1/events").json()["events"] if e["type"] == type_]
+
+
+def eventually(check: Callable[[], Any], timeout: float = 10.0) -> Any:
+    """``check()``'s first truthy result, or its last one after ``timeout`` seconds (for an assert)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result or time.monotonic() > deadline:
+            return result
+        time.sleep(0.05)
 
 
 # -- invoices ---------------------------------------------------------------------------------------

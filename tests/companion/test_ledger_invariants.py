@@ -29,7 +29,7 @@ from posdesk.core.money import Money
 from posdesk.gateways.base import ChargeStatus, GatewayPayment, Unavailable, payment_to_wire
 from posdesk.gateways.signing import sign
 from posdesk.gateways.simulator import APPROVES, ASKS_3DS, SIGNATURE_HEADER, SimulatorGateway
-from tests.companion.conftest import Companion, invoice_upload, put_invoice, service_line
+from tests.companion.conftest import Companion, events, eventually, invoice_upload, put_invoice, service_line
 
 V1_TOTAL = 6000  # a haircut
 V2_TOTAL = 8500  # the haircut dearer, after the cashier edited the ticket
@@ -76,10 +76,6 @@ def new_version(companion: Companion, first: dict[str, Any], price: int) -> dict
     )
 
 
-def events(companion: Companion, type_: str) -> list[dict[str, Any]]:
-    return [e for e in companion.api.get("/api/v1/events").json()["events"] if e["type"] == type_]
-
-
 def simulator(companion: Companion) -> SimulatorGateway:
     with companion.db.read() as session:
         store = session.get(Store, companion.terminal.store_id)
@@ -106,15 +102,6 @@ def payments_of(companion: Companion, invoice_id: str) -> list[Payment]:
         found = session.query(Payment).filter_by(invoice_id=invoice_id).order_by(Payment.created_at).all()
         session.expunge_all()
         return found
-
-
-def eventually(check: Callable[[], Any], timeout: float = 10.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result or time.monotonic() > deadline:
-            return result
-        time.sleep(0.05)
 
 
 # -- (1) a new version cancels what the old one started; (2) so does a revoke ----------------------------

@@ -43,18 +43,24 @@ def settle(companion: Companion, payment_id: str, decision: str, api: httpx.Clie
 
 def lost_for_an_hour(companion: Companion, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     """A charge whose answer was lost and that the gateway has no record of an hour later (kept for review)."""
+    first = ticket(companion, V1_TOTAL)
+    pay_and_lose_the_answer_for_an_hour(companion, monkeypatch, first["link_token"])
+    return first
+
+
+def pay_and_lose_the_answer_for_an_hour(companion: Companion, monkeypatch: pytest.MonkeyPatch, token: str) -> None:
+    """The client pays link ``token``; the gateway's answer is lost, and an hour later it has no record of
+    the charge: reconciliation keeps the payment for a manager's review."""
 
     def lost(self: SimulatorGateway, request: Any) -> Any:
         raise Unavailable("The payment service did not answer")
 
-    first = ticket(companion, V1_TOTAL)
     with monkeypatch.context() as patch:
         patch.setattr(SimulatorGateway, "charge", lost)
-        Phone(companion, first["link_token"]).pay(1, APPROVES)
+        Phone(companion, token).pay(1, APPROVES)
     monkeypatch.setattr(SimulatorGateway, "forgets_on_restart", lambda self: False)
     later = utcnow() + reconcile.ABANDONED_AFTER + timedelta(minutes=1)
     reconcile.reconcile(companion.db, gateway_directory(companion.app.state), now=later)
-    return first
 
 
 def taken_quietly_with_a_disagreeing_report(companion: Companion) -> tuple[dict[str, Any], str]:

@@ -24,7 +24,7 @@ from posdesk.core.money import Money
 from posdesk.gateways.base import ChargeStatus, GatewayEvent, GatewayPayment, payment_to_wire
 from posdesk.gateways.signing import sign
 from posdesk.gateways.simulator import SIGNATURE_HEADER
-from tests.companion.conftest import Companion, invoice_upload, put_invoice
+from tests.companion.conftest import Companion, events, eventually, invoice_upload, put_invoice
 
 TOTAL = 8165  # the default test invoice: $60 haircut + $20 shampoo + tax
 
@@ -83,19 +83,6 @@ def post(client: httpx.Client, raw: bytes, header: str | None) -> httpx.Response
 
 def signed(companion: Companion, raw: bytes, timestamp: int | None = None) -> str:
     return sign(companion.config.simulator_webhook_secret, raw, timestamp)
-
-
-def events(companion: Companion, type_: str) -> list[dict[str, Any]]:
-    return [e for e in companion.api.get("/api/v1/events").json()["events"] if e["type"] == type_]
-
-
-def eventually(check: Callable[[], Any], timeout: float = 5.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result or time.monotonic() > deadline:
-            return result
-        time.sleep(0.05)
 
 
 def rows(companion: Companion, model: type) -> list[Any]:

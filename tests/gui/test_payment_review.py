@@ -5,15 +5,10 @@ Simulator gateway) through its companion client."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
 from typing import Any
 
 import pytest
 
-from posdesk.companion.models import utcnow
-from posdesk.companion.payments import gateway_directory, reconcile
-from posdesk.gateways.base import Unavailable
-from posdesk.gateways.simulator import APPROVES, SimulatorGateway
 from posdesk.gui.pin import hash_pin
 from posdesk.gui.qt import QLabel, QPushButton, QTableWidget
 from tests.companion.conftest import (  # noqa: F401 - fixtures
@@ -25,7 +20,8 @@ from tests.companion.conftest import (  # noqa: F401 - fixtures
     put_invoice,
     service_line,
 )
-from tests.companion.test_ledger_invariants import Phone, events, payments_of
+from tests.companion.test_ledger_invariants import events, payments_of
+from tests.companion.test_payment_review import pay_and_lose_the_answer_for_an_hour
 from tests.gui import conftest as gui
 from tests.gui.conftest import BOB, Pos, wait_idle
 from tests.gui.test_new_ticket_view import add_from_catalog
@@ -52,16 +48,7 @@ def kept_payment_on(pos: Pos, companion: Companion, monkeypatch: pytest.MonkeyPa
     wait_idle(qtbot, pos.ctx)
     body = invoice_upload(lines=[service_line(price=4320)], ticket_id=pos.view.ticket.id)
     assert put_invoice(companion.api, body).status_code in (200, 201)
-
-    def lost(self: SimulatorGateway, request: Any) -> Any:
-        raise Unavailable("The payment service did not answer")
-
-    with monkeypatch.context() as patch:
-        patch.setattr(SimulatorGateway, "charge", lost)
-        Phone(companion, body["link_token"]).pay(1, APPROVES)
-    monkeypatch.setattr(SimulatorGateway, "forgets_on_restart", lambda self: False)
-    later = utcnow() + reconcile.ABANDONED_AFTER + timedelta(minutes=1)
-    reconcile.reconcile(companion.db, gateway_directory(companion.app.state), now=later)
+    pay_and_lose_the_answer_for_an_hour(companion, monkeypatch, body["link_token"])
     return body
 
 
