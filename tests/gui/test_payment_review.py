@@ -9,8 +9,10 @@ from typing import Any
 
 import pytest
 
+from posdesk.core.events import Event
 from posdesk.gui.pin import hash_pin
 from posdesk.gui.qt import QLabel, QPushButton, QTableWidget
+from posdesk.sync.applying import apply_event
 from tests.companion.conftest import (  # noqa: F401 - fixtures
     Companion,
     companion,
@@ -53,12 +55,20 @@ def kept_payment_on(pos: Pos, companion: Companion, monkeypatch: pytest.MonkeyPa
 
 
 def test_a_payment_kept_for_review_shows_on_the_ticket_and_a_manager_dismisses_it(
-    qtbot, pos_on_companion: Pos, companion: Companion, monkeypatch: pytest.MonkeyPatch  # noqa: F811
+    qtbot, pos_on_companion: Pos, make_pos: Callable[..., Pos], companion: Companion, monkeypatch: pytest.MonkeyPatch  # noqa: F811
 ) -> None:
     pos = pos_on_companion
     body = kept_payment_on(pos, companion, monkeypatch, qtbot)
-    pos.ctx.tickets_changed.emit({pos.view.ticket.id})  # what the needs_review event does on every terminal
-    qtbot.waitUntil(lambda: any(row[4] == "Needs review" for row in payments_rows(pos)), timeout=10_000)
+    other = make_pos()  # another terminal of the store, showing the same ticket
+    other.ctx.vault.keep_for_session(companion.url, companion.terminal.credential)
+    other.view.open_ticket(pos.view.ticket.id)
+    [raised] = events(companion, "payment.needs_review")
+    for till in (pos, other):  # the needs_review event, applied on every terminal, refreshes the ticket
+        with till.db.session() as session:
+            changed = apply_event(session, Event.from_wire(raised))
+        assert changed == {pos.view.ticket.id}
+        till.ctx.tickets_changed.emit(changed)
+        qtbot.waitUntil(lambda till=till: any(row[4] == "Needs review" for row in payments_rows(till)), timeout=10_000)
     [row] = payments_rows(pos)
     assert row[1] == "$43.20"
     notice = pos.window.findChild(QLabel, "reviewNotice")
@@ -83,6 +93,10 @@ def test_a_payment_kept_for_review_shows_on_the_ticket_and_a_manager_dismisses_i
     assert payment.status == "failed" and payment.review == "dismissed"
     [settled] = events(companion, "payment.review_settled")
     assert settled["ticket_id"] == pos.view.ticket.id
+    with other.db.session() as session:  # the review_settled event reaches the other terminal
+        other.ctx.tickets_changed.emit(apply_event(session, Event.from_wire(settled)))
+    qtbot.waitUntil(lambda: payments_rows(other) == [], timeout=10_000)
+    assert not other.window.findChild(QLabel, "reviewNotice").isVisible()
 
 
 def test_the_review_needs_the_manager_pin(
