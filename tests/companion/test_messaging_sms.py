@@ -7,8 +7,9 @@ import asyncio
 import dataclasses
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 from starlette.applications import Starlette
@@ -56,32 +57,30 @@ class CompanionHooks:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def app(self) -> Starlette:
-        async def status(request: Request) -> PlainTextResponse:
-            form = await request.form()
-            if not verify_twilio_signature(
-                str(request.url), form, request.headers.get("X-Twilio-Signature"), self.auth_token
-            ):
+        def signed(keep: Callable[[Any], None]) -> Callable[[Request], Awaitable[PlainTextResponse]]:
+            """A webhook that checks Twilio's signature first (403 and counted when it is wrong)."""
+
+            async def webhook(request: Request) -> PlainTextResponse:
+                form = await request.form()
+                if not verify_twilio_signature(
+                    str(request.url), form, request.headers.get("X-Twilio-Signature"), self.auth_token
+                ):
+                    with self.lock:
+                        self.rejected += 1
+                    return PlainTextResponse("bad signature", status_code=403)
                 with self.lock:
-                    self.rejected += 1
-                return PlainTextResponse("bad signature", status_code=403)
+                    keep(form)
+                return PlainTextResponse("")
+
+            return webhook
+
+        def keep_update(form: Any) -> None:
             update = parse_status_callback(form)
             if update is not None:
-                with self.lock:
-                    self.updates.append(update)
-            return PlainTextResponse("")
+                self.updates.append(update)
 
-        async def inbound(request: Request) -> PlainTextResponse:
-            form = await request.form()
-            if not verify_twilio_signature(
-                str(request.url), form, request.headers.get("X-Twilio-Signature"), self.auth_token
-            ):
-                with self.lock:
-                    self.rejected += 1
-                return PlainTextResponse("bad signature", status_code=403)
-            with self.lock:
-                self.inbound.append(parse_inbound(form))
-            return PlainTextResponse("")
-
+        status = signed(keep_update)
+        inbound = signed(lambda form: self.inbound.append(parse_inbound(form)))
         return Starlette(
             routes=[
                 Route("/webhooks/twilio/status", status, methods=["POST"]),

@@ -4,12 +4,14 @@ companion's refund API, and the day summary on a second terminal showing the sam
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from posdesk.core.ticket import PaymentMethod, TicketState
+from posdesk.gui.app import PosApp
 from posdesk.gui.pin import hash_pin
 from posdesk.gui.qt import QCheckBox, QComboBox, QDialog, QLabel, QLineEdit, QPushButton, Qt, QTableWidget
 from posdesk.store import Database, SettingsRepository
@@ -38,6 +40,17 @@ def with_pin(data_dir: Path) -> None:
             settings.save_terminal(replace(settings.terminal(), manager_pin_hash=hash_pin(PIN, iterations=1000)))
     finally:
         db.close()
+
+
+def two_tills_online(qtbot, tmp_path: Path, shop: Store, start: Callable[[Path, str], PosApp]) -> tuple[PosApp, PosApp]:
+    """Two terminals paired with ``shop``, each with the manager PIN, started (``start``) and online."""
+    for till in ("till1", "till2"):
+        prepare_terminal(tmp_path / till, shop.url, pair(shop.url, shop.pairing_code(), till).credential)
+        with_pin(tmp_path / till)
+    tills = start(tmp_path / "till1", shop.url), start(tmp_path / "till2", shop.url)
+    for till in tills:
+        qtbot.waitUntil(lambda till=till: till.ctx.connection.online, timeout=WAIT_MS)
+    return tills
 
 
 def visible(window, name: str) -> QDialog:
@@ -70,13 +83,7 @@ def day_figures(qtbot, window) -> dict[tuple[str, str], str]:
 def test_part_online_part_cash_a_partial_refund_and_the_same_day_on_another_terminal(
     qtbot, tmp_path: Path, store: Store, memory_keyring: MemoryKeyring, start_terminal, phone_page  # noqa: F811
 ) -> None:
-    for till in ("till1", "till2"):
-        prepare_terminal(tmp_path / till, store.url, pair(store.url, store.pairing_code(), till).credential)
-        with_pin(tmp_path / till)
-    till1 = start_terminal(tmp_path / "till1", store.url)
-    till2 = start_terminal(tmp_path / "till2", store.url)
-    for till in (till1, till2):
-        qtbot.waitUntil(lambda till=till: till.ctx.connection.online, timeout=WAIT_MS)
+    till1, till2 = two_tills_online(qtbot, tmp_path, store, start_terminal)
     window, view = till1.window, till1.window.ticket_view
 
     # A deposit of $20.00 by link, paid on the phone with a tip.

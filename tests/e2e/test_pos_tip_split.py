@@ -11,7 +11,6 @@ import pytest
 from posdesk.core.money import Money
 from posdesk.core.ticket import TicketState
 from posdesk.gui.qt import QLabel, QPushButton, Qt, QTableWidget, QTableWidgetItem
-from posdesk.sync import pair
 from tests.e2e.test_pos_pay_by_link import (  # noqa: F401 - fixtures
     WAIT_MS,
     Store,
@@ -22,7 +21,7 @@ from tests.e2e.test_pos_pay_by_link import (  # noqa: F401 - fixtures
     start_terminal,
     store,
 )
-from tests.e2e.test_pos_sale import enter_pin, visible, with_pin
+from tests.e2e.test_pos_sale import enter_pin, two_tills_online, visible
 from tests.fakes.keyring import MemoryKeyring
 from tests.gui.conftest import BOB
 
@@ -32,13 +31,7 @@ pytestmark = pytest.mark.e2e
 def test_a_managers_tip_split_on_one_terminal_is_the_stores_tips_by_provider_on_another(
     qtbot, tmp_path: Path, store: Store, memory_keyring: MemoryKeyring, start_terminal, phone_page  # noqa: F811
 ) -> None:
-    for till in ("till1", "till2"):
-        prepare_terminal(tmp_path / till, store.url, pair(store.url, store.pairing_code(), till).credential)
-        with_pin(tmp_path / till)
-    till1 = start_terminal(tmp_path / "till1", store.url)
-    till2 = start_terminal(tmp_path / "till2", store.url)
-    for till in (till1, till2):
-        qtbot.waitUntil(lambda till=till: till.ctx.connection.online, timeout=WAIT_MS)
+    till1, till2 = two_tills_online(qtbot, tmp_path, store, start_terminal)
     window, view = till1.window, till1.window.ticket_view
 
     view.set_client(BOB)

@@ -177,31 +177,16 @@ def test_appointments_of_a_day_in_the_store_time_zone(clients: Database) -> None
     with clients.session() as session:
         CatalogRepository(session).upsert(haircut)
         appointments = AppointmentRepository(session)
-        # 23:30 in Los Angeles is the next day in UTC: it still belongs to the 2nd.
-        appointments.book(
-            "late",
-            client_id="c1",
-            item_id="svc-cut",
-            staff="Maya",
-            start=datetime(2026, 4, 2, 23, 30, tzinfo=tz),
-            duration_minutes=30,
-        )
-        appointments.book(
-            "early",
-            client_id="c2",
-            item_id="svc-cut",
-            staff="Jo",
-            start=datetime(2026, 4, 2, 8, 0, tzinfo=tz),
-            duration_minutes=45,
-        )
-        appointments.book(
-            "yesterday",
-            client_id="c2",
-            item_id="svc-cut",
-            staff="Jo",
-            start=datetime(2026, 4, 1, 23, 0, tzinfo=tz),
-            duration_minutes=45,
-        )
+        for appointment_id, client_id, staff, start, minutes in (
+            # 23:30 in Los Angeles is the next day in UTC: it still belongs to the 2nd.
+            ("late", "c1", "Maya", datetime(2026, 4, 2, 23, 30, tzinfo=tz), 30),
+            ("early", "c2", "Jo", datetime(2026, 4, 2, 8, 0, tzinfo=tz), 45),
+            ("yesterday", "c2", "Jo", datetime(2026, 4, 1, 23, 0, tzinfo=tz), 45),
+        ):
+            appointments.book(
+                appointment_id, client_id=client_id, item_id="svc-cut", staff=staff, start=start,
+                duration_minutes=minutes,
+            )  # fmt: skip
         ticket = Ticket.new(1, "USD")
         TicketRepository(session).save(ticket, base_revision=None)
         appointments.mark_on_ticket("early", ticket.id)
