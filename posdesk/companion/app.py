@@ -34,6 +34,7 @@ from posdesk.companion.pay import confirm_routes
 from posdesk.companion.pay import routes as pay_routes
 from posdesk.companion.payments import reconcile
 from posdesk.companion.ratelimit import RateLimiter
+from posdesk.companion.refusal import Refused
 from posdesk.companion.relay import PgRelay
 from posdesk.companion.security_headers import (
     AccessLogMiddleware,
@@ -131,6 +132,12 @@ def create_app(config: CompanionConfig) -> FastAPI:
     @app.exception_handler(InvoiceRefused)
     async def _invoice_refused(_request: Request, exc: InvoiceRefused) -> JSONResponse:
         return JSONResponse(exc.body, status_code=exc.status_code)
+
+    @app.exception_handler(Refused)
+    async def _refused(_request: Request, exc: Refused) -> JSONResponse:
+        # A review, tender, gift card or tip split refused (the refund route adds Retry-After itself; the
+        # payment page answers its own).
+        return JSONResponse({"detail": exc.message}, status_code=exc.status)
 
     @app.exception_handler(OperationalError)
     @app.exception_handler(InterfaceError)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Request
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from posdesk.companion.deps import DbDep, TerminalDep
 from posdesk.companion.payments import gateway_directory
-from posdesk.companion.payments.review import Decision, ReviewRefused, kept_for_review, settle
+from posdesk.companion.payments.review import Decision, kept_for_review, settle
 
 router = APIRouter(tags=["reviews"])
 
@@ -37,7 +37,4 @@ async def settle_review(
     detail says why); 502 when the gateway could not be asked.
     """
     gateways = gateway_directory(request.app.state)
-    try:
-        return await run_in_threadpool(settle, db, gateways, terminal.store_id, payment_id[:64], body.decision)
-    except ReviewRefused as exc:
-        raise HTTPException(status_code=exc.status, detail=exc.message) from None
+    return await run_in_threadpool(settle, db, gateways, terminal.store_id, payment_id[:64], body.decision)

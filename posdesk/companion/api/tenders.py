@@ -13,7 +13,7 @@ from posdesk.companion.api.common import ID_PATTERN, terminal_store
 from posdesk.companion.day_summary import day_summary
 from posdesk.companion.deps import DbDep, TerminalDep
 from posdesk.companion.models import utcnow
-from posdesk.companion.tenders import TenderRecord, TenderRefused, record_tender, refund_tender
+from posdesk.companion.tenders import TenderRecord, record_tender, refund_tender
 
 router = APIRouter(tags=["tenders"])
 
@@ -22,14 +22,11 @@ router = APIRouter(tags=["tenders"])
 def post_tender(terminal: TerminalDep, db: DbDep, body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
     """Record money taken at the counter (the ticket's payment wire form plus ``ticket_id`` and
     ``invoice_id``). Idempotent by the payment's id; other terminals hear ``tender.recorded``."""
-    try:
-        record = TenderRecord.from_wire(body)
-        with db.write() as session:
-            store = terminal_store(session, terminal)
-            tender = record_tender(session, store, terminal.id, record)
-            return {"id": tender.id, "ticket_id": tender.ticket_id, "refunded_total": tender.refunded_minor}
-    except TenderRefused as exc:
-        raise HTTPException(status_code=exc.status, detail=exc.message) from None
+    record = TenderRecord.from_wire(body)
+    with db.write() as session:
+        store = terminal_store(session, terminal)
+        tender = record_tender(session, store, terminal.id, record)
+        return {"id": tender.id, "ticket_id": tender.ticket_id, "refunded_total": tender.refunded_minor}
 
 
 class TenderRefund(BaseModel):
@@ -47,14 +44,11 @@ def post_tender_refund(
 ) -> dict[str, Any]:
     """Cash handed back or a refund on the counter terminal: the refunded total only moves forward, so
     sending it again is harmless."""
-    try:
-        with db.write() as session:
-            tender = refund_tender(
-                session, terminal.store_id, tender_id, body.refunded_total, body.refunded_tip_total
-            )
-            return {"id": tender.id, "refunded_total": tender.refunded_minor}
-    except TenderRefused as exc:
-        raise HTTPException(status_code=exc.status, detail=exc.message) from None
+    with db.write() as session:
+        tender = refund_tender(
+            session, terminal.store_id, tender_id, body.refunded_total, body.refunded_tip_total
+        )
+        return {"id": tender.id, "refunded_total": tender.refunded_minor}
 
 
 @router.get("/day-summary")

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Path
+from fastapi import APIRouter, Path
 from pydantic import BaseModel, Field
 
 from posdesk.companion.api.common import ID_PATTERN, terminal_store
 from posdesk.companion.deps import DbDep, TerminalDep
-from posdesk.companion.tip_splits import TipSplitRefused, note_refunded_tip, read_shares, save_tip_split
+from posdesk.companion.tip_splits import note_refunded_tip, read_shares, save_tip_split
 
 router = APIRouter(tags=["tenders"])
 
@@ -25,14 +25,11 @@ def post_tip_split(
     terminal: TerminalDep, db: DbDep, body: TipSplitBody, payment_id: str = Path(pattern=ID_PATTERN)
 ) -> dict[str, Any]:
     """Save a payment's tip split (the last one saved wins); other terminals hear ``tip.split``."""
-    try:
-        shares = read_shares(body.shares)
-        with db.write() as session:
-            store = terminal_store(session, terminal)
-            save_tip_split(session, store, payment_id, body.ticket_id, body.currency, shares)
-            return {"payment_id": payment_id, "shares": shares}
-    except TipSplitRefused as exc:
-        raise HTTPException(status_code=exc.status, detail=exc.message) from None
+    shares = read_shares(body.shares)
+    with db.write() as session:
+        store = terminal_store(session, terminal)
+        save_tip_split(session, store, payment_id, body.ticket_id, body.currency, shares)
+        return {"payment_id": payment_id, "shares": shares}
 
 
 class RefundedTipBody(BaseModel):
@@ -46,10 +43,7 @@ def post_refunded_tip(
 ) -> dict[str, Any]:
     """How much of a payment's refunds was tip, told to every terminal (``tip.refunded``): the refund
     itself travels as a total, which a terminal would otherwise count off the amount first."""
-    try:
-        with db.write() as session:
-            store = terminal_store(session, terminal)
-            note_refunded_tip(session, store, payment_id, body.ticket_id, body.refunded_tip_total)
-            return {"payment_id": payment_id, "refunded_tip_total": body.refunded_tip_total}
-    except TipSplitRefused as exc:
-        raise HTTPException(status_code=exc.status, detail=exc.message) from None
+    with db.write() as session:
+        store = terminal_store(session, terminal)
+        note_refunded_tip(session, store, payment_id, body.ticket_id, body.refunded_tip_total)
+        return {"payment_id": payment_id, "refunded_tip_total": body.refunded_tip_total}
