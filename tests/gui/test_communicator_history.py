@@ -9,7 +9,6 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
@@ -30,9 +29,9 @@ from posdesk.store.client_messages import (
 )
 from posdesk.sync import SyncService, pair
 from posdesk.sync.history import merge_client_history
-from tests.companion.test_messages import CommunicatorCompanion, communicator_companion, wait_status
+from tests.companion.test_messages import CommunicatorCompanion, wait_status
+from tests.companion.test_messages import comm as comm  # the fixture: the front desk's companion
 from tests.gui.conftest import ADA, TZ, enable_feature, wait_idle
-from tests.plugins.smtp import SmtpTestServer
 
 ADA_BOTH = replace(ADA, email_consent=True)
 
@@ -71,29 +70,21 @@ def sent_from_the_front_desk(comm: CommunicatorCompanion) -> tuple[str, str]:
 
 
 @pytest.fixture
-def front_desk(
-    tmp_path: Path, smtp_server: SmtpTestServer, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[CommunicatorCompanion]:
-    with communicator_companion(tmp_path / "companion.db", smtp_server, monkeypatch) as comm:
-        yield comm
-
-
-@pytest.fixture
-def back_desk(qtbot, db: Database, front_desk: CommunicatorCompanion) -> Iterator[Callable[..., PosContext]]:
+def back_desk(qtbot, db: Database, comm: CommunicatorCompanion) -> Iterator[Callable[..., PosContext]]:
     """``back_desk(online=True, sync=False)``: the POS of a terminal paired now, after the front desk's
     messages (its cache knows none of them); optionally with its SyncService running."""
     made: list[tuple[PosContext, SyncService | None]] = []
 
     def make(*, online: bool = True, sync: bool = False) -> PosContext:
-        with front_desk.app.state.db.write() as session:
-            code = new_pairing_code(session, front_desk.terminal.store_id)
-        paired = pair(front_desk.url, code, "Back desk")
-        enable_feature(db, True, business_name="Salon Élan", companion_url=front_desk.url)
+        with comm.app.state.db.write() as session:
+            code = new_pairing_code(session, comm.terminal.store_id)
+        paired = pair(comm.url, code, "Back desk")
+        enable_feature(db, True, business_name="Salon Élan", companion_url=comm.url)
         state = "online" if online and not sync else "offline"
         ctx = PosContext(
-            PosBackend(db), Worker(), connection=Connection(url=front_desk.url, state=state), timezone=TZ
+            PosBackend(db), Worker(), connection=Connection(url=comm.url, state=state), timezone=TZ
         )
-        ctx.vault.keep_for_session(front_desk.url, paired.credential)
+        ctx.vault.keep_for_session(comm.url, paired.credential)
         service = None
         if sync:
             bridge = SyncBridge()
@@ -102,7 +93,7 @@ def back_desk(qtbot, db: Database, front_desk: CommunicatorCompanion) -> Iterato
             ctx.bridge = bridge  # type: ignore[attr-defined]  # kept alive with the context
             service = SyncService(
                 db,
-                front_desk.url,
+                comm.url,
                 paired.credential,
                 on_state=bridge.on_state,
                 on_tickets_changed=bridge.on_tickets_changed,
@@ -138,9 +129,9 @@ def local_messages(db: Database) -> list[ClientMessage]:
 
 
 def test_opening_online_shows_messages_sent_from_another_terminal_before_pairing(
-    qtbot, db: Database, front_desk: CommunicatorCompanion, back_desk
+    qtbot, db: Database, comm: CommunicatorCompanion, back_desk
 ) -> None:
-    sms, email = sent_from_the_front_desk(front_desk)
+    sms, email = sent_from_the_front_desk(comm)
     ctx = back_desk()
     assert local_messages(db) == []  # nothing reached this terminal's cache: no sync is running
 
@@ -166,9 +157,9 @@ def test_opening_online_shows_messages_sent_from_another_terminal_before_pairing
 
 
 def test_offline_shows_this_terminals_messages_and_says_so_then_catches_up_online(
-    qtbot, db: Database, front_desk: CommunicatorCompanion, back_desk
+    qtbot, db: Database, comm: CommunicatorCompanion, back_desk
 ) -> None:
-    sent_from_the_front_desk(front_desk)
+    sent_from_the_front_desk(comm)
     ctx = back_desk(online=False)
     with db.session() as session:
         queue_message(session, client=ADA, channel=MessageChannel.SMS, text="Running 5 minutes late, sorry!")
@@ -186,9 +177,9 @@ def test_offline_shows_this_terminals_messages_and_says_so_then_catches_up_onlin
 
 
 def test_the_history_and_the_event_stream_together_make_one_copy_of_each_message(
-    qtbot, db: Database, front_desk: CommunicatorCompanion, back_desk
+    qtbot, db: Database, comm: CommunicatorCompanion, back_desk
 ) -> None:
-    sent_from_the_front_desk(front_desk)
+    sent_from_the_front_desk(comm)
     ctx = back_desk(sync=True)  # catching up from the start of the log while the dialog fetches
     dialog = open_communicator(qtbot, ctx)
     qtbot.waitUntil(lambda: len(thread(dialog)) == 2 and not dialog.fetching_history, timeout=10_000)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -17,7 +18,7 @@ from posdesk.store import (
     SettingsRepository,
     TicketRepository,
 )
-from posdesk.sync.invoice_links import SendInvoiceError, mark_out_of_date, send_invoice
+from posdesk.sync.invoice_links import SendInvoiceError, SentLink, mark_out_of_date, send_invoice
 from tests.gui.conftest import BOB
 
 URL = "https://pay.example.com"
@@ -42,11 +43,14 @@ def settings(db: Database):
         return SettingsRepository(session).terminal()
 
 
+def send(db: Database, ticket_id: str, amount: Money | None = None, **options: Any) -> SentLink:
+    """``send_invoice`` as the Send Invoice dialog calls it: this store's companion and saved settings."""
+    return send_invoice(db, ticket_id, amount_requested=amount, companion_url=URL, settings=settings(db), **options)
+
+
 def test_first_send_makes_the_link_and_queues_version_one(db: Database) -> None:
     ticket = save_ticket(db, "svc_cut", "prd_shampoo")
-    sent = send_invoice(
-        db, ticket.id, amount_requested=None, companion_url=URL, settings=settings(db), now=NOW
-    )
+    sent = send(db, ticket.id, now=NOW)
     assert sent.url == f"{URL}/pay/{sent.token}" and sent.version == 1 and sent.is_new_version
     with db.reading() as session:
         record = InvoiceRecordRepository(session).get(ticket.id)
@@ -61,18 +65,12 @@ def test_first_send_makes_the_link_and_queues_version_one(db: Database) -> None:
 
 def test_same_ticket_same_link_and_version_until_it_changes(db: Database) -> None:
     ticket = save_ticket(db, "svc_cut")
-    first = send_invoice(
-        db, ticket.id, amount_requested=None, companion_url=URL, settings=settings(db), now=NOW
-    )
-    again = send_invoice(
-        db, ticket.id, amount_requested=None, companion_url=URL, settings=settings(db), now=NOW
-    )
+    first = send(db, ticket.id, now=NOW)
+    again = send(db, ticket.id, now=NOW)
     assert (again.token, again.invoice_id, again.version, again.is_new_version) == (
         first.token, first.invoice_id, 1, False,
     )  # fmt: skip
-    deposit = send_invoice(
-        db, ticket.id, amount_requested=Money(1000, "USD"), companion_url=URL, settings=settings(db), now=NOW
-    )
+    deposit = send(db, ticket.id, Money(1000, "USD"), now=NOW)
     assert deposit.version == 2 and deposit.token == first.token
 
     with db.session() as session:
@@ -86,9 +84,7 @@ def test_same_ticket_same_link_and_version_until_it_changes(db: Database) -> Non
         assert InvoiceRecordRepository(session).get(ticket.id).out_of_date
         assert Outbox(session).pending_count() == 2
 
-    third = send_invoice(
-        db, ticket.id, amount_requested=None, companion_url=URL, settings=settings(db), now=NOW
-    )
+    third = send(db, ticket.id, now=NOW)
     assert (third.version, third.url, third.is_new_version) == (3, first.url, True)
     with db.reading() as session:
         record = InvoiceRecordRepository(session).get(ticket.id)
@@ -99,14 +95,12 @@ def test_same_ticket_same_link_and_version_until_it_changes(db: Database) -> Non
 def test_walk_ins_closed_tickets_and_bad_amounts_are_refused_without_writing(db: Database) -> None:
     walk_in = save_ticket(db, "svc_cut", client=False)
     with pytest.raises(SendInvoiceError, match="Add a client"):
-        send_invoice(db, walk_in.id, amount_requested=None, companion_url=URL, settings=settings(db))
+        send(db, walk_in.id)
     ticket = save_ticket(db, "svc_cut")
     with pytest.raises(SendInvoiceError, match="more than the balance due"):
-        send_invoice(
-            db, ticket.id, amount_requested=Money(99_999, "USD"), companion_url=URL, settings=settings(db)
-        )
+        send(db, ticket.id, Money(99_999, "USD"))
     with pytest.raises(SendInvoiceError, match="Save the ticket"):
-        send_invoice(db, "nope", amount_requested=None, companion_url=URL, settings=settings(db))
+        send(db, "nope")
     with db.reading() as session:
         assert Outbox(session).pending_count() == 0
         assert InvoiceRecordRepository(session).get(ticket.id) is None
@@ -115,23 +109,7 @@ def test_walk_ins_closed_tickets_and_bad_amounts_are_refused_without_writing(db:
 
 def test_a_premade_token_is_used_for_the_first_send_only(db: Database) -> None:
     ticket = save_ticket(db, "svc_cut")
-    sent = send_invoice(
-        db,
-        ticket.id,
-        amount_requested=None,
-        companion_url=URL,
-        settings=settings(db),
-        token="t" * 32,
-        invoice_id="inv1",
-    )
+    sent = send(db, ticket.id, token="t" * 32, invoice_id="inv1")
     assert (sent.token, sent.invoice_id) == ("t" * 32, "inv1")
-    later = send_invoice(
-        db,
-        ticket.id,
-        amount_requested=None,
-        companion_url=URL,
-        settings=settings(db),
-        token="other",
-        invoice_id="x",
-    )
+    later = send(db, ticket.id, token="other", invoice_id="x")
     assert (later.token, later.invoice_id) == ("t" * 32, "inv1")
