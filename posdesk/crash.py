@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import logging
 import os
-import platform
 import sys
 import threading
 import traceback
@@ -55,6 +54,8 @@ def report_text(
     when: datetime | None = None,
 ) -> str:
     """The report's content: a short header, then the redacted traceback."""
+    import platform  # here, not with the module: the POS imports this before its first frame
+
     when = when or datetime.now(UTC)
     trace = "".join(traceback.format_exception(exc_type, exc, tb))
     header = [

@@ -8,7 +8,7 @@ the sync layer applies payments to it. Everything it holds is a frozen value. Pr
 from __future__ import annotations
 
 import enum
-import uuid
+import os
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -253,7 +253,13 @@ class Payment:
 
 
 def new_id() -> str:
-    return uuid.uuid4().hex
+    """A random (version 4) UUID in hex, exactly as ``uuid.uuid4().hex``: made here from 16 random bytes
+    because importing :mod:`uuid` imports :mod:`platform` too, which the POS's first frame otherwise
+    does without (several ms of every start)."""
+    raw = bytearray(os.urandom(16))
+    raw[6] = (raw[6] & 0x0F) | 0x40  # version 4
+    raw[8] = (raw[8] & 0x3F) | 0x80  # the RFC 4122 variant
+    return raw.hex()
 
 
 def utcnow() -> datetime:

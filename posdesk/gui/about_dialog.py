@@ -7,7 +7,6 @@ answers both, with a button that opens the data folder (the local database, ``lo
 
 from __future__ import annotations
 
-import platform
 from collections.abc import Callable
 from pathlib import Path
 
@@ -69,6 +68,8 @@ class AboutDialog(QDialog):
         form.addRow("Version:", self.version_label)
         self.qt_label = self._value(f"Qt {qVersion()}, PySide6 {PYSIDE_VERSION}", "aboutQtVersion")
         form.addRow("Qt:", self.qt_label)
+        import platform  # here: this module is imported before the first frame, the dialog opened later
+
         form.addRow(
             "Python:", self._value(f"{platform.python_version()} on {platform.system()}", "aboutPython")
         )

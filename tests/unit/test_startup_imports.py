@@ -29,6 +29,8 @@ AFTER_THE_FIRST_FRAME = (
     "posdesk.companion",
     "posdesk.sync.client",
     "posdesk.store.models",
+    "uuid",  # imports platform; posdesk.core.ticket.new_id makes its ids without it
+    "platform",  # read when a crash report is written or the About box opens
 )
 
 
@@ -69,3 +71,16 @@ def test_every_qt_name_the_screens_import_is_there_when_first_used() -> None:
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120, check=True
     )
     assert json.loads(done.stdout.strip().splitlines()[-1]) == []
+
+
+def test_ticket_ids_are_random_version_4_uuids_in_hex() -> None:
+    import uuid
+
+    from posdesk.core.ticket import new_id
+
+    ids = [new_id() for _ in range(2000)]
+    assert len(set(ids)) == len(ids)
+    for made in ids:
+        parsed = uuid.UUID(hex=made)
+        assert parsed.hex == made and len(made) == 32
+        assert parsed.version == 4 and parsed.variant == uuid.RFC_4122
