@@ -61,6 +61,7 @@ def render(data: Path) -> int:
     from posdesk.gui.new_ticket_view import ITEM_ROLE
     from posdesk.gui.qt import QApplication, QDialog
     from posdesk.gui.settings_dialog import SettingsDialog
+    from posdesk.gui.tip_split_dialog import TipSplitDialog
     from posdesk.gui.worker import Worker
     from posdesk.store import Database, SettingsRepository, TicketRepository
     from posdesk.store.sample import load_sample_data
@@ -140,12 +141,22 @@ def render(data: Path) -> int:
         base = ticket.revision
         due = view.priced.balance_due
         ticket.record_payment(
-            Payment("demo-pay", due, Money(0, due.currency), PaymentMethod.ONLINE_CARD, datetime.now(UTC), card_brand="visa", card_last4="4242"),
+            Payment("demo-pay", due, Money(600, due.currency), PaymentMethod.ONLINE_CARD, datetime.now(UTC), card_brand="visa", card_last4="4242"),
             Money(0, due.currency),
         )  # fmt: skip
         tickets.save(ticket, base_revision=base)
     ctx.tickets_changed.emit({ticket.id})
     shot(window, "closed-ticket")
+    # The manager shares the client's tip: the provider of the service and an assistant who helped.
+    split = TipSplitDialog(ctx, view.ticket, view.ticket.payments[0], window)
+    split.show()
+    split.provider_edit.setText("Jordan (assistant)")
+    split.add_provider()
+    for row in range(split.table.rowCount()):  # $4.50 to the provider, $1.50 to the assistant
+        split.table.item(row, 2).setText({0: "4.50", split.table.rowCount() - 1: "1.50"}.get(row, "0.00"))
+    shot(split, "tip-split")
+    split.save()
+    settle()
 
     # Another client pays at the counter: cash handed over, change due; then the manager's day summary.
     view.new_ticket()
