@@ -62,7 +62,7 @@ class ReviewDialog(QDialog):
         self.busy = False
         self.note = ""  # what the cashier is told once the dialog closes
         layout = QVBoxLayout(self)
-        layout.addWidget(plain_label(f"Online card · {(kept.amount + kept.tip).format(ctx.locale)}"))
+        layout.addWidget(plain_label(f"{kept.method_words} · {(kept.amount + kept.tip).format(ctx.locale)}"))
         self.reason = name(plain_label(kept.reason), "reviewReason", "Why it needs a review")
         self.reason.setWordWrap(True)
         layout.addWidget(self.reason)
@@ -124,7 +124,7 @@ def open_review(window: Any, payment_id: str) -> None:
     from posdesk.gui.ticket.totals import load_kept_payments
 
     view = window.ticket_view
-    kept = next((k for k in view.totals_panel.kept if k.payment_id == payment_id), None)
+    kept = next((k for k in view.totals_panel.kept if k.on_ticket_as == payment_id), None)
     if kept is None:
         return
 

@@ -39,6 +39,16 @@ class KeptPayment:
     status: str  # where the payment stands at the companion (often still "processing")
     reason: str
     reference: str = ""
+    method: str = "online_card"
+    ticket_payment_id: str = ""  # the id of the ticket's payment it is (a counter tender), else its own
+
+    @property
+    def on_ticket_as(self) -> str:
+        return self.ticket_payment_id or self.payment_id
+
+    @property
+    def method_words(self) -> str:
+        return "Online card" if self.method == "online_card" else self.method.replace("_", " ").capitalize()
 
     @classmethod
     def from_wire(cls, raw: dict[str, Any]) -> KeptPayment:
@@ -50,6 +60,8 @@ class KeptPayment:
             status=str(raw.get("status", "")),
             reason=str(raw.get("reason", "")),
             reference=str(raw.get("reference", "")),
+            method=str(raw.get("method", "online_card")),
+            ticket_payment_id=str(raw.get("ticket_payment_id", "")),
         )
 
 
@@ -76,6 +88,6 @@ def notice(kept: list[KeptPayment], locale: str = "en_US") -> str:
     if not kept:
         return ""
     first = kept[0]
-    what = f"An online payment of {(first.amount + first.tip).format(locale)} needs a manager's review"
+    what = f"A payment of {(first.amount + first.tip).format(locale)} needs a manager's review"
     more = f" (and {len(kept) - 1} more)" if len(kept) > 1 else ""
     return f"{what}{more}: {first.reason.rstrip('.')}. Select it and choose Review… (manager PIN)."

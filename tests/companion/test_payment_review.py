@@ -159,3 +159,33 @@ def test_cash_taken_after_the_invoice_was_paid_online_is_kept_and_the_manager_ke
     answer = settle(companion, listed["payment_id"], "count")
     assert answer.status_code == 200 and answer.json()["settled_as"] == "counted"
     assert kept(companion) == []
+
+
+def test_a_late_answer_from_the_gateway_settles_an_unknown_outcome_on_its_own(
+    companion: Companion, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The charge went through but its answer was lost, and the gateway could not find it for an hour
+    (kept for review); when reconciliation finds it, the payment counts and the review closes."""
+    first = ticket(companion, V1_TOTAL)
+    charge = SimulatorGateway.charge
+
+    def charged_but_lost(self: SimulatorGateway, request: Any) -> Any:
+        charge(self, request)
+        raise Unavailable("The payment service did not answer")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(SimulatorGateway, "charge", charged_but_lost)
+        patch.setattr(SimulatorGateway, "find_attempt", lambda self, keys: None)  # not found yet
+        patch.setattr(SimulatorGateway, "_send", lambda self, *a, **kw: None)  # its webhook lost too
+        Phone(companion, first["link_token"]).pay(1, APPROVES)
+        patch.setattr(SimulatorGateway, "forgets_on_restart", lambda self: False)
+        later = utcnow() + reconcile.ABANDONED_AFTER + timedelta(minutes=1)
+        reconcile.reconcile(companion.db, gateway_directory(companion.app.state), now=later)
+        [listed] = kept(companion)
+    reconcile.reconcile(companion.db, gateway_directory(companion.app.state), now=later)  # found now
+    assert kept(companion) == []
+    [paid] = events(companion, "invoice.paid")
+    assert paid["data"]["payment"]["id"] == listed["payment_id"]
+    [settled] = events(companion, "payment.review_settled")
+    assert settled["data"]["settled_as"] == "found" and settled["data"]["status"] == "succeeded"
+    assert settle(companion, listed["payment_id"], "dismiss").status_code == 409

@@ -110,3 +110,40 @@ def test_the_review_needs_the_manager_pin(
     click(qtbot, pos, "reviewPaymentButton")
     gate = enter_pin(pos, "0000")
     assert gate.isVisible() and not any(d.isVisible() for d in pos.window.findChildren(type(gate), "reviewDialog"))
+
+
+def test_cash_kept_for_review_is_marked_on_its_row_and_the_manager_keeps_it(
+    qtbot, pos_on_companion: Pos, companion: Companion  # noqa: F811
+) -> None:
+    """Cash taken at the counter after the client had paid the link: the ticket's cash row says "Needs
+    review" (no second row), and the manager keeps it."""
+    from posdesk.gateways.simulator import APPROVES
+    from tests.companion.test_ledger_invariants import Phone
+    from tests.companion.test_tenders import tender
+    from tests.gui.test_take_payment import record, take_payment
+
+    pos = pos_on_companion
+    pos.view.set_client(BOB)
+    add_from_catalog(qtbot, pos, "Haircut")
+    pos.view.save()
+    wait_idle(qtbot, pos.ctx)
+    body = invoice_upload(lines=[service_line(price=4320)], ticket_id=pos.view.ticket.id)
+    assert put_invoice(companion.api, body).status_code in (200, 201)
+    assert Phone(companion, body["link_token"]).pay(1, APPROVES).status_code == 303  # paid online
+    record(qtbot, pos, take_payment(qtbot, pos, "Cash", "20"))  # ... and cash at the counter
+    [cash] = pos.view.ticket.payments
+    sent = tender(pos.view.ticket.id, 2000, id=cash.id, invoice_id=body["invoice_id"])
+    assert companion.api.post("/api/v1/tenders", json=sent).status_code == 200  # what the relay sends
+    pos.ctx.tickets_changed.emit({pos.view.ticket.id})
+    qtbot.waitUntil(lambda: payments_rows(pos) and payments_rows(pos)[0][4] == "Needs review", timeout=10_000)
+    assert len(payments_rows(pos)) == 1
+    assert "after the invoice was paid" in pos.window.findChild(QLabel, "reviewNotice").text()
+    pos.window.findChild(QTableWidget, "paymentsList").selectRow(0)
+    click(qtbot, pos, "reviewPaymentButton")
+    enter_pin(pos, PIN)
+    dialog = visible(pos, "reviewDialog")
+    dialog.findChild(QPushButton, "countPaymentButton").click()
+    wait_idle(qtbot, pos.ctx)
+    qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=10_000)
+    qtbot.waitUntil(lambda: payments_rows(pos)[0][4] == "Paid", timeout=10_000)
+    assert not pos.window.findChild(QLabel, "reviewNotice").isVisible()

@@ -53,6 +53,9 @@ from posdesk.gateways.base import GatewayPayment
 log = logging.getLogger(__name__)
 
 REFUNDABLE = (PaymentStatus.SUCCEEDED, PaymentStatus.REFUNDED)
+REVIEW_UNKNOWN = "unknown"  # kept for review because nobody knew whether the card was charged
+REVIEW_OPEN = ("open", REVIEW_UNKNOWN)  # ``Payment.review`` while a manager has to decide
+ENDED = (PaymentStatus.SUCCEEDED, PaymentStatus.STALE, PaymentStatus.FAILED, PaymentStatus.CANCELED)
 NOT_ACTIVE = (InvoiceStatus.REVOKED, InvoiceStatus.EXPIRED)
 _stale_seen = threading.Event()  # a stale success was recorded: someone outside a transaction refunds it
 
@@ -149,6 +152,8 @@ def move(session: Session, payment: Payment, new: PaymentStatus, *, message: str
         log.warning("payment %s succeeded for version %s of invoice %s, now at %s (%s): refunding it",
                     payment.id, payment.invoice_version, invoice.id, invoice.version, invoice.status)
     payment.status = new.value
+    if payment.review == REVIEW_UNKNOWN and new in ENDED:
+        _answered_late(session, payment, invoice)
     if new in (PaymentStatus.SUCCEEDED, PaymentStatus.STALE):
         payment.succeeded_at = utcnow()
         if new is PaymentStatus.SUCCEEDED:
@@ -208,6 +213,18 @@ def _paid_at_counter(session: Session, payment: Payment, invoice: InvoiceRow) ->
     return True
 
 
+def _answered_late(session: Session, payment: Payment, invoice: InvoiceRow) -> None:
+    """The gateway answered for a payment kept for review because nobody knew whether it was charged:
+    its answer settles the review (``payment.review_settled``), as a manager would have."""
+    payment.review = "found"
+    append_invoice_event(
+        session,
+        invoice,
+        EventType.PAYMENT_REVIEW_SETTLED,
+        {"payment_id": payment.id, "decision": "gateway", "settled_as": "found", "status": payment.status},
+    )
+
+
 def stale_refunded(session: Session, payment: Payment) -> bool:
     """The gateway refunded a stale success in full (``payment.refunded_stale``); True when recorded now."""
     total = payment.amount_minor + payment.tip_minor
@@ -243,8 +260,10 @@ def needs_review(session: Session, store_id: str, payment: Payment | None, reaso
     """Keep a disagreeing report for a manager: ``payment.needs_review`` to the store's terminals."""
     invoice = session.get(InvoiceRow, payment.invoice_id) if payment is not None else None
     log.warning("payment report for review (store %s): %s", store_id, reason)
-    if payment is not None and payment.store_id == store_id and payment.review != "open":
-        payment.review, payment.review_reason = "open", reason[:500]  # settled by a manager (payments.review)
+    if payment is not None and payment.store_id == store_id and payment.review not in REVIEW_OPEN:
+        # Settled by a manager (payments.review); an unknown outcome also by the gateway's late answer.
+        payment.review = REVIEW_UNKNOWN if data.get("unknown_outcome") else REVIEW_OPEN[0]
+        payment.review_reason = reason[:500]
     append_event(
         session,
         store_id,
@@ -306,6 +325,14 @@ def cancel(payment: Payment) -> bool:
         payment.status = PaymentStatus.CANCELED.value
         return True
     return False
+
+
+def ticket_payment_id(payment: Payment) -> str:
+    """The id the POS records ``payment`` under on its ticket: a counter tender keeps the terminal's id."""
+    prefix = f"{IN_STORE}:"
+    if payment.gateway == IN_STORE and payment.idempotency_key.startswith(prefix):
+        return payment.idempotency_key[len(prefix):]
+    return payment.id
 
 
 def payment_wire(payment: Payment) -> dict[str, Any]:

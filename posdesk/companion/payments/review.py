@@ -1,6 +1,6 @@
 """Payments kept for a manager, and the manager's decision on each.
 
-A payment is kept for review (``Payment.review == "open"``, with why) when a gateway's report about it
+A payment is kept for review (``Payment.review`` ``open``, or ``unknown`` for an unknown outcome, with why) when a gateway's report about it
 disagreed with the record, or when its outcome was still unknown an hour after it began
 (:func:`~posdesk.companion.payments.ledger.needs_review`). The manager settles it from the POS, and the
 gateway is asked first, outside any transaction, so a decision never contradicts where the money is:
@@ -28,16 +28,17 @@ from posdesk.companion.events import append_invoice_event
 from posdesk.companion.models import Invoice as InvoiceRow
 from posdesk.companion.models import Payment, PaymentStatus, Store
 from posdesk.companion.payments import ledger, supersede
+from posdesk.companion.payments.balance import IN_STORE
 from posdesk.companion.payments.directory import GatewayDirectory
 from posdesk.companion.payments.errors import MismatchError, RefundRefused
 from posdesk.companion.payments.refunds import refund_payment
 from posdesk.companion.refusal import Refused
 from posdesk.core.events import EventType
+from posdesk.core.ticket import PaymentMethod
 from posdesk.gateways.base import AttemptKeys, ChargeStatus, Gateway, GatewayError, GatewayPayment
 
 log = logging.getLogger(__name__)
 
-OPEN = "open"
 
 
 class Decision(enum.StrEnum):
@@ -72,6 +73,8 @@ class Kept:
     reference: str
     reason: str
     created_at: str
+    method: str  # online_card, or how it was taken at the counter (cash, card...)
+    ticket_payment_id: str  # the id the POS has it under on the ticket (a counter tender's own id)
 
     def to_wire(self) -> dict[str, Any]:
         return asdict(self)
@@ -83,7 +86,7 @@ def kept_for_review(db: Database, store_id: str, ticket_id: str | None = None) -
         query = (
             select(Payment, InvoiceRow.ticket_id)
             .join(InvoiceRow, InvoiceRow.id == Payment.invoice_id)
-            .where(Payment.store_id == store_id, Payment.review == OPEN)
+            .where(Payment.store_id == store_id, Payment.review.in_(ledger.REVIEW_OPEN))
             .order_by(Payment.created_at)
         )
         if ticket_id is not None:
@@ -92,6 +95,8 @@ def kept_for_review(db: Database, store_id: str, ticket_id: str | None = None) -
             Kept(
                 p.id, p.invoice_id, ticket, p.status, p.amount_minor, p.tip_minor, p.currency,
                 p.gateway_payment_id or "", p.review_reason, p.created_at.isoformat(),
+                p.payment_method_ref if p.gateway == IN_STORE else PaymentMethod.ONLINE_CARD.value,
+                ledger.ticket_payment_id(p),
             )
             for p, ticket in session.execute(query).all()
         ]
@@ -105,7 +110,7 @@ def settle(
         payment = session.get(Payment, payment_id)
         if payment is None or payment.store_id != store_id:
             raise ReviewRefused("No such payment", 404)
-        if payment.review != OPEN:
+        if payment.review not in ledger.REVIEW_OPEN:
             raise ReviewRefused("This payment is not waiting for a review")
         store = session.get(Store, store_id)
         assert store is not None
@@ -161,6 +166,7 @@ def _count(db: Database, payment_id: str, found: GatewayPayment | None) -> dict[
         raise ReviewRefused("The payment gateway does not confirm that this payment was taken: it cannot be counted")
     with db.write() as session:
         payment = ledger.lock_payment(session, payment_id)
+        payment.review = ledger.REVIEW_OPEN[0]  # the manager settles it, not the gateway's answer
         try:
             ledger.apply_gateway_payment(session, payment, found)
         except MismatchError as exc:
@@ -188,6 +194,7 @@ def _dismiss(db: Database, payment_id: str, found: GatewayPayment | None) -> dic
         raise ReviewRefused(f"The payment gateway is still processing this payment ({found.status.value}): try later")
     with db.write() as session:
         payment = ledger.lock_payment(session, payment_id)
+        payment.review = ledger.REVIEW_OPEN[0]  # the manager settles it, not the gateway's answer
         if PaymentStatus(payment.status) in (PaymentStatus.PENDING, PaymentStatus.REQUIRES_ACTION, PaymentStatus.PROCESSING):
             ledger.fail(session, payment, DISMISSED_MESSAGE)
         return _settled(session, payment, Decision.DISMISS)

@@ -182,7 +182,7 @@ class TotalsPanel(QWidget):
         chosen = self.selected_payment_id()
         self.refund_button.setEnabled(chosen in self._refundable)
         self.tip_split_button.setEnabled(chosen in self._tipped)
-        self.review_button.setEnabled(any(k.payment_id == chosen for k in self.kept))
+        self.review_button.setEnabled(any(k.on_ticket_as == chosen for k in self.kept))
         self.payment_selected.emit(chosen)
 
     def show_kept(self, kept: list[KeptPayment], ticket_id: str = "") -> None:
@@ -197,11 +197,15 @@ class TotalsPanel(QWidget):
         self._refundable = {p.id for p in payments if refundable(p).is_positive()}
         self._tipped = {p.id for p in payments if p.tip.is_positive()}
         selected = self.selected_payment_id()
-        kept = [k for k in self.kept if all(p.id != k.payment_id for p in payments)]
+        # A kept payment the ticket already lists (a counter tender) is marked there; others get a row.
+        marked = {k.on_ticket_as for k in self.kept}
+        kept = [k for k in self.kept if all(p.id != k.on_ticket_as for p in payments)]
         self.payments.blockSignals(True)
         self.payments.setRowCount(len(payments) + len(kept))
-        rows: list[tuple[str, tuple[str, ...]]] = [(p.id, self._cells(p)) for p in payments]
-        rows += [(k.payment_id, self._kept_cells(k)) for k in kept]
+        rows: list[tuple[str, tuple[str, ...]]] = [
+            (p.id, (*self._cells(p)[:4], NEEDS_REVIEW) if p.id in marked else self._cells(p)) for p in payments
+        ]
+        rows += [(k.on_ticket_as, self._kept_cells(k)) for k in kept]
         for row, (payment_id, cells) in enumerate(rows):
             for column, text in enumerate(cells):
                 item = QTableWidgetItem(text)
@@ -221,8 +225,8 @@ class TotalsPanel(QWidget):
         self.refund_button.setEnabled(self.selected_payment_id() in self._refundable)
         self.tip_split_button.setVisible(bool(self._tipped))
         self.tip_split_button.setEnabled(self.selected_payment_id() in self._tipped)
-        self.review_button.setVisible(bool(kept))
-        self.review_button.setEnabled(any(k.payment_id == self.selected_payment_id() for k in kept))
+        self.review_button.setVisible(bool(self.kept))
+        self.review_button.setEnabled(self.selected_payment_id() in marked)
 
     def _cells(self, payment: Payment) -> tuple[str, ...]:
         return (
@@ -235,7 +239,7 @@ class TotalsPanel(QWidget):
 
     def _kept_cells(self, kept: KeptPayment) -> tuple[str, ...]:
         return (
-            "Online card",
+            kept.method_words,
             kept.amount.format(self.money_locale),
             kept.tip.format(self.money_locale) if kept.tip.is_positive() else "",
             "",
