@@ -58,6 +58,20 @@ def for_bob(qtbot, till, item: str) -> None:
     add_from_catalog(qtbot, till, item)
 
 
+def sell_a_shampoo_in_cash_and_refund_5(qtbot, till) -> None:
+    """Bob's $19.44 shampoo paid in cash, then $5.00 of it refunded by the manager."""
+    window = till.window
+    for_bob(qtbot, till, "Shampoo")
+    record(qtbot, take_payment(qtbot, window, "Cash", "19.44"))
+    window.findChild(QTableWidget, "paymentsList").selectRow(0)
+    qtbot.mouseClick(window.findChild(QPushButton, "refundButton"), Qt.MouseButton.LeftButton)
+    enter_pin(qtbot, window)
+    refund = visible(window, "refundDialog")
+    refund.findChild(QLineEdit, "refundAmountEdit").setText("5")
+    refund.findChild(QPushButton, "confirmRefundButton").click()
+    qtbot.waitUntil(lambda: not refund.isVisible(), timeout=WAIT_MS)
+
+
 def test_a_gift_card_sold_on_one_terminal_is_used_on_another_against_the_stores_balance(
     qtbot, tmp_path: Path, store: Store, memory_keyring: MemoryKeyring, start_terminal  # noqa: F811
 ) -> None:
@@ -119,17 +133,8 @@ def test_a_counter_refund_emails_a_receipt_through_smtp_only_to_a_client_who_agr
             db.close()
         till = start_terminal(tmp_path / "till", comm.url)
         qtbot.waitUntil(lambda: till.ctx.connection.online, timeout=WAIT_MS)
-        window = till.window
 
-        for_bob(qtbot, till, "Shampoo")  # $19.44
-        record(qtbot, take_payment(qtbot, window, "Cash", "19.44"))
-        window.findChild(QTableWidget, "paymentsList").selectRow(0)
-        qtbot.mouseClick(window.findChild(QPushButton, "refundButton"), Qt.MouseButton.LeftButton)
-        enter_pin(qtbot, window)
-        refund = visible(window, "refundDialog")
-        refund.findChild(QLineEdit, "refundAmountEdit").setText("5")
-        refund.findChild(QPushButton, "confirmRefundButton").click()
-        qtbot.waitUntil(lambda: not refund.isVisible(), timeout=WAIT_MS)
+        sell_a_shampoo_in_cash_and_refund_5(qtbot, till)
 
         [mail] = smtp_server.wait_for(1, timeout=30)
         assert mail.rcpt_tos == ("bob@example.com",)
@@ -141,15 +146,7 @@ def test_a_counter_refund_emails_a_receipt_through_smtp_only_to_a_client_who_agr
         # Without consent: no receipt reaches the server.
         with till.ctx.backend.db.session() as session:
             ClientRepository(session).update_consent(BOB.id, email=False)
-        for_bob(qtbot, till, "Shampoo")
-        record(qtbot, take_payment(qtbot, window, "Cash", "19.44"))
-        window.findChild(QTableWidget, "paymentsList").selectRow(0)
-        qtbot.mouseClick(window.findChild(QPushButton, "refundButton"), Qt.MouseButton.LeftButton)
-        enter_pin(qtbot, window)
-        refund = visible(window, "refundDialog")
-        refund.findChild(QLineEdit, "refundAmountEdit").setText("5")
-        refund.findChild(QPushButton, "confirmRefundButton").click()
-        qtbot.waitUntil(lambda: not refund.isVisible(), timeout=WAIT_MS)
+        sell_a_shampoo_in_cash_and_refund_5(qtbot, till)
         qtbot.waitUntil(lambda: pending(till) == 0, timeout=WAIT_MS)  # the tender and its refund went up
         qtbot.wait(1000)
         assert len(smtp_server.messages) == 1

@@ -354,8 +354,10 @@ def _apply_metadata(target: Obj, value: Any) -> None:
         raise _invalid("You can specify up to 50 keys in metadata.", param="metadata")
 
 
-def _list_object(url: str, items: list[Obj], params: Obj) -> Obj:
-    """A Stripe list object, newest first, with ``limit``/``starting_after``/``ending_before``."""
+def _list_object(url: str, items: list[Obj], params: Obj, filters: Iterable[str] = ()) -> Obj:
+    """A Stripe list object, newest first, with ``limit``/``starting_after``/``ending_before``; the
+    ``filters`` given in ``params`` (``customer``, ``payment_intent``...) keep the objects that match."""
+    items = [o for o in items if all(o[key] == params[key] for key in filters if params.get(key))]
     limit = _int(params, "limit") or 10
     limit = min(limit, 100)
     ordered = list(reversed(items))  # items come in creation order
@@ -1636,10 +1638,7 @@ class FakeStripe:
 
     def _h_pi_list(self, params: Obj, ctx: _Ctx) -> Obj:
         _check_params(params, ["customer", "limit", "starting_after", "ending_before", "created"])
-        items = list(self.payment_intents.values())
-        if params.get("customer"):
-            items = [pi for pi in items if pi["customer"] == params["customer"]]
-        return _list_object("/v1/payment_intents", items, params)
+        return _list_object("/v1/payment_intents", list(self.payment_intents.values()), params, ("customer",))
 
     _SEARCH_CLAUSE = re.compile(
         r"""\s*(?:(?P<meta>metadata\[\s*['"](?P<mkey>[^'"]+)['"]\s*\])|(?P<field>[a-z_]+))\s*"""
@@ -2034,10 +2033,7 @@ class FakeStripe:
     def _h_si_list(self, params: Obj, ctx: _Ctx) -> Obj:
         _check_params(params, ["customer", "payment_method", "limit", "starting_after", "ending_before",
                                "created", "attach_to_self"])
-        items = list(self.setup_intents.values())
-        if params.get("customer"):
-            items = [si for si in items if si["customer"] == params["customer"]]
-        return _list_object("/v1/setup_intents", items, params)
+        return _list_object("/v1/setup_intents", list(self.setup_intents.values()), params, ("customer",))
 
     def _h_si_confirm(self, params: Obj, ctx: _Ctx, id: str) -> Obj:
         _check_params(params, ["payment_method", "return_url", "mandate_data", "payment_method_options",
@@ -2117,11 +2113,7 @@ class FakeStripe:
     def _h_charge_list(self, params: Obj, ctx: _Ctx) -> Obj:
         _check_params(params, ["payment_intent", "customer", "limit", "starting_after", "ending_before",
                                "created", "transfer_group"])
-        items = list(self.charges.values())
-        for key in ("payment_intent", "customer"):
-            if params.get(key):
-                items = [ch for ch in items if ch[key] == params[key]]
-        return _list_object("/v1/charges", items, params)
+        return _list_object("/v1/charges", list(self.charges.values()), params, ("payment_intent", "customer"))
 
     def _h_refund_create(self, params: Obj, ctx: _Ctx) -> Obj:
         _check_params(params, ["payment_intent", "charge", "amount", "reason", "metadata", "instructions_email",
@@ -2186,11 +2178,7 @@ class FakeStripe:
 
     def _h_refund_list(self, params: Obj, ctx: _Ctx) -> Obj:
         _check_params(params, ["payment_intent", "charge", "limit", "starting_after", "ending_before", "created"])
-        items = list(self.refunds.values())
-        for key in ("payment_intent", "charge"):
-            if params.get(key):
-                items = [r for r in items if r[key] == params[key]]
-        return _list_object("/v1/refunds", items, params)
+        return _list_object("/v1/refunds", list(self.refunds.values()), params, ("payment_intent", "charge"))
 
     def _h_event_list(self, params: Obj, ctx: _Ctx) -> Obj:
         _check_params(params, ["type", "types", "created", "delivery_success", "limit", "starting_after",

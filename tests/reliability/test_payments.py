@@ -12,7 +12,7 @@ import concurrent.futures
 import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -262,15 +262,21 @@ def stripe_shop(companion: Companion) -> Iterator[tuple[Companion, FakeStripe, L
             yield companion, fake, faults, card.group(1)
 
 
-def test_a_lost_gateway_answer_is_looked_up_not_charged_again(stripe_shop: Any) -> None:
-    companion, fake, faults, card = stripe_shop
+def paying_with_the_saved_card(companion: Companion, card: str) -> tuple[dict[str, Any], Callable[[], httpx.Response]]:
+    """A new invoice, and the client's click on Pay with the saved ``card`` on its page (each call a click)."""
     body = uploaded(companion)
     token = body["link_token"]
     phone = companion.client(follow_redirects=False)
+    return body, lambda: phone.post(f"/pay/{token}/pay", data=form(companion, token, card=card))
+
+
+def test_a_lost_gateway_answer_is_looked_up_not_charged_again(stripe_shop: Any) -> None:
+    companion, fake, faults, card = stripe_shop
+    body, pay = paying_with_the_saved_card(companion, card)
     faults.lose = 1
-    paid = phone.post(f"/pay/{token}/pay", data={**form(companion, token, card=card)})
+    paid = pay()
     assert paid.status_code == 303 and "/payments/" in paid.headers["location"], paid.text[:300]
-    retried = phone.post(f"/pay/{token}/pay", data={**form(companion, token, card=card)})  # the client clicks again
+    retried = pay()  # the client clicks again
     assert retried.status_code == 303
     assert fake.charge_count(invoice_id=body["invoice_id"]) == 1
     assert companion.api.get(f"/api/v1/invoices/{body['invoice_id']}").json()["status"] == "paid"
@@ -278,14 +284,12 @@ def test_a_lost_gateway_answer_is_looked_up_not_charged_again(stripe_shop: Any) 
 
 def test_a_gateway_500_charges_nothing_and_the_retry_charges_once(stripe_shop: Any) -> None:
     companion, fake, faults, card = stripe_shop
-    body = uploaded(companion)
-    token = body["link_token"]
-    phone = companion.client(follow_redirects=False)
+    body, pay = paying_with_the_saved_card(companion, card)
     faults.refuse = 1
-    failed = phone.post(f"/pay/{token}/pay", data={**form(companion, token, card=card)})
+    failed = pay()
     assert failed.status_code in (402, 502) and "You were not charged" in failed.text, failed.text[:500]
     assert fake.charge_count(invoice_id=body["invoice_id"]) == 0
-    again = phone.post(f"/pay/{token}/pay", data={**form(companion, token, card=card)})
+    again = pay()
     assert again.status_code == 303, again.text[:500]
     assert fake.charge_count(invoice_id=body["invoice_id"]) == 1
     assert companion.api.get(f"/api/v1/invoices/{body['invoice_id']}").json()["status"] == "paid"
