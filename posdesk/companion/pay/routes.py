@@ -72,6 +72,12 @@ def _find(request: Request, token: str) -> Found:
         return views.find(session, token)
 
 
+def _posted_to(request: Request, token: str, form: FormData) -> tuple[Found, Translator]:
+    """The link a form was posted to, and the page's language as the form asked for it."""
+    found = _find(request, token)
+    return found, _translator(request, found, form_text(form, "lang", 5) or None)
+
+
 def _brand(found: Found, token: str) -> Brand | None:
     if found.settings is None:
         return None
@@ -262,8 +268,7 @@ async def pay(request: Request, token: str) -> Response:
 
 
 def _pay(request: Request, token: str, form: FormData) -> Response:
-    found = _find(request, token)
-    t = _translator(request, found, form_text(form, "lang", 5) or None)
+    found, t = _posted_to(request, token, form)
     if found.state is not LinkState.PAYABLE or found.balance is None:
         return RedirectResponse(_url(token, lang=t.lang), status_code=303)
     if any(name in form for name in MONEY_FIELDS):
@@ -314,8 +319,7 @@ async def promo(request: Request, token: str) -> Response:
 
 
 def _promo(request: Request, token: str, form: FormData) -> Response:
-    found = _find(request, token)
-    t = _translator(request, found, form_text(form, "lang", 5) or None)
+    found, t = _posted_to(request, token, form)
     if found.state is not LinkState.PAYABLE:
         return RedirectResponse(_url(token, lang=t.lang), status_code=303)
     version = form_text(form, "version", 12)
@@ -340,8 +344,7 @@ async def manage_card(request: Request, token: str, card_id: str, action: str) -
 
 
 def _manage_card(request: Request, token: str, card_id: str, action: str, form: FormData) -> Response:
-    found = _find(request, token)
-    t = _translator(request, found, form_text(form, "lang", 5) or None)
+    found, t = _posted_to(request, token, form)
     if found.state is not LinkState.PAYABLE or found.store is None or found.row is None:
         return RedirectResponse(_url(token, lang=t.lang), status_code=303)
     gateway = payments.gateway_directory(request.app.state).for_store(found.store)
@@ -451,8 +454,7 @@ async def authenticate(request: Request, token: str, payment_id: str) -> Respons
 
 
 def _authenticate(request: Request, token: str, payment_id: str, form: FormData) -> Response:
-    found = _find(request, token)
-    t = _translator(request, found, form_text(form, "lang", 5) or None)
+    _found, t = _posted_to(request, token, form)
     fields = {name: form_text(form, name, 100) for name in form if isinstance(name, str) and name not in ("csrf", "lang")}
     try:
         outcome = payments.confirm_action(
@@ -472,8 +474,7 @@ async def add_tip(request: Request, token: str, payment_id: str) -> Response:
 
 
 def _add_tip(request: Request, token: str, payment_id: str, form: FormData) -> Response:
-    found = _find(request, token)
-    t = _translator(request, found, form_text(form, "lang", 5) or None)
+    found, t = _posted_to(request, token, form)
     if found.balance is None:
         return _inactive(request, t)
     try:
