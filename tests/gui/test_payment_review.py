@@ -41,15 +41,21 @@ def pos_on_companion(
     return pos
 
 
-def kept_payment_on(pos: Pos, companion: Companion, monkeypatch: pytest.MonkeyPatch, qtbot) -> dict[str, Any]:  # noqa: F811
-    """The POS's saved ticket invoiced at the companion, and a charge whose answer was lost and that the
-    gateway has no record of an hour later: kept for review."""
+def invoiced_at_the_companion(qtbot, pos: Pos, companion: Companion) -> dict[str, Any]:  # noqa: F811
+    """Bob's $43.20 haircut saved on the POS and its invoice uploaded to the companion; the upload."""
     pos.view.set_client(BOB)
     add_from_catalog(qtbot, pos, "Haircut")
     pos.view.save()
     wait_idle(qtbot, pos.ctx)
     body = invoice_upload(lines=[service_line(price=4320)], ticket_id=pos.view.ticket.id)
     assert put_invoice(companion.api, body).status_code in (200, 201)
+    return body
+
+
+def kept_payment_on(pos: Pos, companion: Companion, monkeypatch: pytest.MonkeyPatch, qtbot) -> dict[str, Any]:  # noqa: F811
+    """The POS's saved ticket invoiced at the companion, and a charge whose answer was lost and that the
+    gateway has no record of an hour later: kept for review."""
+    body = invoiced_at_the_companion(qtbot, pos, companion)
     pay_and_lose_the_answer_for_an_hour(companion, monkeypatch, body["link_token"])
     return body
 
@@ -123,12 +129,7 @@ def test_cash_kept_for_review_is_marked_on_its_row_and_the_manager_keeps_it(
     from tests.gui.test_take_payment import record, take_payment
 
     pos = pos_on_companion
-    pos.view.set_client(BOB)
-    add_from_catalog(qtbot, pos, "Haircut")
-    pos.view.save()
-    wait_idle(qtbot, pos.ctx)
-    body = invoice_upload(lines=[service_line(price=4320)], ticket_id=pos.view.ticket.id)
-    assert put_invoice(companion.api, body).status_code in (200, 201)
+    body = invoiced_at_the_companion(qtbot, pos, companion)
     assert Phone(companion, body["link_token"]).pay(1, APPROVES).status_code == 303  # paid online
     record(qtbot, pos, take_payment(qtbot, pos, "Cash", "20"))  # ... and cash at the counter
     [cash] = pos.view.ticket.payments
