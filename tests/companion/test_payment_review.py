@@ -106,7 +106,8 @@ def test_an_unknown_outcome_the_gateway_never_charged_is_dismissed_and_the_link_
     assert page.status_code == 200 and 'name="sim_number"' in page.text  # no longer "Checking…"
 
 
-def test_money_the_gateway_took_is_counted_toward_the_invoice_not_dismissed(companion: Companion) -> None:
+def test_money_the_gateway_took_is_counted_toward_the_invoice_not_dismissed(companion_any_db: Companion) -> None:
+    companion = companion_any_db  # SQLite and PostgreSQL
     first, payment_id = taken_quietly_with_a_disagreeing_report(companion)
     assert events(companion, "invoice.paid") == []
     refused = settle(companion, payment_id, "dismiss")
