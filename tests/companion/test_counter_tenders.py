@@ -207,3 +207,17 @@ def test_cash_on_a_ticket_whose_link_was_revoked_does_not_open_the_link_again(co
     assert status == "revoked"
     page = companion.client().get(f"/pay/{first['link_token']}").text
     assert 'data-testid="pay-button"' not in page  # the client has nothing to pay there
+
+
+def test_payments_not_listed_yet_are_counted_as_pricing_them_with_the_document_would() -> None:
+    from posdesk.companion.payments.balance import with_paid
+    from tests.unit.test_link_pricing import RATE, invoice, paid
+    from tests.unit.test_link_pricing import ticket as priced_ticket
+
+    document = invoice(priced_ticket(paid(5000, PaymentMethod.CASH)))
+    for extra in (
+        [paid(6588, PaymentMethod.ONLINE_CARD)],
+        [paid(1000, PaymentMethod.CASH), paid(2070, PaymentMethod.CARD, "c2"), paid(3105, PaymentMethod.ONLINE_CARD)],
+        [paid(99999, PaymentMethod.ONLINE_CARD)],  # more than due: the balance stops at zero
+    ):
+        assert with_paid(document.price(), extra, RATE) == document.price(also_paid=extra), extra

@@ -10,8 +10,9 @@ plus the card surcharge on that part only.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
+from decimal import Decimal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -22,7 +23,7 @@ from posdesk.companion.models import Payment, Store, utcnow
 from posdesk.companion.payments.values import COUNTED
 from posdesk.core.invoice import Invoice
 from posdesk.core.money import Money
-from posdesk.core.pricing import PricedTicket, Promotion, toward_balance
+from posdesk.core.pricing import CARD_METHODS, PricedTicket, Promotion, surcharge_within, toward_balance
 from posdesk.core.ticket import Payment as TicketPayment
 from posdesk.core.ticket import PaymentMethod
 
@@ -106,12 +107,23 @@ def document_of(row: InvoiceRow, store: Store) -> Document:
     return Document(invoice, terms, invoice.price(terms))
 
 
+def with_paid(priced: PricedTicket, payments: Sequence[TicketPayment], rate: Decimal) -> PricedTicket:
+    """``priced`` (per tender) with ``payments`` counted too: what :meth:`Invoice.price` gives with them
+    as ``also_paid``, without pricing the lines again (per tender, payments only add their amounts and
+    the surcharges their card amounts carried)."""
+    zero = Money.zero(priced.currency)
+    carried = sum((surcharge_within(p.amount, rate) for p in payments if p.method in CARD_METHODS), zero)
+    surcharge, total = priced.surcharge + carried, priced.total + carried
+    paid = priced.paid + sum((p.amount for p in payments), zero)
+    return replace(priced, surcharge=surcharge, total=total, paid=paid, balance_due=(total - paid).max(zero))
+
+
 def balance_with(row: InvoiceRow, store: Store, counted: Sequence[Payment], document: Document | None = None) -> Balance:
     """:func:`balance_of` for a caller that already read the invoice's counted payments (``COUNTED``).
     ``document``: the row's :func:`document_of`, for a caller weighing several payments against one
     invoice (reading and pricing the document is most of the cost)."""
     document = document or document_of(row, store)
-    invoice, terms = document.invoice, document.terms
+    invoice = document.invoice
     listed = {p.id for p in invoice.payments} | {p.reference for p in invoice.payments if p.reference}
     zero = Money.zero(invoice.currency)
     unlisted: list[TicketPayment] = []
@@ -129,7 +141,7 @@ def balance_with(row: InvoiceRow, store: Store, counted: Sequence[Payment], docu
         if payment.invoice_version == row.version:
             paid_this_version = paid_this_version + toward_balance(as_paid, rate)
     document_priced = document.priced
-    priced = invoice.price(terms, also_paid=unlisted) if unlisted else document_priced
+    priced = with_paid(document_priced, unlisted, rate) if unlisted else document_priced
     paid_here = sum((p.amount for p in unlisted), zero)
     balance_due = priced.balance_due
     asked = invoice.amount_due_now(document_priced) if invoice.amount_requested is None else invoice.amount_requested
