@@ -2,7 +2,8 @@
 same balance: issued once by code when their ticket is paid, lowered once per use (by the terminal's
 use id), and told to every terminal with ``gift_card.changed`` (the new balance).
 
-A use is recorded even when it takes the balance below what it asks: the money was taken at a counter
+A refund of a payment made with a card is a negative use (the value goes back onto the card, never
+above what it was sold for). A use is recorded even when it takes the balance below what it asks: the money was taken at a counter
 that saw an older balance; the balance stops at zero and the overdraft is logged for the manager.
 """
 
@@ -81,13 +82,14 @@ def use_card(session: Session, store: Store, code: str, use_id: str, amount: int
     card = session.get(GiftCard, (store.id, normalize_code(code)), with_for_update=True)
     if card is None:
         raise GiftCardRefused("No gift card with this code was sold here", 404)
-    if amount <= 0:
-        raise GiftCardRefused("a use takes more than zero")
+    if amount == 0 or -amount > card.amount_minor:
+        raise GiftCardRefused("a use takes more than zero; a refund onto the card at most its value")
     if session.get(GiftCardUse, use_id) is not None:
         return card
     if amount > card.balance_minor:
         log.warning("gift card %s used for %s with %s left (ticket %s)", card.code, amount, card.balance_minor, ticket_id)
     session.add(GiftCardUse(id=use_id, store_id=store.id, code=card.code, amount_minor=amount, ticket_id=ticket_id))
-    card.balance_minor = max(card.balance_minor - amount, 0)
+    # A negative use is a refund of a payment made with the card: the value goes back, up to what it was sold for.
+    card.balance_minor = min(max(card.balance_minor - amount, 0), card.amount_minor)
     _changed(session, card)
     return card

@@ -111,6 +111,12 @@ def refund_at_counter(
     ticket = record_refunded_total(db, ticket_id, payment.id, total, tip_total if tip is not None else None)
     recorded = next(p for p in ticket.payments if p.id == payment.id)
     with db.session() as session:
+        if payment.method is PaymentMethod.GIFT_CARD:  # the value goes back onto the card
+            from posdesk.store.gift_cards import GiftCardRepository
+
+            cards = GiftCardRepository(session)
+            if cards.get(payment.reference) is not None:
+                cards.use(payment.reference, Money.zero(amount.currency) - amount, ticket_id)
         Outbox(session).enqueue(
             "api.post",
             f"tender-refund:{payment.id}:to{total.minor}",
@@ -176,11 +182,12 @@ def refund_receipt(
     (or has no address): no receipt is sent then."""
     if not client.can_receive_email:
         return None
-    where = (
-        "It goes back to the card you paid with; banks take a few days to show it."
-        if payment.method in (PaymentMethod.ONLINE_CARD, PaymentMethod.CARD)
-        else "It was handed back at the counter."
-    )
+    if payment.method in (PaymentMethod.ONLINE_CARD, PaymentMethod.CARD):
+        where = "It goes back to the card you paid with; banks take a few days to show it."
+    elif payment.method is PaymentMethod.GIFT_CARD:
+        where = f"It went back onto your gift card {payment.reference}."
+    else:
+        where = "It was handed back at the counter."
     values = {
         "first_name": client.first_name or "there",
         "business": business or "the store",

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from posdesk.core.gift_cards import normalize_code, sold_gift_cards
 from posdesk.core.money import Money
 from posdesk.core.ticket import Ticket
-from posdesk.store.models import GiftCardRow
+from posdesk.store.models import GiftCardRow, OutboxRow
 from posdesk.store.outbox import Outbox
 
 GIFT_CARDS_PATH = "/gift-cards"
@@ -81,11 +81,12 @@ class GiftCardRepository:
 
     def use(self, code: str, amount: Money, ticket_id: str) -> GiftCard:
         """Lower the card's balance by ``amount`` here and tell the companion (once, by the use's id).
-        The caller checked the balance."""
+        The caller checked the balance. A negative amount puts value back (a refund of a payment made
+        with the card), never above what the card was sold for."""
         row = self.session.get(GiftCardRow, normalize_code(code))
         if row is None:
             raise KeyError(code)
-        row.balance_minor -= amount.minor
+        row.balance_minor = min(row.balance_minor - amount.minor, row.amount_minor)
         row.updated_at = datetime.now(UTC)
         use_id = uuid.uuid4().hex
         Outbox(self.session).enqueue(
@@ -116,11 +117,21 @@ class GiftCardRepository:
                 updated_at=now,
             )
             self.session.add(row)
-        else:
-            # A balance only goes down: a use made here and not yet told to the companion stays counted.
+        elif self._waiting_uses(code):
+            # A use made here and not yet told to the companion stays counted until it is.
             row.balance_minor = min(row.balance_minor, int(str(data["balance"])))
             row.updated_at = now
+        else:
+            row.balance_minor = int(str(data["balance"]))
+            row.updated_at = now
         return _card(row)
+
+    def _waiting_uses(self, code: str) -> bool:
+        path = f"{GIFT_CARDS_PATH}/{code}/uses"
+        waiting = self.session.scalars(
+            select(OutboxRow.payload).where(OutboxRow.done_at.is_(None), OutboxRow.dedupe_key.like("gift-card-use:%"))
+        )
+        return any(isinstance(p, dict) and p.get("path") == path for p in waiting)
 
     def all(self) -> list[GiftCard]:
         return [_card(r) for r in self.session.scalars(select(GiftCardRow).order_by(GiftCardRow.sold_at))]

@@ -28,8 +28,12 @@ def test_a_card_is_issued_once_used_once_per_use_and_every_terminal_hears_the_ba
     assert api.post(path, json=use("u1", 1944)).json()["balance"] == 3056  # the same use again: once
     assert api.get(f"/api/v1/gift-cards/{CODE.lower()}").json()["balance"] == 3056  # as typed at a counter
     assert api.post(path, json=use("u2", 5000)).json()["balance"] == 0  # money taken on an older balance
+    assert api.post(path, json=use("u3", -500)).json()["balance"] == 500  # a refund put back onto the card
+    assert api.post(path, json=use("u4", -5000)).json()["balance"] == 5000  # never above what it was sold for
+    assert api.post(path, json=use("u5", -5001)).status_code == 422
+    assert api.post(path, json=use("u6", 0)).status_code == 422
     balances = [e["data"]["balance"] for e in events(companion, "gift_card.changed")]
-    assert balances == [5000, 3056, 0]
+    assert balances == [5000, 3056, 0, 500, 5000]
 
 
 def test_unknown_codes_and_other_stores_cards_are_not_found(

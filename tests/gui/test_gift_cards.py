@@ -8,12 +8,13 @@ from posdesk.core.catalog import ItemKind
 from posdesk.core.gift_cards import codes_of
 from posdesk.core.money import Money
 from posdesk.core.ticket import TicketState
+from posdesk.gui.pin import hash_pin
 from posdesk.gui.qt import QDialog, QLabel, QLineEdit, QPushButton, Qt, QTableWidget
 from posdesk.store import Outbox
 from tests.gui.conftest import BOB, Pos, wait_idle
 from tests.gui.test_new_ticket_view import add_from_catalog
-from tests.gui.test_settings_dialog import visible
-from tests.gui.test_take_payment import record, take_payment
+from tests.gui.test_settings_dialog import enter_pin, visible
+from tests.gui.test_take_payment import PIN, click, record, take_payment
 
 OFFLINE = "this terminal's records: the companion cannot be reached"
 
@@ -93,3 +94,51 @@ def test_a_gift_card_sold_on_a_paid_ticket_pays_another_ticket_until_it_is_used_
     assert type_code(qtbot, dialog, code) == f"{code} is used up: nothing is left on it ({OFFLINE})"
     qtbot.mouseClick(dialog.findChild(QPushButton, "recordTenderButton"), Qt.MouseButton.LeftButton)
     assert error(dialog) == "This gift card is used up: nothing is left on it"
+
+
+def test_a_refund_of_a_payment_made_with_a_gift_card_puts_the_value_back_onto_it(qtbot, make_pos) -> None:
+    pos = make_pos(online=False, manager_pin_hash=hash_pin(PIN, iterations=1000))
+    code = sell_gift_card(qtbot, pos)
+    new_ticket_for(qtbot, pos)  # $19.44
+    dialog = take_payment(qtbot, pos, "Gift card", "19.44")
+    type_code(qtbot, dialog, code)
+    record(qtbot, pos, dialog)
+    assert pos.ctx.backend.gift_card_balance(code) == Money(3056, "USD")
+    pos.window.findChild(QTableWidget, "paymentsList").selectRow(0)
+    click(qtbot, pos, "refundButton")
+    enter_pin(pos, PIN)
+    refund = visible(pos, "refundDialog")
+    refund.findChild(QLineEdit, "refundAmountEdit").setText("5")
+    refund.findChild(QPushButton, "confirmRefundButton").click()
+    wait_idle(qtbot, pos.ctx)
+    assert not refund.isVisible()
+    assert pos.ctx.backend.gift_card_balance(code) == Money(3556, "USD")
+    with pos.db.reading() as session:
+        uses = [e.payload["body"]["amount"] for e in Outbox(session).due(limit=50) if e.payload.get("path", "").endswith("/uses")]
+    assert uses == [1944, -500]
+
+
+def test_the_companions_balance_is_taken_unless_a_use_here_has_not_reached_it_yet(qtbot, make_pos) -> None:
+    from datetime import UTC, datetime
+
+    from posdesk.core.events import Event, EventType
+    from posdesk.sync.applying import apply_event
+
+    pos = make_pos(online=False)
+    code = sell_gift_card(qtbot, pos)
+    new_ticket_for(qtbot, pos)
+    dialog = take_payment(qtbot, pos, "Gift card", "19.44")
+    type_code(qtbot, dialog, code)
+    record(qtbot, pos, dialog)  # $30.56 left here; the use waits in the outbox
+
+    def told(balance: int, event_id: int) -> Money | None:
+        data = {"code": code, "amount": 5000, "balance": balance, "currency": "USD", "ticket_id": "", "client_id": None}
+        with pos.db.session() as session:
+            apply_event(session, Event(event_id, EventType.GIFT_CARD_CHANGED, datetime.now(UTC), data=data))
+        return pos.ctx.backend.gift_card_balance(code)
+
+    assert told(5000, 1) == Money(3056, "USD")  # the issue, heard before this counter's use went up
+    with pos.db.session() as session:
+        for entry in Outbox(session).due(limit=50):
+            Outbox(session).mark_done(entry.id)
+    assert told(3556, 2) == Money(3556, "USD")  # a refund onto the card made at another terminal

@@ -25,7 +25,7 @@ class IssuedCard(BaseModel):
 
 class CardUse(BaseModel):
     use_id: str = Field(pattern=ID_PATTERN)
-    amount: int = Field(gt=0)
+    amount: int = Field(description="Taken off the card; negative: a refund put back onto it")
     currency: str = Field(min_length=3, max_length=3)
     ticket_id: str = Field(default="", max_length=64)
 
