@@ -5,7 +5,10 @@ ticket (a tender that brings the balance to zero closes it), the gift card's bal
 that records it at the companion (``POST /api/v1/tenders``), so every terminal and the day summary see
 it; offline it waits in the outbox like everything else. A ticket whose invoice link is still live gets
 its link revoked when the tender settles it, or re-issued for the rest (a new version of the same link,
-whose page shows the smaller balance) when it does not: the client cannot pay twice.
+whose page shows the smaller balance) when it does not: the client cannot pay twice. At the companion
+the payments ledger counts the tender toward the invoice at once, so the link asks only for the rest
+even before the re-issue arrives; a ticket another terminal invoiced (no link here) takes tenders too,
+and the companion counts them toward that terminal's invoice (``posdesk.companion.tenders``).
 """
 
 from __future__ import annotations
