@@ -58,6 +58,15 @@ def for_bob(qtbot, till, item: str) -> None:
     add_from_catalog(qtbot, till, item)
 
 
+def look_up_gift_card(qtbot, dialog: QDialog, code: str) -> QLabel:
+    """The cashier types the gift card's code in the tender dialog and presses Enter; the balance label."""
+    edit, label = dialog.findChild(QLineEdit, "giftCardCodeEdit"), dialog.findChild(QLabel, "giftCardBalanceLabel")
+    edit.setText(code)
+    edit.setFocus()
+    qtbot.keyClick(edit, Qt.Key.Key_Return)
+    return label
+
+
 def sell_a_shampoo_in_cash_and_refund_5(qtbot, till) -> None:
     """Bob's $19.44 shampoo paid in cash, then $5.00 of it refunded by the manager."""
     window = till.window
@@ -96,10 +105,7 @@ def test_a_gift_card_sold_on_one_terminal_is_used_on_another_against_the_stores_
     # Till 2 checks the code: the store's records know it. It pays $19.44 of a shampoo.
     for_bob(qtbot, till2, "Shampoo")
     dialog = take_payment(qtbot, till2.window, "Gift card", "19.44")
-    edit, label = dialog.findChild(QLineEdit, "giftCardCodeEdit"), dialog.findChild(QLabel, "giftCardBalanceLabel")
-    edit.setText(code)
-    edit.setFocus()
-    qtbot.keyClick(edit, Qt.Key.Key_Return)
+    label = look_up_gift_card(qtbot, dialog, code)
     qtbot.waitUntil(lambda: label.text() == f"{code}: $50.00 left (the store's records)", timeout=WAIT_MS)
     record(qtbot, dialog)
     qtbot.waitUntil(lambda: till2.window.ticket_view.ticket.state is TicketState.PAID, timeout=WAIT_MS)
@@ -109,10 +115,7 @@ def test_a_gift_card_sold_on_one_terminal_is_used_on_another_against_the_stores_
     qtbot.waitUntil(lambda: till1.ctx.backend.gift_card_balance(code) == left, timeout=WAIT_MS)
     for_bob(qtbot, till1, "5 haircuts")
     dialog = take_payment(qtbot, till1.window, "Gift card", "180")
-    edit, label = dialog.findChild(QLineEdit, "giftCardCodeEdit"), dialog.findChild(QLabel, "giftCardBalanceLabel")
-    edit.setText(code)
-    edit.setFocus()
-    qtbot.keyClick(edit, Qt.Key.Key_Return)
+    label = look_up_gift_card(qtbot, dialog, code)
     qtbot.waitUntil(lambda: "$30.56 left (the store's records)" in label.text(), timeout=WAIT_MS)
     qtbot.mouseClick(dialog.findChild(QPushButton, "recordTenderButton"), Qt.MouseButton.LeftButton)
     assert dialog.findChild(QLabel, "errorMessage").text() == "This gift card has $30.56 left"

@@ -7,6 +7,8 @@ saves settings the way the Settings dialog does (:func:`posdesk.sync.settings_re
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
@@ -141,79 +143,73 @@ def test_a_change_made_offline_reaches_the_companion_before_the_invoice_priced_w
         till.close()
 
 
-def test_a_second_terminal_adopts_the_store_settings_and_prices_alike(tmp_path: Path) -> None:
+@contextmanager
+def saved_on_one_till_and_adopted_by_another(tmp_path: Path, first: str, second: str) -> Iterator[tuple[str, Till, Till]]:
+    """A companion and two tills of one store: the manager saved the store's settings on the ``first``
+    (pushed), and the ``second``, started after, adopted them. Yields the companion's URL and the tills."""
     with running_companion(tmp_path / "companion.db") as (app, url):
         store_id = add_store(app, "Test Salon").store_id
-        till1 = pair_till(app, url, store_id, tmp_path / "till1.db")
-        till2 = pair_till(app, url, store_id, tmp_path / "till2.db")
+        tills = pair_till(app, url, store_id, tmp_path / f"{first}.db"), pair_till(app, url, store_id, tmp_path / f"{second}.db")
         try:
-            till1.start()
-            till1.manager_saves(**MANAGER)
-            wait_until(lambda: till1.pending() == 0, what="the push")
-
-            till2.start()
-            wait_until(lambda: till2.adoptions == 1, what="till 2 to adopt the store's settings")
-            adopted = till2.settings()
-            assert adopted.surcharge_rate == Decimal("0.03") and adopted.business_name == "Rosa's Salon"
-            assert adopted.promotions == (SPRING,)
-            assert [p.percent for p in adopted.tip_policy.presets] == [
-                Decimal("0.10"),
-                Decimal("0.20"),
-                Decimal("0.25"),
-            ]
-            assert adopted.online_payment_link_enabled, "the terminal's own switch is kept"
-            assert till2.pending() == 0, "adopting pushes nothing back"
-
-            ticket_id = till2.ticket_with_promo("SPRING15")
-            send_invoice(till2.db, ticket_id, amount_requested=None, companion_url=url, settings=adopted)
-            wait_until(lambda: till2.link_status(ticket_id) is LinkStatus.SENT, what="till 2's upload")
-            assert not till2.invoice(ticket_id).out_of_date
-
-            # Reconnecting again changes nothing: the terminals agree.
-            till2.sync.stop()  # type: ignore[union-attr]
-            till2.start()
-            wait_until(lambda: till2.sync.state is ConnectionState.ONLINE, what="reconnect")  # type: ignore[union-attr]
-            time.sleep(0.3)
-            assert till2.adoptions == 1 and till2.pending() == 0
+            tills[0].start()
+            tills[0].manager_saves(**MANAGER)
+            wait_until(lambda: tills[0].pending() == 0, what=f"the push from {first}")
+            tills[1].start()
+            wait_until(lambda: tills[1].adoptions == 1, what=f"{second} to adopt the store's settings")
+            yield url, *tills
         finally:
-            till1.close()
-            till2.close()
+            for till in tills:
+                till.close()
+
+
+def test_a_second_terminal_adopts_the_store_settings_and_prices_alike(tmp_path: Path) -> None:
+    with saved_on_one_till_and_adopted_by_another(tmp_path, "till1", "till2") as (url, _till1, till2):
+        adopted = till2.settings()
+        assert adopted.surcharge_rate == Decimal("0.03") and adopted.business_name == "Rosa's Salon"
+        assert adopted.promotions == (SPRING,)
+        assert [p.percent for p in adopted.tip_policy.presets] == [
+            Decimal("0.10"),
+            Decimal("0.20"),
+            Decimal("0.25"),
+        ]
+        assert adopted.online_payment_link_enabled, "the terminal's own switch is kept"
+        assert till2.pending() == 0, "adopting pushes nothing back"
+
+        ticket_id = till2.ticket_with_promo("SPRING15")
+        send_invoice(till2.db, ticket_id, amount_requested=None, companion_url=url, settings=adopted)
+        wait_until(lambda: till2.link_status(ticket_id) is LinkStatus.SENT, what="till 2's upload")
+        assert not till2.invoice(ticket_id).out_of_date
+
+        # Reconnecting again changes nothing: the terminals agree.
+        till2.sync.stop()  # type: ignore[union-attr]
+        till2.start()
+        wait_until(lambda: till2.sync.state is ConnectionState.ONLINE, what="reconnect")  # type: ignore[union-attr]
+        time.sleep(0.3)
+        assert till2.adoptions == 1 and till2.pending() == 0
 
 
 def test_a_terminal_online_adopts_a_change_saved_on_another_without_reconnecting(tmp_path: Path) -> None:
-    with running_companion(tmp_path / "companion.db") as (app, url):
-        store_id = add_store(app, "Test Salon").store_id
-        front = pair_till(app, url, store_id, tmp_path / "front.db")
-        back = pair_till(app, url, store_id, tmp_path / "back.db")
-        try:
-            front.start()
-            front.manager_saves(**MANAGER)
-            wait_until(lambda: front.pending() == 0, what="the first push")
-            back.start()
-            wait_until(lambda: back.adoptions == 1, what="the back till to adopt on connect")
-            wait_until(lambda: back.sync.state is ConnectionState.ONLINE, what="the back till online")  # type: ignore[union-attr]
+    with saved_on_one_till_and_adopted_by_another(tmp_path, "front", "back") as (url, front, back):
+        wait_until(lambda: back.sync.state is ConnectionState.ONLINE, what="the back till online")  # type: ignore[union-attr]
 
-            # Both stay connected; the manager raises the surcharge and adds a promotion at the front.
-            autumn = Promotion(code="AUTUMN5", name="Autumn $5", amount=Money(500, "USD"))
-            front.manager_saves(surcharge_rate=Decimal("0.04"), promotions=(SPRING, autumn))
-            wait_until(
-                lambda: back.settings().surcharge_rate == Decimal("0.04")
-                and {p.code for p in back.settings().promotions} == {"SPRING15", "AUTUMN5"},
-                what="the back till to adopt the change while connected",
-            )
-            assert back.sync.state is ConnectionState.ONLINE  # type: ignore[union-attr]
-            assert back.adoptions >= 2 and back.pending() == 0, "adopting pushes nothing back"
-            assert front.adoptions == 0, "the front till's own change is not adopted back"
-            assert front.settings().surcharge_rate == Decimal("0.04")
+        # Both stay connected; the manager raises the surcharge and adds a promotion at the front.
+        autumn = Promotion(code="AUTUMN5", name="Autumn $5", amount=Money(500, "USD"))
+        front.manager_saves(surcharge_rate=Decimal("0.04"), promotions=(SPRING, autumn))
+        wait_until(
+            lambda: back.settings().surcharge_rate == Decimal("0.04")
+            and {p.code for p in back.settings().promotions} == {"SPRING15", "AUTUMN5"},
+            what="the back till to adopt the change while connected",
+        )
+        assert back.sync.state is ConnectionState.ONLINE  # type: ignore[union-attr]
+        assert back.adoptions >= 2 and back.pending() == 0, "adopting pushes nothing back"
+        assert front.adoptions == 0, "the front till's own change is not adopted back"
+        assert front.settings().surcharge_rate == Decimal("0.04")
 
-            # The back till's next invoice is priced with the new surcharge and accepted.
-            ticket_id = back.ticket_with_promo("AUTUMN5")
-            send_invoice(back.db, ticket_id, amount_requested=None, companion_url=url, settings=back.settings())
-            wait_until(lambda: back.link_status(ticket_id) is LinkStatus.SENT, what="the back till's upload")
-            assert not back.invoice(ticket_id).out_of_date, "priced like the companion: no 422"
-        finally:
-            front.close()
-            back.close()
+        # The back till's next invoice is priced with the new surcharge and accepted.
+        ticket_id = back.ticket_with_promo("AUTUMN5")
+        send_invoice(back.db, ticket_id, amount_requested=None, companion_url=url, settings=back.settings())
+        wait_until(lambda: back.link_status(ticket_id) is LinkStatus.SENT, what="the back till's upload")
+        assert not back.invoice(ticket_id).out_of_date, "priced like the companion: no 422"
 
 
 def test_refused_store_settings_are_told_to_the_manager(tmp_path: Path) -> None:
