@@ -40,7 +40,12 @@ def test_an_expired_link_re_issued_in_one_click_is_paid_at_the_same_address(
     link, dialog = send_via_link(qtbot, till)
     dialog.findChild(QPushButton, "closeButton").click()
     ticket_id = view.ticket.id
-    qtbot.waitUntil(lambda: till.ctx.backend.invoice_info(ticket_id).link_status.value == "sent", timeout=WAIT_MS)
+
+    def uploaded() -> bool:  # the companion has the invoice (the link is "sent", no longer "preparing")
+        info = till.ctx.backend.invoice_info(ticket_id)
+        return info is not None and info.link_status.value == "sent"
+
+    qtbot.waitUntil(uploaded, timeout=WAIT_MS)
 
     with store.app.state.db.write() as session:  # the link's time is up
         for invoice in session.query(Invoice).all():
