@@ -116,9 +116,12 @@ class PageMemo:
 
     def rows_at_once(self, request: Request, token: str) -> tuple[Any, ...] | None:
         """:meth:`rows` without waiting for anything, or None: SQLite only (read on the caller's thread,
-        the event loop, through this memo's own read-only connection); None when that connection is in
-        use or the file cannot be read at once, and on PostgreSQL."""
-        if self._file is None or not self._here_lock.acquire(blocking=False):
+        the event loop, through this memo's own read-only connection); None when no page is remembered
+        for ``token``, when that connection is in use or the file cannot be read at once, and on
+        PostgreSQL."""
+        if self._file is None or token not in self._pages:  # nothing to compare with: the thread pool's path
+            return None
+        if not self._here_lock.acquire(blocking=False):
             return None
         try:
             if self._here is None:
