@@ -190,3 +190,39 @@ def test_a_late_answer_from_the_gateway_settles_an_unknown_outcome_on_its_own(
     [settled] = events(companion, "payment.review_settled")
     assert settled["data"]["settled_as"] == "found" and settled["data"]["status"] == "succeeded"
     assert settle(companion, listed["payment_id"], "dismiss").status_code == 409
+
+
+def test_two_managers_settling_one_payment_at_once_get_one_decision_that_matches_the_money(
+    companion: Companion, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two managers at two terminals settle the same payment at the same moment: one counts it, the other
+    asks to refund it. The one who came second is told it was settled meanwhile, never "refunded" while
+    the money stays counted toward the invoice."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    first, payment_id = taken_quietly_with_a_disagreeing_report(companion)
+    lookup = SimulatorGateway.lookup
+    count_asked, refund_asked, count_done = threading.Event(), threading.Event(), threading.Event()
+
+    def both_ask_before_either_decides(self: SimulatorGateway, *args: Any, **kwargs: Any) -> Any:
+        if not count_asked.is_set():
+            count_asked.set()
+            assert refund_asked.wait(10)
+        else:
+            refund_asked.set()
+            assert count_done.wait(10)
+        return lookup(self, *args, **kwargs)
+
+    monkeypatch.setattr(SimulatorGateway, "lookup", both_ask_before_either_decides)
+    with ThreadPoolExecutor(2) as pool:
+        counting = pool.submit(settle, companion, payment_id, "count", companion.client(headers=companion.api.headers))
+        assert count_asked.wait(10)
+        refunding = pool.submit(settle, companion, payment_id, "refund", companion.client(headers=companion.api.headers))
+        counted = counting.result(timeout=30)
+        count_done.set()
+        refused = refunding.result(timeout=30)
+    assert counted.status_code == 200 and counted.json()["settled_as"] == "counted", counted.text
+    assert refused.status_code == 409, refused.text
+    assert taken(companion, first["invoice_id"]) == V1_TOTAL  # counted, and kept
+    assert [s["data"]["settled_as"] for s in events(companion, "payment.review_settled")] == ["counted"]

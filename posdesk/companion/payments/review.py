@@ -158,14 +158,14 @@ def _settle_counted(
             if exc.status != 409 or "in full" not in exc.message:
                 raise ReviewRefused(exc.message, exc.status) from None
     with db.write() as session:
-        return _settled(session, ledger.lock_payment(session, payment_id), decision)
+        return _settled(session, _still_open(session, payment_id), decision)
 
 
 def _count(db: Database, payment_id: str, found: GatewayPayment | None) -> dict[str, Any]:
     if found is None or found.status not in TAKEN:
         raise ReviewRefused("The payment gateway does not confirm that this payment was taken: it cannot be counted")
     with db.write() as session:
-        payment = ledger.lock_payment(session, payment_id)
+        payment = _still_open(session, payment_id)
         payment.review = ledger.REVIEW_OPEN[0]  # the manager settles it, not the gateway's answer
         try:
             ledger.apply_gateway_payment(session, payment, found)
@@ -178,7 +178,7 @@ def _refund(db: Database, gateway: Gateway, payment_id: str, found: GatewayPayme
     if found is None or found.status not in TAKEN:
         raise ReviewRefused("The payment gateway has no record of this payment being taken: dismiss it instead")
     with db.write() as session:
-        payment = ledger.lock_payment(session, payment_id)
+        payment = _still_open(session, payment_id)
         ledger.keep_out(session, payment, found)
         payment.review = SETTLED_AS[Decision.REFUND]  # the refund's event says why it was given back
     if not supersede.refund_one(db, gateway, payment_id):
@@ -193,11 +193,20 @@ def _dismiss(db: Database, payment_id: str, found: GatewayPayment | None) -> dic
     if found is not None and found.status not in NOT_TAKEN:
         raise ReviewRefused(f"The payment gateway is still processing this payment ({found.status.value}): try later")
     with db.write() as session:
-        payment = ledger.lock_payment(session, payment_id)
+        payment = _still_open(session, payment_id)
         payment.review = ledger.REVIEW_OPEN[0]  # the manager settles it, not the gateway's answer
         if PaymentStatus(payment.status) in (PaymentStatus.PENDING, PaymentStatus.REQUIRES_ACTION, PaymentStatus.PROCESSING):
             ledger.fail(session, payment, DISMISSED_MESSAGE)
         return _settled(session, payment, Decision.DISMISS)
+
+
+def _still_open(session: Any, payment_id: str) -> Payment:
+    """The payment, locked, while its review is still open: another manager (another terminal) who
+    settled it while the gateway was being asked here has the last word."""
+    payment = ledger.lock_payment(session, payment_id)
+    if payment.review not in ledger.REVIEW_OPEN:
+        raise ReviewRefused(f"This payment was settled meanwhile ({payment.review}) at another terminal")
+    return payment
 
 
 def _settled(session: Any, payment: Payment, decision: Decision) -> dict[str, Any]:
