@@ -226,3 +226,38 @@ def test_two_managers_settling_one_payment_at_once_get_one_decision_that_matches
     assert refused.status_code == 409, refused.text
     assert taken(companion, first["invoice_id"]) == V1_TOTAL  # counted, and kept
     assert [s["data"]["settled_as"] for s in events(companion, "payment.review_settled")] == ["counted"]
+
+
+def test_the_gateways_late_webhook_settles_an_unknown_outcome_as_reconciliation_does(
+    companion: Companion, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The charge went through, its answer and webhook were lost, and the gateway could not find it for an
+    hour (kept for review as unknown); the gateway's webhook, sent again later, counts the payment and
+    closes the review: the manager is not left a "needs review" on a payment that is paid."""
+    from tests.companion.test_ledger_invariants import deliver, simulator_event
+
+    first = ticket(companion, V1_TOTAL)
+    charge = SimulatorGateway.charge
+
+    def charged_but_lost(self: SimulatorGateway, request: Any) -> Any:
+        charge(self, request)
+        raise Unavailable("The payment service did not answer")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(SimulatorGateway, "charge", charged_but_lost)
+        patch.setattr(SimulatorGateway, "find_attempt", lambda self, keys: None)  # not found yet
+        patch.setattr(SimulatorGateway, "_send", lambda self, *a, **kw: None)  # its webhook lost too
+        Phone(companion, first["link_token"]).pay(1, APPROVES)
+        patch.setattr(SimulatorGateway, "forgets_on_restart", lambda self: False)
+        later = utcnow() + reconcile.ABANDONED_AFTER + timedelta(minutes=1)
+        reconcile.reconcile(companion.db, gateway_directory(companion.app.state), now=later)
+        [listed] = kept(companion)
+    books = simulator(companion).ledger
+    with books.lock:
+        [charged] = [p for p in books.payments.values() if p.metadata.get("invoice_id") == first["invoice_id"]]
+    deliver(companion, simulator_event(companion, first, ref=charged.ref, payment_id=listed["payment_id"]))
+    [paid] = eventually(lambda: events(companion, "invoice.paid"))
+    assert paid["data"]["payment"]["id"] == listed["payment_id"]
+    assert kept(companion) == []
+    [settled] = events(companion, "payment.review_settled")
+    assert settled["data"]["settled_as"] == "found" and settled["data"]["status"] == "succeeded"

@@ -45,7 +45,7 @@ from posdesk.companion.models import (
 from posdesk.companion.models import Invoice as InvoiceRow
 from posdesk.companion.payments.balance import IN_STORE, balance_with, document_of
 from posdesk.companion.payments.errors import MismatchError
-from posdesk.companion.payments.ledger import check_matches, payment_wire
+from posdesk.companion.payments.ledger import REVIEW_UNKNOWN, check_matches, payment_wire
 from posdesk.companion.payments.values import COUNTED
 from posdesk.core.events import EventType
 from posdesk.gateways.base import ChargeStatus, GatewayPayment
@@ -252,6 +252,8 @@ def _success(report: Report, found: Any, invoices: Mapping[str, Any], now: Any) 
         if invoice is None or found.kind != "invoice" or found.invoice_version != invoice.version:
             return None  # a success for a superseded version: the ledger records it as stale
         current = SimpleNamespace(**found._mapping)
+        if current.review == REVIEW_UNKNOWN:
+            return None  # kept for review as unknown: the ledger's move settles the review with it
     if report.store_id is not None and invoice.store_id != report.store_id:
         return None  # another store's: the ledger keeps it for review
     if invoice.status in (InvoiceStatus.REVOKED.value, InvoiceStatus.EXPIRED.value):
