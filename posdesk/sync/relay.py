@@ -30,7 +30,19 @@ async def _upload_invoice(client: CompanionClient, entry: OutboxEntry) -> dict[s
 
 
 async def _revoke_invoice(client: CompanionClient, entry: OutboxEntry) -> dict[str, Any]:
-    return await client.revoke_invoice(entry.payload["invoice_id"])
+    """A revoke's goal is that the link takes no more money: an invoice paid meanwhile (a counter tender
+    settled it) already meets it, so the companion's "paid" refusal closes the entry as sent."""
+    invoice_id = entry.payload["invoice_id"]
+    try:
+        return await client.revoke_invoice(invoice_id)
+    except CompanionRejected as refused:
+        if refused.status != 409:
+            raise
+        invoice = await client.get(f"/invoices/{invoice_id}")
+        if invoice.get("status") not in {"paid", "revoked"}:
+            raise
+        log.info("invoice %s is already %s: nothing to revoke", invoice_id, invoice["status"])
+        return invoice
 
 
 async def _post(client: CompanionClient, entry: OutboxEntry) -> dict[str, Any]:

@@ -183,6 +183,16 @@ def test_a_fully_prepaid_ticket_closes_with_one_click(qtbot, pos: Pos) -> None:
     assert not pos.window.findChild(QPushButton, "closeTicketButton").isVisible()
 
 
+def test_a_ticket_with_a_balance_due_offers_no_close_button(qtbot, pos: Pos) -> None:
+    pos.view.set_client(BOB)
+    add_from_catalog(qtbot, pos, "Shampoo")  # 19.44 due
+    close = pos.window.findChild(QPushButton, "closeTicketButton")
+    assert not close.isVisible() and pos.window.findChild(QPushButton, "takePaymentButton").isEnabled()
+    record(qtbot, pos, take_payment(qtbot, pos, "Cash", "10.00"))
+    assert label(pos, "balanceDueLabel") == "$9.44"
+    assert pos.view.ticket.state is TicketState.PARTIALLY_PAID and not close.isVisible()
+
+
 def test_online_payments_and_tips_are_listed_and_tips_shown_apart(qtbot, pos: Pos) -> None:
     paid_online_by_card(qtbot, pos)
     rows = payments_rows(pos)
