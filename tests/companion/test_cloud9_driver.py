@@ -23,7 +23,7 @@ from posdesk.gateways.base import (
 from posdesk.gateways.cloud9 import Cloud9Gateway, invoice_number, transaction_ref
 from posdesk.gateways.cloud9.codes import DECLINE_MESSAGES, DUPLICATE, UNAVAILABLE, Kind, meaning
 from posdesk.gateways.cloud9.driver import CARD_UNREADABLE, ENTER_CARD
-from tests.fakes.cloud9_api import FakeCloud9, make_fake_cloud9
+from tests.fakes.cloud9_api import DECLINE_CARDS, FakeCloud9, make_fake_cloud9
 from tests.fakes.serve import serve_app
 
 INVOICE_ID = "0123456789abcdef0123456789abcdef"
@@ -224,15 +224,7 @@ def test_a_sale_sends_what_the_companion_computed_and_saves_the_card(gateway, fa
     assert fake.net_captured(INVOICE_NUM) == 5750
 
 
-@pytest.mark.parametrize(
-    ("pan", "code"),
-    [
-        ("4000000000000002", "005"),
-        ("4000000000009995", "051"),
-        ("4000000000000069", "054"),
-        ("4000000000000127", "0N7"),
-    ],
-)
+@pytest.mark.parametrize(("pan", "code"), DECLINE_CARDS.items())  # the fake's cards that always decline
 def test_each_decline_gives_the_client_a_clear_message(gateway, fake, pan, code):
     result = gateway.charge(charge_request(card_token(fake, pan)))
     assert result.status is ChargeStatus.FAILED

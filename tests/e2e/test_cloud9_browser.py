@@ -12,6 +12,7 @@ from posdesk.gateways.cloud9 import invoice_number
 from posdesk.gateways.cloud9.codes import DECLINE_MESSAGES, DUPLICATE
 from tests.companion.test_cloud9_page import SANDBOX, TIMEOUT_CARD, Cloud9Shop
 from tests.companion.test_cloud9_page import cloud9_shop as cloud9_shop  # the fixture, re-exported
+from tests.fakes.cloud9_api import DECLINE_CARDS
 
 pytestmark = pytest.mark.e2e
 
@@ -103,15 +104,7 @@ def test_save_a_card_reuse_it_then_remove_it(phone_page: Page, cloud9_shop: Clou
     assert first["CardToken"] not in cloud9_shop.fake.tokens  # deleted at Cloud9 too
 
 
-@pytest.mark.parametrize(
-    ("pan", "code"),
-    [
-        ("4000000000000002", "005"),
-        ("4000000000009995", "051"),
-        ("4000000000000069", "054"),
-        ("4000000000000127", "0N7"),
-    ],
-)
+@pytest.mark.parametrize(("pan", "code"), DECLINE_CARDS.items())  # the fake's cards that always decline
 def test_each_decline_shows_its_message(
     phone_page: Page, cloud9_shop: Cloud9Shop, pan: str, code: str
 ) -> None:
