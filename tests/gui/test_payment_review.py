@@ -11,7 +11,7 @@ import pytest
 
 from posdesk.core.events import Event
 from posdesk.gui.pin import hash_pin
-from posdesk.gui.qt import QLabel, QPushButton, QTableWidget
+from posdesk.gui.qt import QLabel, QLineEdit, QPushButton, QTableWidget
 from posdesk.sync.applying import apply_event
 from tests.companion.conftest import (  # noqa: F401 - fixtures
     Companion,
@@ -148,3 +148,42 @@ def test_cash_kept_for_review_is_marked_on_its_row_and_the_manager_keeps_it(
     qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=10_000)
     qtbot.waitUntil(lambda: payments_rows(pos)[0][4] == "Paid", timeout=10_000)
     assert not pos.window.findChild(QLabel, "reviewNotice").isVisible()
+
+
+def test_a_refund_while_another_is_under_way_says_so_in_the_refund_dialog(
+    qtbot, pos_on_companion: Pos, companion: Companion, monkeypatch: pytest.MonkeyPatch  # noqa: F811
+) -> None:
+    """Another terminal (or worker) is refunding the same payment: the manager reads "in progress, try
+    again" in the dialog, nothing is refunded twice, and trying again refunds."""
+    from posdesk.companion.payments import refund_claims
+    from posdesk.gateways.simulator import APPROVES
+    from tests.companion.test_ledger_invariants import Phone
+    from tests.gui.test_take_payment import label
+
+    pos = pos_on_companion
+    body = invoiced_at_the_companion(qtbot, pos, companion)
+    assert Phone(companion, body["link_token"]).pay(1, APPROVES).status_code == 303
+    [paid] = events(companion, "invoice.paid")
+    with pos.db.session() as session:  # the invoice.paid event reaches this terminal
+        changed = apply_event(session, Event.from_wire(paid))
+    pos.ctx.tickets_changed.emit(changed)
+    qtbot.waitUntil(lambda: bool(payments_rows(pos)), timeout=10_000)
+    payment_id = paid["data"]["payment"]["id"]
+    monkeypatch.setattr(refund_claims, "WAIT_SECONDS", 0.3)
+    assert refund_claims.take(companion.db, payment_id, "another-terminal")
+    pos.window.findChild(QTableWidget, "paymentsList").selectRow(0)
+    click(qtbot, pos, "refundButton")
+    enter_pin(pos, PIN)
+    dialog = visible(pos, "refundDialog")
+    dialog.findChild(QLineEdit, "refundAmountEdit").setText("10")
+    dialog.findChild(QPushButton, "confirmRefundButton").click()
+    error = dialog.findChild(QLabel, "errorMessage")
+    qtbot.waitUntil(lambda: error.text() not in ("", "Refunding…"), timeout=10_000)
+    assert "in progress" in error.text(), error.text()
+    assert dialog.isVisible() and "Try again in a moment" in dialog.findChild(QLabel, "errorMessage").text()
+    assert payments_of(companion, body["invoice_id"])[0].refunded_minor == 0
+    refund_claims.release(companion.db, payment_id, "another-terminal")
+    dialog.findChild(QPushButton, "confirmRefundButton").click()
+    qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=10_000)
+    assert payments_of(companion, body["invoice_id"])[0].refunded_minor == 1000
+    assert label(pos, "balanceDueLabel")  # the ticket is still shown
