@@ -7,14 +7,16 @@ event. While that commit runs, the next deliveries gather, so under load one com
 deliveries and the requests make no thread hop of their own (one hop per group).
 
 Between two groups the same task applies what is stored (one transaction, :func:`pipeline.apply_some`,
-up to :data:`APPLY_CHUNK` events), so each event is applied right after the group that stored it and a
-burst never leaves a backlog behind. Applying is done in batches (the ledger's batch form,
-:mod:`posdesk.companion.payments.ledger_batch`): a payment in a batch costs about what storing its
-delivery does, while a batch of one or two pays the batch's fixed statements for each event, so the
-writer never shrinks the batch to answer sooner (the figures are in docs/performance.md). A delivery
-waits at most one chunk before its group is stored. SQLite has one writer at a time anyway; on
-PostgreSQL other processes' writers still work alongside (rows locked with ``SKIP LOCKED``). Every :data:`RETRY_INTERVAL` it retries events kept for later (an invoice
-not known yet) and sweeps new events stored without it.
+up to :data:`APPLY_CHUNK` events). Applying is done in batches (the ledger's batch form,
+:mod:`posdesk.companion.payments.ledger_batch`), whose statements cost the same for one event as for a
+hundred: a batch of one or two costs several times per payment what a batch of dozens does. So while
+deliveries keep coming the writer lets stored events gather to :data:`APPLY_MIN` before applying them,
+never longer than :data:`APPLY_WAIT_MAX`; when no delivery follows within :data:`APPLY_IDLE` it applies
+what there is at once, so at ordinary rates each event is applied right after it is stored. A delivery
+waits at most one chunk before its group is stored (the figures are in docs/performance.md). SQLite has
+one writer at a time anyway; on PostgreSQL other processes' writers still work alongside (rows locked
+with ``SKIP LOCKED``). Every :data:`RETRY_INTERVAL` it retries events kept for later (an invoice not
+known yet) and sweeps new events stored without it.
 
 The writer's database work runs on a worker thread under a limiter of its own, not the shared pool's
 40 tokens: under a crowd of payers those tokens have a queue, and a writer waiting in it for every group
@@ -43,6 +45,9 @@ T = TypeVar("T")
 
 MAX_GROUP = 256  # deliveries stored per transaction at most
 APPLY_CHUNK = 256  # events applied per transaction at most (well under a millisecond each in a batch)
+APPLY_MIN = 24  # while deliveries keep coming: stored events gathered before a batch is applied
+APPLY_IDLE = 0.005  # seconds without a new delivery after which what is stored is applied anyway
+APPLY_WAIT_MAX = 0.25  # seconds a stored event waits at most for its batch to fill
 RETRY_INTERVAL = 10.0  # seconds between passes over events that arrived before their invoice
 
 
@@ -59,6 +64,8 @@ class Writer:
         self._waiting: list[tuple[str, GatewayEvent, asyncio.Future[int | None]]] = []
         self._woken = asyncio.Event()
         self._apply_due = True  # events stored before a restart are applied at start
+        self._unapplied = 0  # events stored since the last batch was applied
+        self._unapplied_since = 0.0  # loop time the oldest of them was stored
         self._stopped = False
         self._storing: list[tuple[str, GatewayEvent, asyncio.Future[int | None]]] = []
         self._limiter = anyio.CapacityLimiter(1)  # the writer's own: never waits for the shared pool's tokens
@@ -85,7 +92,7 @@ class Writer:
             while True:
                 if self._waiting:
                     await self._store_group()
-                if self._apply_due:
+                if self._apply_due and await self._batch_ready():
                     await self._apply_chunk(APPLY_CHUNK)
                 if loop.time() >= next_retry:
                     next_retry = loop.time() + RETRY_INTERVAL
@@ -117,8 +124,22 @@ class Writer:
                 future.set_exception(outcome)
             else:
                 future.set_result(outcome)
-        if any(isinstance(outcome, int) for outcome in outcomes):
-            self._apply_due = True
+        stored = sum(isinstance(outcome, int) for outcome in outcomes)
+        if stored and not self._unapplied:
+            self._unapplied_since = asyncio.get_running_loop().time()
+        self._unapplied += stored
+        self._apply_due = self._apply_due or stored > 0
+
+    async def _batch_ready(self) -> bool:
+        """Apply now: enough stored events gathered, the oldest waited long enough, or no delivery follows."""
+        if self._unapplied >= APPLY_MIN or not self._unapplied:  # none: a restart's or a retry's backlog
+            return True
+        if asyncio.get_running_loop().time() - self._unapplied_since >= APPLY_WAIT_MAX:
+            return True
+        if not self._waiting:
+            self._woken.clear()  # set by deliveries already stored: wait for a new one
+            await self._wait(APPLY_IDLE)
+        return not self._waiting
 
     async def _apply_chunk(self, limit: int) -> None:
         try:
@@ -128,6 +149,7 @@ class Writer:
             taken = 0
         self._after()
         self._apply_due = taken == limit  # a full chunk: more may be waiting
+        self._unapplied = 0 if not self._apply_due else max(0, self._unapplied - taken)
 
     async def _retry(self) -> None:
         """Events kept for later; and a sweep, in chunks, for new events stored without this writer
