@@ -113,6 +113,8 @@ def build_pos(
     )
     ctx = PosContext(backend, Worker(), timezone=TZ)
     ctx.connection.url = companion_url or UNREACHABLE
+    if companion_url:  # paired, as a terminal is: the screens' own companion calls carry the credential
+        ctx.vault.keep_for_session(companion_url, credential)
     bridge = SyncBridge(ctx)
     bridge.state.connect(ctx.set_connection_state)
     bridge.tickets.connect(ctx.tickets_changed.emit)
