@@ -201,11 +201,11 @@ def _dismiss(db: Database, payment_id: str, found: GatewayPayment | None) -> dic
 
 
 def _still_open(session: Any, payment_id: str) -> Payment:
-    """The payment, locked, while its review is still open: another manager (another terminal) who
-    settled it while the gateway was being asked here has the last word."""
+    """The payment, locked, while its review is still open: whoever settled it while the gateway was
+    being asked here (another manager, or the gateway's own late answer) has the last word."""
     payment = ledger.lock_payment(session, payment_id)
     if payment.review not in ledger.REVIEW_OPEN:
-        raise ReviewRefused(f"This payment was settled meanwhile ({payment.review}) at another terminal")
+        raise ReviewRefused(f"This payment was settled meanwhile ({payment.review}): refresh to see it")
     return payment
 
 
