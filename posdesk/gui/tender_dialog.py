@@ -30,6 +30,7 @@ from posdesk.pos.tenders import (
     TenderOutcome,
     gift_card_refusal,
     plan_tender,
+    tip_refusal,
 )
 
 
@@ -63,6 +64,10 @@ class TenderDialog(TicketDialog):
         form.addRow("Method", self.method)
         self.amount = name(QLineEdit(balance_due.plain()), "tenderAmountEdit", "Amount")
         form.addRow(f"Amount ({balance_due.currency})", self.amount)
+        self.tip = name(QLineEdit(), "tenderTipEdit", "Tip")
+        self.tip.setPlaceholderText("0.00")
+        self.tip.setToolTip("A tip on top of the amount, shared among the ticket's providers")
+        form.addRow(f"Tip ({balance_due.currency})", self.tip)
         self.reference = name(QLineEdit(), "tenderReferenceEdit", "Reference")
         self.reference.setPlaceholderText("Terminal receipt or authorisation number")
         self.reference.setMaxLength(100)
@@ -88,6 +93,7 @@ class TenderDialog(TicketDialog):
         layout.addWidget(cancel_or(self, self.record_button, self.record))
         self.method.currentIndexChanged.connect(self._on_method)
         self.amount.textChanged.connect(self._show_change)
+        self.tip.textChanged.connect(self._show_change)
         self._on_method()
 
     @property
@@ -113,6 +119,12 @@ class TenderDialog(TicketDialog):
     def _given(self) -> Money:
         return Money.parse(self.amount.text(), self.balance_due.currency, self.ctx.locale)
 
+    def _tip(self) -> Money:
+        text = self.tip.text().strip()
+        if not text:
+            return Money.zero(self.balance_due.currency)
+        return Money.parse(text, self.balance_due.currency, self.ctx.locale)
+
     def _show_change(self) -> None:
         """Cash: what goes back to the client; card: the surcharge and what the terminal charges."""
         self.error.setText("")
@@ -122,17 +134,21 @@ class TenderDialog(TicketDialog):
             return
         rate = self.ctx.settings.surcharge_rate
         try:
-            plan = plan_tender(Tender(self.chosen, self._given()), self.balance_due, rate)
+            tip = self._tip()
+            plan = plan_tender(Tender(self.chosen, self._given(), tip=tip), self.balance_due, rate)
         except (MoneyFormatError, TenderError):
             return
         locale = self.ctx.locale
         if self.chosen is PaymentMethod.CASH:
-            self.change_due.setText(f"Change due: {plan.change.format(locale)}")
-        elif plan.surcharge.is_positive():
-            self.surcharge.setText(
-                f"Card surcharge ({(rate * 100).normalize():f}%): {plan.surcharge.format(locale)}"
-                f" · Charge on the terminal: {plan.charged.format(locale)}"
+            toward = f"Toward the balance: {plan.amount.format(locale)} · " if tip.is_positive() else ""
+            self.change_due.setText(f"{toward}Change due: {plan.change.format(locale)}")
+        elif plan.surcharge.is_positive() or tip.is_positive():
+            surcharge = (
+                f"Card surcharge ({(rate * 100).normalize():f}%): {plan.surcharge.format(locale)} · "
+                if plan.surcharge.is_positive()
+                else ""
             )
+            self.surcharge.setText(f"{surcharge}Charge on the terminal: {(plan.charged + tip).format(locale)}")
 
     def tender(self) -> Tender:
         """The tender as entered; ValueError (with a message) when it cannot be taken."""
@@ -140,8 +156,15 @@ class TenderDialog(TicketDialog):
             given = self._given()
         except MoneyFormatError as exc:
             raise TenderError(str(exc)) from None
-        tender = Tender(self.chosen, given, self.reference.text(), self.gift_code.text().strip())
+        try:
+            tip = self._tip()
+        except MoneyFormatError as exc:
+            raise TenderError(f"Tip: {exc}") from None
+        tender = Tender(self.chosen, given, self.reference.text(), self.gift_code.text().strip(), tip)
         plan = plan_tender(tender, self.balance_due)
+        refusal = tip_refusal(tip, self.ticket, self.ctx.settings)
+        if refusal:
+            raise TenderError(refusal)
         if tender.method is PaymentMethod.GIFT_CARD:
             refusal = gift_card_refusal(self.ctx.backend.gift_card_balance(tender.gift_card_code), plan.amount)
             if refusal:

@@ -45,12 +45,20 @@ class TenderError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Tender:
-    """What the cashier entered. For cash, ``given`` is what the client handed over (change comes back)."""
+    """What the cashier entered. For cash, ``given`` is what the client handed over (change comes back).
+
+    ``tip`` is on top of the amount, kept apart from it like an online tip (never surcharged); for cash
+    it comes out of what was handed over before the balance does.
+    """
 
     method: PaymentMethod
     given: Money
     reference: str = ""
     gift_card_code: str = ""
+    tip: Money | None = None
+
+    def tip_or_zero(self) -> Money:
+        return self.tip if self.tip is not None else Money.zero(self.given.currency)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,9 +81,14 @@ def plan_tender(tender: Tender, balance_due: Money, surcharge_rate: Decimal = De
         raise TenderError("Enter an amount above zero")
     if not balance_due.is_positive():
         raise TenderError("Nothing is due on this ticket")
+    tip = tender.tip_or_zero()
+    if tip.is_negative():
+        raise TenderError("A tip cannot be negative")
     if tender.method is PaymentMethod.CASH:
-        amount = tender.given.min(balance_due)
-        return TenderPlan(amount, tender.given - amount, zero)
+        if tender.given <= tip:
+            raise TenderError(f"The cash handed over must be more than the tip, {tip.format()}")
+        amount = (tender.given - tip).min(balance_due)
+        return TenderPlan(amount, tender.given - tip - amount, zero)
     if tender.given > balance_due:
         raise TenderError(f"At most the balance due, {balance_due.format()}, for this method")
     if tender.method is PaymentMethod.GIFT_CARD and not tender.gift_card_code.strip():
@@ -101,6 +114,21 @@ def price_at_counter(
 
 def balance_due(ticket: Ticket, settings: TerminalSettings) -> Money:
     return price_at_counter(ticket, settings.promotions_by_code(), settings.surcharge_rate).balance_due
+
+
+def tip_refusal(tip: Money, ticket: Ticket, settings: TerminalSettings) -> str:
+    """Why a tip taken at the counter cannot be recorded ("" when it can): the page's rules, not
+    negative and within the store's tip cap for the ticket as a whole (less the tips already on it)."""
+    from posdesk.core.tips import tip_cap_left
+
+    if tip.is_negative():
+        return "A tip cannot be negative"
+    if tip.is_zero():
+        return ""
+    priced = price_at_counter(ticket, settings.promotions_by_code(), settings.surcharge_rate)
+    before = sum((p.tip for p in ticket.payments), Money.zero(ticket.currency))
+    cap = tip_cap_left(settings.tip_policy, priced.tip_base, before)
+    return f"A tip can be at most {cap.format()}" if tip > cap else ""
 
 
 def gift_card_balance(session: Session, code: str) -> Money | None:
@@ -195,13 +223,16 @@ def record_tender(
             raise TenderError(f"Ticket {ticket.number} is {ticket.state.label.lower()}")
         due = balance_due(ticket, settings)
         plan = plan_tender(tender, due, settings.surcharge_rate)
+        refusal = tip_refusal(tender.tip_or_zero(), ticket, settings)
+        if refusal:
+            raise TenderError(refusal)
         if tender.method is PaymentMethod.GIFT_CARD:
             _redeem_gift_card(session, tender.gift_card_code, plan.amount, ticket.id)
         reference = tender.gift_card_code.strip().upper() if tender.method is PaymentMethod.GIFT_CARD else ""
         payment = Payment(
             id=new_id(),
             amount=plan.charged,
-            tip=Money.zero(ticket.currency),
+            tip=tender.tip_or_zero(),
             method=tender.method,
             received_at=now,
             reference=reference or tender.reference.strip()[:100],
