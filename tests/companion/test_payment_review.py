@@ -193,12 +193,14 @@ def test_a_late_answer_from_the_gateway_settles_an_unknown_outcome_on_its_own(
 
 
 def test_two_managers_settling_one_payment_at_once_get_one_decision_that_matches_the_money(
-    companion: Companion, monkeypatch: pytest.MonkeyPatch
+    companion_any_db: Companion, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Two managers at two terminals settle the same payment at the same moment: one counts it, the other
     asks to refund it. The one who came second is told it was settled meanwhile, never "refunded" while
     the money stays counted toward the invoice."""
     import threading
+
+    companion = companion_any_db  # SQLite and PostgreSQL
     from concurrent.futures import ThreadPoolExecutor
 
     first, payment_id = taken_quietly_with_a_disagreeing_report(companion)
