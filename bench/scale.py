@@ -65,6 +65,12 @@ def run(quick: bool = False) -> Table:
             ratio=ratio(hooks.applied_per_s, one_hooks.applied_per_s),
         )
         table.add(
+            f"{label}: webhooks, companion CPU per applied payment (every worker)",
+            f"{hooks.cpu_per_payment * 1e3:.2f} ms",
+            baseline=f"{one_hooks.cpu_per_payment * 1e3:.2f} ms, 1 worker",
+            ratio=ratio(hooks.cpu_per_payment, one_hooks.cpu_per_payment),
+        )
+        table.add(
             f"{label}: webhooks paid twice / not paid / non-2xx",
             f"{hooks.double_effects} / {hooks.missing_effects} / {hooks.failures}",
             bar="0 / 0 / 0",

@@ -35,7 +35,7 @@ import httpx
 from sqlalchemy import func, select
 
 from bench.companion import PRICE, RunningCompanion, invoice_body, paid_webhook, start_companion
-from bench.load import measure
+from bench.load import measure, process_cpu_seconds
 from bench.report import Table, ratio
 from posdesk.companion.database import Database
 from posdesk.companion.models import Event, Invoice, Payment, WebhookEvent
@@ -57,6 +57,7 @@ class Ingest:
     missing_effects: int
     sender: str
     trivial_per_s: float  # GET /bench/trivial with the same sender: what the load generator manages
+    cpu_per_payment: float  # the companion's CPU seconds (every worker) per unique event, burst to applied
 
 
 async def _put_invoices(companion: RunningCompanion, count: int) -> list[tuple[str, int]]:
@@ -155,6 +156,7 @@ def ingest(database_url: str, unique: int, workers: int = 1) -> Ingest:
         trivial = measure(f"{companion.url}/bench/trivial", CONCURRENCY, 2).requests_per_s
         db = Database(database_url)
         try:
+            cpu_before = sum(process_cpu_seconds(pid) for pid in companion.pids)
             started = time.perf_counter()
             if sender == "wrk":
                 with tempfile.TemporaryDirectory(prefix="posdesk-bench-wrk-") as tmp:
@@ -173,12 +175,13 @@ def ingest(database_url: str, unique: int, workers: int = 1) -> Ingest:
                     break
                 time.sleep(0.02)
             applied = time.perf_counter() - started
+            cpu = sum(process_cpu_seconds(pid) for pid in companion.pids) - cpu_before
             double, missing = _count_effects(db, dict(invoices))
         finally:
             db.dispose()
     return Ingest(
         len(deliveries), unique, len(deliveries) / elapsed, unique / applied, failures, double, missing,
-        sender, trivial,
+        sender, trivial, cpu / unique,
     )  # fmt: skip
 
 
@@ -269,6 +272,12 @@ def run(quick: bool = False) -> Table:
         )
         table.add(f"{name}: accepted (2xx) deliveries/s", f"{result.accepted_per_s:.0f}/s")
         table.add(
+            f"{name}: companion CPU per applied payment (its deliveries, duplicates included)",
+            f"{result.cpu_per_payment * 1e3:.2f} ms",
+            baseline="-" if is_bar else f"{sqlite.cpu_per_payment * 1e3:.2f} ms SQLite",
+            ratio="-" if is_bar else ratio(result.cpu_per_payment, sqlite.cpu_per_payment),
+        )
+        table.add(
             f"{name}: load generator ({result.sender}): GET /bench/trivial",
             f"{result.trivial_per_s:.0f} req/s",
             bar="well above the accepted rate",
@@ -287,6 +296,6 @@ def run(quick: bool = False) -> Table:
     table.notes.append(
         "applied: from the first delivery sent until no stored event is left unprocessed (all 2,100 "
         "payments recorded with their invoice.paid), over the unique events; several workers share this "
-        "machine's 2 cores"
+        "machine's 2 cores; CPU from /proc, every worker process, over the same span"
     )
     return table
