@@ -11,11 +11,11 @@ from sqlalchemy.orm import Session
 
 from posdesk.companion.models import Event, Invoice, InvoiceStatus, Payment, PaymentStatus, Store, Tender
 from posdesk.companion.payments.balance import IN_STORE
-from posdesk.companion.tip_splits import saved_splits
+from posdesk.companion.tip_splits import refunded_tips, saved_splits
 from posdesk.core.day_summary import DaySummary
 from posdesk.core.events import EventType
 from posdesk.core.money import Money
-from posdesk.core.tip_split import payment_split, provider_bases
+from posdesk.core.tip_split import net_of_refunded_tip, payment_split, provider_bases
 
 COUNTED = (PaymentStatus.SUCCEEDED.value, PaymentStatus.REFUNDED.value)
 AWAITING = (InvoiceStatus.SENT.value, InvoiceStatus.OPENED.value, InvoiceStatus.PARTIALLY_PAID.value)
@@ -76,6 +76,12 @@ def day_summary(session: Session, store: Store, day: date, timezone: ZoneInfo, n
         (t.id, t.invoice_id, t.tip_minor) for t in counter if t.tip_minor
     ]
     splits = saved_splits(session, store.id, [payment_id for payment_id, _, _ in tipped])
+    # What of each tip was refunded: as a terminal said, else what the refunds took beyond the amount
+    # (a refund whose parts nobody said comes off the amount first, as the terminals count it).
+    said = refunded_tips(session, store.id, splits.keys() | {payment_id for payment_id, _, _ in tipped})
+    beyond_amount = {p.id: max(p.refunded_minor - p.amount_minor, 0) for p in payments if p.tip_minor} | {
+        t.id: max(t.refunded_minor - t.amount_minor, 0) for t in counter if t.tip_minor
+    }
     for payment in payments:
         tenders["online_card"] = tenders.get("online_card", zero) + Money(
             payment.amount_minor, store.currency
@@ -92,7 +98,9 @@ def day_summary(session: Session, store: Store, day: date, timezone: ZoneInfo, n
             row = session.get(Invoice, invoice_id)
             balance = balance_of(session, row, store) if row is not None else None
             bases = provider_bases(balance.invoice.lines, balance.priced) if balance is not None else {}
-        add_tip(payment_split(Money(tip_minor, store.currency), splits.get(payment_id), bases))
+        split = payment_split(Money(tip_minor, store.currency), splits.get(payment_id), bases)
+        refunded_tip = min(max(said.get(payment_id, 0), beyond_amount.get(payment_id, 0)), tip_minor)
+        add_tip(net_of_refunded_tip(split, Money(refunded_tip, store.currency)))
     refunds = refunds_made(session, store, start, end)
 
     awaiting, awaiting_amount, expired = 0, zero, 0

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from posdesk.companion.events import append_event
-from posdesk.companion.models import Payment, Store, Tender, TipSplit
+from posdesk.companion.models import Event, Payment, Store, Tender, TipSplit
 from posdesk.companion.refusal import Refused
 from posdesk.core.events import EventType
 from posdesk.core.money import Money
@@ -96,3 +96,23 @@ def saved_splits(session: Session, store_id: str, payment_ids: Iterable[str]) ->
         for row in rows
         if row.shares is not None
     }
+
+
+def refunded_tips(session: Session, store_id: str, payment_ids: Iterable[str]) -> dict[str, int]:
+    """What of these payments' refunds a terminal said was tip (``tip.refunded``, or a counter refund's
+    ``refunded_tip_total``), the highest said for each: refunded tips only grow."""
+    ids = set(payment_ids)
+    if not ids:
+        return {}
+    said: dict[str, int] = {}
+    rows = session.scalars(
+        select(Event.data).where(
+            Event.store_id == store_id,
+            Event.type.in_((EventType.TIP_REFUNDED.value, EventType.PAYMENT_REFUNDED.value)),
+        )
+    )
+    for data in rows:
+        payment_id = str(data.get("payment_id"))
+        if payment_id in ids and data.get("refunded_tip_total") is not None:
+            said[payment_id] = max(said.get(payment_id, 0), int(data["refunded_tip_total"]))
+    return said

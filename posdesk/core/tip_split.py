@@ -6,7 +6,8 @@ value after line discount); gift cards, products and other kinds take no share. 
 minor units exactly: the shares always add up to the tip, the cents left over by rounding going to the
 largest remainders (see :meth:`Money.allocate`). A service without a named provider counts under
 :data:`UNASSIGNED`. A manager may set the shares by hand; :func:`check_manual_split` holds them to the
-same total.
+same total. A tip refunded in part comes off the providers in proportion to their shares
+(:func:`net_of_refunded_tip`, minor units conserved the same way).
 """
 
 from __future__ import annotations
@@ -69,3 +70,16 @@ def payment_split(
         else:
             return {name: share for name, share in shares.items() if not share.is_zero()}
     return split_tip(tip, bases)
+
+
+def net_of_refunded_tip(shares: Mapping[str, Money], refunded: Money) -> dict[str, Money]:
+    """``shares`` of a tip less ``refunded`` of it, taken from each provider in proportion to their share
+    (largest remainders, so the nets add up to the tip less the refund exactly); a provider left with
+    nothing is dropped."""
+    names = [name for name, share in shares.items() if share.is_positive()]
+    if not refunded.is_positive() or not names:
+        return dict(shares)
+    total = sum((shares[name] for name in names), Money.zero(refunded.currency))
+    taken = refunded.min(total).allocate([shares[name].minor for name in names])
+    nets = {name: shares[name] - part for name, part in zip(names, taken, strict=True)}
+    return {name: net for name, net in nets.items() if net.is_positive()}

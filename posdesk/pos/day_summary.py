@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from posdesk.core.day_summary import DaySummary
 from posdesk.core.money import Money
 from posdesk.core.pricing import price_ticket
-from posdesk.core.tip_split import payment_split, provider_bases
+from posdesk.core.tip_split import net_of_refunded_tip, payment_split, provider_bases
 from posdesk.pos.tenders import LIVE_LINK
 
 if TYPE_CHECKING:
@@ -59,7 +59,8 @@ def local_day_summary(
                 tips = tips + payment.tip
                 if payment.tip.is_positive():
                     bases = provider_bases(ticket.lines, priced)
-                    for name, share in payment_split(payment.tip, payment.tip_split, bases).items():
+                    split = payment_split(payment.tip, payment.tip_split, bases)
+                    for name, share in net_of_refunded_tip(split, payment.refunded_of_tip).items():
                         by_provider[name] = by_provider.get(name, zero) + share
             if not ticket.is_closed and priced.balance_due.is_positive() and ticket.number:
                 open_tickets += 1

@@ -71,3 +71,24 @@ def test_the_tip_part_of_a_refund_is_told_to_every_terminal_within_what_was_refu
     assert companion.api.post("/api/v1/tips/nope/refunded", json={"ticket_id": "x", "refunded_tip_total": 0}).status_code == 404
     stranger = companion.client(headers=other_terminal.headers)
     assert stranger.post(path, json={"ticket_id": "t-2", "refunded_tip_total": 0}).status_code == 404
+
+
+def test_tips_by_provider_are_net_of_refunded_tips_in_the_split_s_proportions(companion: Companion) -> None:
+    cash = tender("t-3", amount=1000, tip=500)
+    companion.api.post("/api/v1/tenders", json=cash)
+    split = {"ticket_id": "t-3", "currency": "USD", "shares": {"Sam": 200, "Lee": 300}}
+    companion.api.post(f"/api/v1/tip-splits/{cash['id']}", json=split)
+    refund = f"/api/v1/tenders/{cash['id']}/refund"
+    companion.api.post(refund, json={"refunded_total": 101, "refunded_tip_total": 101})
+    # $1.01 off $2.00 and $3.00: 40.4 and 60.6 cents, the odd cent to the largest remainder.
+    assert by_provider(companion) == {"Sam": 160, "Lee": 239}
+    companion.api.post(refund, json={"refunded_total": 300})  # parts not said: the tip part stays
+    companion.api.post(f"/api/v1/tips/{cash['id']}/refunded", json={"ticket_id": "t-3", "refunded_tip_total": 250})
+    assert by_provider(companion) == {"Sam": 100, "Lee": 150}
+
+
+def test_a_refund_beyond_the_amount_whose_parts_nobody_said_comes_off_the_tip(companion: Companion) -> None:
+    cash = tender("t-4", amount=1000, tip=500)
+    companion.api.post("/api/v1/tenders", json=cash)
+    companion.api.post(f"/api/v1/tenders/{cash['id']}/refund", json={"refunded_total": 1100})
+    assert by_provider(companion) == {"Unassigned": 400}

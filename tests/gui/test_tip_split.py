@@ -174,3 +174,15 @@ def test_the_manager_adds_an_assistant_who_did_no_service_to_the_split(qtbot, ma
     ctx = pos.ctx
     summary = ctx.backend.day_summary(ctx.today(), ctx.timezone, ctx.settings)
     assert {k: v.minor for k, v in summary.tips_by_provider.items()} == {"Sam": 433, "Ana": 467, "Lee": 100}
+
+
+def test_tips_by_provider_here_are_net_of_a_tip_refunded_in_part(qtbot, make_pos) -> None:
+    pos = make_pos(online=False)
+    cash = Payment(
+        "pay_cash", Money(8100, "USD"), Money(1000, "USD"), PaymentMethod.CASH, datetime.now(UTC)
+    ).with_refund(Money(300, "USD"), Money(300, "USD"), datetime.now(UTC))
+    paid_on_a_saved_ticket(qtbot, pos, ["Haircut", "Blowout"], cash)
+    ctx = pos.ctx
+    summary = ctx.backend.day_summary(ctx.today(), ctx.timezone, ctx.settings)
+    # $3.00 off Sam's $5.33 and Ana's $4.67: 159.9 and 140.1 cents, the odd cent from Sam.
+    assert {k: v.minor for k, v in summary.tips_by_provider.items()} == {"Sam": 373, "Ana": 327}
