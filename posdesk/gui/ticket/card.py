@@ -25,7 +25,8 @@ class TicketCard(QFrame):
         self.scroll_area.setWidgetResizable(True)
         self.scroll_area.setFrameShape(QFrame.Shape.NoFrame)
         self.scroll_area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.scroll_area.viewport().setAutoFillBackground(False)
+        # The viewport is transparent by the style sheet (#qt_scrollarea_viewport): asking for
+        # viewport() here made PySide6 build types the first frame does not otherwise need (~10 ms).
         outer.addWidget(self.scroll_area, 1)
         self.panel_toggle = name(
             QPushButton("Services today"), "sidePanelToggleButton", "Show today's services"
