@@ -253,6 +253,8 @@ def record_tender(
             },
             now=now,
         )
+        if record is None and payment.tip.is_positive():
+            _send_default_tip_split(session, ticket, payment, settings, now)
         link = _settle_link(session, ticket, record, now) if _is_live(record, now) else ""
     if link == "reissue":
         from posdesk.sync.invoice_links import send_invoice
@@ -265,6 +267,33 @@ def record_tender(
         stored = TicketRepository(session).get(ticket_id)
     assert stored is not None
     return TenderOutcome(stored, payment, plan.change, link)
+
+
+def _send_default_tip_split(
+    session: Session, ticket: Ticket, payment: Payment, settings: TerminalSettings, now: datetime
+) -> None:
+    """The companion knows the lines of invoiced tickets only: for a tender's tip on a ticket this
+    terminal never invoiced, the default split by this ticket's providers goes with it, so the store's
+    tips by provider do not say "Unassigned" (a manager's later split replaces it: the last one wins)."""
+    from posdesk.core.tip_split import provider_bases, split_tip
+    from posdesk.pos.tip_splits import TIP_SPLITS_PATH
+    from posdesk.store import Outbox
+
+    priced = price_at_counter(ticket, settings.promotions_by_code(), settings.surcharge_rate)
+    shares = split_tip(payment.tip, provider_bases(ticket.lines, priced))
+    Outbox(session).enqueue(
+        "api.post",
+        f"tip-split:{payment.id}:default",
+        {
+            "path": f"{TIP_SPLITS_PATH}/{payment.id}",
+            "body": {
+                "ticket_id": ticket.id,
+                "currency": payment.tip.currency,
+                "shares": {who: share.minor for who, share in shares.items()},
+            },
+        },
+        now=now,
+    )
 
 
 def _is_live(record: InvoiceRecord | None, now: datetime) -> bool:

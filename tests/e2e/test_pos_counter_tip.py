@@ -1,0 +1,79 @@
+"""A tip taken at the counter with a real companion: a card tender with a tip on Till 1 (a ticket never
+invoiced) reaches the companion with the tender, and the store's day summary on Till 2 shares it among
+the ticket's providers like an online tip; a tip refunded in part lowers their tips in proportion."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from posdesk.core.ticket import TicketState
+from posdesk.gui.qt import QComboBox, QLineEdit, QPushButton, Qt, QTableWidget
+from posdesk.store import Outbox
+from tests.e2e.test_pos_pay_by_link import (  # noqa: F401 - fixtures
+    WAIT_MS,
+    Store,
+    add_from_catalog,
+    prepare_terminal,
+    start_terminal,
+    store,
+)
+from tests.e2e.test_pos_sale import enter_pin, two_tills_online, visible
+from tests.fakes.keyring import MemoryKeyring
+from tests.gui.conftest import BOB
+
+pytestmark = pytest.mark.e2e
+
+
+def tips_by_provider(qtbot, window) -> dict[str, str]:
+    window.open_day_summary()
+    enter_pin(qtbot, window)
+    dialog = visible(window, "daySummaryDialog")
+    qtbot.waitUntil(lambda: dialog.summary is not None, timeout=WAIT_MS)
+    assert dialog.summary.source == "companion"
+    figures = {who: dialog.figure("Tips", who) for who in ("Sam", "Ana", "Unassigned", "Total")}
+    dialog.close()
+    return figures
+
+
+def test_a_counter_tip_is_the_stores_tips_by_provider_on_another_terminal_net_of_its_refund(
+    qtbot, tmp_path: Path, store: Store, memory_keyring: MemoryKeyring, start_terminal  # noqa: F811
+) -> None:
+    till1, till2 = two_tills_online(qtbot, tmp_path, store, start_terminal)
+    window, view = till1.window, till1.window.ticket_view
+    view.set_client(BOB)
+    add_from_catalog(qtbot, till1, "Haircut")  # Sam, $40.00
+    add_from_catalog(qtbot, till1, "Blowout")  # Ana, $35.00
+
+    qtbot.mouseClick(window.findChild(QPushButton, "takePaymentButton"), Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: bool([d for d in window.findChildren(QComboBox, "tenderMethodCombo") if d.isVisible()]))
+    tender = visible(window, "tenderDialog")
+    combo = tender.findChild(QComboBox, "tenderMethodCombo")
+    combo.setCurrentIndex(combo.findText("Card on the counter terminal"))
+    amount = tender.findChild(QLineEdit, "tenderAmountEdit").text()
+    tender.findChild(QLineEdit, "tenderTipEdit").setText("10")
+    qtbot.mouseClick(tender.findChild(QPushButton, "recordTenderButton"), Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: view.ticket.state is TicketState.PAID, timeout=WAIT_MS)
+    [paid] = view.ticket.payments
+    assert paid.amount.plain() == amount and paid.tip.minor == 1000
+
+    def sent() -> bool:
+        with till1.db.reading() as session:
+            return Outbox(session).pending_count() == 0
+
+    qtbot.waitUntil(sent, timeout=WAIT_MS)
+    # $10.00 in proportion to $40 and $35, as an online tip: not "Unassigned".
+    assert tips_by_provider(qtbot, till2.window) == {"Sam": "$5.33", "Ana": "$4.67", "Unassigned": "", "Total": "$10.00"}
+
+    # The manager refunds $3.00 of the tip on Till 1: Sam's and Ana's tips drop in proportion.
+    window.findChild(QTableWidget, "paymentsList").selectRow(0)
+    qtbot.mouseClick(window.findChild(QPushButton, "refundButton"), Qt.MouseButton.LeftButton)
+    enter_pin(qtbot, window)
+    refund = visible(window, "refundDialog")
+    refund.findChild(QLineEdit, "refundAmountEdit").setText("0")
+    refund.findChild(QLineEdit, "refundTipEdit").setText("3")
+    refund.findChild(QPushButton, "confirmRefundButton").click()
+    qtbot.waitUntil(lambda: view.ticket.payments[0].refunded is not None, timeout=WAIT_MS)
+    qtbot.waitUntil(sent, timeout=WAIT_MS)
+    assert tips_by_provider(qtbot, till2.window) == {"Sam": "$3.73", "Ana": "$3.27", "Unassigned": "", "Total": "$10.00"}
