@@ -330,6 +330,34 @@ class WebhookEvent(Base):
 Index("ix_webhook_events_pending", WebhookEvent.processed_at, WebhookEvent.received_at)
 
 
+class GatewayReport(Base):
+    """A gateway's report kept for a manager that names no payment the companion recorded (an unknown
+    payment id with figures the invoice could not have asked, another store's invoice...): what it said
+    and why it was kept, until a manager marks it handled with a note (``payments.reports``)."""
+
+    __tablename__ = "gateway_reports"
+    __table_args__ = (
+        UniqueConstraint("gateway", "event_id", name="uq_gateway_reports_event"),
+        Index("ix_gateway_reports_store_open", "store_id", "handled_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    store_id: Mapped[str] = mapped_column(ForeignKey("stores.id"))  # the store whose secret verified it
+    gateway: Mapped[str] = mapped_column(String(20))
+    event_id: Mapped[str] = mapped_column(String(100))
+    gateway_payment_id: Mapped[str] = mapped_column(String(100), default="")
+    status: Mapped[str] = mapped_column(String(20), default="")  # what the gateway said of the charge
+    amount_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    tip_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    currency: Mapped[str] = mapped_column(String(3), default="")
+    invoice_id: Mapped[str | None] = mapped_column(String(64), default=None)  # only this store's invoice
+    ticket_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    handled_at: Mapped[datetime | None] = mapped_column(default=None)
+    note: Mapped[str] = mapped_column(Text, default="")  # the manager's, when handled
+
+
 class Event(Base):
     """A store's event log entry. ``(store_id, seq)`` increases strictly and is never reused."""
 

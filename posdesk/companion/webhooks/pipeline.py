@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from posdesk.companion.database import Database
 from posdesk.companion.models import Invoice, Store, WebhookEvent, utcnow
-from posdesk.companion.payments import gateway_events, ledger_batch
+from posdesk.companion.payments import gateway_events, ledger_batch, reports
 from posdesk.companion.payments.directory import GatewayDirectory
 from posdesk.companion.payments.errors import MismatchError
 from posdesk.companion.payments.ledger import (
@@ -206,7 +206,9 @@ def _apply(session: Session, row: WebhookEvent) -> bool:
         # Never applied, never dropped: kept with its reason, and the manager is told.
         log.warning("webhook %s/%s kept for review: %s", row.gateway, row.event_id, exc)
         row.last_error = f"review: {exc}"
-        if exc.store_id:
+        if exc.store_id and exc.payment is None:
+            reports.keep(session, exc.store_id, row, str(exc))  # names no payment of ours: kept on its own
+        elif exc.store_id:
             needs_review(session, exc.store_id, exc.payment, str(exc), gateway=row.gateway, event_id=row.event_id)
         done = True
     row.attempts += 1
