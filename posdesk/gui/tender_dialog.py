@@ -148,7 +148,9 @@ class TenderDialog(TicketDialog):
                 if plan.surcharge.is_positive()
                 else ""
             )
-            self.surcharge.setText(f"{surcharge}Charge on the terminal: {(plan.charged + tip).format(locale)}")
+            self.surcharge.setText(
+                f"{surcharge}Charge on the terminal: {(plan.charged + tip).format(locale)}"
+            )
 
     def tender(self) -> Tender:
         """The tender as entered; ValueError (with a message) when it cannot be taken."""
@@ -166,7 +168,9 @@ class TenderDialog(TicketDialog):
         if refusal:
             raise TenderError(refusal)
         if tender.method is PaymentMethod.GIFT_CARD:
-            refusal = gift_card_refusal(self.ctx.backend.gift_card_balance(tender.gift_card_code), plan.amount)
+            refusal = gift_card_refusal(
+                self.ctx.backend.gift_card_balance(tender.gift_card_code), plan.amount + tip
+            )
             if refusal:
                 raise TenderError(refusal)
         return tender

@@ -227,7 +227,8 @@ def record_tender(
         if refusal:
             raise TenderError(refusal)
         if tender.method is PaymentMethod.GIFT_CARD:
-            _redeem_gift_card(session, tender.gift_card_code, plan.amount, ticket.id)
+            # The card pays the tip too: a tip is money the client gives, whatever pays it.
+            _redeem_gift_card(session, tender.gift_card_code, plan.amount + tender.tip_or_zero(), ticket.id)
         reference = tender.gift_card_code.strip().upper() if tender.method is PaymentMethod.GIFT_CARD else ""
         payment = Payment(
             id=new_id(),

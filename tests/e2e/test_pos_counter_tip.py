@@ -38,7 +38,11 @@ def tips_by_provider(qtbot, window) -> dict[str, str]:
 
 
 def test_a_counter_tip_is_the_stores_tips_by_provider_on_another_terminal_net_of_its_refund(
-    qtbot, tmp_path: Path, store: Store, memory_keyring: MemoryKeyring, start_terminal  # noqa: F811
+    qtbot,
+    tmp_path: Path,
+    store: Store,  # noqa: F811
+    memory_keyring: MemoryKeyring,
+    start_terminal,  # noqa: F811
 ) -> None:
     till1, till2 = two_tills_online(qtbot, tmp_path, store, start_terminal)
     window, view = till1.window, till1.window.ticket_view
@@ -47,7 +51,9 @@ def test_a_counter_tip_is_the_stores_tips_by_provider_on_another_terminal_net_of
     add_from_catalog(qtbot, till1, "Blowout")  # Ana, $35.00
 
     qtbot.mouseClick(window.findChild(QPushButton, "takePaymentButton"), Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: bool([d for d in window.findChildren(QComboBox, "tenderMethodCombo") if d.isVisible()]))
+    qtbot.waitUntil(
+        lambda: bool([d for d in window.findChildren(QComboBox, "tenderMethodCombo") if d.isVisible()])
+    )
     tender = visible(window, "tenderDialog")
     combo = tender.findChild(QComboBox, "tenderMethodCombo")
     combo.setCurrentIndex(combo.findText("Card on the counter terminal"))
@@ -64,7 +70,12 @@ def test_a_counter_tip_is_the_stores_tips_by_provider_on_another_terminal_net_of
 
     qtbot.waitUntil(sent, timeout=WAIT_MS)
     # $10.00 in proportion to $40 and $35, as an online tip: not "Unassigned".
-    assert tips_by_provider(qtbot, till2.window) == {"Sam": "$5.33", "Ana": "$4.67", "Unassigned": "", "Total": "$10.00"}
+    assert tips_by_provider(qtbot, till2.window) == {
+        "Sam": "$5.33",
+        "Ana": "$4.67",
+        "Unassigned": "",
+        "Total": "$10.00",
+    }
 
     # The manager refunds $3.00 of the tip on Till 1: Sam's and Ana's tips drop in proportion.
     window.findChild(QTableWidget, "paymentsList").selectRow(0)
@@ -76,4 +87,9 @@ def test_a_counter_tip_is_the_stores_tips_by_provider_on_another_terminal_net_of
     refund.findChild(QPushButton, "confirmRefundButton").click()
     qtbot.waitUntil(lambda: view.ticket.payments[0].refunded is not None, timeout=WAIT_MS)
     qtbot.waitUntil(sent, timeout=WAIT_MS)
-    assert tips_by_provider(qtbot, till2.window) == {"Sam": "$3.73", "Ana": "$3.27", "Unassigned": "", "Total": "$10.00"}
+    assert tips_by_provider(qtbot, till2.window) == {
+        "Sam": "$3.73",
+        "Ana": "$3.27",
+        "Unassigned": "",
+        "Total": "$10.00",
+    }

@@ -4,9 +4,11 @@ the companion, and shared among the ticket's providers in the day summary like a
 
 from __future__ import annotations
 
+from posdesk.core.client import GiftCardBalance, Holdings
+from posdesk.core.money import Money
 from posdesk.gui.qt import QLabel, QLineEdit, QPushButton
-from posdesk.store import Outbox
-from tests.gui.conftest import BOB, Pos
+from posdesk.store import ClientRepository, Outbox
+from tests.gui.conftest import BOB, GRACE, Pos
 from tests.gui.test_new_ticket_view import add_from_catalog
 from tests.gui.test_take_payment import label, payments_rows, record, take_payment
 
@@ -20,7 +22,9 @@ def haircut_and_blowout(qtbot, pos: Pos) -> None:
 
 def tenders_queued(pos: Pos) -> list[dict]:
     with pos.db.reading() as session:
-        return [e.payload["body"] for e in Outbox(session).due(limit=50) if e.payload.get("path") == "/tenders"]
+        return [
+            e.payload["body"] for e in Outbox(session).due(limit=50) if e.payload.get("path") == "/tenders"
+        ]
 
 
 def test_a_card_tip_at_the_counter_is_listed_apart_sent_with_the_tender_and_split_among_providers(
@@ -49,7 +53,9 @@ def test_a_card_tip_at_the_counter_is_listed_apart_sent_with_the_tender_and_spli
 def test_a_cash_tip_comes_out_of_what_was_handed_over(qtbot, pos: Pos) -> None:
     haircut_and_blowout(qtbot, pos)
     dialog = take_payment(qtbot, pos, "Cash", "100", tenderTipEdit="5")
-    assert dialog.findChild(QLabel, "changeDueLabel").text() == "Toward the balance: $81.00 · Change due: $14.00"
+    assert (
+        dialog.findChild(QLabel, "changeDueLabel").text() == "Toward the balance: $81.00 · Change due: $14.00"
+    )
     record(qtbot, pos, dialog)
     assert payments_rows(pos)[0][:3] == ["Cash", "$81.00", "$5.00"]
     assert tenders_queued(pos)[0]["tip"] == 500
@@ -68,3 +74,19 @@ def test_a_negative_tip_or_one_above_the_store_cap_is_refused(qtbot, pos: Pos) -
     dialog.findChild(QLineEdit, "tenderTipEdit").setText("75")
     record(qtbot, pos, dialog)
     assert payments_rows(pos)[0][2] == "$75.00"
+
+
+def test_a_gift_card_pays_the_tip_too_within_its_balance(qtbot, pos: Pos) -> None:
+    with pos.db.session() as session:
+        ClientRepository(session).set_holdings(
+            GRACE.id, Holdings(gift_cards=(GiftCardBalance("GC-100", Money(5000, "USD")),))
+        )
+    pos.view.set_client(BOB)
+    add_from_catalog(qtbot, pos, "Haircut")  # 43.20
+    dialog = take_payment(qtbot, pos, "Gift card", "43.20", giftCardCodeEdit="GC-100", tenderTipEdit="7")
+    dialog.findChild(QPushButton, "recordTenderButton").click()
+    assert dialog.findChild(QLabel, "errorMessage").text() == "This gift card has $50.00 left"
+    dialog.findChild(QLineEdit, "tenderTipEdit").setText("6")
+    record(qtbot, pos, dialog)
+    assert payments_rows(pos)[0][1:3] == ["$43.20", "$6.00"]
+    assert pos.ctx.backend.gift_card_balance("GC-100") == Money(80, "USD")
