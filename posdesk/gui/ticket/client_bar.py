@@ -63,6 +63,8 @@ class ClientBar(QWidget):
         )
         row.addWidget(self.new_button)
         self.walk_in_button = name(QPushButton("Walk-in"), "walkInButton", "Walk-in client")
+        # Set before Qt first polishes the button: see set_walk_in_active.
+        self.walk_in_button.setProperty("active", False)
         self.walk_in_button.setToolTip("Sell to a client who is not in the client list")
         self.walk_in_button.clicked.connect(self.walk_in_requested.emit)
         row.addWidget(self.walk_in_button)
@@ -87,9 +89,12 @@ class ClientBar(QWidget):
             self.chip.hide()
             self.change_button.hide()
             self.search_edit.show()
-        repolish(self.walk_in_button)
 
     def set_walk_in_active(self, active: bool) -> None:
+        # Restyled only when it changes: the first restyle from Python makes PySide6 build its QStyle
+        # type (~56 enums), which the first frame, showing a new ticket, then does without.
+        if self.walk_in_button.property("active") == active:
+            return
         self.walk_in_button.setProperty("active", active)
         repolish(self.walk_in_button)
 

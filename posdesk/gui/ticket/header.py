@@ -21,6 +21,7 @@ class TicketHeader(QWidget):
         top.addWidget(self.title_label)
         top.addStretch(1)
         self.status_label = name(plain_label(), "ticketStatusLabel", "Ticket status")
+        self.status_label.setProperty("tone", "")  # a new ticket's: restyled below only on a change
         top.addWidget(self.status_label)
         layout.addLayout(top)
         # A ticket another terminal invoiced says so (and its number there), in the muted "hint" look.
@@ -48,7 +49,8 @@ class TicketHeader(QWidget):
         if invoice is not None and not ticket.is_closed and editor.dirty and not invoice.out_of_date:
             text, tone = "Unsaved changes: the invoice will be out of date", "warning"
         self.status_label.setText(text)
-        self.status_label.setProperty("tone", tone)
-        repolish(self.status_label)
+        if self.status_label.property("tone") != tone:
+            self.status_label.setProperty("tone", tone)
+            repolish(self.status_label)
         self.message_status_label.setText(last_message)
         self.message_status_label.setVisible(bool(last_message))

@@ -1,0 +1,55 @@
+"""The looks that follow a state (the Walk-in button's "active", the status pill's tone) still change on
+screen now that they are restyled only when the state changes (the first frame restyles nothing)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from posdesk.core.ticket import TicketState
+from posdesk.gui.app import style_sheet
+from posdesk.gui.qt import QApplication, QPalette, QPushButton, Qt
+from posdesk.gui.ticket.header import TicketHeader
+from tests.gui.conftest import Pos
+
+ACTIVE_BACKGROUND = 0xFFE8EEFC  # QPushButton#walkInButton[active="true"] in the style sheet
+WAITING_TEXT = "#1d3fa8"  # QLabel#ticketStatusLabel[tone="waiting"]
+
+
+@pytest.fixture
+def styled(qtbot) -> Iterator[None]:
+    app = QApplication.instance()
+    assert isinstance(app, QApplication)
+    app.setStyleSheet(style_sheet())
+    yield
+    app.setStyleSheet("")
+
+
+def background(button: QPushButton) -> int:
+    return int(button.grab().toImage().pixel(6, button.height() // 2))
+
+
+def test_walk_in_looks_pressed_while_it_is_the_ticket_s_client_and_not_after_a_new_ticket(
+    qtbot, styled: None, pos: Pos
+) -> None:
+    button = pos.window.findChild(QPushButton, "walkInButton")
+    assert button is not None
+    before = background(button)
+    assert before != ACTIVE_BACKGROUND
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: background(button) == ACTIVE_BACKGROUND, timeout=5_000)
+    pos.window.new_ticket()
+    qtbot.waitUntil(lambda: background(button) == before, timeout=5_000)
+
+
+def test_the_status_pill_takes_its_tone_s_colour_when_the_tone_changes(qtbot, styled: None, pos: Pos) -> None:
+    header = pos.view.findChild(TicketHeader)
+    assert header is not None
+    label = header.status_label
+    assert label.property("tone") == ""
+    assert label.palette().color(QPalette.ColorRole.WindowText).name() != WAITING_TEXT
+    pos.view.editor.ticket.state = TicketState.AWAITING_PAYMENT  # as a sent invoice leaves it
+    header.show_state(pos.view.editor, "")
+    assert label.property("tone") == "waiting"
+    assert label.palette().color(QPalette.ColorRole.WindowText).name() == WAITING_TEXT
