@@ -250,6 +250,10 @@ class MainWindow(QMainWindow):
         manage = self.menuBar().addMenu("&Manage")
         self._action(manage, "&Settings…", "Ctrl+,", self.open_settings)
         self._action(manage, "&Day Summary…", "Ctrl+D", self.open_day_summary)
+        from posdesk.gui import review_list_dialog as reviews
+
+        self.review_action = self._action(manage, reviews.MENU_TEXT, "", lambda: reviews.open_review_list(self))
+        manage.aboutToShow.connect(lambda: reviews.refresh_count(self.ctx, self.review_action))
         help_menu = self.menuBar().addMenu("&Help")
         self.about_action = self._action(help_menu, "&About posdesk", "", self.open_about)
 

@@ -65,6 +65,77 @@ class KeptPayment:
         )
 
 
+@dataclass(frozen=True)
+class KeptReport:
+    """A gateway report kept for review that names no payment the companion recorded (an unknown payment
+    id with figures the invoice could not have asked for...): the manager checks the gateway's dashboard
+    and marks it handled with a note."""
+
+    report_id: str
+    gateway: str
+    reference: str
+    status: str
+    amount: Money
+    reason: str
+    ticket_id: str = ""
+    received_at: str = ""
+
+    @classmethod
+    def from_wire(cls, raw: dict[str, Any]) -> KeptReport:
+        currency = str(raw.get("currency") or "USD")
+        return cls(
+            report_id=str(raw["report_id"]),
+            gateway=str(raw.get("gateway", "")),
+            reference=str(raw.get("reference", "")),
+            status=str(raw.get("status", "")),
+            amount=Money(int(raw.get("amount", 0)) + int(raw.get("tip", 0)), currency),
+            reason=str(raw.get("reason", "")),
+            ticket_id=str(raw.get("ticket_id", "")),
+            received_at=str(raw.get("received_at", "")),
+        )
+
+    def describe(self, locale: str = "en_US") -> str:
+        said = f"{self.gateway.capitalize()} reported {self.amount.format(locale)}"
+        if self.status:
+            said += f" {self.status}"
+        return f"{said} for {self.reference or 'an unknown payment'}"
+
+
+@dataclass(frozen=True)
+class StoreReviews:
+    """Everything of the store waiting for a manager's review."""
+
+    payments: list[tuple[str, KeptPayment]]  # (ticket id, payment)
+    reports: list[KeptReport]
+
+    @property
+    def count(self) -> int:
+        return len(self.payments) + len(self.reports)
+
+
+def store_reviews(companion_url: str, credential: str) -> StoreReviews:
+    """The store's payments and gateway reports kept for review (blocking)."""
+    from posdesk.sync.client import BlockingCompanion
+
+    with BlockingCompanion(companion_url, credential) as companion:
+        answer = companion.store_reviews()
+    payments = [
+        (str(raw.get("ticket_id", "")), KeptPayment.from_wire(raw))
+        for raw in answer.get("payments", [])
+        if isinstance(raw, dict)
+    ]
+    reports = [KeptReport.from_wire(raw) for raw in answer.get("reports", []) if isinstance(raw, dict)]
+    return StoreReviews(payments, reports)
+
+
+def handle_report(companion_url: str, credential: str, report_id: str, note: str) -> dict[str, Any]:
+    """Mark a kept gateway report handled with the manager's ``note`` (blocking)."""
+    from posdesk.sync.client import BlockingCompanion
+
+    with BlockingCompanion(companion_url, credential) as companion:
+        return companion.handle_report(report_id, note)
+
+
 def kept_for_ticket(companion_url: str, credential: str, ticket_id: str) -> list[KeptPayment]:
     """The ticket's payments kept for review (blocking)."""
     from posdesk.sync.client import BlockingCompanion

@@ -247,6 +247,15 @@ class BlockingCompanion:
         found = self.get("/payments/review", ticket_id=ticket_id).get("payments", [])
         return [p for p in found if isinstance(p, dict)]
 
+    def store_reviews(self) -> dict[str, Any]:
+        """``GET /api/v1/payments/review`` for the whole store: ``payments`` kept for review and the gateway
+        ``reports`` kept for review that name no payment the companion recorded."""
+        return self.get("/payments/review")
+
+    def handle_report(self, report_id: str, note: str) -> dict[str, Any]:
+        """``POST /api/v1/payments/reports/{id}/handled``: a manager marks a kept gateway report handled."""
+        return self.post(f"/payments/reports/{quote(report_id, safe='')}/handled", {"note": note})
+
     def settle_review(self, payment_id: str, decision: str) -> dict[str, Any]:
         """``POST /api/v1/payments/{id}/review``: count, refund or dismiss a payment kept for review (the
         companion asks the gateway first, hence the longer timeout)."""
