@@ -37,8 +37,13 @@ def handle(companion: Companion, report_id: str, note: str, headers: Any = None)
 
 @pytest.mark.parametrize(
     ("figures", "why"),
-    [({"amount": -500}, "amount"), ({"amount": 60000}, "balance"), ({"version": 99}, "version '99' was never issued")],
-    ids=["amount-minus-500", "amount-60000", "version-99"],
+    [
+        ({"amount": -500}, "amount"),
+        ({"amount": 60000}, "balance"),
+        ({"version": 99}, "version '99' was never issued"),
+        ({"currency": "EUR"}, "currency EUR differs"),
+    ],
+    ids=["amount-minus-500", "amount-60000", "version-99", "currency-EUR"],
 )
 def test_a_report_for_a_payment_never_issued_is_listed_and_handled_once(
     companion: Companion, figures: dict[str, int], why: str
@@ -48,7 +53,7 @@ def test_a_report_for_a_payment_never_issued_is_listed_and_handled_once(
     [listed] = eventually(lambda: reports(companion))
     assert why in listed["reason"]
     assert listed["reference"] == "pi_sim_unknown" and listed["gateway"] == "simulator"
-    assert listed["amount"] == figures.get("amount", V1_TOTAL) and listed["currency"] == "USD"
+    assert listed["amount"] == figures.get("amount", V1_TOTAL) and listed["currency"] == figures.get("currency", "USD")
     assert (listed["invoice_id"], listed["ticket_id"]) == (first["invoice_id"], first["ticket_id"])
     assert [r["report_id"] for r in reports(companion, first["ticket_id"])] == [listed["report_id"]]
     [raised] = events(companion, "payment.needs_review")

@@ -162,12 +162,12 @@ def test_a_success_that_still_arrives_for_a_superseded_version_is_refunded_and_r
 # -- (8) events that disagree are kept for review and reported -------------------------------------------
 def simulator_event(companion: Companion, invoice: dict[str, Any], *, status: str = "succeeded", ref: str = "pi_sim_x",
                     payment_id: str | None = None, amount: int = V1_TOTAL, tip: int = 0, version: int = 1,
-                    store_id: str | None = None, event_type: str | None = None) -> bytes:
+                    store_id: str | None = None, event_type: str | None = None, currency: str = "USD") -> bytes:
     payment = GatewayPayment(
         ref=ref,
         status=ChargeStatus(status),
-        amount=Money(amount, "USD"),
-        tip=Money(tip, "USD"),
+        amount=Money(amount, currency),
+        tip=Money(tip, currency),
         metadata={
             "store_id": store_id or companion.terminal.store_id,
             "invoice_id": invoice["invoice_id"],
