@@ -27,6 +27,8 @@ class EventType(enum.StrEnum):
     TIP_SPLIT = "tip.split"  # a manager's split of a payment's tip among providers
     TIP_REFUNDED = "tip.refunded"  # how much of a payment's refunded total was tip
     GIFT_CARD_CHANGED = "gift_card.changed"  # a gift card sold through the POS was issued or used
+    # A use made offline took more than the card had left when it reached the companion: for a manager.
+    GIFT_CARD_OVERDRAWN = "gift_card.overdrawn"
     LINK_EXPIRED = "link.expired"
     LINK_REVOKED = "link.revoked"
     MESSAGE_STATUS = "message.status"  # Communicator delivery state changed

@@ -187,9 +187,14 @@ class TenderDialog(TicketDialog):
         self.record_button.setEnabled(False)
         backend, settings, url = self.ctx.backend, self.ctx.settings, self.ctx.connection.url
         ticket_id = self.ticket.id
+        # Online, a gift card is taken at the companion first (two terminals cannot spend one balance twice).
+        online = self.ctx.connection.configured and self.ctx.connection.online
+        vault = self.ctx.vault
         CollectionOp(
             "take payment",
-            lambda: backend.record_tender(ticket_id, tender, settings=settings, companion_url=url),
+            lambda: backend.record_tender(
+                ticket_id, tender, settings=settings, companion_url=url, credential=vault.load(url) or "" if online else ""
+            ),
             changes=OpChanges(tickets=frozenset({ticket_id}), payments=True),
             initiator=self,
         ).success(self._on_recorded).failure(self._on_failed).run_in_background(self.ctx)

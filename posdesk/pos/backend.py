@@ -276,11 +276,11 @@ class PosBackend:
 
     # -- taking payment, refunds, the day ----------------------------------------------------------
     def record_tender(
-        self, ticket_id: str, tender: Tender, *, settings: TerminalSettings, companion_url: str
+        self, ticket_id: str, tender: Tender, *, settings: TerminalSettings, companion_url: str, credential: str = ""
     ) -> TenderOutcome:
         from posdesk.pos.tenders import record_tender
 
-        return record_tender(self.db, ticket_id, tender, settings, companion_url=companion_url)
+        return record_tender(self.db, ticket_id, tender, settings, companion_url=companion_url, credential=credential)
 
     def close_settled_ticket(self, ticket_id: str, settings: TerminalSettings) -> Ticket:
         from posdesk.pos.tenders import close_settled_ticket

@@ -167,16 +167,42 @@ def _gift_card(session: Session, code: str) -> Any:
     ).first()
 
 
-def _redeem_gift_card(session: Session, code: str, amount: Money, ticket_id: str = "") -> None:
+def take_at_companion(companion_url: str, credential: str, code: str, amount: Money, ticket_id: str) -> str:
+    """Take ``amount`` off a sold gift card at the companion before the tender is recorded, so two
+    terminals cannot both spend the same balance; returns the use's id ("" when the companion cannot
+    be reached or does not know the card yet: the use is then checked here and sent from the outbox).
+    Raises :class:`TenderError` with what is left when the card does not cover the amount."""
+    from posdesk.core.gift_cards import normalize_code
+    from posdesk.sync.client import BlockingCompanion, CompanionRejected, CompanionUnavailable
+
+    use_id = new_id()
+    body = {"use_id": use_id, "amount": amount.minor, "currency": amount.currency, "ticket_id": ticket_id}
+    try:
+        with BlockingCompanion(companion_url, credential) as companion:
+            companion.post(f"/gift-cards/{normalize_code(code)}/uses", {**body, "covered_only": True})
+    except CompanionUnavailable:
+        return ""
+    except CompanionRejected as exc:
+        if exc.status == 409 and isinstance(exc.detail, dict) and "balance" in exc.detail:
+            left = Money(int(exc.detail["balance"]), amount.currency)
+            raise TenderError(f"This gift card has only {left.format()} left") from None
+        if exc.status == 404:
+            return ""
+        raise TenderError(f"The gift card was not accepted: {exc.detail}") from None
+    return use_id
+
+
+def _redeem_gift_card(session: Session, code: str, amount: Money, ticket_id: str = "", taken: str = "") -> None:
+    """``taken``: the id of the use the companion already took (its balance, not this terminal's, counts)."""
     from posdesk.store.gift_cards import GiftCardRepository
 
     cards = GiftCardRepository(session)
     sold = cards.get(code)
     if sold is not None:  # sold on a ticket here: the use goes to the companion too
-        refusal = gift_card_refusal(sold.balance, amount)
+        refusal = "" if taken else gift_card_refusal(sold.balance, amount)
         if refusal:
             raise TenderError(refusal)
-        cards.use(code, amount, ticket_id)
+        cards.use(code, amount, ticket_id, use_id=taken)
         return
     row = _gift_card(session, code)
     if row is None:
@@ -208,19 +234,75 @@ def record_tender(
     settings: TerminalSettings,
     *,
     companion_url: str = "",
+    credential: str = "",
     now: datetime | None = None,
 ) -> TenderOutcome:
-    """Record ``tender`` on the saved ticket (see the module's docstring). Raises :class:`TenderError`."""
-    from posdesk.store import InvoiceRecordRepository, Outbox, TicketRepository
+    """Record ``tender`` on the saved ticket (see the module's docstring). Raises :class:`TenderError`.
+
+    With a ``credential``, a gift card sold through the POS is first taken at the companion
+    (:func:`take_at_companion`); nothing is recorded when it does not cover the amount."""
+    from posdesk.store import TicketRepository
 
     now = now or datetime.now(UTC)
+    taken = ""
+    if tender.method is PaymentMethod.GIFT_CARD and companion_url and credential:
+        with db.reading() as session:
+            ticket = _tenderable(TicketRepository(session).get(ticket_id))
+            plan = plan_tender(tender, balance_due(ticket, settings), settings.surcharge_rate)
+            on_card = plan.amount + tender.tip_or_zero()
+            known = _sold_card(session, tender.gift_card_code)
+        if known:
+            taken = take_at_companion(companion_url, credential, tender.gift_card_code, on_card, ticket_id)
+    try:
+        return _record(db, ticket_id, tender, settings, companion_url, now, taken)
+    except Exception:
+        if taken:  # the tender was not recorded: the card gets its value back
+            _put_back(db, tender.gift_card_code, on_card, ticket_id)
+        raise
+
+
+def _tenderable(ticket: Ticket | None) -> Ticket:
+    if ticket is None:
+        raise TenderError("Save the ticket before taking payment")
+    if ticket.is_closed:
+        raise TenderError(f"Ticket {ticket.number} is {ticket.state.label.lower()}")
+    return ticket
+
+
+def _sold_card(session: Session, code: str) -> bool:
+    from posdesk.store.gift_cards import GiftCardRepository
+
+    return GiftCardRepository(session).get(code) is not None
+
+
+def _put_back(db: Database, code: str, amount: Money, ticket_id: str) -> None:
+    """Give the companion back a use it took for a tender that was then not recorded (this terminal's
+    balance was never lowered for it)."""
+    from posdesk.core.gift_cards import normalize_code
+    from posdesk.store import Outbox
+    from posdesk.store.gift_cards import GIFT_CARDS_PATH
+
+    use_id = new_id()
+    body = {"use_id": use_id, "amount": -amount.minor, "currency": amount.currency, "ticket_id": ticket_id}
+    with db.session() as session:
+        path = f"{GIFT_CARDS_PATH}/{normalize_code(code)}/uses"
+        Outbox(session).enqueue("api.post", f"gift-card-use:{use_id}", {"path": path, "body": body})
+
+
+def _record(
+    db: Database,
+    ticket_id: str,
+    tender: Tender,
+    settings: TerminalSettings,
+    companion_url: str,
+    now: datetime,
+    taken: str,
+) -> TenderOutcome:
+    from posdesk.store import InvoiceRecordRepository, Outbox, TicketRepository
+
     with db.session() as session:
         tickets = TicketRepository(session)
-        ticket = tickets.get(ticket_id)
-        if ticket is None:
-            raise TenderError("Save the ticket before taking payment")
-        if ticket.is_closed:
-            raise TenderError(f"Ticket {ticket.number} is {ticket.state.label.lower()}")
+        ticket = _tenderable(tickets.get(ticket_id))
         due = balance_due(ticket, settings)
         plan = plan_tender(tender, due, settings.surcharge_rate)
         refusal = tip_refusal(tender.tip_or_zero(), ticket, settings)
@@ -228,7 +310,7 @@ def record_tender(
             raise TenderError(refusal)
         if tender.method is PaymentMethod.GIFT_CARD:
             # The card pays the tip too: a tip is money the client gives, whatever pays it.
-            _redeem_gift_card(session, tender.gift_card_code, plan.amount + tender.tip_or_zero(), ticket.id)
+            _redeem_gift_card(session, tender.gift_card_code, plan.amount + tender.tip_or_zero(), ticket.id, taken)
         reference = tender.gift_card_code.strip().upper() if tender.method is PaymentMethod.GIFT_CARD else ""
         payment = Payment(
             id=new_id(),

@@ -79,16 +79,17 @@ class GiftCardRepository:
             issued.append(_card(row))
         return issued
 
-    def use(self, code: str, amount: Money, ticket_id: str) -> GiftCard:
+    def use(self, code: str, amount: Money, ticket_id: str, use_id: str = "") -> GiftCard:
         """Lower the card's balance by ``amount`` here and tell the companion (once, by the use's id).
         The caller checked the balance. A negative amount puts value back (a refund of a payment made
-        with the card), never above what the card was sold for."""
+        with the card), never above what the card was sold for. ``use_id``: a use the companion already
+        took (told again from the outbox, harmlessly: the companion records a use once)."""
         row = self.session.get(GiftCardRow, normalize_code(code))
         if row is None:
             raise KeyError(code)
         row.balance_minor = min(row.balance_minor - amount.minor, row.amount_minor)
         row.updated_at = datetime.now(UTC)
-        use_id = uuid.uuid4().hex
+        use_id = use_id or uuid.uuid4().hex
         Outbox(self.session).enqueue(
             "api.post",
             f"gift-card-use:{use_id}",

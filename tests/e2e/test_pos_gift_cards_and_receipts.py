@@ -154,3 +154,58 @@ def test_a_counter_refund_emails_a_receipt_through_smtp_only_to_a_client_who_agr
         qtbot.wait(1000)
         assert len(smtp_server.messages) == 1
         till.stop()
+
+
+def test_two_terminals_spending_one_gift_card_at_the_same_moment_cannot_both_take_it(
+    qtbot, tmp_path: Path, store: Store, memory_keyring: MemoryKeyring, start_terminal, monkeypatch  # noqa: F811
+) -> None:
+    """Both tills see $50.00 on the card; Till 2 takes $19.44, then Till 1 (not yet told) asks for $50.00:
+    the companion refuses it, Till 1's dialog says what is left and records nothing."""
+    from posdesk.store.gift_cards import GiftCardRepository
+
+    for till in ("till1", "till2"):
+        prepare_terminal(tmp_path / till, store.url, pair(store.url, store.pairing_code(), till).credential)
+    till1 = start_terminal(tmp_path / "till1", store.url)
+    till2 = start_terminal(tmp_path / "till2", store.url)
+    for till in (till1, till2):
+        qtbot.waitUntil(lambda till=till: till.ctx.connection.online, timeout=WAIT_MS)
+    for_bob(qtbot, till1, "Gift card")
+    gift = visible(till1.window, "giftCardDialog")
+    gift.findChild(QLineEdit, "giftAmountEdit").setText("50")
+    gift.findChild(QLineEdit, "giftRecipientEdit").setText("Mia")
+    gift.findChild(QPushButton, "addGiftCardButton").click()
+    [line] = [line for line in till1.window.ticket_view.ticket.lines if line.kind is ItemKind.GIFT_CARD]
+    [code] = codes_of(line)
+    record(qtbot, take_payment(qtbot, till1.window, "Cash", "50"))
+    qtbot.waitUntil(lambda: pending(till1) == 0, timeout=WAIT_MS)  # the card is at the companion
+
+    fifty = Money(5000, "USD")
+    for_bob(qtbot, till2, "Shampoo")
+    at_till2 = take_payment(qtbot, till2.window, "Gift card", "19.44")
+    label = look_up_gift_card(qtbot, at_till2, code)
+    qtbot.waitUntil(lambda: label.text() == f"{code}: $50.00 left (the store's records)", timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: till2.ctx.backend.gift_card_balance(code) == fifty, timeout=WAIT_MS)
+    for_bob(qtbot, till1, "5 haircuts")
+    at_till1 = take_payment(qtbot, till1.window, "Gift card", "50")
+    label = look_up_gift_card(qtbot, at_till1, code)
+    qtbot.waitUntil(lambda: label.text() == f"{code}: $50.00 left (the store's records)", timeout=WAIT_MS)
+    # "At the same moment": neither till hears the other's use before it records its own.
+    monkeypatch.setattr(GiftCardRepository, "set_from_companion", lambda self, data: self.get(str(data["code"])))
+    record(qtbot, at_till2)
+    qtbot.waitUntil(lambda: till2.window.ticket_view.ticket.state is TicketState.PAID, timeout=WAIT_MS)
+    assert till1.ctx.backend.gift_card_balance(code) == fifty  # Till 1 still believes $50.00
+
+    qtbot.mouseClick(at_till1.findChild(QPushButton, "recordTenderButton"), Qt.MouseButton.LeftButton)
+    error = at_till1.findChild(QLabel, "errorMessage")
+    qtbot.waitUntil(lambda: error.text() != "", timeout=WAIT_MS)
+    assert error.text() == "This gift card has only $30.56 left"
+    assert at_till1.findChild(QPushButton, "recordTenderButton").isEnabled()  # the cashier can try another way
+    assert at_till1.outcome is None and not till1.window.ticket_view.ticket.payments
+    assert till1.ctx.backend.gift_card_balance(code) == fifty  # nothing taken here either
+    with till1.ctx.backend.db.reading() as session:
+        assert not [e for e in Outbox(session).due(limit=50) if "/uses" in str(e.payload.get("path"))]
+    import httpx
+
+    credential = till1.ctx.vault.load(store.url)
+    card = httpx.get(f"{store.url}/api/v1/gift-cards/{code}", headers={"Authorization": f"Bearer {credential}"})
+    assert card.json()["balance"] == 3056

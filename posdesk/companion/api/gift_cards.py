@@ -9,7 +9,15 @@ from pydantic import BaseModel, Field
 
 from posdesk.companion.api.common import ID_PATTERN, terminal_store
 from posdesk.companion.deps import DbDep, TerminalDep
-from posdesk.companion.gift_cards import GiftCardRefused, card_wire, find_card, issue_card, use_card
+from posdesk.companion.gift_cards import (
+    GiftCardRefused,
+    NotCovered,
+    card_wire,
+    find_card,
+    issue_card,
+    overdrawn,
+    use_card,
+)
 
 router = APIRouter(tags=["gift cards"])
 CODE = Path(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9-]+$")
@@ -28,6 +36,12 @@ class CardUse(BaseModel):
     amount: int = Field(description="Taken off the card; negative: a refund put back onto it")
     currency: str = Field(min_length=3, max_length=3)
     ticket_id: str = Field(default="", max_length=64)
+    covered_only: bool = Field(
+        default=False,
+        description="A terminal online takes the balance before recording its tender: refused (409, with the "
+        "balance left) when the card does not cover the amount. Uses sent later from an outbox are recorded "
+        "anyway; an overdraft is kept for a manager (gift_card.overdrawn, GET /gift-cards/overdrawn).",
+    )
 
 
 @router.post("/gift-cards")
@@ -46,7 +60,22 @@ def post_gift_card_use(terminal: TerminalDep, db: DbDep, body: CardUse, code: st
         store = terminal_store(session, terminal)
         if body.currency != store.currency:
             raise GiftCardRefused(f"the store takes {store.currency}, not {body.currency}")
-        return card_wire(use_card(session, store, code, body.use_id, body.amount, body.ticket_id))
+        try:
+            card = use_card(
+                session, store, code, body.use_id, body.amount, body.ticket_id, covered_only=body.covered_only
+            )
+        except NotCovered as refused:
+            raise HTTPException(
+                status_code=409, detail={"message": refused.message, "balance": refused.balance}
+            ) from None
+        return card_wire(card)
+
+
+@router.get("/gift-cards/overdrawn")
+def get_overdrawn(terminal: TerminalDep, db: DbDep) -> dict[str, Any]:
+    """Uses made offline that took more than their card had left: kept for a manager's review."""
+    with db.read() as session:
+        return {"overdrawn": overdrawn(session, terminal_store(session, terminal))}
 
 
 @router.get("/gift-cards/{code}")
