@@ -20,7 +20,7 @@ import pytest
 from posdesk.companion.models import Store as StoreRow
 from posdesk.core.ticket import PaymentMethod, TicketState
 from posdesk.gui.qt import QComboBox, QDialog, QLabel, QLineEdit, QPushButton, Qt, QTableWidget
-from posdesk.store import Database, SettingsRepository
+from posdesk.store import Database, Outbox, SettingsRepository
 from posdesk.sync import pair
 from tests.e2e.test_pos_pay_by_link import (  # noqa: F401 - fixtures
     WAIT_MS,
@@ -126,6 +126,15 @@ def test_cash_on_till_1_then_the_rest_by_the_reissued_link_with_the_surcharge_on
         return phone_page.locator("#hero-amount").inner_text()
 
     qtbot.waitUntil(lambda: link_asks() == "$23.90", timeout=WAIT_MS)  # once the outbox delivered the cash
+
+    def delivered() -> bool:
+        with till1.db.reading() as session:
+            return Outbox(session).pending_count() == 0
+
+    # The re-issued version follows the cash in the outbox: a page opened before it lands asks the
+    # client to pay again ("This invoice was updated").
+    qtbot.waitUntil(delivered, timeout=WAIT_MS)
+    assert link_asks() == "$23.90"
     assert phone_page.get_by_test_id("balance-due").text_content().strip().endswith("$23.20")
     assert phone_page.get_by_test_id("due-surcharge").text_content().strip().endswith("$0.70")  # 3% of $23.20 only
     assert pay_without_tip(phone_page) == "$23.90"
