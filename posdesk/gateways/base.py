@@ -396,6 +396,19 @@ class FindsRefunds(Protocol):
 
 
 @runtime_checkable
+class BoundsRefunds(Protocol):
+    """A gateway that says how long one refund (or the look-up of one) can take at most, its retries and
+    look-ups included: a refund's claim is kept at least that long from the moment the call starts, so a
+    live worker still waiting on the gateway never loses it (``companion.payments.refund_claims``)."""
+
+    kind: str
+
+    def refund_time_bound(self) -> float:
+        """Seconds."""
+        ...
+
+
+@runtime_checkable
 class SavesCardsOnPage(Protocol):
     """A gateway that saves a card without a payment, confirmed in the browser (Stripe SetupIntent)."""
 

@@ -37,6 +37,7 @@ from tests.gateway_setup import connect_stripe
 class TwoCompanions:
     store: StripeStore  # the first companion, whose store takes cards through Stripe
     second_url: str  # another companion app on the same database
+    stripe_base: str = ""  # the fake Stripe's address
 
     def terminal(self, which: int) -> httpx.Client:
         """A manager's terminal talking to the first (0) or the second (1) companion."""
@@ -74,7 +75,7 @@ def two(make_companion: Callable[[str], Companion], db_url: str, fake: FakeStrip
         second = create_app(companion.config)  # the same configuration: the same secret key
         stack.callback(second.state.db.dispose)
         second_url = stack.enter_context(serve_app(second))
-        yield TwoCompanions(StripeStore(companion, fake, companion.client()), second_url)
+        yield TwoCompanions(StripeStore(companion, fake, companion.client()), second_url, base)
 
 
 def refund(client: httpx.Client, payment: Payment, amount: int) -> httpx.Response:
@@ -240,3 +241,33 @@ def test_a_cloud9_refund_left_by_a_dead_worker_is_found_by_its_gtrc(cloud9_shop:
         assert after.refunded_minor == 1500 and after.refund_pending_key is None and after.refund_claim is None
     [refunded] = cloud9_shop.events("payment.refunded")
     assert refunded["data"]["refunded_total"] == 1500
+
+
+def test_a_refund_still_waiting_on_a_slow_stripe_keeps_its_claim(
+    two: TwoCompanions, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With five retries a Stripe refund may take about 2.5 minutes (six 20 s attempts and the back-off):
+    a second refund arriving while the first still waits on Stripe finds the payment claimed."""
+    from posdesk.gateways.stripe.driver import StripeGateway
+
+    payment = two.paid(6000)
+    public = {"publishable_key": "pk_test_posdesk", "stripe_api_base": two.stripe_base, "max_network_retries": "5"}
+    answer = two.store.companion.api.put(
+        "/api/v1/gateway",
+        json={"kind": "stripe", "public": public, "secrets": {"secret_key": "sk_test_posdesk", "webhook_secret": WHSEC}},
+    )
+    assert answer.status_code == 200, answer.text
+    db, refund_call = two.store.companion.db, StripeGateway.refund
+    taken_meanwhile: list[bool] = []
+
+    def slow(self: StripeGateway, payment_ref: str, amount: Money, key: str) -> Any:
+        later = utcnow() + timedelta(minutes=2, seconds=30)  # still waiting on Stripe's sixth attempt
+        with monkeypatch.context() as clock:
+            clock.setattr(refund_claims, "utcnow", lambda: later)
+            taken_meanwhile.append(refund_claims.take(db, payment.id, "second-worker"))
+        return refund_call(self, payment_ref, amount, key)
+
+    monkeypatch.setattr(StripeGateway, "refund", slow)
+    assert refund(two.terminal(0), payment, 1000).status_code == 200
+    assert taken_meanwhile == [False]
+    assert two.refunded_at_stripe(payment) == 1000 == two.store.payment(payment.id).refunded_minor

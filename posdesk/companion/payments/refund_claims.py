@@ -29,14 +29,27 @@ from posdesk.companion.payments import ledger
 from posdesk.companion.payments.directory import GatewayDirectory
 from posdesk.companion.payments.errors import RefundRefused
 from posdesk.core.money import Money
-from posdesk.gateways.base import FindsRefunds, GatewayError
+from posdesk.gateways.base import BoundsRefunds, FindsRefunds, GatewayError
 
 log = logging.getLogger(__name__)
 
-CLAIM_FOR = timedelta(minutes=2)  # longer than any gateway's refund call with its retries
+CLAIM_FOR = timedelta(minutes=2)  # the least a claim is held: the database steps around a gateway call
+# A claim is held from the start of each gateway call for as long as that call can last (the gateway's
+# own bound: timeouts x attempts, BoundsRefunds) plus this margin for recording the answer. A fixed span
+# would be too short for a gateway configured with more retries (Stripe with 5: about 2.5 min; Cloud9's
+# refund with its look-ups: several minutes), and a live worker still waiting on the gateway would lose
+# its claim to a second refund, which could then refund again.
+CALL_MARGIN = timedelta(seconds=30)
 WAIT_SECONDS = 8.0  # a second request waits this long for the first before it is refused
 POLL_SECONDS = 0.05
 IN_PROGRESS = "A refund of this payment is in progress. Try again in a moment."
+
+
+def hold_for(gateway: object) -> timedelta:
+    """How long a claim must last from the start of a refund call to ``gateway`` (or the look-up of one)."""
+    if isinstance(gateway, BoundsRefunds):
+        return max(CLAIM_FOR, timedelta(seconds=gateway.refund_time_bound()) + CALL_MARGIN)
+    return CLAIM_FOR
 
 
 def refund_key(payment_id: str, before: int, amount: int) -> str:
@@ -57,12 +70,22 @@ class Claim:
     payment_id: str
     token: str
 
-    def asking(self, before: int, amount: int) -> str:
-        """Note the refund of ``amount`` about to be asked (``before`` refunded so far); its idempotency key."""
+    def asking(self, before: int, amount: int, hold: timedelta = CLAIM_FOR) -> str:
+        """Note the refund of ``amount`` about to be asked (``before`` refunded so far) and keep the claim
+        for ``hold`` (:func:`hold_for` the gateway) from now; its idempotency key."""
         key = refund_key(self.payment_id, before, amount)
-        with self.db.write() as session:
-            session.execute(self._mine().values(refund_pending_key=key, refund_pending_minor=amount))
+        self._keep(hold, refund_pending_key=key, refund_pending_minor=amount)
         return key
+
+    def _keep(self, hold: timedelta, **values: Any) -> None:
+        """Hold the claim ``hold`` from now; 409 "in progress" when it was lost meanwhile (a step before
+        the call outlasted it), so this worker never calls the gateway while another holds the payment."""
+        with self.db.write() as session:
+            kept = cast(
+                CursorResult[Any], session.execute(self._mine().values(refund_claim_until=utcnow() + hold, **values))
+            ).rowcount
+        if kept != 1:
+            raise RefundRefused(IN_PROGRESS, 409, retry_after=2)
 
     def answered(self) -> None:
         """The gateway answered and nothing is left to look up."""
@@ -153,6 +176,7 @@ def settle_unrecorded(claim: Claim, gateways: GatewayDirectory) -> bool:
         log.warning("refund %s of payment %s cannot be looked up at %s", key, claim.payment_id, gateway.kind)
         return False
     total_after = _before_of(key) + amount
+    claim._keep(hold_for(gateway))
     try:
         found = gateway.find_refund(ref, Money(amount, currency), key)
     except GatewayError as exc:

@@ -82,7 +82,7 @@ def _refund(
         if gateway.kind != payment.gateway:
             raise RefundRefused("This payment was taken by another gateway than the store's current one", 409)
         before, currency, ref = payment.refunded_minor, payment.currency, payment.gateway_payment_id
-    key = claim.asking(before, amount)  # if this worker dies before recording, whoever claims next looks it up
+    key = claim.asking(before, amount, refund_claims.hold_for(gateway))  # if this worker dies before recording, whoever claims next looks it up
     try:
         refund = gateway.refund(ref, Money(amount, currency), key)
     except GatewayError as exc:

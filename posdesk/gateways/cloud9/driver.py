@@ -80,6 +80,7 @@ ENTER_CARD = "Enter your card details in the card form and press Submit, then pa
 CARD_UNREADABLE = "We could not read this card. Please enter it again."
 NOT_CONFIRMED = "We could not confirm your payment yet. Please do not pay again; this page will update."
 NO_ANSWER = "Cloud9 did not answer. Please try again in a moment."  # refunds and lookups: nothing was charged
+REFUND_CALLS = 9  # the most calls one refund makes (see refund_time_bound)
 
 
 class CardHints(Protocol):
@@ -466,6 +467,12 @@ class Cloud9Gateway:
             if voided:
                 return GatewayRefund(f"void:{payment_ref}", payment_ref, amount, True)
         return self._refund(payment_ref, amount, idempotency_key)
+
+    def refund_time_bound(self) -> float:
+        """:meth:`refund` makes at most REFUND_CALLS calls (GetTransInfo, two Voids each looked up, two
+        Refunds each looked up), each bounded by the client's connect and answer timeouts."""
+        timeout = self.client.timeout
+        return REFUND_CALLS * (timeout + min(timeout, 10.0))
 
     def find_refund(self, payment_ref: str, amount: Money, idempotency_key: str) -> GatewayRefund | None:
         """The Refund whose GTRC derives from ``idempotency_key``, or the Void :meth:`refund` sends for a

@@ -64,6 +64,7 @@ STRIPE_API = "https://api.stripe.com"
 BASE_ENV = "POSDESK_STRIPE_API_BASE"
 SIGNATURE_HEADER = "Stripe-Signature"
 DEFAULT_RETRIES = 2  # safe: every POST carries an idempotency key
+RETRY_DELAY_MAX = 5.0  # stripe-python's longest sleep between two attempts (HTTPClient.MAX_DELAY)
 TIMEOUT_SECONDS = 20.0  # a client waits on the page; Stripe's own default is 80 s
 SCRIPT_ORIGIN = "https://js.stripe.com"
 FRAME_ORIGINS = ("https://js.stripe.com", "https://hooks.stripe.com")
@@ -124,6 +125,7 @@ class StripeGateway:
     ) -> None:
         self._publishable_key = publishable_key
         self._webhook_secret = webhook_secret
+        self._retries, self._timeout = max_network_retries, timeout
         self.base = base
         self.client = stripe.StripeClient(
             secret_key,
@@ -430,6 +432,11 @@ class StripeGateway:
             objects.money_from_stripe(int(objects._get(refund, "amount", 0)), currency),
             status == "succeeded",
         )
+
+    def refund_time_bound(self) -> float:
+        """One request (a refund, or the refunds list that finds one) with every retry the client makes:
+        each attempt's timeout plus the client's back-off between attempts (at most RETRY_DELAY_MAX each)."""
+        return (self._retries + 1) * self._timeout + self._retries * RETRY_DELAY_MAX
 
     def find_refund(self, payment_ref: str, amount: Money, idempotency_key: str) -> GatewayRefund | None:
         """The intent's refund posdesk asked under ``idempotency_key`` (its metadata says), with the
