@@ -1,5 +1,6 @@
 """A manager's decision on an online payment kept for review (behind the manager PIN): count it toward
-the invoice, refund it, or dismiss it as not charged. The companion asks the gateway first and refuses a
+the invoice, refund it, or dismiss it as not charged; money taken at the counter is counted, or given
+back at the counter (recorded as a counter refund). The companion asks the gateway first and refuses a
 decision its answer does not allow; the result reaches every terminal through the event stream."""
 
 from __future__ import annotations
@@ -40,6 +41,18 @@ BUTTONS = (
         "Dismiss it (only when the gateway has no record of a charge)",
     ),
 )
+COUNTER_BUTTONS = (
+    (Decision.COUNT, "countPaymentButton", "Count it", "Keep the money taken at the counter"),
+    (
+        Decision.GIVEN_BACK,
+        "givenBackButton",
+        "Cash given back",
+        "The money was handed back to the client at the counter: recorded as a counter refund",
+    ),
+)
+
+
+BUTTON_DECISIONS = tuple(b[0] for b in BUTTONS)
 
 
 class ReviewDialog(QDialog):
@@ -71,7 +84,9 @@ class ReviewDialog(QDialog):
         layout.addWidget(self.error)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
         self.decisions: dict[Decision, QPushButton] = {}
-        for decision, object_name, text, tip in BUTTONS:
+        for decision, object_name, text, tip in BUTTONS if kept.decisions == BUTTON_DECISIONS else COUNTER_BUTTONS:
+            if decision is Decision.GIVEN_BACK and kept.method != "cash":
+                text = "Given back at the counter"
             button = name(QPushButton(text), object_name, text)
             button.setToolTip(tip)
             button.clicked.connect(lambda _checked=False, d=decision: self.decide(d))
@@ -114,7 +129,7 @@ class ReviewDialog(QDialog):
         for button in self.decisions.values():
             button.setEnabled(not busy)
         if busy:
-            self.error.setText("Asking the payment gateway…")
+            self.error.setText("Asking the payment gateway…" if self.kept.method == "online_card" else "Recording…")
 
 
 def open_review(window: Any, payment_id: str) -> None:

@@ -20,13 +20,17 @@ class Decision(enum.StrEnum):
     COUNT = "count"
     REFUND = "refund"
     DISMISS = "dismiss"
+    GIVEN_BACK = "given_back"  # money taken at the counter, handed back there (a counter refund)
 
 
 DECISION_WORDS = {
     Decision.COUNT: "counted toward the invoice",
     Decision.REFUND: "refunded to the card",
     Decision.DISMISS: "dismissed as not charged",
+    Decision.GIVEN_BACK: "given back at the counter",
 }
+ONLINE_DECISIONS = (Decision.COUNT, Decision.REFUND, Decision.DISMISS)
+COUNTER_DECISIONS = (Decision.COUNT, Decision.GIVEN_BACK)  # no gateway to refund through or ask
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,11 @@ class KeptPayment:
     @property
     def on_ticket_as(self) -> str:
         return self.ticket_payment_id or self.payment_id
+
+    @property
+    def decisions(self) -> tuple[Decision, ...]:
+        """What a manager can do with it: money taken at the counter is counted or given back there."""
+        return ONLINE_DECISIONS if self.method == "online_card" else COUNTER_DECISIONS
 
     @property
     def method_words(self) -> str:

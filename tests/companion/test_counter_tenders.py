@@ -221,3 +221,33 @@ def test_payments_not_listed_yet_are_counted_as_pricing_them_with_the_document_w
         [paid(99999, PaymentMethod.ONLINE_CARD)],  # more than due: the balance stops at zero
     ):
         assert with_paid(document.price(), extra, RATE) == document.price(also_paid=extra), extra
+
+
+def test_cash_kept_for_review_is_given_back_at_the_counter_and_the_review_closes(companion: Companion) -> None:
+    """Extra cash taken after the link was paid: the manager cannot "refund" it through a gateway, but
+    "cash given back" records the counter refund through the ledger and closes the review."""
+    from tests.companion.test_payment_review import kept, settle
+
+    first = ticket(companion, V1_TOTAL)
+    assert Phone(companion, first["link_token"]).pay(1, APPROVES).status_code == 303
+    cash = counter(first, V1_TOTAL)
+    assert companion.api.post("/api/v1/tenders", json=cash).status_code == 200
+    [listed] = kept(companion)
+    assert listed["method"] == "cash"
+    for online_only in ("refund", "dismiss"):
+        refused = settle(companion, listed["payment_id"], online_only)
+        assert refused.status_code == 409
+        assert refused.json()["detail"] == "Money taken at the counter is counted or given back at the counter"
+    answer = settle(companion, listed["payment_id"], "given_back")
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["settled_as"] == "given_back" and answer.json()["refunded_total"] == V1_TOTAL
+    assert kept(companion) == []
+    payment = next(p for p in payments_of(companion, first["invoice_id"]) if p.gateway == "in_store")
+    assert (payment.status, payment.refunded_minor) == ("refunded", V1_TOTAL)
+    assert taken(companion, first["invoice_id"]) == V1_TOTAL  # the online payment still pays the invoice
+    [refunded] = events(companion, "payment.refunded")
+    assert (refunded["data"]["payment_id"], refunded["data"]["refunded_total"]) == (cash["id"], V1_TOTAL)
+    again = companion.api.post(f"/api/v1/tenders/{cash['id']}/refund", json={"refunded_total": V1_TOTAL})
+    assert again.json()["refunded_total"] == V1_TOTAL  # the tender agrees: the terminal's own refund is a no-op
+    assert len(events(companion, "payment.refunded")) == 1
+    assert settle(companion, listed["payment_id"], "given_back").status_code == 409  # settled already

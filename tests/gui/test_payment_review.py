@@ -187,3 +187,46 @@ def test_a_refund_while_another_is_under_way_says_so_in_the_refund_dialog(
     qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=10_000)
     assert payments_of(companion, body["invoice_id"])[0].refunded_minor == 1000
     assert label(pos, "balanceDueLabel")  # the ticket is still shown
+
+
+def test_cash_kept_for_review_is_given_back_and_the_review_closes(
+    qtbot, pos_on_companion: Pos, companion: Companion  # noqa: F811
+) -> None:
+    """The review of extra cash offers what a manager can do at the counter: count it, or say the cash was
+    given back (a counter refund through the ledger). There is no card to refund or gateway to ask."""
+    from posdesk.gateways.simulator import APPROVES
+    from tests.companion.test_ledger_invariants import Phone
+    from tests.companion.test_tenders import tender
+    from tests.gui.test_take_payment import record, take_payment
+
+    pos = pos_on_companion
+    body = invoiced_at_the_companion(qtbot, pos, companion)
+    assert Phone(companion, body["link_token"]).pay(1, APPROVES).status_code == 303  # paid online
+    record(qtbot, pos, take_payment(qtbot, pos, "Cash", "20"))  # ... and cash at the counter
+    [cash] = pos.view.ticket.payments
+    sent = tender(pos.view.ticket.id, 2000, id=cash.id, invoice_id=body["invoice_id"])
+    assert companion.api.post("/api/v1/tenders", json=sent).status_code == 200
+    pos.ctx.tickets_changed.emit({pos.view.ticket.id})
+    qtbot.waitUntil(lambda: payments_rows(pos) and payments_rows(pos)[0][4] == "Needs review", timeout=10_000)
+    pos.window.findChild(QTableWidget, "paymentsList").selectRow(0)
+    click(qtbot, pos, "reviewPaymentButton")
+    enter_pin(pos, PIN)
+    dialog = visible(pos, "reviewDialog")
+    offered = [b.text() for b in dialog.findChildren(QPushButton) if b.objectName()]
+    assert offered == ["Count it", "Cash given back"]
+    assert dialog.findChild(QPushButton, "refundKeptPaymentButton") is None
+    dialog.findChild(QPushButton, "givenBackButton").click()
+    wait_idle(qtbot, pos.ctx)
+    qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=10_000)
+    assert pos.window.statusBar().currentMessage() == "Payment of $20.00 given back at the counter"
+    qtbot.waitUntil(lambda: not pos.window.findChild(QLabel, "reviewNotice").isVisible(), timeout=10_000)
+    [payment] = [p for p in payments_of(companion, body["invoice_id"]) if p.gateway == "in_store"]
+    assert (payment.status, payment.refunded_minor, payment.review) == ("refunded", 2000, "given_back")
+    [refunded] = events(companion, "payment.refunded")
+    with pos.db.session() as session:  # the refund reaches the terminals as any counter refund does
+        pos.ctx.tickets_changed.emit(apply_event(session, Event.from_wire(refunded)))
+    from posdesk.store import TicketRepository
+
+    with pos.db.reading() as session:
+        [given_back] = TicketRepository(session).get(pos.view.ticket.id).payments
+    assert given_back.id == cash.id and given_back.refunded == given_back.amount  # the day summary's refund

@@ -17,7 +17,7 @@ router = APIRouter(tags=["reviews"])
 
 
 class SettleRequest(BaseModel):
-    decision: Decision  # count | refund | dismiss
+    decision: Decision  # count | refund | dismiss (online); count | given_back (taken at the counter)
 
 
 class HandleRequest(BaseModel):

@@ -10,6 +10,8 @@ gateway is asked first, outside any transaction, so a decision never contradicts
 - **dismiss** it as not charged: only when the gateway has no record of a charge (or says it failed).
 
 A payment already counted can be settled as counted (nothing changes) or refunded (the ordinary refund).
+Money taken at a counter (cash, the counter card terminal...) goes through no gateway: it is counted,
+or **given back** at the counter (a counter refund of what is left of it, recorded by the ledger).
 Each decision goes through the ledger (forward only, with its own events) and tells every terminal
 ``payment.review_settled``.
 """
@@ -26,7 +28,7 @@ from sqlalchemy import select
 from posdesk.companion.database import Database
 from posdesk.companion.events import append_invoice_event
 from posdesk.companion.models import Invoice as InvoiceRow
-from posdesk.companion.models import Payment, PaymentStatus, Store
+from posdesk.companion.models import Payment, PaymentStatus, Store, Tender
 from posdesk.companion.payments import ledger, supersede
 from posdesk.companion.payments.balance import IN_STORE
 from posdesk.companion.payments.directory import GatewayDirectory
@@ -34,6 +36,7 @@ from posdesk.companion.payments.errors import MismatchError, RefundRefused
 from posdesk.companion.payments.refunds import refund_payment
 from posdesk.companion.refusal import Refused
 from posdesk.core.events import EventType
+from posdesk.core.money import Money
 from posdesk.core.ticket import PaymentMethod
 from posdesk.gateways.base import AttemptKeys, ChargeStatus, Gateway, GatewayError, GatewayPayment
 
@@ -45,9 +48,16 @@ class Decision(enum.StrEnum):
     COUNT = "count"
     REFUND = "refund"
     DISMISS = "dismiss"
+    GIVEN_BACK = "given_back"  # money taken at the counter, handed back there
 
 
-SETTLED_AS = {Decision.COUNT: "counted", Decision.REFUND: "refunded", Decision.DISMISS: "dismissed"}
+SETTLED_AS = {
+    Decision.COUNT: "counted",
+    Decision.REFUND: "refunded",
+    Decision.DISMISS: "dismissed",
+    Decision.GIVEN_BACK: "given_back",
+}
+AT_COUNTER = (Decision.COUNT, Decision.GIVEN_BACK)
 TAKEN = (ChargeStatus.SUCCEEDED, ChargeStatus.REFUNDED)
 NOT_TAKEN = (ChargeStatus.FAILED, ChargeStatus.CANCELED)
 DISMISSED_MESSAGE = "Not charged: the gateway has no record of this payment (settled by a manager)"
@@ -112,6 +122,13 @@ def settle(
             raise ReviewRefused("No such payment", 404)
         if payment.review not in ledger.REVIEW_OPEN:
             raise ReviewRefused("This payment is not waiting for a review")
+        at_counter = payment.gateway == IN_STORE
+        if at_counter != (decision in AT_COUNTER) and decision is not Decision.COUNT:
+            raise ReviewRefused(
+                "Money taken at the counter is counted or given back at the counter"
+                if at_counter
+                else "Only money taken at the counter is given back there: refund it instead"
+            )
         store = session.get(Store, store_id)
         assert store is not None
         keys = AttemptKeys(payment.id, payment.idempotency_key, payment.invoice_id, payment.kind, payment.gateway_payment_id)
@@ -149,6 +166,8 @@ def _ask(gateway: Gateway, keys: AttemptKeys) -> GatewayPayment | None:
 def _settle_counted(
     db: Database, gateways: GatewayDirectory, store_id: str, payment_id: str, decision: Decision
 ) -> dict[str, Any]:
+    if decision is Decision.GIVEN_BACK:
+        return _given_back(db, payment_id)
     if decision is Decision.DISMISS:
         raise ReviewRefused("This payment was taken and counted toward the invoice: refund it instead of dismissing it")
     if decision is Decision.REFUND:
@@ -159,6 +178,19 @@ def _settle_counted(
                 raise ReviewRefused(exc.message, exc.status) from None
     with db.write() as session:
         return _settled(session, _still_open(session, payment_id), decision)
+
+
+def _given_back(db: Database, payment_id: str) -> dict[str, Any]:
+    """The counter handed the money back: a counter refund of what is left of it, and the review closed."""
+    with db.write() as session:
+        payment = session.get(Payment, payment_id)
+        assert payment is not None
+        tender = session.get(Tender, ledger.ticket_payment_id(payment), with_for_update=True)  # as a counter refund
+        payment = _still_open(session, payment_id)
+        ledger.record_refund(session, payment, Money(payment.amount_minor + payment.tip_minor, payment.currency))
+        if tender is not None and tender.store_id == payment.store_id:
+            tender.refunded_minor = max(tender.refunded_minor, payment.refunded_minor)
+        return _settled(session, payment, Decision.GIVEN_BACK)
 
 
 def _count(db: Database, payment_id: str, found: GatewayPayment | None) -> dict[str, Any]:
