@@ -178,6 +178,12 @@ def refund_tender(
         raise TenderRefused("No such tender", 404)
     if not 0 < refunded_total <= tender.amount_minor + tender.tip_minor:
         raise TenderRefused("A refund is more than zero and at most what was taken")
+    if refunded_tip_total is not None:
+        tip_paid = Money(tender.tip_minor, tender.currency)
+        if not 0 <= refunded_tip_total <= refunded_total:
+            raise TenderRefused("The tip part of a refund is at least zero and at most the refund", 422)
+        if refunded_tip_total > tip_paid.minor:
+            raise TenderRefused(f"The tip part of a refund is at most the tip paid, {tip_paid.format()}", 422)
     payment = ledger_payment(session, tender.id)
     if payment is not None:
         ledger.record_refund(session, payment, Money(refunded_total, tender.currency))

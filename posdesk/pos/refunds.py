@@ -72,6 +72,18 @@ def check_refund(payment: Payment, amount: Money) -> None:
         raise RefundError(f"A refund is more than zero and at most {left.format()}")
 
 
+def check_tip_part(payment: Payment, amount: Money, tip: Money) -> None:
+    """The tip part of a refund of ``amount`` in all: not negative, within the refund and within what is
+    left of the tip."""
+    _amount_left, tip_left = refundable_parts(payment)
+    if tip.is_negative():
+        raise RefundError("The tip part of a refund cannot be negative")
+    if tip > amount:
+        raise RefundError(f"The tip part is at most the refund, {amount.format()}")
+    if tip > tip_left:
+        raise RefundError(f"The tip refund is at most {tip_left.format()} (what is left of the tip)")
+
+
 def is_online(payment: Payment) -> bool:
     return payment.method is PaymentMethod.ONLINE_CARD
 
@@ -106,6 +118,8 @@ def refund_at_counter(
     from posdesk.store import Outbox
 
     check_refund(payment, amount)
+    if tip is not None:
+        check_tip_part(payment, amount, tip)
     total = refunded(payment) + amount
     tip_total = payment.refunded_of_tip + (tip if tip is not None else Money.zero(amount.currency))
     ticket = record_refunded_total(db, ticket_id, payment.id, total, tip_total if tip is not None else None)

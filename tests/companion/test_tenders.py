@@ -117,3 +117,19 @@ def test_a_refund_counts_on_the_day_it_was_made_not_the_day_of_the_payment(compa
     first, second = summary(day_1), summary(day_2)
     assert first["tenders"] == {"cash": 3000} and first["refunds"] == 500
     assert second["tenders"] == {} and second["refunds"] == 700
+
+
+def test_the_tip_part_of_a_counter_refund_is_within_the_refund_and_the_tip_paid(companion: Companion) -> None:
+    taken = tender("t_tip", 1500, tip=300)
+    assert companion.api.post("/api/v1/tenders", json=taken).status_code == 200
+    path = f"/api/v1/tenders/{taken['id']}/refund"
+    above_refund = companion.api.post(path, json={"refunded_total": 200, "refunded_tip_total": 250})
+    assert above_refund.status_code == 422
+    assert above_refund.json()["detail"] == "The tip part of a refund is at least zero and at most the refund"
+    above_tip = companion.api.post(path, json={"refunded_total": 1800, "refunded_tip_total": 400})
+    assert above_tip.status_code == 422
+    assert above_tip.json()["detail"] == "The tip part of a refund is at most the tip paid, $3.00"
+    assert events(companion, "payment.refunded") == []  # nothing was refunded by either
+    assert companion.api.post(path, json={"refunded_total": 500, "refunded_tip_total": 300}).status_code == 200
+    [refunded] = events(companion, "payment.refunded")
+    assert (refunded["data"]["refunded_total"], refunded["data"]["refunded_tip_total"]) == (500, 300)

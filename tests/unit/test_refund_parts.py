@@ -105,3 +105,21 @@ def test_the_refund_receipt_goes_only_to_a_client_who_agreed_to_emails() -> None
     assert subject == "Your refund from Salon: $5.00"
     assert "Salon has refunded $5.00 of your payment (Online card, $26.48)" in text
     assert "on ticket #12" in text and "back to the card you paid with" in text
+
+
+@pytest.mark.parametrize(
+    ("amount", "tip", "message"),
+    [
+        (200, 300, "The tip part is at most the refund, $2.00"),
+        (2000, 700, "The tip refund is at most $6.48 (what is left of the tip)"),
+        (500, -1, "The tip part of a refund cannot be negative"),
+    ],
+)
+def test_a_counter_refund_whose_tip_part_is_above_the_refund_or_the_tip_left_is_refused(
+    amount: int, tip: int, message: str
+) -> None:
+    from posdesk.pos.refunds import refund_at_counter
+
+    with pytest.raises(RefundError) as refused:  # refused before anything is written (no database needed)
+        refund_at_counter(None, "t1", paid(), usd(amount), usd(tip))  # type: ignore[arg-type]
+    assert str(refused.value) == message
