@@ -22,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from posdesk.companion.events import append_event
-from posdesk.companion.models import Invoice, Payment, Store, Tender
+from posdesk.companion.models import Invoice, Payment, PaymentStatus, Store, Tender
 from posdesk.companion.payments import ledger
 from posdesk.companion.payments.balance import IN_STORE
 from posdesk.companion.payments.errors import MismatchError
@@ -188,6 +188,10 @@ def refund_tender(
     if payment is not None:
         ledger.record_refund(session, payment, Money(refunded_total, tender.currency))
         tender.refunded_minor = max(tender.refunded_minor, payment.refunded_minor)
+        if payment.review in ledger.REVIEW_OPEN and payment.status == PaymentStatus.REFUNDED.value:
+            from posdesk.companion.payments.review import Decision, settled
+
+            settled(session, payment, Decision.GIVEN_BACK)  # all of it handed back: nothing left to review
     elif refunded_total > tender.refunded_minor:
         tender.refunded_minor = refunded_total
         append_event(

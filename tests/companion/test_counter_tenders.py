@@ -251,3 +251,19 @@ def test_cash_kept_for_review_is_given_back_at_the_counter_and_the_review_closes
     assert again.json()["refunded_total"] == V1_TOTAL  # the tender agrees: the terminal's own refund is a no-op
     assert len(events(companion, "payment.refunded")) == 1
     assert settle(companion, listed["payment_id"], "given_back").status_code == 409  # settled already
+
+
+def test_cash_kept_for_review_refunded_in_full_at_the_counter_closes_the_review(companion: Companion) -> None:
+    from tests.companion.test_payment_review import kept
+
+    first = ticket(companion, V1_TOTAL)
+    assert Phone(companion, first["link_token"]).pay(1, APPROVES).status_code == 303
+    cash = counter(first, V1_TOTAL)
+    assert companion.api.post("/api/v1/tenders", json=cash).status_code == 200
+    path = f"/api/v1/tenders/{cash['id']}/refund"
+    assert companion.api.post(path, json={"refunded_total": 1000}).status_code == 200
+    assert len(kept(companion)) == 1  # part of it handed back: still for the manager
+    assert companion.api.post(path, json={"refunded_total": V1_TOTAL}).status_code == 200
+    assert kept(companion) == []
+    [settled] = events(companion, "payment.review_settled")
+    assert settled["data"]["settled_as"] == "given_back" and settled["data"]["refunded_total"] == V1_TOTAL

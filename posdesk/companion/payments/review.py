@@ -177,7 +177,7 @@ def _settle_counted(
             if exc.status != 409 or "in full" not in exc.message:
                 raise ReviewRefused(exc.message, exc.status) from None
     with db.write() as session:
-        return _settled(session, _still_open(session, payment_id), decision)
+        return settled(session, _still_open(session, payment_id), decision)
 
 
 def _given_back(db: Database, payment_id: str) -> dict[str, Any]:
@@ -190,7 +190,7 @@ def _given_back(db: Database, payment_id: str) -> dict[str, Any]:
         ledger.record_refund(session, payment, Money(payment.amount_minor + payment.tip_minor, payment.currency))
         if tender is not None and tender.store_id == payment.store_id:
             tender.refunded_minor = max(tender.refunded_minor, payment.refunded_minor)
-        return _settled(session, payment, Decision.GIVEN_BACK)
+        return settled(session, payment, Decision.GIVEN_BACK)
 
 
 def _count(db: Database, payment_id: str, found: GatewayPayment | None) -> dict[str, Any]:
@@ -203,7 +203,7 @@ def _count(db: Database, payment_id: str, found: GatewayPayment | None) -> dict[
             ledger.apply_gateway_payment(session, payment, found)
         except MismatchError as exc:
             raise ReviewRefused(f"The gateway's record differs ({exc}): refund it instead of counting it") from None
-        return _settled(session, payment, Decision.COUNT)
+        return settled(session, payment, Decision.COUNT)
 
 
 def _refund(db: Database, gateway: Gateway, payment_id: str, found: GatewayPayment | None) -> dict[str, Any]:
@@ -216,7 +216,7 @@ def _refund(db: Database, gateway: Gateway, payment_id: str, found: GatewayPayme
     if not supersede.refund_one(db, gateway, payment_id):
         log.warning("payment %s kept out of the invoice; its refund is retried by reconciliation", payment_id)
     with db.write() as session:
-        return _settled(session, ledger.lock_payment(session, payment_id), Decision.REFUND)
+        return settled(session, ledger.lock_payment(session, payment_id), Decision.REFUND)
 
 
 def _dismiss(db: Database, payment_id: str, found: GatewayPayment | None) -> dict[str, Any]:
@@ -229,7 +229,7 @@ def _dismiss(db: Database, payment_id: str, found: GatewayPayment | None) -> dic
         payment.review = ledger.REVIEW_OPEN[0]  # the manager settles it, not the gateway's answer
         if PaymentStatus(payment.status) in (PaymentStatus.PENDING, PaymentStatus.REQUIRES_ACTION, PaymentStatus.PROCESSING):
             ledger.fail(session, payment, DISMISSED_MESSAGE)
-        return _settled(session, payment, Decision.DISMISS)
+        return settled(session, payment, Decision.DISMISS)
 
 
 def _still_open(session: Any, payment_id: str) -> Payment:
@@ -241,7 +241,7 @@ def _still_open(session: Any, payment_id: str) -> Payment:
     return payment
 
 
-def _settled(session: Any, payment: Payment, decision: Decision) -> dict[str, Any]:
+def settled(session: Any, payment: Payment, decision: Decision) -> dict[str, Any]:
     """Close the review with ``decision`` and tell every terminal (``payment.review_settled``)."""
     payment.review = SETTLED_AS[decision]
     invoice = session.get(InvoiceRow, payment.invoice_id)
