@@ -167,11 +167,14 @@ def _gift_card(session: Session, code: str) -> Any:
     ).first()
 
 
-def take_at_companion(companion_url: str, credential: str, code: str, amount: Money, ticket_id: str) -> str:
+def take_at_companion(
+    companion_url: str, credential: str, code: str, amount: Money, ticket_id: str
+) -> tuple[str, bool]:
     """Take ``amount`` off a sold gift card at the companion before the tender is recorded, so two
-    terminals cannot both spend the same balance; returns the use's id ("" when the companion cannot
-    be reached or does not know the card yet: the use is then checked here and sent from the outbox).
-    Raises :class:`TenderError` with what is left when the card does not cover the amount."""
+    terminals cannot both spend the same balance; returns the use's id and whether the companion took
+    it (not when it cannot be reached or does not know the card yet: the use is then checked here and
+    sent from the outbox under the same id, so a use the companion took without its answer arriving
+    is recorded once). Raises :class:`TenderError` with what is left when the card does not cover it."""
     from posdesk.core.gift_cards import normalize_code
     from posdesk.sync.client import BlockingCompanion, CompanionRejected, CompanionUnavailable
 
@@ -181,19 +184,22 @@ def take_at_companion(companion_url: str, credential: str, code: str, amount: Mo
         with BlockingCompanion(companion_url, credential) as companion:
             companion.post(f"/gift-cards/{normalize_code(code)}/uses", {**body, "covered_only": True})
     except CompanionUnavailable:
-        return ""
+        return use_id, False
     except CompanionRejected as exc:
         if exc.status == 409 and isinstance(exc.detail, dict) and "balance" in exc.detail:
             left = Money(int(exc.detail["balance"]), amount.currency)
             raise TenderError(f"This gift card has only {left.format()} left") from None
         if exc.status == 404:
-            return ""
+            return use_id, False
         raise TenderError(f"The gift card was not accepted: {exc.detail}") from None
-    return use_id
+    return use_id, True
 
 
-def _redeem_gift_card(session: Session, code: str, amount: Money, ticket_id: str = "", taken: str = "") -> None:
-    """``taken``: the id of the use the companion already took (its balance, not this terminal's, counts)."""
+def _redeem_gift_card(
+    session: Session, code: str, amount: Money, ticket_id: str = "", use_id: str = "", taken: bool = False
+) -> None:
+    """``use_id``: the use's id (new when ""); ``taken``: the companion took it already (its balance,
+    not this terminal's, counts)."""
     from posdesk.store.gift_cards import GiftCardRepository
 
     cards = GiftCardRepository(session)
@@ -202,7 +208,7 @@ def _redeem_gift_card(session: Session, code: str, amount: Money, ticket_id: str
         refusal = "" if taken else gift_card_refusal(sold.balance, amount)
         if refusal:
             raise TenderError(refusal)
-        cards.use(code, amount, ticket_id, use_id=taken)
+        cards.use(code, amount, ticket_id, use_id=use_id)
         return
     row = _gift_card(session, code)
     if row is None:
@@ -244,7 +250,7 @@ def record_tender(
     from posdesk.store import TicketRepository
 
     now = now or datetime.now(UTC)
-    taken = ""
+    use_id, taken = "", False
     if tender.method is PaymentMethod.GIFT_CARD and companion_url and credential:
         with db.reading() as session:
             ticket = _tenderable(TicketRepository(session).get(ticket_id))
@@ -252,9 +258,9 @@ def record_tender(
             on_card = plan.amount + tender.tip_or_zero()
             known = _sold_card(session, tender.gift_card_code)
         if known:
-            taken = take_at_companion(companion_url, credential, tender.gift_card_code, on_card, ticket_id)
+            use_id, taken = take_at_companion(companion_url, credential, tender.gift_card_code, on_card, ticket_id)
     try:
-        return _record(db, ticket_id, tender, settings, companion_url, now, taken)
+        return _record(db, ticket_id, tender, settings, companion_url, now, use_id, taken)
     except Exception:
         if taken:  # the tender was not recorded: the card gets its value back
             _put_back(db, tender.gift_card_code, on_card, ticket_id)
@@ -296,7 +302,8 @@ def _record(
     settings: TerminalSettings,
     companion_url: str,
     now: datetime,
-    taken: str,
+    use_id: str,
+    taken: bool,
 ) -> TenderOutcome:
     from posdesk.store import InvoiceRecordRepository, Outbox, TicketRepository
 
@@ -310,7 +317,7 @@ def _record(
             raise TenderError(refusal)
         if tender.method is PaymentMethod.GIFT_CARD:
             # The card pays the tip too: a tip is money the client gives, whatever pays it.
-            _redeem_gift_card(session, tender.gift_card_code, plan.amount + tender.tip_or_zero(), ticket.id, taken)
+            _redeem_gift_card(session, tender.gift_card_code, plan.amount + tender.tip_or_zero(), ticket.id, use_id, taken)
         reference = tender.gift_card_code.strip().upper() if tender.method is PaymentMethod.GIFT_CARD else ""
         payment = Payment(
             id=new_id(),

@@ -209,3 +209,45 @@ def test_two_terminals_spending_one_gift_card_at_the_same_moment_cannot_both_tak
     credential = till1.ctx.vault.load(store.url)
     card = httpx.get(f"{store.url}/api/v1/gift-cards/{code}", headers={"Authorization": f"Bearer {credential}"})
     assert card.json()["balance"] == 3056
+
+
+def test_a_gift_card_use_whose_answer_is_lost_is_taken_once(
+    qtbot, tmp_path: Path, store: Store, memory_keyring: MemoryKeyring, start_terminal, monkeypatch  # noqa: F811
+) -> None:
+    """The companion takes the use but its answer never reaches the till: the till records the tender
+    on its own records and sends the same use later; the card is lowered once."""
+    import httpx
+
+    from posdesk.sync.client import BlockingCompanion, CompanionUnavailable
+
+    prepare_terminal(tmp_path / "till1", store.url, pair(store.url, store.pairing_code(), "till1").credential)
+    till = start_terminal(tmp_path / "till1", store.url)
+    qtbot.waitUntil(lambda: till.ctx.connection.online, timeout=WAIT_MS)
+    for_bob(qtbot, till, "Gift card")
+    gift = visible(till.window, "giftCardDialog")
+    gift.findChild(QLineEdit, "giftAmountEdit").setText("50")
+    gift.findChild(QLineEdit, "giftRecipientEdit").setText("Mia")
+    gift.findChild(QPushButton, "addGiftCardButton").click()
+    [line] = [line for line in till.window.ticket_view.ticket.lines if line.kind is ItemKind.GIFT_CARD]
+    [code] = codes_of(line)
+    record(qtbot, take_payment(qtbot, till.window, "Cash", "50"))
+    qtbot.waitUntil(lambda: pending(till) == 0, timeout=WAIT_MS)
+
+    post = BlockingCompanion.post
+
+    def answer_lost(self: BlockingCompanion, path: str, payload: dict | None = None, **kw: object) -> dict:
+        post(self, path, payload, **kw)  # type: ignore[arg-type]
+        if path.endswith("/uses"):
+            raise CompanionUnavailable("ReadTimeout")
+        return {}
+
+    monkeypatch.setattr(BlockingCompanion, "post", answer_lost)
+    for_bob(qtbot, till, "Shampoo")
+    dialog = take_payment(qtbot, till.window, "Gift card", "19.44")
+    dialog.findChild(QLineEdit, "giftCardCodeEdit").setText(code)
+    record(qtbot, dialog)
+    qtbot.waitUntil(lambda: till.window.ticket_view.ticket.state is TicketState.PAID, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: pending(till) == 0, timeout=WAIT_MS)  # the outbox sent the use again
+    credential = till.ctx.vault.load(store.url)
+    card = httpx.get(f"{store.url}/api/v1/gift-cards/{code}", headers={"Authorization": f"Bearer {credential}"})
+    assert card.json()["balance"] == 3056
