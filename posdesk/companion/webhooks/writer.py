@@ -45,7 +45,7 @@ T = TypeVar("T")
 
 MAX_GROUP = 256  # deliveries stored per transaction at most
 APPLY_CHUNK = 256  # events applied per transaction at most (well under a millisecond each in a batch)
-APPLY_MIN = 24  # while deliveries keep coming: stored events gathered before a batch is applied
+APPLY_MIN = 96  # while deliveries keep coming: stored events gathered before a batch is applied
 APPLY_IDLE = 0.005  # seconds without a new delivery after which what is stored is applied anyway
 APPLY_WAIT_MAX = 0.25  # seconds a stored event waits at most for its batch to fill
 RETRY_INTERVAL = 10.0  # seconds between passes over events that arrived before their invoice
