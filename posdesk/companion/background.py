@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from typing import Any
 
 from posdesk.companion.health import DatabaseHealth, database_unavailable
@@ -58,8 +58,11 @@ async def repeat(
     health: DatabaseHealth,
     *,
     first_delay: float = 0.0,
+    first_waits: Sequence[float] = (),
 ) -> None:
-    """Await ``one_pass()`` every ``interval`` seconds, forever (see the module docstring)."""
+    """Await ``one_pass()`` every ``interval`` seconds, forever (see the module docstring); after the
+    first passes wait ``first_waits`` in turn instead, for work that wants a closer look at start-up."""
+    waits = iter(first_waits)
     await asyncio.sleep(first_delay)
     while True:
         try:
@@ -71,4 +74,4 @@ async def repeat(
                 log.exception("%s failed", what)
         else:
             health.succeeded()  # every pass reads the database
-        await asyncio.sleep(interval)
+        await asyncio.sleep(next(waits, interval))

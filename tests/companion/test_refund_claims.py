@@ -108,7 +108,8 @@ def test_overlapping_refunds_of_50_and_40_at_two_companions_record_90(two: TwoCo
         )
     assert [a.status_code for a in answers] == [200, 200]
     assert two.refunded_at_stripe(payment) == 9000 == two.store.payment(payment.id).refunded_minor
-    assert sorted(a.json()["refunded_total"] for a in answers) == [5000, 9000]
+    # one after the other, in whichever order the claim was won: the first answers its own amount
+    assert sorted(a.json()["refunded_total"] for a in answers) in ([4000, 9000], [5000, 9000])
 
 
 def test_a_refund_waits_for_the_one_in_progress_then_says_try_again(

@@ -40,6 +40,10 @@ SETTLE_TIME = timedelta(minutes=3)  # the page and the webhook usually finish a 
 ABANDONED_AFTER = timedelta(hours=1)  # an unconfirmed attempt older than this: the client left
 LOOK_BACK = timedelta(days=7)  # older payments still waiting are left for a person to look at
 INTERVAL_SECONDS = 60.0
+# Seconds between the passes at start-up over what was in flight when the companion stopped. A payment
+# whose gateway id was never recorded is found by searching the gateway, and a search may lag the
+# gateway's writes (Stripe: usually seconds, up to a minute), so one look at start-up is not enough.
+START_UP_WAITS = (2.0, 3.0, 5.0, 10.0, 20.0, 40.0, 60.0)
 UNKNOWN_OUTCOME = (
     "the payment gateway has no record of this attempt an hour after it began, but its answer was lost: "
     "the card may have been charged; check the gateway's dashboard"
@@ -74,7 +78,10 @@ def reconcile(
             )
             .order_by(Payment.created_at)
         ).all()
-        stores = {s.id: s for s in session.scalars(select(Store).where(Store.id.in_({row.store_id for row in waiting})))}
+        stores = {
+            s.id: s
+            for s in session.scalars(select(Store).where(Store.id.in_({row.store_id for row in waiting})))
+        }
         for store in stores.values():
             session.expunge(store)
     changed = 0
@@ -137,7 +144,11 @@ def _end_unknown(db: Database, gateway: Gateway, payment_id: str, *, abandoned: 
     """
     if isinstance(gateway, ForgetsOnRestart) and gateway.forgets_on_restart():
         before = _status(db, payment_id)
-        fail_payment(db, payment_id, "The payment was interrupted before it completed. No card was charged: please try again.")
+        fail_payment(
+            db,
+            payment_id,
+            "The payment was interrupted before it completed. No card was charged: please try again.",
+        )
         return _status(db, payment_id) is not before
     if abandoned:
         _hand_to_manager(db, payment_id)
@@ -153,16 +164,23 @@ def _hand_to_manager(db: Database, payment_id: str) -> None:
 
 
 def install(app: Any) -> None:
-    """Called by ``create_app``: a pass at start-up (nothing waits for it), then every minute."""
+    """Called by ``create_app``: passes at start-up (nothing waits for them, see START_UP_WAITS), then every minute."""
     run_with_app(app, "posdesk-reconcile", _reconcile_forever)
 
 
 async def _reconcile_forever(app: Any) -> None:
     state = app.state
-    settle_times = iter([timedelta(0)])  # at start-up: whatever was in flight when the companion stopped
+    started = utcnow()
+    start_up_passes = iter(range(len(START_UP_WAITS) + 1))
 
     async def one_pass() -> None:
-        settle_time = next(settle_times, SETTLE_TIME)
-        await run_in_threadpool(reconcile, state.db, gateway_directory(state), settle_time=settle_time)
+        if next(start_up_passes, None) is not None:  # whatever was in flight when the companion stopped
+            await run_in_threadpool(
+                lambda: reconcile(state.db, gateway_directory(state), settle_time=timedelta(0), now=started)
+            )
+        else:
+            await run_in_threadpool(reconcile, state.db, gateway_directory(state))
 
-    await repeat("reconciliation pass", INTERVAL_SECONDS, one_pass, state.db.health)
+    await repeat(
+        "reconciliation pass", INTERVAL_SECONDS, one_pass, state.db.health, first_waits=START_UP_WAITS
+    )
