@@ -232,6 +232,8 @@
         if (answer.code === 404 && status.state !== "inactive") throw new Error("not found");
         pollDelay = 3000;
         schedulePoll();
+        // A submitted payment's answer is on its way: a reload now would cancel the client's confirmation.
+        if (document.querySelector("form[data-busy]")) return;
         if (status.state === "paid" || status.state === "inactive") { window.location.reload(); return; }
         if (typeof status.version !== "number" || typeof status.due_now_text !== "string") return;
         if (status.version !== config.version) {
