@@ -12,6 +12,7 @@ from posdesk.core.catalog import ItemKind
 from posdesk.core.gift_cards import codes_of
 from posdesk.core.money import Money
 from posdesk.core.ticket import TicketState
+from posdesk.gui.app import PosApp
 from posdesk.gui.qt import QComboBox, QDialog, QLabel, QLineEdit, QPushButton, Qt, QTableWidget
 from posdesk.store import ClientRepository, Database, Outbox
 from posdesk.sync import pair
@@ -81,17 +82,19 @@ def sell_a_shampoo_in_cash_and_refund_5(qtbot, till) -> None:
     qtbot.waitUntil(lambda: not refund.isVisible(), timeout=WAIT_MS)
 
 
-def test_a_gift_card_sold_on_one_terminal_is_used_on_another_against_the_stores_balance(
-    qtbot, tmp_path: Path, store: Store, memory_keyring: MemoryKeyring, start_terminal  # noqa: F811
-) -> None:
+def two_tills_online(qtbot, tmp_path: Path, store: Store, start_terminal) -> tuple[PosApp, PosApp]:  # noqa: F811
+    """Two terminals paired with ``store``, started and online."""
     for till in ("till1", "till2"):
         prepare_terminal(tmp_path / till, store.url, pair(store.url, store.pairing_code(), till).credential)
     till1 = start_terminal(tmp_path / "till1", store.url)
     till2 = start_terminal(tmp_path / "till2", store.url)
     for till in (till1, till2):
         qtbot.waitUntil(lambda till=till: till.ctx.connection.online, timeout=WAIT_MS)
+    return till1, till2
 
-    # Till 1 sells Bob a $50.00 gift card for Mia, paid in cash.
+
+def sell_gift_card_for_mia(qtbot, till1: PosApp) -> str:
+    """Till 1 sells Bob a $50.00 gift card for Mia, paid in cash; returns the card's code."""
     for_bob(qtbot, till1, "Gift card")
     gift = visible(till1.window, "giftCardDialog")
     gift.findChild(QLineEdit, "giftAmountEdit").setText("50")
@@ -100,6 +103,16 @@ def test_a_gift_card_sold_on_one_terminal_is_used_on_another_against_the_stores_
     [line] = [line for line in till1.window.ticket_view.ticket.lines if line.kind is ItemKind.GIFT_CARD]
     [code] = codes_of(line)
     record(qtbot, take_payment(qtbot, till1.window, "Cash", "50"))
+    return code
+
+
+def test_a_gift_card_sold_on_one_terminal_is_used_on_another_against_the_stores_balance(
+    qtbot, tmp_path: Path, store: Store, memory_keyring: MemoryKeyring, start_terminal  # noqa: F811
+) -> None:
+    till1, till2 = two_tills_online(qtbot, tmp_path, store, start_terminal)
+
+    # Till 1 sells Bob a $50.00 gift card for Mia, paid in cash.
+    code = sell_gift_card_for_mia(qtbot, till1)
     assert till1.window.ticket_view.ticket.state is TicketState.PAID
 
     # Till 2 checks the code: the store's records know it. It pays $19.44 of a shampoo.
@@ -163,20 +176,8 @@ def test_two_terminals_spending_one_gift_card_at_the_same_moment_cannot_both_tak
     the companion refuses it, Till 1's dialog says what is left and records nothing."""
     from posdesk.store.gift_cards import GiftCardRepository
 
-    for till in ("till1", "till2"):
-        prepare_terminal(tmp_path / till, store.url, pair(store.url, store.pairing_code(), till).credential)
-    till1 = start_terminal(tmp_path / "till1", store.url)
-    till2 = start_terminal(tmp_path / "till2", store.url)
-    for till in (till1, till2):
-        qtbot.waitUntil(lambda till=till: till.ctx.connection.online, timeout=WAIT_MS)
-    for_bob(qtbot, till1, "Gift card")
-    gift = visible(till1.window, "giftCardDialog")
-    gift.findChild(QLineEdit, "giftAmountEdit").setText("50")
-    gift.findChild(QLineEdit, "giftRecipientEdit").setText("Mia")
-    gift.findChild(QPushButton, "addGiftCardButton").click()
-    [line] = [line for line in till1.window.ticket_view.ticket.lines if line.kind is ItemKind.GIFT_CARD]
-    [code] = codes_of(line)
-    record(qtbot, take_payment(qtbot, till1.window, "Cash", "50"))
+    till1, till2 = two_tills_online(qtbot, tmp_path, store, start_terminal)
+    code = sell_gift_card_for_mia(qtbot, till1)
     qtbot.waitUntil(lambda: pending(till1) == 0, timeout=WAIT_MS)  # the card is at the companion
 
     fifty = Money(5000, "USD")
