@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, tzinfo
 from typing import TYPE_CHECKING, Any
 
+from posdesk.core.attributes import from_attributes
 from posdesk.core.catalog import CatalogItem
 from posdesk.core.client import Client, Holdings
 from posdesk.core.events import LinkStatus
@@ -65,15 +66,7 @@ class InvoiceInfo:
     def of(cls, record: InvoiceRecord | None) -> InvoiceInfo | None:
         if record is None:
             return None
-        return cls(
-            invoice_id=record.invoice_id,
-            version=record.version,
-            token=record.link_token,
-            link_status=record.link_status,
-            out_of_date=record.out_of_date,
-            amount_requested=record.amount_requested,
-            expires_at=record.expires_at,
-        )
+        return from_attributes(cls, record, token=record.link_token)
 
 
 def _link_state(record: InvoiceRecord | None, now: datetime) -> str:

@@ -9,6 +9,7 @@ from sqlalchemy import and_, delete, insert, or_, select, update
 from sqlalchemy.orm import InstrumentedAttribute, Session
 from sqlalchemy.sql.elements import ColumnElement
 
+from posdesk.core.attributes import from_attributes
 from posdesk.core.client import (
     Client,
     GiftCardBalance,
@@ -220,12 +221,4 @@ def _row_values(client: Client) -> dict[str, object]:
 
 
 def client_of(row: ClientRow) -> Client:
-    return Client(
-        id=row.id,
-        first_name=row.first_name,
-        last_name=row.last_name,
-        phone=row.phone,
-        email=row.email,
-        sms_consent=row.sms_consent,
-        email_consent=row.email_consent,
-    )
+    return from_attributes(Client, row)

@@ -9,6 +9,7 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects.sqlite import insert
 from sqlalchemy.orm import Session
 
+from posdesk.core.attributes import from_attributes
 from posdesk.core.events import LinkStatus, link_status_advances
 from posdesk.core.money import Money
 from posdesk.store.models import InvoiceRow
@@ -99,18 +100,10 @@ class InvoiceRecordRepository:
 
 
 def _record_of(row: InvoiceRow) -> InvoiceRecord:
-    return InvoiceRecord(
-        ticket_id=row.ticket_id,
-        invoice_id=row.invoice_id,
-        version=row.version,
-        link_token=row.link_token,
-        fingerprint=row.fingerprint,
-        expires_at=row.expires_at,
-        amount_requested=None
-        if row.amount_requested_minor is None
-        else Money(row.amount_requested_minor, row.currency),
+    requested = row.amount_requested_minor
+    return from_attributes(
+        InvoiceRecord,
+        row,
+        amount_requested=None if requested is None else Money(requested, row.currency),
         link_status=LinkStatus(row.link_status),
-        currency=row.currency,
-        sent_at=row.sent_at,
-        out_of_date=row.out_of_date,
     )

@@ -11,6 +11,7 @@ from typing import Any, TypedDict, TypeVar, Unpack
 from sqlalchemy import Select, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
+from posdesk.core.attributes import from_attributes
 from posdesk.core.catalog import ItemKind
 from posdesk.core.money import Money
 from posdesk.core.ticket import (
@@ -203,20 +204,13 @@ class TicketRepository:
 
 # -- rows <-> core ---------------------------------------------------------------------------------
 def _ticket_of(row: TicketRow, lines: list[TicketLineRow], payments: list[PaymentRow]) -> Ticket:
-    return Ticket(
-        id=row.id,
-        number=row.number,
-        currency=row.currency,
-        client_id=row.client_id,
-        client_name=row.client_name,
+    return from_attributes(
+        Ticket,
+        row,
         lines=[_line_of(line, row.currency) for line in lines],
         promo_codes=list(row.promo_codes),
         payments=[_payment_of(p, row.currency) for p in payments],
         state=TicketState(row.state),
-        revision=row.revision,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        note=row.note,
     )
 
 

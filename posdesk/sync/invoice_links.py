@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.orm import Session
 
+from posdesk.core.attributes import from_attributes
 from posdesk.core.client import Client
 from posdesk.core.events import LinkStatus
 from posdesk.core.invoice import Invoice, InvoiceClient
@@ -47,14 +48,7 @@ class SentLink:
 
 
 def invoice_client(client: Client) -> InvoiceClient:
-    return InvoiceClient(
-        id=client.id,
-        name=client.display_name,
-        phone=client.phone,
-        email=client.email,
-        sms_consent=client.sms_consent,
-        email_consent=client.email_consent,
-    )
+    return from_attributes(InvoiceClient, client, name=client.display_name)
 
 
 def _snapshot(

@@ -1,0 +1,19 @@
+"""A value built from an object that names the same fields: a cache row, or another value."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from typing import TYPE_CHECKING, TypeVar
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+D = TypeVar("D", bound="DataclassInstance")
+
+
+def from_attributes(kind: type[D], source: object, **given: object) -> D:
+    """A ``kind`` whose fields are ``source``'s attributes of the same names, except those ``given``
+    (a field renamed or converted on the way). A field ``source`` lacks is an AttributeError: a column
+    added to one side and forgotten on the other never passes as a default."""
+    copied = {f.name: getattr(source, f.name) for f in fields(kind) if f.init and f.name not in given}
+    return kind(**copied, **given)
