@@ -6,7 +6,7 @@ A real companion (uvicorn on loopback) with the Simulator gateway, as in test_le
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -162,11 +162,12 @@ def test_cash_taken_after_the_invoice_was_paid_online_is_kept_and_the_manager_ke
     assert kept(companion) == []
 
 
-def test_a_late_answer_from_the_gateway_settles_an_unknown_outcome_on_its_own(
+def charged_but_unfound_for_an_hour(
     companion: Companion, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The charge went through but its answer was lost, and the gateway could not find it for an hour
-    (kept for review); when reconciliation finds it, the payment counts and the review closes."""
+) -> tuple[dict[str, Any], dict[str, Any], datetime]:
+    """The charge goes through but its answer and its webhook are lost, and the gateway cannot find it
+    for an hour: reconciliation keeps it for review as unknown. The ticket, the payment listed for review,
+    and the moment an hour later (the gateway finds the charge again from here on)."""
     first = ticket(companion, V1_TOTAL)
     charge = SimulatorGateway.charge
 
@@ -183,6 +184,15 @@ def test_a_late_answer_from_the_gateway_settles_an_unknown_outcome_on_its_own(
         later = utcnow() + reconcile.ABANDONED_AFTER + timedelta(minutes=1)
         reconcile.reconcile(companion.db, gateway_directory(companion.app.state), now=later)
         [listed] = kept(companion)
+    return first, listed, later
+
+
+def test_a_late_answer_from_the_gateway_settles_an_unknown_outcome_on_its_own(
+    companion: Companion, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The charge went through but its answer was lost, and the gateway could not find it for an hour
+    (kept for review); when reconciliation finds it, the payment counts and the review closes."""
+    _, listed, later = charged_but_unfound_for_an_hour(companion, monkeypatch)
     reconcile.reconcile(companion.db, gateway_directory(companion.app.state), now=later)  # found now
     assert kept(companion) == []
     [paid] = events(companion, "invoice.paid")
@@ -238,22 +248,7 @@ def test_the_gateways_late_webhook_settles_an_unknown_outcome_as_reconciliation_
     closes the review: the manager is not left a "needs review" on a payment that is paid."""
     from tests.companion.test_ledger_invariants import deliver, simulator_event
 
-    first = ticket(companion, V1_TOTAL)
-    charge = SimulatorGateway.charge
-
-    def charged_but_lost(self: SimulatorGateway, request: Any) -> Any:
-        charge(self, request)
-        raise Unavailable("The payment service did not answer")
-
-    with monkeypatch.context() as patch:
-        patch.setattr(SimulatorGateway, "charge", charged_but_lost)
-        patch.setattr(SimulatorGateway, "find_attempt", lambda self, keys: None)  # not found yet
-        patch.setattr(SimulatorGateway, "_send", lambda self, *a, **kw: None)  # its webhook lost too
-        Phone(companion, first["link_token"]).pay(1, APPROVES)
-        patch.setattr(SimulatorGateway, "forgets_on_restart", lambda self: False)
-        later = utcnow() + reconcile.ABANDONED_AFTER + timedelta(minutes=1)
-        reconcile.reconcile(companion.db, gateway_directory(companion.app.state), now=later)
-        [listed] = kept(companion)
+    first, listed, _ = charged_but_unfound_for_an_hour(companion, monkeypatch)
     books = simulator(companion).ledger
     with books.lock:
         [charged] = [p for p in books.payments.values() if p.metadata.get("invoice_id") == first["invoice_id"]]

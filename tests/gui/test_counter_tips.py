@@ -4,13 +4,12 @@ the companion, and shared among the ticket's providers in the day summary like a
 
 from __future__ import annotations
 
-from posdesk.core.client import GiftCardBalance, Holdings
 from posdesk.core.money import Money
 from posdesk.gui.qt import QLabel, QLineEdit, QPushButton
-from posdesk.store import ClientRepository, Outbox
-from tests.gui.conftest import BOB, GRACE, Pos
+from posdesk.store import Outbox
+from tests.gui.conftest import BOB, Pos
 from tests.gui.test_new_ticket_view import add_from_catalog
-from tests.gui.test_take_payment import label, payments_rows, record, take_payment
+from tests.gui.test_take_payment import gift_card_gc100_holds, label, payments_rows, record, take_payment
 
 
 def haircut_and_blowout(qtbot, pos: Pos) -> None:
@@ -77,10 +76,7 @@ def test_a_negative_tip_or_one_above_the_store_cap_is_refused(qtbot, pos: Pos) -
 
 
 def test_a_gift_card_pays_the_tip_too_within_its_balance(qtbot, pos: Pos) -> None:
-    with pos.db.session() as session:
-        ClientRepository(session).set_holdings(
-            GRACE.id, Holdings(gift_cards=(GiftCardBalance("GC-100", Money(5000, "USD")),))
-        )
+    gift_card_gc100_holds(pos, 5000)
     pos.view.set_client(BOB)
     add_from_catalog(qtbot, pos, "Haircut")  # 43.20
     dialog = take_payment(qtbot, pos, "Gift card", "43.20", giftCardCodeEdit="GC-100", tenderTipEdit="7")

@@ -13,8 +13,8 @@ from posdesk.gui.qt import QDialog, QLabel, QLineEdit, QPushButton, Qt, QTableWi
 from posdesk.store import Outbox
 from tests.gui.conftest import BOB, Pos, wait_idle
 from tests.gui.test_new_ticket_view import add_from_catalog
-from tests.gui.test_settings_dialog import enter_pin, visible
-from tests.gui.test_take_payment import PIN, click, record, take_payment
+from tests.gui.test_settings_dialog import visible
+from tests.gui.test_take_payment import PIN, record, refund_first_payment, take_payment
 
 OFFLINE = "this terminal's records: the companion cannot be reached"
 
@@ -104,12 +104,7 @@ def test_a_refund_of_a_payment_made_with_a_gift_card_puts_the_value_back_onto_it
     type_code(qtbot, dialog, code)
     record(qtbot, pos, dialog)
     assert pos.ctx.backend.gift_card_balance(code) == Money(3056, "USD")
-    pos.window.findChild(QTableWidget, "paymentsList").selectRow(0)
-    click(qtbot, pos, "refundButton")
-    enter_pin(pos, PIN)
-    refund = visible(pos, "refundDialog")
-    refund.findChild(QLineEdit, "refundAmountEdit").setText("5")
-    refund.findChild(QPushButton, "confirmRefundButton").click()
+    refund = refund_first_payment(qtbot, pos, "5")
     wait_idle(qtbot, pos.ctx)
     assert not refund.isVisible()
     assert pos.ctx.backend.gift_card_balance(code) == Money(3556, "USD")

@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 
 from posdesk.core.events import Event
+from posdesk.core.ticket import Payment
 from posdesk.gui.pin import hash_pin
-from posdesk.gui.qt import QLabel, QLineEdit, QPushButton, QTableWidget
+from posdesk.gui.qt import QLabel, QPushButton, QTableWidget
 from posdesk.sync.applying import apply_event
 from tests.companion.conftest import (  # noqa: F401 - fixtures
     Companion,
@@ -28,7 +29,7 @@ from tests.gui import conftest as gui
 from tests.gui.conftest import BOB, Pos, wait_idle
 from tests.gui.test_new_ticket_view import add_from_catalog
 from tests.gui.test_settings_dialog import enter_pin, visible
-from tests.gui.test_take_payment import PIN, click, payments_rows
+from tests.gui.test_take_payment import PIN, click, payments_rows, refund_first_payment
 
 
 @pytest.fixture
@@ -118,17 +119,16 @@ def test_the_review_needs_the_manager_pin(
     assert gate.isVisible() and not any(d.isVisible() for d in pos.window.findChildren(type(gate), "reviewDialog"))
 
 
-def test_cash_kept_for_review_is_marked_on_its_row_and_the_manager_keeps_it(
-    qtbot, pos_on_companion: Pos, companion: Companion  # noqa: F811
-) -> None:
-    """Cash taken at the counter after the client had paid the link: the ticket's cash row says "Needs
-    review" (no second row), and the manager keeps it."""
+def cash_taken_after_the_link_was_paid(
+    qtbot, pos: Pos, companion: Companion  # noqa: F811
+) -> tuple[dict[str, Any], Payment]:
+    """Bob pays the link online, then $20.00 cash is taken at the counter and relayed: the companion keeps
+    the cash for review, and the ticket's cash row says so. The invoice's upload and the cash payment."""
     from posdesk.gateways.simulator import APPROVES
     from tests.companion.test_ledger_invariants import Phone
     from tests.companion.test_tenders import tender
     from tests.gui.test_take_payment import record, take_payment
 
-    pos = pos_on_companion
     body = invoiced_at_the_companion(qtbot, pos, companion)
     assert Phone(companion, body["link_token"]).pay(1, APPROVES).status_code == 303  # paid online
     record(qtbot, pos, take_payment(qtbot, pos, "Cash", "20"))  # ... and cash at the counter
@@ -137,6 +137,16 @@ def test_cash_kept_for_review_is_marked_on_its_row_and_the_manager_keeps_it(
     assert companion.api.post("/api/v1/tenders", json=sent).status_code == 200  # what the relay sends
     pos.ctx.tickets_changed.emit({pos.view.ticket.id})
     qtbot.waitUntil(lambda: payments_rows(pos) and payments_rows(pos)[0][4] == "Needs review", timeout=10_000)
+    return body, cash
+
+
+def test_cash_kept_for_review_is_marked_on_its_row_and_the_manager_keeps_it(
+    qtbot, pos_on_companion: Pos, companion: Companion  # noqa: F811
+) -> None:
+    """Cash taken at the counter after the client had paid the link: the ticket's cash row says "Needs
+    review" (no second row), and the manager keeps it."""
+    pos = pos_on_companion
+    cash_taken_after_the_link_was_paid(qtbot, pos, companion)
     assert len(payments_rows(pos)) == 1
     assert "after the invoice was paid" in pos.window.findChild(QLabel, "reviewNotice").text()
     pos.window.findChild(QTableWidget, "paymentsList").selectRow(0)
@@ -171,12 +181,7 @@ def test_a_refund_while_another_is_under_way_says_so_in_the_refund_dialog(
     payment_id = paid["data"]["payment"]["id"]
     monkeypatch.setattr(refund_claims, "WAIT_SECONDS", 0.3)
     assert refund_claims.take(companion.db, payment_id, "another-terminal")
-    pos.window.findChild(QTableWidget, "paymentsList").selectRow(0)
-    click(qtbot, pos, "refundButton")
-    enter_pin(pos, PIN)
-    dialog = visible(pos, "refundDialog")
-    dialog.findChild(QLineEdit, "refundAmountEdit").setText("10")
-    dialog.findChild(QPushButton, "confirmRefundButton").click()
+    dialog = refund_first_payment(qtbot, pos, "10")
     error = dialog.findChild(QLabel, "errorMessage")
     qtbot.waitUntil(lambda: error.text() not in ("", "Refunding…"), timeout=10_000)
     assert "in progress" in error.text(), error.text()
@@ -194,20 +199,8 @@ def test_cash_kept_for_review_is_given_back_and_the_review_closes(
 ) -> None:
     """The review of extra cash offers what a manager can do at the counter: count it, or say the cash was
     given back (a counter refund through the ledger). There is no card to refund or gateway to ask."""
-    from posdesk.gateways.simulator import APPROVES
-    from tests.companion.test_ledger_invariants import Phone
-    from tests.companion.test_tenders import tender
-    from tests.gui.test_take_payment import record, take_payment
-
     pos = pos_on_companion
-    body = invoiced_at_the_companion(qtbot, pos, companion)
-    assert Phone(companion, body["link_token"]).pay(1, APPROVES).status_code == 303  # paid online
-    record(qtbot, pos, take_payment(qtbot, pos, "Cash", "20"))  # ... and cash at the counter
-    [cash] = pos.view.ticket.payments
-    sent = tender(pos.view.ticket.id, 2000, id=cash.id, invoice_id=body["invoice_id"])
-    assert companion.api.post("/api/v1/tenders", json=sent).status_code == 200
-    pos.ctx.tickets_changed.emit({pos.view.ticket.id})
-    qtbot.waitUntil(lambda: payments_rows(pos) and payments_rows(pos)[0][4] == "Needs review", timeout=10_000)
+    body, cash = cash_taken_after_the_link_was_paid(qtbot, pos, companion)
     pos.window.findChild(QTableWidget, "paymentsList").selectRow(0)
     click(qtbot, pos, "reviewPaymentButton")
     enter_pin(pos, PIN)

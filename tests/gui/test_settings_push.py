@@ -18,16 +18,21 @@ def queued_pushes(db) -> list[dict]:
         return [e.payload for e in Outbox(session).due(limit=50) if e.kind == OUTBOX_KIND]
 
 
+def save_settings(pos, **fields: str) -> SettingsDialog:
+    """The manager opens Settings, types each field (object name: text) and clicks Save; the dialog."""
+    dialog = SettingsDialog(pos.ctx, pos.window)
+    dialog.show()
+    for object_name, text in fields.items():
+        dialog.findChild(QLineEdit, object_name).setText(text)
+    dialog.findChild(QPushButton, "saveSettingsButton").click()
+    return dialog
+
+
 def test_saving_queues_the_store_settings_for_the_companion_once(qtbot, make_pos) -> None:
     pos = make_pos(manager_pin_hash=hash_pin("4821", iterations=1000))
     woken: list[bool] = []
     pos.ctx.wake_sync = lambda: woken.append(True)
-    dialog = SettingsDialog(pos.ctx, pos.window)
-    dialog.show()
-    dialog.findChild(QLineEdit, "surchargeEdit").setText("3")
-    dialog.findChild(QLineEdit, "tipPreset1Edit").setText("10%")
-    dialog.findChild(QLineEdit, "businessNameEdit").setText("Rosa's Salon")
-    dialog.findChild(QPushButton, "saveSettingsButton").click()
+    dialog = save_settings(pos, surchargeEdit="3", tipPreset1Edit="10%", businessNameEdit="Rosa's Salon")
     wait_idle(qtbot, pos.ctx)
     assert not dialog.isVisible() and woken == [True]
     [push] = queued_pushes(pos.db)
@@ -36,9 +41,7 @@ def test_saving_queues_the_store_settings_for_the_companion_once(qtbot, make_pos
     assert push["settings"]["tip_presets"][0] == {"percent": "0.1"}
 
     # Saving the same settings again sends nothing new.
-    again = SettingsDialog(pos.ctx, pos.window)
-    again.show()
-    again.findChild(QPushButton, "saveSettingsButton").click()
+    save_settings(pos)
     wait_idle(qtbot, pos.ctx)
     assert len(queued_pushes(pos.db)) == 1
 
@@ -77,12 +80,9 @@ def test_the_store_brand_and_contact_details_go_to_the_companion(qtbot, make_pos
     from tests.e2e.test_payment_page_states import tiny_png
 
     pos = make_pos()
-    dialog = SettingsDialog(pos.ctx, pos.window)
-    dialog.show()
-    dialog.findChild(QLineEdit, "businessPhoneEdit").setText("+1 212 555 0142")
-    dialog.findChild(QLineEdit, "businessEmailEdit").setText("hello@rosa.example")
-    dialog.findChild(QLineEdit, "brandColorEdit").setText("green")
-    dialog.findChild(QPushButton, "saveSettingsButton").click()
+    dialog = save_settings(
+        pos, businessPhoneEdit="+1 212 555 0142", businessEmailEdit="hello@rosa.example", brandColorEdit="green"
+    )
     assert dialog.findChild(QLabel, "errorMessage").text() == "The brand colour is written like #1a7f5a"
     dialog.findChild(QLineEdit, "brandColorEdit").setText("#2BB673")
     not_an_image = tmp_path / "logo.png"

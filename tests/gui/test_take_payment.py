@@ -151,11 +151,16 @@ def test_cash_above_the_balance_gives_change_and_closes(qtbot, pos: Pos) -> None
     assert "change due $0.56" in pos.window.statusBar().currentMessage()
 
 
-def test_a_gift_card_sold_here_pays_up_to_its_balance(qtbot, pos: Pos) -> None:
+def gift_card_gc100_holds(pos: Pos, minor: int) -> None:
+    """Gift card GC-100 (bought by Grace) has ``minor`` cents left in this terminal's records."""
     with pos.db.session() as session:
         ClientRepository(session).set_holdings(
-            GRACE.id, Holdings(gift_cards=(GiftCardBalance("GC-100", Money(1000, "USD")),))
+            GRACE.id, Holdings(gift_cards=(GiftCardBalance("GC-100", Money(minor, "USD")),))
         )
+
+
+def test_a_gift_card_sold_here_pays_up_to_its_balance(qtbot, pos: Pos) -> None:
+    gift_card_gc100_holds(pos, 1000)
     pos.view.set_client(BOB)
     add_from_catalog(qtbot, pos, "Shampoo")  # 19.44
     dialog = take_payment(qtbot, pos, "Gift card", "19.44", giftCardCodeEdit="gc-100")
@@ -298,6 +303,14 @@ def open_refund(qtbot, pos: Pos) -> tuple[QDialog, QLineEdit, QLineEdit]:
     return dialog, dialog.findChild(QLineEdit, "refundAmountEdit"), dialog.findChild(QLineEdit, "refundTipEdit")
 
 
+def refund_first_payment(qtbot, pos: Pos, amount: str) -> QDialog:
+    """The manager refunds ``amount`` of the first payment listed (behind the PIN); the refund dialog."""
+    dialog, amount_edit, _tip = open_refund(qtbot, pos)
+    amount_edit.setText(amount)
+    dialog.findChild(QPushButton, "confirmRefundButton").click()
+    return dialog
+
+
 def test_after_a_tip_only_refund_the_next_refund_offers_the_whole_amount_and_no_tip(qtbot, make_pos) -> None:
     pos = make_pos(online=False, manager_pin_hash=hash_pin(PIN, iterations=1000))
     cash_with_tip(qtbot, pos, datetime.now(UTC))
@@ -328,9 +341,7 @@ def test_the_day_summary_counts_a_refund_on_the_day_it_was_made(qtbot, make_pos)
     pos = make_pos(online=False, manager_pin_hash=hash_pin(PIN, iterations=1000))
     yesterday = datetime.now(UTC) - timedelta(days=1)
     cash_with_tip(qtbot, pos, yesterday)  # paid on day 1
-    dialog, amount, _tip = open_refund(qtbot, pos)
-    amount.setText("5")
-    dialog.findChild(QPushButton, "confirmRefundButton").click()  # refunded on day 2 (today)
+    refund_first_payment(qtbot, pos, "5")  # refunded on day 2 (today)
     wait_idle(qtbot, pos.ctx)
     ctx = pos.ctx
     day_1 = ctx.backend.day_summary(yesterday.astimezone(ctx.timezone).date(), ctx.timezone, ctx.settings)
@@ -348,12 +359,7 @@ def test_a_client_who_agreed_to_emails_gets_a_refund_receipt_by_email(qtbot, mak
     pos.view.set_client(client)
     add_from_catalog(qtbot, pos, "Shampoo")
     record(qtbot, pos, take_payment(qtbot, pos, "Cash", "19.44"))
-    pos.window.findChild(QTableWidget, "paymentsList").selectRow(0)
-    click(qtbot, pos, "refundButton")
-    enter_pin(pos, PIN)
-    dialog = visible(pos, "refundDialog")
-    dialog.findChild(QLineEdit, "refundAmountEdit").setText("5")
-    dialog.findChild(QPushButton, "confirmRefundButton").click()
+    dialog = refund_first_payment(qtbot, pos, "5")
     wait_idle(qtbot, pos.ctx)
     assert not dialog.isVisible()
     with pos.db.reading() as session:

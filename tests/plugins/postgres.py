@@ -66,20 +66,13 @@ def sqlalchemy_url(url: str, database: str | None = None) -> str:
 
 
 def libpq_conninfo(url: str) -> str:
-    """The libpq connection string for a SQLAlchemy PostgreSQL URL (for ``psycopg.connect``)."""
-    from psycopg.conninfo import make_conninfo
+    """The libpq connection URI for a SQLAlchemy PostgreSQL URL (for ``psycopg.connect``).
+
+    libpq reads ``postgresql://`` URIs itself, query options included: the same URL without the driver.
+    """
     from sqlalchemy.engine import make_url
 
-    parsed = make_url(url)
-    extra = {k: v for k, v in parsed.query.items() if isinstance(v, str)}
-    return make_conninfo(
-        host=parsed.host,
-        port=parsed.port,
-        user=parsed.username,
-        password=parsed.password,
-        dbname=parsed.database,
-        **extra,
-    )
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 def wait_until_accepting(url: str, timeout: float = 30.0) -> None:

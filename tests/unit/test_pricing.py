@@ -20,23 +20,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from posdesk.core.catalog import ItemKind
+from posdesk.core.invoice import TOTAL_FIELDS as TOTALS  # the figures an invoice carries
 from posdesk.core.money import Money
 from posdesk.core.pricing import PricedTicket, Promotion, price_lines, price_ticket
 from posdesk.core.ticket import Coverage, LineDiscount, Payment, PaymentMethod, Ticket, TicketLine
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "pricing.md"
-TOTALS = (
-    "subtotal",
-    "prepaid",
-    "discounts",
-    "promos",
-    "tax",
-    "surcharge",
-    "total",
-    "paid",
-    "balance_due",
-    "tip_base",
-)
 
 
 # -- the scenario format ---------------------------------------------------------------------------
