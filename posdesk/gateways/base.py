@@ -12,6 +12,7 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
+from urllib.parse import urlsplit
 
 from posdesk.core.money import Money
 
@@ -134,6 +135,10 @@ class ChargeRequest:
     @property
     def total(self) -> Money:
         return self.amount + self.tip
+
+    def payment(self, ref: str, status: ChargeStatus, **details: Any) -> GatewayPayment:
+        """The gateway's payment ``ref`` for this request: its amounts and metadata, and what the gateway said."""
+        return GatewayPayment(ref, status, self.amount, self.tip, dict(self.metadata), **details)
 
 
 @dataclass(frozen=True, slots=True)
@@ -447,3 +452,35 @@ class AttemptKeys:
     invoice_id: str
     kind: str  # invoice | tip
     gateway_ref: str | None = None  # the gateway's id, when the companion recorded it
+
+
+# -- what drivers do alike ----------------------------------------------------------------------------
+LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def checked_api_address(asked: str, gateway: str, domain: str, operator_variable: str) -> str:
+    """``asked``, a store's setting for where ``gateway``'s API is, when it names ``domain`` (or a host
+    under it) over https or this machine (a local stand-in); else :class:`Misconfigured`.
+
+    A driver's credentials travel with every call, so a terminal must not be able to send them to
+    another host; the operator may (``operator_variable``).
+    """
+    parts = urlsplit(asked)
+    host = (parts.hostname or "").lower()
+    if (parts.scheme == "https" and (host == domain or host.endswith("." + domain))) or (
+        parts.scheme in ("http", "https") and host in LOOPBACK
+    ):
+        return asked
+    raise Misconfigured(
+        f"The {gateway} API address {asked!r} is not allowed: use {gateway}'s or one on this machine "
+        f"({operator_variable} for others)"
+    )
+
+
+def header_value(headers: Mapping[str, str], name: str) -> str | None:
+    """A request header's value, whatever the case of its name (a plain mapping keeps the sender's)."""
+    value = headers.get(name)
+    if value is None:
+        lowered = name.lower()
+        value = next((v for k, v in headers.items() if k.lower() == lowered), None)
+    return value

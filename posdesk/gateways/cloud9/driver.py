@@ -26,7 +26,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
-from urllib.parse import urlsplit
 
 from posdesk.core.currencies import CLOUD9, UnchargeableAmount, to_gateway_minor
 from posdesk.core.money import Money
@@ -48,6 +47,7 @@ from posdesk.gateways.base import (
     PageIntegration,
     SavedMethod,
     Unavailable,
+    checked_api_address,
 )
 from posdesk.gateways.cloud9 import codes
 from posdesk.gateways.cloud9.client import (
@@ -384,12 +384,9 @@ class Cloud9Gateway:
             else (request.new_card.brand if request.new_card else "")
         )
         last4 = _last4(answer.get("AccountNum", "")) or (request.new_card.last4 if request.new_card else "")
-        base = GatewayPayment(
-            ref=answer.get("GTRC", "").upper() or gtrc,
-            status=ChargeStatus.FAILED,
-            amount=request.amount,
-            tip=request.tip,
-            metadata=dict(request.metadata),
+        base = request.payment(
+            answer.get("GTRC", "").upper() or gtrc,
+            ChargeStatus.FAILED,
             card_brand=brand,
             card_last4=last4,
             method_ref=token,
@@ -420,15 +417,7 @@ class Cloud9Gateway:
         raise AssertionError("unreachable")
 
     def _unknown(self, request: ChargeRequest, gtrc: str, token: str) -> GatewayPayment:
-        return GatewayPayment(
-            ref=gtrc,
-            status=ChargeStatus.PROCESSING,
-            amount=request.amount,
-            tip=request.tip,
-            metadata=dict(request.metadata),
-            method_ref=token,
-            message=NOT_CONFIRMED,
-        )
+        return request.payment(gtrc, ChargeStatus.PROCESSING, method_ref=token, message=NOT_CONFIRMED)
 
     def _raise_for(self, meaning: codes.Meaning, operation: str) -> None:
         """Raise the typed error for an answer that is neither approval nor decline.
@@ -608,7 +597,6 @@ def _setting(
 
 
 API_URL_ENV = "POSDESK_CLOUD9_API_URL"
-LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
 def api_url(public: Mapping[str, Any], test: bool, configured: str = "") -> str:
@@ -623,15 +611,7 @@ def api_url(public: Mapping[str, Any], test: bool, configured: str = "") -> str:
     asked = str(public.get("api_url") or "").strip()
     if not asked:
         return TEST_API_URL if test else LIVE_API_URL
-    parts = urlsplit(asked)
-    host = (parts.hostname or "").lower()
-    if (parts.scheme == "https" and (host == "c9pg.com" or host.endswith(".c9pg.com"))) or (
-        parts.scheme in ("http", "https") and host in LOOPBACK
-    ):
-        return asked
-    raise Misconfigured(
-        f"The Cloud9 API address {asked!r} is not allowed: use Cloud9's or one on this machine ({API_URL_ENV} for others)"
-    )
+    return checked_api_address(asked, "Cloud9", "c9pg.com", API_URL_ENV)
 
 
 def check_public(public: Mapping[str, Any]) -> None:

@@ -32,6 +32,7 @@ from posdesk.gateways.base import (
     NewCard,
     PageIntegration,
     SavedMethod,
+    header_value,
     payment_from_wire,
     payment_to_wire,
 )
@@ -146,12 +147,9 @@ class SimulatorGateway:
             else:
                 status, message = ChargeStatus.SUCCEEDED, ""
             payment = self.ledger.record(
-                GatewayPayment(
-                    ref=ref,
-                    status=status,
-                    amount=request.amount,
-                    tip=request.tip,
-                    metadata=dict(request.metadata),
+                request.payment(
+                    ref,
+                    status,
                     card_brand=sim.card.brand,
                     card_last4=sim.card.last4,
                     method_ref=sim.ref,
@@ -264,7 +262,7 @@ class SimulatorGateway:
             log.exception("simulator: webhook delivery failed")
 
     def verify_and_parse_webhook(self, raw_body: bytes, headers: Mapping[str, str]) -> GatewayEvent:
-        header = _header(headers, SIGNATURE_HEADER)
+        header = header_value(headers, SIGNATURE_HEADER)
         signing.verify(self._secret, raw_body, header)
         try:
             body = json.loads(raw_body)
@@ -276,14 +274,6 @@ class SimulatorGateway:
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise BadSignature(f"the event body is malformed: {exc}") from None
         return GatewayEvent(event_id=event_id, type=event_type[:60], payment=payment, payload=body)
-
-
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    value = headers.get(name)
-    if value is None:
-        lowered = name.lower()
-        value = next((v for k, v in headers.items() if k.lower() == lowered), None)
-    return value
 
 
 def build(public: Mapping[str, Any], secrets: Mapping[str, Any], **ctx: Any) -> SimulatorGateway:

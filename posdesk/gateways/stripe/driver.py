@@ -22,7 +22,6 @@ import json
 import logging
 from collections.abc import Mapping
 from typing import Any, cast
-from urllib.parse import urlsplit
 
 import stripe
 from stripe.params import (
@@ -54,6 +53,8 @@ from posdesk.gateways.base import (
     RefundUpdate,
     SavedMethod,
     Unavailable,
+    checked_api_address,
+    header_value,
 )
 from posdesk.gateways.stripe import events, objects
 from posdesk.gateways.stripe.errors import GONE_CARD_MESSAGE, stripe_errors
@@ -79,7 +80,6 @@ EXPAND = ["payment_method"]
 CONFIRMABLE_HERE = ("requires_payment_method", "requires_confirmation")
 UNAVAILABLE_NOT_CHARGED = "The payment service did not answer. You were not charged; please try again."
 CANCELABLE = ("requires_payment_method", "requires_confirmation", "requires_action")
-LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 NEEDS_JS_MESSAGE = (
     "Enter your card in the card form. If you see no card form, please enable JavaScript and reload."
 )
@@ -97,15 +97,7 @@ def api_base(public: Mapping[str, Any], operator_base: str = "") -> str:
     asked = str(public.get("stripe_api_base") or "").strip().rstrip("/")
     if not asked:
         return STRIPE_API
-    parts = urlsplit(asked)
-    host = (parts.hostname or "").lower()
-    if (parts.scheme == "https" and (host == "stripe.com" or host.endswith(".stripe.com"))) or (
-        parts.scheme in ("http", "https") and host in LOOPBACK
-    ):
-        return asked
-    raise Misconfigured(
-        f"The Stripe API address {asked!r} is not allowed: use Stripe's or one on this machine ({BASE_ENV} for others)"
-    )
+    return checked_api_address(asked, "Stripe", "stripe.com", BASE_ENV)
 
 
 class StripeGateway:
@@ -519,7 +511,7 @@ class StripeGateway:
         names the card by id only; ``charge.succeeded`` carries its details, and the companion waits a
         moment for it before closing the ticket without them.
         """
-        header = _header(headers, SIGNATURE_HEADER)
+        header = header_value(headers, SIGNATURE_HEADER)
         if not self._webhook_secret:
             raise BadSignature("no Stripe webhook signing secret is configured")
         try:
@@ -554,14 +546,6 @@ def setup_of(event: GatewayEvent) -> MethodSaved | None:
 
 def _quote(text: str) -> str:
     return str(text).replace("\\", "\\\\").replace("'", "\\'")
-
-
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    value = headers.get(name)
-    if value is None:
-        lowered = name.lower()
-        value = next((v for k, v in headers.items() if k.lower() == lowered), None)
-    return value
 
 
 def check_public(public: Mapping[str, Any]) -> None:
