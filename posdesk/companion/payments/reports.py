@@ -101,14 +101,9 @@ def _fill(session: Session, report: GatewayReport, raw_payment: Any) -> None:
 
 
 def _summary(report: GatewayReport) -> dict[str, Any]:
-    return {
-        "report_id": report.id,
-        "reason": report.reason,
-        "reference": report.gateway_payment_id,
-        "amount": report.amount_minor,
-        "tip": report.tip_minor,
-        "currency": report.currency,
-    }
+    """What a report's events say of it: these fields of its wire form."""
+    wire = _kept(report).to_wire()
+    return {name: wire[name] for name in ("report_id", "reason", "reference", "amount", "tip", "currency")}
 
 
 def _kept(report: GatewayReport) -> KeptReport:
