@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects.sqlite import insert
 from sqlalchemy.orm import Session
 
+from posdesk.core.attributes import from_attributes
 from posdesk.core.client import Client
 from posdesk.core.ticket import new_id, utcnow
 from posdesk.store.models import MessageRow
@@ -78,18 +79,8 @@ class ClientMessage:
 
 
 def _message_of(row: MessageRow) -> ClientMessage:
-    return ClientMessage(
-        id=row.id,
-        client_id=row.client_id,
-        ticket_id=row.ticket_id,
-        channel=MessageChannel(row.channel),
-        to=row.to_address,
-        subject=row.subject,
-        text=row.text,
-        state=MessageState(row.status),
-        reason=row.reason,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
+    return from_attributes(
+        ClientMessage, row, channel=MessageChannel(row.channel), to=row.to_address, state=MessageState(row.status)
     )
 
 

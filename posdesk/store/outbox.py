@@ -17,6 +17,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects.sqlite import insert
 from sqlalchemy.orm import Session
 
+from posdesk.core.attributes import from_attributes
 from posdesk.core.ticket import utcnow
 from posdesk.store.models import OutboxRow
 
@@ -148,14 +149,4 @@ class Outbox:
 
 
 def _entry_of(row: OutboxRow) -> OutboxEntry:
-    return OutboxEntry(
-        id=row.id,
-        kind=row.kind,
-        key=row.dedupe_key,
-        payload=dict(row.payload),
-        attempts=row.attempts,
-        next_try_at=row.next_try_at,
-        last_error=row.last_error,
-        created_at=row.created_at,
-        done_at=row.done_at,
-    )
+    return from_attributes(OutboxEntry, row, key=row.dedupe_key, payload=dict(row.payload))
