@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -307,6 +308,10 @@ class Ticket:
     def _edit(self) -> None:
         if self.is_closed:
             raise TicketStateError(f"ticket {self.number} is {self.state.label.lower()} and cannot change")
+        self._changed()
+
+    def _changed(self) -> None:
+        """A new revision: other terminals and the invoice see the ticket changed."""
         self.revision += 1
         self.updated_at = utcnow()
 
@@ -366,8 +371,7 @@ class Ticket:
         if state not in ALLOWED_TRANSITIONS[self.state]:
             raise TicketStateError(f"a ticket cannot go from {self.state.value} to {state.value}")
         self.state = state
-        self.revision += 1
-        self.updated_at = utcnow()
+        self._changed()
 
     def mark_invoice_sent(self) -> None:
         if self.state in (TicketState.OPEN, TicketState.PARTIALLY_PAID):
@@ -392,10 +396,8 @@ class Ticket:
         self.payments.append(payment)
         state = TicketState.PAID if balance_due_after.minor <= 0 else TicketState.PARTIALLY_PAID
         if state is self.state:
-            # A second partial payment changes the balance without changing the state: still a new
-            # revision, so other terminals and the invoice see the ticket changed.
-            self.revision += 1
-            self.updated_at = utcnow()
+            # A second partial payment changes the balance without changing the state: still a new revision.
+            self._changed()
         else:
             self.move_to(state)
 
@@ -411,8 +413,7 @@ class Ticket:
         if not tip.amount.is_zero():
             raise ValueError("a tip-only payment carries no amount toward the balance")
         self.payments.append(tip)
-        self.revision += 1
-        self.updated_at = utcnow()
+        self._changed()
 
     def record_refund(
         self,
@@ -424,37 +425,29 @@ class Ticket:
     ) -> None:
         """Note how much of a payment has been refunded in all (a manager's refund, possibly partial),
         of which ``tip_total`` was tip, the latest refund made ``at`` (see :meth:`Payment.with_refund`)."""
-        for index, payment in enumerate(self.payments):
-            if payment.id == payment_id or payment.reference == payment_id:
-                after = payment.with_refund(refunded_total, tip_total, at or utcnow())
-                if after != payment:
-                    self.payments[index] = after
-                    self.revision += 1
-                    self.updated_at = utcnow()
-                return
-        raise KeyError(payment_id)
+        at = at or utcnow()
+        self._change_payment(payment_id, lambda p: p.with_refund(refunded_total, tip_total, at), or_reference=True)
 
     def note_refunded_tip(self, payment_id: str, tip_total: Money) -> None:
         """Another terminal said how much of a payment's refunds was tip (see :meth:`Payment.with_refunded_tip`)."""
-        for index, payment in enumerate(self.payments):
-            if payment.id == payment_id:
-                after = payment.with_refunded_tip(tip_total)
-                if after != payment:
-                    self.payments[index] = after
-                    self.revision += 1
-                    self.updated_at = utcnow()
-                return
-        raise KeyError(payment_id)
+        self._change_payment(payment_id, lambda p: p.with_refunded_tip(tip_total))
 
     def split_tip(self, payment_id: str, shares: tuple[tuple[str, Money], ...] | None) -> None:
         """A manager's split of a payment's tip (None: back to the default split). The caller checks it
         adds up (:func:`posdesk.core.tip_split.check_manual_split`)."""
+        self._change_payment(payment_id, lambda p: replace(p, tip_split=shares))
+
+    def _change_payment(
+        self, payment_id: str, change: Callable[[Payment], Payment], *, or_reference: bool = False
+    ) -> None:
+        """Put ``change(payment)`` in place of the payment ``payment_id`` (or, ``or_reference``, the one
+        with that gateway reference); a new revision only if that changed it."""
         for index, payment in enumerate(self.payments):
-            if payment.id == payment_id:
-                if payment.tip_split != shares:
-                    self.payments[index] = replace(payment, tip_split=shares)
-                    self.revision += 1
-                    self.updated_at = utcnow()
+            if payment.id == payment_id or (or_reference and payment.reference == payment_id):
+                after = change(payment)
+                if after != payment:
+                    self.payments[index] = after
+                    self._changed()
                 return
         raise KeyError(payment_id)
 
