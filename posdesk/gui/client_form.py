@@ -5,9 +5,9 @@ from __future__ import annotations
 from posdesk.core.client import Client, ClientValidationError
 from posdesk.core.ticket import new_id
 from posdesk.gui.context import PosContext
+from posdesk.gui.dialog import PosDialog
 from posdesk.gui.qt import (
     QCheckBox,
-    QDialog,
     QDialogButtonBox,
     QFormLayout,
     QLineEdit,
@@ -19,7 +19,7 @@ from posdesk.gui.qt import (
 )
 
 
-class ClientFormDialog(QDialog):
+class ClientFormDialog(PosDialog):
     """A small form for a new client; saving runs on the worker.
 
     Signals:
@@ -29,10 +29,7 @@ class ClientFormDialog(QDialog):
     client_created = Signal(object)
 
     def __init__(self, ctx: PosContext, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        name(self, "clientFormDialog", "New client")
-        self.setWindowTitle("New client")
-        self.ctx = ctx
+        super().__init__(ctx, "clientFormDialog", "New client", parent)
         self.first_name = name(QLineEdit(), "firstNameEdit", "First name")
         self.last_name = name(QLineEdit(), "lastNameEdit", "Last name")
         self.phone = name(QLineEdit(), "phoneEdit", "Phone")

@@ -20,10 +20,10 @@ import logging
 from posdesk.core.client import Client
 from posdesk.core.money import Money
 from posdesk.gui.context import PosContext
+from posdesk.gui.dialog import PosDialog
 from posdesk.gui.operations import CollectionOp, OpChanges, QueryOp
 from posdesk.gui.qt import (
     QComboBox,
-    QDialog,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -37,6 +37,7 @@ from posdesk.gui.qt import (
     Signal,
     name,
     plain_label,
+    wrapped_label,
 )
 from posdesk.pos.message_templates import (
     STATE_WORDS,
@@ -63,7 +64,7 @@ OFFLINE_NOTE = "Offline — showing messages on this terminal."
 UNREACHABLE_NOTE = "The companion did not answer — showing messages on this terminal."
 
 
-class CommunicatorDialog(QDialog):
+class CommunicatorDialog(PosDialog):
     """One client's conversation. ``link``/``amount`` fill the invoice templates; ``ticket_id`` ties the
     messages to a ticket (which then shows the last delivery state).
 
@@ -87,9 +88,8 @@ class CommunicatorDialog(QDialog):
         template: str | None = None,
         parent: QWidget | None = None,
     ) -> None:
-        super().__init__(parent)
-        name(self, "communicatorDialog", "Communicator")
-        self.ctx = ctx
+        title = f"Communicator · {client.display_name}"
+        super().__init__(ctx, "communicatorDialog", "Communicator", parent, title=title)
         self.client = client
         self.ticket_id = ticket_id
         self.invoice_id = invoice_id
@@ -98,7 +98,6 @@ class CommunicatorDialog(QDialog):
         self.sending = False
         self.fetching_history = False
         self.messages: list[ClientMessage] = []
-        self.setWindowTitle(f"Communicator · {client.display_name}")
         self._build()
         self.reload()
         self._refresh_channels()
@@ -115,8 +114,7 @@ class CommunicatorDialog(QDialog):
             plain_label(f"Conversation with {self.client.display_name}"), "communicatorTitle", "Client"
         )
         layout.addWidget(self.title_label)
-        self.contact_label = name(plain_label(), "contactLabel", "Contact details and consent")
-        self.contact_label.setWordWrap(True)
+        self.contact_label = wrapped_label("contactLabel", "Contact details and consent")
         layout.addWidget(self.contact_label)
 
         self.conversation = name(QListWidget(), "conversationList", "Conversation")
@@ -126,8 +124,7 @@ class CommunicatorDialog(QDialog):
         layout.addWidget(self.conversation, 1)
         self.empty_label = name(plain_label("No messages yet."), "conversationEmptyLabel", "No messages")
         layout.addWidget(self.empty_label)
-        self.history_note = name(plain_label(), "historyNoteLabel", "Where the conversation comes from")
-        self.history_note.setWordWrap(True)
+        self.history_note = wrapped_label("historyNoteLabel", "Where the conversation comes from")
         self.history_note.hide()
         layout.addWidget(self.history_note)
         self.retry_button = name(
@@ -153,8 +150,7 @@ class CommunicatorDialog(QDialog):
         options.addWidget(self.template_combo)
         options.addStretch(1)
         layout.addLayout(options)
-        self.channel_hint = name(plain_label(), "channelHint", "Why a channel is not offered")
-        self.channel_hint.setWordWrap(True)
+        self.channel_hint = wrapped_label("channelHint", "Why a channel is not offered")
         layout.addWidget(self.channel_hint)
 
         self.subject_edit = name(QLineEdit(), "subjectEdit", "Email subject")
@@ -167,8 +163,7 @@ class CommunicatorDialog(QDialog):
         self.compose.textChanged.connect(self._refresh_send)
         layout.addWidget(self.compose)
 
-        self.feedback = name(plain_label(), "communicatorMessage", "Communicator message")
-        self.feedback.setWordWrap(True)
+        self.feedback = wrapped_label("communicatorMessage", "Communicator message")
         layout.addWidget(self.feedback)
         buttons = QHBoxLayout()
         buttons.addStretch(1)

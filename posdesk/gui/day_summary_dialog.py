@@ -9,12 +9,12 @@ from pathlib import Path
 
 from posdesk.core.day_summary import DaySummary
 from posdesk.gui.context import PosContext
+from posdesk.gui.dialog import PosDialog
 from posdesk.gui.operations import QueryOp
 from posdesk.gui.qt import (
     QAbstractItemView,
     QDate,
     QDateEdit,
-    QDialog,
     QFileDialog,
     QHBoxLayout,
     QHeaderView,
@@ -26,7 +26,7 @@ from posdesk.gui.qt import (
     QWidget,
     Signal,
     name,
-    plain_label,
+    wrapped_label,
 )
 from posdesk.pos.day_summary import companion_day_summary, summary_csv
 
@@ -36,7 +36,7 @@ SOURCE_WORDS = {
 }
 
 
-class DaySummaryDialog(QDialog):
+class DaySummaryDialog(PosDialog):
     """A chosen day's summary.
 
     Signals:
@@ -46,10 +46,7 @@ class DaySummaryDialog(QDialog):
     loaded = Signal(object)
 
     def __init__(self, ctx: PosContext, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        name(self, "daySummaryDialog", "Day summary")
-        self.setWindowTitle("Day summary")
-        self.ctx = ctx
+        super().__init__(ctx, "daySummaryDialog", "Day summary", parent)
         self.summary: DaySummary | None = None
         self.loading = False
         layout = QVBoxLayout(self)
@@ -67,8 +64,7 @@ class DaySummaryDialog(QDialog):
         self.export_button.clicked.connect(self._on_export)
         row.addWidget(self.export_button)
         layout.addLayout(row)
-        self.source = name(plain_label(), "daySummarySourceLabel", "Where the figures come from")
-        self.source.setWordWrap(True)
+        self.source = wrapped_label("daySummarySourceLabel", "Where the figures come from")
         layout.addWidget(self.source)
         self.table = name(QTableWidget(0, 3), "daySummaryTable", "Day summary figures")
         self.table.setHorizontalHeaderLabels(["", "", "Amount"])

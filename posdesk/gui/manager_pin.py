@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from posdesk.gui.context import PosContext
+from posdesk.gui.dialog import PosDialog
 from posdesk.gui.pin import PinError, check_new_pin, hash_pin, verify_pin
 from posdesk.gui.qt import (
     QDialog,
@@ -20,19 +21,18 @@ from posdesk.gui.qt import (
 )
 
 
-class PinDialog(QDialog):
+class PinDialog(PosDialog):
     """Asks for the manager PIN; on first use, sets it (twice, to be sure)."""
 
     def __init__(
         self, ctx: PosContext, parent: QWidget | None = None, *, purpose: str = "the settings"
     ) -> None:
-        super().__init__(parent)
-        name(self, "managerPinDialog", "Manager PIN")
-        self.ctx = ctx
+        first_use = not ctx.settings.manager_pin_hash
+        title = "Set the manager PIN" if first_use else "Manager PIN"
+        super().__init__(ctx, "managerPinDialog", "Manager PIN", parent, title=title)
+        self.first_use = first_use
         # Holds the dialog the PIN opened, so an unparented one outlives the callback that made it.
         self.opened: QDialog | None = None
-        self.first_use = not ctx.settings.manager_pin_hash
-        self.setWindowTitle("Set the manager PIN" if self.first_use else "Manager PIN")
         layout = QVBoxLayout(self)
         intro = QLabel(
             f"Choose a manager PIN of at least 4 digits. It guards {purpose}."

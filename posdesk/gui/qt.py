@@ -318,11 +318,16 @@ def plain_label(text: str = "", parent: QWidget | None = None) -> QLabel:
     return label
 
 
-def message_label(accessible: str) -> QLabel:
-    """Where a dialog or panel says what went wrong (objectName ``errorMessage``, plain text, wrapped)."""
-    label = name(plain_label(), "errorMessage", accessible)
+def wrapped_label(object_name: str, accessible: str, text: str = "") -> QLabel:
+    """A named plain-text label that wraps: a note or an answer a sentence or two long."""
+    label = name(plain_label(text), object_name, accessible)
     label.setWordWrap(True)
     return label
+
+
+def message_label(accessible: str) -> QLabel:
+    """Where a dialog or panel says what went wrong (objectName ``errorMessage``, plain text, wrapped)."""
+    return wrapped_label("errorMessage", accessible)
 
 
 def cancel_or(dialog: QDialog, button: QPushButton, on_click: Callable[[], object]) -> QDialogButtonBox:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from posdesk.core.money import Money, MoneyFormatError
 from posdesk.core.ticket import Payment, Ticket
 from posdesk.gui.context import PosContext
+from posdesk.gui.dialog import TicketDialog
 from posdesk.gui.operations import CollectionOp, OpChanges, QueryOp
 from posdesk.gui.qt import (
     QFormLayout,
@@ -19,7 +20,6 @@ from posdesk.gui.qt import (
     name,
     plain_label,
 )
-from posdesk.gui.ticket_dialog import TicketDialog
 from posdesk.pos.payments import method_label
 from posdesk.pos.refunds import (
     RefundError,

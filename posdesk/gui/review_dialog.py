@@ -8,16 +8,18 @@ from __future__ import annotations
 from typing import Any
 
 from posdesk.gui.context import PosContext
+from posdesk.gui.dialog import PosDialog, ticket_title
 from posdesk.gui.operations import QueryOp
 from posdesk.gui.qt import (
-    QDialog,
     QDialogButtonBox,
     QPushButton,
     QVBoxLayout,
     QWidget,
     Signal,
+    message_label,
     name,
     plain_label,
+    wrapped_label,
 )
 from posdesk.pos.payment_reviews import DECISION_WORDS, Decision, KeptPayment, settle
 
@@ -55,7 +57,7 @@ COUNTER_BUTTONS = (
 BUTTON_DECISIONS = tuple(b[0] for b in BUTTONS)
 
 
-class ReviewDialog(QDialog):
+class ReviewDialog(PosDialog):
     """One decision on one payment kept for review.
 
     Signals:
@@ -67,20 +69,16 @@ class ReviewDialog(QDialog):
     def __init__(
         self, ctx: PosContext, ticket_number: int, kept: KeptPayment, parent: QWidget | None = None
     ) -> None:
-        super().__init__(parent)
-        name(self, "reviewDialog", "Review a payment")
-        self.setWindowTitle(f"Review a payment · Ticket #{ticket_number}")
-        self.ctx = ctx
+        what = "Review a payment"
+        super().__init__(ctx, "reviewDialog", what, parent, title=ticket_title(what, ticket_number))
         self.kept = kept
         self.busy = False
         self.note = ""  # what the cashier is told once the dialog closes
         layout = QVBoxLayout(self)
         layout.addWidget(plain_label(f"{kept.method_words} · {(kept.amount + kept.tip).format(ctx.locale)}"))
-        self.reason = name(plain_label(kept.reason), "reviewReason", "Why it needs a review")
-        self.reason.setWordWrap(True)
+        self.reason = wrapped_label("reviewReason", "Why it needs a review", kept.reason)
         layout.addWidget(self.reason)
-        self.error = name(plain_label(), "errorMessage", "Review message")
-        self.error.setWordWrap(True)
+        self.error = message_label("Review message")
         layout.addWidget(self.error)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
         self.decisions: dict[Decision, QPushButton] = {}

@@ -10,10 +10,10 @@ import logging
 from typing import Any
 
 from posdesk.gui.context import PosContext
+from posdesk.gui.dialog import PosDialog
 from posdesk.gui.operations import QueryOp
 from posdesk.gui.qt import (
     QAction,
-    QDialog,
     QDialogButtonBox,
     QHBoxLayout,
     QLineEdit,
@@ -26,6 +26,7 @@ from posdesk.gui.qt import (
     Signal,
     name,
     plain_label,
+    wrapped_label,
 )
 from posdesk.pos.payment_reviews import KeptPayment, KeptReport, StoreReviews, handle_report, store_reviews
 
@@ -44,7 +45,7 @@ def _with_ticket_numbers(ctx: PosContext, reviews: StoreReviews) -> tuple[StoreR
     return reviews, numbers
 
 
-class ReviewListDialog(QDialog):
+class ReviewListDialog(PosDialog):
     """The store's list of what waits for a manager's review.
 
     Signals:
@@ -58,10 +59,7 @@ class ReviewListDialog(QDialog):
     open_ticket = Signal(str)
 
     def __init__(self, ctx: PosContext, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        name(self, "reviewListDialog", "Needs review")
-        self.setWindowTitle("Needs review")
-        self.ctx = ctx
+        super().__init__(ctx, "reviewListDialog", "Needs review", parent)
         self.reviews = StoreReviews([], [])
         self.busy = False
         layout = QVBoxLayout(self)
@@ -70,8 +68,7 @@ class ReviewListDialog(QDialog):
         self.list = name(QListWidget(), "reviewList", "Payments and gateway reports kept for review")
         self.list.currentItemChanged.connect(lambda *_: self._selected())
         layout.addWidget(self.list, 1)
-        self.reason = name(plain_label(), "reviewReason", "Why it needs a review")
-        self.reason.setWordWrap(True)
+        self.reason = wrapped_label("reviewReason", "Why it needs a review")
         layout.addWidget(self.reason)
         row = QHBoxLayout()
         self.note_edit = name(QLineEdit(), "reviewNoteEdit", "What you found at the gateway or did")
@@ -82,8 +79,7 @@ class ReviewListDialog(QDialog):
         self.handle_button.clicked.connect(self.handle_selected)
         row.addWidget(self.handle_button)
         layout.addLayout(row)
-        self.message = name(plain_label(), "reviewListMessage", "Review message")
-        self.message.setWordWrap(True)
+        self.message = wrapped_label("reviewListMessage", "Review message")
         layout.addWidget(self.message)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         self.open_button = name(QPushButton("Open the ticket"), "openReviewTicketButton", "Open the ticket")

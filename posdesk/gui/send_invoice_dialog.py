@@ -19,6 +19,7 @@ from posdesk.core.pricing import PricedTicket, card_surcharge
 from posdesk.core.ticket import Ticket, new_id
 from posdesk.gui.backend import InvoiceInfo
 from posdesk.gui.context import PosContext
+from posdesk.gui.dialog import TicketDialog
 from posdesk.gui.qr import qr_pixmap
 from posdesk.gui.qt import (
     QApplication,
@@ -37,8 +38,8 @@ from posdesk.gui.qt import (
     Signal,
     name,
     plain_label,
+    wrapped_label,
 )
-from posdesk.gui.ticket_dialog import TicketDialog
 
 if TYPE_CHECKING:  # imported when first opened: it brings SQLAlchemy, which start-up does without
     from posdesk.gui.communicator_dialog import CommunicatorDialog
@@ -110,8 +111,7 @@ class SendInvoiceDialog(TicketDialog):
         # The link is paid by card: it asks the amount plus the card surcharge on it (docs/pricing.md).
         self.link_surcharge = name(plain_label(), "linkSurchargeLabel", "Card surcharge on the link")
         layout.addWidget(self.link_surcharge)
-        self.prepaid_note = name(plain_label(), "hint", "Invoice note")
-        self.prepaid_note.setWordWrap(True)
+        self.prepaid_note = wrapped_label("hint", "Invoice note")
         if self.balance_due.is_zero():
             note = "This ticket is fully prepaid: the balance due is " + self.balance_due.format(locale) + "."
             note += (
@@ -121,8 +121,7 @@ class SendInvoiceDialog(TicketDialog):
         layout.addWidget(self.prepaid_note)
         self.prepaid_note.setVisible(bool(self.prepaid_note.text()))
         # A second send keeps the link: say so, so the cashier knows the client's link stays valid.
-        self.resend_note = name(plain_label(), "resendNote", "Link already sent")
-        self.resend_note.setWordWrap(True)
+        self.resend_note = wrapped_label("resendNote", "Link already sent")
         if self.invoice is not None:
             self.resend_note.setText(RESEND_NOTE if self.invoice.out_of_date else SENT_NOTE)
         layout.addWidget(self.resend_note)
@@ -149,8 +148,7 @@ class SendInvoiceDialog(TicketDialog):
         self.amount_edit.hide()  # shown with "Customize payment amount"
         self.currency_label.hide()
         layout.addLayout(amount_row)
-        self.amount_error = name(plain_label(), "amountError", "Amount message")
-        self.amount_error.setWordWrap(True)
+        self.amount_error = wrapped_label("amountError", "Amount message")
         layout.addWidget(self.amount_error)
 
         self.send_link_button = name(
@@ -198,12 +196,10 @@ class SendInvoiceDialog(TicketDialog):
         self.scan_hint.setObjectName("hint")
         self.scan_hint.setWordWrap(True)
         side.addWidget(self.scan_hint)
-        self.offline_label = name(plain_label(OFFLINE_NOTE), "offlineNotice", "Offline notice")
-        self.offline_label.setWordWrap(True)
+        self.offline_label = wrapped_label("offlineNotice", "Offline notice", OFFLINE_NOTE)
         self.offline_label.hide()
         side.addWidget(self.offline_label)
-        self.progress_label = name(plain_label(), "sendProgressLabel", "Send progress")
-        self.progress_label.setWordWrap(True)
+        self.progress_label = wrapped_label("sendProgressLabel", "Send progress")
         side.addWidget(self.progress_label)
         side.addStretch(1)
         result.addLayout(side, 1)

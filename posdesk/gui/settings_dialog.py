@@ -58,10 +58,7 @@ class SettingsDialog(SettingsTabs):
     """The manager's settings for this terminal and store."""
 
     def __init__(self, ctx: PosContext, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        name(self, "settingsDialog", "Settings")
-        self.setWindowTitle("Settings")
-        self.ctx = ctx
+        super().__init__(ctx, "settingsDialog", "Settings", parent)
         self.settings: TerminalSettings = ctx.settings
         self.gateway = self._load_gateway()
         layout = QVBoxLayout(self)

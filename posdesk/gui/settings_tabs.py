@@ -10,12 +10,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from posdesk.gui.context import PosContext
 from posdesk.gui.credentials import keyring_available
+from posdesk.gui.dialog import PosDialog
 from posdesk.gui.qt import (
     QCheckBox,
     QComboBox,
-    QDialog,
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
@@ -29,6 +28,7 @@ from posdesk.gui.qt import (
     QWidget,
     name,
     plain_label,
+    wrapped_label,
 )
 from posdesk.pos.settings_form import GATEWAY_FIELDS, GATEWAYS, NO_KEYRING, logo_data_url
 from posdesk.store import TerminalSettings
@@ -55,10 +55,9 @@ def level_labels(form: QFormLayout) -> None:
             label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
 
 
-class SettingsTabs(QDialog):
+class SettingsTabs(PosDialog):
     """The tabs' widgets; the dialog that builds them answers their buttons."""
 
-    ctx: PosContext
     settings: TerminalSettings
     gateway: dict[str, Any]
     error: QLabel
@@ -97,8 +96,7 @@ class SettingsTabs(QDialog):
         self.pair_button.clicked.connect(self.pair_terminal)
         pair_row.addWidget(self.pair_button)
         form.addRow("Pairing code", pair_row)
-        self.keyring_label = name(plain_label(), "keyringNotice", "Keyring status")
-        self.keyring_label.setWordWrap(True)
+        self.keyring_label = wrapped_label("keyringNotice", "Keyring status")
         self.session_only_button = name(
             QPushButton("Keep for this session only"),
             "keepForSessionButton",
@@ -171,8 +169,7 @@ class SettingsTabs(QDialog):
         self.test_button = name(QPushButton("Test connection"), "testConnectionButton", "Test connection")
         self.test_button.clicked.connect(self.test_connection)
         test_row.addWidget(self.test_button)
-        self.test_result = name(plain_label(), "testConnectionResult", "Connection test result")
-        self.test_result.setWordWrap(True)
+        self.test_result = wrapped_label("testConnectionResult", "Connection test result")
         test_row.addWidget(self.test_result, 1)
         layout.addLayout(test_row)
         layout.addStretch(1)

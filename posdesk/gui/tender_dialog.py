@@ -6,6 +6,7 @@ from __future__ import annotations
 from posdesk.core.money import Money, MoneyFormatError
 from posdesk.core.ticket import PaymentMethod, Ticket
 from posdesk.gui.context import PosContext
+from posdesk.gui.dialog import TicketDialog
 from posdesk.gui.gift_card_check import GiftCardChecker
 from posdesk.gui.operations import CollectionOp, OpChanges
 from posdesk.gui.qt import (
@@ -21,8 +22,8 @@ from posdesk.gui.qt import (
     message_label,
     name,
     plain_label,
+    wrapped_label,
 )
-from posdesk.gui.ticket_dialog import TicketDialog
 from posdesk.pos.tenders import (
     TENDER_METHODS,
     Tender,
@@ -75,8 +76,7 @@ class TenderDialog(TicketDialog):
         self.gift_code = name(QLineEdit(), "giftCardCodeEdit", "Gift card code")
         self.gift_code.setPlaceholderText("The code on the gift card")
         form.addRow("Gift card", self.gift_code)
-        self.gift_balance = name(plain_label(), "giftCardBalanceLabel", "Gift card balance")
-        self.gift_balance.setWordWrap(True)
+        self.gift_balance = wrapped_label("giftCardBalanceLabel", "Gift card balance")
         form.addRow("", self.gift_balance)
         self.gift_check = GiftCardChecker(ctx, self.gift_code, self.gift_balance, self._given_or_none)
         layout.addLayout(form)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from posdesk.core.money import Money, MoneyFormatError
 from posdesk.core.ticket import Payment, Ticket
 from posdesk.gui.context import PosContext
+from posdesk.gui.dialog import TicketDialog
 from posdesk.gui.operations import CollectionOp, OpChanges
 from posdesk.gui.qt import (
     QAbstractItemView,
@@ -26,8 +27,8 @@ from posdesk.gui.qt import (
     Signal,
     name,
     plain_label,
+    wrapped_label,
 )
-from posdesk.gui.ticket_dialog import TicketDialog
 from posdesk.pos.payments import method_label
 from posdesk.pos.tip_splits import TipSplitRow, split_difference, tip_split_rows
 
@@ -82,8 +83,7 @@ class TipSplitDialog(TicketDialog):
         adding.addWidget(self.add_button)
         layout.addLayout(adding)
         # Right under the shares: where the manager is looking when the split does not add up.
-        self.difference = name(plain_label(), "tipSplitDifferenceLabel", "Tip split check")
-        self.difference.setWordWrap(True)
+        self.difference = wrapped_label("tipSplitDifferenceLabel", "Tip split check")
         layout.addWidget(self.difference)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
         self.reset_button = name(QPushButton("Default split"), "resetTipSplitButton", "Back to the default split")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from posdesk.core.pricing import PricedTicket
-from posdesk.gui.qt import QHBoxLayout, QPushButton, Qt, QWidget, Signal, name, plain_label
+from posdesk.gui.qt import QHBoxLayout, QPushButton, Qt, QWidget, Signal, name, wrapped_label
 from posdesk.pos.editor import TicketEditor
 
 
@@ -24,8 +24,7 @@ class ActionBar(QWidget):
         super().__init__(parent)
         self.row = QHBoxLayout(self)
         self.row.setContentsMargins(0, 0, 0, 0)
-        self.reason = name(plain_label(), "sendInvoiceReason", "Why Send Invoice is not available")
-        self.reason.setWordWrap(True)
+        self.reason = wrapped_label("sendInvoiceReason", "Why Send Invoice is not available")
         self.reason.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         self.reason.hide()
         self.row.addWidget(self.reason, 1)

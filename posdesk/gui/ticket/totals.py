@@ -27,6 +27,7 @@ from posdesk.gui.qt import (
     message_label,
     name,
     plain_label,
+    wrapped_label,
 )
 from posdesk.gui.ticket import ITEM_ROLE
 from posdesk.pos.payment_reviews import NEEDS_REVIEW, KeptPayment
@@ -117,8 +118,7 @@ class TotalsPanel(QWidget):
         self.payments.setMaximumHeight(110)
         self.payments.itemSelectionChanged.connect(self._on_selection)
         outer.addWidget(self.payments)
-        self.review_notice = name(plain_label(), "reviewNotice", "Payments waiting for a manager's review")
-        self.review_notice.setWordWrap(True)
+        self.review_notice = wrapped_label("reviewNotice", "Payments waiting for a manager's review")
         self.review_notice.setStyleSheet("color: #8a4b00; font-weight: 600;")
         self.review_notice.hide()
         outer.addWidget(self.review_notice)
