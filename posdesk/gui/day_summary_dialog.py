@@ -12,22 +12,18 @@ from posdesk.gui.context import PosContext
 from posdesk.gui.dialog import PosDialog
 from posdesk.gui.operations import QueryOp
 from posdesk.gui.qt import (
-    QAbstractItemView,
     QDate,
     QDateEdit,
     QFileDialog,
     QHBoxLayout,
-    QHeaderView,
     QPushButton,
-    Qt,
-    QTableWidget,
-    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
     Signal,
     name,
     wrapped_label,
 )
+from posdesk.gui.tables import cell, figures_table
 from posdesk.pos.day_summary import companion_day_summary, summary_csv
 
 SOURCE_WORDS = {
@@ -66,12 +62,7 @@ class DaySummaryDialog(PosDialog):
         layout.addLayout(row)
         self.source = wrapped_label("daySummarySourceLabel", "Where the figures come from")
         layout.addWidget(self.source)
-        self.table = name(QTableWidget(0, 3), "daySummaryTable", "Day summary figures")
-        self.table.setHorizontalHeaderLabels(["", "", "Amount"])
-        self.table.verticalHeader().hide()
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        self.table = figures_table("daySummaryTable", "Day summary figures", ["", "", "Amount"], stretch=1)
         layout.addWidget(self.table, 1)
         self.resize(520, 520)
         self.load()
@@ -111,10 +102,7 @@ class DaySummaryDialog(PosDialog):
         self.table.setRowCount(len(rows))
         for index, cells in enumerate(rows):
             for column, text in enumerate(cells):
-                item = QTableWidgetItem(text)
-                if column == 2:
-                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-                self.table.setItem(index, column, item)
+                self.table.setItem(index, column, cell(text, figure=column == 2))
         self.export_button.setEnabled(True)
         self.loaded.emit(summary)
 

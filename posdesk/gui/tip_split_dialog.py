@@ -16,12 +16,9 @@ from posdesk.gui.qt import (
     QAbstractItemView,
     QDialogButtonBox,
     QHBoxLayout,
-    QHeaderView,
     QLineEdit,
     QPushButton,
     Qt,
-    QTableWidget,
-    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
     Signal,
@@ -29,6 +26,7 @@ from posdesk.gui.qt import (
     plain_label,
     wrapped_label,
 )
+from posdesk.gui.tables import cell, figures_table
 from posdesk.pos.payments import method_label
 from posdesk.pos.tip_splits import TipSplitRow, split_difference, tip_split_rows
 
@@ -58,15 +56,13 @@ class TipSplitDialog(TicketDialog):
                 "in proportion to each provider's services."
             )
         )
-        self.table = name(QTableWidget(0, 3), "tipSplitTable", "Tip shares by provider")
-        self.table.setHorizontalHeaderLabels(["Provider", "Default", f"Share ({payment.tip.currency})"])
-        self.table.verticalHeader().hide()
-        self.table.setEditTriggers(
+        headers = ["Provider", "Default", f"Share ({payment.tip.currency})"]
+        self.table = figures_table("tipSplitTable", "Tip shares by provider", headers, stretch=0)
+        self.table.setEditTriggers(  # the manager types the shares (the only editable cells)
             QAbstractItemView.EditTrigger.DoubleClicked
             | QAbstractItemView.EditTrigger.EditKeyPressed
             | QAbstractItemView.EditTrigger.AnyKeyPressed
         )
-        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         for split in self.rows:
             self._show_row(split)
         self.table.itemChanged.connect(self._on_edited)
@@ -100,11 +96,9 @@ class TipSplitDialog(TicketDialog):
         row = self.table.rowCount()
         self.table.insertRow(row)
         for column, text in enumerate((split.provider, split.default.format(self.ctx.locale), split.share.plain())):
-            item = QTableWidgetItem(text)
+            item = cell(text, figure=column > 0)
             if column != SHARE:
                 item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEditable)
-            if column:
-                item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             self.table.setItem(row, column, item)
 
     def add_provider(self) -> None:
@@ -152,9 +146,7 @@ class TipSplitDialog(TicketDialog):
     def reset(self) -> None:
         self.table.blockSignals(True)
         for row, split in enumerate(self.rows):
-            item = QTableWidgetItem(split.default.plain())
-            item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-            self.table.setItem(row, SHARE, item)
+            self.table.setItem(row, SHARE, cell(split.default.plain(), figure=True))
         self.table.blockSignals(False)
         self._on_edited()
 

@@ -14,13 +14,10 @@ from posdesk.gui.qt import (
     QAbstractItemView,
     QFormLayout,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QPushButton,
     Qt,
-    QTableWidget,
-    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
     Signal,
@@ -29,6 +26,7 @@ from posdesk.gui.qt import (
     plain_label,
     wrapped_label,
 )
+from posdesk.gui.tables import cell, figures_table
 from posdesk.gui.ticket import ITEM_ROLE
 from posdesk.pos.payment_reviews import NEEDS_REVIEW, KeptPayment
 from posdesk.pos.payment_reviews import notice as review_notice
@@ -105,16 +103,10 @@ class TotalsPanel(QWidget):
         bottom.addLayout(self.totals)
         outer.addLayout(bottom)
 
-        self.payments = name(QTableWidget(0, 5), "paymentsList", "Payments")
-        self.payments.setHorizontalHeaderLabels(["Payment", "Amount", "Tip", "When", "Status"])
-        self.payments.verticalHeader().hide()
-        self.payments.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        headers = ["Payment", "Amount", "Tip", "When", "Status"]
+        self.payments = figures_table("paymentsList", "Payments", headers, stretch=0, fit=range(1, 5))
         self.payments.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.payments.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        header = self.payments.horizontalHeader()
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        for column in range(1, 5):
-            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
         self.payments.setMaximumHeight(110)
         self.payments.itemSelectionChanged.connect(self._on_selection)
         outer.addWidget(self.payments)
@@ -208,10 +200,8 @@ class TotalsPanel(QWidget):
         rows += [(k.on_ticket_as, self._kept_cells(k)) for k in kept]
         for row, (payment_id, cells) in enumerate(rows):
             for column, text in enumerate(cells):
-                item = QTableWidgetItem(text)
+                item = cell(text, figure=column in (1, 2))
                 item.setData(ITEM_ROLE, payment_id)
-                if column in (1, 2):
-                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 self.payments.setItem(row, column, item)
             if payment_id == selected:
                 self.payments.selectRow(row)
