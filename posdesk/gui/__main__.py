@@ -93,6 +93,13 @@ def printing_to(console: TextIO | None) -> Iterator[None]:
         sys.stdout, sys.stderr = saved
 
 
+def show_crash_notice(report: Path) -> None:
+    # The notice lives with the About box, whose module (and Qt classes) load on the first crash or About.
+    from posdesk.gui.about_dialog import show_crash_notice as show
+
+    show(report)
+
+
 def main(argv: list[str] | None = None) -> int:
     console = windowed_console(argv)
     with printing_to(console):
@@ -117,7 +124,6 @@ def main(argv: list[str] | None = None) -> int:
         print(problem, file=sys.stderr)
         return 2
     logs.setup_logging("posdesk")
-    from posdesk.gui.about_dialog import show_crash_notice  # Qt only once a display is known to exist
     from posdesk.gui.app import run
     from posdesk.store.backups import SchemaTooNew, restore
 

@@ -5,185 +5,46 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from posdesk.core.ticket import Ticket, TicketState
-from posdesk.gui.about_dialog import AboutDialog
+from posdesk.core.ticket import Ticket
 from posdesk.gui.context import PosContext
 from posdesk.gui.new_ticket_view import NewTicketView
 from posdesk.gui.operations import CollectionOp, OpChanges
 from posdesk.gui.qt import (
-    QAbstractItemView,
     QAction,
     QApplication,
     QCloseEvent,
-    QComboBox,
-    QHBoxLayout,
-    QHeaderView,
     QKeySequence,
     QLabel,
-    QLineEdit,
     QMainWindow,
     QMenu,
-    QPushButton,
-    QShowEvent,
     Qt,
-    QTableWidget,
-    QTableWidgetItem,
     QTabWidget,
     QVBoxLayout,
     QWidget,
-    Signal,
     name,
     plain_label,
 )
-from posdesk.gui.review_dialog import open_review
+from posdesk.gui.tickets_panel import TicketsPanel
 
 if TYPE_CHECKING:  # imported when first opened (start-up does without it and the invoice code)
-    from posdesk.gui.backend import InvoiceInfo, TicketSummary
+    from posdesk.gui.about_dialog import AboutDialog
+    from posdesk.gui.backend import InvoiceInfo
     from posdesk.gui.refund_dialog import RefundDialog
     from posdesk.gui.send_invoice_dialog import SendInvoiceDialog
     from posdesk.gui.tender_dialog import TenderDialog
     from posdesk.pos.tenders import TenderOutcome
     from posdesk.sync.invoice_links import SentLink
 
-STATE_FILTERS: tuple[tuple[str, tuple[TicketState, ...]], ...] = (
-    ("All tickets", ()),
-    ("Open", (TicketState.OPEN,)),
-    ("Awaiting payment", (TicketState.AWAITING_PAYMENT, TicketState.PARTIALLY_PAID)),
-    ("Closed", (TicketState.PAID, TicketState.VOIDED)),
-    ("Awaiting online payment", (TicketState.AWAITING_PAYMENT, TicketState.PARTIALLY_PAID)),
-    ("Link expired", (TicketState.AWAITING_PAYMENT, TicketState.PARTIALLY_PAID)),
-)
-LINK_FILTERS = {"Awaiting online payment": "awaiting", "Link expired": "expired"}
+# The review list (a dialog and its module) loads when the Manage menu opens, not with the window.
+REVIEW_MENU_TEXT = "Needs &Review…"
 CONNECTION_WORDS = {
     "online": "● Online",
     "offline": "● Offline: tickets are kept and sent when the connection returns",
     "catching_up": "● Catching up…",
     "unpaired": "● Not paired: pair this terminal in Manage › Settings",
 }
-TICKET_ID_ROLE = Qt.ItemDataRole.UserRole
-
-
 # A small terminal, or a large one at 200%: the ticket's totals and actions stay in view down to this.
 MINIMUM_SIZE = (800, 540)
-
-
-class TicketsPanel(QWidget):
-    """Saved tickets, searchable by number or client name, filtered by state.
-
-    Signals:
-        open_requested(str): the cashier asked to reopen this ticket id.
-        remind_requested(str), reissue_requested(str): Send reminder / Re-issue link on this ticket id.
-    """
-
-    open_requested = Signal(str)
-    remind_requested = Signal(str)
-    reissue_requested = Signal(str)
-
-    def __init__(self, ctx: PosContext, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.ctx = ctx
-        self.stale = True  # nothing read yet: the first showing reads the list
-        layout = QVBoxLayout(self)
-        row = QHBoxLayout()
-        self.search = name(QLineEdit(), "ticketSearchEdit", "Search tickets")
-        self.search.setPlaceholderText("Search by ticket number or client name")
-        self.search.setClearButtonEnabled(True)
-        self.search.textChanged.connect(self.reload)
-        row.addWidget(self.search, 1)
-        self.state_filter = name(QComboBox(), "ticketStateFilter", "Ticket state filter")
-        for caption, _states in STATE_FILTERS:
-            self.state_filter.addItem(caption)
-        self.state_filter.currentIndexChanged.connect(self.reload)
-        row.addWidget(self.state_filter)
-        layout.addLayout(row)
-        self.table = name(QTableWidget(0, 4), "ticketsList", "Tickets")
-        self.table.setHorizontalHeaderLabels(["Ticket", "Client", "Status", "Balance due"])
-        self.table.verticalHeader().hide()
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setAlternatingRowColors(True)
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
-        for column in (0, 2, 3):
-            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
-        self.table.itemActivated.connect(self._on_activated)
-        self.table.itemDoubleClicked.connect(self._on_activated)
-        layout.addWidget(self.table, 1)
-        row = QHBoxLayout()
-        hint = QLabel("Double-click a ticket to open it.")
-        hint.setObjectName("hint")
-        row.addWidget(hint, 1)
-        self.remind_result = name(plain_label(""), "remindResultLabel", "Reminder result")
-        row.addWidget(self.remind_result, 1)
-        self.remind_button = name(QPushButton("Send reminder"), "remindButton", "Send a payment reminder")
-        self.remind_button.setToolTip(
-            "Send the reminder with the link now, by SMS or email (consent respected)"
-        )
-        self.remind_button.clicked.connect(lambda: self.remind_requested.emit(self.selected_id()))
-        row.addWidget(self.remind_button)
-        self.reissue_button = name(
-            QPushButton("Re-issue link"), "reissueLinkButton", "Re-issue the expired link"
-        )
-        self.reissue_button.setToolTip("A fresh link for the current balance, copied to the clipboard")
-        self.reissue_button.clicked.connect(lambda: self.reissue_requested.emit(self.selected_id()))
-        row.addWidget(self.reissue_button)
-        layout.addLayout(row)
-        self.summaries: dict[str, TicketSummary] = {}
-        self.table.itemSelectionChanged.connect(self._on_selection)
-        self._on_selection()
-
-    def reload_when_shown(self) -> None:
-        """Tickets changed: reload now if the list is on screen, else mark it stale for its next showing.
-
-        Reading and pricing a page of tickets costs tens of milliseconds on the UI thread; doing it for
-        a hidden list on every payment the companion reports delayed showing the ticket closed.
-        """
-        if self.isVisible():
-            self.reload()
-        else:
-            self.stale = True
-
-    def showEvent(self, event: QShowEvent) -> None:
-        # The list is read when it is first shown (not at start-up) and again after changes while hidden.
-        if self.stale:
-            self.reload()
-        super().showEvent(event)
-
-    def reload(self) -> None:
-        self.stale = False
-        caption, states = STATE_FILTERS[self.state_filter.currentIndex()]
-        link = LINK_FILTERS.get(caption, "")
-        found = self.ctx.backend.list_tickets(self.search.text(), states, link=link)
-        self.summaries = {summary.id: summary for summary in found}
-        self.remind_button.setVisible(link == "awaiting")
-        self.remind_result.setVisible(link == "awaiting")
-        self.reissue_button.setVisible(link == "expired")
-        self.table.setRowCount(len(found))
-        for row, summary in enumerate(found):
-            cells = (
-                f"#{summary.number}",
-                summary.client_name or "Walk-in",
-                summary.state.label,
-                summary.balance_due.format(self.ctx.locale),
-            )
-            for column, text in enumerate(cells):
-                item = QTableWidgetItem(text)
-                item.setData(TICKET_ID_ROLE, summary.id)
-                if column == 3:
-                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-                self.table.setItem(row, column, item)
-
-    def selected_id(self) -> str:
-        items = self.table.selectedItems()
-        return str(items[0].data(TICKET_ID_ROLE)) if items else ""
-
-    def _on_selection(self) -> None:
-        chosen = self.summaries.get(self.selected_id())
-        self.remind_button.setEnabled(chosen is not None and bool(chosen.client_name))
-        self.reissue_button.setEnabled(chosen is not None and bool(chosen.client_name))
-
-    def _on_activated(self, item: QTableWidgetItem) -> None:
-        self.open_requested.emit(item.data(TICKET_ID_ROLE))
 
 
 class MainWindow(QMainWindow):
@@ -223,7 +84,7 @@ class MainWindow(QMainWindow):
         self.ticket_view.take_payment_requested.connect(self.open_take_payment)
         self.ticket_view.refund_requested.connect(self.open_refund)
         self.ticket_view.totals_panel.tip_split_requested.connect(self.open_tip_split)
-        self.ticket_view.totals_panel.review_requested.connect(lambda payment_id: open_review(self, payment_id))
+        self.ticket_view.totals_panel.review_requested.connect(self.open_review)
         self.tickets_panel.open_requested.connect(self.open_ticket)
         self.tickets_panel.remind_requested.connect(self.remind)
         self.tickets_panel.reissue_requested.connect(self.reissue_link)
@@ -250,10 +111,8 @@ class MainWindow(QMainWindow):
         manage = self.menuBar().addMenu("&Manage")
         self._action(manage, "&Settings…", "Ctrl+,", self.open_settings)
         self._action(manage, "&Day Summary…", "Ctrl+D", self.open_day_summary)
-        from posdesk.gui import review_list_dialog as reviews
-
-        self.review_action = self._action(manage, reviews.MENU_TEXT, "", lambda: reviews.open_review_list(self))
-        manage.aboutToShow.connect(lambda: reviews.refresh_count(self.ctx, self.review_action))
+        self.review_action = self._action(manage, REVIEW_MENU_TEXT, "", self.open_review_list)
+        manage.aboutToShow.connect(self.refresh_review_count)
         help_menu = self.menuBar().addMenu("&Help")
         self.about_action = self._action(help_menu, "&About posdesk", "", self.open_about)
 
@@ -408,6 +267,21 @@ class MainWindow(QMainWindow):
 
         with_manager_pin(self.ctx, self, lambda: DaySummaryDialog(self.ctx, self), purpose="the day summary")
 
+    def open_review(self, payment_id: str) -> None:
+        from posdesk.gui.review_dialog import open_review
+
+        open_review(self, payment_id)
+
+    def open_review_list(self) -> None:
+        from posdesk.gui.review_list_dialog import open_review_list
+
+        open_review_list(self)
+
+    def refresh_review_count(self) -> None:
+        from posdesk.gui.review_list_dialog import refresh_count
+
+        refresh_count(self.ctx, self.review_action)
+
     def open_settings(self) -> None:
         from posdesk.gui.settings_dialog import open_settings  # and httpx: not needed to start
 
@@ -415,6 +289,8 @@ class MainWindow(QMainWindow):
 
     def open_about(self) -> AboutDialog:
         """Help > About: version, Qt, data folder and log file (what support asks for first)."""
+        from posdesk.gui.about_dialog import AboutDialog
+
         dialog = AboutDialog(self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.open()

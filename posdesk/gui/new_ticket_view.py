@@ -15,9 +15,7 @@ from posdesk.core.client import Client, Holdings
 from posdesk.core.money import Money
 from posdesk.core.pricing import PricedTicket, price_ticket
 from posdesk.core.ticket import Ticket, TicketLine, TicketStateError
-from posdesk.gui.client_form import ClientFormDialog
 from posdesk.gui.context import PosContext
-from posdesk.gui.gift_card_dialog import GiftCardDialog
 from posdesk.gui.operations import CollectionOp, OpChanges
 from posdesk.gui.qt import (
     QPushButton,
@@ -196,6 +194,7 @@ class NewTicketView(QWidget):
     def request_item(self, item: CatalogItem) -> None:
         """Add ``item``; a gift card first asks for its amount and recipient."""
         if item.kind is ItemKind.GIFT_CARD:
+            from posdesk.gui.gift_card_dialog import GiftCardDialog  # loaded when first opened, not at start
             dialog = GiftCardDialog(item, self.ctx.locale, self)
             dialog.accepted.connect(
                 lambda: self.add_item(item, amount=dialog.amount, recipient=dialog.recipient)
@@ -295,6 +294,7 @@ class NewTicketView(QWidget):
         self.client_bar.set_walk_in_active(True)
 
     def _on_new_client(self, prefill: str) -> None:
+        from posdesk.gui.client_form import ClientFormDialog  # loaded when first opened, not at start
         dialog = ClientFormDialog(self.ctx, self)
         dialog.client_created.connect(self.set_client)
         if prefill and not any(ch.isdigit() for ch in prefill) and "@" not in prefill:

@@ -11,6 +11,7 @@ from typing import Any
 
 from posdesk.gui.context import PosContext
 from posdesk.gui.dialog import PosDialog
+from posdesk.gui.main_window import REVIEW_MENU_TEXT
 from posdesk.gui.operations import QueryOp
 from posdesk.gui.qt import (
     QAction,
@@ -32,7 +33,6 @@ from posdesk.pos.payment_reviews import KeptPayment, KeptReport, StoreReviews, h
 
 log = logging.getLogger(__name__)
 
-MENU_TEXT = "Needs &Review…"
 
 
 def _with_ticket_numbers(ctx: PosContext, reviews: StoreReviews) -> tuple[StoreReviews, dict[str, int]]:
@@ -207,7 +207,7 @@ def open_review_list(window: Any) -> None:
 
 
 def show_count(action: QAction, count: int) -> None:
-    action.setText(f"Needs &Review ({count})…" if count else MENU_TEXT)
+    action.setText(f"Needs &Review ({count})…" if count else REVIEW_MENU_TEXT)
 
 
 def refresh_count(ctx: PosContext, action: QAction) -> None:

@@ -10,7 +10,6 @@ through the outbox.
 
 from __future__ import annotations
 
-import hashlib
 from typing import TYPE_CHECKING
 
 from posdesk.core.client import Client
@@ -227,6 +226,8 @@ def queue_refund_receipt(
     db: Database, ticket_id: str, payment: Payment, amount: Money, business: str, method: str, locale: str
 ) -> ClientMessage | None:
     """Queue the refund receipt for the ticket's client when they agreed to emails (see the module)."""
+    import hashlib  # with the database layer: the first frame imports this module, not receipts
+
     from posdesk.store import ClientRepository, TicketRepository
     from posdesk.store.client_messages import MessageChannel, MessageRepository, queue_message
 
