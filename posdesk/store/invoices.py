@@ -9,7 +9,7 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects.sqlite import insert
 from sqlalchemy.orm import Session
 
-from posdesk.core.attributes import from_attributes
+from posdesk.core.attributes import field_values, from_attributes
 from posdesk.core.events import LinkStatus, link_status_advances
 from posdesk.core.money import Money
 from posdesk.store.models import InvoiceRow
@@ -56,20 +56,13 @@ class InvoiceRecordRepository:
 
     def save(self, record: InvoiceRecord) -> None:
         """Create or replace the ticket's invoice record (a new version keeps the same invoice id)."""
-        values = {
-            "invoice_id": record.invoice_id,
-            "version": record.version,
-            "link_token": record.link_token,
-            "fingerprint": record.fingerprint,
-            "expires_at": record.expires_at,
-            "currency": record.currency,
-            "amount_requested_minor": None
-            if record.amount_requested is None
-            else record.amount_requested.minor,
-            "link_status": record.link_status.value,
-            "sent_at": record.sent_at,
-            "out_of_date": record.out_of_date,
-        }
+        requested = record.amount_requested
+        values = field_values(
+            record,
+            leaving=("ticket_id", "amount_requested"),
+            amount_requested_minor=None if requested is None else requested.minor,
+            link_status=record.link_status.value,
+        )
         self.session.execute(
             insert(InvoiceRow)
             .values(ticket_id=record.ticket_id, **values)

@@ -11,7 +11,7 @@ from typing import Any, TypedDict, TypeVar, Unpack
 from sqlalchemy import Select, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from posdesk.core.attributes import from_attributes
+from posdesk.core.attributes import field_values, from_attributes
 from posdesk.core.catalog import ItemKind
 from posdesk.core.money import Money
 from posdesk.core.ticket import (
@@ -214,20 +214,14 @@ def _ticket_of(row: TicketRow, lines: list[TicketLineRow], payments: list[Paymen
     )
 
 
-def _ticket_values(ticket: Ticket) -> dict[str, Any]:
-    return {
-        "number": ticket.number,
-        "currency": ticket.currency,
-        "client_id": ticket.client_id,
-        "client_name": ticket.client_name,
-        "client_key": name_key(ticket.client_name),
-        "state": ticket.state.value,
-        "revision": ticket.revision,
-        "promo_codes": list(ticket.promo_codes),
-        "note": ticket.note,
-        "created_at": ticket.created_at,
-        "updated_at": ticket.updated_at,
-    }
+def _ticket_values(ticket: Ticket) -> dict[str, object]:
+    return field_values(
+        ticket,
+        leaving=("id", "lines", "payments"),  # the lines and payments have their own tables
+        client_key=name_key(ticket.client_name),
+        state=ticket.state.value,
+        promo_codes=list(ticket.promo_codes),
+    )
 
 
 def _line_values(ticket_id: str, position: int, line: TicketLine) -> dict[str, Any]:
