@@ -34,7 +34,7 @@ from posdesk.gui.credentials import CredentialVault
 from posdesk.gui.demo_start import DemoStarter, start_companion
 from posdesk.gui.main_window import MainWindow
 from posdesk.gui.new_ticket_view import NewTicketView
-from posdesk.gui.qt import QApplication, QObject, QTimer, Signal
+from posdesk.gui.qt import QApplication, QColor, QObject, QPalette, QTimer, Signal
 from posdesk.gui.update_notice import watch_for_updates
 from posdesk.gui.worker import Worker
 from posdesk.store import Database, TerminalSettings
@@ -166,11 +166,41 @@ def style_sheet() -> str:
     return (folder / "posdesk.qss").read_text(encoding="utf-8").replace("@STYLE_DIR@", folder.as_posix())
 
 
+# Every widget's text (10pt, this colour) is the application's font and palette, which widgets inherit
+# for nothing; as a ``QWidget`` rule in the style sheet every widget matched it and was styled for it (a
+# tenth of building the first frame). The style sheet's own rules still override both where they say so.
+TEXT_POINT_SIZE = 10
+TEXT_COLOUR = "#1f2933"
+
+
+def text_palette(palette: QPalette) -> QPalette:
+    """``palette`` with the POS's text colour in every state, in the roles a style sheet's ``color`` sets
+    (placeholders at half its opacity, as a style sheet makes them)."""
+    colour = QColor(TEXT_COLOUR)
+    placeholder = QColor(colour)
+    placeholder.setAlpha((colour.alpha() + 1) // 2)
+    roles = QPalette.ColorRole
+    for group in (QPalette.ColorGroup.Active, QPalette.ColorGroup.Inactive, QPalette.ColorGroup.Disabled):
+        for role in (roles.WindowText, roles.Text, roles.ButtonText):
+            palette.setColor(group, role, colour)
+        palette.setColor(group, roles.PlaceholderText, placeholder)
+    return palette
+
+
 def load_style(app: QApplication) -> None:
+    """The POS's look: its text font and colour on the application, then the style sheet."""
+    tooltips = QApplication.font(b"QTipLabel")
+    font = app.font()
+    font.setPointSize(TEXT_POINT_SIZE)
+    app.setFont(font)
+    app.setPalette(text_palette(app.palette()))
     try:
         app.setStyleSheet(style_sheet())
     except OSError:
         log.warning("style sheet not found; using Qt's default look")
+    # Tooltips keep Qt's own font, as the style sheet's rule never reached them (set after the style
+    # sheet, which resets the fonts set for a class of widget).
+    QApplication.setFont(tooltips, b"QTipLabel")
 
 
 def free_local_port(preferred: int = 0) -> int:

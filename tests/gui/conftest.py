@@ -151,6 +151,20 @@ def pos(make_pos: Callable[..., Pos]) -> Pos:
     return make_pos()
 
 
+@pytest.fixture
+def pos_look(qapp) -> Iterator[None]:
+    """The POS's own look, as a cashier sees it: its text font and colour, and its style sheet (bigger
+    fields and buttons than Qt's); Qt's plain look again afterwards."""
+    from posdesk.gui.app import load_style
+
+    font, palette = qapp.font(), qapp.palette()
+    load_style(qapp)
+    yield
+    qapp.setStyleSheet("")
+    qapp.setFont(font)
+    qapp.setPalette(palette)
+
+
 def wait_idle(qtbot, ctx: PosContext) -> None:
     """Wait until every worker operation has run and its result reached the UI thread."""
     qtbot.waitUntil(lambda: not ctx.worker.busy and not ctx.network.busy, timeout=10_000)

@@ -3,13 +3,8 @@ screen now that they are restyled only when the state changes (the first frame r
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-
 from posdesk.core.ticket import TicketState
-from posdesk.gui.app import style_sheet
-from posdesk.gui.qt import QApplication, QPalette, QPushButton, Qt
+from posdesk.gui.qt import QLabel, QPalette, QPushButton, Qt
 from posdesk.gui.ticket.header import TicketHeader
 from tests.gui.conftest import Pos
 
@@ -17,21 +12,12 @@ ACTIVE_BACKGROUND = 0xFFE8EEFC  # QPushButton#walkInButton[active="true"] in the
 WAITING_TEXT = "#1d3fa8"  # QLabel#ticketStatusLabel[tone="waiting"]
 
 
-@pytest.fixture
-def styled(qtbot) -> Iterator[None]:
-    app = QApplication.instance()
-    assert isinstance(app, QApplication)
-    app.setStyleSheet(style_sheet())
-    yield
-    app.setStyleSheet("")
-
-
 def background(button: QPushButton) -> int:
     return int(button.grab().toImage().pixel(6, button.height() // 2))
 
 
 def test_walk_in_looks_pressed_while_it_is_the_ticket_s_client_and_not_after_a_new_ticket(
-    qtbot, styled: None, pos: Pos
+    qtbot, pos_look: None, pos: Pos
 ) -> None:
     button = pos.window.findChild(QPushButton, "walkInButton")
     assert button is not None
@@ -43,7 +29,7 @@ def test_walk_in_looks_pressed_while_it_is_the_ticket_s_client_and_not_after_a_n
     qtbot.waitUntil(lambda: background(button) == before, timeout=5_000)
 
 
-def test_the_status_pill_takes_its_tone_s_colour_when_the_tone_changes(qtbot, styled: None, pos: Pos) -> None:
+def test_the_status_pill_takes_its_tone_s_colour_when_the_tone_changes(qtbot, pos_look: None, pos: Pos) -> None:
     header = pos.view.findChild(TicketHeader)
     assert header is not None
     label = header.status_label
@@ -53,3 +39,16 @@ def test_the_status_pill_takes_its_tone_s_colour_when_the_tone_changes(qtbot, st
     header.show_state(pos.view.editor, "")
     assert label.property("tone") == "waiting"
     assert label.palette().color(QPalette.ColorRole.WindowText).name() == WAITING_TEXT
+
+
+def test_text_has_the_pos_s_size_and_colour_where_no_rule_of_the_sheet_says_otherwise(
+    qtbot, pos_look: None, pos: Pos
+) -> None:
+    subtotal = pos.window.findChild(QLabel, "subtotalValue")  # no rule of its own
+    balance = pos.window.findChild(QLabel, "balanceDueLabel")  # QLabel#balanceDueLabel: 22pt, #102a43
+    text = QPalette.ColorRole.WindowText
+    assert subtotal.font().pointSize() == 10 and subtotal.palette().color(text).name() == "#1f2933"
+    assert balance.font().pointSize() == 22 and balance.palette().color(text).name() == "#102a43"
+    pos.view.catalog.set_editable(False)  # a read-only ticket: the catalog's names keep their colour
+    tree = pos.view.catalog.browser
+    assert tree.palette().color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text).name() == "#1f2933"

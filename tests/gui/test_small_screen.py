@@ -18,16 +18,8 @@ from tests.gui.conftest import Pos, wait_idle
 from tests.gui.test_new_ticket_view import add_from_catalog, catalog_row, services_row
 
 ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.usefixtures("pos_look")  # the POS's own look, as a cashier sees it
 
-
-@pytest.fixture(autouse=True)
-def pos_look(qapp):
-    """The POS's own style sheet (bigger fields and buttons than Qt's), as a cashier sees it."""
-    from posdesk.gui.app import style_sheet
-
-    qapp.setStyleSheet(style_sheet())
-    yield
-    qapp.setStyleSheet("")
 
 def fully_shown(widget: QWidget, window: QWidget) -> bool:
     """Visible, not cut by its parents, and inside the window."""
