@@ -34,7 +34,7 @@ from posdesk.gui.credentials import CredentialVault
 from posdesk.gui.demo_start import DemoStarter, start_companion
 from posdesk.gui.main_window import MainWindow
 from posdesk.gui.new_ticket_view import NewTicketView
-from posdesk.gui.qt import QApplication, QColor, QObject, QPalette, QTimer, Signal
+from posdesk.gui.qt import QApplication, QColor, QObject, QPalette, QTimer, QToolTip, Signal
 from posdesk.gui.update_notice import watch_for_updates
 from posdesk.gui.worker import Worker
 from posdesk.store import Database, TerminalSettings
@@ -189,7 +189,7 @@ def text_palette(palette: QPalette) -> QPalette:
 
 def load_style(app: QApplication) -> None:
     """The POS's look: its text font and colour on the application, then the style sheet."""
-    tooltips = QApplication.font(b"QTipLabel")
+    tooltips = QToolTip.font()
     font = app.font()
     font.setPointSize(TEXT_POINT_SIZE)
     app.setFont(font)
@@ -200,7 +200,7 @@ def load_style(app: QApplication) -> None:
         log.warning("style sheet not found; using Qt's default look")
     # Tooltips keep Qt's own font, as the style sheet's rule never reached them (set after the style
     # sheet, which resets the fonts set for a class of widget).
-    QApplication.setFont(tooltips, b"QTipLabel")
+    QToolTip.setFont(tooltips)
 
 
 def free_local_port(preferred: int = 0) -> int:
