@@ -8,12 +8,13 @@ from posdesk.gui.context import PosContext
 from posdesk.gui.dialog import PosDialog
 from posdesk.gui.qt import (
     QCheckBox,
-    QDialogButtonBox,
     QFormLayout,
     QLineEdit,
+    QPushButton,
     QVBoxLayout,
     QWidget,
     Signal,
+    cancel_or,
     message_label,
     name,
 )
@@ -48,17 +49,11 @@ class ClientFormDialog(PosDialog):
         form.addRow("Email", self.email)
         form.addRow("", self.sms_consent)
         form.addRow("", self.email_consent)
-        buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel
-        )
-        self.save_button = buttons.button(QDialogButtonBox.StandardButton.Save)
-        name(self.save_button, "saveClientButton", "Save client")
-        buttons.accepted.connect(self.submit)
-        buttons.rejected.connect(self.reject)
+        self.save_button = name(QPushButton("Save"), "saveClientButton", "Save client")
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(self.error)
-        layout.addWidget(buttons)
+        layout.addWidget(cancel_or(self, self.save_button, self.submit))
         self._fields = {
             "first_name": self.first_name,
             "last_name": self.last_name,

@@ -16,6 +16,7 @@ says so.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from posdesk.core.client import Client
 from posdesk.core.money import Money
@@ -55,7 +56,7 @@ from posdesk.store.client_messages import (
 )
 from posdesk.sync.history import fetch_client_history
 
-__all__ = ["CommunicatorDialog", "delivery_words", "fill_template"]
+__all__ = ["NO_INVOICE", "CommunicatorDialog", "InvoiceToSend", "delivery_words", "fill_template"]
 log = logging.getLogger(__name__)
 
 MESSAGE_ROLE = Qt.ItemDataRole.UserRole
@@ -64,9 +65,26 @@ OFFLINE_NOTE = "Offline — showing messages on this terminal."
 UNREACHABLE_NOTE = "The companion did not answer — showing messages on this terminal."
 
 
+@dataclass(frozen=True, slots=True)
+class InvoiceToSend:
+    """The invoice a conversation is opened for: ``link`` and ``amount`` fill the invoice templates; the
+    messages are tied to ``ticket_id`` (which then shows the last delivery state) and ``invoice_id``."""
+
+    link: str = ""
+    amount: Money | None = None
+    ticket_id: str | None = None
+    invoice_id: str | None = None
+
+    def link_in(self, text: str) -> str | None:
+        """The link, when ``text`` carries it."""
+        return self.link if self.link and self.link in text else None
+
+
+NO_INVOICE = InvoiceToSend()  # a conversation opened for no invoice: no link, tied to no ticket
+
+
 class CommunicatorDialog(PosDialog):
-    """One client's conversation. ``link``/``amount`` fill the invoice templates; ``ticket_id`` ties the
-    messages to a ticket (which then shows the last delivery state).
+    """One client's conversation, opened for ``invoice`` (see :class:`InvoiceToSend`).
 
     Signals:
         message_queued(object): a :class:`~posdesk.store.client_messages.ClientMessage` was written and queued.
@@ -80,21 +98,15 @@ class CommunicatorDialog(PosDialog):
         self,
         ctx: PosContext,
         client: Client,
+        invoice: InvoiceToSend = NO_INVOICE,
         *,
-        ticket_id: str | None = None,
-        invoice_id: str | None = None,
-        link: str | None = None,
-        amount: Money | None = None,
         template: str | None = None,
         parent: QWidget | None = None,
     ) -> None:
         title = f"Communicator · {client.display_name}"
         super().__init__(ctx, "communicatorDialog", "Communicator", parent, title=title)
         self.client = client
-        self.ticket_id = ticket_id
-        self.invoice_id = invoice_id
-        self.link = link
-        self.amount = amount
+        self.invoice = invoice
         self.sending = False
         self.fetching_history = False
         self.messages: list[ClientMessage] = []
@@ -143,7 +155,7 @@ class CommunicatorDialog(PosDialog):
         self.template_combo = name(QComboBox(), "templateCombo", "Message template")
         self.template_combo.addItem("Choose a template…", None)
         for caption, needs_link, _texts in TEMPLATES:
-            if needs_link and not self.link:
+            if needs_link and not self.invoice.link:
                 continue
             self.template_combo.addItem(caption, caption)
         self.template_combo.activated.connect(lambda _index: self._apply_template())
@@ -212,12 +224,12 @@ class CommunicatorDialog(PosDialog):
         self._refresh_send()
 
     def template_values(self) -> dict[str, str]:
-        business = self.ctx.settings.business_name or "us"
+        business, amount = self.ctx.settings.business_name or "us", self.invoice.amount
         return {
             "first_name": self.client.first_name,
             "business": business,
-            "amount": self.amount.format(self.ctx.locale) if self.amount is not None else "",
-            "link": self.link or "",
+            "amount": amount.format(self.ctx.locale) if amount is not None else "",
+            "link": self.invoice.link,
         }
 
     def choose_template(self, caption: str) -> None:
@@ -360,13 +372,13 @@ class CommunicatorDialog(PosDialog):
             self.feedback.setText("Write a message first.")
             return
         subject = self.subject_edit.text().strip() if channel is MessageChannel.EMAIL else ""
-        self._queue(channel, text, subject, link=self.link if self.link and self.link in text else None)
+        self._queue(channel, text, subject, link=self.invoice.link_in(text))
 
     def retry_selected(self) -> None:
         failed = self._selected_failed()
         if failed is None:
             return
-        link = self.link if self.link and self.link in failed.text else None
+        link = self.invoice.link_in(failed.text)
         self._queue(failed.channel, failed.text, failed.subject, link=link, ticket_id=failed.ticket_id)
 
     def _queue(
@@ -383,8 +395,8 @@ class CommunicatorDialog(PosDialog):
         self._refresh_retry()
         self.feedback.setText("Sending…")
         client, backend = self.client, self.ctx.backend
-        ticket_id = ticket_id or self.ticket_id
-        invoice_id = self.invoice_id
+        ticket_id = ticket_id or self.invoice.ticket_id
+        invoice_id = self.invoice.invoice_id
 
         def write() -> ClientMessage:
             return backend.queue_message(

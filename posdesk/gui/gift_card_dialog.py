@@ -6,11 +6,12 @@ from posdesk.core.catalog import CatalogItem
 from posdesk.core.money import Money, MoneyFormatError
 from posdesk.gui.qt import (
     QDialog,
-    QDialogButtonBox,
     QFormLayout,
     QLineEdit,
+    QPushButton,
     QVBoxLayout,
     QWidget,
+    cancel_or,
     name,
     plain_label,
 )
@@ -39,16 +40,11 @@ class GiftCardDialog(QDialog):
         form = QFormLayout()
         form.addRow(f"Amount ({item.price.currency})", self.amount_edit)
         form.addRow("Recipient", self.recipient_edit)
-        buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
-        )
-        name(buttons.button(QDialogButtonBox.StandardButton.Ok), "addGiftCardButton", "Add gift card")
-        buttons.accepted.connect(self.submit)
-        buttons.rejected.connect(self.reject)
+        add = name(QPushButton("OK"), "addGiftCardButton", "Add gift card")
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(self.error)
-        layout.addWidget(buttons)
+        layout.addWidget(cancel_or(self, add, self.submit))
 
     def submit(self) -> None:
         try:

@@ -337,18 +337,10 @@ class SendInvoiceDialog(TicketDialog):
         if client is None:
             self.amount_error.setText("This ticket's client is not in this terminal's client list.")
             return
-        from posdesk.gui.communicator_dialog import CommunicatorDialog
+        from posdesk.gui.communicator_dialog import CommunicatorDialog, InvoiceToSend
 
-        self.communicator = CommunicatorDialog(
-            self.ctx,
-            client,
-            ticket_id=self.ticket.id,
-            invoice_id=self.link_invoice_id or None,
-            link=self.url,
-            amount=self.link_amount,
-            template="Invoice",
-            parent=self,
-        )
+        invoice = InvoiceToSend(self.url, self.link_amount, self.ticket.id, self.link_invoice_id or None)
+        self.communicator = CommunicatorDialog(self.ctx, client, invoice, template="Invoice", parent=self)
         self.communicator.open()
 
     def open_payment_page(self) -> None:

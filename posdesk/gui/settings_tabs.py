@@ -55,6 +55,13 @@ def level_labels(form: QFormLayout) -> None:
             label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
 
 
+def setting_box(text: str, object_name: str, accessible: str, checked: bool) -> QCheckBox:
+    """A named check box, ticked as the setting it stands for is."""
+    box = name(QCheckBox(text), object_name, accessible)
+    box.setChecked(checked)
+    return box
+
+
 class SettingsTabs(PosDialog):
     """The tabs' widgets; the dialog that builds them answers their buttons."""
 
@@ -69,12 +76,10 @@ class SettingsTabs(PosDialog):
     def _online_tab(self) -> QWidget:
         page = QWidget()
         layout = QVBoxLayout(page)
-        self.enable_link = name(
-            QCheckBox("Enable POS Ticket Online Payment Link"),
-            "enableOnlinePaymentLinkCheckBox",
-            "Enable POS Ticket Online Payment Link",
+        what = "Enable POS Ticket Online Payment Link"
+        self.enable_link = setting_box(
+            what, "enableOnlinePaymentLinkCheckBox", what, self.settings.online_payment_link_enabled
         )
-        self.enable_link.setChecked(self.settings.online_payment_link_enabled)
         layout.addWidget(self.enable_link)
         hint = QLabel("When on, cashiers see $ Send Invoice on tickets with a client.")
         hint.setObjectName("hint")
@@ -145,12 +150,12 @@ class SettingsTabs(PosDialog):
         note = QLabel("Credentials are sent to the companion and never shown again.")
         note.setObjectName("hint")
         layout.addWidget(note)
-        self.demo_on_lan = name(
-            QCheckBox("Let phones on this Wi-Fi open demo payment links"),
+        self.demo_on_lan = setting_box(
+            "Let phones on this Wi-Fi open demo payment links",
             "demoLinksOnLanCheckBox",
             "Let phones on this network open demo payment links",
+            self.settings.demo_links_on_lan,
         )
-        self.demo_on_lan.setChecked(self.settings.demo_links_on_lan)
         layout.addWidget(self.demo_on_lan)
         lan_hint = name(
             plain_label(
@@ -179,8 +184,9 @@ class SettingsTabs(PosDialog):
         page = QWidget()
         form = QFormLayout(page)
         policy = self.settings.tip_policy
-        self.tips_allowed = name(QCheckBox("Clients may add a tip"), "tipsAllowedCheckBox", "Tips allowed")
-        self.tips_allowed.setChecked(policy.allowed)
+        self.tips_allowed = setting_box(
+            "Clients may add a tip", "tipsAllowedCheckBox", "Tips allowed", policy.allowed
+        )
         form.addRow("", self.tips_allowed)
         self.tip_edits: list[QLineEdit] = []
         presets = list(policy.presets) + [None] * (3 - len(policy.presets))
@@ -219,12 +225,8 @@ class SettingsTabs(PosDialog):
         languages = QHBoxLayout()
         self.language_boxes: dict[str, QCheckBox] = {}
         for code in PAGE_LANGUAGES:
-            box = name(
-                QCheckBox(LANGUAGE_NAMES.get(code, code)),
-                f"language_{code}CheckBox",
-                LANGUAGE_NAMES.get(code, code),
-            )
-            box.setChecked(code in self.settings.languages)
+            language = LANGUAGE_NAMES.get(code, code)
+            box = setting_box(language, f"language_{code}CheckBox", language, code in self.settings.languages)
             self.language_boxes[code] = box
             languages.addWidget(box)
         languages.addStretch(1)

@@ -14,7 +14,7 @@ from posdesk.core.client import Client
 from posdesk.core.money import Money
 from posdesk.gui.app import SyncBridge
 from posdesk.gui.backend import PosBackend
-from posdesk.gui.communicator_dialog import CommunicatorDialog, fill_template
+from posdesk.gui.communicator_dialog import CommunicatorDialog, InvoiceToSend, fill_template
 from posdesk.gui.context import Connection, PosContext
 from posdesk.gui.main_window import MainWindow
 from posdesk.gui.qt import QComboBox, QDialog, QLabel, QListWidget, QPlainTextEdit, QPushButton, Qt
@@ -63,7 +63,7 @@ def test_only_consented_channels_with_an_address_are_offered(qtbot, pos: Pos) ->
     ],
 )
 def test_no_consent_refuses_before_sending_and_says_why(qtbot, pos: Pos, client: Client, reason: str) -> None:
-    dialog = communicator(qtbot, pos, client, link=LINK, amount=Money(4200, "USD"), template="Invoice")
+    dialog = communicator(qtbot, pos, client, invoice=InvoiceToSend(LINK, Money(4200, "USD")), template="Invoice")
     hint = dialog.findChild(QLabel, "channelHint")
     assert hint.isVisible() and hint.text().startswith(reason)
     assert "Record their consent" in hint.text()
@@ -77,7 +77,7 @@ def test_no_consent_refuses_before_sending_and_says_why(qtbot, pos: Pos, client:
 
 
 def test_every_control_has_an_object_name_and_an_accessible_name(qtbot, pos: Pos) -> None:
-    dialog = communicator(qtbot, pos, ADA, link=LINK)
+    dialog = communicator(qtbot, pos, ADA, invoice=InvoiceToSend(LINK))
     for kind in (QPushButton, QComboBox, QPlainTextEdit, QListWidget):
         for widget in dialog.findChildren(kind):
             if widget.parent() is dialog or widget.isVisible():
@@ -89,7 +89,7 @@ def test_every_control_has_an_object_name_and_an_accessible_name(qtbot, pos: Pos
 
 def test_the_invoice_template_fills_name_business_amount_and_link(qtbot, make_pos) -> None:
     pos = make_pos(business_name="Salon Élan")
-    dialog = communicator(qtbot, pos, replace(ADA, email_consent=True), link=LINK, amount=Money(8660, "USD"), template="Invoice")
+    dialog = communicator(qtbot, pos, replace(ADA, email_consent=True), invoice=InvoiceToSend(LINK, Money(8660, "USD")), template="Invoice")
     text = dialog.findChild(QPlainTextEdit, "composeEdit").toPlainText()
     assert text == f"Hi Ada, your invoice from Salon Élan for $86.60 is ready. Pay securely here: {LINK}"
     combo = dialog.findChild(QComboBox, "channelCombo")
@@ -119,7 +119,7 @@ def test_a_hostile_name_and_message_show_as_plain_text(qtbot, pos: Pos) -> None:
 
 def test_a_message_is_queued_in_the_outbox_and_shown_queued_offline(qtbot, make_pos) -> None:
     pos = make_pos(online=False)
-    dialog = communicator(qtbot, pos, ADA, ticket_id=None)
+    dialog = communicator(qtbot, pos, ADA)
     dialog.compose.setPlainText("See you at 10!")
     qtbot.mouseClick(dialog.send_button, Qt.MouseButton.LeftButton)
     wait_idle(qtbot, pos.ctx)
