@@ -7,16 +7,13 @@ what the cache and the sync service now say. The one terminal helper of the e2e 
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from posdesk.core.catalog import ItemKind
 from posdesk.core.client import Client
 from posdesk.core.events import LinkStatus
-from posdesk.core.money import Money
-from posdesk.core.ticket import Ticket, TicketLine
+from posdesk.core.ticket import Ticket
 from posdesk.store.clients import ClientRepository
 from posdesk.store.database import Database
 from posdesk.store.invoices import InvoiceRecordRepository
@@ -26,6 +23,7 @@ from posdesk.store.tickets import TicketRepository
 from posdesk.sync import ConnectionState, SyncService
 from posdesk.sync.invoice_links import SentLink, send_invoice
 from posdesk.sync.settings_reconciliation import save_and_queue
+from tests.companion.conftest import service_line
 
 CLIENT = Client(id="client-ana", first_name="Ana", last_name="Díaz", email="ana@example.com")
 
@@ -89,16 +87,7 @@ class Till:
             tickets = TicketRepository(session)
             ticket = Ticket.new(tickets.next_number(), "USD")
             ticket.set_client(CLIENT.id, CLIENT.display_name)
-            ticket.add_line(
-                TicketLine(
-                    id=uuid.uuid4().hex,
-                    item_id="svc-cut",
-                    kind=ItemKind.APPOINTMENT,
-                    name=name,
-                    unit_price=Money(price, "USD"),
-                    staff="Rosa",
-                )
-            )
+            ticket.add_line(service_line(name, price))
             tickets.save(ticket, base_revision=None)
         return ticket
 

@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
 import uuid
@@ -41,6 +42,9 @@ from posdesk.core.links import new_link_token
 from posdesk.core.money import Money
 from posdesk.core.pricing import Promotion
 from posdesk.core.ticket import Coverage, Payment, Ticket, TicketLine
+from posdesk.store import Database as PosDatabase
+from posdesk.sync.client import CompanionClient
+from posdesk.sync.relay import RelayRound, relay_once
 from tests.fakes.serve import serve_app
 
 # tests/conftest.py may load the shared plugins itself one day; until then, take their fixtures here.
@@ -90,6 +94,18 @@ class Companion:
     def db(self) -> Database:
         db: Database = self.app.state.db
         return db
+
+    def relay(self, terminal: PosDatabase) -> RelayRound:
+        """One round of ``terminal``'s outbox relay to this companion, as the paired terminal's sync runs it."""
+
+        async def once() -> RelayRound:
+            client = CompanionClient(self.url, self.terminal.credential)
+            try:
+                return await relay_once(terminal, client)
+            finally:
+                await client.aclose()
+
+        return asyncio.run(once())
 
 
 def add_store(
@@ -195,27 +211,19 @@ def eventually(check: Callable[[], Any], timeout: float = 10.0) -> Any:
 ANA = InvoiceClient(id="client-1", name="Ana Díaz", email="ana@example.com", email_consent=True)
 
 
+def ticket_line(kind: ItemKind, name: str, price: int, **details: Any) -> TicketLine:
+    """A new line of ``kind`` for ``name`` at ``price`` cents (USD); ``details`` are its other fields."""
+    prefix = "svc-" if kind is ItemKind.APPOINTMENT else "prd-"
+    item_id = prefix + name.lower()
+    return TicketLine(uuid.uuid4().hex, item_id, kind, name, Money(price, "USD"), **details)
+
+
 def service_line(name: str = "Haircut", price: int = 6000, *, prepaid: Coverage | None = None) -> TicketLine:
-    return TicketLine(
-        id=uuid.uuid4().hex,
-        item_id="svc-" + name.lower(),
-        kind=ItemKind.APPOINTMENT,
-        name=name,
-        unit_price=Money(price, "USD"),
-        prepaid=prepaid,
-        staff="Rosa",
-    )
+    return ticket_line(ItemKind.APPOINTMENT, name, price, prepaid=prepaid, staff="Rosa")
 
 
 def product_line(name: str = "Shampoo", price: int = 2000, tax_rate: str = "0.0825") -> TicketLine:
-    return TicketLine(
-        id=uuid.uuid4().hex,
-        item_id="prd-" + name.lower(),
-        kind=ItemKind.PRODUCT,
-        name=name,
-        unit_price=Money(price, "USD"),
-        tax_rate=Decimal(tax_rate),
-    )
+    return ticket_line(ItemKind.PRODUCT, name, price, tax_rate=Decimal(tax_rate))
 
 
 def invoice_upload(

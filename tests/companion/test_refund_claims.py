@@ -7,7 +7,6 @@ Stripe is). Managers at two terminals refund the same payment at once, half thro
 
 from __future__ import annotations
 
-import asyncio
 import concurrent.futures
 import contextlib
 import uuid
@@ -172,8 +171,6 @@ def test_a_queued_refund_that_meets_one_in_progress_is_sent_again_later(
     from posdesk.store import Database as PosDatabase
     from posdesk.store import Outbox
     from posdesk.store.models import OutboxRow
-    from posdesk.sync.client import CompanionClient
-    from posdesk.sync.relay import relay_once
 
     payment = two.paid(6000)
     monkeypatch.setattr(refund_claims, "WAIT_SECONDS", 0.3)
@@ -186,24 +183,14 @@ def test_a_queued_refund_that_meets_one_in_progress_is_sent_again_later(
         )
     companion = two.store.companion
 
-    def relay() -> Any:
-        async def once() -> Any:
-            client = CompanionClient(companion.url, companion.terminal.credential)
-            try:
-                return await relay_once(terminal, client)
-            finally:
-                await client.aclose()
-
-        return asyncio.run(once())
-
     try:
         assert refund_claims.take(companion.db, payment.id, "another-worker")
-        busy = relay()
+        busy = companion.relay(terminal)
         assert (busy.sent, busy.rejected, busy.pending) == (0, 0, 1)
         refund_claims.release(companion.db, payment.id, "another-worker")
         with terminal.session() as session:  # its retry time has come
             session.execute(update(OutboxRow).values(next_try_at=utcnow()))
-        sent = relay()
+        sent = companion.relay(terminal)
         assert (sent.sent, sent.pending) == (1, 0)
         assert two.refunded_at_stripe(payment) == 1000 == two.store.payment(payment.id).refunded_minor
     finally:

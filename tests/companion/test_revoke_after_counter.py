@@ -4,7 +4,6 @@ no refusal logged or recorded for the cashier."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from pathlib import Path
 
@@ -12,22 +11,9 @@ import pytest
 
 from posdesk.store import Database as PosDatabase
 from posdesk.store import Outbox
-from posdesk.sync.client import CompanionClient
-from posdesk.sync.relay import RelayRound, relay_once
 from tests.companion.conftest import Companion
 from tests.companion.test_counter_tenders import counter
 from tests.companion.test_ledger_invariants import V1_TOTAL, ticket
-
-
-def relay(terminal: PosDatabase, companion: Companion) -> RelayRound:
-    async def once() -> RelayRound:
-        client = CompanionClient(companion.url, companion.terminal.credential)
-        try:
-            return await relay_once(terminal, client)
-        finally:
-            await client.aclose()
-
-    return asyncio.run(once())
 
 
 def queue_revoke(terminal: PosDatabase, invoice_id: str) -> None:
@@ -45,7 +31,7 @@ def test_a_revoke_that_meets_an_invoice_paid_at_the_counter_is_done_without_a_re
     try:
         queue_revoke(terminal, invoice["invoice_id"])
         with caplog.at_level(logging.INFO):
-            round_ = relay(terminal, companion)
+            round_ = companion.relay(terminal)
         assert (round_.sent, round_.rejected, round_.pending) == (1, 0, 0)
         assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.text
     finally:
@@ -59,7 +45,7 @@ def test_a_revoke_refused_for_an_invoice_still_payable_is_still_a_refusal(
     terminal = PosDatabase.open(tmp_path / "till.db")
     try:
         queue_revoke(terminal, "no-such-invoice")
-        round_ = relay(terminal, companion)
+        round_ = companion.relay(terminal)
         assert (round_.sent, round_.rejected) == (0, 1)
         assert "refused" in caplog.text
     finally:

@@ -19,21 +19,10 @@ import pytest
 
 from posdesk.companion.models import Store as StoreRow
 from posdesk.core.ticket import PaymentMethod, TicketState
+from posdesk.gui.app import PosApp
 from posdesk.gui.qt import QComboBox, QDialog, QLabel, QLineEdit, QPushButton, Qt, QTableWidget
 from posdesk.store import Database, Outbox, SettingsRepository
-from posdesk.sync import pair
-from tests.e2e.test_pos_pay_by_link import (  # noqa: F401 - fixtures
-    WAIT_MS,
-    PosApp,
-    Store,
-    build_ticket_for_bob,
-    prepare_terminal,
-    send_via_link,
-    start_terminal,
-    status_text,
-    store,
-)
-from tests.fakes.keyring import MemoryKeyring
+from tests.e2e.terminals import WAIT_MS, Store, build_ticket_for_bob, send_via_link, status_text, visible
 
 pytestmark = pytest.mark.e2e
 RATE = Decimal("0.03")
@@ -49,13 +38,10 @@ def with_surcharge(data_dir: Path) -> None:
         db.close()
 
 
-def two_tills(qtbot, tmp_path: Path, store: Store, start_terminal) -> tuple[PosApp, PosApp]:  # noqa: F811
-    tills = []
-    for name in ("till1", "till2"):
-        prepare_terminal(tmp_path / name, store.url, pair(store.url, store.pairing_code(), name).credential)
-        with_surcharge(tmp_path / name)
-        tills.append(start_terminal(tmp_path / name, store.url))
-        qtbot.waitUntil(lambda till=tills[-1]: till.ctx.connection.online, timeout=WAIT_MS)
+@pytest.fixture
+def two_tills(qtbot, store: Store, online_tills) -> tuple[PosApp, PosApp]:
+    """Till 1 and Till 2 online, with the 3% card surcharge the companion now holds for the store."""
+    till1, till2 = online_tills("till1", "till2", also=with_surcharge)
 
     def store_surcharge() -> bool:
         with store.app.state.db.read() as session:
@@ -63,13 +49,7 @@ def two_tills(qtbot, tmp_path: Path, store: Store, start_terminal) -> tuple[PosA
             return row is not None and row.settings.get("surcharge_rate") == str(RATE)
 
     qtbot.waitUntil(store_surcharge, timeout=WAIT_MS)  # the store's 3% surcharge at the companion
-    return tills[0], tills[1]
-
-
-def visible(window, name: str) -> QDialog:
-    qtbot_dialogs = [d for d in window.findChildren(QDialog, name) if d.isVisible()]
-    assert len(qtbot_dialogs) == 1, f"{name}: {len(qtbot_dialogs)} shown"
-    return qtbot_dialogs[0]
+    return till1, till2
 
 
 def take_cash(qtbot, till: PosApp, amount: str, *, expect_due: str) -> None:
@@ -97,9 +77,9 @@ def pay_without_tip(page) -> str:
 
 
 def test_cash_on_till_1_then_the_rest_by_the_reissued_link_with_the_surcharge_on_the_card_part_only(
-    qtbot, tmp_path: Path, store: Store, memory_keyring: MemoryKeyring, start_terminal, phone_page  # noqa: F811
+    qtbot, two_tills: tuple[PosApp, PosApp], phone_page
 ) -> None:
-    till1, till2 = two_tills(qtbot, tmp_path, store, start_terminal)
+    till1, till2 = two_tills
     window, view = till1.window, till1.window.ticket_view
 
     build_ticket_for_bob(qtbot, till1)  # $40.00 + 8% tax = $43.20; no surcharge until a card pays
@@ -162,9 +142,9 @@ def test_cash_on_till_1_then_the_rest_by_the_reissued_link_with_the_surcharge_on
 
 
 def test_till_2_takes_cash_on_a_ticket_till_1_invoiced_and_the_link_asks_for_the_rest(
-    qtbot, tmp_path: Path, store: Store, memory_keyring: MemoryKeyring, start_terminal, phone_page  # noqa: F811
+    qtbot, two_tills: tuple[PosApp, PosApp], phone_page
 ) -> None:
-    till1, till2 = two_tills(qtbot, tmp_path, store, start_terminal)
+    till1, till2 = two_tills
     build_ticket_for_bob(qtbot, till1)
     link, dialog = send_via_link(qtbot, till1)
     dialog.findChild(QPushButton, "closeButton").click()

@@ -4,51 +4,22 @@ the ticket's providers like an online tip; a tip refunded in part lowers their t
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from posdesk.core.ticket import TicketState
 from posdesk.gui.qt import QComboBox, QLineEdit, QPushButton, Qt, QTableWidget
 from posdesk.store import Outbox
-from tests.e2e.test_pos_pay_by_link import (  # noqa: F401 - fixtures
-    WAIT_MS,
-    Store,
-    add_from_catalog,
-    prepare_terminal,
-    start_terminal,
-    store,
-)
-from tests.e2e.test_pos_sale import enter_pin, two_tills_online, visible
-from tests.fakes.keyring import MemoryKeyring
-from tests.gui.conftest import BOB
+from tests.e2e.terminals import WAIT_MS, enter_pin, haircut_and_blowout_for_bob, tips_by_provider, visible
 
 pytestmark = pytest.mark.e2e
 
 
-def tips_by_provider(qtbot, window) -> dict[str, str]:
-    window.open_day_summary()
-    enter_pin(qtbot, window)
-    dialog = visible(window, "daySummaryDialog")
-    qtbot.waitUntil(lambda: dialog.summary is not None, timeout=WAIT_MS)
-    assert dialog.summary.source == "companion"
-    figures = {who: dialog.figure("Tips", who) for who in ("Sam", "Ana", "Unassigned", "Total")}
-    dialog.close()
-    return figures
-
-
 def test_a_counter_tip_is_the_stores_tips_by_provider_on_another_terminal_net_of_its_refund(
-    qtbot,
-    tmp_path: Path,
-    store: Store,  # noqa: F811
-    memory_keyring: MemoryKeyring,
-    start_terminal,  # noqa: F811
+    qtbot, online_tills
 ) -> None:
-    till1, till2 = two_tills_online(qtbot, tmp_path, store, start_terminal)
+    till1, till2 = online_tills("till1", "till2")
     window, view = till1.window, till1.window.ticket_view
-    view.set_client(BOB)
-    add_from_catalog(qtbot, till1, "Haircut")  # Sam, $40.00
-    add_from_catalog(qtbot, till1, "Blowout")  # Ana, $35.00
+    haircut_and_blowout_for_bob(qtbot, till1)
 
     qtbot.mouseClick(window.findChild(QPushButton, "takePaymentButton"), Qt.MouseButton.LeftButton)
     qtbot.waitUntil(

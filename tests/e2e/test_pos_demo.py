@@ -14,7 +14,7 @@ import pytest
 
 from posdesk.gui.app import DEMO_BANNER, PosApp, start_pos
 from posdesk.gui.qt import QDesktopServices, QLabel, QObject, QPushButton, Qt, QUrl, Slot
-from tests.e2e.test_pos_pay_by_link import WAIT_MS, pay_with_test_card, send_via_link, status_text
+from tests.e2e.terminals import WAIT_MS, pay_with_test_card, send_via_link, status_text
 
 pytestmark = pytest.mark.e2e
 

@@ -10,7 +10,7 @@ import pytest
 from posdesk.core.catalog import ItemKind
 from posdesk.gui.app import DEMO_BANNER, STARTING_DEMO, open_pos
 from posdesk.gui.qt import QLabel
-from tests.e2e.test_pos_pay_by_link import WAIT_MS, send_via_link, status_text
+from tests.e2e.terminals import WAIT_MS, send_via_link, status_text
 
 pytestmark = pytest.mark.e2e
 

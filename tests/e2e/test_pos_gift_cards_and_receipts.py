@@ -15,17 +15,16 @@ from posdesk.core.ticket import TicketState
 from posdesk.gui.app import PosApp
 from posdesk.gui.qt import QComboBox, QDialog, QLabel, QLineEdit, QPushButton, Qt, QTableWidget
 from posdesk.store import ClientRepository, Database, Outbox
-from posdesk.sync import pair
 from tests.companion.test_messages import communicator_companion
-from tests.e2e.test_pos_pay_by_link import (  # noqa: F401 - fixtures
+from tests.e2e.terminals import (
     WAIT_MS,
     Store,
     add_from_catalog,
+    enter_pin,
     prepare_terminal,
-    start_terminal,
-    store,
+    visible,
+    with_pin,
 )
-from tests.e2e.test_pos_sale import enter_pin, visible, with_pin
 from tests.fakes.keyring import MemoryKeyring
 from tests.gui.conftest import BOB
 from tests.plugins.smtp import SmtpTestServer
@@ -82,17 +81,6 @@ def sell_a_shampoo_in_cash_and_refund_5(qtbot, till) -> None:
     qtbot.waitUntil(lambda: not refund.isVisible(), timeout=WAIT_MS)
 
 
-def two_tills_online(qtbot, tmp_path: Path, store: Store, start_terminal) -> tuple[PosApp, PosApp]:  # noqa: F811
-    """Two terminals paired with ``store``, started and online."""
-    for till in ("till1", "till2"):
-        prepare_terminal(tmp_path / till, store.url, pair(store.url, store.pairing_code(), till).credential)
-    till1 = start_terminal(tmp_path / "till1", store.url)
-    till2 = start_terminal(tmp_path / "till2", store.url)
-    for till in (till1, till2):
-        qtbot.waitUntil(lambda till=till: till.ctx.connection.online, timeout=WAIT_MS)
-    return till1, till2
-
-
 def sell_gift_card_for_mia(qtbot, till1: PosApp) -> str:
     """Till 1 sells Bob a $50.00 gift card for Mia, paid in cash; returns the card's code."""
     for_bob(qtbot, till1, "Gift card")
@@ -107,9 +95,9 @@ def sell_gift_card_for_mia(qtbot, till1: PosApp) -> str:
 
 
 def test_a_gift_card_sold_on_one_terminal_is_used_on_another_against_the_stores_balance(
-    qtbot, tmp_path: Path, store: Store, memory_keyring: MemoryKeyring, start_terminal  # noqa: F811
+    qtbot, online_tills
 ) -> None:
-    till1, till2 = two_tills_online(qtbot, tmp_path, store, start_terminal)
+    till1, till2 = online_tills("till1", "till2")
 
     # Till 1 sells Bob a $50.00 gift card for Mia, paid in cash.
     code = sell_gift_card_for_mia(qtbot, till1)
@@ -136,7 +124,7 @@ def test_a_gift_card_sold_on_one_terminal_is_used_on_another_against_the_stores_
 
 def test_a_counter_refund_emails_a_receipt_through_smtp_only_to_a_client_who_agreed(
     qtbot, tmp_path: Path, smtp_server: SmtpTestServer, monkeypatch: pytest.MonkeyPatch,
-    memory_keyring: MemoryKeyring, start_terminal,  # noqa: F811
+    memory_keyring: MemoryKeyring, start_terminal,
 ) -> None:  # fmt: skip
     with communicator_companion(tmp_path / "companion.db", smtp_server, monkeypatch) as comm:
         prepare_terminal(tmp_path / "till", comm.url, comm.terminal.credential)
@@ -170,13 +158,13 @@ def test_a_counter_refund_emails_a_receipt_through_smtp_only_to_a_client_who_agr
 
 
 def test_two_terminals_spending_one_gift_card_at_the_same_moment_cannot_both_take_it(
-    qtbot, tmp_path: Path, store: Store, memory_keyring: MemoryKeyring, start_terminal, monkeypatch  # noqa: F811
+    qtbot, store: Store, online_tills, monkeypatch
 ) -> None:
     """Both tills see $50.00 on the card; Till 2 takes $19.44, then Till 1 (not yet told) asks for $50.00:
     the companion refuses it, Till 1's dialog says what is left and records nothing."""
     from posdesk.store.gift_cards import GiftCardRepository
 
-    till1, till2 = two_tills_online(qtbot, tmp_path, store, start_terminal)
+    till1, till2 = online_tills("till1", "till2")
     code = sell_gift_card_for_mia(qtbot, till1)
     qtbot.waitUntil(lambda: pending(till1) == 0, timeout=WAIT_MS)  # the card is at the companion
 
@@ -213,7 +201,7 @@ def test_two_terminals_spending_one_gift_card_at_the_same_moment_cannot_both_tak
 
 
 def test_a_gift_card_use_whose_answer_is_lost_is_taken_once(
-    qtbot, tmp_path: Path, store: Store, memory_keyring: MemoryKeyring, start_terminal, monkeypatch  # noqa: F811
+    qtbot, store: Store, online_tills, monkeypatch
 ) -> None:
     """The companion takes the use but its answer never reaches the till: the till records the tender
     on its own records and sends the same use later; the card is lowered once."""
@@ -221,17 +209,8 @@ def test_a_gift_card_use_whose_answer_is_lost_is_taken_once(
 
     from posdesk.sync.client import BlockingCompanion, CompanionUnavailable
 
-    prepare_terminal(tmp_path / "till1", store.url, pair(store.url, store.pairing_code(), "till1").credential)
-    till = start_terminal(tmp_path / "till1", store.url)
-    qtbot.waitUntil(lambda: till.ctx.connection.online, timeout=WAIT_MS)
-    for_bob(qtbot, till, "Gift card")
-    gift = visible(till.window, "giftCardDialog")
-    gift.findChild(QLineEdit, "giftAmountEdit").setText("50")
-    gift.findChild(QLineEdit, "giftRecipientEdit").setText("Mia")
-    gift.findChild(QPushButton, "addGiftCardButton").click()
-    [line] = [line for line in till.window.ticket_view.ticket.lines if line.kind is ItemKind.GIFT_CARD]
-    [code] = codes_of(line)
-    record(qtbot, take_payment(qtbot, till.window, "Cash", "50"))
+    [till] = online_tills("till1")
+    code = sell_gift_card_for_mia(qtbot, till)
     qtbot.waitUntil(lambda: pending(till) == 0, timeout=WAIT_MS)
 
     post = BlockingCompanion.post

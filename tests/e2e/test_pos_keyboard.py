@@ -2,20 +2,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from posdesk.gui.qt import QApplication, QDialog, QLabel, QLineEdit, Qt, QWidget
-from posdesk.sync import pair
-from tests.e2e.test_pos_pay_by_link import (  # noqa: F401 - fixtures among them
-    WAIT_MS,
-    Store,
-    pending_uploads,
-    prepare_terminal,
-    start_terminal,
-    status_text,
-    store,
-)
-from tests.fakes.keyring import MemoryKeyring
+from tests.e2e.terminals import WAIT_MS, Store, pending_uploads, status_text
 
 SCREEN_ORDER = [
     "ticketLinesView",
@@ -52,14 +40,9 @@ def tab_stops(start: QWidget, count: int) -> list[str]:
 
 
 def test_the_keyboard_builds_saves_and_sends_a_ticket_in_screen_order(
-    qtbot,
-    tmp_path: Path,
-    store: Store,  # noqa: F811
-    memory_keyring: MemoryKeyring,
-    start_terminal,  # noqa: F811
+    qtbot, store: Store, online_tills
 ) -> None:
-    prepare_terminal(tmp_path / "till", store.url, pair(store.url, store.pairing_code(), "Till").credential)
-    pos = start_terminal(tmp_path / "till", store.url)
+    [pos] = online_tills("Till")
     window, view = pos.window, pos.window.ticket_view
     window.activateWindow()
     qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=WAIT_MS)

@@ -7,49 +7,39 @@ from datetime import date
 from pathlib import Path
 
 from posdesk.gui.pin import hash_pin
-from posdesk.gui.qt import QDialog, QLabel, QLineEdit, QPushButton
+from posdesk.gui.qt import QLabel, QLineEdit, QPushButton
 from posdesk.store import Database
-from tests.e2e.test_pos_pay_by_link import (  # noqa: F401 - fixtures among them
+from tests.e2e.terminals import (
+    PIN,
     WAIT_MS,
     Store,
     build_ticket_for_bob,
+    enter_pin,
     pending_uploads,
     send_via_link,
-    start_terminal,
     status_text,
-    store,
+    visible,
 )
 from tests.fakes.keyring import MemoryKeyring
 from tests.gui.conftest import enable_feature, seed
 
 
-def visible_dialog(window, object_name: str) -> QDialog:
-    [dialog] = [d for d in window.findChildren(QDialog, object_name) if d.isVisible()]
-    return dialog
-
-
 def test_an_unpaired_terminal_says_so_and_pairing_in_settings_puts_it_online(
-    qtbot,
-    tmp_path: Path,
-    store: Store,  # noqa: F811
-    memory_keyring: MemoryKeyring,
-    start_terminal,  # noqa: F811
+    qtbot, tmp_path: Path, store: Store, memory_keyring: MemoryKeyring, start_terminal
 ) -> None:
     data_dir = tmp_path / "till"
     data_dir.mkdir()
     db = Database.open(data_dir / "posdesk.db")
     seed(db, date.today())
-    enable_feature(db, True, companion_url=store.url, manager_pin_hash=hash_pin("4821", iterations=1000))
+    enable_feature(db, True, companion_url=store.url, manager_pin_hash=hash_pin(PIN, iterations=1000))
     db.close()
     pos = start_terminal(data_dir, store.url)
     indicator = pos.window.findChild(QLabel, "connectionIndicator")
     assert indicator.text() == "● Not paired: pair this terminal in Manage › Settings"
 
     pos.window.open_settings()
-    gate = visible_dialog(pos.window, "managerPinDialog")
-    gate.findChild(QLineEdit, "pinEdit").setText("4821")
-    gate.findChild(QPushButton, "pinOkButton").click()
-    settings = visible_dialog(pos.window, "settingsDialog")
+    enter_pin(qtbot, pos.window)
+    settings = visible(pos.window, "settingsDialog")
     assert settings.findChild(QLineEdit, "companionUrlEdit").text() == store.url
     settings.findChild(QLineEdit, "pairingCodeEdit").setText(store.pairing_code())
     settings.findChild(QPushButton, "pairButton").click()

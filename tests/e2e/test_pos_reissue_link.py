@@ -5,7 +5,6 @@ pays at the same address (real companion, Chromium, the Simulator gateway)."""
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
@@ -13,28 +12,15 @@ from posdesk.companion.invoices import expire_due_invoices
 from posdesk.companion.models import Invoice, utcnow
 from posdesk.core.ticket import TicketState
 from posdesk.gui.qt import QApplication, QComboBox, QPushButton, Qt, QTableWidget
-from posdesk.sync import pair
-from tests.e2e.test_pos_pay_by_link import (  # noqa: F401 - fixtures
-    WAIT_MS,
-    Store,
-    build_ticket_for_bob,
-    pay_with_test_card,
-    prepare_terminal,
-    send_via_link,
-    start_terminal,
-    store,
-)
-from tests.fakes.keyring import MemoryKeyring
+from tests.e2e.terminals import WAIT_MS, Store, build_ticket_for_bob, pay_with_test_card, send_via_link
 
 pytestmark = pytest.mark.e2e
 
 
 def test_an_expired_link_re_issued_in_one_click_is_paid_at_the_same_address(
-    qtbot, tmp_path: Path, store: Store, memory_keyring: MemoryKeyring, start_terminal, phone_page  # noqa: F811
+    qtbot, store: Store, online_tills, phone_page
 ) -> None:
-    prepare_terminal(tmp_path / "till", store.url, pair(store.url, store.pairing_code(), "till").credential)
-    till = start_terminal(tmp_path / "till", store.url)
-    qtbot.waitUntil(lambda: till.ctx.connection.online, timeout=WAIT_MS)
+    [till] = online_tills("till")
     window, view = till.window, till.window.ticket_view
     build_ticket_for_bob(qtbot, till)  # $43.20
     link, dialog = send_via_link(qtbot, till)

@@ -4,65 +4,20 @@ companion's refund API, and the day summary on a second terminal showing the sam
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import replace
-from pathlib import Path
-
 import pytest
 
 from posdesk.core.ticket import PaymentMethod, TicketState
-from posdesk.gui.app import PosApp
-from posdesk.gui.pin import hash_pin
-from posdesk.gui.qt import QCheckBox, QComboBox, QDialog, QLabel, QLineEdit, QPushButton, Qt, QTableWidget
-from posdesk.store import Database, SettingsRepository
-from posdesk.sync import pair
-from tests.e2e.test_pos_pay_by_link import (  # noqa: F401 - fixtures
+from posdesk.gui.qt import QCheckBox, QComboBox, QLabel, QLineEdit, QPushButton, Qt, QTableWidget
+from tests.e2e.terminals import (
     WAIT_MS,
-    Store,
     build_ticket_for_bob,
+    enter_pin,
     pay_with_test_card,
-    prepare_terminal,
-    start_terminal,
     status_text,
-    store,
+    visible,
 )
-from tests.fakes.keyring import MemoryKeyring
 
 pytestmark = pytest.mark.e2e
-PIN = "4821"
-
-
-def with_pin(data_dir: Path) -> None:
-    db = Database.open(data_dir / "posdesk.db")
-    try:
-        with db.session() as session:
-            settings = SettingsRepository(session)
-            settings.save_terminal(replace(settings.terminal(), manager_pin_hash=hash_pin(PIN, iterations=1000)))
-    finally:
-        db.close()
-
-
-def two_tills_online(qtbot, tmp_path: Path, shop: Store, start: Callable[[Path, str], PosApp]) -> tuple[PosApp, PosApp]:
-    """Two terminals paired with ``shop``, each with the manager PIN, started (``start``) and online."""
-    for till in ("till1", "till2"):
-        prepare_terminal(tmp_path / till, shop.url, pair(shop.url, shop.pairing_code(), till).credential)
-        with_pin(tmp_path / till)
-    tills = start(tmp_path / "till1", shop.url), start(tmp_path / "till2", shop.url)
-    for till in tills:
-        qtbot.waitUntil(lambda till=till: till.ctx.connection.online, timeout=WAIT_MS)
-    return tills
-
-
-def visible(window, name: str) -> QDialog:
-    [dialog] = [d for d in window.findChildren(QDialog, name) if d.isVisible()]
-    return dialog
-
-
-def enter_pin(qtbot, window) -> None:
-    qtbot.waitUntil(lambda: any(d.isVisible() for d in window.findChildren(QDialog, "managerPinDialog")))
-    gate = visible(window, "managerPinDialog")
-    gate.findChild(QLineEdit, "pinEdit").setText(PIN)
-    gate.findChild(QPushButton, "pinOkButton").click()
 
 
 def day_figures(qtbot, window) -> dict[tuple[str, str], str]:
@@ -81,9 +36,9 @@ def day_figures(qtbot, window) -> dict[tuple[str, str], str]:
 
 
 def test_part_online_part_cash_a_partial_refund_and_the_same_day_on_another_terminal(
-    qtbot, tmp_path: Path, store: Store, memory_keyring: MemoryKeyring, start_terminal, phone_page  # noqa: F811
+    qtbot, online_tills, phone_page
 ) -> None:
-    till1, till2 = two_tills_online(qtbot, tmp_path, store, start_terminal)
+    till1, till2 = online_tills("till1", "till2")
     window, view = till1.window, till1.window.ticket_view
 
     # A deposit of $20.00 by link, paid on the phone with a tip.

@@ -4,39 +4,30 @@ on Till 2 shows the manager's tips by provider, and Till 2's copy of the payment
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from posdesk.core.money import Money
 from posdesk.core.ticket import TicketState
 from posdesk.gui.qt import QLabel, QPushButton, Qt, QTableWidget, QTableWidgetItem
-from tests.e2e.test_pos_pay_by_link import (  # noqa: F401 - fixtures
+from tests.e2e.terminals import (
     WAIT_MS,
-    Store,
-    add_from_catalog,
+    enter_pin,
+    haircut_and_blowout_for_bob,
     pay_with_test_card,
-    prepare_terminal,
     send_via_link,
-    start_terminal,
-    store,
+    tips_by_provider,
+    visible,
 )
-from tests.e2e.test_pos_sale import enter_pin, two_tills_online, visible
-from tests.fakes.keyring import MemoryKeyring
-from tests.gui.conftest import BOB
 
 pytestmark = pytest.mark.e2e
 
 
 def test_a_managers_tip_split_on_one_terminal_is_the_stores_tips_by_provider_on_another(
-    qtbot, tmp_path: Path, store: Store, memory_keyring: MemoryKeyring, start_terminal, phone_page  # noqa: F811
+    qtbot, online_tills, phone_page
 ) -> None:
-    till1, till2 = two_tills_online(qtbot, tmp_path, store, start_terminal)
+    till1, till2 = online_tills("till1", "till2")
     window, view = till1.window, till1.window.ticket_view
-
-    view.set_client(BOB)
-    add_from_catalog(qtbot, till1, "Haircut")  # Sam, $40.00
-    add_from_catalog(qtbot, till1, "Blowout")  # Ana, $35.00
+    haircut_and_blowout_for_bob(qtbot, till1)
     link, send = send_via_link(qtbot, till1)
     send.findChild(QPushButton, "closeButton").click()
     phone_page.goto(link)
@@ -68,11 +59,6 @@ def test_a_managers_tip_split_on_one_terminal_is_the_stores_tips_by_provider_on_
 
     qtbot.waitUntil(lambda: till2_split() is not None, timeout=WAIT_MS)
     assert dict(till2_split()) == split
-    till2.window.open_day_summary()
-    enter_pin(qtbot, till2.window)
-    summary = visible(till2.window, "daySummaryDialog")
-    qtbot.waitUntil(lambda: summary.summary is not None, timeout=WAIT_MS)
-    assert summary.summary.source == "companion"
-    assert summary.figure("Tips", "Sam") == split["Sam"].format()
-    assert summary.figure("Tips", "Ana") == split["Ana"].format()
-    assert summary.figure("Tips", "Total") == tip.format()
+    tips = tips_by_provider(qtbot, till2.window)
+    assert tips["Sam"] == split["Sam"].format() and tips["Ana"] == split["Ana"].format()
+    assert tips["Total"] == tip.format()

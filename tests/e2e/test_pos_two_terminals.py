@@ -8,7 +8,6 @@ event (:func:`posdesk.sync.applying.materialize_ticket`).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -22,50 +21,23 @@ from posdesk.core.ticket import Ticket, TicketLine, TicketState
 from posdesk.gui.qt import QLabel, QPushButton, Qt
 from posdesk.store import ClientRepository, Database, TicketRepository
 from posdesk.store.cursor import EventCursor
-from posdesk.sync import pair
 from posdesk.sync.applying import apply_event, origin_note
-from tests.companion.conftest import add_store
-from tests.e2e.test_pos_pay_by_link import (
+from tests.e2e.terminals import (
     WAIT_MS,
-    Store,
     assert_closed_by_payment,
     build_ticket_for_bob,
-    companion_on,
     pay_with_test_card,
-    prepare_terminal,
     send_via_link,
-    start_terminal,  # noqa: F401 - a fixture
     status_text,
 )
-from tests.fakes.keyring import MemoryKeyring
 
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with companion_on(tmp_path / "companion.db") as (app, url):
-        yield Store(app, url, add_store(app).store_id)
-
-
 def test_both_terminals_close_the_ticket_when_the_client_pays(
-    qtbot,
-    tmp_path: Path,
-    store: Store,
-    memory_keyring: MemoryKeyring,
-    start_terminal,  # noqa: F811
-    phone_page,
+    qtbot, online_tills, phone_page
 ) -> None:
-    prepare_terminal(
-        tmp_path / "till1", store.url, pair(store.url, store.pairing_code(), "Till 1").credential
-    )
-    till1 = start_terminal(tmp_path / "till1", store.url)
-    prepare_terminal(
-        tmp_path / "till2", store.url, pair(store.url, store.pairing_code(), "Till 2").credential
-    )
-    till2 = start_terminal(tmp_path / "till2", store.url)
-    for till in (till1, till2):
-        qtbot.waitUntil(lambda till=till: till.ctx.connection.online, timeout=WAIT_MS)
+    till1, till2 = online_tills("Till 1", "Till 2")
 
     # Till 2 already has a ticket #1 of its own.
     build_ticket_for_bob(qtbot, till2)

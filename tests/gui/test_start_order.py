@@ -17,7 +17,7 @@ from posdesk.gui.app import PosApp, open_pos
 from posdesk.gui.qt import QLabel, QListWidget, QPushButton, Qt
 from posdesk.store import Database
 from posdesk.sync import pair
-from tests.e2e.test_pos_pay_by_link import (  # noqa: F401 - fixtures among them
+from tests.e2e.terminals import (  # noqa: F401 - fixtures among them
     WAIT_MS,
     Store,
     build_ticket_for_bob,

@@ -342,14 +342,7 @@ def main() -> None:
     parser.add_argument("--database-url", help="default: a new SQLite file")
     parser.add_argument("--keep-alive", action="store_true", help="payers reuse their connections")
     args = parser.parse_args()
-    report = run_load(
-        seconds=args.seconds,
-        payers=args.payers,
-        webhooks_per_second=args.webhooks_per_second,
-        invoices_per_payer=args.invoices_per_payer,
-        database_url=args.database_url,
-        keep_alive=args.keep_alive,
-    )
+    report = run_load(**vars(args))  # each option is run_load's keyword of the same name
     print("\n".join(report.lines()))
 
 

@@ -24,7 +24,7 @@ from posdesk.core.money import Money
 from posdesk.gui.qt import QApplication, QDialog, QLabel, QPushButton, Qt, QTimer
 from posdesk.store import CatalogRepository, ClientRepository
 from tests.companion.conftest import add_store, demo_config
-from tests.e2e.test_pos_pay_by_link import (  # noqa: F401 - fixtures
+from tests.e2e.terminals import (  # noqa: F401 - fixtures
     build_ticket_for_bob,
     pending_uploads,
     prepare_terminal,
