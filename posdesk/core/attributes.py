@@ -1,7 +1,9 @@
-"""A value built from an object that names the same fields: a cache row, or another value."""
+"""Values built from objects that name the same fields, and rows written from values: a cache row read
+into a core value, another value, or a value's columns."""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import fields
 from typing import TYPE_CHECKING, TypeVar
 
@@ -11,11 +13,16 @@ if TYPE_CHECKING:
 D = TypeVar("D", bound="DataclassInstance")
 
 
+@functools.cache
+def _field_names(kind: type[DataclassInstance]) -> tuple[str, ...]:
+    return tuple(f.name for f in fields(kind) if f.init)
+
+
 def from_attributes(kind: type[D], source: object, **given: object) -> D:
     """A ``kind`` whose fields are ``source``'s attributes of the same names, except those ``given``
     (a field renamed or converted on the way). A field ``source`` lacks is an AttributeError: a column
     added to one side and forgotten on the other never passes as a default."""
-    copied = {f.name: getattr(source, f.name) for f in fields(kind) if f.init and f.name not in given}
+    copied = {name: getattr(source, name) for name in _field_names(kind) if name not in given}
     return kind(**copied, **given)
 
 
@@ -23,5 +30,5 @@ def field_values(value: DataclassInstance, *, leaving: tuple[str, ...] = (), **g
     """``value``'s fields by name (not copied deeper, unlike :func:`dataclasses.asdict`), but those
     ``leaving`` and those ``given`` (converted, or another name): a row's columns, where a field added to
     the value and forgotten in the table is an error the database reports."""
-    kept = {f.name: getattr(value, f.name) for f in fields(value) if f.name not in leaving and f.name not in given}
+    kept = {name: getattr(value, name) for name in _field_names(type(value)) if name not in leaving and name not in given}
     return {**kept, **given}
