@@ -56,7 +56,22 @@ class TicketsPanel(QWidget):
         super().__init__(parent)
         self.ctx = ctx
         self.stale = True  # nothing read yet: the first showing reads the list
-        layout = QVBoxLayout(self)
+        self.summaries: dict[str, TicketSummary] = {}
+        self.built = False
+        self._outer = QVBoxLayout(self)
+        self._outer.setContentsMargins(0, 0, 0, 0)
+
+    def build(self) -> None:
+        """Make the list and its controls, once: when the tab is first shown or the list first read.
+
+        Start-up shows the New Ticket view; made and styled with it, this hidden tab's widgets were a
+        tenth of building the first frame.
+        """
+        if self.built:
+            return
+        self.built = True
+        body = QWidget()
+        layout = QVBoxLayout(body)
         row = QHBoxLayout()
         self.search = name(QLineEdit(), "ticketSearchEdit", "Search tickets")
         self.search.setPlaceholderText("Search by ticket number or client name")
@@ -101,9 +116,11 @@ class TicketsPanel(QWidget):
         self.reissue_button.clicked.connect(lambda: self.reissue_requested.emit(self.selected_id()))
         row.addWidget(self.reissue_button)
         layout.addLayout(row)
-        self.summaries: dict[str, TicketSummary] = {}
         self.table.itemSelectionChanged.connect(self._on_selection)
         self._on_selection()
+        self._outer.addWidget(body)
+        body.show()  # now, not from the event loop, when made while the tab is being shown
+        self._outer.activate()
 
     def reload_when_shown(self) -> None:
         """Tickets changed: reload now if the list is on screen, else mark it stale for its next showing.
@@ -117,12 +134,15 @@ class TicketsPanel(QWidget):
             self.stale = True
 
     def showEvent(self, event: QShowEvent) -> None:
-        # The list is read when it is first shown (not at start-up) and again after changes while hidden.
+        # The list is made and read when it is first shown (not at start-up), read again after changes
+        # while hidden.
+        self.build()
         if self.stale:
             self.reload()
         super().showEvent(event)
 
     def reload(self) -> None:
+        self.build()
         self.stale = False
         caption, states = STATE_FILTERS[self.state_filter.currentIndex()]
         link = LINK_FILTERS.get(caption, "")

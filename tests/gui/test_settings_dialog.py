@@ -168,6 +168,7 @@ def test_every_control_named_in_the_spec_has_an_accessible_name(qtbot, pos: Pos)
         "sendInvoiceButton",
         "ticketsList",
     ]
+    pos.window.tabs.setCurrentWidget(pos.window.tickets_panel)  # the list is made when its tab is first shown
     for name in names:
         widget = pos.window.findChild(QWidget, name)
         assert widget is not None, name
