@@ -29,9 +29,8 @@ from posdesk.gui.qt import (
     QThread,
     QVBoxLayout,
     QWidget,
-    name,
-    plain_label,
 )
+from posdesk.gui.widgets import name, plain_label
 
 APP_NAME = "posdesk"
 TAGLINE = "Point of sale with pay-by-link invoices"

@@ -6,18 +6,8 @@ from posdesk.core.client import Client, ClientValidationError
 from posdesk.core.ticket import new_id
 from posdesk.gui.context import PosContext
 from posdesk.gui.dialog import PosDialog
-from posdesk.gui.qt import (
-    QCheckBox,
-    QFormLayout,
-    QLineEdit,
-    QPushButton,
-    QVBoxLayout,
-    QWidget,
-    Signal,
-    cancel_or,
-    message_label,
-    name,
-)
+from posdesk.gui.qt import QCheckBox, QFormLayout, QLineEdit, QPushButton, QVBoxLayout, QWidget, Signal
+from posdesk.gui.widgets import cancel_or, message_label, name
 
 
 class ClientFormDialog(PosDialog):

@@ -36,10 +36,8 @@ from posdesk.gui.qt import (
     QVBoxLayout,
     QWidget,
     Signal,
-    name,
-    plain_label,
-    wrapped_label,
 )
+from posdesk.gui.widgets import name, plain_label, wrapped_label
 from posdesk.pos.message_templates import (
     STATE_WORDS,
     TEMPLATES,

@@ -20,10 +20,9 @@ from posdesk.gui.qt import (
     QVBoxLayout,
     QWidget,
     Signal,
-    name,
-    wrapped_label,
 )
 from posdesk.gui.tables import cell, figures_table
+from posdesk.gui.widgets import name, wrapped_label
 from posdesk.pos.day_summary import companion_day_summary, summary_csv
 
 SOURCE_WORDS = {

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from posdesk.core.ticket import Ticket
 from posdesk.gui.context import PosContext
-from posdesk.gui.qt import QDialog, QWidget, name
+from posdesk.gui.qt import QDialog, QWidget
+from posdesk.gui.widgets import name
 
 
 class PosDialog(QDialog):

@@ -4,17 +4,8 @@ from __future__ import annotations
 
 from posdesk.core.catalog import CatalogItem
 from posdesk.core.money import Money, MoneyFormatError
-from posdesk.gui.qt import (
-    QDialog,
-    QFormLayout,
-    QLineEdit,
-    QPushButton,
-    QVBoxLayout,
-    QWidget,
-    cancel_or,
-    name,
-    plain_label,
-)
+from posdesk.gui.qt import QDialog, QFormLayout, QLineEdit, QPushButton, QVBoxLayout, QWidget
+from posdesk.gui.widgets import cancel_or, name, plain_label
 
 MAX_RECIPIENT = 200
 

@@ -21,10 +21,9 @@ from posdesk.gui.qt import (
     QTabWidget,
     QVBoxLayout,
     QWidget,
-    name,
-    plain_label,
 )
 from posdesk.gui.tickets_panel import TicketsPanel
+from posdesk.gui.widgets import name, plain_label
 
 if TYPE_CHECKING:  # imported when first opened (start-up does without it and the invoice code)
     from posdesk.gui.about_dialog import AboutDialog

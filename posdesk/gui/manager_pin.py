@@ -8,17 +8,8 @@ from dataclasses import replace
 from posdesk.gui.context import PosContext
 from posdesk.gui.dialog import PosDialog
 from posdesk.gui.pin import PinError, check_new_pin, hash_pin, verify_pin
-from posdesk.gui.qt import (
-    QDialog,
-    QDialogButtonBox,
-    QFormLayout,
-    QLabel,
-    QLineEdit,
-    QVBoxLayout,
-    QWidget,
-    name,
-    plain_label,
-)
+from posdesk.gui.qt import QDialog, QDialogButtonBox, QFormLayout, QLabel, QLineEdit, QVBoxLayout, QWidget
+from posdesk.gui.widgets import name, plain_label
 
 
 class PinDialog(PosDialog):

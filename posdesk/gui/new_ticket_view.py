@@ -17,17 +17,7 @@ from posdesk.core.pricing import PricedTicket, price_ticket
 from posdesk.core.ticket import Ticket, TicketLine, TicketStateError
 from posdesk.gui.context import PosContext
 from posdesk.gui.operations import CollectionOp, OpChanges
-from posdesk.gui.qt import (
-    QPushButton,
-    QResizeEvent,
-    QSplitter,
-    Qt,
-    QTimer,
-    QVBoxLayout,
-    QWidget,
-    Signal,
-    name,
-)
+from posdesk.gui.qt import QPushButton, QResizeEvent, QSplitter, Qt, QTimer, QVBoxLayout, QWidget, Signal
 from posdesk.gui.ticket import ITEM_ROLE
 from posdesk.gui.ticket.actions import ActionBar
 from posdesk.gui.ticket.card import TicketCard
@@ -37,6 +27,7 @@ from posdesk.gui.ticket.header import TicketHeader
 from posdesk.gui.ticket.lines import LinesPanel
 from posdesk.gui.ticket.services import ServicesPanel
 from posdesk.gui.ticket.totals import TotalsPanel, load_kept_payments
+from posdesk.gui.widgets import name
 from posdesk.pos.backend import InvoiceInfo, TodayAppointment
 from posdesk.pos.editor import TicketEditor
 from posdesk.pos.phones import store_region

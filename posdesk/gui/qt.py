@@ -7,10 +7,9 @@ test can check that nothing outside ``posdesk.gui`` pulls Qt in.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
-# What this module's own helpers need; every other name is made when first used (``__getattr__``
+# What posdesk.gui.widgets needs at once; every other name is made when first used (``__getattr__``
 # below): PySide6 creates a class's Python type on first access, about 0.3-1 ms each, and the first
 # frame uses about half of these names. The rest are made when a screen that uses them is imported.
 from PySide6.QtCore import QObject, Qt
@@ -300,45 +299,3 @@ def __getattr__(attribute: str) -> Any:
     value = getattr(importlib.import_module(home), attribute)
     globals()[attribute] = value
     return value
-
-
-_Named = TypeVar("_Named", bound=QObject)
-
-
-def name(widget: _Named, object_name: str, accessible: str | None = None) -> _Named:
-    """Give a control its stable objectName and an accessible name (tests and screen readers use both)."""
-    widget.setObjectName(object_name)
-    if isinstance(widget, QWidget):
-        widget.setAccessibleName(accessible or object_name)
-    return widget
-
-
-def plain_label(text: str = "", parent: QWidget | None = None) -> QLabel:
-    """A label that never interprets rich text: client and item names are user-supplied."""
-    label = QLabel(parent)
-    label.setTextFormat(Qt.TextFormat.PlainText)
-    label.setText(text)
-    return label
-
-
-def wrapped_label(object_name: str, accessible: str, text: str = "") -> QLabel:
-    """A named plain-text label that wraps: a note or an answer a sentence or two long."""
-    label = name(plain_label(text), object_name, accessible)
-    label.setWordWrap(True)
-    return label
-
-
-def message_label(accessible: str) -> QLabel:
-    """Where a dialog or panel says what went wrong (objectName ``errorMessage``, plain text, wrapped)."""
-    return wrapped_label("errorMessage", accessible)
-
-
-def cancel_or(dialog: QDialog, button: QPushButton, on_click: Callable[[], object]) -> QDialogButtonBox:
-    """Cancel beside ``button``, the dialog's one action: ``on_click`` runs on it, Cancel rejects."""
-    from PySide6.QtWidgets import QDialogButtonBox  # a module attribute, made on first use (see above)
-
-    buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
-    buttons.addButton(button, QDialogButtonBox.ButtonRole.AcceptRole)
-    button.clicked.connect(on_click)
-    buttons.rejected.connect(dialog.reject)
-    return buttons

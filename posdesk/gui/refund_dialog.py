@@ -8,18 +8,8 @@ from posdesk.core.ticket import Payment, Ticket
 from posdesk.gui.context import PosContext
 from posdesk.gui.dialog import TicketDialog
 from posdesk.gui.operations import CollectionOp, OpChanges, QueryOp
-from posdesk.gui.qt import (
-    QFormLayout,
-    QLineEdit,
-    QPushButton,
-    QVBoxLayout,
-    QWidget,
-    Signal,
-    cancel_or,
-    message_label,
-    name,
-    plain_label,
-)
+from posdesk.gui.qt import QFormLayout, QLineEdit, QPushButton, QVBoxLayout, QWidget, Signal
+from posdesk.gui.widgets import cancel_or, message_label, name, plain_label
 from posdesk.pos.payments import method_label
 from posdesk.pos.refunds import (
     RefundError,

@@ -10,17 +10,8 @@ from typing import Any
 from posdesk.gui.context import PosContext
 from posdesk.gui.dialog import PosDialog, ticket_title
 from posdesk.gui.operations import QueryOp
-from posdesk.gui.qt import (
-    QDialogButtonBox,
-    QPushButton,
-    QVBoxLayout,
-    QWidget,
-    Signal,
-    message_label,
-    name,
-    plain_label,
-    wrapped_label,
-)
+from posdesk.gui.qt import QDialogButtonBox, QPushButton, QVBoxLayout, QWidget, Signal
+from posdesk.gui.widgets import message_label, name, plain_label, wrapped_label
 from posdesk.pos.payment_reviews import DECISION_WORDS, Decision, KeptPayment, settle
 
 BUTTONS = (

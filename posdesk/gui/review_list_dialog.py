@@ -25,10 +25,8 @@ from posdesk.gui.qt import (
     QVBoxLayout,
     QWidget,
     Signal,
-    name,
-    plain_label,
-    wrapped_label,
 )
+from posdesk.gui.widgets import name, plain_label, wrapped_label
 from posdesk.pos.payment_reviews import KeptPayment, KeptReport, StoreReviews, handle_report, store_reviews
 
 log = logging.getLogger(__name__)

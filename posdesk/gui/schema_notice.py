@@ -6,7 +6,8 @@ way back (the copy taken before the update, :mod:`posdesk.store.backups`) or qui
 
 from __future__ import annotations
 
-from posdesk.gui.qt import QApplication, QMessageBox, Qt, name
+from posdesk.gui.qt import QApplication, QMessageBox, Qt
+from posdesk.gui.widgets import name
 from posdesk.store.backups import SchemaTooNew
 
 TITLE = "posdesk: this terminal's data is from a newer version"

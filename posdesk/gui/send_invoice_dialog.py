@@ -36,10 +36,8 @@ from posdesk.gui.qt import (
     QVBoxLayout,
     QWidget,
     Signal,
-    name,
-    plain_label,
-    wrapped_label,
 )
+from posdesk.gui.widgets import name, plain_label, wrapped_label
 
 if TYPE_CHECKING:  # imported when first opened: it brings SQLAlchemy, which start-up does without
     from posdesk.gui.communicator_dialog import CommunicatorDialog

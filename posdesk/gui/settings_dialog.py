@@ -23,16 +23,9 @@ from posdesk.gui.context import PosContext
 from posdesk.gui.credentials import NoKeyringAvailable
 from posdesk.gui.manager_pin import PinDialog, with_manager_pin
 from posdesk.gui.operations import QueryOp
-from posdesk.gui.qt import (
-    QDialogButtonBox,
-    QFormLayout,
-    QTabWidget,
-    QVBoxLayout,
-    QWidget,
-    message_label,
-    name,
-)
+from posdesk.gui.qt import QDialogButtonBox, QFormLayout, QTabWidget, QVBoxLayout, QWidget
 from posdesk.gui.settings_tabs import SettingsTabs, level_labels
+from posdesk.gui.widgets import message_label, name
 from posdesk.pos.settings_form import (
     GATEWAY_KEY,
     NO_KEYRING,

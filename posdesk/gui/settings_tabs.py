@@ -26,10 +26,8 @@ from posdesk.gui.qt import (
     Qt,
     QVBoxLayout,
     QWidget,
-    name,
-    plain_label,
-    wrapped_label,
 )
+from posdesk.gui.widgets import name, plain_label, wrapped_label
 from posdesk.pos.settings_form import GATEWAY_FIELDS, GATEWAYS, NO_KEYRING, logo_data_url
 from posdesk.store import TerminalSettings
 from posdesk.sync.settings_reconciliation import PAGE_LANGUAGES

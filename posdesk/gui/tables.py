@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from posdesk.gui.qt import QAbstractItemView, QHeaderView, Qt, QTableWidget, QTableWidgetItem, name
+from posdesk.gui.qt import QAbstractItemView, QHeaderView, Qt, QTableWidget, QTableWidgetItem
+from posdesk.gui.widgets import name
 
 FIGURE_ALIGNMENT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
 

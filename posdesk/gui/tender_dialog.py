@@ -18,12 +18,8 @@ from posdesk.gui.qt import (
     QVBoxLayout,
     QWidget,
     Signal,
-    cancel_or,
-    message_label,
-    name,
-    plain_label,
-    wrapped_label,
 )
+from posdesk.gui.widgets import cancel_or, message_label, name, plain_label, wrapped_label
 from posdesk.pos.tenders import (
     TENDER_METHODS,
     Tender,

@@ -21,9 +21,8 @@ from posdesk.gui.qt import (
     QVBoxLayout,
     QWidget,
     Signal,
-    name,
-    plain_label,
 )
+from posdesk.gui.widgets import name, plain_label
 
 if TYPE_CHECKING:
     from posdesk.gui.backend import TicketSummary

@@ -22,11 +22,9 @@ from posdesk.gui.qt import (
     QVBoxLayout,
     QWidget,
     Signal,
-    name,
-    plain_label,
-    wrapped_label,
 )
 from posdesk.gui.tables import cell, figures_table
+from posdesk.gui.widgets import name, plain_label, wrapped_label
 from posdesk.pos.payments import method_label
 from posdesk.pos.tip_splits import TipSplitRow, split_difference, tip_split_rows
 

@@ -27,8 +27,8 @@ from posdesk.gui.qt import (
     QTimer,
     QWidget,
     Signal,
-    name,
 )
+from posdesk.gui.widgets import name
 from posdesk.sync.updates import Policy, UpdateNotice, Urgency, fetch, notice_for, remembered
 
 if TYPE_CHECKING:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from posdesk.core.pricing import PricedTicket
-from posdesk.gui.qt import QHBoxLayout, QPushButton, Qt, QWidget, Signal, name, wrapped_label
+from posdesk.gui.qt import QHBoxLayout, QPushButton, Qt, QWidget, Signal
+from posdesk.gui.widgets import name, wrapped_label
 from posdesk.pos.editor import TicketEditor
 
 

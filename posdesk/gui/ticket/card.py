@@ -3,8 +3,9 @@
 
 from __future__ import annotations
 
-from posdesk.gui.qt import QFrame, QPushButton, QScrollArea, Qt, QVBoxLayout, QWidget, name
+from posdesk.gui.qt import QFrame, QPushButton, QScrollArea, Qt, QVBoxLayout, QWidget
 from posdesk.gui.ticket.header import TicketHeader
+from posdesk.gui.widgets import name
 
 
 class TicketCard(QFrame):

@@ -20,9 +20,9 @@ from posdesk.gui.qt import (
     QVBoxLayout,
     QWidget,
     Signal,
-    name,
 )
 from posdesk.gui.ticket import ITEM_ROLE, section_title
+from posdesk.gui.widgets import name
 
 KIND_GROUPS = (
     (ItemKind.APPOINTMENT, "Services"),

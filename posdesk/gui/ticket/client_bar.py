@@ -16,10 +16,9 @@ from posdesk.gui.qt import (
     QVBoxLayout,
     QWidget,
     Signal,
-    name,
-    plain_label,
 )
 from posdesk.gui.ticket import ITEM_ROLE, repolish
+from posdesk.gui.widgets import name, plain_label
 from posdesk.pos.phones import format_phone
 
 

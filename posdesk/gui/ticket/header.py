@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from posdesk.gui.qt import QHBoxLayout, QLabel, Qt, QVBoxLayout, QWidget, name, plain_label
+from posdesk.gui.qt import QHBoxLayout, QLabel, Qt, QVBoxLayout, QWidget
 from posdesk.gui.status import ticket_status
 from posdesk.gui.ticket import repolish
+from posdesk.gui.widgets import name, plain_label
 from posdesk.pos.editor import TicketEditor
 
 

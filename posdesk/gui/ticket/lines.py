@@ -22,9 +22,9 @@ from posdesk.gui.qt import (
     QVBoxLayout,
     QWidget,
     Signal,
-    name,
 )
 from posdesk.gui.ticket import repolish
+from posdesk.gui.widgets import name
 from posdesk.pos.editor import discount_text
 
 COL_ITEM, COL_QTY, COL_DISCOUNT, COL_AMOUNT, COL_REMOVE = range(5)

@@ -4,18 +4,9 @@ from __future__ import annotations
 
 from datetime import tzinfo
 
-from posdesk.gui.qt import (
-    QFrame,
-    QLabel,
-    QListWidget,
-    QListWidgetItem,
-    Qt,
-    QVBoxLayout,
-    QWidget,
-    Signal,
-    name,
-)
+from posdesk.gui.qt import QFrame, QLabel, QListWidget, QListWidgetItem, Qt, QVBoxLayout, QWidget, Signal
 from posdesk.gui.ticket import ITEM_ROLE, by_keyboard, section_title
+from posdesk.gui.widgets import name
 from posdesk.pos.backend import TodayAppointment
 
 

@@ -21,13 +21,10 @@ from posdesk.gui.qt import (
     QVBoxLayout,
     QWidget,
     Signal,
-    message_label,
-    name,
-    plain_label,
-    wrapped_label,
 )
 from posdesk.gui.tables import cell, figures_table
 from posdesk.gui.ticket import ITEM_ROLE
+from posdesk.gui.widgets import message_label, name, plain_label, wrapped_label
 from posdesk.pos.payment_reviews import NEEDS_REVIEW, KeptPayment
 from posdesk.pos.payment_reviews import notice as review_notice
 from posdesk.pos.payments import method_label, payment_status, tips_of

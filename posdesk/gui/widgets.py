@@ -1,0 +1,56 @@
+"""How the POS makes its widgets: every control users act on has a stable objectName and accessible
+name, labels never interpret rich text, a dialog's one action has Cancel beside it.
+
+Qt's own names come from :mod:`posdesk.gui.qt`; these are the POS's conventions on top of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
+
+from posdesk.gui.qt import QLabel, QObject, Qt, QWidget
+
+if TYPE_CHECKING:
+    from posdesk.gui.qt import QDialog, QDialogButtonBox, QPushButton
+
+_Named = TypeVar("_Named", bound=QObject)
+
+
+def name(widget: _Named, object_name: str, accessible: str | None = None) -> _Named:
+    """Give a control its stable objectName and an accessible name (tests and screen readers use both)."""
+    widget.setObjectName(object_name)
+    if isinstance(widget, QWidget):
+        widget.setAccessibleName(accessible or object_name)
+    return widget
+
+
+def plain_label(text: str = "", parent: QWidget | None = None) -> QLabel:
+    """A label that never interprets rich text: client and item names are user-supplied."""
+    label = QLabel(parent)
+    label.setTextFormat(Qt.TextFormat.PlainText)
+    label.setText(text)
+    return label
+
+
+def wrapped_label(object_name: str, accessible: str, text: str = "") -> QLabel:
+    """A named plain-text label that wraps: a note or an answer a sentence or two long."""
+    label = name(plain_label(text), object_name, accessible)
+    label.setWordWrap(True)
+    return label
+
+
+def message_label(accessible: str) -> QLabel:
+    """Where a dialog or panel says what went wrong (objectName ``errorMessage``, plain text, wrapped)."""
+    return wrapped_label("errorMessage", accessible)
+
+
+def cancel_or(dialog: QDialog, button: QPushButton, on_click: Callable[[], object]) -> QDialogButtonBox:
+    """Cancel beside ``button``, the dialog's one action: ``on_click`` runs on it, Cancel rejects."""
+    from posdesk.gui.qt import QDialogButtonBox  # made on first use (see posdesk.gui.qt)
+
+    buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
+    buttons.addButton(button, QDialogButtonBox.ButtonRole.AcceptRole)
+    button.clicked.connect(on_click)
+    buttons.rejected.connect(dialog.reject)
+    return buttons
