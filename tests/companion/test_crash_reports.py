@@ -8,9 +8,7 @@ import json
 import os
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import ClassVar
 
@@ -19,6 +17,7 @@ import pytest
 from posdesk import crash
 from posdesk.sync.client import USER_AGENT
 from tests.companion.conftest import Companion, add_store
+from tests.fakes.serve import QuietHandler, serve_handler
 
 TOKEN = "Zq3-secret-token-abcdefghijklmnop"
 
@@ -69,7 +68,7 @@ def test_a_resent_report_is_kept_once_and_a_stranger_is_refused(companion: Compa
     assert companion.api.post("/api/v1/crash-reports", json=bad_name).status_code == 422
 
 
-class Collector(BaseHTTPRequestHandler):
+class Collector(QuietHandler):
     """Stands in for a Sentry server: keeps each envelope it is sent."""
 
     envelopes: ClassVar[list[str]] = []
@@ -84,20 +83,12 @@ class Collector(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(b"{}")
 
-    def log_message(self, *args: object) -> None:
-        pass
-
 
 @pytest.fixture
 def sentry_server() -> Iterator[str]:
     Collector.envelopes = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Collector)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://publickey@127.0.0.1:{server.server_address[1]}/7"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve_handler(Collector) as port:
+        yield f"http://publickey@127.0.0.1:{port}/7"
 
 
 FAILING_COMPANION = """

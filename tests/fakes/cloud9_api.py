@@ -853,13 +853,8 @@ class FakeCloud9:
         return _Outcome(txn.fields())
 
     def _op_modify(self, body: dict[str, Any]) -> _Outcome:
-        txn = self._base(body)
-        if txn.trans_type not in {"Sale", "Auth"} or not txn.approved:
-            raise _Reject("fail", "113", "Only an approved Sale or Auth can be modified")
-        if txn.voided:
-            raise _Reject("fail", "115", "Transaction already voided")
-        if txn.state == "settled":
-            raise _Reject("fail", "114", "Already settled")
+        refusal = "Only an approved Sale or Auth can be modified"
+        txn = self._approved_base(body, refusal, not_when="settled", because="Already settled")
         if txn.refund_gtrcs:
             raise _Reject("fail", "114", "Transaction has refunds")
         main = _positive(body, "MainAmt") if _present(body, "MainAmt") else txn.main_amt
@@ -869,6 +864,20 @@ class FakeCloud9:
             raise _Reject("invalidData", "109", "IncTaxAmt cannot exceed MainAmt")
         txn.main_amt, txn.tip_amt, txn.inc_tax_amt = main, tip, inc_tax
         return _Outcome(txn.fields())
+
+    def _approved_base(
+        self, body: dict[str, Any], refusal: str, *, not_when: str, because: str
+    ) -> FakeTransaction:
+        """The approved, not voided Sale or Auth that ``body``'s GTRC names, unless its state is
+        ``not_when`` (refused with ``because``); ``refusal`` says what cannot be done to any other."""
+        txn = self._base(body)
+        if txn.trans_type not in {"Sale", "Auth"} or not txn.approved:
+            raise _Reject("fail", "113", refusal)
+        if txn.voided:
+            raise _Reject("fail", "115", "Transaction already voided")
+        if txn.state == not_when:
+            raise _Reject("fail", "114", because)
+        return txn
 
     def _op_void(self, body: dict[str, Any]) -> _Outcome:
         txn = self._base(body)
@@ -903,13 +912,12 @@ class FakeCloud9:
                 body,
             )
             return _Outcome(self._record(txn).fields())
-        base = self._base(body)
-        if base.trans_type not in {"Sale", "Auth"} or not base.approved:
-            raise _Reject("fail", "113", "Only an approved Sale can be refunded")
-        if base.voided:
-            raise _Reject("fail", "115", "Transaction already voided")
-        if base.state == "authorized":
-            raise _Reject("fail", "114", "Auth not finalized: nothing captured to refund")
+        base = self._approved_base(
+            body,
+            "Only an approved Sale can be refunded",
+            not_when="authorized",
+            because="Auth not finalized: nothing captured to refund",
+        )
         left = base.auth_amt - self._refunded(base)
         # No MainAmt: refund whatever is left (a full refund).
         partial = _present(body, "MainAmt")

@@ -20,11 +20,12 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import uvicorn
 
-__all__ = ["serve_app"]
+__all__ = ["QuietHandler", "serve_app", "serve_handler"]
 
 _STARTUP_TIMEOUT_S = 10.0
 _SHUTDOWN_TIMEOUT_S = 10.0
@@ -92,3 +93,23 @@ def serve_app(app: Any, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]
             server.force_exit = True
             thread.join(_SHUTDOWN_TIMEOUT_S)
         sock.close()
+
+
+class QuietHandler(BaseHTTPRequestHandler):
+    """A standard-library request handler that does not write each request to the test's output."""
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def serve_handler(handler: type[BaseHTTPRequestHandler]) -> Iterator[int]:
+    """Serve ``handler`` (a plain ``http.server`` handler) on a free loopback port for the ``with``
+    block, in a background thread; yield the port."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield server.server_address[1]
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -879,22 +879,20 @@ class FakeStripe:
             with self._lock:
                 stored = self._idempotency.get(scope)
                 if stored is not None:
+                    misuse = None
                     if (stored.method, stored.path) != (method, path):
-                        err = {
-                            "type": "idempotency_error",
-                            "message": "Keys for idempotent requests can only be used for the same endpoint "
-                            f"they were first used for ('{stored.path}' vs '{path}'). Try using a key "
-                            f"other than '{idem_key}' if you meant to execute a different request.",
-                        }
-                        return finish(400, {"error": err})
-                    if stored.fingerprint != fingerprint:
-                        err = {
-                            "type": "idempotency_error",
-                            "message": "Keys for idempotent requests can only be used with the same "
-                            f"parameters they were first used with. Try using a key other than "
-                            f"'{idem_key}' if you meant to execute a different request.",
-                        }
-                        return finish(400, {"error": err})
+                        misuse = (
+                            "can only be used for the same endpoint they were first used for "
+                            f"('{stored.path}' vs '{path}')."
+                        )
+                    elif stored.fingerprint != fingerprint:
+                        misuse = "can only be used with the same parameters they were first used with."
+                    if misuse is not None:
+                        message = (
+                            f"Keys for idempotent requests {misuse} Try using a key other than '{idem_key}' "
+                            "if you meant to execute a different request."
+                        )
+                        return finish(400, {"error": {"type": "idempotency_error", "message": message}})
                     record.status, record.replayed = stored.status, True
                     return Response(
                         stored.body,

@@ -39,6 +39,19 @@ def open_dialog(qtbot, pos: Pos) -> SendInvoiceDialog:
     return dialog
 
 
+def send_by_link(qtbot, pos: Pos, amount: str | None = None) -> str:
+    """Send Invoice > Send via Shareable Link (a deposit link for ``amount`` when given), then the dialog
+    closed; the ticket's id."""
+    dialog = open_dialog(qtbot, pos)
+    if amount is not None:
+        dialog.findChild(QCheckBox, "customizeAmountCheckBox").click()
+        dialog.findChild(QLineEdit, "amountEdit").setText(amount)
+    qtbot.mouseClick(dialog.findChild(QPushButton, "sendViaLinkButton"), Qt.MouseButton.LeftButton)
+    wait_idle(qtbot, pos.ctx)
+    dialog.accept()
+    return pos.view.ticket.id
+
+
 def tab_chain(window: QWidget) -> list[str]:
     names, widget = [], window.findChild(QLineEdit, "clientSearchEdit")
     for _ in range(200):
@@ -209,11 +222,7 @@ def test_a_fully_prepaid_ticket_without_tips_has_nothing_to_send(qtbot, make_pos
 
 def test_paid_online_closes_the_open_ticket_live_and_makes_it_read_only(qtbot, pos: Pos) -> None:
     ticket_for_bob(qtbot, pos)
-    dialog = open_dialog(qtbot, pos)
-    dialog.findChild(QPushButton, "sendViaLinkButton").click()
-    wait_idle(qtbot, pos.ctx)
-    dialog.accept()
-    ticket_id = pos.view.ticket.id
+    ticket_id = send_by_link(qtbot, pos)
 
     # What the sync consumer does when invoice.paid arrives: record the payment in the local cache.
     with pos.db.session() as session:
@@ -242,10 +251,7 @@ def test_walk_in_on_an_invoiced_ticket_asks_first(qtbot, pos: Pos) -> None:
     from posdesk.gui.qt import QMessageBox
 
     ticket_for_bob(qtbot, pos)
-    dialog = open_dialog(qtbot, pos)
-    qtbot.mouseClick(dialog.findChild(QPushButton, "sendViaLinkButton"), Qt.MouseButton.LeftButton)
-    wait_idle(qtbot, pos.ctx)
-    dialog.accept()
+    send_by_link(qtbot, pos)
     qtbot.waitUntil(lambda: pos.view.invoice is not None)
     walk_in = pos.window.findChild(QPushButton, "walkInButton")
 

@@ -10,11 +10,9 @@ from posdesk.core.client import Client
 from posdesk.core.events import LinkStatus
 from posdesk.gui.qt import (
     QApplication,
-    QCheckBox,
     QComboBox,
     QDialog,
     QLabel,
-    QLineEdit,
     QPushButton,
     Qt,
     QTableWidget,
@@ -22,16 +20,12 @@ from posdesk.gui.qt import (
 from posdesk.store import InvoiceRecordRepository, Outbox
 from posdesk.store.client_messages import MESSAGES_PATH, MessageRepository
 from tests.gui.conftest import ADA, BOB, COMPANION, Pos, wait_idle
-from tests.gui.test_send_invoice import add_from_catalog, open_dialog, ticket_for_bob
+from tests.gui.test_send_invoice import add_from_catalog, send_by_link, ticket_for_bob
 
 
 def send_link(qtbot, pos: Pos) -> str:
     ticket_for_bob(qtbot, pos)
-    dialog = open_dialog(qtbot, pos)
-    qtbot.mouseClick(dialog.findChild(QPushButton, "sendViaLinkButton"), Qt.MouseButton.LeftButton)
-    wait_idle(qtbot, pos.ctx)
-    dialog.accept()
-    return pos.view.ticket.id
+    return send_by_link(qtbot, pos)
 
 
 def show_filter(pos: Pos, caption: str) -> QTableWidget:
@@ -44,11 +38,7 @@ def show_filter(pos: Pos, caption: str) -> QTableWidget:
 def send_link_to(qtbot, pos: Pos, client: Client) -> str:
     pos.view.set_client(client)
     add_from_catalog(qtbot, pos, "Blowout")  # $35.00 + 8% tax
-    dialog = open_dialog(qtbot, pos)
-    qtbot.mouseClick(dialog.findChild(QPushButton, "sendViaLinkButton"), Qt.MouseButton.LeftButton)
-    wait_idle(qtbot, pos.ctx)
-    dialog.accept()
-    return pos.view.ticket.id
+    return send_by_link(qtbot, pos)
 
 
 def queued_messages(pos: Pos) -> list[tuple[str, dict]]:
@@ -104,13 +94,7 @@ def test_remind_without_consent_says_why_and_sends_nothing(qtbot, pos: Pos) -> N
 
 def test_an_expired_link_is_re_issued_for_the_balance_in_one_click(qtbot, pos: Pos) -> None:
     ticket_for_bob(qtbot, pos)
-    dialog = open_dialog(qtbot, pos)
-    dialog.findChild(QCheckBox, "customizeAmountCheckBox").click()
-    dialog.findChild(QLineEdit, "amountEdit").setText("10.00")  # a deposit link
-    qtbot.mouseClick(dialog.findChild(QPushButton, "sendViaLinkButton"), Qt.MouseButton.LeftButton)
-    wait_idle(qtbot, pos.ctx)
-    dialog.accept()
-    ticket_id = pos.view.ticket.id
+    ticket_id = send_by_link(qtbot, pos, amount="10.00")  # a deposit link
     with pos.db.session() as session:
         records = InvoiceRecordRepository(session)
         old = records.get(ticket_id)

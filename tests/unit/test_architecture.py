@@ -155,35 +155,35 @@ def test_the_gui_rules_catch_a_breach(tmp_path: Path) -> None:
     assert len(breaches) == 6, breaches
 
 
+def write_package(root: Path, name: str, files: dict[str, str]) -> None:
+    """A package ``name`` under ``root``: its ``__init__.py`` and ``files`` (path inside it: source)."""
+    for inside, source in {"__init__.py": "", **files}.items():
+        path = root / name / inside
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(source)
+
+
 def test_the_probe_sees_a_forbidden_import_in_a_submodule(tmp_path: Path) -> None:
     """The checks above can fail: a framework imported three levels down is found."""
-    package = tmp_path / "leaky"
-    (package / "inner").mkdir(parents=True)
-    (package / "__init__.py").write_text("")
-    (package / "inner" / "__init__.py").write_text("")
-    (package / "inner" / "client.py").write_text("import httpx\n")
-    (package / "migrations").mkdir()
-    (package / "migrations" / "__init__.py").write_text("raise RuntimeError('only inside Alembic')\n")
+    write_package(tmp_path, "leaky", {
+        "inner/__init__.py": "",
+        "inner/client.py": "import httpx\n",
+        "migrations/__init__.py": "raise RuntimeError('only inside Alembic')\n",
+    })  # fmt: skip
     result = probe("leaky", extra_path=tmp_path)
     assert "leaky.inner.client" in result["modules"]
     assert loaded_of(result, FRAMEWORKS) == ["httpx"]
 
 
 def test_a_module_that_fails_after_a_forbidden_import_is_still_caught(tmp_path: Path) -> None:
-    package = tmp_path / "halfway"
-    package.mkdir()
-    (package / "__init__.py").write_text("")
-    (package / "api.py").write_text("import httpx\nfrom halfway import not_written_yet\n")
+    write_package(tmp_path, "halfway", {"api.py": "import httpx\nfrom halfway import not_written_yet\n"})
     result = probe("halfway", extra_path=tmp_path, must_import=False)
     assert "halfway.api" in result["failed"]
     assert loaded_of(result, FRAMEWORKS) == ["httpx"]
 
 
 def test_the_probe_reports_a_module_that_does_not_import(tmp_path: Path) -> None:
-    package = tmp_path / "broken"
-    package.mkdir()
-    (package / "__init__.py").write_text("")
-    (package / "half_written.py").write_text("from broken import nothing_here\n")
+    write_package(tmp_path, "broken", {"half_written.py": "from broken import nothing_here\n"})
     with pytest.raises(AssertionError, match="does not import"):
         probe("broken", extra_path=tmp_path)
 

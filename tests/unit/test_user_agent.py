@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import ClassVar
 
 import pytest
 
 from posdesk import __version__
 from posdesk.sync.client import CompanionClient, pair
+from tests.fakes.serve import QuietHandler, serve_handler
 
 
-class Recorder(BaseHTTPRequestHandler):
+class Recorder(QuietHandler):
     seen: ClassVar[list[str]] = []
 
     def _answer(self) -> None:
@@ -31,21 +30,12 @@ class Recorder(BaseHTTPRequestHandler):
 
     do_GET = do_POST = do_PUT = _answer
 
-    def log_message(self, *args: object) -> None:
-        pass
-
 
 @pytest.fixture
 def companion_url() -> Iterator[str]:
     Recorder.seen = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve_handler(Recorder) as port:
+        yield f"http://127.0.0.1:{port}"
 
 
 def test_pairing_and_api_calls_name_the_pos_version(companion_url: str) -> None:
