@@ -26,8 +26,6 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from babel import numbers as babel_numbers
-
 from posdesk.core.money import Money, MoneyFormatError, currency_exponent
 
 SPACES = " \t\u00a0\u202f\u2009\u2007"
@@ -66,6 +64,8 @@ class AmountRules:
 @functools.lru_cache(maxsize=256)
 def amount_rules(currency: str, locale: str) -> AmountRules:
     """The rules for typing ``currency`` amounts in ``locale`` (``en_US``, ``de_DE``, ``ja_JP``)."""
+    from babel import numbers as babel_numbers  # here: the first frame imports this module, types no amount
+
     # The locale's symbol and the common one ("￥" and "¥" on a ja-JP page).
     symbols = {currency, *(babel_numbers.get_currency_symbol(currency, locale=where) for where in (locale, "en"))}
     # Longest first, so "US$" goes before "$"; digits or separators are never taken as a symbol.

@@ -21,10 +21,16 @@ from decimal import (
     Overflow,
     localcontext,
 )
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from babel import Locale
-from babel import numbers as babel_numbers
+from posdesk.core.amount_style import remembered, remembered_exponent
+
+if TYPE_CHECKING:
+    from babel import Locale
+    from babel.numbers import NumberPattern
+
+# Babel is imported where it is used: an amount of the store's currency is written from its remembered
+# style (posdesk.core.amount_style), so the first frame loads neither Babel nor its data.
 
 
 class CurrencyMismatchError(ValueError):
@@ -66,6 +72,8 @@ _ASCII_DIGITS = frozenset("0123456789")
 
 @functools.cache
 def _known_currencies() -> frozenset[str]:
+    from babel import numbers as babel_numbers
+
     return frozenset(babel_numbers.list_currencies())
 
 
@@ -73,23 +81,32 @@ def _known_currencies() -> frozenset[str]:
 def currency_exponent(code: str) -> int:
     """Number of minor-unit digits of an ISO 4217 currency (USD 2, JPY 0, KWD 3)."""
     validate_currency(code)
+    remembered_digits = remembered_exponent(code)
+    if remembered_digits is not None:
+        return remembered_digits
+    from babel import numbers as babel_numbers
+
     return int(babel_numbers.get_currency_precision(code))
 
 
 def validate_currency(code: str) -> str:
     """Return ``code`` if it is a known ISO 4217 code, else raise ``ValueError``."""
-    if not isinstance(code, str) or len(code) != 3 or not code.isupper() or code not in _known_currencies():
+    if not isinstance(code, str) or len(code) != 3 or not code.isupper():
+        raise ValueError(f"unknown currency code: {code!r}")
+    if remembered_exponent(code) is None and code not in _known_currencies():
         raise ValueError(f"unknown currency code: {code!r}")
     return code
 
 
 @functools.lru_cache(maxsize=512)
-def _currency_format(locale: str) -> tuple[Locale, babel_numbers.NumberPattern]:
+def _currency_format(locale: str) -> tuple[Locale, NumberPattern]:
     """The parsed locale and its standard currency pattern, read once per locale.
 
     ``babel.numbers.format_currency`` parses the locale and looks its pattern up on every call, which
     was most of its cost on the payment page (about ten amounts per page). The result is the same.
     """
+    from babel import Locale
+
     parsed = Locale.parse(locale)
     return parsed, parsed.currency_formats["standard"]
 
@@ -150,6 +167,8 @@ class Money:
         A currency symbol or code around the number is tolerated. Raises :class:`MoneyFormatError`
         with a message fit to show next to the field.
         """
+        from babel import numbers as babel_numbers
+
         cleaned = text.strip()
         for token in (currency, babel_numbers.get_currency_symbol(currency, locale=locale)):
             cleaned = cleaned.replace(token, "")
@@ -194,6 +213,9 @@ class Money:
 
     def format(self, locale: str = "en_US") -> str:
         """Locale-aware display, e.g. ``$1,234.50`` (en_US) or ``1 234,50 €`` (fr_FR)."""
+        style = remembered(locale, self.currency)
+        if style is not None:  # the same text as below, without Babel's data
+            return style.format(self.minor)
         parsed, pattern = _currency_format(locale)
         value = self.to_decimal()
         # Babel quantizes in the thread's context: give it the digits the amount has.

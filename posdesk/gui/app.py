@@ -37,6 +37,7 @@ from posdesk.gui.new_ticket_view import NewTicketView
 from posdesk.gui.qt import QApplication, QColor, QObject, QPalette, QTimer, QToolTip, Signal
 from posdesk.gui.update_notice import watch_for_updates
 from posdesk.gui.worker import Worker
+from posdesk.pos import amount_styles
 from posdesk.store import Database, TerminalSettings
 
 log = logging.getLogger(__name__)
@@ -99,6 +100,7 @@ class PosApp:
     def connect_after_show(self) -> None:
         """What :meth:`connect` does, without waiting: the slow part runs on a thread (:class:`DemoStarter`)."""
         assert self.data_dir is not None
+        amount_styles.keep(self.data_dir, self.ctx.locale, self.ctx.settings.currency)  # for the next start
         demo = self.ctx.connection.demo
         if demo:
             self.window.statusBar().showMessage(STARTING_DEMO)
@@ -308,6 +310,7 @@ def open_pos(
     shown; the New Ticket view emits ``data_loaded`` then.
     """
     data_dir = data_dir or paths.data_dir()
+    amount_styles.load(data_dir)  # before any amount is read or shown: see posdesk.pos.amount_styles
     db = Database.open(data_dir / "posdesk.db")
     worker = Worker()
     backend = PosBackend(db)
