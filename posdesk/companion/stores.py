@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from posdesk.companion.models import Store, StoreEventCounter
+from posdesk.core.attributes import field_values
 from posdesk.core.catalog import ItemKind
 from posdesk.core.currencies import check_gateway_currency, check_store_currency
 from posdesk.core.languages import PAGE_LANGUAGES
@@ -74,21 +75,14 @@ class StoreSettings:
     def to_wire(self) -> dict[str, Any]:
         return {
             **self.extra,
-            "business_name": self.business_name,
-            "address": self.address,
-            "currency": self.currency,
-            "default_locale": self.default_locale,
-            "languages": list(self.languages),
-            "tips_allowed": self.tips_allowed,
-            "tip_presets": [_preset_to_wire(p) for p in self.tip_presets],
-            "tip_max_rate": str(self.tip_max_rate),
-            "surcharge_rate": str(self.surcharge_rate),
-            "link_expiry_hours": self.link_expiry_hours,
-            "card_on_file_for_memberships": self.card_on_file_for_memberships,
-            "phone": self.phone,
-            "email": self.email,
-            "brand_color": self.brand_color,
-            "logo": self.logo,
+            **field_values(
+                self,
+                leaving=("extra",),
+                languages=list(self.languages),
+                tip_presets=[_preset_to_wire(p) for p in self.tip_presets],
+                tip_max_rate=str(self.tip_max_rate),
+                surcharge_rate=str(self.surcharge_rate),
+            ),
         }
 
     @classmethod

@@ -27,8 +27,9 @@ def from_attributes(kind: type[D], source: object, **given: object) -> D:
 
 
 def field_values(value: DataclassInstance, *, leaving: tuple[str, ...] = (), **given: object) -> dict[str, object]:
-    """``value``'s fields by name (not copied deeper, unlike :func:`dataclasses.asdict`), but those
-    ``leaving`` and those ``given`` (converted, or another name): a row's columns, where a field added to
-    the value and forgotten in the table is an error the database reports."""
-    kept = {name: getattr(value, name) for name in _field_names(type(value)) if name not in leaving and name not in given}
+    """``value``'s fields by name, in their order (not copied deeper, unlike :func:`dataclasses.asdict`),
+    but those ``leaving``, and those ``given`` as given (converted; a name that is no field comes last):
+    a row's columns or a wire form, where a field added to the value is written without being named."""
+    names = _field_names(type(value))
+    kept = {name: given[name] if name in given else getattr(value, name) for name in names if name not in leaving}
     return {**kept, **given}

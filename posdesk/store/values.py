@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from posdesk.core.attributes import field_values
 from posdesk.core.catalog import CatalogItem
 from posdesk.core.client import Client
 from posdesk.core.money import validate_currency
@@ -62,27 +63,13 @@ class TerminalSettings:
         return {promo.code: promo for promo in self.promotions}
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "online_payment_link_enabled": self.online_payment_link_enabled,
-            "business_name": self.business_name,
-            "business_address": self.business_address,
-            "business_phone": self.business_phone,
-            "business_email": self.business_email,
-            "brand_color": self.brand_color,
-            "logo": self.logo,
-            "currency": self.currency,
-            "locale": self.locale,
-            "languages": list(self.languages),
-            "tip_policy": tip_policy_to_json(self.tip_policy),
-            "surcharge_rate": str(self.surcharge_rate),
-            "link_expiry_hours": self.link_expiry_hours,
-            "promotions": [p.to_wire() for p in self.promotions],
-            "companion_url": self.companion_url,
-            "store_id": self.store_id,
-            "terminal_name": self.terminal_name,
-            "manager_pin_hash": self.manager_pin_hash,
-            "demo_links_on_lan": self.demo_links_on_lan,
-        }
+        return field_values(
+            self,
+            languages=list(self.languages),
+            tip_policy=tip_policy_to_json(self.tip_policy),
+            surcharge_rate=str(self.surcharge_rate),
+            promotions=[p.to_wire() for p in self.promotions],
+        )
 
     @classmethod
     def from_json(cls, raw: Mapping[str, Any] | None) -> TerminalSettings:
