@@ -6,21 +6,18 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
 from sqlalchemy import select, update
 from sqlalchemy.dialects.sqlite import insert
-from sqlalchemy.orm import Session
 
 from posdesk.store.catalog import item_of
 from posdesk.store.clients import client_of
 from posdesk.store.models import AppointmentRow, CatalogItemRow, ClientRow
+from posdesk.store.repository import Repository
 from posdesk.store.values import Appointment, AppointmentStatus
 
 __all__ = ["Appointment", "AppointmentRepository", "AppointmentStatus"]
 
 
-class AppointmentRepository:
-    """Appointments, inside the caller's session (transaction)."""
-
-    def __init__(self, session: Session) -> None:
-        self.session = session
+class AppointmentRepository(Repository):
+    """Appointments."""
 
     def for_date(self, day: date, tz: tzinfo) -> list[Appointment]:
         """The appointments starting on ``day`` in the store's time zone ``tz``, by start time."""

@@ -7,19 +7,16 @@ from decimal import Decimal
 
 from sqlalchemy import select
 from sqlalchemy.dialects.sqlite import insert
-from sqlalchemy.orm import Session
 
 from posdesk.core.catalog import CatalogItem, ItemKind
 from posdesk.core.money import Money
 from posdesk.store.codecs import details_from_json, details_to_json
 from posdesk.store.models import CatalogItemRow
+from posdesk.store.repository import Repository
 
 
-class CatalogRepository:
-    """Catalog items, inside the caller's session (transaction)."""
-
-    def __init__(self, session: Session) -> None:
-        self.session = session
+class CatalogRepository(Repository):
+    """Catalog items."""
 
     def list(
         self, kind: ItemKind | None = None, *, include_inactive: bool = False

@@ -22,6 +22,7 @@ from posdesk.core.client import Client
 from posdesk.core.ticket import new_id, utcnow
 from posdesk.store.models import MessageRow
 from posdesk.store.outbox import Outbox
+from posdesk.store.repository import Repository
 
 OUTBOX_KIND = "api.post"
 MESSAGES_PATH = "/messages"
@@ -84,11 +85,8 @@ def _message_of(row: MessageRow) -> ClientMessage:
     )
 
 
-class MessageRepository:
-    """Messages, inside the caller's session (transaction)."""
-
-    def __init__(self, session: Session) -> None:
-        self.session = session
+class MessageRepository(Repository):
+    """Messages to clients, and their delivery states."""
 
     def get(self, message_id: str) -> ClientMessage | None:
         row = self.session.get(MessageRow, message_id, populate_existing=True)

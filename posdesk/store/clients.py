@@ -6,7 +6,7 @@ from dataclasses import asdict, replace
 from datetime import date
 
 from sqlalchemy import and_, delete, insert, or_, select, update
-from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.sql.elements import ColumnElement
 
 from posdesk.core.attributes import from_attributes
@@ -21,6 +21,7 @@ from posdesk.core.client import (
 from posdesk.core.money import Money
 from posdesk.core.ticket import new_id, utcnow
 from posdesk.store.models import ClientHoldingRow, ClientRow
+from posdesk.store.repository import Repository
 from posdesk.store.search import email_key, looks_like_phone, name_key, phone_key, prefix_upper_bound
 
 DEFAULT_RESULTS = 20
@@ -31,11 +32,8 @@ def _starts_with(column: InstrumentedAttribute[str], prefix: str) -> ColumnEleme
     return and_(column >= prefix, column < prefix_upper_bound(prefix))
 
 
-class ClientRepository:
-    """Clients, inside the caller's session (transaction)."""
-
-    def __init__(self, session: Session) -> None:
-        self.session = session
+class ClientRepository(Repository):
+    """Clients, and what they hold."""
 
     def search(self, text: str, limit: int = DEFAULT_RESULTS) -> list[Client]:
         """Clients whose first or last name, email, or phone (first or last digits) start with ``text``.

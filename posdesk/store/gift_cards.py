@@ -9,13 +9,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from posdesk.core.gift_cards import normalize_code, sold_gift_cards
 from posdesk.core.money import Money
 from posdesk.core.ticket import Ticket
 from posdesk.store.models import GiftCardRow, OutboxRow
 from posdesk.store.outbox import Outbox
+from posdesk.store.repository import Repository
 
 GIFT_CARDS_PATH = "/gift-cards"
 
@@ -39,9 +39,8 @@ def _card(row: GiftCardRow) -> GiftCard:
     )
 
 
-class GiftCardRepository:
-    def __init__(self, session: Session) -> None:
-        self.session = session
+class GiftCardRepository(Repository):
+    """Gift cards sold through the POS."""
 
     def get(self, code: str) -> GiftCard | None:
         row = self.session.get(GiftCardRow, normalize_code(code))

@@ -7,12 +7,12 @@ from datetime import datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.dialects.sqlite import insert
-from sqlalchemy.orm import Session
 
 from posdesk.core.attributes import field_values, from_attributes
 from posdesk.core.events import LinkStatus, link_status_advances
 from posdesk.core.money import Money
 from posdesk.store.models import InvoiceRow
+from posdesk.store.repository import Repository
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,11 +36,8 @@ class InvoiceRecord:
     out_of_date: bool = False
 
 
-class InvoiceRecordRepository:
-    """Invoice records, one per ticket, inside the caller's session (transaction)."""
-
-    def __init__(self, session: Session) -> None:
-        self.session = session
+class InvoiceRecordRepository(Repository):
+    """Invoice records, one per ticket."""
 
     def get(self, ticket_id: str) -> InvoiceRecord | None:
         row = self.session.get(InvoiceRow, ticket_id, populate_existing=True)

@@ -15,11 +15,11 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.sqlite import insert
-from sqlalchemy.orm import Session
 
 from posdesk.core.attributes import from_attributes
 from posdesk.core.ticket import utcnow
 from posdesk.store.models import OutboxRow
+from posdesk.store.repository import Repository
 
 FIRST_RETRY = timedelta(seconds=2)
 MAX_RETRY = timedelta(minutes=5)
@@ -51,11 +51,8 @@ def retry_delay(attempts: int, rng: random.Random | None = None) -> timedelta:
     return ceiling * fraction
 
 
-class Outbox:
-    """The outbox table, inside the caller's session (transaction)."""
-
-    def __init__(self, session: Session) -> None:
-        self.session = session
+class Outbox(Repository):
+    """The outbox table."""
 
     def enqueue(self, kind: str, key: str, payload: dict[str, Any], *, now: datetime | None = None) -> int:
         """Add work unless an entry with this dedupe ``key`` exists (done or not); return the entry's id.

@@ -11,19 +11,16 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.dialects.sqlite import insert
-from sqlalchemy.orm import Session
 
 from posdesk.store.models import SettingRow
+from posdesk.store.repository import Repository
 from posdesk.store.values import TERMINAL_KEY, TerminalSettings
 
 __all__ = ["TERMINAL_KEY", "SettingsRepository", "TerminalSettings"]
 
 
-class SettingsRepository:
-    """Settings as JSON values by key, inside the caller's session (transaction)."""
-
-    def __init__(self, session: Session) -> None:
-        self.session = session
+class SettingsRepository(Repository):
+    """Settings as JSON values by key."""
 
     def get(self, key: str, default: Any = None) -> Any:
         value = self.session.scalar(select(SettingRow.value).where(SettingRow.key == key))

@@ -9,7 +9,6 @@ from decimal import Decimal
 from typing import Any, TypedDict, TypeVar, Unpack
 
 from sqlalchemy import Select, delete, func, insert, select, update
-from sqlalchemy.orm import Session
 
 from posdesk.core.attributes import field_values, from_attributes
 from posdesk.core.catalog import ItemKind
@@ -26,6 +25,7 @@ from posdesk.core.ticket import (
 )
 from posdesk.store.models import PaymentRow, TicketLineRow, TicketRow
 from posdesk.store.outbox import Outbox
+from posdesk.store.repository import Repository
 from posdesk.store.search import name_key, prefix_upper_bound
 
 DEFAULT_PAGE = 50
@@ -56,11 +56,8 @@ class StaleTicketError(Exception):
         self.stored = stored
 
 
-class TicketRepository:
-    """Tickets of this terminal's cache, read and written inside the caller's session (transaction)."""
-
-    def __init__(self, session: Session) -> None:
-        self.session = session
+class TicketRepository(Repository):
+    """Tickets of this terminal's cache."""
 
     # -- writing ---------------------------------------------------------------------------------
     def save(self, ticket: Ticket, *, base_revision: int | None) -> None:
