@@ -37,7 +37,7 @@ from posdesk.gui.qt import (
     QWidget,
     Signal,
 )
-from posdesk.gui.widgets import name, plain_label, wrapped_label
+from posdesk.gui.widgets import button_row, name, plain_label, wrapped_label
 from posdesk.pos.message_templates import (
     STATE_WORDS,
     TEMPLATES,
@@ -175,17 +175,13 @@ class CommunicatorDialog(PosDialog):
 
         self.feedback = wrapped_label("communicatorMessage", "Communicator message")
         layout.addWidget(self.feedback)
-        buttons = QHBoxLayout()
-        buttons.addStretch(1)
-        # Send is the dialog's primary action (filled, to the right); Close stays a plain button.
         self.close_button = name(QPushButton("Close"), "closeCommunicatorButton", "Close communicator")
         self.close_button.clicked.connect(self.accept)
-        buttons.addWidget(self.close_button)
+        # Send is the dialog's primary action (filled, to the right); Close stays a plain button.
         self.send_button = name(QPushButton("Send"), "sendMessageButton", "Send message")
         self.send_button.setDefault(True)
         self.send_button.clicked.connect(self.send)
-        buttons.addWidget(self.send_button)
-        layout.addLayout(buttons)
+        layout.addLayout(button_row(self.close_button, self.send_button))
         self.setMinimumSize(560, 560)
 
     # -- channels and templates --------------------------------------------------------------------

@@ -37,7 +37,7 @@ from posdesk.gui.qt import (
     QWidget,
     Signal,
 )
-from posdesk.gui.widgets import name, plain_label, wrapped_label
+from posdesk.gui.widgets import button_row, name, plain_label, wrapped_label
 
 if TYPE_CHECKING:  # imported when first opened: it brings SQLAlchemy, which start-up does without
     from posdesk.gui.communicator_dialog import CommunicatorDialog
@@ -204,12 +204,9 @@ class SendInvoiceDialog(TicketDialog):
         self.result_frame.hide()
         layout.addWidget(self.result_frame)
 
-        buttons = QHBoxLayout()
-        buttons.addStretch(1)
         self.close_button = name(QPushButton("Close"), "closeButton", "Close")
         self.close_button.clicked.connect(self.accept)
-        buttons.addWidget(self.close_button)
-        layout.addLayout(buttons)
+        layout.addLayout(button_row(self.close_button))
         self.setMinimumWidth(560)
 
     # -- the amount ----------------------------------------------------------------------------

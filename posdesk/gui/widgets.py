@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 
-from posdesk.gui.qt import QLabel, QObject, Qt, QWidget
+from posdesk.gui.qt import QHBoxLayout, QLabel, QObject, Qt, QWidget
 
 if TYPE_CHECKING:
     from posdesk.gui.qt import QDialog, QDialogButtonBox, QPushButton
@@ -54,3 +54,12 @@ def cancel_or(dialog: QDialog, button: QPushButton, on_click: Callable[[], objec
     button.clicked.connect(on_click)
     buttons.rejected.connect(dialog.reject)
     return buttons
+
+
+def button_row(*buttons: QWidget) -> QHBoxLayout:
+    """``buttons`` side by side at the right end of a row, in this order (where a dialog's actions go)."""
+    row = QHBoxLayout()
+    row.addStretch(1)
+    for button in buttons:
+        row.addWidget(button)
+    return row

@@ -24,7 +24,7 @@ from posdesk.gui.qt import (
 )
 from posdesk.gui.tables import cell, figures_table
 from posdesk.gui.ticket import ITEM_ROLE
-from posdesk.gui.widgets import message_label, name, plain_label, wrapped_label
+from posdesk.gui.widgets import button_row, message_label, name, plain_label, wrapped_label
 from posdesk.pos.payment_reviews import NEEDS_REVIEW, KeptPayment
 from posdesk.pos.payment_reviews import notice as review_notice
 from posdesk.pos.payments import method_label, payment_status, tips_of
@@ -111,22 +111,17 @@ class TotalsPanel(QWidget):
         self.review_notice.setStyleSheet("color: #8a4b00; font-weight: 600;")
         self.review_notice.hide()
         outer.addWidget(self.review_notice)
-        refund_row = QHBoxLayout()
-        refund_row.addStretch(1)
         self.tip_split_button = name(QPushButton("Split tip…"), "splitTipButton", "Split the tip among providers")
         self.tip_split_button.setToolTip("Share the selected payment's tip among the providers (manager PIN)")
         self.tip_split_button.clicked.connect(lambda: self.tip_split_requested.emit(self.selected_payment_id()))
-        refund_row.addWidget(self.tip_split_button)
         self.review_button = name(QPushButton("Review…"), "reviewPaymentButton", "Review the selected payment")
         self.review_button.setToolTip("Count, refund or dismiss a payment kept for review (manager PIN)")
         self.review_button.clicked.connect(lambda: self.review_requested.emit(self.selected_payment_id()))
         self.review_button.hide()
-        refund_row.addWidget(self.review_button)
         self.refund_button = name(QPushButton("Refund…"), "refundButton", "Refund the selected payment")
         self.refund_button.setToolTip("Refund the selected payment (manager PIN)")
         self.refund_button.clicked.connect(lambda: self.refund_requested.emit(self.selected_payment_id()))
-        refund_row.addWidget(self.refund_button)
-        outer.addLayout(refund_row)
+        outer.addLayout(button_row(self.tip_split_button, self.review_button, self.refund_button))
         self._refundable: set[str] = set()
         self._tipped: set[str] = set()
         self.kept: list[KeptPayment] = []  # online payments kept for review (from the companion)
