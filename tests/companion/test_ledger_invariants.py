@@ -162,7 +162,10 @@ def test_a_success_that_still_arrives_for_a_superseded_version_is_refunded_and_r
 # -- (8) events that disagree are kept for review and reported -------------------------------------------
 def simulator_event(companion: Companion, invoice: dict[str, Any], *, status: str = "succeeded", ref: str = "pi_sim_x",
                     payment_id: str | None = None, amount: int = V1_TOTAL, tip: int = 0, version: int = 1,
-                    store_id: str | None = None, event_type: str | None = None, currency: str = "USD") -> bytes:
+                    store_id: str | None = None, event_type: str | None = None, currency: str = "USD",
+                    event_id: str | None = None, **payment_fields: Any) -> bytes:
+    """The Simulator's webhook body (before signing) for a payment on ``invoice``; ``payment_fields`` are
+    the payment's other fields, such as ``method_ref``."""
     payment = GatewayPayment(
         ref=ref,
         status=ChargeStatus(status),
@@ -177,9 +180,10 @@ def simulator_event(companion: Companion, invoice: dict[str, Any], *, status: st
         },
         card_brand="visa",
         card_last4="4242",
+        **payment_fields,
     )
     body = {
-        "id": f"evt_{uuid.uuid4().hex}",
+        "id": event_id or f"evt_{uuid.uuid4().hex}",
         "type": event_type or f"payment.{status}",
         "created": int(time.time()),
         "data": {"object": payment_to_wire(payment)},

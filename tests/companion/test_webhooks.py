@@ -20,11 +20,11 @@ from sqlalchemy.exc import OperationalError
 from posdesk.companion.models import Invoice, Payment, WebhookEvent
 from posdesk.companion.payments import gateway_directory
 from posdesk.companion.webhooks import pipeline
-from posdesk.core.money import Money
-from posdesk.gateways.base import ChargeStatus, GatewayEvent, GatewayPayment, payment_to_wire
+from posdesk.gateways.base import GatewayEvent
 from posdesk.gateways.signing import sign
 from posdesk.gateways.simulator import SIGNATURE_HEADER
 from tests.companion.conftest import Companion, events, eventually, invoice_upload, put_invoice
+from tests.companion.test_ledger_invariants import simulator_event
 
 TOTAL = 8165  # the default test invoice: $60 haircut + $20 shampoo + tax
 
@@ -48,30 +48,12 @@ def payment_event(
     version: int = 1,
     event_id: str | None = None,
 ) -> bytes:
-    payment = GatewayPayment(
-        ref=ref,
-        status=ChargeStatus(status),
-        amount=Money(amount, currency),
-        tip=Money(tip, currency),
-        metadata={
-            "store_id": companion.terminal.store_id,
-            "invoice_id": invoice["invoice_id"],
-            "invoice_version": str(version),
-            "payment_id": payment_id or "p" * 32,
-            "kind": "invoice",
-        },
-        card_brand="visa",
-        card_last4="4242",
-        method_ref="pm_sim_visa_4242_ok_1239_abcdefabcdef",
+    """A Simulator webhook for a card payment on ``invoice`` (the default test invoice's total)."""
+    return simulator_event(
+        companion, invoice, status=status, payment_id=payment_id or "p" * 32, ref=ref, amount=amount, tip=tip,
+        currency=currency, version=version, event_id=event_id, method_ref="pm_sim_visa_4242_ok_1239_abcdefabcdef",
         message="Your card was declined" if status == "failed" else "",
-    )
-    body = {
-        "id": event_id or f"evt_{uuid.uuid4().hex}",
-        "type": f"payment.{status}",
-        "created": int(time.time()),
-        "data": {"object": payment_to_wire(payment)},
-    }
-    return json.dumps(body, separators=(",", ":")).encode()
+    )  # fmt: skip
 
 
 def post(client: httpx.Client, raw: bytes, header: str | None) -> httpx.Response:

@@ -45,6 +45,15 @@ def enter_card(page: Page, number: str) -> None:
     page.locator("#sim_cvc").fill("123")
 
 
+def pay_new_invoice(page: Page, shop: Companion, card: str) -> dict[str, Any]:
+    """The client opens the link of a new invoice, enters ``card`` and taps Pay; the invoice's upload."""
+    body = uploaded(shop)
+    open_link(page, shop, body)
+    enter_card(page, card)
+    page.get_by_test_id("pay-button").click()
+    return body
+
+
 def screenshot(page: Page, tmp_path: Path, name: str) -> Path:
     path = Path(os.environ.get("POSDESK_SCREENSHOT_DIR") or tmp_path) / f"{name}.png"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -78,17 +87,13 @@ def test_pay_with_a_20_percent_tip_and_see_the_confirmation(phone_page: Page, sh
 
 
 def test_a_declined_card_shows_a_clear_error(phone_page: Page, shop: Companion) -> None:
-    open_link(phone_page, shop, uploaded(shop))
-    enter_card(phone_page, DECLINES)
-    phone_page.get_by_test_id("pay-button").click()
+    pay_new_invoice(phone_page, shop, DECLINES)
     expect(phone_page.get_by_test_id("error")).to_have_text("Your card was declined")
     assert "invoice.paid" not in event_types(shop)
 
 
 def test_3d_secure_approve(phone_page: Page, shop: Companion) -> None:
-    open_link(phone_page, shop, uploaded(shop))
-    enter_card(phone_page, ASKS_3DS)
-    phone_page.get_by_test_id("pay-button").click()
+    pay_new_invoice(phone_page, shop, ASKS_3DS)
     expect(phone_page.get_by_test_id("authenticate")).to_contain_text("Confirm your payment")
     phone_page.get_by_test_id("approve-3ds").click()
     expect(phone_page.get_by_test_id("confirmation")).to_be_visible()
@@ -116,9 +121,7 @@ def test_saved_card_use(phone_page: Page, shop: Companion, tmp_path: Path) -> No
 
 
 def test_add_a_tip_on_the_confirmation(phone_page: Page, shop: Companion) -> None:
-    open_link(phone_page, shop, uploaded(shop))
-    enter_card(phone_page, APPROVES)
-    phone_page.get_by_test_id("pay-button").click()
+    pay_new_invoice(phone_page, shop, APPROVES)
     expect(phone_page.get_by_test_id("confirmation")).to_be_visible()
     phone_page.get_by_test_id("tip-option").nth(1).click()  # 18% of $60
     phone_page.get_by_test_id("add-tip-button").click()

@@ -18,7 +18,7 @@ from posdesk.core.ticket import Coverage
 from posdesk.gateways.simulator import APPROVES, ASKS_3DS, DECLINES
 from tests.companion.conftest import Companion, put_invoice, same_invoice, service_line
 from tests.companion.conftest import make_companion as make_companion  # the fixture, re-exported
-from tests.e2e.test_payment_page import enter_card, open_link, uploaded
+from tests.e2e.test_payment_page import enter_card, open_link, pay_new_invoice, uploaded
 
 pytestmark = pytest.mark.e2e
 VIEWPORT_HEIGHT = 844
@@ -65,24 +65,17 @@ def state_out_of_date(page: Page, shop: Companion) -> None:
 
 
 def state_3ds(page: Page, shop: Companion) -> None:
-    open_link(page, shop, uploaded(shop))
-    enter_card(page, ASKS_3DS)
-    page.get_by_test_id("pay-button").click()
+    pay_new_invoice(page, shop, ASKS_3DS)
     expect(page.get_by_test_id("authenticate")).to_be_visible()
 
 
 def state_paid(page: Page, shop: Companion) -> None:
-    open_link(page, shop, uploaded(shop))
-    enter_card(page, APPROVES)
-    page.get_by_test_id("pay-button").click()
+    pay_new_invoice(page, shop, APPROVES)
     expect(page.get_by_test_id("confirmation")).to_be_visible()
 
 
 def state_already_paid(page: Page, shop: Companion) -> None:
-    body = uploaded(shop)
-    open_link(page, shop, body)
-    enter_card(page, APPROVES)
-    page.get_by_test_id("pay-button").click()
+    body = pay_new_invoice(page, shop, APPROVES)
     expect(page.get_by_test_id("confirmation")).to_be_visible()
     open_link(page, shop, body)
     expect(page.get_by_test_id("already-paid")).to_be_visible()
