@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-_QUOTED = re.compile(r"'([^']*)'")  # Babel's own: quoted text in a pattern, '' for a quote
+QUOTED = r"'([^']*)'"  # Babel's own: quoted text in a pattern, '' for a quote (compiled when first met)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +54,7 @@ class AmountStyle:
         sign = int(minor < 0)
         text = self.prefixes[sign] + number + self.suffixes[sign]
         text = text.replace("¤¤", self.currency).replace("¤", self.symbol)
-        return _QUOTED.sub(lambda m: m.group(1) or "'", text) if "'" in text else text
+        return re.sub(QUOTED, lambda m: m.group(1) or "'", text) if "'" in text else text
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -348,3 +348,10 @@ def price_ticket(
         surcharge_rate=surcharge_rate,
         per_tender=per_tender,
     )
+
+
+def price_at_counter(
+    ticket: Ticket, promotions: Mapping[str, Promotion] | None, surcharge_rate: Decimal
+) -> PricedTicket:
+    """The ticket as the counter prices it: the card surcharge per tender (``docs/pricing.md``)."""
+    return price_ticket(ticket, promotions=promotions, surcharge_rate=surcharge_rate, per_tender=True)

@@ -13,7 +13,7 @@ from decimal import Decimal
 from posdesk.core.catalog import CatalogItem, ItemKind
 from posdesk.core.client import Client, Holdings
 from posdesk.core.money import Money
-from posdesk.core.pricing import PricedTicket, price_ticket
+from posdesk.core.pricing import PricedTicket, price_at_counter, price_ticket
 from posdesk.core.ticket import Ticket, TicketLine, TicketStateError
 from posdesk.gui.context import PosContext
 from posdesk.gui.operations import CollectionOp, OpChanges
@@ -31,7 +31,6 @@ from posdesk.gui.widgets import name
 from posdesk.pos.backend import InvoiceInfo, TodayAppointment
 from posdesk.pos.editor import TicketEditor
 from posdesk.pos.phones import store_region
-from posdesk.pos.tenders import price_at_counter
 
 __all__ = ["ITEM_ROLE", "NewTicketView"]
 log = logging.getLogger(__name__)

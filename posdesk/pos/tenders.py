@@ -13,7 +13,6 @@ and the companion counts them toward that terminal's invoice (``posdesk.companio
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -21,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from posdesk.core.events import LinkStatus
 from posdesk.core.money import Money
-from posdesk.core.pricing import PricedTicket, Promotion, card_surcharge, price_ticket
+from posdesk.core.pricing import card_surcharge, price_at_counter
 from posdesk.core.ticket import Payment, PaymentMethod, Ticket, TicketStateError, new_id
 
 if TYPE_CHECKING:
@@ -103,13 +102,6 @@ class TenderOutcome:
     payment: Payment | None
     change: Money
     link: str  # "revoked", "reissued" or "" (no live link)
-
-
-def price_at_counter(
-    ticket: Ticket, promotions: Mapping[str, Promotion] | None, surcharge_rate: Decimal
-) -> PricedTicket:
-    """The ticket as the counter prices it: the card surcharge per tender (``docs/pricing.md``)."""
-    return price_ticket(ticket, promotions=promotions, surcharge_rate=surcharge_rate, per_tender=True)
 
 
 def balance_due(ticket: Ticket, settings: TerminalSettings) -> Money:
