@@ -192,10 +192,7 @@ class PosBackend:
         from posdesk.store import TicketRepository
 
         with self.db.reading() as session:
-            ticket = TicketRepository(session).get(ticket_id)
-        if ticket is None:
-            raise KeyError(ticket_id)
-        return ticket
+            return TicketRepository(session).require(ticket_id, KeyError(ticket_id))
 
     def invoice_info(self, ticket_id: str) -> InvoiceInfo | None:
         from posdesk.store import InvoiceRecordRepository

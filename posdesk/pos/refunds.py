@@ -96,9 +96,7 @@ def record_refunded_total(
 
     with db.session() as session:
         tickets = TicketRepository(session)
-        ticket = tickets.get(ticket_id)
-        if ticket is None:
-            raise RefundError("The ticket is not on this terminal")
+        ticket = tickets.require(ticket_id, RefundError("The ticket is not on this terminal"))
         payment = next((p for p in ticket.payments if p.id == payment_id), None)
         if payment is None:
             raise RefundError("The payment is not on this ticket")

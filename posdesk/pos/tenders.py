@@ -404,9 +404,7 @@ def close_settled_ticket(db: Database, ticket_id: str, settings: TerminalSetting
     now = datetime.now(UTC)
     with db.session() as session:
         tickets = TicketRepository(session)
-        ticket = tickets.get(ticket_id)
-        if ticket is None:
-            raise TenderError("Save the ticket before closing it")
+        ticket = tickets.require(ticket_id, TenderError("Save the ticket before closing it"))
         if ticket.is_closed:
             return ticket
         if balance_due(ticket, settings).is_positive():

@@ -120,6 +120,13 @@ class TicketRepository(Repository):
         found = self._load_many(select(TicketRow).where(TicketRow.id == ticket_id))
         return found[0] if found else None
 
+    def require(self, ticket_id: str, refusal: Exception) -> Ticket:
+        """The ticket; ``refusal`` (what the cashier is told) is raised when this cache does not hold it."""
+        ticket = self.get(ticket_id)
+        if ticket is None:
+            raise refusal
+        return ticket
+
     def get_by_number(self, number: int) -> Ticket | None:
         found = self._load_many(select(TicketRow).where(TicketRow.number == number))
         return found[0] if found else None

@@ -95,9 +95,7 @@ def send_invoice(
     now = now or datetime.now(UTC)
     with db.session() as session:
         tickets = TicketRepository(session)
-        ticket = tickets.get(ticket_id)
-        if ticket is None:
-            raise SendInvoiceError("Save the ticket before sending its invoice")
+        ticket = tickets.require(ticket_id, SendInvoiceError("Save the ticket before sending its invoice"))
         if ticket.is_closed:
             raise SendInvoiceError(f"Ticket {ticket.number} is {ticket.state.label.lower()}")
         if ticket.client_id is None:
@@ -143,16 +141,12 @@ def send_invoice(
         if ticket.revision != base_revision:
             tickets.save(ticket, base_revision=base_revision)
         records.save(
-            InvoiceRecord(
-                ticket_id=ticket.id,
-                invoice_id=invoice_id,
-                version=invoice.version,
+            from_attributes(
+                InvoiceRecord,
+                invoice,  # its ids, version, expiry, requested amount and currency
                 link_token=token,
                 fingerprint=fingerprint,
-                expires_at=invoice.expires_at,
-                amount_requested=amount_requested,
                 link_status=LinkStatus.PREPARING if is_new else record.link_status,  # type: ignore[union-attr]
-                currency=ticket.currency,
                 sent_at=now,
                 out_of_date=False,
             )
