@@ -7,11 +7,24 @@ from __future__ import annotations
 import pytest
 
 from posdesk.core.ticket import TicketState
+from posdesk.gui.app import PosApp
 from posdesk.gui.qt import QComboBox, QLineEdit, QPushButton, Qt, QTableWidget
-from posdesk.store import Outbox
-from tests.e2e.terminals import WAIT_MS, enter_pin, haircut_and_blowout_for_bob, tips_by_provider, visible
+from tests.e2e.terminals import (
+    WAIT_MS,
+    enter_pin,
+    haircut_and_blowout_for_bob,
+    pending_uploads,
+    tips_by_provider,
+    visible,
+)
 
 pytestmark = pytest.mark.e2e
+
+
+def tips_once_sent(qtbot, till1: PosApp, till2: PosApp) -> dict[str, str]:
+    """Till 2's tips by provider (the companion's figures) once Till 1 has sent all it recorded."""
+    qtbot.waitUntil(lambda: pending_uploads(till1) == 0, timeout=WAIT_MS)
+    return tips_by_provider(qtbot, till2.window)
 
 
 def test_a_counter_tip_is_the_stores_tips_by_provider_on_another_terminal_net_of_its_refund(
@@ -35,13 +48,8 @@ def test_a_counter_tip_is_the_stores_tips_by_provider_on_another_terminal_net_of
     [paid] = view.ticket.payments
     assert paid.amount.plain() == amount and paid.tip.minor == 1000
 
-    def sent() -> bool:
-        with till1.db.reading() as session:
-            return Outbox(session).pending_count() == 0
-
-    qtbot.waitUntil(sent, timeout=WAIT_MS)
     # $10.00 in proportion to $40 and $35, as an online tip: not "Unassigned".
-    assert tips_by_provider(qtbot, till2.window) == {
+    assert tips_once_sent(qtbot, till1, till2) == {
         "Sam": "$5.33",
         "Ana": "$4.67",
         "Unassigned": "",
@@ -57,8 +65,7 @@ def test_a_counter_tip_is_the_stores_tips_by_provider_on_another_terminal_net_of
     refund.findChild(QLineEdit, "refundTipEdit").setText("3")
     refund.findChild(QPushButton, "confirmRefundButton").click()
     qtbot.waitUntil(lambda: view.ticket.payments[0].refunded is not None, timeout=WAIT_MS)
-    qtbot.waitUntil(sent, timeout=WAIT_MS)
-    assert tips_by_provider(qtbot, till2.window) == {
+    assert tips_once_sent(qtbot, till1, till2) == {
         "Sam": "$3.73",
         "Ana": "$3.27",
         "Unassigned": "",
