@@ -31,6 +31,13 @@ class RefundRefused(Refused):
         self.retry_after = retry_after  # seconds: another refund of the payment is under way
 
 
+class ReviewRefused(Refused):
+    """A manager's decision on a payment or a gateway report kept for review cannot be carried out;
+    ``message`` is for the manager."""
+
+    default_status = 409
+
+
 class MismatchError(ValueError):
     """A gateway reported an amount, currency, store or version the companion did not ask for.
 

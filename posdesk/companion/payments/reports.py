@@ -22,19 +22,13 @@ from sqlalchemy.orm import Session
 from posdesk.companion.database import Database
 from posdesk.companion.events import append_event
 from posdesk.companion.models import GatewayReport, Invoice, WebhookEvent, utcnow
-from posdesk.companion.refusal import Refused
+from posdesk.companion.payments.errors import ReviewRefused
 from posdesk.core.events import EventType
 from posdesk.gateways.base import payment_from_wire
 
 log = logging.getLogger(__name__)
 
 NOTE_MAX = 500
-
-
-class ReportRefused(Refused):
-    """The report cannot be marked handled; ``message`` is for the manager."""
-
-    default_status = 409
 
 
 @dataclass(frozen=True)
@@ -132,13 +126,13 @@ def handle(db: Database, store_id: str, report_id: str, note: str) -> dict[str, 
     did); ``payment.review_settled`` to every terminal. Handling it again answers the same, told once."""
     note = note.strip()
     if not note:
-        raise ReportRefused("Say what you found or did (a note is required)", 422)
+        raise ReviewRefused("Say what you found or did (a note is required)", 422)
     with db.write() as session:
         report = session.scalars(
             select(GatewayReport).where(GatewayReport.id == report_id).with_for_update()
         ).first()
         if report is None or report.store_id != store_id:
-            raise ReportRefused("No such report", 404)
+            raise ReviewRefused("No such report", 404)
         if report.handled_at is None:
             report.handled_at = utcnow()
             report.note = note[:NOTE_MAX]

@@ -32,9 +32,8 @@ from posdesk.companion.models import Payment, PaymentStatus, Store, Tender
 from posdesk.companion.payments import ledger, supersede
 from posdesk.companion.payments.balance import IN_STORE
 from posdesk.companion.payments.directory import GatewayDirectory
-from posdesk.companion.payments.errors import MismatchError, RefundRefused
+from posdesk.companion.payments.errors import MismatchError, RefundRefused, ReviewRefused
 from posdesk.companion.payments.refunds import refund_payment
-from posdesk.companion.refusal import Refused
 from posdesk.core.events import EventType
 from posdesk.core.money import Money
 from posdesk.core.ticket import PaymentMethod
@@ -61,12 +60,6 @@ AT_COUNTER = (Decision.COUNT, Decision.GIVEN_BACK)
 TAKEN = (ChargeStatus.SUCCEEDED, ChargeStatus.REFUNDED)
 NOT_TAKEN = (ChargeStatus.FAILED, ChargeStatus.CANCELED)
 DISMISSED_MESSAGE = "Not charged: the gateway has no record of this payment (settled by a manager)"
-
-
-class ReviewRefused(Refused):
-    """The decision cannot be made; ``message`` is for the manager."""
-
-    default_status = 409
 
 
 @dataclass(frozen=True)
