@@ -6,10 +6,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Page, Route, expect
+from playwright.sync_api import APIResponse, Page, Request, Route, expect
 
+from posdesk.gateways.simulator import APPROVES
 from tests.companion.conftest import Companion, invoice_upload, put_invoice
 from tests.companion.conftest import make_companion as make_companion  # the fixture, re-exported
+from tests.e2e.test_payment_page import enter_card
 
 pytestmark = pytest.mark.e2e
 
@@ -77,3 +79,45 @@ def test_a_real_new_version_is_still_noticed(phone_page: Page, shop: Companion) 
     run_page_clock(phone_page, 4)
     expect(phone_page.locator("#version-banner")).to_be_visible()
     expect(phone_page.get_by_test_id("pay-button")).to_be_disabled()
+
+
+def test_a_paid_answer_while_the_payment_is_being_submitted_does_not_cancel_the_confirmation(
+    phone_page: Page, shop: Companion
+) -> None:
+    """The client presses Pay; the card is charged, but the answer is slow to come back. Meanwhile the page's
+    status check hears "paid". The page must wait for its own answer (the client's confirmation), not
+    reload: a reload cancels the submission and shows "This invoice is already paid" instead."""
+    invoice = invoice_upload()
+    assert put_invoice(shop.api, invoice).status_code in (200, 201)
+    held: list[tuple[Route, APIResponse]] = []
+    heard_paid: list[str] = []
+
+    def hold_the_answer(route: Route) -> None:
+        # The browser's headers, with the Sec-Fetch-Site it sends but does not show an interceptor: the
+        # companion refuses a post that may be cross-site.
+        headers = {**route.request.all_headers(), "sec-fetch-site": "same-origin"}
+        answer = route.fetch(headers=headers, max_redirects=0)  # the card is charged; the answer is a 303
+        held.append((route, answer))  # ... which reaches the page only when the test lets it
+
+    def listen(request: Request) -> None:
+        if held and "/status" in request.url:  # asked after the charge: the answer is "paid"
+            heard_paid.append(request.url)
+
+    phone_page.route("**/pay/*/pay", hold_the_answer)
+    phone_page.goto(f"{shop.url}/pay/{invoice['link_token']}")
+    enter_card(phone_page, APPROVES)
+    phone_page.on("requestfinished", listen)
+    phone_page.get_by_test_id("pay-button").click(no_wait_after=True)
+    for _ in range(150):  # the page checks the status every 3 s
+        if held and heard_paid:
+            break
+        phone_page.wait_for_timeout(100)
+    assert held, "the payment was never submitted"
+    assert heard_paid, "the page's status check never answered while the payment's answer was held"
+    assert shop.api.get(f"/pay/{invoice['link_token']}/status").json()["state"] == "paid"
+    phone_page.wait_for_timeout(500)  # the page has read that answer
+
+    route, answer = held[0]
+    route.fulfill(response=answer)
+    expect(phone_page.get_by_test_id("confirmation")).to_be_visible()
+    expect(phone_page.locator("body")).not_to_contain_text("already paid")
