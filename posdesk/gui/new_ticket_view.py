@@ -149,7 +149,6 @@ class NewTicketView(QWidget):
         self.add_item_button = self.catalog.add_button
         self.client_search = self.client_bar.search_edit
         self.client_chip = self.client_bar.chip
-        self.client_results = self.client_bar.results
         self.walk_in_button = self.client_bar.walk_in_button
         self.lines_view = self.lines.table
         self.promo_edit = self.totals_panel.promo_edit

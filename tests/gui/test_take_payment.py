@@ -49,6 +49,8 @@ def record(qtbot, pos: Pos, dialog: QDialog) -> None:
 
 def payments_rows(pos: Pos) -> list[list[str]]:
     table = pos.window.findChild(QTableWidget, "paymentsList")
+    if table is None:  # made for the first payment shown: none yet
+        return []
     return [[table.item(r, c).text() for c in range(table.columnCount())] for r in range(table.rowCount())]
 
 

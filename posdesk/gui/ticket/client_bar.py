@@ -68,12 +68,20 @@ class ClientBar(QWidget):
         self.walk_in_button.clicked.connect(self.walk_in_requested.emit)
         row.addWidget(self.walk_in_button)
         layout.addLayout(row)
-        self.results = name(QListWidget(), "clientResultsList", "Matching clients")
-        self.results.setMaximumHeight(150)
-        self.results.itemActivated.connect(self._on_chosen)
-        self.results.itemClicked.connect(self._on_chosen)
-        self.results.hide()
-        layout.addWidget(self.results)
+        self._layout = layout
+        self._results: QListWidget | None = None
+
+    @property
+    def results(self) -> QListWidget:
+        """The clients matching the search, under the box: made on the first search, not with the first frame."""
+        if self._results is None:
+            self._results = name(QListWidget(), "clientResultsList", "Matching clients")
+            self._results.setMaximumHeight(150)
+            self._results.itemActivated.connect(self._on_chosen)
+            self._results.itemClicked.connect(self._on_chosen)
+            self._results.hide()
+            self._layout.addWidget(self._results)
+        return self._results
 
     def show_client(self, client: Client | None, *, read_only: bool) -> None:
         if client is not None:
@@ -105,7 +113,8 @@ class ClientBar(QWidget):
         self.search_edit.blockSignals(True)
         self.search_edit.clear()
         self.search_edit.blockSignals(False)
-        self.results.hide()
+        if self._results is not None:
+            self._results.hide()
 
     def confirm_walk_in(self, client_name: str, confirmed: Callable[[], object]) -> None:
         """Ask before taking an invoiced client off the ticket; ``confirmed`` runs on "Remove client"."""
@@ -125,10 +134,12 @@ class ClientBar(QWidget):
         box.open()
 
     def _on_search(self, text: str) -> None:
-        self.results.clear()
         if len(text.strip()) < 1:
-            self.results.hide()
+            if self._results is not None:
+                self._results.clear()
+                self._results.hide()
             return
+        self.results.clear()
         found = self._search(text)
         for client in found:
             contact = " · ".join(
@@ -144,7 +155,7 @@ class ClientBar(QWidget):
         self.results.show()
 
     def _pick_first(self) -> None:
-        first = self.results.item(0)
+        first = self._results.item(0) if self._results is not None else None
         if first is not None and first.data(ITEM_ROLE):
             self._on_chosen(first)
 

@@ -18,6 +18,7 @@ from posdesk.gui.qt import (
     QLineEdit,
     QPushButton,
     Qt,
+    QTableWidget,
     QVBoxLayout,
     QWidget,
     Signal,
@@ -100,13 +101,8 @@ class TotalsPanel(QWidget):
         bottom.addLayout(self.totals)
         outer.addLayout(bottom)
 
-        headers = ["Payment", "Amount", "Tip", "When", "Status"]
-        self.payments = figures_table("paymentsList", "Payments", headers, stretch=0, fit=range(1, 5))
-        self.payments.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.payments.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.payments.setMaximumHeight(110)
-        self.payments.itemSelectionChanged.connect(self._on_selection)
-        outer.addWidget(self.payments)
+        self._outer = outer
+        self.payments: QTableWidget | None = None  # made for the first payment (see _payments_table)
         self.review_notice = wrapped_label("reviewNotice", "Payments waiting for a manager's review")
         self.review_notice.setStyleSheet("color: #8a4b00; font-weight: 600;")
         self.review_notice.hide()
@@ -180,35 +176,52 @@ class TotalsPanel(QWidget):
         self._payments = list(payments)
         self._refundable = {p.id for p in payments if refundable(p).is_positive()}
         self._tipped = {p.id for p in payments if p.tip.is_positive()}
-        selected = self.selected_payment_id()
         # A kept payment the ticket already lists (a counter tender) is marked there; others get a row.
         marked = {k.on_ticket_as for k in self.kept}
         kept = [k for k in self.kept if all(p.id != k.on_ticket_as for p in payments)]
-        self.payments.blockSignals(True)
-        self.payments.setRowCount(len(payments) + len(kept))
         rows: list[tuple[str, tuple[str, ...]]] = [
             (p.id, (*self._cells(p)[:4], NEEDS_REVIEW) if p.id in marked else self._cells(p)) for p in payments
         ]
         rows += [(k.on_ticket_as, self._kept_cells(k)) for k in kept]
-        for row, (payment_id, cells) in enumerate(rows):
-            for column, text in enumerate(cells):
-                item = cell(text, figure=column in (1, 2))
-                item.setData(ITEM_ROLE, payment_id)
-                self.payments.setItem(row, column, item)
-            if payment_id == selected:
-                self.payments.selectRow(row)
-        self.payments.blockSignals(False)
-        self.payments.setVisible(bool(rows))
-        # As tall as its rows (at most about three): on a short screen every pixel goes to the totals.
-        height = sum(self.payments.rowHeight(row) for row in range(len(rows)))
-        header = self.payments.horizontalHeader().sizeHint().height()
-        self.payments.setMaximumHeight(min(110, header + height + 2 * self.payments.frameWidth() + 2))
+        if rows or self.payments is not None:
+            self._fill_payments(rows)
         self.refund_button.setVisible(bool(self._refundable))
         self.refund_button.setEnabled(self.selected_payment_id() in self._refundable)
         self.tip_split_button.setVisible(bool(self._tipped))
         self.tip_split_button.setEnabled(self.selected_payment_id() in self._tipped)
         self.review_button.setVisible(bool(self.kept))
         self.review_button.setEnabled(self.selected_payment_id() in marked)
+
+    def _payments_table(self) -> QTableWidget:
+        """The payments received, below the totals: made for the first ticket shown with a payment (the
+        first frame shows a new ticket, and a table's ~20 widgets cost it a tenth of its making)."""
+        if self.payments is None:
+            headers = ["Payment", "Amount", "Tip", "When", "Status"]
+            table = self.payments = figures_table("paymentsList", "Payments", headers, stretch=0, fit=range(1, 5))
+            table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+            table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+            table.itemSelectionChanged.connect(self._on_selection)
+            self._outer.insertWidget(1, table)  # under the totals, above the review notice
+        return self.payments
+
+    def _fill_payments(self, rows: list[tuple[str, tuple[str, ...]]]) -> None:
+        selected = self.selected_payment_id()
+        table = self._payments_table()
+        table.blockSignals(True)
+        table.setRowCount(len(rows))
+        for row, (payment_id, cells) in enumerate(rows):
+            for column, text in enumerate(cells):
+                item = cell(text, figure=column in (1, 2))
+                item.setData(ITEM_ROLE, payment_id)
+                table.setItem(row, column, item)
+            if payment_id == selected:
+                table.selectRow(row)
+        table.blockSignals(False)
+        table.setVisible(bool(rows))
+        # As tall as its rows (at most about three): on a short screen every pixel goes to the totals.
+        height = sum(table.rowHeight(row) for row in range(len(rows)))
+        header = table.horizontalHeader().sizeHint().height()
+        table.setMaximumHeight(min(110, header + height + 2 * table.frameWidth() + 2))
 
     def _cells(self, payment: Payment) -> tuple[str, ...]:
         return (
@@ -229,7 +242,8 @@ class TotalsPanel(QWidget):
         )
 
     def selected_payment_id(self) -> str:
-        item = self.payments.item(self.payments.currentRow(), 0) if self.payments.selectedItems() else None
+        table = self.payments
+        item = table.item(table.currentRow(), 0) if table is not None and table.selectedItems() else None
         return str(item.data(ITEM_ROLE)) if item is not None else ""
 
     def set_editable(self, editable: bool) -> None:
