@@ -1,4 +1,4 @@
-"""The frame every dialog of the POS shares: its names, its title and the context it works in."""
+"""The frame the POS's dialogs share: their names, their title and the context they work in."""
 
 from __future__ import annotations
 
