@@ -3,7 +3,7 @@ the counters, tips by provider, refunds, and invoices still awaiting payment."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -12,18 +12,13 @@ from sqlalchemy.orm import Session
 from posdesk.companion.models import Event, Invoice, InvoiceStatus, Payment, PaymentStatus, Store, Tender
 from posdesk.companion.payments.balance import IN_STORE
 from posdesk.companion.tip_splits import refunded_tips, saved_splits
-from posdesk.core.day_summary import DaySummary
+from posdesk.core.day_summary import DayCount, DaySummary, day_bounds
 from posdesk.core.events import EventType
 from posdesk.core.money import Money
 from posdesk.core.tip_split import net_of_refunded_tip, payment_split, provider_bases
 
 COUNTED = (PaymentStatus.SUCCEEDED.value, PaymentStatus.REFUNDED.value)
 AWAITING = (InvoiceStatus.SENT.value, InvoiceStatus.OPENED.value, InvoiceStatus.PARTIALLY_PAID.value)
-
-
-def day_bounds(day: date, timezone: ZoneInfo) -> tuple[datetime, datetime]:
-    start = datetime.combine(day, time(0), timezone)
-    return start, datetime.combine(day + timedelta(days=1), time(0), timezone)
 
 
 def refunds_made(session: Session, store: Store, start: datetime, end: datetime) -> Money:
@@ -49,15 +44,7 @@ def day_summary(session: Session, store: Store, day: date, timezone: ZoneInfo, n
     from posdesk.companion.payments import balance_of  # the ledger's rule for what an invoice still wants
 
     start, end = day_bounds(day, timezone)
-    zero = Money.zero(store.currency)
-    tenders: dict[str, Money] = {}
-    tips = zero
-    by_provider: dict[str, Money] = {}
-
-    def add_tip(who: dict[str, Money]) -> None:
-        for name, share in who.items():
-            by_provider[name] = by_provider.get(name, zero) + share
-
+    count = DayCount(day, store.currency)
     payments = session.scalars(
         select(Payment).where(
             Payment.store_id == store.id,
@@ -82,14 +69,11 @@ def day_summary(session: Session, store: Store, day: date, timezone: ZoneInfo, n
     beyond_amount = {p.id: max(p.refunded_minor - p.amount_minor, 0) for p in payments if p.tip_minor} | {
         t.id: max(t.refunded_minor - t.amount_minor, 0) for t in counter if t.tip_minor
     }
-    for payment in payments:
-        tenders["online_card"] = tenders.get("online_card", zero) + Money(
-            payment.amount_minor, store.currency
-        )
-        tips = tips + Money(payment.tip_minor, store.currency)
-    for tender in counter:
-        tenders[tender.method] = tenders.get(tender.method, zero) + Money(tender.amount_minor, store.currency)
-        tips = tips + Money(tender.tip_minor, store.currency)
+    taken = [("online_card", p.amount_minor, p.tip_minor) for p in payments] + [
+        (t.method, t.amount_minor, t.tip_minor) for t in counter
+    ]
+    for method, amount, tip in taken:
+        count.take(method, Money(amount, store.currency), Money(tip, store.currency))
     for payment_id, invoice_id, tip_minor in tipped:
         # The manager's split when saved; else in proportion to the invoice's services (a counter
         # tender without an invoice: the companion does not know its lines, so "Unassigned").
@@ -100,36 +84,24 @@ def day_summary(session: Session, store: Store, day: date, timezone: ZoneInfo, n
             bases = provider_bases(balance.invoice.lines, balance.priced) if balance is not None else {}
         split = payment_split(Money(tip_minor, store.currency), splits.get(payment_id), bases)
         refunded_tip = min(max(said.get(payment_id, 0), beyond_amount.get(payment_id, 0)), tip_minor)
-        add_tip(net_of_refunded_tip(split, Money(refunded_tip, store.currency)))
-    refunds = refunds_made(session, store, start, end)
+        count.share_tip(net_of_refunded_tip(split, Money(refunded_tip, store.currency)))
+    count.refunds = refunds_made(session, store, start, end)
 
-    awaiting, awaiting_amount, expired = 0, zero, 0
     for row in session.scalars(
         select(Invoice).where(Invoice.store_id == store.id, Invoice.status.in_(AWAITING))
     ):
         if row.expires_at <= now:
-            expired += 1
-            continue
-        awaiting += 1
-        awaiting_amount = awaiting_amount + balance_of(session, row, store).balance_due
-    expired += len(
+            count.links_expired += 1
+        else:
+            count.awaiting_link(balance_of(session, row, store).balance_due)
+    count.links_expired += len(
         session.scalars(
             select(Invoice.id).where(
                 Invoice.store_id == store.id, Invoice.status == InvoiceStatus.EXPIRED.value
             )
         ).all()
     )
-    return DaySummary(
-        day=day,
-        currency=store.currency,
-        source="companion",
-        tenders=tenders,
-        tips=tips,
-        tips_by_provider=by_provider,
-        refunds=refunds,
-        open_balance=awaiting_amount,
-        open_tickets=awaiting,
-        links_awaiting=awaiting,
-        links_awaiting_amount=awaiting_amount,
-        links_expired=expired,
-    )
+    # The companion knows a ticket's balance through its invoice only: its open tickets are the links
+    # awaiting payment.
+    count.open_tickets, count.open_balance = count.links_awaiting, count.links_awaiting_amount
+    return count.summary("companion")

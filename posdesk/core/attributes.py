@@ -18,7 +18,7 @@ def _field_names(kind: type[DataclassInstance]) -> tuple[str, ...]:
     return tuple(f.name for f in fields(kind) if f.init)
 
 
-def from_attributes(kind: type[D], source: object, **given: object) -> D:
+def from_attributes(kind: type[D], source: object, /, **given: object) -> D:
     """A ``kind`` whose fields are ``source``'s attributes of the same names, except those ``given``
     (a field renamed or converted on the way). A field ``source`` lacks is an AttributeError: a column
     added to one side and forgotten on the other never passes as a default."""
@@ -26,10 +26,11 @@ def from_attributes(kind: type[D], source: object, **given: object) -> D:
     return kind(**copied, **given)
 
 
-def field_values(value: DataclassInstance, *, leaving: tuple[str, ...] = (), **given: object) -> dict[str, object]:
+def field_values(
+    value: DataclassInstance, /, *, leaving: tuple[str, ...] = (), **given: object
+) -> dict[str, object]:
     """``value``'s fields by name, in their order (not copied deeper, unlike :func:`dataclasses.asdict`),
     but those ``leaving``, and those ``given`` as given (converted; a name that is no field comes last):
     a row's columns or a wire form, where a field added to the value is written without being named."""
-    names = _field_names(type(value))
-    kept = {name: given[name] if name in given else getattr(value, name) for name in names if name not in leaving}
-    return {**kept, **given}
+    names = [name for name in _field_names(type(value)) if name not in leaving]
+    return {**{name: given[name] if name in given else getattr(value, name) for name in names}, **given}

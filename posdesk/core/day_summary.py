@@ -5,10 +5,12 @@ and links awaiting payment. Both programs build it; the POS shows it and exports
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any
 
+from posdesk.core.attributes import from_attributes
 from posdesk.core.money import Money
 
 TENDERS = (
@@ -107,3 +109,48 @@ class DaySummary:
         )
         rows.append(("Links", f"{self.links_expired} expired", ""))
         return rows
+
+
+def day_bounds(day: date, timezone: tzinfo) -> tuple[datetime, datetime]:
+    """From the day's first midnight to the next one, in the store's time zone."""
+    start = datetime.combine(day, time(0), timezone)
+    return start, datetime.combine(day + timedelta(days=1), time(0), timezone)
+
+
+@dataclass(slots=True)
+class DayCount:
+    """A day summary's figures while they are counted: the companion counts its records and a terminal
+    its cache, each payment, tip share, refund and invoice link the same way."""
+
+    day: date
+    currency: str
+    tenders: dict[str, Money] = field(default_factory=dict)
+    tips: Money = field(init=False)
+    tips_by_provider: dict[str, Money] = field(default_factory=dict)
+    refunds: Money = field(init=False)
+    open_balance: Money = field(init=False)
+    open_tickets: int = 0
+    links_awaiting: int = 0
+    links_awaiting_amount: Money = field(init=False)
+    links_expired: int = 0
+
+    def __post_init__(self) -> None:
+        self.tips = self.refunds = self.open_balance = self.links_awaiting_amount = Money.zero(self.currency)
+
+    def take(self, method: str, amount: Money, tip: Money) -> None:
+        """A payment taken on the day: its amount toward the balances under its tender, and its tip."""
+        self.tenders[method] = self.tenders.get(method, Money.zero(self.currency)) + amount
+        self.tips = self.tips + tip
+
+    def share_tip(self, shares: Mapping[str, Money]) -> None:
+        """A tip's shares by provider (net of what of it was refunded)."""
+        for name, share in shares.items():
+            self.tips_by_provider[name] = self.tips_by_provider.get(name, Money.zero(self.currency)) + share
+
+    def awaiting_link(self, balance_due: Money) -> None:
+        """An invoice link still awaiting payment of ``balance_due``."""
+        self.links_awaiting += 1
+        self.links_awaiting_amount = self.links_awaiting_amount + balance_due
+
+    def summary(self, source: str) -> DaySummary:
+        return from_attributes(DaySummary, self, source=source)

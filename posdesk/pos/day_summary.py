@@ -6,12 +6,11 @@ dialog says which source the figures come from.
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from posdesk.core.day_summary import DaySummary
-from posdesk.core.money import Money
+from posdesk.core.day_summary import DayCount, DaySummary, day_bounds
 from posdesk.core.pricing import price_ticket
 from posdesk.core.tip_split import net_of_refunded_tip, payment_split, provider_bases
 from posdesk.pos.tenders import LIVE_LINK
@@ -27,13 +26,8 @@ def local_day_summary(
 ) -> DaySummary:
     from posdesk.store import InvoiceRecordRepository, TicketRepository
 
-    start = datetime.combine(day, time(0), timezone)
-    end = datetime.combine(day + timedelta(days=1), time(0), timezone)
-    zero = Money.zero(settings.currency)
-    tenders: dict[str, Money] = {}
-    tips, refunds, open_balance, awaiting_amount = zero, zero, zero, zero
-    by_provider: dict[str, Money] = {}
-    open_tickets = awaiting = expired = 0
+    start, end = day_bounds(day, timezone)
+    count = DayCount(day, settings.currency)
     promotions = settings.promotions_by_code()
     with db.reading() as session:
         tickets = TicketRepository(session).list((), "", limit=LOOK_AT)
@@ -48,46 +42,29 @@ def local_day_summary(
                 # A refund counts on the day it was made, whatever day the payment was taken.
                 for refund in payment.refunds:
                     if start <= refund.at < end:
-                        refunds = refunds + refund.total
+                        count.refunds = count.refunds + refund.total
                 taken_today = start <= payment.received_at < end
                 if taken_today and not payment.refunds and payment.refunded is not None:
-                    refunds = refunds + payment.refunded  # recorded before refunds kept their day
+                    count.refunds = count.refunds + payment.refunded  # recorded before refunds kept their day
                 if not taken_today:
                     continue
-                method = payment.method.value
-                tenders[method] = tenders.get(method, zero) + payment.amount
-                tips = tips + payment.tip
+                count.take(payment.method.value, payment.amount, payment.tip)
                 if payment.tip.is_positive():
                     bases = provider_bases(ticket.lines, priced)
                     split = payment_split(payment.tip, payment.tip_split, bases)
-                    for name, share in net_of_refunded_tip(split, payment.refunded_of_tip).items():
-                        by_provider[name] = by_provider.get(name, zero) + share
+                    count.share_tip(net_of_refunded_tip(split, payment.refunded_of_tip))
             if not ticket.is_closed and priced.balance_due.is_positive() and ticket.number:
-                open_tickets += 1
-                open_balance = open_balance + priced.balance_due
+                count.open_tickets += 1
+                count.open_balance = count.open_balance + priced.balance_due
             record = records.get(ticket.id)
             if record is not None and not ticket.is_closed and record.link_status in LIVE_LINK:
                 if record.expires_at <= now:
-                    expired += 1
+                    count.links_expired += 1
                 else:
-                    awaiting += 1
-                    awaiting_amount = awaiting_amount + priced.balance_due
+                    count.awaiting_link(priced.balance_due)
             elif record is not None and not ticket.is_closed and record.link_status.value == "expired":
-                expired += 1
-    return DaySummary(
-        day=day,
-        currency=settings.currency,
-        source="terminal",
-        tenders=tenders,
-        tips=tips,
-        tips_by_provider=by_provider,
-        refunds=refunds,
-        open_balance=open_balance,
-        open_tickets=open_tickets,
-        links_awaiting=awaiting,
-        links_awaiting_amount=awaiting_amount,
-        links_expired=expired,
-    )
+                count.links_expired += 1
+    return count.summary("terminal")
 
 
 def companion_day_summary(companion_url: str, credential: str, day: date, timezone: ZoneInfo) -> DaySummary:
