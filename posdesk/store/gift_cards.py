@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select
 
+from posdesk.core.attributes import from_attributes
 from posdesk.core.gift_cards import normalize_code, sold_gift_cards
 from posdesk.core.money import Money
 from posdesk.core.ticket import Ticket
@@ -30,12 +31,33 @@ class GiftCard:
 
 
 def _card(row: GiftCardRow) -> GiftCard:
+    amount, balance = Money(row.amount_minor, row.currency), Money(row.balance_minor, row.currency)
+    return from_attributes(GiftCard, row, amount=amount, balance=balance)
+
+
+def _row(card: GiftCard, now: datetime) -> GiftCardRow:
+    """A card's row, sold (or first heard of from the companion) ``now``."""
+    return GiftCardRow(
+        code=card.code,
+        currency=card.amount.currency,
+        amount_minor=card.amount.minor,
+        balance_minor=card.balance.minor,
+        ticket_id=card.ticket_id,
+        client_id=card.client_id,
+        sold_at=now,
+        updated_at=now,
+    )
+
+
+def _said(data: dict[str, object]) -> GiftCard:
+    """The companion's wire form of a card (``gift_card.changed``)."""
+    currency = str(data["currency"])
     return GiftCard(
-        row.code,
-        Money(row.amount_minor, row.currency),
-        Money(row.balance_minor, row.currency),
-        row.ticket_id,
-        row.client_id,
+        code=normalize_code(str(data["code"])),
+        amount=Money(int(str(data["amount"])), currency),
+        balance=Money(int(str(data["balance"])), currency),
+        ticket_id=str(data.get("ticket_id") or ""),
+        client_id=str(data["client_id"]) if data.get("client_id") else None,
     )
 
 
@@ -54,17 +76,8 @@ class GiftCardRepository(Repository):
         for code, amount in sold_gift_cards(ticket):
             if self.session.get(GiftCardRow, code) is not None:
                 continue
-            row = GiftCardRow(
-                code=code,
-                currency=amount.currency,
-                amount_minor=amount.minor,
-                balance_minor=amount.minor,
-                ticket_id=ticket.id,
-                client_id=ticket.client_id,
-                sold_at=now,
-                updated_at=now,
-            )
-            self.session.add(row)
+            card = GiftCard(code, amount, amount, ticket.id, ticket.client_id)  # its face value left on it
+            self.session.add(_row(card, now))
             body = {
                 "code": code,
                 "amount": amount.minor,
@@ -75,7 +88,7 @@ class GiftCardRepository(Repository):
             Outbox(self.session).enqueue(
                 "api.post", f"gift-card:{code}", {"path": GIFT_CARDS_PATH, "body": body}, now=now
             )
-            issued.append(_card(row))
+            issued.append(card)
         return issued
 
     def use(self, code: str, amount: Money, ticket_id: str, use_id: str = "") -> GiftCard:
@@ -101,28 +114,18 @@ class GiftCardRepository(Repository):
 
     def set_from_companion(self, data: dict[str, object]) -> GiftCard:
         """The companion's word on a card (issued anywhere, or used at another terminal)."""
-        code = normalize_code(str(data["code"]))
-        currency = str(data["currency"])
+        said = _said(data)
         now = datetime.now(UTC)
-        row = self.session.get(GiftCardRow, code)
+        row = self.session.get(GiftCardRow, said.code)
         if row is None:
-            row = GiftCardRow(
-                code=code,
-                currency=currency,
-                amount_minor=int(str(data["amount"])),
-                balance_minor=int(str(data["balance"])),
-                ticket_id=str(data.get("ticket_id") or ""),
-                client_id=str(data["client_id"]) if data.get("client_id") else None,
-                sold_at=now,
-                updated_at=now,
-            )
+            row = _row(said, now)
             self.session.add(row)
-        elif self._waiting_uses(code):
+        elif self._waiting_uses(said.code):
             # A use made here and not yet told to the companion stays counted until it is.
-            row.balance_minor = min(row.balance_minor, int(str(data["balance"])))
+            row.balance_minor = min(row.balance_minor, said.balance.minor)
             row.updated_at = now
         else:
-            row.balance_minor = int(str(data["balance"]))
+            row.balance_minor = said.balance.minor
             row.updated_at = now
         return _card(row)
 
