@@ -46,6 +46,7 @@ from posdesk.store import Database as PosDatabase
 from posdesk.sync.client import CompanionClient
 from posdesk.sync.relay import RelayRound, relay_once
 from tests.fakes.serve import serve_app
+from tests.fakes.stripe_api import FakeStripe, make_fake_stripe
 
 # tests/conftest.py may load the shared plugins itself one day; until then, take their fixtures here.
 if "tests.plugins.postgres" not in getattr(root_conftest, "pytest_plugins", ()):
@@ -279,3 +280,15 @@ def same_invoice(body: dict[str, Any], version: int = 2, **changes: Any) -> dict
 def put_invoice(api: httpx.Client, body: dict[str, Any]) -> httpx.Response:
     """PUT ``body`` to its invoice's address; returns the response."""
     return api.put(f"/api/v1/invoices/{body['invoice_id']}", json=body)
+
+
+# -- a fake Stripe ------------------------------------------------------------------------------------------
+STRIPE_WHSEC = "whsec_companion_test"  # the webhook signing secret of the fake below
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeStripe]:
+    """A fake Stripe (tests/fakes/stripe_api.py) signing its webhooks with ``STRIPE_WHSEC``; the test
+    serves ``fake.app``. (The Cloud9 tests' own ``fake`` is a fake Cloud9.)"""
+    with make_fake_stripe(webhook_secret=STRIPE_WHSEC) as made:
+        yield made

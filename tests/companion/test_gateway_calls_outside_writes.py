@@ -28,7 +28,7 @@ from tests.companion.test_cloud9_page import (  # noqa: F401 - a fixture
     cloud9_shop,
 )
 from tests.companion.test_ledger_invariants import watch_calls
-from tests.companion.test_stripe_companion import StripeStore, fake, stripe_store  # noqa: F401 - fixtures
+from tests.companion.test_stripe_companion import StripeStore, stripe_store  # noqa: F401 - a fixture
 
 
 def test_no_stripe_call_runs_inside_a_write_transaction(

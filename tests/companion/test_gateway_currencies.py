@@ -10,7 +10,7 @@ import pytest
 from posdesk.core.money import Money
 from posdesk.gateways.base import ChargeRequest, GatewayError, NewCard
 from posdesk.gateways.stripe import StripeGateway
-from tests.companion.test_stripe_driver import base, fake, saved_card, stripe_gateway  # noqa: F401
+from tests.companion.test_stripe_driver import base, saved_card, stripe_gateway  # noqa: F401
 from tests.fakes.stripe_api import FakeStripe
 
 
@@ -37,7 +37,7 @@ def _request(amount: Money, tip: Money, key: str, **kw: object) -> ChargeRequest
     ],
 )
 def test_the_intent_is_for_the_amount_in_stripes_unit_and_reads_back(
-    fake: FakeStripe,  # noqa: F811
+    fake: FakeStripe,
     gateway: StripeGateway,
     amount: Money,
     tip: Money,
@@ -54,7 +54,7 @@ def test_the_intent_is_for_the_amount_in_stripes_unit_and_reads_back(
     assert refund.amount == amount
 
 
-def test_an_amount_stripe_cannot_take_is_refused_before_any_call(fake: FakeStripe, gateway: StripeGateway) -> None:  # noqa: F811
+def test_an_amount_stripe_cannot_take_is_refused_before_any_call(fake: FakeStripe, gateway: StripeGateway) -> None:
     with pytest.raises(GatewayError, match="steps of"):
         gateway.prepare_payment(_request(Money(1_235, "KWD"), Money(0, "KWD"), "kwd:v1:a1"))
     with pytest.raises(GatewayError, match="cannot charge"):

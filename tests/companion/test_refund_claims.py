@@ -24,11 +24,11 @@ from posdesk.companion.app import create_app
 from posdesk.companion.models import Payment, utcnow
 from posdesk.companion.payments import gateway_directory, reconcile, refund_claims
 from posdesk.core.money import Money
-from tests.companion.conftest import Companion, service_line
+from tests.companion.conftest import STRIPE_WHSEC, Companion, service_line
 from tests.companion.test_cloud9_page import cloud9_shop  # noqa: F401 - a fixture
-from tests.companion.test_stripe_companion import WHSEC, StripeStore
+from tests.companion.test_stripe_companion import StripeStore
 from tests.fakes.serve import serve_app
-from tests.fakes.stripe_api import FakeStripe, make_fake_stripe
+from tests.fakes.stripe_api import FakeStripe
 from tests.gateway_setup import connect_stripe
 
 
@@ -59,18 +59,12 @@ class TwoCompanions:
 
 
 @pytest.fixture
-def fake() -> Iterator[FakeStripe]:
-    with make_fake_stripe(webhook_secret=WHSEC) as made:
-        yield made
-
-
-@pytest.fixture
 def two(make_companion: Callable[[str], Companion], db_url: str, fake: FakeStripe) -> Iterator[TwoCompanions]:
     companion = make_companion(db_url)
     with contextlib.ExitStack() as stack:
         base = stack.enter_context(serve_app(fake.app))
         fake.webhook_url = f"{companion.url}/webhooks/stripe"
-        connect_stripe(companion.api, base, WHSEC)
+        connect_stripe(companion.api, base, STRIPE_WHSEC)
         second = create_app(companion.config)  # the same configuration: the same secret key
         stack.callback(second.state.db.dispose)
         second_url = stack.enter_context(serve_app(second))
@@ -242,7 +236,7 @@ def test_a_refund_still_waiting_on_a_slow_stripe_keeps_its_claim(
     public = {"publishable_key": "pk_test_posdesk", "stripe_api_base": two.stripe_base, "max_network_retries": "5"}
     answer = two.store.companion.api.put(
         "/api/v1/gateway",
-        json={"kind": "stripe", "public": public, "secrets": {"secret_key": "sk_test_posdesk", "webhook_secret": WHSEC}},
+        json={"kind": "stripe", "public": public, "secrets": {"secret_key": "sk_test_posdesk", "webhook_secret": STRIPE_WHSEC}},
     )
     assert answer.status_code == 200, answer.text
     db, refund_call = two.store.companion.db, StripeGateway.refund

@@ -19,12 +19,11 @@ from posdesk.companion.models import Payment, PaymentStatus, SavedCard, WebhookE
 from posdesk.companion.pay.security import csrf_token
 from posdesk.companion.payments import gateway_directory, reconcile, saved_cards
 from posdesk.core.links import hash_token
-from tests.companion.conftest import Companion, invoice_upload, put_invoice
+from tests.companion.conftest import STRIPE_WHSEC, Companion, invoice_upload, put_invoice
 from tests.fakes.serve import serve_app
-from tests.fakes.stripe_api import FakeStripe, make_fake_stripe, sign_webhook_payload
+from tests.fakes.stripe_api import FakeStripe, sign_webhook_payload
 from tests.gateway_setup import connect_stripe
 
-WHSEC = "whsec_companion_test"
 SAVE = {"mode": "payment", "currency": "usd", "setupFutureUsage": "off_session"}
 NO_SAVE = {"mode": "payment", "currency": "usd", "setupFutureUsage": None}
 
@@ -67,7 +66,7 @@ class StripeStore:
         return {**intent, "confirmed": confirmed, "synced": synced}
 
     def send_event(
-        self, event_id: str, kind: str, obj: dict[str, Any], *, path: str = "/webhooks/stripe", secret: str = WHSEC
+        self, event_id: str, kind: str, obj: dict[str, Any], *, path: str = "/webhooks/stripe", secret: str = STRIPE_WHSEC
     ) -> httpx.Response:
         """Deliver a Stripe event about ``obj`` as Stripe would: the raw JSON body, signed with ``secret``."""
         event = {"id": event_id, "object": "event", "type": kind, "created": int(time.time()), "data": {"object": obj}}
@@ -124,16 +123,10 @@ class StripeStore:
 
 
 @pytest.fixture
-def fake() -> Iterator[FakeStripe]:
-    with make_fake_stripe(webhook_secret=WHSEC) as made:
-        yield made
-
-
-@pytest.fixture
 def stripe_store(companion: Companion, fake: FakeStripe) -> Iterator[StripeStore]:
     with serve_app(fake.app) as base:
         fake.webhook_url = f"{companion.url}/webhooks/stripe"
-        connect_stripe(companion.api, base, WHSEC)
+        connect_stripe(companion.api, base, STRIPE_WHSEC)
         yield StripeStore(companion, fake, companion.client())
 
 
@@ -401,7 +394,7 @@ def test_a_re_serialised_body_is_rejected(stripe_store: StripeStore) -> None:
     raw = json.dumps(
         {"id": "evt_x", "type": "payment_intent.succeeded", "data": {"object": {}}}, indent=2
     ).encode()
-    header = sign_webhook_payload(raw, WHSEC)
+    header = sign_webhook_payload(raw, STRIPE_WHSEC)
     reencoded = json.dumps(json.loads(raw)).encode()
     answer = stripe_store.page.post(
         "/webhooks/stripe", content=reencoded, headers={"Stripe-Signature": header}

@@ -19,17 +19,11 @@ from posdesk.gateways.base import (
     NewCard,
 )
 from posdesk.gateways.stripe import StripeGateway, refund_of
+from tests.companion.conftest import STRIPE_WHSEC
 from tests.fakes.serve import serve_app
-from tests.fakes.stripe_api import FakeStripe, make_fake_stripe, sign_webhook_payload
+from tests.fakes.stripe_api import FakeStripe, sign_webhook_payload
 
-WHSEC = "whsec_test"
 ANA = ClientInfo(id="client-1", name="Ana Díaz", email="ana@example.com")
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeStripe]:
-    with make_fake_stripe(webhook_secret=WHSEC) as made:
-        yield made
 
 
 @pytest.fixture
@@ -42,7 +36,7 @@ def stripe_gateway(base: str, secret_key: str = "sk_test_posdesk") -> StripeGate
     gateway = build_gateway(
         "stripe",
         {"publishable_key": "pk_test_posdesk", "stripe_api_base": base, "max_network_retries": "0"},
-        {"secret_key": secret_key, "webhook_secret": WHSEC},
+        {"secret_key": secret_key, "webhook_secret": STRIPE_WHSEC},
     )
     assert isinstance(gateway, StripeGateway)
     return gateway
@@ -299,7 +293,7 @@ def test_a_signed_event_is_verified_on_its_raw_bytes(fake: FakeStripe, gateway: 
     _, method = saved_card(fake, gateway)
     paid = gateway.charge(request(key="inv7:v1:a1", method_ref=method, tip=300))
     raw = _event(fake, "payment_intent.succeeded")
-    event = gateway.verify_and_parse_webhook(raw, {"stripe-signature": sign_webhook_payload(raw, WHSEC)})
+    event = gateway.verify_and_parse_webhook(raw, {"stripe-signature": sign_webhook_payload(raw, STRIPE_WHSEC)})
     assert event.type == "payment_intent.succeeded" and event.payment is not None
     assert event.payment.ref == paid.ref and (event.payment.amount.minor, event.payment.tip.minor) == (
         5000,
@@ -307,7 +301,7 @@ def test_a_signed_event_is_verified_on_its_raw_bytes(fake: FakeStripe, gateway: 
     )
     charge = _event(fake, "charge.succeeded")
     from_charge = gateway.verify_and_parse_webhook(
-        charge, {"Stripe-Signature": sign_webhook_payload(charge, WHSEC)}
+        charge, {"Stripe-Signature": sign_webhook_payload(charge, STRIPE_WHSEC)}
     )
     assert from_charge.payment is not None and from_charge.payment.card_last4 == "4242"
 
@@ -316,11 +310,11 @@ def test_a_signed_event_is_verified_on_its_raw_bytes(fake: FakeStripe, gateway: 
 def test_bad_signatures_are_refused(fake: FakeStripe, gateway: StripeGateway, how: str) -> None:
     gateway.prepare_payment(request())
     raw = _event(fake, "payment_intent.created")
-    headers = {"Stripe-Signature": sign_webhook_payload(raw, WHSEC)}
+    headers = {"Stripe-Signature": sign_webhook_payload(raw, STRIPE_WHSEC)}
     if how == "wrong secret":
         headers = {"Stripe-Signature": sign_webhook_payload(raw, "whsec_other")}
     elif how == "stale":
-        headers = {"Stripe-Signature": sign_webhook_payload(raw, WHSEC, timestamp=1_000_000)}
+        headers = {"Stripe-Signature": sign_webhook_payload(raw, STRIPE_WHSEC, timestamp=1_000_000)}
     elif how == "missing":
         headers = {}
     else:
@@ -336,7 +330,7 @@ def test_refund_events_carry_the_refunded_total(fake: FakeStripe, gateway: Strip
     gateway.refund(paid.ref, Money(500, "USD"), "r2")
     raw = _event(fake, "charge.refunded")
     report = refund_of(
-        gateway.verify_and_parse_webhook(raw, {"Stripe-Signature": sign_webhook_payload(raw, WHSEC)})
+        gateway.verify_and_parse_webhook(raw, {"Stripe-Signature": sign_webhook_payload(raw, STRIPE_WHSEC)})
     )
     assert (
         report is not None and report.payment_ref == paid.ref and report.refunded_total == Money(1500, "USD")
@@ -354,5 +348,5 @@ def test_other_softwares_intents_are_not_posdesks(fake: FakeStripe, gateway: Str
         }
     )
     raw = _event(fake, "payment_intent.succeeded")
-    event = gateway.verify_and_parse_webhook(raw, {"Stripe-Signature": sign_webhook_payload(raw, WHSEC)})
+    event = gateway.verify_and_parse_webhook(raw, {"Stripe-Signature": sign_webhook_payload(raw, STRIPE_WHSEC)})
     assert event.payment is None  # stored and ignored, never kept for retries
