@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects.sqlite import insert
 
 from posdesk.store.catalog import item_of
 from posdesk.store.clients import client_of
@@ -57,18 +56,16 @@ class AppointmentRepository(Repository):
         status: AppointmentStatus = AppointmentStatus.BOOKED,
     ) -> None:
         """Add an appointment, or leave it as it is if one with this id exists."""
-        self.session.execute(
-            insert(AppointmentRow)
-            .values(
-                id=appointment_id,
-                client_id=client_id,
-                item_id=item_id,
-                staff=staff,
-                start_at=start,
-                duration_minutes=duration_minutes,
-                status=status.value,
-            )
-            .on_conflict_do_nothing(index_elements=[AppointmentRow.id])
+        self._insert_once(
+            AppointmentRow,
+            AppointmentRow.id,
+            id=appointment_id,
+            client_id=client_id,
+            item_id=item_id,
+            staff=staff,
+            start_at=start,
+            duration_minutes=duration_minutes,
+            status=status.value,
         )
 
     def set_status(

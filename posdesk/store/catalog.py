@@ -31,8 +31,7 @@ class CatalogRepository(Repository):
         return [item_of(row) for row in self.session.scalars(query)]
 
     def get(self, item_id: str) -> CatalogItem | None:
-        row = self.session.get(CatalogItemRow, item_id, populate_existing=True)
-        return None if row is None else item_of(row)
+        return self._get(CatalogItemRow, item_id, item_of)
 
     def upsert(self, item: CatalogItem) -> None:
         values = {

@@ -14,10 +14,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.dialects.sqlite import insert
 from sqlalchemy.orm import Session
 
-from posdesk.core.attributes import from_attributes
+from posdesk.core.attributes import field_values, from_attributes
 from posdesk.core.client import Client
 from posdesk.core.ticket import new_id, utcnow
 from posdesk.store.models import MessageRow
@@ -89,8 +88,7 @@ class MessageRepository(Repository):
     """Messages to clients, and their delivery states."""
 
     def get(self, message_id: str) -> ClientMessage | None:
-        row = self.session.get(MessageRow, message_id, populate_existing=True)
-        return None if row is None else _message_of(row)
+        return self._get(MessageRow, message_id, _message_of)
 
     def for_client(self, client_id: str, limit: int = 200) -> list[ClientMessage]:
         """The client's conversation, oldest first (the newest ``limit`` messages)."""
@@ -115,23 +113,14 @@ class MessageRepository(Repository):
 
     def add(self, message: ClientMessage) -> None:
         """Store a message unless one with its id exists."""
-        self.session.execute(
-            insert(MessageRow)
-            .values(
-                id=message.id,
-                client_id=message.client_id,
-                ticket_id=message.ticket_id,
-                channel=message.channel.value,
-                to_address=message.to,
-                subject=message.subject,
-                text=message.text,
-                status=message.state.value,
-                reason=message.reason,
-                created_at=message.created_at,
-                updated_at=message.updated_at,
-            )
-            .on_conflict_do_nothing(index_elements=[MessageRow.id])
+        values = field_values(
+            message,
+            leaving=("to", "state"),
+            channel=message.channel.value,
+            to_address=message.to,
+            status=message.state.value,
         )
+        self._insert_once(MessageRow, MessageRow.id, **values)
 
     def advance(self, message_id: str, state: MessageState, reason: str = "") -> bool:
         """Move a message forward to ``state``; False when it is unknown or the move is not forward."""

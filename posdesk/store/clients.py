@@ -64,8 +64,7 @@ class ClientRepository(Repository):
         return [client_of(row) for row in rows]
 
     def get(self, client_id: str) -> Client | None:
-        row = self.session.get(ClientRow, client_id, populate_existing=True)
-        return None if row is None else client_of(row)
+        return self._get(ClientRow, client_id, client_of)
 
     def create(self, client: Client) -> Client:
         """Validate (raising ``ClientValidationError`` naming the field) and store a new client.

@@ -40,8 +40,7 @@ class InvoiceRecordRepository(Repository):
     """Invoice records, one per ticket."""
 
     def get(self, ticket_id: str) -> InvoiceRecord | None:
-        row = self.session.get(InvoiceRow, ticket_id, populate_existing=True)
-        return None if row is None else _record_of(row)
+        return self._get(InvoiceRow, ticket_id, _record_of)
 
     def get_by_invoice_id(self, invoice_id: str) -> InvoiceRecord | None:
         row = self.session.scalar(

@@ -14,7 +14,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select, update
-from sqlalchemy.dialects.sqlite import insert
 
 from posdesk.core.attributes import from_attributes
 from posdesk.core.ticket import utcnow
@@ -60,18 +59,16 @@ class Outbox(Repository):
         The key names the effect (e.g. ``invoice:<id>:v3``), so the same effect asked twice is sent once.
         """
         now = now or utcnow()
-        self.session.execute(
-            insert(OutboxRow)
-            .values(
-                kind=kind,
-                dedupe_key=key,
-                payload=payload,
-                attempts=0,
-                next_try_at=now,
-                last_error="",
-                created_at=now,
-            )
-            .on_conflict_do_nothing(index_elements=[OutboxRow.dedupe_key])
+        self._insert_once(
+            OutboxRow,
+            OutboxRow.dedupe_key,
+            kind=kind,
+            dedupe_key=key,
+            payload=payload,
+            attempts=0,
+            next_try_at=now,
+            last_error="",
+            created_at=now,
         )
         entry_id = self.session.scalar(select(OutboxRow.id).where(OutboxRow.dedupe_key == key))
         assert entry_id is not None
@@ -90,8 +87,7 @@ class Outbox(Repository):
         return [_entry_of(row) for row in rows]
 
     def get(self, entry_id: int) -> OutboxEntry | None:
-        row = self.session.get(OutboxRow, entry_id, populate_existing=True)
-        return None if row is None else _entry_of(row)
+        return self._get(OutboxRow, entry_id, _entry_of)
 
     def get_by_key(self, key: str) -> OutboxEntry | None:
         row = self.session.scalar(
