@@ -14,8 +14,6 @@ from tests.companion.test_cloud9_page import SANDBOX, TIMEOUT_CARD, Cloud9Shop
 from tests.companion.test_cloud9_page import cloud9_shop as cloud9_shop  # the fixture, re-exported
 from tests.fakes.cloud9_api import DECLINE_CARDS
 
-pytestmark = pytest.mark.e2e
-
 
 def open_link(page: Page, shop: Cloud9Shop, body: dict[str, Any]) -> None:
     response = page.goto(f"{shop.url}/pay/{body['link_token']}")

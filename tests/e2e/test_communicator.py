@@ -27,8 +27,6 @@ from tests.companion.test_messages import communicator_companion
 from tests.plugins.smtp import SmtpTestServer
 from tests.waiting import free_port, wait_until
 
-pytestmark = pytest.mark.e2e
-
 ANA = Client("client-ana", "Ana", "Díaz", phone="+15550102000", email="ana@example.com", sms_consent=True)
 
 

@@ -24,7 +24,6 @@ from posdesk.gui.qt import QComboBox, QDialog, QLabel, QLineEdit, QPushButton, Q
 from posdesk.store import Database, Outbox, SettingsRepository
 from tests.e2e.terminals import WAIT_MS, Store, build_ticket_for_bob, send_via_link, status_text, visible
 
-pytestmark = pytest.mark.e2e
 RATE = Decimal("0.03")
 
 

@@ -13,8 +13,6 @@ from tests.companion.conftest import Companion, invoice_upload, put_invoice
 from tests.companion.conftest import make_companion as make_companion  # the fixture, re-exported
 from tests.e2e.test_payment_page import enter_card
 
-pytestmark = pytest.mark.e2e
-
 
 @pytest.fixture
 def shop(make_companion: Any, tmp_path: Path) -> Companion:

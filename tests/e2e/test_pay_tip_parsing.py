@@ -19,8 +19,6 @@ from posdesk.core.ticket import TicketLine
 from tests.companion.conftest import Companion, invoice_upload, put_invoice
 from tests.companion.conftest import make_companion as make_companion  # the fixture, re-exported
 
-pytestmark = pytest.mark.e2e
-
 PAGE_LOCALES = (("USD", "en_US"), ("EUR", "de_DE"), ("JPY", "ja_JP"), ("KWD", "en_US"), ("EUR", "fr_FR"))
 CORPUS = (
     "", " ", "0", "5", "12", "12.5", "12,5", "12.50", "12,50", "1,234", "1.234", "1,234.50", "1.234,50",

@@ -19,8 +19,6 @@ from posdesk.gateways.simulator import APPROVES, ASKS_3DS, DECLINES
 from tests.companion.conftest import Companion, invoice_upload, put_invoice, same_invoice, service_line
 from tests.companion.conftest import make_companion as make_companion  # the fixture, re-exported
 
-pytestmark = pytest.mark.e2e
-
 
 @pytest.fixture
 def shop(make_companion: Any, tmp_path: Path) -> Companion:

@@ -20,7 +20,6 @@ from tests.companion.conftest import Companion, put_invoice, same_invoice, servi
 from tests.companion.conftest import make_companion as make_companion  # the fixture, re-exported
 from tests.e2e.test_payment_page import enter_card, open_link, pay_new_invoice, uploaded
 
-pytestmark = pytest.mark.e2e
 VIEWPORT_HEIGHT = 844
 
 

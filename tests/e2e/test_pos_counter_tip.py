@@ -4,8 +4,6 @@ the ticket's providers like an online tip; a tip refunded in part lowers their t
 
 from __future__ import annotations
 
-import pytest
-
 from posdesk.core.ticket import TicketState
 from posdesk.gui.app import PosApp
 from posdesk.gui.qt import QComboBox, QLineEdit, QPushButton, Qt, QTableWidget
@@ -17,8 +15,6 @@ from tests.e2e.terminals import (
     tips_by_provider,
     visible,
 )
-
-pytestmark = pytest.mark.e2e
 
 
 def tips_once_sent(qtbot, till1: PosApp, till2: PosApp) -> dict[str, str]:

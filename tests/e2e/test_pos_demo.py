@@ -16,8 +16,6 @@ from posdesk.gui.app import DEMO_BANNER, PosApp, start_pos
 from posdesk.gui.qt import QDesktopServices, QLabel, QObject, QPushButton, Qt, QUrl, Slot
 from tests.e2e.terminals import WAIT_MS, pay_with_test_card, send_via_link, status_text
 
-pytestmark = pytest.mark.e2e
-
 
 class SystemBrowser(QObject):
     """Stands where the desktop's browser would: it records what ``QDesktopServices.openUrl`` opens."""

@@ -5,14 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from posdesk.core.catalog import ItemKind
 from posdesk.gui.app import DEMO_BANNER, STARTING_DEMO, open_pos
 from posdesk.gui.qt import QLabel
 from tests.e2e.terminals import WAIT_MS, send_via_link, status_text
-
-pytestmark = pytest.mark.e2e
 
 
 def test_the_window_comes_first_and_a_link_sent_while_the_companion_starts_is_uploaded(

@@ -29,8 +29,6 @@ from tests.fakes.keyring import MemoryKeyring
 from tests.gui.conftest import BOB
 from tests.plugins.smtp import SmtpTestServer
 
-pytestmark = pytest.mark.e2e
-
 
 def take_payment(qtbot, window, method: str, amount: str) -> QDialog:
     qtbot.mouseClick(window.findChild(QPushButton, "takePaymentButton"), Qt.MouseButton.LeftButton)

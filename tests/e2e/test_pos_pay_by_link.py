@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from posdesk.gui.qr import pixmap_png
 from posdesk.gui.qt import QLabel, QPushButton, Qt
 from posdesk.sync import pair
@@ -33,8 +31,6 @@ from tests.e2e.terminals import (
 from tests.fakes.keyring import MemoryKeyring
 from tests.plugins.qr import decode_qr_png
 from tests.waiting import free_port
-
-pytestmark = pytest.mark.e2e
 
 
 # -- (a) online ----------------------------------------------------------------------------------------

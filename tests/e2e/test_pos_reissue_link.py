@@ -6,15 +6,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
-
 from posdesk.companion.invoices import expire_due_invoices
 from posdesk.companion.models import Invoice, utcnow
 from posdesk.core.ticket import TicketState
 from posdesk.gui.qt import QApplication, QComboBox, QPushButton, Qt, QTableWidget
 from tests.e2e.terminals import WAIT_MS, Store, build_ticket_for_bob, pay_with_test_card, send_via_link
-
-pytestmark = pytest.mark.e2e
 
 
 def test_an_expired_link_re_issued_in_one_click_is_paid_at_the_same_address(

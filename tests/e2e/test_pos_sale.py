@@ -4,8 +4,6 @@ companion's refund API, and the day summary on a second terminal showing the sam
 
 from __future__ import annotations
 
-import pytest
-
 from posdesk.core.ticket import PaymentMethod, TicketState
 from posdesk.gui.qt import QCheckBox, QComboBox, QLabel, QLineEdit, QPushButton, Qt, QTableWidget
 from tests.e2e.terminals import (
@@ -16,8 +14,6 @@ from tests.e2e.terminals import (
     status_text,
     visible,
 )
-
-pytestmark = pytest.mark.e2e
 
 
 def day_figures(qtbot, window) -> dict[tuple[str, str], str]:

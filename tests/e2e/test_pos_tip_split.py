@@ -4,8 +4,6 @@ on Till 2 shows the manager's tips by provider, and Till 2's copy of the payment
 
 from __future__ import annotations
 
-import pytest
-
 from posdesk.core.money import Money
 from posdesk.core.ticket import TicketState
 from posdesk.gui.qt import QLabel, QPushButton, Qt, QTableWidget, QTableWidgetItem
@@ -18,8 +16,6 @@ from tests.e2e.terminals import (
     tips_by_provider,
     visible,
 )
-
-pytestmark = pytest.mark.e2e
 
 
 def test_a_managers_tip_split_on_one_terminal_is_the_stores_tips_by_provider_on_another(

@@ -11,8 +11,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pytest
-
 from posdesk.core.catalog import ItemKind
 from posdesk.core.events import Event, EventType
 from posdesk.core.invoice import Invoice, InvoiceClient
@@ -30,8 +28,6 @@ from tests.e2e.terminals import (
     send_via_link,
     status_text,
 )
-
-pytestmark = pytest.mark.e2e
 
 
 def test_both_terminals_close_the_ticket_when_the_client_pays(

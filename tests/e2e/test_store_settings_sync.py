@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from posdesk.companion.auth import new_pairing_code
 from posdesk.companion.models import Invoice as InvoiceRow
@@ -32,8 +31,6 @@ from tests.companion.conftest import add_store
 from tests.e2e.test_sync import running_companion
 from tests.till import Till
 from tests.waiting import free_port, wait_until
-
-pytestmark = pytest.mark.e2e
 
 SPRING = Promotion(code="SPRING15", name="Spring 15%", percent=Decimal("0.15"))
 

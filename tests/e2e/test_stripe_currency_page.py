@@ -5,15 +5,12 @@ from __future__ import annotations
 
 import uuid
 
-import pytest
 from playwright.sync_api import Page, expect
 
 from posdesk.core.catalog import ItemKind
 from posdesk.core.money import Money
 from posdesk.core.ticket import TicketLine
 from tests.e2e.test_stripe_page import StripeShop, open_page, pay_with_new_card, shop  # noqa: F401
-
-pytestmark = pytest.mark.e2e
 
 
 def test_a_cop_invoice_is_charged_in_stripes_unit(phone_page: Page, shop: StripeShop) -> None:  # noqa: F811

@@ -29,10 +29,7 @@ from tests.fakes.serve import serve_app
 from tests.till import Till
 from tests.waiting import free_port, wait_until
 
-pytestmark = pytest.mark.e2e
-
 WAIT = 15.0
-
 
 
 @contextlib.contextmanager
