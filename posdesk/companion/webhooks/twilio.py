@@ -12,8 +12,8 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import TypeVar
 
-from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from posdesk.companion.communicator import (
@@ -39,30 +39,27 @@ def _public_url(request: Request, setup: MessagingSetup) -> str:
 
 async def _verified(
     request: Request, parse: Callable[[Mapping[str, object]], T], missing: str
-) -> tuple[MessagingSetup, T] | Response:
-    """The setup and what ``parse`` reads of the request's form, once its signature verified; else the
-    answer to give (404 without SMS, 400 for a bad signature or a form ``parse`` refuses)."""
+) -> tuple[MessagingSetup, T]:
+    """The setup and what ``parse`` reads of the request's form, once its signature verified; refused
+    with 404 without SMS, 400 for a bad signature or a form ``parse`` refuses."""
     setup: MessagingSetup = request.app.state.messaging
     sms = setup.channel("sms")
     if not isinstance(sms, SmsProvider):
-        return JSONResponse({"detail": "SMS is not set up on this companion"}, status_code=404)
+        raise HTTPException(404, "SMS is not set up on this companion")
     form = await request.form()
     if not sms.verify_request(_public_url(request, setup), form, request.headers.get(SIGNATURE_HEADER)):
         log.warning("Twilio request to %s refused: bad signature", request.url.path)
-        return JSONResponse({"detail": "The request signature did not verify"}, status_code=400)
+        raise HTTPException(400, "The request signature did not verify")
     try:
         return setup, parse({key: value for key, value in form.multi_items()})
     except ValueError:
-        return JSONResponse({"detail": missing}, status_code=400)
+        raise HTTPException(400, missing) from None
 
 
 @router.post(STATUS_CALLBACK_PATH)
 async def status_callback(request: Request) -> Response:
     """A message's new delivery state (queued, sent, delivered, undelivered, failed)."""
-    verified = await _verified(request, parse_status_callback, "MessageSid is missing")
-    if isinstance(verified, Response):
-        return verified
-    _setup, update = verified
+    _setup, update = await _verified(request, parse_status_callback, "MessageSid is missing")
     if update is not None:
         applied = await apply_delivery_update_soon(request.app.state.db, update)
         if applied is None:
@@ -73,10 +70,7 @@ async def status_callback(request: Request) -> Response:
 @router.post(INBOUND_PATH)
 async def inbound(request: Request) -> Response:
     """A client texted the store's number: STOP withdraws SMS consent, START gives it back."""
-    verified = await _verified(request, parse_inbound, "MessageSid or From is missing")
-    if isinstance(verified, Response):
-        return verified
-    setup, message = verified
+    setup, message = await _verified(request, parse_inbound, "MessageSid or From is missing")
     await run_in_threadpool(record_inbound, request.app.state.db, message, setup)
     # Twilio answers STOP/START itself; we reply nothing.
     return Response(EMPTY_TWIML, media_type="text/xml")
