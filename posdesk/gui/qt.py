@@ -291,11 +291,13 @@ __all__ = [
 ]
 
 
-def __getattr__(attribute: str) -> Any:
-    """A Qt name, made on first use and kept (later look-ups are plain module attributes)."""
-    home = _HOMES.get(attribute)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {attribute!r}")
-    value = getattr(importlib.import_module(home), attribute)
-    globals()[attribute] = value
-    return value
+if not TYPE_CHECKING:  # mypy reads the names above, so a name Qt lacks is its error, not a run-time one
+
+    def __getattr__(attribute: str) -> Any:
+        """A Qt name, made on first use and kept (later look-ups are plain module attributes)."""
+        home = _HOMES.get(attribute)
+        if home is None:
+            raise AttributeError(f"module {__name__!r} has no attribute {attribute!r}")
+        value = getattr(importlib.import_module(home), attribute)
+        globals()[attribute] = value
+        return value
