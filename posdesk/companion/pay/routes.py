@@ -53,6 +53,15 @@ async def _in_thread(function: Callable[..., T], *args: Any) -> T:
     return await run_in_threadpool(function, *args)
 
 
+async def _handle_form(
+    request: Request, token: str, handler: Callable[..., Response], *args: Any
+) -> Response:
+    """A form posted to the page: checked here (same origin, CSRF), then ``handler(request, token, *args,
+    form)`` in a worker thread."""
+    form = await checked_form(request, token)
+    return await _in_thread(handler, request, token, *args, form)
+
+
 def _translator(request: Request, found: Found, asked: str | None = None) -> Translator:
     asked = asked or request.query_params.get("lang")
     if found.settings is None:
@@ -263,8 +272,7 @@ def _tip_choice(form: FormData, currency: str, locale: str, prefix: str = "tip")
 
 @router.post("/pay/{token}/pay")
 async def pay(request: Request, token: str) -> Response:
-    form = await checked_form(request, token)
-    return await _in_thread(_pay, request, token, form)
+    return await _handle_form(request, token, _pay)
 
 
 def _pay(request: Request, token: str, form: FormData) -> Response:
@@ -314,8 +322,7 @@ def _after_outcome(
 
 @router.post("/pay/{token}/promo")
 async def promo(request: Request, token: str) -> Response:
-    form = await checked_form(request, token)
-    return await _in_thread(_promo, request, token, form)
+    return await _handle_form(request, token, _promo)
 
 
 def _promo(request: Request, token: str, form: FormData) -> Response:
@@ -339,8 +346,7 @@ def _promo(request: Request, token: str, form: FormData) -> Response:
 async def manage_card(request: Request, token: str, card_id: str, action: str) -> Response:
     if action not in ("remove", "default"):
         raise HTTPException(404)
-    form = await checked_form(request, token)
-    return await _in_thread(_manage_card, request, token, card_id, action, form)
+    return await _handle_form(request, token, _manage_card, card_id, action)
 
 
 def _manage_card(request: Request, token: str, card_id: str, action: str, form: FormData) -> Response:
@@ -449,8 +455,7 @@ def _authenticate_page(request: Request, token: str, payment_id: str) -> Respons
 
 @router.post("/pay/{token}/payments/{payment_id}/authenticate")
 async def authenticate(request: Request, token: str, payment_id: str) -> Response:
-    form = await checked_form(request, token)
-    return await _in_thread(_authenticate, request, token, payment_id, form)
+    return await _handle_form(request, token, _authenticate, payment_id)
 
 
 def _authenticate(request: Request, token: str, payment_id: str, form: FormData) -> Response:
@@ -469,8 +474,7 @@ def _authenticate(request: Request, token: str, payment_id: str, form: FormData)
 
 @router.post("/pay/{token}/payments/{payment_id}/tip")
 async def add_tip(request: Request, token: str, payment_id: str) -> Response:
-    form = await checked_form(request, token)
-    return await _in_thread(_add_tip, request, token, payment_id, form)
+    return await _handle_form(request, token, _add_tip, payment_id)
 
 
 def _add_tip(request: Request, token: str, payment_id: str, form: FormData) -> Response:
