@@ -15,7 +15,6 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal
 
-from posdesk.core.amount_input import AmountInputError, amount_rules, read_amount
 from posdesk.core.money import Money, check_percent_or_amount
 
 _CUSTOM_MINOR = re.compile(r"-?[0-9]{1,12}")  # negative is read, then refused by tip_amount
@@ -144,6 +143,9 @@ def read_tip_choice(preset: str, custom_text: str, currency: str, locale: str) -
     The custom text is read by :mod:`posdesk.core.amount_input`, the grammar the page's script uses
     too, so the amount the page showed is the amount charged, and what the page refused is refused.
     """
+    # The page's grammar: the payment page reads custom tips, the POS's first frame never does.
+    from posdesk.core.amount_input import AmountInputError, amount_rules, read_amount
+
     if preset != "custom":
         return TipChoice.parse(preset or "none", None)
     try:

@@ -21,7 +21,6 @@ from posdesk.gui.qt import (
     QApplication,
     QLabel,
     QMainWindow,
-    QMessageBox,
     QObject,
     Qt,
     QTimer,
@@ -41,6 +40,8 @@ REQUIRED_TITLE = "posdesk: update required"
 
 
 def show_required(notice: UpdateNotice, parent: QWidget | None = None) -> None:
+    from posdesk.gui.qt import QMessageBox  # PySide makes the class (and its enums) on first use
+
     box = name(QMessageBox(parent), "updateRequiredBox", "Update required")
     box.setIcon(QMessageBox.Icon.Critical)
     box.setWindowTitle(REQUIRED_TITLE)

@@ -38,6 +38,7 @@ AFTER_THE_FIRST_FRAME = (
     "posdesk.gui.client_form",
     "posdesk.gui.gift_card_dialog",
     "hashlib",  # loads OpenSSL: on the first gift card code or refund receipt
+    "posdesk.core.amount_input",  # the payment page's grammar for typed amounts
     "posdesk.pos.tenders",  # recording a tender; the counter's price is posdesk.core.pricing's
     "babel",  # amounts are written from the kept style (posdesk.core.amount_style); see test_amount_style
 )
@@ -59,6 +60,20 @@ def test_the_first_frame_imports_no_database_layer_http_keyring_or_companion() -
     loaded = loaded_by_the_first_frame()
     early = sorted(n for n in AFTER_THE_FIRST_FRAME if any(m == n or m.startswith(n + ".") for m in loaded))
     assert early == [], f"imported before the window is shown: {early}"
+
+
+def test_the_first_frame_makes_no_dialog_s_qt_class() -> None:
+    """PySide6 builds a class (with its enums) on first use: QMessageBox alone is about a millisecond."""
+    code = (
+        "import json, posdesk.gui.__main__, posdesk.gui.app, posdesk.gui.qt as qt; "
+        "print(json.dumps(sorted(n for n in qt.__all__ if n in vars(qt))))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120, check=True
+    )
+    made = set(json.loads(done.stdout.strip().splitlines()[-1]))
+    assert "QLabel" in made  # the check sees what the first frame makes
+    assert made.isdisjoint({"QMessageBox", "QDialog", "QDialogButtonBox", "QInputDialog", "QFileDialog"})
 
 
 def test_a_phone_number_is_still_formatted_once_its_library_loads() -> None:

@@ -10,7 +10,6 @@ from posdesk.gui.qt import (
     QLineEdit,
     QListWidget,
     QListWidgetItem,
-    QMessageBox,
     QPushButton,
     Qt,
     QVBoxLayout,
@@ -118,6 +117,8 @@ class ClientBar(QWidget):
 
     def confirm_walk_in(self, client_name: str, confirmed: Callable[[], object]) -> None:
         """Ask before taking an invoiced client off the ticket; ``confirmed`` runs on "Remove client"."""
+        from posdesk.gui.qt import QMessageBox  # PySide makes the class (and its enums) on first use
+
         box = QMessageBox(
             QMessageBox.Icon.Question,
             "Make this a walk-in?",
