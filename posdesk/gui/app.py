@@ -7,12 +7,12 @@ if one is missing, the POS still starts and works on its own (tickets are saved 
 
 ``run`` shows the window first and connects after (DESIGN.md section 7 wants the New Ticket view within
 3x of a bare window). Before the first frame only PySide6, ``posdesk.core`` and the stdlib ``sqlite3``
-are loaded: the first screen reads the cache through :meth:`Database.direct`. Once the window is up,
-a thread (:class:`~posdesk.gui.demo_start.DemoStarter`) starts the embedded companion (demo mode; FastAPI and uvicorn are
-imported there) and loads what connecting and the first save need (keyring, the sync client with
-httpx, SQLAlchemy and the models); then syncing starts from the event loop. Meanwhile the POS works
-offline: the demo companion's address is chosen before it starts, so a link made in those first
-seconds is already the right one and its upload waits in the outbox.
+are loaded: the first screen reads the cache through :meth:`Database.direct`. Once the window has
+painted its first frame, a thread (:class:`~posdesk.gui.demo_start.DemoStarter`) starts the embedded
+companion (demo mode; FastAPI and uvicorn are imported there) and loads what connecting and the first
+save need (keyring, the sync client with httpx, SQLAlchemy and the models); then syncing starts from the
+event loop. Meanwhile the POS works offline: the demo companion's address is chosen before it starts,
+so a link made in those first seconds is already the right one and its upload waits in the outbox.
 ``start_pos`` does the same work synchronously (tests, the self-test).
 """
 
@@ -22,6 +22,7 @@ import logging
 import socket
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, cast
@@ -43,6 +44,7 @@ from posdesk.store import Database, TerminalSettings
 log = logging.getLogger(__name__)
 DEMO_BANNER = "Demo mode: payments are simulated. Pay a link with the test card 4242 4242 4242 4242."
 STARTING_DEMO = "Starting demo companion…"
+CONNECT_LATEST_MS = 1000  # connecting starts after the first frame, or this long after start-up
 
 
 class SyncBridge(QObject):
@@ -107,6 +109,20 @@ class PosApp:
         starter = self.starter = DemoStarter(self.data_dir, self.ctx.connection.url, self.db, demo=demo)
         starter.finished.connect(self._on_starter_finished)
         starter.start()
+
+    def connect_after_first_frame(self, then: Callable[[], object] | None = None) -> None:
+        """:meth:`connect_after_show` from the event loop once the window has painted its first frame, so
+        that the start-up thread (imports, the demo companion) does not compete with painting it; after
+        ``CONNECT_LATEST_MS`` when no frame comes (a window started minimized). ``then`` runs after."""
+
+        def connect() -> None:
+            if self.starter is None and not self.stopped:
+                self.connect_after_show()
+                if then is not None:
+                    QTimer.singleShot(0, then)
+
+        self.window.first_frame.connect(lambda: QTimer.singleShot(0, connect))
+        QTimer.singleShot(CONNECT_LATEST_MS, connect)
 
     def _on_starter_finished(self) -> None:
         assert self.starter is not None
@@ -355,17 +371,12 @@ def run(*, companion_url: str | None = None, demo: bool = False, self_test: bool
     load_style(app)
     pos = open_pos(companion_url=companion_url, demo=demo, load_later=True)
     pos.window.show()
-    # Connect from the event loop, once the window is on screen: the cashier can work meanwhile.
-    QTimer.singleShot(0, pos.connect_after_show)
+    # Connect once the window is on screen (its first frame painted): the cashier can work meanwhile.
+    probe = PosConfig.from_env().startup_probe
+    pos.connect_after_first_frame(then=(lambda: _report_when_loaded(app, pos.window)) if probe else None)
     watch_for_updates(pos.ctx, pos.window, pos.data_dir or paths.data_dir())
     if self_test:
         QTimer.singleShot(0, app.quit)
-    if PosConfig.from_env().startup_probe:
-        view = pos.window.ticket_view
-        if view.loaded:
-            QTimer.singleShot(0, lambda: _report_ready(app, pos.window))
-        else:  # interactive means the catalog is there too: report once it is
-            view.data_loaded.connect(lambda: QTimer.singleShot(0, lambda: _report_ready(app, pos.window)))
     try:
         app.exec()
     finally:
@@ -377,13 +388,22 @@ def run(*, companion_url: str | None = None, demo: bool = False, self_test: bool
     return 0
 
 
+def _report_when_loaded(app: QApplication, window: MainWindow) -> None:
+    """The probe's report, once connecting has started (now) and the view's data is shown."""
+    view = window.ticket_view
+    if view.loaded:
+        QTimer.singleShot(0, lambda: _report_ready(app, window))
+    else:  # interactive means the catalog is there too: report once it is
+        view.data_loaded.connect(lambda: QTimer.singleShot(0, lambda: _report_ready(app, window)))
+
+
 def _report_ready(app: QApplication, window: MainWindow) -> None:
     """``POSDESK_STARTUP_PROBE=1`` (``bench/startup.py``): say when the New Ticket view is up, then quit.
 
-    Runs from a timer of the event loop after the view's data has loaded (catalog, appointments; client
-    search reads the cache as the cashier types); the events queued by showing the window and by the
-    start of connecting are handled first, so the line marks a shown, idle, interactive window.
-    Prints ``ready <unix time> rss_kb=<n> shown=<0|1>``.
+    Runs from a timer of the event loop after the window's first frame was painted, connecting started
+    (the start-up thread running) and the view's data loaded (catalog, appointments; client search reads
+    the cache as the cashier types); the events queued meanwhile are handled first, so the line marks a
+    shown, idle, interactive window. Prints ``ready <unix time> rss_kb=<n> shown=<0|1>``.
     """
     app.processEvents()
     view = window.findChild(NewTicketView, "newTicketView")

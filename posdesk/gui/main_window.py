@@ -17,10 +17,12 @@ from posdesk.gui.qt import (
     QLabel,
     QMainWindow,
     QMenu,
+    QPaintEvent,
     Qt,
     QTabWidget,
     QVBoxLayout,
     QWidget,
+    Signal,
 )
 from posdesk.gui.tickets_panel import TicketsPanel
 from posdesk.gui.widgets import name, plain_label
@@ -47,11 +49,18 @@ MINIMUM_SIZE = (800, 540)
 
 
 class MainWindow(QMainWindow):
-    """The POS window. ``on_tickets_changed`` is the slot the sync bridge feeds."""
+    """The POS window. ``on_tickets_changed`` is the slot the sync bridge feeds.
+
+    Signals:
+        first_frame(): the window is painting its first frame (start-up connects after it).
+    """
+
+    first_frame = Signal()
 
     def __init__(self, ctx: PosContext, *, demo_banner: str = "", load_later: bool = False) -> None:
         """``load_later``: show the window first and read its data from the event loop (start-up)."""
         super().__init__()
+        self.painted = False
         self.setObjectName("mainWindow")
         self.setWindowTitle("posdesk")
         self.ctx = ctx
@@ -312,6 +321,12 @@ class MainWindow(QMainWindow):
             "unpaired": "#8a4b00",
         }.get(state, "#616e7c")
         self.connection_label.setStyleSheet(f"color: {colour}; font-weight: 600;")
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        super().paintEvent(event)
+        if not self.painted:  # the window is painted before its children, in the same pass
+            self.painted = True
+            self.first_frame.emit()
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if self.ticket_view.dirty and self.ticket_view.ticket.lines:
