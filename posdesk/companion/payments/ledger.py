@@ -394,8 +394,6 @@ def record_in_store_tender(
     amount: Money,
     tip: Money,
     method: PaymentMethod,
-    card_brand: str = "",
-    card_last4: str = "",
 ) -> Payment:
     """Record a payment that did not go through a gateway (cash, a counter card terminal, a gift card)
     against a store's invoice, under the invoice's lock: the same succeeded move and
@@ -439,8 +437,6 @@ def record_in_store_tender(
         amount_minor=amount.minor,
         tip_minor=tip.minor,
         currency=amount.currency,
-        card_brand=card_brand[:20],
-        card_last4=card_last4[:4],
         payment_method_ref=method.value,
     )
     before = balance_of(session, invoice, store)
