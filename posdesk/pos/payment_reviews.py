@@ -13,8 +13,6 @@ from typing import Any
 
 from posdesk.core.money import Money
 
-NEEDS_REVIEW = "Needs review"
-
 
 class Decision(enum.StrEnum):
     COUNT = "count"

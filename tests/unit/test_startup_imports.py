@@ -39,6 +39,7 @@ AFTER_THE_FIRST_FRAME = (
     "posdesk.gui.gift_card_dialog",
     "hashlib",  # loads OpenSSL: on the first gift card code or refund receipt
     "posdesk.core.amount_input",  # the payment page's grammar for typed amounts
+    "posdesk.pos.payment_reviews",  # payments kept for review are read from the companion later
     "posdesk.pos.tenders",  # recording a tender; the counter's price is posdesk.core.pricing's
     "babel",  # amounts are written from the kept style (posdesk.core.amount_style); see test_amount_style
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from datetime import tzinfo
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from posdesk.core.money import Money
 from posdesk.core.pricing import PricedTicket
@@ -26,12 +26,14 @@ from posdesk.gui.qt import (
 from posdesk.gui.tables import cell, figures_table
 from posdesk.gui.ticket import ITEM_ROLE
 from posdesk.gui.widgets import button_row, message_label, name, plain_label, wrapped_label
-from posdesk.pos.payment_reviews import NEEDS_REVIEW, KeptPayment
-from posdesk.pos.payment_reviews import notice as review_notice
 from posdesk.pos.payments import method_label, payment_status, tips_of
 from posdesk.pos.refunds import refundable
 
+if TYPE_CHECKING:  # payments kept for review come from the companion once the window is up (show_kept)
+    from posdesk.pos.payment_reviews import KeptPayment
+
 log = logging.getLogger(__name__)
+NEEDS_REVIEW = "Needs review"  # a kept payment's status in the payments table
 
 TOTAL_ROWS = (
     ("subtotal", "Subtotal"),
@@ -167,8 +169,10 @@ class TotalsPanel(QWidget):
 
     def show_kept(self, kept: list[KeptPayment], ticket_id: str = "") -> None:
         """The ticket's online payments kept for a manager's review: rows "Needs review" and a notice."""
+        from posdesk.pos.payment_reviews import notice
+
         self.kept, self.kept_for = list(kept), ticket_id
-        self.review_notice.setText(review_notice(self.kept, self.money_locale))
+        self.review_notice.setText(notice(self.kept, self.money_locale))
         self.review_notice.setVisible(bool(self.kept))
         self._show_payments(self._payments)
 
