@@ -10,10 +10,8 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
-from datetime import datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import keyring
 import keyring.backend
@@ -30,7 +28,7 @@ from posdesk.sync import pair
 from tests.companion.conftest import add_store, demo_config
 from tests.fakes.keyring import MemoryKeyring
 from tests.fakes.serve import serve_app
-from tests.gui.conftest import BOB, enable_feature, seed
+from tests.gui.conftest import BOB, set_up_terminal
 
 WAIT_MS = 20_000
 TEST_CARD = "4242 4242 4242 4242"
@@ -72,13 +70,7 @@ def prepare_terminal(data_dir: Path, url: str, credential: str) -> None:
 
     The credential goes where the POS keeps it: the OS keyring (here the test's in-memory one).
     """
-    data_dir.mkdir(parents=True, exist_ok=True)
-    db = Database.open(data_dir / "posdesk.db")
-    try:
-        seed(db, datetime.now(ZoneInfo("America/New_York")).date())
-        enable_feature(db, True, companion_url=url, business_name="Test Salon")
-    finally:
-        db.close()
+    set_up_terminal(data_dir, companion_url=url, business_name="Test Salon")
     keyring.set_password("posdesk", url, credential)
 
 

@@ -3,12 +3,10 @@ puts it online at once (no restart), after which its invoices upload."""
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 
 from posdesk.gui.pin import hash_pin
 from posdesk.gui.qt import QLabel, QLineEdit, QPushButton
-from posdesk.store import Database
 from tests.e2e.terminals import (
     PIN,
     WAIT_MS,
@@ -21,18 +19,14 @@ from tests.e2e.terminals import (
     visible,
 )
 from tests.fakes.keyring import MemoryKeyring
-from tests.gui.conftest import enable_feature, seed
+from tests.gui.conftest import set_up_terminal
 
 
 def test_an_unpaired_terminal_says_so_and_pairing_in_settings_puts_it_online(
     qtbot, tmp_path: Path, store: Store, memory_keyring: MemoryKeyring, start_terminal
 ) -> None:
     data_dir = tmp_path / "till"
-    data_dir.mkdir()
-    db = Database.open(data_dir / "posdesk.db")
-    seed(db, date.today())
-    enable_feature(db, True, companion_url=store.url, manager_pin_hash=hash_pin(PIN, iterations=1000))
-    db.close()
+    set_up_terminal(data_dir, companion_url=store.url, manager_pin_hash=hash_pin(PIN, iterations=1000))
     pos = start_terminal(data_dir, store.url)
     indicator = pos.window.findChild(QLabel, "connectionIndicator")
     assert indicator.text() == "● Not paired: pair this terminal in Manage › Settings"

@@ -122,6 +122,18 @@ def enable_feature(db: Database, on: bool = True, **changes: object) -> None:
         settings.save_terminal(replace(settings.terminal(), online_payment_link_enabled=on, **changes))
 
 
+def set_up_terminal(data_dir: Path, **settings: object) -> None:
+    """The terminal whose data folder is ``data_dir`` as a manager left it: today's sample data (the
+    store's time zone) and pay-by-link on, with ``settings`` (``companion_url=...``, ...)."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    db = Database.open(data_dir / "posdesk.db")
+    try:
+        seed(db, datetime.now(TZ).date())
+        enable_feature(db, True, **settings)
+    finally:
+        db.close()
+
+
 @pytest.fixture
 def make_pos(qtbot, db: Database) -> Iterator[Callable[..., Pos]]:
     made: list[Pos] = []

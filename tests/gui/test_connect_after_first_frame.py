@@ -4,16 +4,13 @@ the demo companion) starts connecting, and a window started without a frame (min
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 
 from posdesk.gui.app import CONNECT_LATEST_MS, PosApp, open_pos
 from posdesk.gui.qt import QLabel
-from posdesk.store import Database
-from tests.gui.conftest import enable_feature, seed
+from tests.gui.conftest import set_up_terminal
 
 UNREACHABLE = "http://127.0.0.1:9"
 NOT_PAIRED = "● Not paired: pair this terminal in Manage › Settings"
@@ -24,11 +21,7 @@ pytestmark = pytest.mark.usefixtures("memory_keyring")
 def pos(qtbot, tmp_path: Path) -> Iterator[PosApp]:
     """A terminal configured for a companion it has no credential for, built as ``run`` builds it."""
     data_dir = tmp_path / "till"
-    data_dir.mkdir()
-    db = Database.open(data_dir / "posdesk.db")
-    seed(db, datetime.now(ZoneInfo("America/New_York")).date())
-    enable_feature(db, True, companion_url=UNREACHABLE)
-    db.close()
+    set_up_terminal(data_dir, companion_url=UNREACHABLE)
     made = open_pos(companion_url=UNREACHABLE, data_dir=data_dir, load_later=True)
     qtbot.addWidget(made.window)
     yield made

@@ -7,15 +7,12 @@ start-up thread): the cashier can search clients, build a ticket, save and send 
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 
 from posdesk.gui.app import PosApp, open_pos
 from posdesk.gui.qt import QLabel, QListWidget, QPushButton, Qt
-from posdesk.store import Database
 from posdesk.sync import pair
 from tests.e2e.terminals import (  # noqa: F401 - fixtures among them
     WAIT_MS,
@@ -28,7 +25,7 @@ from tests.e2e.terminals import (  # noqa: F401 - fixtures among them
     store,
 )
 from tests.fakes.keyring import MemoryKeyring
-from tests.gui.conftest import enable_feature, seed
+from tests.gui.conftest import set_up_terminal
 
 UNREACHABLE = "http://127.0.0.1:9"
 
@@ -67,11 +64,7 @@ def test_a_paired_terminal_is_usable_at_once_then_goes_online_and_uploads(
 @pytest.mark.usefixtures("memory_keyring")
 def test_an_unpaired_terminal_saves_at_once_and_then_says_it_is_not_paired(qtbot, tmp_path: Path) -> None:
     data_dir = tmp_path / "till"
-    data_dir.mkdir()
-    db = Database.open(data_dir / "posdesk.db")
-    seed(db, datetime.now(ZoneInfo("America/New_York")).date())
-    enable_feature(db, True, companion_url=UNREACHABLE)
-    db.close()
+    set_up_terminal(data_dir, companion_url=UNREACHABLE)
     pos = start_like_run(qtbot, data_dir, UNREACHABLE)
     try:
         view = pos.window.ticket_view
