@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 
 from posdesk import crash
-from posdesk.gui.about_dialog import show_crash_notice
+from posdesk.gui.__main__ import show_crash_notice  # what the POS installs (loads the About box's module)
 from posdesk.gui.qt import QApplication, QMessageBox, QTimer
 
 
