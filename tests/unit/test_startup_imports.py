@@ -10,6 +10,7 @@ interpreter, the way the program starts.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -61,6 +62,29 @@ def test_the_first_frame_imports_no_database_layer_http_keyring_or_companion() -
     loaded = loaded_by_the_first_frame()
     early = sorted(n for n in AFTER_THE_FIRST_FRAME if any(m == n or m.startswith(n + ".") for m in loaded))
     assert early == [], f"imported before the window is shown: {early}"
+
+
+def test_building_and_showing_the_first_frame_imports_none_of_them(tmp_path: Path) -> None:
+    """What building the window imports on the way counts too (a dialog's module named in a method the
+    window runs at start, Babel for the first amount): the real window, built and shown."""
+    from posdesk.pos import amount_styles
+
+    amount_styles.keep(tmp_path, "en_US", "USD")  # what every launch after the first finds
+    code = (
+        "import json, sys; from pathlib import Path; from posdesk.gui.app import open_pos; "
+        "from posdesk.gui.qt import QApplication; app = QApplication([]); "
+        "pos = open_pos(companion_url='http://127.0.0.1:9', data_dir=Path(sys.argv[1])); "
+        "pos.window.show(); app.processEvents(); shown = pos.window.ticket_view.isVisible(); "
+        "loaded = sorted(sys.modules); pos.stop(); print(json.dumps([shown, loaded]))"
+    )
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"}
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    shown, loaded = json.loads(done.stdout.strip().splitlines()[-1])
+    early = sorted(n for n in AFTER_THE_FIRST_FRAME if any(m == n or m.startswith(n + ".") for m in loaded))
+    assert shown and early == [], f"imported while building the first frame: {early}"
 
 
 def test_the_first_frame_makes_no_dialog_s_qt_class() -> None:
