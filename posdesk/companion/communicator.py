@@ -36,7 +36,7 @@ from starlette.concurrency import run_in_threadpool
 from posdesk.companion.background import repeat, run_with_app
 from posdesk.companion.config import CompanionConfig
 from posdesk.companion.database import Database
-from posdesk.companion.events import append_event
+from posdesk.companion.events import append_event, append_event_about
 from posdesk.companion.models import ClientContact, Message, Store, utcnow
 from posdesk.companion.stores import StoreSettings
 from posdesk.core.client import Client, normalize_phone
@@ -150,13 +150,11 @@ def message_view(row: Message) -> dict[str, Any]:
 
 
 def _status_event(session: Session, row: Message) -> None:
-    append_event(
+    append_event_about(
         session,
-        row.store_id,
+        row,
         EventType.MESSAGE_STATUS,
-        ticket_id=row.ticket_id,
-        invoice_id=row.invoice_id,
-        data={
+        {
             "message_id": row.id,
             "status": row.status,
             "reason": row.reason or None,

@@ -17,7 +17,7 @@ import contextlib
 import threading
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import event as sa_event
 from sqlalchemy import select, text, update
@@ -90,6 +90,28 @@ def append_invoice_event(
         ticket_id=invoice.ticket_id,
         data={"version": invoice.version, **(data or {})},
         at=at,
+    )
+
+
+class NamesItsTicket(Protocol):
+    """A row that names its store, invoice and ticket: a tender, a message, a gateway report."""
+
+    @property
+    def store_id(self) -> str: ...
+
+    @property
+    def invoice_id(self) -> str | None: ...
+
+    @property
+    def ticket_id(self) -> str | None: ...
+
+
+def append_event_about(
+    session: Session, about: NamesItsTicket, type_: EventType, data: dict[str, Any]
+) -> int:
+    """:func:`append_event` about ``about``, under its store, invoice and ticket."""
+    return append_event(
+        session, about.store_id, type_, invoice_id=about.invoice_id, ticket_id=about.ticket_id, data=data
     )
 
 

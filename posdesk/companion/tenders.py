@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from posdesk.companion.events import append_event
+from posdesk.companion.events import append_event_about
 from posdesk.companion.models import Invoice, Payment, PaymentStatus, Store, Tender
 from posdesk.companion.payments import ledger
 from posdesk.companion.payments.balance import IN_STORE
@@ -118,14 +118,8 @@ def record_tender(session: Session, store: Store, terminal_id: str, record: Tend
         received_at=record.received_at,
     )
     session.add(tender)
-    append_event(
-        session,
-        store.id,
-        EventType.TENDER_RECORDED,
-        invoice_id=record.invoice_id,
-        ticket_id=record.ticket_id,
-        data={"payment": record.wire(), "terminal_id": terminal_id},
-    )
+    told = {"payment": record.wire(), "terminal_id": terminal_id}
+    append_event_about(session, tender, EventType.TENDER_RECORDED, told)
     invoice = invoice_of(session, store, record)
     if invoice is not None:
         try:
@@ -194,13 +188,11 @@ def refund_tender(
             settled(session, payment, Decision.GIVEN_BACK)  # all of it handed back: nothing left to review
     elif refunded_total > tender.refunded_minor:
         tender.refunded_minor = refunded_total
-        append_event(
+        append_event_about(
             session,
-            store_id,
+            tender,
             EventType.PAYMENT_REFUNDED,
-            invoice_id=tender.invoice_id,
-            ticket_id=tender.ticket_id,
-            data={"payment_id": tender.id, "amount": refunded_total, "refunded_total": refunded_total}
+            {"payment_id": tender.id, "amount": refunded_total, "refunded_total": refunded_total}
             | (
                 {}
                 if refunded_tip_total is None

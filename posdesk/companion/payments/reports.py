@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from posdesk.companion.database import Database
-from posdesk.companion.events import append_event
+from posdesk.companion.events import append_event_about
 from posdesk.companion.models import GatewayReport, Invoice, WebhookEvent, utcnow
 from posdesk.companion.payments.errors import ReviewRefused
 from posdesk.core.events import EventType
@@ -67,13 +67,11 @@ def keep(session: Session, store_id: str, row: WebhookEvent, reason: str) -> Gat
     _fill(session, report, (row.payload or {}).get("payment"))
     session.add(report)
     session.flush()
-    append_event(
+    append_event_about(
         session,
-        store_id,
+        report,
         EventType.PAYMENT_NEEDS_REVIEW,
-        invoice_id=report.invoice_id,
-        ticket_id=report.ticket_id,
-        data={"payment_id": None, **_summary(report), "gateway": row.gateway, "event_id": row.event_id},
+        {"payment_id": None, **_summary(report), "gateway": row.gateway, "event_id": row.event_id},
     )
     return report
 
@@ -136,13 +134,8 @@ def handle(db: Database, store_id: str, report_id: str, note: str) -> dict[str, 
         if report.handled_at is None:
             report.handled_at = utcnow()
             report.note = note[:NOTE_MAX]
-            append_event(
-                session,
-                store_id,
-                EventType.PAYMENT_REVIEW_SETTLED,
-                invoice_id=report.invoice_id,
-                ticket_id=report.ticket_id,
-                data={"payment_id": None, **_summary(report), "decision": "handled", "settled_as": "handled", "note": report.note},
-            )
+            settled = {"decision": "handled", "settled_as": "handled", "note": report.note}
+            told = {"payment_id": None, **_summary(report), **settled}
+            append_event_about(session, report, EventType.PAYMENT_REVIEW_SETTLED, told)
             log.info("gateway report %s kept for review handled", report.id)
         return _kept(report).to_wire()
