@@ -116,6 +116,9 @@ class CatalogPanel(QFrame):
                 group.addChild(row)
             group.setExpanded(True)
         self._on_filter(self.filter.text())
+        # Rows measured (and the scroll bar shown) now: left to the view's deferred layout, it came after
+        # the first frame and laid out and painted the catalog a second time.
+        self.browser.doItemsLayout()
 
     def item(self, item_id: str) -> CatalogItem:
         for item in self.items:
