@@ -18,6 +18,7 @@ so a link made in those first seconds is already the right one and its upload wa
 
 from __future__ import annotations
 
+import gc
 import logging
 import socket
 import sys
@@ -375,6 +376,10 @@ def run(*, companion_url: str | None = None, demo: bool = False, self_test: bool
     probe = PosConfig.from_env().startup_probe
     pos.connect_after_first_frame(then=(lambda: _report_when_loaded(app, pos.window)) if probe else None)
     watch_for_updates(pos.ctx, pos.window, pos.data_dir or paths.data_dir())
+    # Collection back on after the first frame (posdesk.gui.__main__ turns it off while importing); what
+    # start-up made stays for the session, so it is left out of every later collection (gc.freeze).
+    pos.window.first_frame.connect(collect_garbage_again)
+    QTimer.singleShot(CONNECT_LATEST_MS, collect_garbage_again)
     if self_test:
         QTimer.singleShot(0, app.quit)
     try:
@@ -386,6 +391,12 @@ def run(*, companion_url: str | None = None, demo: bool = False, self_test: bool
         print("posdesk self-test: ok" if ok else "posdesk self-test: failed")
         return 0 if ok else 1
     return 0
+
+
+def collect_garbage_again() -> None:
+    if not gc.isenabled():
+        gc.freeze()
+        gc.enable()
 
 
 def _report_when_loaded(app: QApplication, window: MainWindow) -> None:
