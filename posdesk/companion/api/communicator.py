@@ -64,7 +64,16 @@ async def post_message(
     if not body.text.strip():
         raise HTTPException(status_code=422, detail="A message needs some text")
     setup = _setup(request)
-    new = NewMessage(**body.model_dump(exclude={"client"}), client=Client(**body.client.model_dump()))
+    new = NewMessage(
+        message_id=body.message_id,
+        client=Client(**body.client.model_dump()),
+        channel=body.channel,
+        text=body.text,
+        subject=body.subject,
+        link=body.link,
+        ticket_id=body.ticket_id,
+        invoice_id=body.invoice_id,
+    )
     try:
         view, send_now = await run_in_threadpool(accept_message, db, setup, terminal.store_id, new)
     except MessageConflict:
