@@ -141,12 +141,16 @@ def send_invoice(
         if ticket.revision != base_revision:
             tickets.save(ticket, base_revision=base_revision)
         records.save(
-            from_attributes(
-                InvoiceRecord,
-                invoice,  # its ids, version, expiry, requested amount and currency
+            InvoiceRecord(
+                ticket_id=ticket.id,
+                invoice_id=invoice_id,
+                version=invoice.version,
                 link_token=token,
                 fingerprint=fingerprint,
+                expires_at=invoice.expires_at,
+                amount_requested=amount_requested,
                 link_status=LinkStatus.PREPARING if is_new else record.link_status,  # type: ignore[union-attr]
+                currency=ticket.currency,
                 sent_at=now,
                 out_of_date=False,
             )

@@ -72,7 +72,8 @@ class Balance:
 
 
 def as_ticket_payment(payment: Payment) -> TicketPayment:
-    """A ledger row as the ticket records it: an online card payment, or the counter's own method."""
+    """A ledger row as the ticket records it (and the events tell the POS): an online card payment, or the
+    counter's own method."""
     method = PaymentMethod.ONLINE_CARD
     if payment.gateway == IN_STORE:
         method = PaymentMethod(payment.payment_method_ref or PaymentMethod.OTHER.value)
@@ -82,6 +83,9 @@ def as_ticket_payment(payment: Payment) -> TicketPayment:
         tip=Money(payment.tip_minor, payment.currency),
         method=method,
         received_at=payment.succeeded_at or payment.created_at or utcnow(),
+        reference=payment.gateway_payment_id or "",
+        card_brand=payment.card_brand,
+        card_last4=payment.card_last4,
     )
 
 

@@ -40,7 +40,7 @@ from posdesk.companion.models import (
     utcnow,
 )
 from posdesk.companion.models import Invoice as InvoiceRow
-from posdesk.companion.payments.balance import IN_STORE, balance_of
+from posdesk.companion.payments.balance import IN_STORE, as_ticket_payment, balance_of
 from posdesk.companion.payments.errors import MismatchError
 from posdesk.companion.payments.saved_cards import save_card
 from posdesk.companion.payments.values import STATUS_OF_CHARGE
@@ -48,7 +48,6 @@ from posdesk.companion.stores import StoreSettings
 from posdesk.core.events import EventType
 from posdesk.core.invoice import payment_to_wire
 from posdesk.core.money import Money
-from posdesk.core.ticket import Payment as TicketPayment
 from posdesk.core.ticket import PaymentMethod
 from posdesk.gateways.base import GatewayPayment
 
@@ -337,24 +336,9 @@ def ticket_payment_id(payment: Payment) -> str:
     return payment.id
 
 
-def ticket_payment(payment: Payment) -> TicketPayment:
-    """``payment`` as the POS records it on the ticket."""
-    in_store = payment.gateway == IN_STORE
-    return TicketPayment(
-        id=payment.id,
-        amount=Money(payment.amount_minor, payment.currency),
-        tip=Money(payment.tip_minor, payment.currency),
-        method=PaymentMethod(payment.payment_method_ref) if in_store else PaymentMethod.ONLINE_CARD,
-        received_at=payment.succeeded_at or utcnow(),
-        reference=payment.gateway_payment_id or "",
-        card_brand=payment.card_brand,
-        card_last4=payment.card_last4,
-    )
-
-
 def payment_wire(payment: Payment) -> dict[str, Any]:
     """A payment as the events tell the POS: the wire form of the ticket's payment, with its currency."""
-    return {**payment_to_wire(ticket_payment(payment)), "currency": payment.currency}
+    return {**payment_to_wire(as_ticket_payment(payment)), "currency": payment.currency}
 
 
 def _record_success(session: Session, payment: Payment, invoice: InvoiceRow) -> None:
