@@ -71,7 +71,8 @@ def imported_distributions(parts: list[str]) -> set[str]:
                     modules |= {alias.name.split(".")[0] for alias in node.names}
                 elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
                     modules.add(node.module.split(".")[0])
-    modules -= set(sys.stdlib_module_names) | {"posdesk", "__future__"}
+    # _typeshed: the type checker's own stubs, imported under TYPE_CHECKING only (no distribution has it)
+    modules -= set(sys.stdlib_module_names) | {"posdesk", "__future__", "_typeshed"}
     owners = metadata.packages_distributions()
     return {canonicalize_name(owners[module][0]) for module in modules}
 
