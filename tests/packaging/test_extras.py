@@ -14,7 +14,7 @@ from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))["project"]
-COMPANION_SIDE = ["companion", "gateways", "messaging", "core", "logs.py", "paths.py"]
+COMPANION_SIDE = ["companion", "gateways", "messaging", "core", "logs.py", "paths.py", "sql_types.py"]
 OPTIONAL = {"sentry-sdk"}  # imported only when configured, from its own extra
 POS_SIDE = [*COMPANION_SIDE, "gui", "store", "sync", "pos", "selftest.py", "crash.py"]
 
