@@ -19,22 +19,27 @@ log = logging.getLogger(__name__)
 FILE = "amount-styles.json"
 
 
-def load(data_dir: Path) -> None:
-    """Remember the kept styles read from the Babel installed now; a missing or unreadable file keeps none."""
+def _kept_in(data_dir: Path) -> list[AmountStyle]:
+    """The styles the data folder keeps (none when the file is missing or unreadable)."""
     try:
         raw = json.loads((data_dir / FILE).read_text(encoding="utf-8"))
-        styles = [AmountStyle.from_json(item) for item in raw]
+        return [AmountStyle.from_json(item) for item in raw]
     except (OSError, ValueError, TypeError, KeyError, AttributeError):
-        return
+        return []
+
+
+def load(data_dir: Path) -> None:
+    """Remember the kept styles read from the Babel installed now; a missing or unreadable file keeps none."""
     stamp = babel_stamp()
-    remember(style for style in styles if stamp and style.stamp == stamp)
+    remember(style for style in _kept_in(data_dir) if stamp and style.stamp == stamp)
 
 
 def keep(data_dir: Path, locale: str, currency: str) -> None:
-    """Read the style of ``currency`` in ``locale`` from Babel and keep it, unless it is kept already."""
+    """Read the style of ``currency`` in ``locale`` from Babel and keep it in ``data_dir``, unless that
+    folder keeps it already (remembered in this process is not enough: it may have come from another)."""
     stamp = babel_stamp()
     kept = remembered(locale, currency)
-    if not stamp or (kept is not None and kept.stamp == stamp):
+    if not stamp or (kept is not None and kept.stamp == stamp and kept in _kept_in(data_dir)):
         return
     try:
         style = style_from_babel(locale, currency, stamp)

@@ -128,6 +128,17 @@ def test_the_data_folder_keeps_the_style_of_the_installed_babel_only(tmp_path: P
     assert Money(123456, "EUR").format("fr_FR") == babel_text(123456, "EUR", "fr_FR")
 
 
+def test_a_style_remembered_from_one_data_folder_is_still_kept_in_another(tmp_path: Path) -> None:
+    """Remembered in this process is not the same as kept in this folder: the next start reads the folder."""
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.mkdir(), second.mkdir()
+    amount_styles.keep(first, "en_US", "USD")
+    assert amount_style.remembered("en_US", "USD") is not None
+    amount_styles.keep(second, "en_US", "USD")
+    kept = json.loads((second / amount_styles.FILE).read_text(encoding="utf-8"))
+    assert [(k["locale"], k["currency"]) for k in kept] == [("en_US", "USD")]
+
+
 def test_the_second_start_shows_amounts_without_loading_babel(tmp_path: Path) -> None:
     env = {
         **os.environ,
