@@ -288,7 +288,11 @@ class MainWindow(QMainWindow):
     def refresh_review_count(self) -> None:
         from posdesk.gui.review_list_dialog import refresh_count
 
-        refresh_count(self.ctx, self.review_action)
+        refresh_count(self.ctx, self.show_review_count)
+
+    def show_review_count(self, count: int) -> None:
+        """The Manage menu's entry says how many payments and reports wait for a manager's review."""
+        self.review_action.setText(f"Needs &Review ({count})…" if count else REVIEW_MENU_TEXT)
 
     def open_settings(self) -> None:
         from posdesk.gui.settings_dialog import open_settings  # and httpx: not needed to start

@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from posdesk.gui.context import PosContext
 from posdesk.gui.dialog import PosDialog
-from posdesk.gui.main_window import REVIEW_MENU_TEXT
 from posdesk.gui.operations import QueryOp
 from posdesk.gui.qt import (
-    QAction,
     QDialogButtonBox,
     QHBoxLayout,
     QLineEdit,
@@ -198,22 +197,18 @@ def open_review_list(window: Any) -> None:
     def review_list() -> ReviewListDialog:
         dialog = ReviewListDialog(window.ctx, window)
         dialog.open_ticket.connect(window.open_ticket)
-        dialog.loaded.connect(lambda reviews: show_count(window.review_action, reviews.count))
+        dialog.loaded.connect(lambda reviews: window.show_review_count(reviews.count))
         return dialog
 
     with_manager_pin(window.ctx, window, review_list, purpose="payment reviews")
 
 
-def show_count(action: QAction, count: int) -> None:
-    action.setText(f"Needs &Review ({count})…" if count else REVIEW_MENU_TEXT)
-
-
-def refresh_count(ctx: PosContext, action: QAction) -> None:
-    """Ask the companion (off the UI thread) how many wait for a review; the Manage menu's entry says it."""
+def refresh_count(ctx: PosContext, show: Callable[[int], object]) -> None:
+    """Ask the companion (off the UI thread) how many wait for a review, and ``show`` the count."""
     connection = ctx.connection
     if not (connection.configured and connection.online):
         return
     url, vault = connection.url, ctx.vault
     QueryOp("store reviews count", lambda: store_reviews(url, vault.load(url) or "").count).success(
-        lambda count: show_count(action, count)
+        show
     ).failure(lambda error: log.info("review count not read: %s", error)).run_in_background(ctx)

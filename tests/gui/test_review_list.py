@@ -45,9 +45,7 @@ def test_a_gateway_report_for_a_payment_never_issued_is_shown_to_the_manager_and
     body = invoiced_at_the_companion(qtbot, pos, companion)
     deliver(companion, simulator_event(companion, body, ref="pi_sim_never_ours", amount=-500))
     eventually(lambda: events(companion, "payment.needs_review"))
-    from posdesk.gui.review_list_dialog import refresh_count
-
-    refresh_count(pos.ctx, pos.window.review_action)  # as opening the Manage menu does
+    pos.window.refresh_review_count()  # as opening the Manage menu does
     qtbot.waitUntil(lambda: pos.window.review_action.text() == "Needs &Review (1)…", timeout=10_000)
     dialog = open_review_list(qtbot, pos)
     qtbot.waitUntil(lambda: len(rows(dialog)) == 1, timeout=10_000)
