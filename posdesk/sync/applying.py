@@ -30,6 +30,8 @@ from posdesk.store.invoices import InvoiceRecordRepository
 from posdesk.store.outbox import OutboxEntry
 from posdesk.store.terminal_settings import SettingsRepository
 from posdesk.store.tickets import TicketRepository
+from posdesk.sync.settings_reconciliation import OUTBOX_KIND as STORE_SETTINGS
+from posdesk.sync.settings_reconciliation import remember_refusal
 
 log = logging.getLogger(__name__)
 
@@ -270,4 +272,6 @@ def record_rejection(session: Session, entry: OutboxEntry, status: int, detail: 
             InvoiceRecordRepository(session).mark_out_of_date(record.ticket_id)
     if entry.kind == "api.post" and entry.payload.get("path") == MESSAGES_PATH:
         record_refused_message(session, entry.payload, detail)
+    if entry.kind == STORE_SETTINGS:
+        remember_refusal(session, entry)
     log.warning("outbox entry %s refused (%s): %s", entry.key, status, detail)

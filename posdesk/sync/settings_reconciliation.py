@@ -18,6 +18,9 @@ Which side wins, per terminal:
   **adopts** them, so all terminals price alike; a store no terminal has set yet (just created, or the
   demo companion) is **seeded** with this terminal's settings.
 
+A push the companion refuses (a tip preset above its limit, say) is final: the manager is told, and
+those same settings are not seeded again on the next connect; a new save is pushed as usual.
+
 "Agreed" is remembered as a hash of the store documents under :data:`SYNC_KEY` in the settings table.
 Companion fields the POS has no control for (e.g. ``card_on_file_for_memberships``) are kept: the push
 reads the companion's settings and replaces only the fields the POS owns.
@@ -51,7 +54,7 @@ if TYPE_CHECKING:  # httpx comes with the client, loaded once the POS connects
 log = logging.getLogger(__name__)
 
 OUTBOX_KIND = "store.settings"
-SYNC_KEY = "store_settings_sync"  # settings row: {"hash": <documents last agreed>, "sequence": n}
+SYNC_KEY = "store_settings_sync"  # settings row: {"hash": <last agreed>, "sequence": n, "refused": <hash>}
 MARKER = "pos_managed"  # kept by the companion as an extra key: a terminal has set these settings
 
 
@@ -149,9 +152,19 @@ def _sync_record(session: Session) -> dict[str, Any]:
 
 def _remember(session: Session, digest: str, sequence: int | None = None) -> None:
     record = _sync_record(session)
+    kept = {"refused": record["refused"]} if "refused" in record else {}
     SettingsRepository(session).set(
-        SYNC_KEY, {"hash": digest, "sequence": record.get("sequence", 0) if sequence is None else sequence}
+        SYNC_KEY,
+        {"hash": digest, "sequence": record.get("sequence", 0) if sequence is None else sequence, **kept},
     )
+
+
+def remember_refusal(session: Session, entry: OutboxEntry) -> None:
+    """The companion refused this push: these settings are not sent again unless the manager saves them
+    again (a refusal is final; the manager was told and corrects them in Settings)."""
+    digest = entry.payload.get("hash")
+    if isinstance(digest, str):
+        SettingsRepository(session).set(SYNC_KEY, {**_sync_record(session), "refused": digest})
 
 
 def queue_store_settings(
@@ -219,7 +232,8 @@ def refusal_notice(detail: Any) -> str:
 # -- on connect ------------------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class Reconciled:
-    """What :func:`reconcile_store_settings` did: "waiting", "pushed", "seeded", "adopted", "in_step"."""
+    """What :func:`reconcile_store_settings` did: "waiting", "pushed", "seeded", "adopted", "in_step",
+    or "refused" (the store has no settings yet and the companion refused this terminal's)."""
 
     outcome: str
     settings: TerminalSettings | None = None  # the adopted settings, when "adopted"
@@ -244,7 +258,10 @@ async def reconcile_store_settings(db: Database, client: CompanionClient) -> Rec
     store = await client.get("/settings")
     if not store.get(MARKER):  # no terminal has set this store's settings yet: this one does
         with db.session() as session:
-            queue_store_settings(session, SettingsRepository(session).terminal(), force=True)
+            settings_now = SettingsRepository(session).terminal()
+            if _sync_record(session).get("refused") == documents_hash(settings_now):
+                return Reconciled("refused")  # ... unless the companion refused exactly these: not again
+            queue_store_settings(session, settings_now, force=True)
         return Reconciled("seeded")
     promotions = (await client.get("/promotions")).get("promotions", [])
     try:

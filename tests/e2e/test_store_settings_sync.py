@@ -6,6 +6,7 @@ saves settings the way the Settings dialog does (:func:`posdesk.sync.settings_re
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,8 +26,9 @@ from posdesk.core.pricing import Promotion
 from posdesk.core.tips import TipPolicy, TipPreset
 from posdesk.store.outbox import Outbox
 from posdesk.sync import ConnectionState, pair
+from posdesk.sync.client import CompanionClient
 from posdesk.sync.invoice_links import send_invoice
-from posdesk.sync.settings_reconciliation import OUTBOX_KIND, save_and_queue
+from posdesk.sync.settings_reconciliation import OUTBOX_KIND, reconcile_store_settings, save_and_queue
 from tests.companion.conftest import add_store
 from tests.e2e.test_sync import running_companion
 from tests.till import Till
@@ -221,9 +223,22 @@ def test_refused_store_settings_are_told_to_the_manager(tmp_path: Path) -> None:
             wait_until(lambda: till.notices, what="the refusal to reach the manager")
             assert till.notices[0].startswith("The companion refused the store settings:")
             assert "tip_presets[0].amount" in till.notices[0]
+            till.pause()  # the reconnect below is this test's, not the sync service's
             assert till.pending() == 0, "a refusal is final: it is not retried forever"
+            # A reconnect finds the store still without settings: the refused ones are not seeded again.
+            assert asyncio.run(reconnect(till)) == "refused"
+            assert till.pending() == 0
         finally:
             till.close()
+
+
+async def reconnect(till: Till) -> str:
+    """What the till's next connect does with the store settings (the outcome's word)."""
+    client = CompanionClient(till.companion_url, till.credential)
+    try:
+        return (await reconcile_store_settings(till.db, client)).outcome
+    finally:
+        await client.aclose()
 
 
 def demo_store_settings(pos: Any) -> dict[str, Any]:
