@@ -223,8 +223,8 @@ class Payment(Base):
     refund_pending_minor: Mapped[int | None] = mapped_column(BigInteger, default=None)
     # Kept for a manager (payment.needs_review): "" none, "open", or how it was settled
     # (posdesk.companion.payments.review).
-    review: Mapped[str] = mapped_column(String(20), default="")
-    review_reason: Mapped[str] = mapped_column(Text, default="")
+    review: Mapped[str] = mapped_column(String(20), default="", server_default="")
+    review_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
 
 
 class Tender(Base):
