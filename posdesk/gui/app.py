@@ -137,7 +137,11 @@ class PosApp:
             return
         self.window.statusBar().clearMessage()
         if companion is None:
-            self.notes.append(f"demo companion unavailable ({type(pairing).__name__}); working offline")
+            # The exception's own words when it has some (a database a pre-release build made says what
+            # to do); its name otherwise.
+            reason = str(pairing).rstrip(".") or type(pairing).__name__
+            self.notes.append(f"demo companion unavailable: {reason}; working offline")
+            self.window.demo_banner.setWordWrap(True)  # a long reason wraps, not widens the window
             self.window.demo_banner.setText(DEMO_BANNER + "  (" + "; ".join(self.notes) + ")")
             self.ctx.connection.url = ""  # nothing to connect to: this terminal works on its own
             self.ctx.connection_changed.emit(self.ctx.connection.state)

@@ -7,11 +7,13 @@ ticket closes in the POS by itself.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from posdesk.companion.embedded import DATABASE_FILE
 from posdesk.gui.app import DEMO_BANNER, PosApp, start_pos
 from posdesk.gui.qt import QDesktopServices, QLabel, QObject, QPushButton, Qt, QUrl, Slot
 from tests.e2e.terminals import WAIT_MS, pay_with_test_card, send_via_link, status_text
@@ -81,3 +83,26 @@ def test_demo_mode_pays_an_appointment_from_the_open_payment_page_button(
 
     qtbot.waitUntil(lambda: status_text(demo) == "Paid online · closed", timeout=WAIT_MS)
     assert window.findChild(QLabel, "balanceDueLabel").text() == "$0.00"
+
+
+def test_a_demo_companion_database_from_a_pre_release_build_is_explained_in_the_banner(
+    qtbot, tmp_path: Path
+) -> None:
+    data_dir = tmp_path / "demo"
+    (data_dir / "companion").mkdir(parents=True)
+    with sqlite3.connect(data_dir / "companion" / DATABASE_FILE) as connection:  # as a pre-release demo left it
+        connection.execute("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)")
+        connection.execute("INSERT INTO alembic_version VALUES ('0005')")
+    pos = start_pos(demo=True, data_dir=data_dir)
+    qtbot.addWidget(pos.window)
+    pos.window.show()
+    try:
+        banner = pos.window.findChild(QLabel, "demoBanner")
+        qtbot.waitUntil(lambda: "working offline" in banner.text(), timeout=WAIT_MS)
+        assert "pre-release build of posdesk (schema revision 0005)" in banner.text()
+        assert "Start with a new database" in banner.text()
+        assert not pos.ctx.connection.url  # the POS works on its own
+        # The reason wraps in the banner: the window can still be as narrow as a small screen.
+        assert pos.window.minimumSizeHint().width() <= 800
+    finally:
+        pos.stop()
