@@ -15,6 +15,30 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QObject, Qt
 from PySide6.QtWidgets import QLabel, QWidget
 
+
+def _module_selects_no_feature(module: object) -> bool:
+    return False
+
+
+def _answer_feature_checks_without_reading_source() -> None:
+    """Once loaded, PySide6 reads the source of every module imported after it, once per module name, to
+    see whether it names PySide6 (``shibokensupport.feature._mod_uses_pyside``, PYSIDE-2029): that says
+    which of PySide's optional name styles (``from __feature__ import snake_case, true_property``) the
+    module's code sees. posdesk selects none of them, so every module sees Qt's own names whatever the
+    answer; reading ~90 files for it was ~8-10 ms of start-up. The answer is the one PySide gives for
+    every posdesk module but this one: "does not name PySide6" (a module that selects a feature still
+    gets it, from its own ``from __feature__ import``). Another PySide6 without this function keeps its
+    own check."""
+    try:
+        feature: Any = importlib.import_module("shibokensupport.feature")
+    except ImportError:
+        return
+    if callable(getattr(feature, "_mod_uses_pyside", None)):
+        feature._mod_uses_pyside = _module_selects_no_feature
+
+
+_answer_feature_checks_without_reading_source()
+
 if TYPE_CHECKING:
     from PySide6.QtCore import (
         QBuffer,

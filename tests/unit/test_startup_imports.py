@@ -133,3 +133,26 @@ def test_ticket_ids_are_random_version_4_uuids_in_hex() -> None:
         parsed = uuid.UUID(hex=made)
         assert parsed.hex == made and len(made) == 32
         assert parsed.version == 4 and parsed.variant == uuid.RFC_4122
+
+
+def test_modules_imported_after_qt_are_not_read_for_pyside_s_feature_check(tmp_path: Path) -> None:
+    """PySide6 would read the source of every module imported after it (posdesk.gui.qt answers instead);
+    a module that selects one of PySide's name styles still gets it."""
+    (tmp_path / "plain_module.py").write_text("VALUE = 1\n", encoding="utf-8")
+    (tmp_path / "snake_module.py").write_text(
+        "from __feature__ import snake_case\n"
+        "from PySide6.QtWidgets import QLabel\n\n\n"
+        "def text() -> str:\n    label = QLabel()\n    label.set_text('snake')\n    return label.text()\n",
+        encoding="utf-8",
+    )
+    code = (
+        "import json, linecache, sys; sys.path.insert(0, sys.argv[1]); import posdesk.gui.qt as qt; "
+        "app = qt.QApplication([]); import plain_module, snake_module; "
+        "print(json.dumps([sorted(p for p in linecache.cache if p.startswith(sys.argv[1])), snake_module.text()]))"
+    )
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    command = [sys.executable, "-c", code, str(tmp_path)]
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    read, text = json.loads(done.stdout.strip().splitlines()[-1])
+    assert read == [] and text == "snake"
