@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
+from collections.abc import Iterator
 
 import pytest
 
@@ -50,3 +52,19 @@ def missing_requirement(message: str) -> None:
 def _isolated_data_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every test gets its own posdesk data directory (see posdesk.paths)."""
     monkeypatch.setenv("POSDESK_DATA_DIR", str(tmp_path_factory.mktemp("posdesk-data")))
+
+
+SYNC_THREAD = "posdesk-sync"  # the name posdesk.sync.service gives its thread (not imported: it brings httpx)
+
+
+@pytest.fixture(autouse=True)
+def _no_sync_service_left_running() -> Iterator[None]:
+    """A test that starts a POS sync service stops it. One left running keeps syncing through the tests
+    after it, on a database no test looks at, and logs after logging has shut down at exit."""
+    before = {thread for thread in threading.enumerate() if thread.name == SYNC_THREAD}
+    yield
+    left = [t for t in threading.enumerate() if t.name == SYNC_THREAD and t not in before]
+    for thread in left:
+        thread.join(10)  # a stop asked for under load may take a moment
+    if any(thread.is_alive() for thread in left):
+        pytest.fail("the test left a sync service running (stop the SyncService, or the PosApp that owns it)")

@@ -175,6 +175,8 @@ class PosApp:
 
         Called after the manager pairs this terminal in Settings, so it goes online at once.
         """
+        if self.stopped:  # a pairing that finished after the POS closed: nothing would stop this one
+            return
         if self.sync is not None:
             self.sync.stop()
         self.sync = _start_sync(self.db, self.ctx, self.bridge)

@@ -8,7 +8,7 @@ reason: retrying the same request will not help).
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -154,7 +154,7 @@ class CompanionClient:
         body = response.json()
         return [Event.from_wire(raw) for raw in body["events"]], int(body.get("last_id", after))
 
-    async def stream(self, after: int) -> AsyncIterator[Event]:
+    async def stream(self, after: int) -> AsyncGenerator[Event, None]:
         """Follow the event stream (Server-Sent Events) from ``after``; ends when the connection does."""
         headers = {"Last-Event-ID": str(after), "Accept": "text/event-stream"}
         timeout = httpx.Timeout(

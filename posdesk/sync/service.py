@@ -83,20 +83,30 @@ class SyncService:
 
     # -- control (any thread) ------------------------------------------------------------------
     def start(self) -> None:
+        """Start syncing; again after :meth:`stop` (a reconnect) with a new loop."""
         if self._thread is not None:
             raise RuntimeError("sync service already started")
+        self._started.clear()  # a restart's stop() must reach the new loop, not the last one
+        self._loop = self._wake = self._stopping = None
         self._thread = threading.Thread(target=self._run, name="posdesk-sync", daemon=True)
         self._thread.start()
         self._started.wait(5)
 
     def stop(self, timeout: float = 5.0) -> None:
+        thread = self._thread
+        if thread is None:
+            return
+        # Stopped right after start (or start's wait ran out under load): the loop and its stop signal
+        # exist once the thread has started; signalling before then would leave the thread running.
+        self._started.wait(timeout)
         loop, stopping = self._loop, self._stopping
         if loop is not None and stopping is not None and not loop.is_closed():
             with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(stopping.set)
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+        thread.join(timeout)
+        if thread.is_alive():
+            log.warning("the sync thread did not stop within %.0f s", timeout)
+        self._thread = None
 
     def wake(self) -> None:
         """New outbox work: send it now rather than at the next tick."""
@@ -150,8 +160,11 @@ class SyncService:
                 more_now = False
             if more_now:
                 continue
+            # asyncio.timeout, not wait_for: Python 3.11's wait_for returns, swallowing the cancel, when a
+            # stop() arrives as the wake is set; the relay then looped on and the thread never ended.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), RELAY_TICK)
+                async with asyncio.timeout(RELAY_TICK):
+                    await self._wake.wait()
             self._wake.clear()
 
     async def _consume_loop(self, client: CompanionClient) -> None:
@@ -166,10 +179,12 @@ class SyncService:
                     with self.db.session() as session:
                         Outbox(session).retry_now()  # entries backed off while it was down: due now
                     self._wake.set()  # reconnected: push whatever waited while offline
-                async for event in client.stream(self.cursor.get()):
-                    self._apply(event)
-                    if event.type is EventType.STORE_SETTINGS_CHANGED:
-                        await self._reconcile_settings(client)  # a manager saved on another terminal
+                # aclosing: a stop closes the stream here, not in a finalizer after the loop has closed
+                async with contextlib.aclosing(client.stream(self.cursor.get())) as events:
+                    async for event in events:
+                        self._apply(event)
+                        if event.type is EventType.STORE_SETTINGS_CHANGED:
+                            await self._reconcile_settings(client)  # a manager saved on another terminal
                 raise CompanionUnavailable("event stream ended")
             except CompanionError as exc:
                 log.info("companion unreachable (%s); retrying in %.1f s", exc, delay)

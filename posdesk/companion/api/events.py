@@ -131,7 +131,9 @@ async def _event_stream(db: Database, bus: Any, store_id: str, cursor: int) -> A
                 last_sent = time.monotonic()
                 continue
             # On timeout, poll anyway: another worker or host may have appended without us hearing.
+            # (asyncio.timeout: 3.11's wait_for can swallow the cancel of a client that went away.)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wake.wait(), timeout=min(POLL_INTERVAL, until_heartbeat))
+                async with asyncio.timeout(min(POLL_INTERVAL, until_heartbeat)):
+                    await wake.wait()
     finally:
         remove_listener()

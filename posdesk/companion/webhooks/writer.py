@@ -169,6 +169,8 @@ class Writer:
                 log.exception("the writer's after-apply step failed")
 
     async def _wait(self, timeout: float) -> None:
+        # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancel (shutdown) as it is woken
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._woken.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await self._woken.wait()
         self._woken.clear()
