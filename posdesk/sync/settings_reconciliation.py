@@ -258,6 +258,8 @@ async def reconcile_store_settings(db: Database, client: CompanionClient) -> Rec
     store = await client.get("/settings")
     if not store.get(MARKER):  # no terminal has set this store's settings yet: this one does
         with db.session() as session:
+            if _pushes_waiting(session):
+                return Reconciled("waiting")  # the manager saved meanwhile: that push sets the store's
             settings_now = SettingsRepository(session).terminal()
             if _sync_record(session).get("refused") == documents_hash(settings_now):
                 return Reconciled("refused")  # ... unless the companion refused exactly these: not again
