@@ -56,6 +56,9 @@ def test_a_long_outage_keeps_every_ticket_and_closes_the_paid_one_within_seconds
             paid_offline = till.new_ticket(price=6000)
             sent = till.send(paid_offline.id)
             wait_until(lambda: till.pending() == 0, what="the first upload")
+            # The upload can finish before the event consumer has connected: the POS must have been
+            # online for the cut to be one it notices (else its state never changes, nor is recorded).
+            wait_until(lambda: till.state is ConnectionState.ONLINE, what="the POS to say online")
 
             link.cut()
             wait_until(lambda: till.state is ConnectionState.OFFLINE, what="the POS to say offline")
