@@ -16,13 +16,16 @@ once per worker) tell an operator nothing.
 from __future__ import annotations
 
 import logging
-import logging.handlers
 import re
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from posdesk import paths
 from posdesk.config import PosConfig
+
+if TYPE_CHECKING:
+    from logging.handlers import RotatingFileHandler
 
 LOG_FOLDER = "logs"
 MAX_BYTES = 1_000_000  # a month of a busy terminal's INFO lines is a few MB: keep 5 x 1 MB
@@ -31,28 +34,27 @@ FORMAT = "%(asctime)s %(levelname)s %(name)s [%(threadName)s]: %(message)s"
 REDACTED = "[redacted]"
 QUIET_LIBRARIES = ("alembic", "uvicorn", "uvicorn.error")
 
-# Order matters: specific shapes first, then the generic "secret-named field = value" rule.
-_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
+# Order matters: specific shapes first, then the generic "secret-named field = value" rule. Compiled (and
+# kept) by ``re`` when the first record is redacted: a POS starting up writes none before its first frame.
+_RULES: tuple[tuple[str, str], ...] = (
     # Payment links: /pay/<token> (also inside full URLs); the token is the capability.
-    (re.compile(r"/pay/[A-Za-z0-9_\-]{8,}"), "/pay/[token]"),
+    (r"/pay/[A-Za-z0-9_\-]{8,}", "/pay/[token]"),
     # Authorization headers of any scheme, as text ("Authorization: Basic x") or in a dict repr.
     (
-        re.compile(r"""(?i)(\bauthorization\b['"]?\s*[:=]\s*['"]?)(?:[A-Za-z]+\s+)?[^\s'",}]+"""),
+        r"""(?i)(\bauthorization\b['"]?\s*[:=]\s*['"]?)(?:[A-Za-z]+\s+)?[^\s'",}]+""",
         r"\1" + REDACTED,
     ),
-    (re.compile(r"(?i)\bbearer\s+[A-Za-z0-9._~+/=\-]+"), "Bearer " + REDACTED),
-    (re.compile(r"\b((?:sk|rk|pk)_(?:live|test)_)[A-Za-z0-9]+"), r"\1" + REDACTED),
-    (re.compile(r"\b(whsec_)[A-Za-z0-9+/=]+"), r"\1" + REDACTED),
+    (r"(?i)\bbearer\s+[A-Za-z0-9._~+/=\-]+", "Bearer " + REDACTED),
+    (r"\b((?:sk|rk|pk)_(?:live|test)_)[A-Za-z0-9]+", r"\1" + REDACTED),
+    (r"\b(whsec_)[A-Za-z0-9+/=]+", r"\1" + REDACTED),
     # key=value, key: value, "key": "value" for keys whose values are secret.
     (
-        re.compile(
-            r"""(?ix)
+        r"""(?ix)
             (\b(?:gmpw|password|passwd|pwd|secret|secret_key|client_secret|webhook_secret|api_key|apikey|
                 auth_token|access_token|refresh_token|link_token|token|credential|pairing_code)\b
              ['"]?\s*[:=]\s*['"]?)
             [^\s'",&}]+
-            """
-        ),
+            """,
         r"\1" + REDACTED,
     ),
 )
@@ -61,7 +63,7 @@ _RULES: tuple[tuple[re.Pattern[str], str], ...] = (
 def redact(text: str) -> str:
     """``text`` with link tokens, credentials and keys replaced by a marker."""
     for pattern, replacement in _RULES:
-        text = pattern.sub(replacement, text)
+        text = re.sub(pattern, replacement, text)
     return text
 
 
@@ -84,6 +86,39 @@ class RedactSecrets(logging.Filter):
         if record.stack_info:
             record.stack_info = redact(record.stack_info)
         return True
+
+
+class RotatingLogFile(logging.Handler):
+    """A :class:`logging.handlers.RotatingFileHandler` at ``path``, made when the first record comes:
+    that module imports socket, pickle and queue (~5 ms), which a POS writes no record before its
+    first frame to need."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self.path = path
+        self.file: RotatingFileHandler | None = None
+
+    def rotating(self) -> RotatingFileHandler:
+        if self.file is None:
+            from logging.handlers import RotatingFileHandler
+
+            self.file = RotatingFileHandler(
+                self.path, maxBytes=MAX_BYTES, backupCount=BACKUP_COUNT, encoding="utf-8", delay=True
+            )
+            self.file.setFormatter(self.formatter)
+        return self.file
+
+    def emit(self, record: logging.LogRecord) -> None:  # under this handler's lock, filters applied
+        self.rotating().emit(record)
+
+    def flush(self) -> None:
+        if self.file is not None:
+            self.file.flush()
+
+    def close(self) -> None:
+        if self.file is not None:
+            self.file.close()
+        super().close()
 
 
 def log_dir() -> Path:
@@ -127,11 +162,7 @@ def setup_logging(
     if to_file:
         try:
             path = log_file(program)
-            handlers.append(
-                logging.handlers.RotatingFileHandler(
-                    path, maxBytes=MAX_BYTES, backupCount=BACKUP_COUNT, encoding="utf-8", delay=True
-                )
-            )
+            handlers.append(RotatingLogFile(path))
         except OSError as exc:  # a read-only profile must not stop the POS from starting
             path = None
             print(f"{program}: cannot write logs: {exc}", file=sys.stderr)

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import gc
 import logging
-import socket
 import sys
 import time
 from collections.abc import Callable
@@ -249,6 +248,8 @@ def free_local_port(preferred: int = 0) -> int:
 
     ``preferred`` is tried first; when it is taken (or 0), any free port.
     """
+    import socket  # demo mode only: a configured POS starts without it
+
     for candidate in (preferred, 0) if preferred else (0,):
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
             probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -6,12 +6,14 @@ import contextlib
 import importlib
 import logging
 import sys
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from posdesk.gui.qt import QObject, Signal
 from posdesk.store import Database
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 log = logging.getLogger(__name__)
 UI_SWITCH_INTERVAL = 0.001  # seconds; see DemoStarter._run
@@ -42,6 +44,8 @@ class DemoStarter(QObject):
         self._future: Future[None] | None = None
 
     def start(self) -> None:
+        from concurrent.futures import ThreadPoolExecutor  # once the first frame is painted
+
         runner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="posdesk-demo-start")
         self._future = runner.submit(self._run)
         runner.shutdown(wait=False)  # the thread ends when its one task does

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from posdesk.gui.qt import QObject, Signal, Slot
+
+if TYPE_CHECKING:  # the pool (and concurrent.futures) is made with the first operation, after the first frame
+    from concurrent.futures import Future, ThreadPoolExecutor
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -36,10 +38,23 @@ class Worker(QObject):
     ) -> None:
         """One thread (the writer) by default; the network lane runs a few at once (see operations)."""
         super().__init__(parent)
-        self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix=thread_name)
+        self._threads, self._thread_name = threads, thread_name
+        self._pool: ThreadPoolExecutor | None = None
         self._pending = 0
         self._closed = False
         self._finished.connect(self._deliver)
+
+    @property
+    def _executor(self) -> ThreadPoolExecutor:
+        """The thread pool, made for the first operation (the first frame runs none, so start-up does
+        without concurrent.futures)."""
+        if self._pool is None:
+            if self._closed:  # as a pool that was shut down says
+                raise RuntimeError("cannot schedule new futures after shutdown")
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._pool = ThreadPoolExecutor(max_workers=self._threads, thread_name_prefix=self._thread_name)
+        return self._pool
 
     @property
     def busy(self) -> bool:
@@ -100,4 +115,5 @@ class Worker(QObject):
     def shutdown(self, *, wait: bool = True) -> None:
         """Finish queued work and stop the thread (callbacks still pending are dropped)."""
         self._closed = True
-        self._executor.shutdown(wait=wait, cancel_futures=not wait)
+        if self._pool is not None:
+            self._pool.shutdown(wait=wait, cancel_futures=not wait)

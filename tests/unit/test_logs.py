@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import logging.handlers
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -91,8 +90,8 @@ def test_a_traceback_in_the_log_is_redacted_too(logged: Path) -> None:
 
 def test_logs_rotate_and_keep_a_bounded_history(logged: Path, monkeypatch) -> None:
     for handler in logging.getLogger().handlers:
-        if isinstance(handler, logging.handlers.RotatingFileHandler):
-            monkeypatch.setattr(handler, "maxBytes", 2_000)
+        if isinstance(handler, logs.RotatingLogFile):
+            monkeypatch.setattr(handler.rotating(), "maxBytes", 2_000)
     for number in range(400):
         logging.getLogger("posdesk").info("line %04d %s", number, "x" * 40)
     files = sorted(p.name for p in logged.parent.iterdir())

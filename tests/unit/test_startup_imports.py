@@ -43,6 +43,13 @@ AFTER_THE_FIRST_FRAME = (
     "posdesk.pos.payment_reviews",  # payments kept for review are read from the companion later
     "posdesk.pos.tenders",  # recording a tender; the counter's price is posdesk.core.pricing's
     "babel",  # amounts are written from the kept style (posdesk.core.amount_style); see test_amount_style
+    # The log file's handler is made with the first record, the worker's thread pool with the first
+    # operation, and a socket opened in demo mode only (its companion's port).
+    "logging.handlers",
+    "concurrent.futures",
+    "socket",
+    "pickle",
+    "queue",
 )
 
 
