@@ -100,6 +100,8 @@ def test_a_gift_card_sold_on_one_terminal_is_used_on_another_against_the_stores_
     # Till 1 sells Bob a $50.00 gift card for Mia, paid in cash.
     code = sell_gift_card_for_mia(qtbot, till1)
     assert till1.window.ticket_view.ticket.state is TicketState.PAID
+    # Paid here at once; the store's records know the card once the sale's upload is done.
+    qtbot.waitUntil(lambda: pending(till1) == 0, timeout=WAIT_MS)
 
     # Till 2 checks the code: the store's records know it. It pays $19.44 of a shampoo.
     for_bob(qtbot, till2, "Shampoo")

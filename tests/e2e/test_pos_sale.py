@@ -11,6 +11,7 @@ from tests.e2e.terminals import (
     build_ticket_for_bob,
     enter_pin,
     pay_with_test_card,
+    pending_uploads,
     status_text,
     visible,
 )
@@ -80,7 +81,9 @@ def test_part_online_part_cash_a_partial_refund_and_the_same_day_on_another_term
     assert view.ticket.payments[0].refunded.minor == 500
     assert table.item(0, 4).text() == "Partly refunded ($5.00)"
 
-    # Till 2's day summary (the companion's records, every terminal) says what Till 1's own cache says.
+    # Till 2's day summary (the companion's records, every terminal) says what Till 1's own cache says,
+    # once Till 1's uploads (the cash tender) are done.
+    qtbot.waitUntil(lambda: pending_uploads(till1) == 0, timeout=WAIT_MS)
     there = day_figures(qtbot, till2.window)
     ctx = till1.ctx
     local = ctx.backend.day_summary(ctx.today(), ctx.timezone, ctx.settings)

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 import pytest
 
 from posdesk.companion.auth import new_pairing_code
+from posdesk.companion.events import last_event_id
 from posdesk.gui.app import SyncBridge
 from posdesk.gui.backend import PosBackend
 from posdesk.gui.communicator_dialog import OFFLINE_NOTE, CommunicatorDialog
@@ -20,6 +21,7 @@ from posdesk.gui.context import Connection, PosContext
 from posdesk.gui.qt import QLabel, QListWidget
 from posdesk.gui.worker import Worker
 from posdesk.store import Database
+from posdesk.store.cursor import EventCursor
 from posdesk.store.client_messages import (
     ClientMessage,
     MessageChannel,
@@ -184,8 +186,11 @@ def test_the_history_and_the_event_stream_together_make_one_copy_of_each_message
     ctx = back_desk(sync=True)  # catching up from the start of the log while the dialog fetches
     dialog = open_communicator(qtbot, ctx)
     qtbot.waitUntil(lambda: len(thread(dialog)) == 2 and not dialog.fetching_history, timeout=10_000)
+    with comm.app.state.db.read() as session:
+        last = last_event_id(session, comm.terminal.store_id)
+    cursor = EventCursor(db, comm.terminal.store_id)
+    qtbot.waitUntil(lambda: cursor.get() >= last, timeout=10_000)  # the stream has applied every event
     wait_idle(qtbot, ctx)
-    qtbot.wait(300)  # let the stream deliver anything still in flight
     assert len(local_messages(db)) == 2
     assert [t.rsplit("\n", 1)[-1] for t in thread(dialog)] == ["Delivered", "Sent"]
 
