@@ -21,7 +21,6 @@ from posdesk.gui.context import Connection, PosContext
 from posdesk.gui.qt import QLabel, QListWidget
 from posdesk.gui.worker import Worker
 from posdesk.store import Database
-from posdesk.store.cursor import EventCursor
 from posdesk.store.client_messages import (
     ClientMessage,
     MessageChannel,
@@ -29,6 +28,7 @@ from posdesk.store.client_messages import (
     MessageState,
     queue_message,
 )
+from posdesk.store.cursor import EventCursor
 from posdesk.sync import SyncService, pair
 from posdesk.sync.history import merge_client_history
 from tests.companion.test_messages import CommunicatorCompanion, wait_status
