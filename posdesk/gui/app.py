@@ -217,14 +217,10 @@ def load_style(app: QApplication) -> None:
 
 
 def load_text_style(app: QApplication) -> Callable[[], None]:
-    """The POS's text font and colour on the application now; returns what sets the style sheet.
-
-    ``run`` sets the style sheet once the window is built, just before showing it: with an application
-    style sheet, each built tree of widgets moved into its parent while the window is put together (the
-    panels into the New Ticket view, the view into its tab) was styled again, all of it, and what a
-    splitter had already polished was polished again (~6 ms of start-up). Every widget is polished
-    once, when first shown, either way: the window looks the same.
-    """
+    """The POS's text font and colour on the application now; returns what sets the style sheet, which
+    ``run`` calls once the window is built: with a style sheet, each built tree of widgets moved into its
+    parent (the panels into the view, the view into its tab) was styled again, all of it (~6 ms). The
+    widgets are polished when first shown either way: the window looks the same."""
     tooltips = QToolTip.font()
     font = app.font()
     font.setPointSize(TEXT_POINT_SIZE)
@@ -395,6 +391,8 @@ def run(*, companion_url: str | None = None, demo: bool = False, self_test: bool
     load_style_sheet = load_text_style(app)
     pos = open_pos(companion_url=companion_url, demo=demo, load_later=True)
     load_style_sheet()  # once the window is built (see load_text_style)
+    if pos.ctx.connection.demo:  # said by the first frame, not by a second one: it starts right after
+        pos.window.statusBar().showMessage(STARTING_DEMO)
     pos.window.show()
     # Connect once the window is on screen (its first frame painted): the cashier can work meanwhile.
     probe = PosConfig.from_env().startup_probe

@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 
-from posdesk.gui.qt import QHBoxLayout, QLabel, QObject, Qt, QWidget
+from posdesk.gui.qt import QApplication, QEvent, QHBoxLayout, QLabel, QObject, Qt, QWidget
 
 if TYPE_CHECKING:
-    from posdesk.gui.qt import QDialog, QDialogButtonBox, QPushButton
+    from posdesk.gui.qt import QAbstractItemView, QDialog, QDialogButtonBox, QPushButton
 
 _Named = TypeVar("_Named", bound=QObject)
 
@@ -23,6 +23,17 @@ def name(widget: _Named, object_name: str, accessible: str | None = None) -> _Na
     if isinstance(widget, QWidget):
         widget.setAccessibleName(accessible or object_name)
     return widget
+
+
+def settle(view: QAbstractItemView) -> None:
+    """Lay out a view's rows, and show or hide its scroll bars, now that it is filled.
+
+    The view would do both later: its rows in a deferred layout, its scroll bars from a queued call
+    that each change of a scroll bar's range posts (QAbstractScrollArea). Filled for the first frame,
+    each came after that frame as a second layout and paint of the view.
+    """
+    view.doItemsLayout()
+    QApplication.sendPostedEvents(view, QEvent.Type.MetaCall)
 
 
 def plain_label(text: str = "", parent: QWidget | None = None) -> QLabel:

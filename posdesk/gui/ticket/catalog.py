@@ -22,7 +22,7 @@ from posdesk.gui.qt import (
     Signal,
 )
 from posdesk.gui.ticket import ITEM_ROLE, section_title
-from posdesk.gui.widgets import name
+from posdesk.gui.widgets import name, settle
 
 KIND_GROUPS = (
     (ItemKind.APPOINTMENT, "Services"),
@@ -116,9 +116,7 @@ class CatalogPanel(QFrame):
                 group.addChild(row)
             group.setExpanded(True)
         self._on_filter(self.filter.text())
-        # Rows measured (and the scroll bar shown) now: left to the view's deferred layout, it came after
-        # the first frame and laid out and painted the catalog a second time.
-        self.browser.doItemsLayout()
+        settle(self.browser)  # rows measured (their wrapped names) and the scroll bar shown now
 
     def item(self, item_id: str) -> CatalogItem:
         for item in self.items:

@@ -6,7 +6,7 @@ from datetime import tzinfo
 
 from posdesk.gui.qt import QFrame, QLabel, QListWidget, QListWidgetItem, Qt, QVBoxLayout, QWidget, Signal
 from posdesk.gui.ticket import ITEM_ROLE, by_keyboard, section_title
-from posdesk.gui.widgets import name
+from posdesk.gui.widgets import name, settle
 from posdesk.pos.backend import TodayAppointment
 
 
@@ -52,6 +52,7 @@ class ServicesPanel(QFrame):
             empty = QListWidgetItem("No appointments today")
             empty.setFlags(Qt.ItemFlag.NoItemFlags)
             self.list.addItem(empty)
+        settle(self.list)
 
     def _on_chosen(self, row: QListWidgetItem) -> None:
         appointment = row.data(ITEM_ROLE)
