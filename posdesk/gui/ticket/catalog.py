@@ -43,7 +43,7 @@ class _WrappedNames(QStyledItemDelegate):
 
     def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> QSize:
         hint = super().sizeHint(option, index)
-        if index.column() != 0 or not index.parent().isValid():
+        if not index.parent().isValid():  # a group's caption
             return hint
         width = max(40, self.tree.columnWidth(0) - 2 * self.tree.indentation() - 8)
         text = str(index.data() or "")
@@ -81,7 +81,8 @@ class CatalogPanel(QFrame):
         self.browser.setUniformRowHeights(False)
         self.browser.setWordWrap(True)
         self.browser.setTextElideMode(Qt.TextElideMode.ElideNone)
-        self.browser.setItemDelegate(_WrappedNames(self.browser))
+        # The names' column only: the prices keep Qt's own delegate, measured without calling Python.
+        self.browser.setItemDelegateForColumn(0, _WrappedNames(self.browser))
         header = self.browser.header()
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
