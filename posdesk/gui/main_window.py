@@ -13,6 +13,7 @@ from posdesk.gui.qt import (
     QAction,
     QApplication,
     QCloseEvent,
+    QEvent,
     QKeySequence,
     QLabel,
     QMainWindow,
@@ -46,6 +47,7 @@ CONNECTION_WORDS = {
 }
 # A small terminal, or a large one at 200%: the ticket's totals and actions stay in view down to this.
 MINIMUM_SIZE = (800, 540)
+LAYOUT_PASSES = 16  # deeper than the window's nesting of layouts (see MainWindow.lay_out_now)
 
 
 class MainWindow(QMainWindow):
@@ -86,6 +88,7 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.connection_label)
         self._build_menu()
 
+        self.ticket_view.data_loaded.connect(self.lay_out_now)
         self.ticket_view.message.connect(lambda text: self.statusBar().showMessage(text, 5000))
         self.ticket_view.ticket_saved.connect(lambda _id: self.tickets_panel.reload_when_shown())
         self.ticket_view.send_invoice_requested.connect(self.open_send_invoice)
@@ -325,6 +328,17 @@ class MainWindow(QMainWindow):
             "unpaired": "#8a4b00",
         }.get(state, "#616e7c")
         self.connection_label.setStyleSheet(f"color: {colour}; font-weight: 600;")
+
+    def lay_out_now(self) -> None:
+        """Finish laying the shown window out before its first frame (once its data is in).
+
+        A layout that changes tells its parent's with a posted event, so the window settled one level of
+        its nesting per pass of the event loop, and the last passes came after the first frame: the tab
+        widget repaints all of itself for each, a second frame of the whole ticket view.
+        """
+        if self.isVisible() and not self.painted:
+            for _ in range(LAYOUT_PASSES):
+                QApplication.sendPostedEvents(None, QEvent.Type.LayoutRequest)
 
     def paintEvent(self, event: QPaintEvent) -> None:
         super().paintEvent(event)
