@@ -151,11 +151,10 @@ def _sync_record(session: Session) -> dict[str, Any]:
 
 
 def _remember(session: Session, digest: str, sequence: int | None = None) -> None:
-    record = _sync_record(session)
-    kept = {"refused": record["refused"]} if "refused" in record else {}
+    record = _sync_record(session)  # its other keys ("refused") are kept
     SettingsRepository(session).set(
         SYNC_KEY,
-        {"hash": digest, "sequence": record.get("sequence", 0) if sequence is None else sequence, **kept},
+        {**record, "hash": digest, "sequence": record.get("sequence", 0) if sequence is None else sequence},
     )
 
 

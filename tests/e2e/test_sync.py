@@ -22,7 +22,7 @@ from posdesk.companion.events import append_event
 from posdesk.companion.models import Invoice as InvoiceRow
 from posdesk.core.events import EventType, LinkStatus
 from posdesk.core.ticket import TicketState
-from posdesk.sync import ConnectionState, pair
+from posdesk.sync import ConnectionState, SyncService, pair
 from posdesk.sync.invoice_links import send_invoice
 from tests.companion.conftest import add_store, demo_config
 from tests.fakes.serve import serve_app
@@ -177,14 +177,20 @@ def test_two_terminals_both_see_the_close_and_replay_is_harmless(companion_and_t
     assert len(till1.ticket(ticket.id).payments) == 1, "a replayed payment event is applied once"
 
 
-def test_a_sync_service_stopped_right_after_a_restart_stops(companion_and_terminals: Any) -> None:
-    """Stop, start again (a reconnect), stop at once: no sync thread is left running; a restart syncs."""
-    _app, _store_id, _terminals, make_terminal = companion_and_terminals
+def online_terminal(companion_and_terminals: Any) -> tuple[Till, SyncService]:
+    """A new terminal of the store, its sync service started and online."""
+    make_terminal = companion_and_terminals[3]
     pos = make_terminal()
     pos.start()
     service = pos.sync
     assert service is not None
     wait_until(lambda: service.state is ConnectionState.ONLINE, what="online")
+    return pos, service
+
+
+def test_a_sync_service_stopped_right_after_a_restart_stops(companion_and_terminals: Any) -> None:
+    """Stop, start again (a reconnect), stop at once: no sync thread is left running; a restart syncs."""
+    pos, service = online_terminal(companion_and_terminals)
     service.stop()
     for _ in range(3):
         service.start()
@@ -200,12 +206,7 @@ def test_a_sync_service_stopped_right_after_a_restart_stops(companion_and_termin
 def test_a_stop_as_the_relay_is_woken_ends_the_sync_thread(companion_and_terminals: Any) -> None:
     """New outbox work and a stop in the same moment (the cashier sends, the terminal closes): the stop
     is not lost, no sync thread is left running."""
-    _app, _store_id, _terminals, make_terminal = companion_and_terminals
-    pos = make_terminal()
-    pos.start()
-    service = pos.sync
-    assert service is not None
-    wait_until(lambda: service.state is ConnectionState.ONLINE, what="online")
+    _pos, service = online_terminal(companion_and_terminals)
     [sync_thread] = [t for t in threading.enumerate() if t.name == "posdesk-sync"]  # this till's only
     service.wake()
     service.stop(timeout=2)
