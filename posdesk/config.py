@@ -35,6 +35,8 @@ class ConfigError(RuntimeError):
 
 @dataclass(frozen=True, slots=True)
 class PosConfig:
+    """What the POS is told by its environment (``POSDESK_*`` variables): see :meth:`from_env`."""
+
     data_dir: Path | None = None  # None: the platform's user data folder
     log_level: int = logging.INFO
     startup_probe: bool = False

@@ -27,6 +27,8 @@ QUOTED = r"'([^']*)'"  # Babel's own: quoted text in a pattern, '' for a quote (
 
 @dataclass(frozen=True, slots=True)
 class AmountStyle:
+    """How a locale writes an amount of a currency, kept from Babel so start-up can write amounts without it."""
+
     locale: str
     currency: str
     exponent: int  # the currency's display digits (Babel's currency precision)

@@ -48,6 +48,8 @@ _KIND_LABELS = {
 
 @dataclass(frozen=True, slots=True)
 class AppointmentDetails:
+    """A service booked with a member of staff."""
+
     staff: str
     start: datetime | None = None
     duration_minutes: int = 60
@@ -55,18 +57,24 @@ class AppointmentDetails:
 
 @dataclass(frozen=True, slots=True)
 class ClassDetails:
+    """A class: one session, a number of places."""
+
     session_start: datetime | None = None
     capacity: int = 10
 
 
 @dataclass(frozen=True, slots=True)
 class ProductDetails:
+    """A retail product, by its SKU."""
+
     sku: str
     stock: int = 0
 
 
 @dataclass(frozen=True, slots=True)
 class MembershipDetails:
+    """A membership: how long it runs and the services it covers."""
+
     period_days: int
     covers_service_ids: frozenset[str] = frozenset()
     requires_card_on_file: bool = False
@@ -74,12 +82,16 @@ class MembershipDetails:
 
 @dataclass(frozen=True, slots=True)
 class PackageDetails:
+    """A package: a number of sessions of the services it names."""
+
     sessions: int
     service_ids: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
 class GiftCardDetails:
+    """A gift card sold, and for whom."""
+
     recipient: str = ""
 
 

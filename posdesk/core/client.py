@@ -95,6 +95,8 @@ class MembershipHolding:
 
 @dataclass(frozen=True, slots=True)
 class GiftCardBalance:
+    """A gift card the client holds, and what is left on it."""
+
     code: str
     balance: Money
 

@@ -121,6 +121,8 @@ class Promotion:
 
 @dataclass(frozen=True, slots=True)
 class PricedLine:
+    """One ticket line's figures, from its gross price down to its total."""
+
     line_id: str
     gross: Money
     prepaid: Money  # the value covered by a package or membership (0 when not prepaid)

@@ -201,7 +201,7 @@ def text_palette(palette: QPalette) -> QPalette:
     """``palette`` with the POS's text colour in every state, in the roles a style sheet's ``color`` sets
     (placeholders at half its opacity, as a style sheet makes them)."""
     colour = QColor(TEXT_COLOUR)
-    placeholder = QColor(colour)
+    placeholder = QColor(TEXT_COLOUR)  # not QColor(colour): that overload makes the Qt namespace (.qt)
     placeholder.setAlpha((colour.alpha() + 1) // 2)
     roles = QPalette.ColorRole
     for group in (QPalette.ColorGroup.Active, QPalette.ColorGroup.Inactive, QPalette.ColorGroup.Disabled):

@@ -19,14 +19,13 @@ from posdesk.gui.qt import (
     QMainWindow,
     QMenu,
     QPaintEvent,
-    Qt,
     QTabWidget,
     QVBoxLayout,
     QWidget,
     Signal,
 )
 from posdesk.gui.tickets_panel import TicketsPanel
-from posdesk.gui.widgets import name, plain_label
+from posdesk.gui.widgets import name, plain_label, set_keys
 
 if TYPE_CHECKING:  # imported when first opened (start-up does without it and the invoice code)
     from posdesk.gui.about_dialog import AboutDialog
@@ -131,8 +130,14 @@ class MainWindow(QMainWindow):
         self, menu: QMenu, text: str, shortcut: str | QKeySequence.StandardKey, slot: Callable[[], object]
     ) -> QAction:
         action = QAction(text, self)
-        action.setShortcut(QKeySequence(shortcut))
-        action.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)
+        # Not ``setShortcut(QKeySequence(shortcut))``: PySide tries those overloads' key types first and
+        # makes the ``Qt`` namespace for them (see posdesk.gui.qt). A standard action gets all of the
+        # platform's keys for it.
+        if isinstance(shortcut, str):
+            action.setShortcuts([QKeySequence.fromString(shortcut)] if shortcut else [])
+        else:
+            action.setShortcuts(shortcut)
+        set_keys(action, "shortcutContext", "ApplicationShortcut")
         action.triggered.connect(slot)
         menu.addAction(action)
         self.addAction(action)
@@ -305,6 +310,7 @@ class MainWindow(QMainWindow):
     def open_about(self) -> AboutDialog:
         """Help > About: version, Qt, data folder and log file (what support asks for first)."""
         from posdesk.gui.about_dialog import AboutDialog
+        from posdesk.gui.qt import Qt  # not at start-up (posdesk.gui.qt)
 
         dialog = AboutDialog(self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)

@@ -17,7 +17,7 @@ from posdesk.core.pricing import PricedTicket, price_at_counter, price_ticket
 from posdesk.core.ticket import Ticket, TicketLine, TicketStateError
 from posdesk.gui.context import PosContext
 from posdesk.gui.operations import CollectionOp, OpChanges
-from posdesk.gui.qt import QPushButton, QResizeEvent, QSplitter, Qt, QTimer, QVBoxLayout, QWidget, Signal
+from posdesk.gui.qt import QPushButton, QResizeEvent, QSplitter, QTimer, QVBoxLayout, QWidget, Signal
 from posdesk.gui.ticket import ITEM_ROLE
 from posdesk.gui.ticket.actions import ActionBar
 from posdesk.gui.ticket.card import TicketCard
@@ -125,7 +125,9 @@ class NewTicketView(QWidget):
         self.totals_panel.refund_requested.connect(self.refund_requested.emit)
         self.actions_bar.set_send_invoice(self.ctx.settings.online_payment_link_enabled)
 
-        splitter = self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
+        # Side by side, Qt's default; ``parent=`` by name, or PySide tries the overload that takes an
+        # orientation first and makes the ``Qt`` namespace for it (see posdesk.gui.qt).
+        splitter = self.splitter = QSplitter(parent=self)
         splitter.setChildrenCollapsible(False)
         splitter.addWidget(self.catalog)
         self.card = TicketCard(self.header, self.client_bar, self.lines, self.totals_panel, self.actions_bar)

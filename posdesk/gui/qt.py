@@ -12,8 +12,22 @@ from typing import TYPE_CHECKING, Any
 # What posdesk.gui.widgets needs at once; every other name is made when first used (``__getattr__``
 # below): PySide6 creates a class's Python type on first access, about 0.3-1 ms each, and the first
 # frame uses about half of these names. The rest are made when a screen that uses them is imported.
-from PySide6.QtCore import QObject, Qt
+from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QLabel, QWidget
+
+# The first screen does without ``Qt``, Qt's namespace: the first touch of it makes all of its 93 Python
+# enums (2,000 members, Python's enum machinery), ~25 ms of start-up. Every module the first frame
+# imports names what it needs of it in one of two ways instead (the other screens use ``Qt`` freely):
+# - an enum or flags property, by its keys' names, which Qt converts: ``posdesk.gui.widgets.set_keys``;
+# - an item's data role, an item's alignment (as item data) and a text flag, as the int Qt keeps for
+#   them, below.
+# Some PySide calls make the namespace on their own, to try an overload that takes one of its enums:
+# ``QSplitter(parent)`` (give ``parent=``), ``QColor(a_colour)``, ``QAction.setShortcut``.
+# tests/gui/test_first_frame_qt_namespace.py checks the first frame never makes it, and these values.
+USER_ROLE = 0x0100  # Qt.ItemDataRole.UserRole
+TEXT_ALIGNMENT_ROLE = 7  # Qt.ItemDataRole.TextAlignmentRole
+FIGURE_ALIGNMENT = 0x0082  # Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter: amounts
+TEXT_WORD_WRAP = 0x1000  # Qt.TextFlag.TextWordWrap (QFontMetrics.boundingRect's flags)
 
 
 def _module_selects_no_feature(module: object) -> bool:
@@ -46,6 +60,7 @@ if TYPE_CHECKING:
         QDate,
         QEvent,
         QIODevice,
+        QItemSelectionModel,
         QLocale,
         QModelIndex,
         QObject,
@@ -138,6 +153,7 @@ _HOMES = {
             "QDate",
             "QEvent",
             "QIODevice",
+            "QItemSelectionModel",
             "QLocale",
             "QModelIndex",
             "QObject",
@@ -262,6 +278,7 @@ __all__ = [
     "QIODevice",
     "QIcon",
     "QInputDialog",
+    "QItemSelectionModel",
     "QKeySequence",
     "QLabel",
     "QLineEdit",

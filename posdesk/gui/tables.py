@@ -5,10 +5,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from posdesk.gui.qt import QAbstractItemView, QHeaderView, Qt, QTableWidget, QTableWidgetItem
+from posdesk.gui.qt import (
+    FIGURE_ALIGNMENT,
+    TEXT_ALIGNMENT_ROLE,
+    QAbstractItemView,
+    QHeaderView,
+    QTableWidget,
+    QTableWidgetItem,
+)
 from posdesk.gui.widgets import name
-
-FIGURE_ALIGNMENT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
 
 
 def figures_table(
@@ -31,5 +36,5 @@ def cell(text: str, *, figure: bool = False) -> QTableWidgetItem:
     """A cell showing ``text``; a figure (an amount) is aligned right, as in a ledger."""
     item = QTableWidgetItem(text)
     if figure:
-        item.setTextAlignment(FIGURE_ALIGNMENT)
+        item.setData(TEXT_ALIGNMENT_ROLE, FIGURE_ALIGNMENT)
     return item

@@ -7,6 +7,9 @@ from typing import TYPE_CHECKING
 from posdesk.core.ticket import TicketState
 from posdesk.gui.context import PosContext
 from posdesk.gui.qt import (
+    FIGURE_ALIGNMENT,
+    TEXT_ALIGNMENT_ROLE,
+    USER_ROLE,
     QAbstractItemView,
     QComboBox,
     QHBoxLayout,
@@ -15,7 +18,6 @@ from posdesk.gui.qt import (
     QLineEdit,
     QPushButton,
     QShowEvent,
-    Qt,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -36,7 +38,7 @@ STATE_FILTERS: tuple[tuple[str, tuple[TicketState, ...]], ...] = (
     ("Link expired", (TicketState.AWAITING_PAYMENT, TicketState.PARTIALLY_PAID)),
 )
 LINK_FILTERS = {"Awaiting online payment": "awaiting", "Link expired": "expired"}
-TICKET_ID_ROLE = Qt.ItemDataRole.UserRole
+TICKET_ID_ROLE = USER_ROLE
 
 
 class TicketsPanel(QWidget):
@@ -162,7 +164,7 @@ class TicketsPanel(QWidget):
                 item = QTableWidgetItem(text)
                 item.setData(TICKET_ID_ROLE, summary.id)
                 if column == 3:
-                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                    item.setData(TEXT_ALIGNMENT_ROLE, FIGURE_ALIGNMENT)
                 self.table.setItem(row, column, item)
 
     def selected_id(self) -> str:

@@ -22,12 +22,11 @@ from posdesk.gui.qt import (
     QLabel,
     QMainWindow,
     QObject,
-    Qt,
     QTimer,
     QWidget,
     Signal,
 )
-from posdesk.gui.widgets import name
+from posdesk.gui.widgets import name, plain_label
 from posdesk.sync.updates import Policy, UpdateNotice, Urgency, fetch, notice_for, remembered
 
 if TYPE_CHECKING:
@@ -40,7 +39,7 @@ REQUIRED_TITLE = "posdesk: update required"
 
 
 def show_required(notice: UpdateNotice, parent: QWidget | None = None) -> None:
-    from posdesk.gui.qt import QMessageBox  # PySide makes the class (and its enums) on first use
+    from posdesk.gui.qt import QMessageBox, Qt  # PySide makes the class (and its enums) on first use
 
     box = name(QMessageBox(parent), "updateRequiredBox", "Update required")
     box.setIcon(QMessageBox.Icon.Critical)
@@ -109,8 +108,7 @@ class UpdateWatcher(QObject):
         self.notice = notice
         if notice is not None and notice.urgency is Urgency.AVAILABLE:
             if self.label is None:
-                self.label = name(QLabel(), "updateNotice", "Update available")
-                self.label.setTextFormat(Qt.TextFormat.PlainText)
+                self.label = name(plain_label(), "updateNotice", "Update available")
                 self.window.statusBar().addPermanentWidget(self.label)
             self.label.setText(notice.text())
             self.label.setToolTip(notice.text())

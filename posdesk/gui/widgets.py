@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 
-from posdesk.gui.qt import QApplication, QEvent, QHBoxLayout, QLabel, QObject, Qt, QWidget
+from posdesk.gui.qt import QApplication, QEvent, QHBoxLayout, QLabel, QObject, QWidget
 
 if TYPE_CHECKING:
     from posdesk.gui.qt import QAbstractItemView, QDialog, QDialogButtonBox, QPushButton
@@ -23,6 +23,14 @@ def name(widget: _Named, object_name: str, accessible: str | None = None) -> _Na
     if isinstance(widget, QWidget):
         widget.setAccessibleName(accessible or object_name)
     return widget
+
+
+def set_keys(target: QObject, prop: str, keys: str) -> None:
+    """Set the enum or flags property ``prop`` of ``target`` by its keys' names, as Qt names them
+    ("AlignRight|AlignVCenter"): Qt converts them itself, so the first screen needs no ``Qt`` namespace
+    (see :mod:`posdesk.gui.qt`). A name Qt does not know is an error, not a silent no-op."""
+    if not target.setProperty(prop, keys):
+        raise ValueError(f"{type(target).__name__} has no property {prop!r} taking {keys!r}")
 
 
 def settle(view: QAbstractItemView) -> None:
@@ -39,7 +47,7 @@ def settle(view: QAbstractItemView) -> None:
 def plain_label(text: str = "", parent: QWidget | None = None) -> QLabel:
     """A label that never interprets rich text: client and item names are user-supplied."""
     label = QLabel(parent)
-    label.setTextFormat(Qt.TextFormat.PlainText)
+    set_keys(label, "textFormat", "PlainText")
     label.setText(text)
     return label
 

@@ -38,6 +38,8 @@ class Urgency(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Policy:
+    """The store's update policy: the lowest version allowed to run, the one recommended, and its installer."""
+
     minimum: str | None
     recommended: str | None
     url: str
@@ -46,6 +48,8 @@ class Policy:
 
 @dataclass(frozen=True, slots=True)
 class UpdateNotice:
+    """What to tell the cashier about updating: how urgent it is, to which version, and where from."""
+
     urgency: Urgency
     version: str
     url: str

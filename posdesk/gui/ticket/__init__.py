@@ -5,9 +5,9 @@ signal; :class:`posdesk.gui.new_ticket_view.NewTicketView` wires them to the tic
 
 from __future__ import annotations
 
-from posdesk.gui.qt import QApplication, QFrame, QLabel, Qt, QWidget
+from posdesk.gui.qt import USER_ROLE, QApplication, QFrame, QLabel, QWidget
 
-ITEM_ROLE = Qt.ItemDataRole.UserRole
+ITEM_ROLE = USER_ROLE
 
 
 def card(parent: QWidget | None = None) -> QFrame:
@@ -34,4 +34,4 @@ def by_keyboard() -> bool:
     Item views emit ``activated`` on a double-click too; a panel that also acts on clicks would act
     twice. During a double-click a mouse button is down; during Enter none is.
     """
-    return QApplication.mouseButtons() == Qt.MouseButton.NoButton
+    return not QApplication.mouseButtons()  # Qt.MouseButton.NoButton, the one false value

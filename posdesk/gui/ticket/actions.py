@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from posdesk.core.pricing import PricedTicket
-from posdesk.gui.qt import QHBoxLayout, QPushButton, Qt, QWidget, Signal
-from posdesk.gui.widgets import name, wrapped_label
+from posdesk.gui.qt import QHBoxLayout, QPushButton, QWidget, Signal
+from posdesk.gui.widgets import name, set_keys, wrapped_label
 from posdesk.pos.editor import TicketEditor
 
 
@@ -26,7 +26,7 @@ class ActionBar(QWidget):
         self.row = QHBoxLayout(self)
         self.row.setContentsMargins(0, 0, 0, 0)
         self.reason = wrapped_label("sendInvoiceReason", "Why Send Invoice is not available")
-        self.reason.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        set_keys(self.reason, "alignment", "AlignRight|AlignVCenter")
         self.reason.hide()
         self.row.addWidget(self.reason, 1)
         self.close_button = name(QPushButton("Close ticket"), "closeTicketButton", "Close ticket")

@@ -3,9 +3,9 @@
 
 from __future__ import annotations
 
-from posdesk.gui.qt import QFrame, QPushButton, QScrollArea, Qt, QVBoxLayout, QWidget
+from posdesk.gui.qt import QFrame, QPushButton, QScrollArea, QVBoxLayout, QWidget
 from posdesk.gui.ticket.header import TicketHeader
-from posdesk.gui.widgets import name
+from posdesk.gui.widgets import name, set_keys
 
 
 class TicketCard(QFrame):
@@ -25,7 +25,7 @@ class TicketCard(QFrame):
         self.scroll_area.setWidget(upper)
         self.scroll_area.setWidgetResizable(True)
         self.scroll_area.setFrameShape(QFrame.Shape.NoFrame)
-        self.scroll_area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        set_keys(self.scroll_area, "horizontalScrollBarPolicy", "ScrollBarAlwaysOff")
         # The viewport is transparent by the style sheet (#qt_scrollarea_viewport): asking for
         # viewport() here made PySide6 build types the first frame does not otherwise need (~10 ms).
         outer.addWidget(self.scroll_area, 1)

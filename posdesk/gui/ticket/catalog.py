@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from posdesk.core.catalog import CatalogItem, ItemKind
 from posdesk.gui.qt import (
+    FIGURE_ALIGNMENT,
+    TEXT_ALIGNMENT_ROLE,
+    TEXT_WORD_WRAP,
+    QEvent,
     QFrame,
     QHeaderView,
+    QItemSelectionModel,
     QLineEdit,
     QModelIndex,
     QPersistentModelIndex,
@@ -14,7 +19,6 @@ from posdesk.gui.qt import (
     QSize,
     QStyledItemDelegate,
     QStyleOptionViewItem,
-    Qt,
     QTreeWidget,
     QTreeWidgetItem,
     QVBoxLayout,
@@ -22,7 +26,7 @@ from posdesk.gui.qt import (
     Signal,
 )
 from posdesk.gui.ticket import ITEM_ROLE, section_title
-from posdesk.gui.widgets import name, settle
+from posdesk.gui.widgets import name, set_keys, settle
 
 KIND_GROUPS = (
     (ItemKind.APPOINTMENT, "Services"),
@@ -47,8 +51,21 @@ class _WrappedNames(QStyledItemDelegate):
             return hint
         width = max(40, self.tree.columnWidth(0) - 2 * self.tree.indentation() - 8)
         text = str(index.data() or "")
-        needed = option.fontMetrics.boundingRect(QRect(0, 0, width, 10_000), Qt.TextFlag.TextWordWrap, text)
+        needed = option.fontMetrics.boundingRect(QRect(0, 0, width, 10_000), TEXT_WORD_WRAP, text)
         return QSize(hint.width(), max(hint.height(), needed.height() + 10))
+
+
+class _CatalogTree(QTreeWidget):
+    """The catalog's tree, whose group captions are headings: clicking one, or moving onto it, selects
+    nothing (what an item without ``Qt.ItemFlag.ItemIsSelectable`` does; its flags would need the ``Qt``
+    namespace at start-up, see :mod:`posdesk.gui.qt`)."""
+
+    def selectionCommand(
+        self, index: QModelIndex | QPersistentModelIndex, event: QEvent | None = None
+    ) -> QItemSelectionModel.SelectionFlag:
+        if index.isValid() and not index.parent().isValid():
+            return QItemSelectionModel.SelectionFlag.Clear
+        return super().selectionCommand(index, event)
 
 
 class CatalogPanel(QFrame):
@@ -72,7 +89,7 @@ class CatalogPanel(QFrame):
         self.filter.setClearButtonEnabled(True)
         self.filter.textChanged.connect(self._on_filter)
         layout.addWidget(self.filter)
-        self.browser = name(QTreeWidget(), "catalogBrowser", "Catalog")
+        self.browser = name(_CatalogTree(), "catalogBrowser", "Catalog")
         self.browser.setColumnCount(2)
         self.browser.setHeaderLabels(["Item", "Price"])
         self.browser.setRootIsDecorated(True)
@@ -80,7 +97,7 @@ class CatalogPanel(QFrame):
         # must not both read "Argan repa…".
         self.browser.setUniformRowHeights(False)
         self.browser.setWordWrap(True)
-        self.browser.setTextElideMode(Qt.TextElideMode.ElideNone)
+        set_keys(self.browser, "textElideMode", "ElideNone")
         # The names' column only: the prices keep Qt's own delegate, measured without calling Python.
         self.browser.setItemDelegateForColumn(0, _WrappedNames(self.browser))
         header = self.browser.header()
@@ -101,8 +118,7 @@ class CatalogPanel(QFrame):
         self.items = [item for item in items if item.active]
         self.browser.clear()
         for kind, caption in KIND_GROUPS:
-            group = QTreeWidgetItem([caption, ""])
-            group.setFlags(Qt.ItemFlag.ItemIsEnabled)
+            group = QTreeWidgetItem([caption, ""])  # a heading: never selected (_CatalogTree)
             self.browser.addTopLevelItem(group)
             for item in sorted((i for i in self.items if i.kind is kind), key=lambda i: i.name):
                 price = (
@@ -113,7 +129,7 @@ class CatalogPanel(QFrame):
                 row = QTreeWidgetItem([item.name, price])
                 row.setData(0, ITEM_ROLE, item.id)
                 row.setToolTip(0, f"{item.name} · {price}")  # names elide in a narrow pane
-                row.setTextAlignment(1, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                row.setData(1, TEXT_ALIGNMENT_ROLE, FIGURE_ALIGNMENT)
                 group.addChild(row)
             group.setExpanded(True)
         self._on_filter(self.filter.text())

@@ -11,7 +11,6 @@ from posdesk.gui.qt import (
     QListWidget,
     QListWidgetItem,
     QPushButton,
-    Qt,
     QVBoxLayout,
     QWidget,
     Signal,
@@ -150,6 +149,8 @@ class ClientBar(QWidget):
             row.setData(ITEM_ROLE, client)
             self.results.addItem(row)
         if not found:
+            from posdesk.gui.qt import Qt  # once the cashier searches, not at start-up (posdesk.gui.qt)
+
             empty = QListWidgetItem("No client found: use New client… to create one")
             empty.setFlags(Qt.ItemFlag.NoItemFlags)
             self.results.addItem(empty)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from posdesk.gui.qt import QHBoxLayout, QLabel, Qt, QVBoxLayout, QWidget
+from posdesk.gui.qt import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 from posdesk.gui.status import ticket_status
 from posdesk.gui.ticket import repolish
-from posdesk.gui.widgets import name, plain_label
+from posdesk.gui.widgets import name, plain_label, set_keys
 from posdesk.pos.editor import TicketEditor
 
 
@@ -32,7 +32,7 @@ class TicketHeader(QWidget):
         self.origin_label.hide()
         layout.addWidget(self.origin_label)
         self.message_status_label = name(plain_label(), "messageStatusLabel", "Last message to the client")
-        self.message_status_label.setAlignment(Qt.AlignmentFlag.AlignRight)
+        set_keys(self.message_status_label, "alignment", "AlignRight")
         self.message_status_label.setWordWrap(True)
         layout.addWidget(self.message_status_label)
 

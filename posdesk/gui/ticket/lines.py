@@ -15,7 +15,6 @@ from posdesk.gui.qt import (
     QLabel,
     QLineEdit,
     QSpinBox,
-    Qt,
     QTableWidget,
     QTableWidgetItem,
     QToolButton,
@@ -23,6 +22,7 @@ from posdesk.gui.qt import (
     QWidget,
     Signal,
 )
+from posdesk.gui.tables import cell
 from posdesk.gui.ticket import repolish
 from posdesk.gui.widgets import name
 from posdesk.pos.editor import discount_text
@@ -150,8 +150,7 @@ class LinesPanel(QWidget):
             lambda edit=discount, line_id=line.id: self._on_discount_edited(edit, line_id)
         )
         self.table.setCellWidget(row, COL_DISCOUNT, discount)
-        amount = QTableWidgetItem()
-        amount.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        amount = cell("", figure=True)
         self.table.setItem(row, COL_AMOUNT, amount)
         remove = name(QToolButton(), "removeLineButton", f"Remove {line.name}")
         remove.setText("✕")

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from datetime import tzinfo
 
-from posdesk.gui.qt import QFrame, QLabel, QListWidget, QListWidgetItem, Qt, QVBoxLayout, QWidget, Signal
+from posdesk.gui.qt import QColor, QFrame, QLabel, QListWidget, QListWidgetItem, QVBoxLayout, QWidget, Signal
 from posdesk.gui.ticket import ITEM_ROLE, by_keyboard, section_title
-from posdesk.gui.widgets import name, settle
+from posdesk.gui.widgets import name, set_keys, settle, wrapped_label
 from posdesk.pos.backend import TodayAppointment
+
+ON_A_TICKET = "#808080"  # an appointment already on a ticket: greyed (Qt.GlobalColor.darkGray)
 
 
 class ServicesPanel(QFrame):
@@ -26,15 +28,20 @@ class ServicesPanel(QFrame):
         layout.addWidget(section_title("Services today"))
         self.list = name(QListWidget(), "servicesPanel", "Today's appointments")
         self.list.setWordWrap(True)
-        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        set_keys(self.list, "horizontalScrollBarPolicy", "ScrollBarAlwaysOff")
         self.list.itemClicked.connect(self._on_chosen)
         # A double-click's ``activated`` follows its first click, which already chose the appointment.
         self.list.itemActivated.connect(lambda row: self._on_chosen(row) if by_keyboard() else None)
         layout.addWidget(self.list, 1)
-        hint = QLabel("Click an appointment to put it on the ticket.")
-        hint.setObjectName("hint")
-        hint.setWordWrap(True)
-        layout.addWidget(hint)
+        # A note, not a row of the list: nothing to click, and read as what it is.
+        self.empty_note = wrapped_label("servicesEmptyNote", "No appointments today", "No appointments today")
+        set_keys(self.empty_note, "alignment", "AlignTop|AlignLeft")
+        self.empty_note.hide()
+        layout.addWidget(self.empty_note, 1)
+        self.hint = QLabel("Click an appointment to put it on the ticket.")
+        self.hint.setObjectName("hint")
+        self.hint.setWordWrap(True)
+        layout.addWidget(self.hint)
 
     def show_appointments(self, appointments: list[TodayAppointment], timezone: tzinfo) -> None:
         self.list.clear()
@@ -46,12 +53,11 @@ class ServicesPanel(QFrame):
             row.setData(ITEM_ROLE, appointment)
             row.setToolTip(f"{appointment.service.name} with {appointment.staff} at {start}")
             if appointment.ticket_id:
-                row.setForeground(Qt.GlobalColor.darkGray)
+                row.setForeground(QColor(ON_A_TICKET))
             self.list.addItem(row)
-        if not appointments:
-            empty = QListWidgetItem("No appointments today")
-            empty.setFlags(Qt.ItemFlag.NoItemFlags)
-            self.list.addItem(empty)
+        self.list.setVisible(bool(appointments))
+        self.hint.setVisible(bool(appointments))
+        self.empty_note.setVisible(not appointments)
         settle(self.list)
 
     def _on_chosen(self, row: QListWidgetItem) -> None:

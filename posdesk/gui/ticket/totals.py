@@ -17,7 +17,6 @@ from posdesk.gui.qt import (
     QLabel,
     QLineEdit,
     QPushButton,
-    Qt,
     QTableWidget,
     QVBoxLayout,
     QWidget,
@@ -25,7 +24,7 @@ from posdesk.gui.qt import (
 )
 from posdesk.gui.tables import cell, figures_table
 from posdesk.gui.ticket import ITEM_ROLE
-from posdesk.gui.widgets import button_row, message_label, name, plain_label, wrapped_label
+from posdesk.gui.widgets import button_row, message_label, name, plain_label, set_keys, wrapped_label
 from posdesk.pos.payments import method_label, payment_status, tips_of
 from posdesk.pos.refunds import refundable
 
@@ -89,14 +88,14 @@ class TotalsPanel(QWidget):
         bottom.addLayout(promo, 1)
 
         self.totals = QFormLayout()
-        self.totals.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
+        set_keys(self.totals, "labelAlignment", "AlignRight")
         self.values: dict[str, QLabel] = {}
         for key, caption in TOTAL_ROWS:
             self.values[key] = self._add_row(key, caption)
         due_caption = QLabel("Balance due")
         due_caption.setObjectName("balanceDueCaption")
         self.balance_due_label = name(QLabel(), "balanceDueLabel", "Balance due")
-        self.balance_due_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        set_keys(self.balance_due_label, "alignment", "AlignRight|AlignVCenter")
         self.totals.addRow(due_caption, self.balance_due_label)
         # Tips are the provider's, not the ticket's: shown apart, below the balance they do not change.
         self.tips_label = self._add_row("tips", "Tips")
@@ -128,7 +127,7 @@ class TotalsPanel(QWidget):
 
     def _add_row(self, key: str, caption: str) -> QLabel:
         value = name(QLabel(), f"{key}Value", caption)
-        value.setAlignment(Qt.AlignmentFlag.AlignRight)
+        set_keys(value, "alignment", "AlignRight")
         self.totals.addRow(caption, value)
         return value
 
