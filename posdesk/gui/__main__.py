@@ -137,7 +137,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def start_gui(args: argparse.Namespace) -> int:
     """The POS's window, once a display is known to exist (Qt is imported from here on)."""
-    from posdesk import crash
+    from posdesk import crash, dataclass_code, paths
+
+    dataclass_code.install(paths.data_dir())  # before the modules whose classes it serves
     from posdesk.gui.app import run
     from posdesk.store.backups import SchemaTooNew, restore
 

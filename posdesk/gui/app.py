@@ -27,7 +27,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, cast
 
-from posdesk import paths
+from posdesk import dataclass_code, paths
 from posdesk.config import PosConfig
 from posdesk.gui.backend import PosBackend
 from posdesk.gui.context import PosContext
@@ -103,6 +103,7 @@ class PosApp:
         """What :meth:`connect` does, without waiting: the slow part runs on a thread (:class:`DemoStarter`)."""
         assert self.data_dir is not None
         amount_styles.keep(self.data_dir, self.ctx.locale, self.ctx.settings.currency)  # for the next start
+        dataclass_code.keep(self.data_dir)  # likewise
         demo = self.ctx.connection.demo
         if demo:
             self.window.statusBar().showMessage(STARTING_DEMO)
@@ -384,8 +385,7 @@ def start_pos(
 
 
 def run(*, companion_url: str | None = None, demo: bool = False, self_test: bool = False) -> int:
-    # The stubs type instance() as the base QCoreApplication; posdesk only ever makes a QApplication
-    # (its widgets need one), so an existing instance is one.
+    # The stubs type instance() as QCoreApplication; posdesk only ever makes a QApplication (widgets).
     app = cast("QApplication | None", QApplication.instance()) or QApplication(sys.argv)
     app.setApplicationName("posdesk")
     load_style_sheet = load_text_style(app)

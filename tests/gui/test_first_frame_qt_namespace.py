@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from posdesk import dataclass_code
 from posdesk.core.ticket import TicketState
 from posdesk.gui import qt
 from posdesk.gui.qt import QLabel, QListWidget, Qt, QTreeWidget
@@ -23,28 +24,41 @@ from tests.gui.conftest import Pos
 ROOT = Path(__file__).resolve().parents[2]
 UNREACHABLE = "http://127.0.0.1:9"
 
-# The real program with the start-up probe; at its ready line, whether ``Qt`` was made until then.
+# The real program with the start-up probe; at its ready line, whether ``Qt`` was made until then, and
+# how many of its dataclasses' functions it compiled rather than took from the last start's kept code
+# (posdesk.dataclass_code).
 PROBED_START = """
 import sys
-import PySide6.QtCore as core
-import posdesk.gui.app as app
+from posdesk import dataclass_code
 from posdesk.gui.__main__ import main
 
-report_ready = app._report_ready
+install = dataclass_code.install
 
 
-def report(qapp, window):
-    print("qt-namespace-made", "Qt" in vars(core), flush=True)
-    report_ready(qapp, window)
+def install_then_watch(data_dir):  # the window's modules are imported right after, as they always are
+    install(data_dir)
+    import PySide6.QtCore as core
+    import posdesk.gui.app as app
+
+    report_ready = app._report_ready
+
+    def report(qapp, window):
+        print("qt-namespace-made", "Qt" in vars(core), flush=True)
+        print("dataclass-functions-compiled", dataclass_code.compiled_count, flush=True)
+        report_ready(qapp, window)
+
+    app._report_ready = report
 
 
-app._report_ready = report
+dataclass_code.install = install_then_watch
 sys.exit(main(sys.argv[1:]))
 """
 
 
 @pytest.mark.parametrize("mode", ["configured", "demo"])
-def test_the_window_gets_to_ready_without_making_the_qt_namespace(tmp_path: Path, mode: str) -> None:
+def test_the_window_gets_to_ready_without_making_the_qt_namespace_and_keeps_its_dataclass_code(
+    tmp_path: Path, mode: str
+) -> None:
     env = {
         **os.environ,
         "QT_QPA_PLATFORM": "offscreen",
@@ -66,6 +80,13 @@ def test_the_window_gets_to_ready_without_making_the_qt_namespace(tmp_path: Path
         lines = done.stdout.splitlines()
         assert any(line.startswith("ready ") and line.endswith("shown=1") for line in lines), done.stdout
         assert "qt-namespace-made False" in lines, f"{launch} launch made Qt's namespace: {done.stdout}"
+        compiled = next(
+            int(line.split()[1]) for line in lines if line.startswith("dataclass-functions-compiled")
+        )
+        if launch == "first":  # compiled, and kept for the next start
+            assert compiled > 100 and (tmp_path / "data" / dataclass_code.FILE).exists()
+        else:
+            assert compiled == 0, "the second launch compiled what the first one kept"
 
 
 def test_the_first_screen_s_values_are_qt_s_own() -> None:
