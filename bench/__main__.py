@@ -9,7 +9,7 @@ import sys
 
 from bench.report import machine
 
-BENCHMARKS = ("startup", "send_link", "pay_to_close", "page", "webhooks", "scale", "cache")
+BENCHMARKS = ("startup", "startup_instructions", "send_link", "pay_to_close", "page", "webhooks", "scale", "cache")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -32,14 +32,14 @@ from posdesk.config import PosConfig
 from posdesk.gui.backend import PosBackend
 from posdesk.gui.context import PosContext
 from posdesk.gui.credentials import CredentialVault
-from posdesk.gui.demo_start import DemoStarter, start_companion
+from posdesk.gui.demo_start import DemoStarter, demo_host, demo_port, start_companion
 from posdesk.gui.main_window import MainWindow
 from posdesk.gui.new_ticket_view import NewTicketView
 from posdesk.gui.qt import QApplication, QColor, QObject, QPalette, QTimer, QToolTip, Signal
 from posdesk.gui.update_notice import watch_for_updates
 from posdesk.gui.worker import Worker
 from posdesk.pos import amount_styles
-from posdesk.store import Database, TerminalSettings
+from posdesk.store import Database
 
 log = logging.getLogger(__name__)
 DEMO_BANNER = "Demo mode: payments are simulated. Pay a link with the test card 4242 4242 4242 4242."
@@ -238,53 +238,6 @@ def load_text_style(app: QApplication) -> Callable[[], None]:
         QToolTip.setFont(tooltips)
 
     return load_style_sheet
-
-
-def free_local_port(preferred: int = 0) -> int:
-    """A port on 127.0.0.1 nobody listens on now (the demo companion binds it a moment later).
-
-    ``preferred`` is tried first; when it is taken (or 0), any free port.
-    """
-    import socket  # demo mode only: a configured POS starts without it
-
-    for candidate in (preferred, 0) if preferred else (0,):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                probe.bind(("127.0.0.1", candidate))
-            except OSError:
-                continue
-            return int(probe.getsockname()[1])
-    raise OSError("no free port on 127.0.0.1")
-
-
-def demo_host(settings: TerminalSettings) -> str:
-    """Where demo links point: this computer only, or (when the manager allows it) its network address."""
-    if not settings.demo_links_on_lan:
-        return "127.0.0.1"
-    from posdesk.lan import lan_address
-
-    return lan_address()
-
-
-DEMO_PORT_FILE = "demo-port"
-
-
-def demo_port(data_dir: Path) -> int:
-    """The demo companion's port: last run's when still free, so links sent in earlier runs keep working."""
-    record = data_dir / "companion" / DEMO_PORT_FILE
-    try:
-        preferred = int(record.read_text(encoding="ascii").strip())
-    except (OSError, ValueError):
-        preferred = 0
-    port = free_local_port(preferred if 1024 <= preferred <= 65535 else 0)
-    if port != preferred:
-        try:
-            record.parent.mkdir(parents=True, exist_ok=True)
-            record.write_text(str(port), encoding="ascii")
-        except OSError as exc:  # a read-only data folder: the demo still runs, on a new port each time
-            log.warning("cannot remember the demo port: %s", exc)
-    return port
 
 
 def _prepare_demo(db: Database, ctx: PosContext, notes: list[str]) -> None:

@@ -1,4 +1,5 @@
-"""Connecting's slow part, off the UI thread once the window is up (see :mod:`posdesk.gui.app`)."""
+"""Connecting's slow part, off the UI thread once the window is up, and where demo mode's companion will
+listen, chosen before the window is built (see :mod:`posdesk.gui.app`)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from posdesk.gui.qt import QObject, Signal
-from posdesk.store import Database
+from posdesk.store import Database, TerminalSettings
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
@@ -112,3 +113,55 @@ def start_companion(data_dir: Path, url: str) -> tuple[Any, Any]:
     except Exception as exc:  # ImportError, a port taken meanwhile, a failed pairing
         log.warning("demo companion not started: %s", exc)
         return None, exc
+
+
+def free_local_port(preferred: int = 0) -> int:
+    """A port on 127.0.0.1 nobody listens on now (the demo companion binds it a moment later).
+
+    ``preferred`` is tried first; when it is taken (or 0), any free port.
+    """
+    # socket's C half: the socket module adds its enum conversions and selectors (~3.5 ms) to the demo's
+    # first frame; the companion imports it on the start-up thread anyway.
+    import _socket
+
+    for candidate in (preferred, 0) if preferred else (0,):
+        probe = _socket.socket(_socket.AF_INET, _socket.SOCK_STREAM)
+        try:
+            probe.setsockopt(_socket.SOL_SOCKET, _socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(("127.0.0.1", candidate))
+            except OSError:
+                continue
+            return int(probe.getsockname()[1])
+        finally:
+            probe.close()
+    raise OSError("no free port on 127.0.0.1")
+
+
+def demo_host(settings: TerminalSettings) -> str:
+    """Where demo links point: this computer only, or (when the manager allows it) its network address."""
+    if not settings.demo_links_on_lan:
+        return "127.0.0.1"
+    from posdesk.lan import lan_address
+
+    return lan_address()
+
+
+DEMO_PORT_FILE = "demo-port"
+
+
+def demo_port(data_dir: Path) -> int:
+    """The demo companion's port: last run's when still free, so links sent in earlier runs keep working."""
+    record = data_dir / "companion" / DEMO_PORT_FILE
+    try:
+        preferred = int(record.read_text(encoding="ascii").strip())
+    except (OSError, ValueError):
+        preferred = 0
+    port = free_local_port(preferred if 1024 <= preferred <= 65535 else 0)
+    if port != preferred:
+        try:
+            record.parent.mkdir(parents=True, exist_ok=True)
+            record.write_text(str(port), encoding="ascii")
+        except OSError as exc:  # a read-only data folder: the demo still runs, on a new port each time
+            log.warning("cannot remember the demo port: %s", exc)
+    return port

@@ -129,10 +129,10 @@ class MainWindow(QMainWindow):
     def _action(
         self, menu: QMenu, text: str, shortcut: str | QKeySequence.StandardKey, slot: Callable[[], object]
     ) -> QAction:
-        action = QAction(text, self)
-        # Not ``setShortcut(QKeySequence(shortcut))``: PySide tries those overloads' key types first and
-        # makes the ``Qt`` namespace for them (see posdesk.gui.qt). A standard action gets all of the
-        # platform's keys for it.
+        # ``parent=`` by name and ``setShortcuts``: PySide would try the overloads taking an icon (making
+        # QIcon and its 151 theme icons) and Qt's keys (the ``Qt`` namespace: see posdesk.gui.qt) first.
+        # A standard action gets all of the platform's keys for it.
+        action = QAction(text, parent=self)
         if isinstance(shortcut, str):
             action.setShortcuts([QKeySequence.fromString(shortcut)] if shortcut else [])
         else:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
-from posdesk.gui.app import DEMO_PORT_FILE, demo_port
+from posdesk.gui.demo_start import DEMO_PORT_FILE, demo_port
 
 
 def test_the_demo_port_is_remembered_and_reused(tmp_path: Path) -> None:

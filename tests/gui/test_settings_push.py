@@ -102,7 +102,7 @@ def test_the_store_brand_and_contact_details_go_to_the_companion(qtbot, make_pos
 
 
 def test_demo_links_on_the_network_are_off_by_default_and_said_plainly(qtbot, make_pos) -> None:
-    from posdesk.gui.app import demo_host
+    from posdesk.gui.demo_start import demo_host
     from posdesk.lan import lan_address
 
     pos = make_pos()

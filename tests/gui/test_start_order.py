@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from posdesk.gui.app import PosApp, open_pos
-from posdesk.gui.qt import QLabel, QListWidget, QPushButton, Qt
+from posdesk.gui.qt import QLabel, QPushButton, Qt, QTreeWidget
 from posdesk.sync import pair
 from tests.e2e.terminals import (  # noqa: F401 - fixtures among them
     WAIT_MS,
@@ -68,8 +68,9 @@ def test_an_unpaired_terminal_saves_at_once_and_then_says_it_is_not_paired(qtbot
     pos = start_like_run(qtbot, data_dir, UNREACHABLE)
     try:
         view = pos.window.ticket_view
-        services = pos.window.findChild(QListWidget, "servicesPanel")
-        assert services is not None and services.count() > 0  # today's appointments
+        catalog = pos.window.findChild(QTreeWidget, "catalogBrowser")
+        assert catalog is not None  # the cache's catalog, shown at once
+        assert sum(catalog.topLevelItem(g).childCount() for g in range(catalog.topLevelItemCount())) > 0
         build_ticket_for_bob(qtbot, pos)
         with qtbot.waitSignal(view.ticket_saved, timeout=WAIT_MS):
             qtbot.mouseClick(pos.window.findChild(QPushButton, "saveTicketButton"), Qt.MouseButton.LeftButton)

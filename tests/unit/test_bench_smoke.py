@@ -15,6 +15,7 @@ import pytest
 
 from bench import report
 from bench.__main__ import BENCHMARKS
+from tests.conftest import require_tool
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -39,6 +40,8 @@ def test_table_marks_misses() -> None:
 def test_benchmark_prints_its_table(name: str, tmp_path: Path) -> None:
     if name in ("webhooks", "scale"):
         pytest.importorskip("psycopg")
+    if name == "startup_instructions":
+        require_tool("valgrind")
     result = subprocess.run(
         [sys.executable, "-m", "bench", name, "--quick"],
         cwd=ROOT,
