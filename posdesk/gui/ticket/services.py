@@ -6,7 +6,7 @@ from datetime import tzinfo
 
 from posdesk.gui.qt import QColor, QFrame, QLabel, QListWidget, QListWidgetItem, QVBoxLayout, QWidget, Signal
 from posdesk.gui.ticket import ITEM_ROLE, by_keyboard, section_title
-from posdesk.gui.widgets import name, set_keys, settle, wrapped_label
+from posdesk.gui.widgets import name, plain_label, set_keys, settle
 from posdesk.pos.backend import TodayAppointment
 
 ON_A_TICKET = "#808080"  # an appointment already on a ticket: greyed (Qt.GlobalColor.darkGray)
@@ -33,15 +33,15 @@ class ServicesPanel(QFrame):
         # A double-click's ``activated`` follows its first click, which already chose the appointment.
         self.list.itemActivated.connect(lambda row: self._on_chosen(row) if by_keyboard() else None)
         layout.addWidget(self.list, 1)
-        # A note, not a row of the list: nothing to click, and read as what it is.
-        self.empty_note = wrapped_label("servicesEmptyNote", "No appointments today", "No appointments today")
-        set_keys(self.empty_note, "alignment", "AlignTop|AlignLeft")
+        # Shown in the empty list, as its placeholder: a note, not a row (nothing to click or select).
+        self.empty_note = name(plain_label("No appointments today", self.list.viewport()), "servicesEmptyNote")
+        self.empty_note.setContentsMargins(8, 6, 8, 6)
+        self.empty_note.adjustSize()
         self.empty_note.hide()
-        layout.addWidget(self.empty_note, 1)
-        self.hint = QLabel("Click an appointment to put it on the ticket.")
-        self.hint.setObjectName("hint")
-        self.hint.setWordWrap(True)
-        layout.addWidget(self.hint)
+        hint = QLabel("Click an appointment to put it on the ticket.")
+        hint.setObjectName("hint")
+        hint.setWordWrap(True)
+        layout.addWidget(hint)
 
     def show_appointments(self, appointments: list[TodayAppointment], timezone: tzinfo) -> None:
         self.list.clear()
@@ -55,8 +55,6 @@ class ServicesPanel(QFrame):
             if appointment.ticket_id:
                 row.setForeground(QColor(ON_A_TICKET))
             self.list.addItem(row)
-        self.list.setVisible(bool(appointments))
-        self.hint.setVisible(bool(appointments))
         self.empty_note.setVisible(not appointments)
         settle(self.list)
 
