@@ -16,7 +16,7 @@ from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QLabel, QWidget
 
 # The first screen does without ``Qt``, Qt's namespace: the first touch of it makes all of its 93 Python
-# enums (2,000 members, Python's enum machinery), ~25 ms of start-up. Every module the first frame
+# enums (1,200 members, Python's enum machinery), ~25 ms of start-up. Every module the first frame
 # imports names what it needs of it in one of two ways instead (the other screens use ``Qt`` freely):
 # - an enum or flags property, by its keys' names, which Qt converts: ``posdesk.gui.widgets.set_keys``;
 # - an item's data role, an item's alignment (as item data) and a text flag, as the int Qt keeps for
